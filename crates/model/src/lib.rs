@@ -1,0 +1,24 @@
+//! The vocabulary every Sextant crate shares.
+//!
+//! This crate sits below everything else in the data flow: front ends decode their wire formats
+//! into these types, the telemetry configs declare channels with them, the rule language checks
+//! and evaluates them, and storage persists them. It holds no logic beyond parsing and printing
+//! its own names, so that it can be depended on by every crate without pulling anything in.
+//!
+//! - [`DataType`]: the value type of a channel or series, fixed for its life.
+//! - [`EnumType`] and [`BitFieldElement`]: the metadata that gives enum keys and bit-field
+//!   integers their meaning.
+//! - [`Value`]: one typed value.
+//! - [`Timestamp`]: nanoseconds since the Unix epoch, UTC.
+//! - [`ErrorKind`]: the classification every error maps to, once per transport.
+
+mod data_type;
+mod error_kind;
+mod value;
+
+pub use data_type::{BitFieldElement, DataType, EnumType, UnknownDataType};
+pub use error_kind::ErrorKind;
+pub use value::Value;
+
+/// A point in time: nanoseconds since the Unix epoch, UTC.
+pub type Timestamp = i64;

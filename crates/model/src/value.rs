@@ -1,0 +1,47 @@
+use crate::DataType;
+
+/// One typed value, as ingested or as seen by the rule language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A `double`.
+    Double(f64),
+    /// A `float`.
+    Float(f32),
+    /// A `string`.
+    String(String),
+    /// A `bool`.
+    Bool(bool),
+    /// An `int32`.
+    Int32(i32),
+    /// An `int64`.
+    Int64(i64),
+    /// A `uint32`.
+    Uint32(u32),
+    /// A `uint64`.
+    Uint64(u64),
+    /// An `enum` key.
+    Enum(u32),
+    /// A `bit_field`, as an integer whose bit 0 is the lowest bit of the first byte on the wire.
+    BitField(u64),
+    /// `bytes`.
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// The data type of this value.
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Value::Double(_) => DataType::Double,
+            Value::Float(_) => DataType::Float,
+            Value::String(_) => DataType::String,
+            Value::Bool(_) => DataType::Bool,
+            Value::Int32(_) => DataType::Int32,
+            Value::Int64(_) => DataType::Int64,
+            Value::Uint32(_) => DataType::Uint32,
+            Value::Uint64(_) => DataType::Uint64,
+            Value::Enum(_) => DataType::Enum,
+            Value::BitField(_) => DataType::BitField,
+            Value::Bytes(_) => DataType::Bytes,
+        }
+    }
+}
