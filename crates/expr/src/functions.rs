@@ -1,0 +1,150 @@
+//! The functions the language knows, and the "did you mean" helper its messages use.
+
+/// What a function is called and how many arguments it takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Function {
+    pub name: &'static str,
+    pub min_args: usize,
+    /// `None` for no upper bound.
+    pub max_args: Option<usize>,
+}
+
+pub(crate) const FUNCTIONS: [Function; 7] = [
+    Function {
+        name: "abs",
+        min_args: 1,
+        max_args: Some(1),
+    },
+    Function {
+        name: "min",
+        min_args: 2,
+        max_args: None,
+    },
+    Function {
+        name: "max",
+        min_args: 2,
+        max_args: None,
+    },
+    Function {
+        name: "contains",
+        min_args: 2,
+        max_args: Some(2),
+    },
+    Function {
+        name: "starts_with",
+        min_args: 2,
+        max_args: Some(2),
+    },
+    Function {
+        name: "ends_with",
+        min_args: 2,
+        max_args: Some(2),
+    },
+    Function {
+        name: "held_for",
+        min_args: 2,
+        max_args: Some(2),
+    },
+];
+
+impl Function {
+    /// The arity check's message, if `given` arguments do not fit.
+    pub(crate) fn arity_error(&self, given: usize) -> Option<String> {
+        let fits = given >= self.min_args && self.max_args.is_none_or(|max| given <= max);
+        if fits {
+            return None;
+        }
+        let wanted = match self.max_args {
+            Some(max) if max == self.min_args => format!("{max} {}", plural(max, "argument")),
+            _ => format!(
+                "at least {} {}",
+                self.min_args,
+                plural(self.min_args, "argument")
+            ),
+        };
+        let were = if given == 1 { "was" } else { "were" };
+        Some(format!(
+            "`{}` takes {wanted}, but {given} {were} given",
+            self.name
+        ))
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
+}
+
+pub(crate) fn lookup(name: &str) -> Option<&'static Function> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters, case-insensitive.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
+    let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        current[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        let names = FUNCTIONS.iter().map(|f| f.name);
+        assert_eq!(did_you_mean("abss", names.clone()), Some("abs"));
+        assert_eq!(did_you_mean("held", names.clone()), None);
+        assert_eq!(
+            did_you_mean("startswith", names.clone()),
+            Some("starts_with")
+        );
+        assert_eq!(did_you_mean("xyz", names), None);
+        assert_eq!(
+            did_you_mean("Stoped", ["Stopped", "Started"]),
+            Some("Stopped")
+        );
+    }
+
+    #[test]
+    fn arity_messages() {
+        let abs = lookup("abs").unwrap();
+        assert_eq!(
+            abs.arity_error(2).as_deref(),
+            Some("`abs` takes 1 argument, but 2 were given")
+        );
+        let min = lookup("min").unwrap();
+        assert_eq!(
+            min.arity_error(1).as_deref(),
+            Some("`min` takes at least 2 arguments, but 1 was given")
+        );
+        assert_eq!(min.arity_error(5), None);
+    }
+}
