@@ -1,0 +1,219 @@
+//! Sextant's metadata: organizations, API keys, assets, channels, ingestion configs, flows and
+//! runs.
+//!
+//! The server's front ends call the catalog to authenticate a request's key, to resolve what a
+//! client names (an asset by name, an ingestion config by client key, a flow's channels by
+//! position) and to answer metadata queries (list assets, channels, runs). It holds metadata
+//! only: time series values go from the front ends to `sextant-storage`, never through here.
+//! The contract is the [`Catalog`] trait, so that the server holds an `Arc<dyn Catalog>` and a
+//! PostgreSQL implementation can replace [`SqliteCatalog`] when Sextant runs on several nodes.
+//! The SQLite schema is described in `docs/catalog.md`.
+
+mod error;
+mod sqlite;
+mod types;
+
+use std::fmt::Debug;
+
+use sextant_model::Timestamp;
+
+pub use error::{Error, Result};
+pub use sqlite::SqliteCatalog;
+pub use types::{
+    ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
+    IngestionConfigFilter, MetadataValue, NewRun, Organization, Page, Principal, Run, RunFilter,
+    RunUpdate, Scope,
+};
+
+/// Sextant's metadata store.
+///
+/// # Blocking
+///
+/// Every method is synchronous and may block on disk I/O (a write waits for its fsync).
+/// Async callers run them on blocking threads (`tokio::task::spawn_blocking`) and cache what
+/// the ingest path reads on every message (the [`Catalog::flow`] resolution).
+///
+/// # Durability
+///
+/// A method that changes something returns only once the change is durable: a crash after the
+/// return never loses it. Each such method is atomic: when it fails, nothing it would have
+/// changed is changed (for example `add_flows` adds all its flows or none).
+///
+/// # Concurrency
+///
+/// Implementations are `Send + Sync` and may be called from many threads at once. Each call
+/// sees and leaves a consistent state, as if the calls ran one after another. Two concurrent
+/// `get_or_create_*` calls for the same thing return the same record.
+///
+/// # Isolation
+///
+/// Every method but the organization and key administration ones takes the caller's
+/// organization id, and never reads, returns or changes another organization's rows: an id of
+/// another organization's asset, channel, config or run is reported as not found.
+///
+/// # Listings
+///
+/// List methods return one [`Page`] of results and the token of the next page, which is empty
+/// when there are no more. Results come in creation order (runs: newest first). Tokens are
+/// opaque; a token that was not returned by the catalog is invalid input.
+///
+/// # Ids and strings
+///
+/// Ids are UUID v4 strings. Optional client keys given as empty strings count as absent, as
+/// protobuf cannot tell the two apart.
+pub trait Catalog: Send + Sync + Debug {
+    // ---- organizations and keys (administration: not scoped to an organization) ----
+
+    /// Creates an organization. Names are unique: a taken name is `AlreadyExists`.
+    fn create_organization(&self, name: &str) -> Result<Organization>;
+
+    /// The organization with this id.
+    fn get_organization(&self, id: &str) -> Result<Organization>;
+
+    /// Every organization, in creation order.
+    fn list_organizations(&self) -> Result<Vec<Organization>>;
+
+    /// Creates a key for an organization and returns it with its secret. The secret is shown
+    /// only this once: the catalog keeps a hash of it.
+    fn create_api_key(&self, org_id: &str, name: &str, scope: Scope) -> Result<(ApiKey, String)>;
+
+    /// Who the secret belongs to, or `None` when it is no valid key (unknown or revoked).
+    fn authenticate(&self, secret: &str) -> Result<Option<Principal>>;
+
+    /// The organization's keys, revoked ones included, in creation order.
+    fn list_api_keys(&self, org_id: &str) -> Result<Vec<ApiKey>>;
+
+    /// Revokes a key; revoking a revoked key keeps its first revocation time.
+    fn revoke_api_key(&self, org_id: &str, key_id: &str) -> Result<ApiKey>;
+
+    /// Makes a fresh catalog usable: when it has no API keys at all, creates (or reuses) the
+    /// organization `default` and an admin key whose secret is `token`, and returns it. When
+    /// any key exists, changes nothing and returns `None`, so it is safe on every start.
+    fn bootstrap(&self, token: &str) -> Result<Option<Principal>>;
+
+    // ---- assets and channels ----
+
+    /// The asset of this name, created if missing.
+    fn get_or_create_asset(&self, org_id: &str, name: &str) -> Result<Asset>;
+
+    /// The asset with this id.
+    fn get_asset(&self, org_id: &str, asset_id: &str) -> Result<Asset>;
+
+    /// Assets matching the filter, one page of them.
+    fn list_assets(
+        &self,
+        org_id: &str,
+        filter: &AssetFilter,
+        page: Page,
+    ) -> Result<(Vec<Asset>, String)>;
+
+    /// The channel of the asset with this name and data type, created if missing. An existing
+    /// channel takes the unit, description, enum table and bit-field layout of `def` when they
+    /// differ: the newest declaration describes the channel.
+    fn get_or_create_channel(
+        &self,
+        org_id: &str,
+        asset_id: &str,
+        def: &ChannelDef,
+    ) -> Result<Channel>;
+
+    /// The channel with this id.
+    fn get_channel(&self, org_id: &str, channel_id: &str) -> Result<Channel>;
+
+    /// Channels matching the filter, one page of them.
+    fn list_channels(
+        &self,
+        org_id: &str,
+        filter: &ChannelFilter,
+        page: Page,
+    ) -> Result<(Vec<Channel>, String)>;
+
+    // ---- ingestion configs and flows ----
+
+    /// The config with this client key, if any.
+    fn find_ingestion_config(
+        &self,
+        org_id: &str,
+        client_key: &str,
+    ) -> Result<Option<IngestionConfig>>;
+
+    /// Creates a config for the asset of this name (created if missing) with these flows, and
+    /// the channel records of every flow, so that channels can be listed before data arrives.
+    /// A client key already used in the organization is `AlreadyExists`. Flows follow the
+    /// rules of [`Catalog::add_flows`].
+    fn create_ingestion_config(
+        &self,
+        org_id: &str,
+        asset_name: &str,
+        client_key: Option<&str>,
+        flows: &[FlowDef],
+    ) -> Result<IngestionConfig>;
+
+    /// The config with this id.
+    fn get_ingestion_config(&self, org_id: &str, config_id: &str) -> Result<IngestionConfig>;
+
+    /// Configs matching the filter, one page of them.
+    fn list_ingestion_configs(
+        &self,
+        org_id: &str,
+        filter: &IngestionConfigFilter,
+        page: Page,
+    ) -> Result<(Vec<IngestionConfig>, String)>;
+
+    /// The config's flows in creation order, each with its channels in their original order and
+    /// every field as given.
+    fn list_flows(&self, org_id: &str, config_id: &str) -> Result<Vec<FlowDef>>;
+
+    /// Adds flows to a config and creates their channel records. A flow whose name exists with
+    /// identical channels is left as it is; a flow whose name exists with other channels is
+    /// `AlreadyExists` naming the flow, and then none of the flows is added. A flow must not
+    /// list one channel (name and data type) twice.
+    fn add_flows(&self, org_id: &str, config_id: &str, flows: &[FlowDef]) -> Result<()>;
+
+    /// The flow of this name with the id of each of its channels, in flow order, or `None`
+    /// when the config has no such flow. This is the ingest path's look-up: one indexed query
+    /// for the flow, one for its channels; callers cache it, since a flow never changes.
+    fn flow(
+        &self,
+        org_id: &str,
+        config_id: &str,
+        name: &str,
+    ) -> Result<Option<(FlowDef, Vec<String>)>>;
+
+    // ---- runs ----
+
+    /// Creates a run. A client key already used in the organization is `AlreadyExists`.
+    fn create_run(&self, org_id: &str, run: NewRun) -> Result<Run>;
+
+    /// The run with this id.
+    fn get_run(&self, org_id: &str, run_id: &str) -> Result<Run>;
+
+    /// Runs matching the filter, newest first, one page of them.
+    fn list_runs(&self, org_id: &str, filter: &RunFilter, page: Page)
+    -> Result<(Vec<Run>, String)>;
+
+    /// Changes the fields of the run that `update` sets and its modification time.
+    fn update_run(&self, org_id: &str, run_id: &str, update: RunUpdate) -> Result<Run>;
+
+    /// Records that data of the asset was ingested with the run. Linking twice is a no-op.
+    fn associate_asset(&self, org_id: &str, run_id: &str, asset_id: &str) -> Result<()>;
+}
+
+/// Where the catalog reads the time for `created_at` and friends; tests inject a fixed one.
+pub trait Clock: Send + Sync + Debug {
+    /// Now, in nanoseconds since the Unix epoch.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
+    }
+}

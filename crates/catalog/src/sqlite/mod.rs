@@ -1,0 +1,258 @@
+//! [`SqliteCatalog`]: the catalog in one SQLite file.
+
+mod assets;
+mod ingestion;
+mod json;
+mod keys;
+mod query;
+mod runs;
+mod schema;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use sextant_model::Timestamp;
+
+use crate::error::{Error, Result};
+use crate::types::{
+    ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
+    IngestionConfigFilter, NewRun, Organization, Page, Principal, Run, RunFilter, RunUpdate, Scope,
+};
+use crate::{Catalog, Clock, SystemClock};
+
+pub(crate) use schema::SCHEMA_VERSION;
+
+/// The catalog in one SQLite file (see `docs/catalog.md` for the schema).
+///
+/// The file is opened in WAL mode with `synchronous = FULL`, so a change is on disk when its
+/// method returns, and with foreign keys enforced. One connection serves every call behind a
+/// mutex: calls run one at a time, which keeps `get_or_create_*` free of races and is ample for
+/// metadata traffic, since the ingest path caches what it reads (see [`Catalog::flow`]).
+#[derive(Debug)]
+pub struct SqliteCatalog {
+    conn: Mutex<Connection>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteCatalog {
+    /// The schema version this build creates and reads (`PRAGMA user_version`).
+    pub const SCHEMA_VERSION: i64 = SCHEMA_VERSION;
+
+    /// Opens the catalog file at `path`, creating it if missing and migrating its schema to
+    /// [`Self::SCHEMA_VERSION`]. A file of a newer schema is refused.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let open_error = |source| Error::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
+        // WAL lets readers of other processes (backups, inspection) run beside the writer.
+        // Where the file system cannot do WAL, SQLite keeps its rollback journal, which with
+        // `synchronous = FULL` is just as durable, only slower.
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(open_error)?;
+        Self::configure(conn).map_err(|err| match err {
+            Error::Internal(source) => open_error(source),
+            other => other,
+        })
+    }
+
+    /// A catalog that lives in memory only, for tests and throwaway servers.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::configure(Connection::open_in_memory()?)
+    }
+
+    /// Replaces the clock that stamps `created_at`, `modified_at` and `revoked_at`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn configure(mut conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Another process holding the write lock (a backup, say) is waited for, not failed on.
+        conn.busy_timeout(Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteCatalog {
+            conn: Mutex::new(conn),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Runs `f` in a write transaction and commits it. `IMMEDIATE` takes the write lock at the
+    /// start, so a transaction never fails half-way on a lock held by another process.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>, Timestamp) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx, self.clock.now())?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on the connection. Reads of several statements see one state, since no other
+    /// call can run on the connection meanwhile.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn.lock();
+        f(&conn)
+    }
+}
+
+impl Catalog for SqliteCatalog {
+    fn create_organization(&self, name: &str) -> Result<Organization> {
+        self.write(|tx, now| keys::create_organization(tx, name, now))
+    }
+
+    fn get_organization(&self, id: &str) -> Result<Organization> {
+        self.read(|conn| keys::get_organization(conn, id))
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.read(keys::list_organizations)
+    }
+
+    fn create_api_key(&self, org_id: &str, name: &str, scope: Scope) -> Result<(ApiKey, String)> {
+        self.write(|tx, now| keys::create_api_key(tx, org_id, name, scope, now))
+    }
+
+    fn authenticate(&self, secret: &str) -> Result<Option<Principal>> {
+        self.read(|conn| keys::authenticate(conn, secret))
+    }
+
+    fn list_api_keys(&self, org_id: &str) -> Result<Vec<ApiKey>> {
+        self.read(|conn| keys::list_api_keys(conn, org_id))
+    }
+
+    fn revoke_api_key(&self, org_id: &str, key_id: &str) -> Result<ApiKey> {
+        self.write(|tx, now| keys::revoke_api_key(tx, org_id, key_id, now))
+    }
+
+    fn bootstrap(&self, token: &str) -> Result<Option<Principal>> {
+        self.write(|tx, now| keys::bootstrap(tx, token, now))
+    }
+
+    fn get_or_create_asset(&self, org_id: &str, name: &str) -> Result<Asset> {
+        self.write(|tx, now| assets::get_or_create_asset(tx, org_id, name, now))
+    }
+
+    fn get_asset(&self, org_id: &str, asset_id: &str) -> Result<Asset> {
+        self.read(|conn| assets::get_asset(conn, org_id, asset_id))
+    }
+
+    fn list_assets(
+        &self,
+        org_id: &str,
+        filter: &AssetFilter,
+        page: Page,
+    ) -> Result<(Vec<Asset>, String)> {
+        self.read(|conn| assets::list_assets(conn, org_id, filter, &page))
+    }
+
+    fn get_or_create_channel(
+        &self,
+        org_id: &str,
+        asset_id: &str,
+        def: &ChannelDef,
+    ) -> Result<Channel> {
+        self.write(|tx, now| {
+            assets::get_asset(tx, org_id, asset_id)?;
+            assets::get_or_create_channel(tx, org_id, asset_id, def, now)
+        })
+    }
+
+    fn get_channel(&self, org_id: &str, channel_id: &str) -> Result<Channel> {
+        self.read(|conn| assets::get_channel(conn, org_id, channel_id))
+    }
+
+    fn list_channels(
+        &self,
+        org_id: &str,
+        filter: &ChannelFilter,
+        page: Page,
+    ) -> Result<(Vec<Channel>, String)> {
+        self.read(|conn| assets::list_channels(conn, org_id, filter, &page))
+    }
+
+    fn find_ingestion_config(
+        &self,
+        org_id: &str,
+        client_key: &str,
+    ) -> Result<Option<IngestionConfig>> {
+        self.read(|conn| ingestion::find_ingestion_config(conn, org_id, client_key))
+    }
+
+    fn create_ingestion_config(
+        &self,
+        org_id: &str,
+        asset_name: &str,
+        client_key: Option<&str>,
+        flows: &[FlowDef],
+    ) -> Result<IngestionConfig> {
+        self.write(|tx, now| {
+            ingestion::create_ingestion_config(tx, org_id, asset_name, client_key, flows, now)
+        })
+    }
+
+    fn get_ingestion_config(&self, org_id: &str, config_id: &str) -> Result<IngestionConfig> {
+        self.read(|conn| ingestion::get_ingestion_config(conn, org_id, config_id))
+    }
+
+    fn list_ingestion_configs(
+        &self,
+        org_id: &str,
+        filter: &IngestionConfigFilter,
+        page: Page,
+    ) -> Result<(Vec<IngestionConfig>, String)> {
+        self.read(|conn| ingestion::list_ingestion_configs(conn, org_id, filter, &page))
+    }
+
+    fn list_flows(&self, org_id: &str, config_id: &str) -> Result<Vec<FlowDef>> {
+        self.read(|conn| ingestion::list_flows(conn, org_id, config_id))
+    }
+
+    fn add_flows(&self, org_id: &str, config_id: &str, flows: &[FlowDef]) -> Result<()> {
+        self.write(|tx, now| {
+            let config = ingestion::get_ingestion_config(tx, org_id, config_id)?;
+            ingestion::add_flows(tx, &config, flows, now)
+        })
+    }
+
+    fn flow(
+        &self,
+        org_id: &str,
+        config_id: &str,
+        name: &str,
+    ) -> Result<Option<(FlowDef, Vec<String>)>> {
+        self.read(|conn| ingestion::flow(conn, org_id, config_id, name))
+    }
+
+    fn create_run(&self, org_id: &str, run: NewRun) -> Result<Run> {
+        self.write(|tx, now| runs::create_run(tx, org_id, run, now))
+    }
+
+    fn get_run(&self, org_id: &str, run_id: &str) -> Result<Run> {
+        self.read(|conn| runs::get_run(conn, org_id, run_id))
+    }
+
+    fn list_runs(
+        &self,
+        org_id: &str,
+        filter: &RunFilter,
+        page: Page,
+    ) -> Result<(Vec<Run>, String)> {
+        self.read(|conn| runs::list_runs(conn, org_id, filter, &page))
+    }
+
+    fn update_run(&self, org_id: &str, run_id: &str, update: RunUpdate) -> Result<Run> {
+        self.write(|tx, now| runs::update_run(tx, org_id, run_id, update, now))
+    }
+
+    fn associate_asset(&self, org_id: &str, run_id: &str, asset_id: &str) -> Result<()> {
+        self.write(|tx, _| runs::associate_asset(tx, org_id, run_id, asset_id))
+    }
+}

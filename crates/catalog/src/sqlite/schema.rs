@@ -1,0 +1,130 @@
+//! The schema, as a list of migrations. Migration `i` (counting from 1) takes a database from
+//! `PRAGMA user_version = i - 1` to `i`. Released migrations are never edited: a change is a
+//! new migration at the end. `docs/catalog.md` describes the resulting tables.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: organizations, keys, assets, channels, ingestion configs, flows, runs.
+    r#"
+    CREATE TABLE organizations (
+        seq         INTEGER PRIMARY KEY,
+        id          TEXT    NOT NULL UNIQUE,
+        name        TEXT    NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL
+    );
+
+    CREATE TABLE api_keys (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT    NOT NULL UNIQUE,
+        organization_id TEXT    NOT NULL REFERENCES organizations (id),
+        name            TEXT    NOT NULL,
+        scope           TEXT    NOT NULL CHECK (scope IN ('ingest', 'read', 'admin')),
+        secret_sha256   BLOB    NOT NULL UNIQUE CHECK (length(secret_sha256) = 32),
+        created_at      INTEGER NOT NULL,
+        revoked_at      INTEGER
+    );
+    CREATE INDEX api_keys_by_organization ON api_keys (organization_id);
+
+    CREATE TABLE assets (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT    NOT NULL UNIQUE,
+        organization_id TEXT    NOT NULL REFERENCES organizations (id),
+        name            TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        UNIQUE (organization_id, name)
+    );
+
+    CREATE TABLE channels (
+        seq                 INTEGER PRIMARY KEY,
+        id                  TEXT    NOT NULL UNIQUE,
+        organization_id     TEXT    NOT NULL REFERENCES organizations (id),
+        asset_id            TEXT    NOT NULL REFERENCES assets (id),
+        name                TEXT    NOT NULL,
+        data_type           TEXT    NOT NULL,
+        unit                TEXT    NOT NULL,
+        description         TEXT    NOT NULL,
+        enum_types          TEXT    NOT NULL,
+        bit_field_elements  TEXT    NOT NULL,
+        created_at          INTEGER NOT NULL,
+        UNIQUE (asset_id, name, data_type)
+    );
+    CREATE INDEX channels_by_organization_name ON channels (organization_id, name);
+
+    CREATE TABLE ingestion_configs (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT    NOT NULL UNIQUE,
+        organization_id TEXT    NOT NULL REFERENCES organizations (id),
+        asset_id        TEXT    NOT NULL REFERENCES assets (id),
+        client_key      TEXT,
+        created_at      INTEGER NOT NULL,
+        UNIQUE (organization_id, client_key)
+    );
+    CREATE INDEX ingestion_configs_by_asset ON ingestion_configs (asset_id);
+
+    CREATE TABLE flows (
+        seq                 INTEGER PRIMARY KEY,
+        ingestion_config_id TEXT    NOT NULL REFERENCES ingestion_configs (id),
+        name                TEXT    NOT NULL,
+        channels            TEXT    NOT NULL,
+        created_at          INTEGER NOT NULL,
+        UNIQUE (ingestion_config_id, name)
+    );
+
+    CREATE TABLE flow_channels (
+        flow_seq    INTEGER NOT NULL REFERENCES flows (seq),
+        position    INTEGER NOT NULL,
+        channel_id  TEXT    NOT NULL REFERENCES channels (id),
+        PRIMARY KEY (flow_seq, position)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE runs (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT    NOT NULL UNIQUE,
+        organization_id TEXT    NOT NULL REFERENCES organizations (id),
+        name            TEXT    NOT NULL,
+        description     TEXT    NOT NULL,
+        tags            TEXT    NOT NULL,
+        metadata        TEXT    NOT NULL,
+        client_key      TEXT,
+        start_time      INTEGER,
+        stop_time       INTEGER,
+        created_at      INTEGER NOT NULL,
+        modified_at     INTEGER NOT NULL,
+        UNIQUE (organization_id, client_key)
+    );
+    CREATE INDEX runs_by_organization_name ON runs (organization_id, name);
+
+    CREATE TABLE run_assets (
+        seq         INTEGER PRIMARY KEY,
+        run_id      TEXT    NOT NULL REFERENCES runs (id),
+        asset_id    TEXT    NOT NULL REFERENCES assets (id),
+        UNIQUE (run_id, asset_id)
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)?;
+        // PRAGMA takes no parameters; the version is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Organizations, API keys, authentication and bootstrap.
+
+use sextant_catalog::{Catalog, Principal, Scope};
+use sextant_model::ErrorKind;
+
+use crate::common::{Fixture, START, assert_error};
+
+#[test]
+fn organizations_are_created_listed_and_unique() {
+    let f = Fixture::new();
+    let acme = f.catalog.create_organization("acme").unwrap();
+    let initech = f.catalog.create_organization("initech").unwrap();
+    assert_eq!(acme.name, "acme");
+    assert!(acme.created_at >= START);
+    assert_eq!(f.catalog.get_organization(&acme.id).unwrap(), acme);
+    assert_eq!(
+        f.catalog.list_organizations().unwrap(),
+        vec![acme.clone(), initech]
+    );
+
+    let cases = [
+        ("acme", ErrorKind::AlreadyExists, "\"acme\""),
+        (
+            "",
+            ErrorKind::InvalidInput,
+            "organization name must not be empty",
+        ),
+        ("  ", ErrorKind::InvalidInput, "\"  \""),
+    ];
+    for (name, kind, needle) in cases {
+        assert_error(f.catalog.create_organization(name), kind, needle);
+    }
+    assert_error(
+        f.catalog.get_organization("no-such-org"),
+        ErrorKind::NotFound,
+        "organization \"no-such-org\" not found",
+    );
+}
+
+#[test]
+fn keys_authenticate_until_revoked() {
+    let f = Fixture::new();
+    let org = f.org("acme");
+    let other = f.org("initech");
+    let (ingest, ingest_secret) = f
+        .catalog
+        .create_api_key(&org, "rig 1", Scope::Ingest)
+        .unwrap();
+    let (read, read_secret) = f
+        .catalog
+        .create_api_key(&org, "grafana", Scope::Read)
+        .unwrap();
+    let (other_key, other_secret) = f
+        .catalog
+        .create_api_key(&other, "ops", Scope::Admin)
+        .unwrap();
+    assert!(ingest_secret.starts_with("sxt_") && ingest_secret.len() >= 4 + 64);
+    assert_ne!(ingest_secret, read_secret);
+    assert_eq!(ingest.revoked_at, None);
+
+    let principal = |key: &sextant_catalog::ApiKey| Principal {
+        organization_id: key.organization_id.clone(),
+        key_id: key.id.clone(),
+        scope: key.scope,
+    };
+    // (secret presented, expected principal)
+    let cases = [
+        (ingest_secret.clone(), Some(principal(&ingest))),
+        (read_secret.clone(), Some(principal(&read))),
+        (other_secret.clone(), Some(principal(&other_key))),
+        (format!("{ingest_secret}x"), None),
+        (ingest_secret[..ingest_secret.len() - 1].to_owned(), None),
+        ("sxt_".to_owned(), None),
+        (String::new(), None),
+        (ingest.id.clone(), None),
+    ];
+    for (secret, expected) in &cases {
+        assert_eq!(
+            &f.catalog.authenticate(secret).unwrap(),
+            expected,
+            "{secret:?}"
+        );
+    }
+
+    let revoked = f.catalog.revoke_api_key(&org, &ingest.id).unwrap();
+    let revoked_at = revoked.revoked_at.expect("revoked_at set");
+    assert_eq!(f.catalog.authenticate(&ingest_secret).unwrap(), None);
+    assert_eq!(
+        f.catalog.authenticate(&read_secret).unwrap(),
+        Some(principal(&read))
+    );
+    // Revoking again keeps the first time.
+    let again = f.catalog.revoke_api_key(&org, &ingest.id).unwrap();
+    assert_eq!(again.revoked_at, Some(revoked_at));
+
+    let keys = f.catalog.list_api_keys(&org).unwrap();
+    assert_eq!(keys, vec![revoked, read]);
+    assert_eq!(
+        f.catalog.list_api_keys(&other).unwrap(),
+        vec![other_key.clone()]
+    );
+
+    // Another organization's key cannot be revoked through this one.
+    assert_error(
+        f.catalog.revoke_api_key(&org, &other_key.id),
+        ErrorKind::NotFound,
+        &other_key.id,
+    );
+    assert!(f.catalog.authenticate(&other_secret).unwrap().is_some());
+
+    assert_error(
+        f.catalog.create_api_key("nope", "k", Scope::Read),
+        ErrorKind::NotFound,
+        "organization \"nope\"",
+    );
+    assert_error(
+        f.catalog.create_api_key(&org, "", Scope::Read),
+        ErrorKind::InvalidInput,
+        "API key name",
+    );
+}
+
+#[test]
+fn secrets_are_never_written_to_disk() {
+    let f = Fixture::new();
+    let org = f.org("acme");
+    let (_, secret) = f.catalog.create_api_key(&org, "k", Scope::Admin).unwrap();
+    let path = f.path();
+    let f = f.reopen();
+    assert!(f.catalog.authenticate(&secret).unwrap().is_some());
+    let hex = secret.trim_start_matches("sxt_");
+    for entry in std::fs::read_dir(path.parent().unwrap()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(hex), "the secret is stored in clear");
+    }
+}
+
+#[test]
+fn bootstrap_creates_one_admin_key_once() {
+    let f = Fixture::new();
+    let token = "operator-chosen-bootstrap-token";
+    let principal = f
+        .catalog
+        .bootstrap(token)
+        .unwrap()
+        .expect("fresh catalog bootstraps");
+    assert_eq!(principal.scope, Scope::Admin);
+    assert_eq!(
+        f.catalog.authenticate(token).unwrap(),
+        Some(principal.clone())
+    );
+    let org = f
+        .catalog
+        .get_organization(&principal.organization_id)
+        .unwrap();
+    assert_eq!(org.name, "default");
+
+    // Again, with the same or another token, in this process or after a restart: nothing.
+    assert_eq!(f.catalog.bootstrap(token).unwrap(), None);
+    let f = f.reopen();
+    assert_eq!(f.catalog.bootstrap("another-token").unwrap(), None);
+    assert_eq!(f.catalog.authenticate("another-token").unwrap(), None);
+    assert_eq!(
+        f.catalog.authenticate(token).unwrap(),
+        Some(principal.clone())
+    );
+    assert_eq!(f.catalog.list_organizations().unwrap().len(), 1);
+    assert_eq!(
+        f.catalog
+            .list_api_keys(&principal.organization_id)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert_error(
+        f.catalog.bootstrap(""),
+        ErrorKind::InvalidInput,
+        "bootstrap token",
+    );
+}
+
+#[test]
+fn bootstrap_does_nothing_when_any_key_exists_and_reuses_default() {
+    // A catalog with a key (even a revoked one) is not fresh.
+    let f = Fixture::new();
+    let org = f.org("acme");
+    let (key, _) = f.catalog.create_api_key(&org, "k", Scope::Read).unwrap();
+    f.catalog.revoke_api_key(&org, &key.id).unwrap();
+    assert_eq!(f.catalog.bootstrap("token-token-token").unwrap(), None);
+    assert_eq!(f.catalog.authenticate("token-token-token").unwrap(), None);
+
+    // An organization named "default" without keys is reused, not duplicated.
+    let f = Fixture::new();
+    let default = f.org("default");
+    let principal = f.catalog.bootstrap("token-token-token").unwrap().unwrap();
+    assert_eq!(principal.organization_id, default);
+    assert_eq!(f.catalog.list_organizations().unwrap().len(), 1);
+}

@@ -1,0 +1,13 @@
+//! The catalog against real SQLite files: every entity, durability across reopening,
+//! organization isolation, pagination, and a model-based property test.
+
+mod common;
+
+mod assets;
+mod durability;
+mod ingestion;
+mod isolation;
+mod keys;
+mod model;
+mod pagination;
+mod runs;
