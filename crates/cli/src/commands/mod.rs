@@ -1,0 +1,5 @@
+//! The subcommands of `sextant`, one module each.
+
+pub mod config;
+pub mod serve;
+pub mod token;

@@ -1,0 +1,163 @@
+//! `sextant serve`: the server, on embedded defaults — data in `./sextant-data`, one address for
+//! HTTP/1.1 and gRPC, no other service to start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use sextant_catalog::{Catalog, Scope, SqliteCatalog};
+use sextant_server::listener::{TlsFiles, load_tls, serve};
+use sextant_server::state::AppState;
+
+/// Arguments of `sextant serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where Sextant keeps its data: the catalog, the write-ahead log, the parts.
+    #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "sextant-data")]
+    data_dir: PathBuf,
+    /// The address to serve HTTP/1.1 and gRPC on (plaintext h2c, or TLS with --tls-cert).
+    #[arg(long, env = "SEXTANT_LISTEN", default_value = "127.0.0.1:7777")]
+    listen: SocketAddr,
+    /// A PEM certificate chain: serve TLS instead of plaintext (needs --tls-key).
+    #[arg(long, env = "SEXTANT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SEXTANT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// On the first start, create an admin API key with exactly this secret. Without it, the
+    /// first start creates a random admin key and prints it once.
+    #[arg(long, env = "SEXTANT_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    bootstrap_token: Option<String>,
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sextant")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve_until_signalled(args))
+}
+
+async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let _lock = lock_data_dir(&args.data_dir)?;
+
+    let catalog_path = args.data_dir.join("catalog.db");
+    let catalog = Arc::new(
+        SqliteCatalog::open(&catalog_path)
+            .with_context(|| format!("cannot open the catalog {}", catalog_path.display()))?,
+    );
+    let first_key = bootstrap(catalog.as_ref(), args.bootstrap_token.as_deref())?;
+
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(load_tls(&TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        })?),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+
+    println!(
+        "Sextant {} listening on {scheme}://{addr} (HTTP/1.1 and gRPC)",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("data directory: {}", args.data_dir.display());
+    match first_key {
+        Some(secret) => {
+            println!("created the first admin API key (shown only now; keep it safe):");
+            println!("    {secret}");
+        }
+        None => println!(
+            "API keys: create more with `sextant token create --data-dir {}`",
+            args.data_dir.display()
+        ),
+    }
+    println!("authenticate every request with `authorization: Bearer <API key>`");
+
+    let state = AppState { catalog };
+    serve(
+        listener,
+        sextant_server::app::router(state),
+        tls,
+        shutdown_signal(),
+    )
+    .await
+    .context("the server stopped with an error")?;
+    tracing::info!("stopped: no requests in flight");
+    Ok(())
+}
+
+/// Creates the first admin key: the given token, or a random one that is returned to be shown.
+fn bootstrap(catalog: &dyn Catalog, token: Option<&str>) -> anyhow::Result<Option<String>> {
+    if let Some(token) = token {
+        catalog
+            .bootstrap(token)
+            .context("cannot create the bootstrap API key")?;
+        return Ok(None);
+    }
+    if !catalog.list_organizations()?.is_empty() {
+        return Ok(None);
+    }
+    let org = catalog.create_organization("default")?;
+    let (_, secret) = catalog.create_api_key(&org.id, "bootstrap", Scope::Admin)?;
+    Ok(Some(secret))
+}
+
+/// Holds an exclusive lock on `DIR/LOCK` for the server's life, so that two servers never
+/// share a data directory.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another Sextant server is using the data directory {}",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: no new connections; finishing requests in flight");
+}

@@ -1,0 +1,55 @@
+//! The `sextant` binary: one entry point for the server and the client commands.
+//!
+//! Each subcommand lives in its own module under `commands/`; this file only parses the
+//! command line, sets up logging and dispatches. Only here are concrete engines chosen.
+
+mod commands;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sextant: a self-hosted telemetry platform.
+#[derive(Debug, Parser)]
+#[command(name = "sextant", version, about, propagate_version = true)]
+struct Cli {
+    /// Log filter, e.g. `info` or `sextant_server=debug`.
+    #[arg(long, global = true, env = "SEXTANT_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(commands::serve::ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
+    /// Work with telemetry configs.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Token(command) => commands::token::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Config(command) => commands::config::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

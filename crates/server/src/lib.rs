@@ -1,0 +1,14 @@
+//! Sextant's network front ends.
+//!
+//! Each protocol is a module that decodes its wire format into Sextant's own types and maps
+//! results and errors back; none touches files and none knows the others. [`app::router`]
+//! puts them under one router behind [`auth`], and [`listener::serve`] serves it on one
+//! address, HTTP/1.1 and gRPC side by side. Handlers hold the engines as trait objects
+//! ([`state::AppState`]); only the binary builds concrete types.
+
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod listener;
+pub mod sift;
+pub mod state;

@@ -1,0 +1,107 @@
+//! `sift.assets.v1.AssetService`: assets are created by ingestion configs; here they are
+//! listed and read.
+
+use sextant_catalog::{Asset, AssetFilter, Page};
+use sift_rs::assets::v1::asset_service_server::AssetService;
+use sift_rs::assets::v1::*;
+use tonic::{Request, Response, Status};
+
+use super::convert::timestamp_to_pb;
+use super::filter::Filter;
+use super::unsupported;
+use crate::auth::{Need, require};
+use crate::state::AppState;
+
+/// The service.
+#[derive(Debug, Clone)]
+pub struct Assets {
+    pub(crate) state: AppState,
+}
+
+fn to_pb(a: Asset) -> sift_rs::assets::v1::Asset {
+    sift_rs::assets::v1::Asset {
+        asset_id: a.id,
+        name: a.name,
+        organization_id: a.organization_id,
+        created_date: Some(timestamp_to_pb(a.created_at)),
+        modified_date: Some(timestamp_to_pb(a.created_at)),
+        ..Default::default()
+    }
+}
+
+#[tonic::async_trait]
+impl AssetService for Assets {
+    async fn delete_asset(
+        &self,
+        _request: Request<DeleteAssetRequest>,
+    ) -> Result<Response<DeleteAssetResponse>, Status> {
+        Err(unsupported("AssetService/DeleteAsset"))
+    }
+
+    async fn create_asset(
+        &self,
+        _request: Request<CreateAssetRequest>,
+    ) -> Result<Response<CreateAssetResponse>, Status> {
+        Err(unsupported(
+            "AssetService/CreateAsset (assets are created by CreateIngestionConfig)",
+        ))
+    }
+
+    async fn get_asset(
+        &self,
+        request: Request<GetAssetRequest>,
+    ) -> Result<Response<GetAssetResponse>, Status> {
+        let principal = require(&request, Need::Read)?;
+        let id = request.into_inner().asset_id;
+        let asset = self
+            .state
+            .catalog(move |c| c.get_asset(&principal.organization_id, &id))
+            .await?;
+        Ok(Response::new(GetAssetResponse {
+            asset: Some(to_pb(asset)),
+        }))
+    }
+
+    async fn list_assets(
+        &self,
+        request: Request<ListAssetsRequest>,
+    ) -> Result<Response<ListAssetsResponse>, Status> {
+        let principal = require(&request, Need::Read)?;
+        let req = request.into_inner();
+        let filter =
+            Filter::parse(&req.filter).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        filter
+            .check_fields(&["name", "asset_id"])
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let filter = AssetFilter {
+            ids: filter.allowed("asset_id"),
+            names: filter.allowed("name"),
+        };
+        let page = Page {
+            size: req.page_size,
+            token: req.page_token,
+        };
+        let (assets, next) = self
+            .state
+            .catalog(move |c| c.list_assets(&principal.organization_id, &filter, page))
+            .await?;
+        Ok(Response::new(ListAssetsResponse {
+            assets: assets.into_iter().map(to_pb).collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn update_asset(
+        &self,
+        _request: Request<UpdateAssetRequest>,
+    ) -> Result<Response<UpdateAssetResponse>, Status> {
+        Err(unsupported("AssetService/UpdateAsset"))
+    }
+
+    async fn archive_asset(
+        &self,
+        _request: Request<ArchiveAssetRequest>,
+    ) -> Result<Response<ArchiveAssetResponse>, Status> {
+        Err(unsupported("AssetService/ArchiveAsset"))
+    }
+}

@@ -1,0 +1,43 @@
+//! Sift's gRPC API, as the published `sift-stack-py` client uses it
+//! (see `docs/protocols/sift.md` for what is covered).
+
+mod assets;
+mod channels;
+pub mod convert;
+pub mod filter;
+mod ingestion_configs;
+mod ping;
+mod runs;
+
+use sift_rs::assets::v1::asset_service_server::AssetServiceServer;
+use sift_rs::channels::v3::channel_service_server::ChannelServiceServer;
+use sift_rs::ingestion_configs::v2::ingestion_config_service_server::IngestionConfigServiceServer;
+use sift_rs::ping::v1::ping_service_server::PingServiceServer;
+use sift_rs::runs::v2::run_service_server::RunServiceServer;
+use tonic::Status;
+
+use crate::state::AppState;
+
+/// The Sift gRPC services, ready to be merged into the server's router.
+pub fn routes(state: &AppState) -> tonic::service::Routes {
+    tonic::service::Routes::new(PingServiceServer::new(ping::Ping))
+        .add_service(IngestionConfigServiceServer::new(
+            ingestion_configs::IngestionConfigs {
+                state: state.clone(),
+            },
+        ))
+        .add_service(AssetServiceServer::new(assets::Assets {
+            state: state.clone(),
+        }))
+        .add_service(ChannelServiceServer::new(channels::Channels {
+            state: state.clone(),
+        }))
+        .add_service(RunServiceServer::new(runs::Runs {
+            state: state.clone(),
+        }))
+}
+
+/// The status of a method Sextant does not implement.
+pub(crate) fn unsupported(method: &str) -> Status {
+    Status::unimplemented(format!("Sextant does not implement {method}"))
+}

@@ -1,0 +1,112 @@
+//! A server on a real socket with a real catalog in a temporary directory, and Sift clients
+//! that authenticate to it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sextant_catalog::{Catalog, Scope, SqliteCatalog};
+use sextant_server::state::AppState;
+use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// The admin key every test server is bootstrapped with.
+pub const TOKEN: &str = "sxt_test_bootstrap_token";
+
+/// A running server; stops when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub catalog: Arc<SqliteCatalog>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with_tls(None).await
+    }
+
+    pub async fn start_with_tls(tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Arc::new(SqliteCatalog::open(dir.path().join("catalog.db")).unwrap());
+        catalog.bootstrap(TOKEN).unwrap();
+        let state = AppState {
+            catalog: catalog.clone(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            sextant_server::listener::serve(
+                listener,
+                sextant_server::app::router(state),
+                tls,
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+            .unwrap();
+        });
+        TestServer {
+            addr,
+            catalog,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// A plaintext gRPC channel.
+    pub async fn channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// A key of `scope` in a new organization called `org`.
+    pub fn key_in_new_org(&self, org: &str, scope: Scope) -> String {
+        let org = self.catalog.create_organization(org).unwrap();
+        self.catalog
+            .create_api_key(&org.id, "test", scope)
+            .unwrap()
+            .1
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// Adds `authorization: Bearer KEY` to every call.
+#[derive(Clone)]
+pub struct Bearer(pub String);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.0).parse().unwrap(),
+        );
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+pub fn authed(channel: Channel, key: &str) -> Authed {
+    InterceptedService::new(channel, Bearer(key.to_owned()))
+}
