@@ -11,13 +11,20 @@
 //! - [`Value`]: one typed value.
 //! - [`Timestamp`]: nanoseconds since the Unix epoch, UTC.
 //! - [`ErrorKind`]: the classification every error maps to, once per transport.
+//! - [`OrgId`], [`SeriesKey`] and [`SeriesId`]: who owns a series, what it is called, its number.
+//! - [`WriteBatch`] and [`ValidatedBatch`]: the write type every front end produces; only the
+//!   validated one reaches storage.
 
+mod batch;
 mod data_type;
 mod error_kind;
+mod series;
 mod value;
 
+pub use batch::{BatchError, Point, SeriesPoints, ValidatedBatch, WriteBatch};
 pub use data_type::{BitFieldElement, DataType, EnumType, UnknownDataType};
 pub use error_kind::ErrorKind;
+pub use series::{Label, OrgId, SeriesId, SeriesKey, SeriesKeyError};
 pub use value::Value;
 
 /// A point in time: nanoseconds since the Unix epoch, UTC.

@@ -1,18 +1,156 @@
-use sextant_model::ErrorKind;
+use std::path::PathBuf;
+
+use sextant_model::{BatchError, DataType, ErrorKind, OrgId, Timestamp};
 
 /// The storage engine's error.
+///
+/// Every variant maps to one [`ErrorKind`] through [`Error::kind`]; messages name the file,
+/// series or value involved so that the reader knows what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A column could not be encoded or decoded.
     #[error(transparent)]
     Codec(#[from] crate::codec::Error),
+
+    /// A file-system operation failed.
+    #[error("cannot {action} {path:?}: {source}")]
+    Io {
+        /// What was being done, e.g. `"sync WAL segment"`.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// A WAL segment holds bytes that are not a valid record where a valid one must be.
+    #[error("corrupt WAL segment {path:?} at byte offset {offset}: {detail}")]
+    WalCorrupt {
+        /// The segment file.
+        path: PathBuf,
+        /// The byte offset of the bad header or record.
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A WAL segment was written by a format version this build cannot read.
+    #[error(
+        "WAL segment {path:?} has format version {found}; this build reads version {supported}"
+    )]
+    WalVersion {
+        /// The segment file.
+        path: PathBuf,
+        /// The version in the segment header.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+
+    /// An earlier write or sync of the WAL failed, so no later record can be made durable.
+    /// Reopen the store to recover.
+    #[error("the WAL refuses writes after an earlier failure: {cause}")]
+    WalPoisoned {
+        /// The earlier failure.
+        cause: String,
+    },
+
+    /// One batch would make a WAL record larger than allowed.
+    #[error(
+        "write batch encodes to {bytes} bytes, more than the limit of {limit} bytes per batch; split it"
+    )]
+    BatchTooLarge {
+        /// The encoded size.
+        bytes: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// A batch was not valid.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+
+    /// A batch declares a series with a data type other than the one the series has.
+    #[error(
+        "series {series} of {org} has type {existing} for life; cannot write {requested} values to it"
+    )]
+    SeriesTypeConflict {
+        /// The organization.
+        org: OrgId,
+        /// The series, in canonical form.
+        series: String,
+        /// The type the series has.
+        existing: DataType,
+        /// The type the batch declares.
+        requested: DataType,
+    },
+
+    /// A point is further behind its series' newest point than the out-of-order window allows.
+    #[error(
+        "point at {timestamp} of series {series} is too old: the series' newest point is at {max}, and points older than {min_allowed} are rejected (out-of-order window)"
+    )]
+    TooOld {
+        /// The series, in canonical form.
+        series: String,
+        /// The rejected point's timestamp.
+        timestamp: Timestamp,
+        /// The series' newest timestamp.
+        max: Timestamp,
+        /// The oldest timestamp still accepted.
+        min_allowed: Timestamp,
+    },
+
+    /// Writing would give an organization more series than its limit.
+    #[error(
+        "{org} has {current} series; the limit is {limit}, so {new} new series cannot be added"
+    )]
+    SeriesLimit {
+        /// The organization.
+        org: OrgId,
+        /// How many series it has.
+        current: usize,
+        /// How many the batch would add.
+        new: usize,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// No such series in the organization.
+    #[error("{org} has no series {series}")]
+    SeriesNotFound {
+        /// The organization.
+        org: OrgId,
+        /// The series asked for.
+        series: String,
+    },
 }
 
 impl Error {
     /// The kind of this error, for mapping to transport statuses.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Codec(_) => ErrorKind::Internal,
+            Error::Codec(_)
+            | Error::Io { .. }
+            | Error::WalCorrupt { .. }
+            | Error::WalVersion { .. } => ErrorKind::Internal,
+            Error::WalPoisoned { .. } => ErrorKind::Unavailable,
+            Error::BatchTooLarge { .. } | Error::SeriesLimit { .. } => ErrorKind::LimitExceeded,
+            Error::Batch(_) | Error::SeriesTypeConflict { .. } | Error::TooOld { .. } => {
+                ErrorKind::InvalidInput
+            }
+            Error::SeriesNotFound { .. } => ErrorKind::NotFound,
+        }
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
         }
     }
 }

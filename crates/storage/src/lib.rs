@@ -1,11 +1,18 @@
 //! Sextant's storage engine: durable, compact time series on local disk.
 //!
 //! Validated write batches arrive from the front ends; each is appended to the write-ahead log
-//! ([`wal`]) and acknowledged only once it is durable, then applied to the in-memory head, which
-//! answers queries at once. The head is later written out as immutable, compressed parts whose
-//! columns are encoded by [`codec`]. This crate has no network code.
+//! ([`wal`]) and acknowledged only once it is durable, then applied to the in-memory [`head`],
+//! which answers queries at once; [`Db`] ties the two into one write path. The head is later
+//! written out as immutable, compressed parts whose columns are encoded by [`codec`]. This crate
+//! has no network code.
 
 pub mod codec;
+pub mod db;
 mod error;
+pub mod head;
+mod store;
+pub mod wal;
 
+pub use db::{Db, DbConfig, WriteReceipt};
 pub use error::{Error, Result};
+pub use store::Store;

@@ -1,0 +1,283 @@
+//! One series in memory: its identity, its type for life, and its points sorted by time in
+//! typed columns.
+
+use std::ops::Range;
+
+use parking_lot::Mutex;
+use sextant_model::{DataType, OrgId, Point, SeriesId, SeriesKey, Timestamp, Value};
+
+/// A series held by the head.
+#[derive(Debug)]
+pub(crate) struct MemSeries {
+    pub(crate) id: SeriesId,
+    pub(crate) org: OrgId,
+    pub(crate) key: SeriesKey,
+    pub(crate) data_type: DataType,
+    pub(crate) data: Mutex<SeriesData>,
+}
+
+impl MemSeries {
+    pub(crate) fn new(id: SeriesId, org: OrgId, key: SeriesKey, data_type: DataType) -> Self {
+        MemSeries {
+            id,
+            org,
+            key,
+            data_type,
+            data: Mutex::new(SeriesData::new(data_type)),
+        }
+    }
+
+    /// Bytes held besides the points: the key, twice (once in the index), and fixed overhead.
+    pub(crate) fn overhead_bytes(&self) -> usize {
+        2 * self.key.heap_size() + std::mem::size_of::<Self>() + 64
+    }
+}
+
+macro_rules! columns {
+    ($($variant:ident($t:ty)),* $(,)?) => {
+        /// The values of a series, in a vector of their own type.
+        #[derive(Debug)]
+        enum Column {
+            $($variant(Vec<$t>),)*
+        }
+
+        impl Column {
+            fn new(data_type: DataType) -> Self {
+                match data_type {
+                    $(DataType::$variant => Column::$variant(Vec::new()),)*
+                }
+            }
+
+            /// Inserts `value` at `index`; `false` if its type is not the column's.
+            fn insert(&mut self, index: usize, value: Value) -> bool {
+                match (self, value) {
+                    $((Column::$variant(c), Value::$variant(v)) => c.insert(index, v),)*
+                    _ => return false,
+                }
+                true
+            }
+
+            /// Replaces the value at `index`; `false` if its type is not the column's.
+            fn set(&mut self, index: usize, value: Value) -> bool {
+                match (self, value) {
+                    $((Column::$variant(c), Value::$variant(v)) => c[index] = v,)*
+                    _ => return false,
+                }
+                true
+            }
+
+            fn get(&self, index: usize) -> Value {
+                match self {
+                    $(Column::$variant(c) => Value::$variant(c[index].clone()),)*
+                }
+            }
+
+            /// Appends every value; the number of values whose type is not the column's,
+            /// which are skipped.
+            fn extend(&mut self, points: &[Point]) -> usize {
+                let mut mismatched = 0;
+                match self {
+                    $(Column::$variant(c) => {
+                        c.reserve(points.len());
+                        for p in points {
+                            match &p.value {
+                                Value::$variant(v) => c.push(v.clone()),
+                                _ => mismatched += 1,
+                            }
+                        }
+                    })*
+                }
+                mismatched
+            }
+
+            fn truncate(&mut self, len: usize) {
+                match self {
+                    $(Column::$variant(c) => c.truncate(len),)*
+                }
+            }
+
+            fn capacity_bytes(&self) -> usize {
+                match self {
+                    $(Column::$variant(c) => c.capacity() * std::mem::size_of::<$t>(),)*
+                }
+            }
+        }
+    };
+}
+
+columns!(
+    Double(f64),
+    Float(f32),
+    String(String),
+    Bool(bool),
+    Int32(i32),
+    Int64(i64),
+    Uint32(u32),
+    Uint64(u64),
+    Enum(u32),
+    BitField(u64),
+    Bytes(Vec<u8>),
+);
+
+/// The bytes a value holds on the heap.
+fn value_heap_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        _ => 0,
+    }
+}
+
+/// A series' points, sorted by timestamp, one value per timestamp.
+#[derive(Debug)]
+pub(crate) struct SeriesData {
+    timestamps: Vec<Timestamp>,
+    values: Column,
+    /// Heap bytes of string and bytes values.
+    value_heap: usize,
+}
+
+impl SeriesData {
+    fn new(data_type: DataType) -> Self {
+        SeriesData {
+            timestamps: Vec::new(),
+            values: Column::new(data_type),
+            value_heap: 0,
+        }
+    }
+
+    /// The newest timestamp, if any point is held.
+    pub(crate) fn max_timestamp(&self) -> Option<Timestamp> {
+        self.timestamps.last().copied()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    /// Inserts points in the order given: a point with a timestamp already held replaces it
+    /// (last write wins). Values of the wrong type are skipped and counted; validation and the
+    /// series registry make that impossible, so a count above zero is a bug.
+    pub(crate) fn insert(&mut self, points: &[Point]) -> usize {
+        let after_last = match (self.timestamps.last(), points.first()) {
+            (Some(&last), Some(first)) => first.timestamp > last,
+            _ => true,
+        };
+        if after_last && points.windows(2).all(|w| w[0].timestamp < w[1].timestamp) {
+            // The common case, points newer than any held and in order, appends in bulk.
+            let mismatched = self.values.extend(points);
+            if mismatched == 0 {
+                self.timestamps.extend(points.iter().map(|p| p.timestamp));
+                self.value_heap += points
+                    .iter()
+                    .map(|p| value_heap_bytes(&p.value))
+                    .sum::<usize>();
+                return 0;
+            }
+            // Unreachable after validation; undo the partial append and take the careful path.
+            self.values.truncate(self.timestamps.len());
+        }
+        let mut mismatched = 0;
+        self.timestamps.reserve(points.len());
+        for p in points {
+            let heap = value_heap_bytes(&p.value);
+            let ok = match self.timestamps.last() {
+                Some(&last) if p.timestamp <= last => {
+                    match self.timestamps.binary_search(&p.timestamp) {
+                        Ok(i) => {
+                            let old = value_heap_bytes(&self.values.get(i));
+                            let ok = self.values.set(i, p.value.clone());
+                            if ok {
+                                self.value_heap = self.value_heap - old + heap;
+                            }
+                            ok
+                        }
+                        Err(i) => {
+                            let ok = self.values.insert(i, p.value.clone());
+                            if ok {
+                                self.timestamps.insert(i, p.timestamp);
+                                self.value_heap += heap;
+                            }
+                            ok
+                        }
+                    }
+                }
+                _ => {
+                    let i = self.timestamps.len();
+                    let ok = self.values.insert(i, p.value.clone());
+                    if ok {
+                        self.timestamps.push(p.timestamp);
+                        self.value_heap += heap;
+                    }
+                    ok
+                }
+            };
+            if !ok {
+                mismatched += 1;
+            }
+        }
+        mismatched
+    }
+
+    /// The points with timestamps in `range`, in time order.
+    pub(crate) fn read(&self, range: Range<Timestamp>) -> Vec<Point> {
+        let start = self.timestamps.partition_point(|&t| t < range.start);
+        let end = self.timestamps.partition_point(|&t| t < range.end);
+        (start..end.max(start))
+            .map(|i| Point::new(self.timestamps[i], self.values.get(i)))
+            .collect()
+    }
+
+    /// An estimate of the heap bytes the points hold.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.timestamps.capacity() * std::mem::size_of::<Timestamp>()
+            + self.values.capacity_bytes()
+            + self.value_heap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(ts: &[(i64, f64)]) -> Vec<Point> {
+        ts.iter()
+            .map(|&(t, v)| Point::new(t, Value::Double(v)))
+            .collect()
+    }
+
+    #[test]
+    fn inserts_sort_and_last_write_wins() {
+        let mut d = SeriesData::new(DataType::Double);
+        assert_eq!(
+            d.insert(&points(&[(10, 1.0), (30, 3.0), (20, 2.0), (30, 3.5)])),
+            0
+        );
+        assert_eq!(d.insert(&points(&[(5, 0.5), (10, 1.5)])), 0);
+        assert_eq!(
+            d.read(i64::MIN..i64::MAX),
+            points(&[(5, 0.5), (10, 1.5), (20, 2.0), (30, 3.5)])
+        );
+        assert_eq!(d.read(10..30), points(&[(10, 1.5), (20, 2.0)]));
+        let (start, end) = (30, 10);
+        assert_eq!(d.read(start..end), vec![]);
+        assert_eq!(d.max_timestamp(), Some(30));
+    }
+
+    #[test]
+    fn wrong_types_are_counted_not_stored() {
+        let mut d = SeriesData::new(DataType::Int64);
+        assert_eq!(d.insert(&points(&[(1, 1.0)])), 1);
+        assert_eq!(d.len(), 0);
+    }
+
+    #[test]
+    fn heap_estimate_follows_string_sizes() {
+        let mut d = SeriesData::new(DataType::String);
+        d.insert(&[Point::new(1, Value::String("x".repeat(1000)))]);
+        let big = d.heap_bytes();
+        assert!(big >= 1000, "{big}");
+        d.insert(&[Point::new(1, Value::String("y".into()))]);
+        assert!(d.heap_bytes() < big - 900, "{}", d.heap_bytes());
+    }
+}

@@ -1,0 +1,205 @@
+use sextant_model::{ErrorKind, Value, WriteBatch};
+
+use super::*;
+
+const HOUR: i64 = 3_600_000_000_000;
+
+fn key(name: &str, labels: &[(&str, &str)]) -> SeriesKey {
+    SeriesKey::new(name, labels.iter().copied()).unwrap()
+}
+
+fn doubles(org: u64, key: &SeriesKey, ts: &[i64]) -> ValidatedBatch {
+    let mut b = WriteBatch::new(OrgId(org));
+    let points = ts
+        .iter()
+        .map(|&t| Point::new(t, Value::Double(t as f64)))
+        .collect();
+    b.push(key.clone(), DataType::Double, points);
+    b.validate().unwrap()
+}
+
+fn write(head: &Head, batch: &ValidatedBatch) -> Result<()> {
+    let prepared = head.prepare(batch)?;
+    head.apply(batch, &prepared);
+    Ok(())
+}
+
+fn timestamps(head: &Head, org: u64, key: &SeriesKey) -> Vec<i64> {
+    head.read(OrgId(org), key, i64::MIN..i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|p| p.timestamp)
+        .collect()
+}
+
+#[test]
+fn series_get_stable_ids_and_one_type_for_life() {
+    let head = Head::new(HeadConfig::default());
+    let k = key("mainmotor.velocity", &[("asset", "NostromoLV426")]);
+    write(&head, &doubles(1, &k, &[1])).unwrap();
+    let id = head.series_id(OrgId(1), &k).unwrap();
+    write(&head, &doubles(1, &k, &[2])).unwrap();
+    assert_eq!(head.series_id(OrgId(1), &k), Some(id));
+    // The same key in another organization is another series.
+    write(&head, &doubles(2, &k, &[1])).unwrap();
+    assert_ne!(head.series_id(OrgId(2), &k), Some(id));
+
+    let mut b = WriteBatch::new(OrgId(1));
+    b.push(
+        k.clone(),
+        DataType::Int32,
+        vec![Point::new(3, Value::Int32(3))],
+    );
+    let err = write(&head, &b.validate().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let msg = err.to_string();
+    assert!(
+        msg.contains(r#"mainmotor.velocity{asset="NostromoLV426"}"#)
+            && msg.contains("double")
+            && msg.contains("int32"),
+        "{msg}"
+    );
+    assert_eq!(timestamps(&head, 1, &k), [1, 2]);
+}
+
+#[test]
+fn out_of_order_points_within_the_window_are_accepted() {
+    let head = Head::new(HeadConfig::default());
+    let k = key("temp", &[]);
+    write(&head, &doubles(1, &k, &[10 * HOUR])).unwrap();
+    write(&head, &doubles(1, &k, &[9 * HOUR, 10 * HOUR - 1])).unwrap();
+    let err = write(&head, &doubles(1, &k, &[10 * HOUR + 1, 9 * HOUR - 1])).unwrap_err();
+    assert!(
+        matches!(err, Error::TooOld { timestamp, .. } if timestamp == 9 * HOUR - 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("out-of-order window"), "{err}");
+    // The rejected batch was rejected whole.
+    assert_eq!(
+        timestamps(&head, 1, &k),
+        [9 * HOUR, 10 * HOUR - 1, 10 * HOUR]
+    );
+    // The window counts the batch's own points, also for a new series.
+    let fresh = key("fresh", &[]);
+    assert!(write(&head, &doubles(1, &fresh, &[0, 2 * HOUR])).is_err());
+    assert_eq!(
+        head.series_id(OrgId(1), &fresh),
+        None,
+        "a rejected batch created a series"
+    );
+}
+
+#[test]
+fn duplicates_last_write_wins() {
+    let head = Head::new(HeadConfig::default());
+    let k = key("temp", &[]);
+    let mut b = WriteBatch::new(OrgId(1));
+    b.push(
+        k.clone(),
+        DataType::Double,
+        vec![
+            Point::new(5, Value::Double(1.0)),
+            Point::new(5, Value::Double(2.0)),
+        ],
+    );
+    write(&head, &b.validate().unwrap()).unwrap();
+    let read = head.read(OrgId(1), &k, 0..10).unwrap();
+    assert_eq!(read, vec![Point::new(5, Value::Double(2.0))]);
+    let mut b = WriteBatch::new(OrgId(1));
+    b.push(
+        k.clone(),
+        DataType::Double,
+        vec![Point::new(5, Value::Double(3.0))],
+    );
+    write(&head, &b.validate().unwrap()).unwrap();
+    assert_eq!(
+        head.read(OrgId(1), &k, 0..10).unwrap(),
+        vec![Point::new(5, Value::Double(3.0))]
+    );
+}
+
+#[test]
+fn listing_by_name_and_labels_stays_within_the_organization() {
+    let head = Head::new(HeadConfig::default());
+    let series = [
+        (1, key("velocity", &[("asset", "A"), ("run", "R1")])),
+        (1, key("velocity", &[("asset", "B"), ("run", "R1")])),
+        (1, key("current", &[("asset", "A"), ("run", "R1")])),
+        (2, key("velocity", &[("asset", "A"), ("run", "R1")])),
+    ];
+    for (org, k) in &series {
+        write(&head, &doubles(*org, k, &[1])).unwrap();
+    }
+    let names = |org: u64, m: SeriesMatcher| -> Vec<String> {
+        head.series(OrgId(org), &m)
+            .into_iter()
+            .map(|s| s.key.to_string())
+            .collect()
+    };
+    let cases = [
+        (1, SeriesMatcher::all(), 3),
+        (1, SeriesMatcher::name("velocity"), 2),
+        (1, SeriesMatcher::name("velocity").label("asset", "A"), 1),
+        (1, SeriesMatcher::all().label("asset", "A"), 2),
+        (1, SeriesMatcher::all().label("asset", "C"), 0),
+        (1, SeriesMatcher::name("nope"), 0),
+        (2, SeriesMatcher::all(), 1),
+        (3, SeriesMatcher::all(), 0),
+    ];
+    for (org, m, want) in cases {
+        assert_eq!(names(org, m.clone()).len(), want, "org {org}, {m:?}");
+    }
+    assert_eq!(
+        names(1, SeriesMatcher::all().label("asset", "A")),
+        [
+            r#"current{asset="A",run="R1"}"#,
+            r#"velocity{asset="A",run="R1"}"#
+        ]
+    );
+    // Reading another organization's series by id fails.
+    let id = head.series_id(OrgId(2), &series[3].1).unwrap();
+    assert!(head.read_id(OrgId(2), id, 0..10).is_ok());
+    assert_eq!(
+        head.read_id(OrgId(1), id, 0..10).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn the_series_limit_rejects_whole_batches() {
+    let head = Head::new(HeadConfig {
+        max_series_per_org: 2,
+        ..HeadConfig::default()
+    });
+    write(&head, &doubles(1, &key("a", &[]), &[1])).unwrap();
+    let mut b = WriteBatch::new(OrgId(1));
+    for name in ["b", "c"] {
+        b.push(
+            key(name, &[]),
+            DataType::Double,
+            vec![Point::new(1, Value::Double(1.0))],
+        );
+    }
+    let err = write(&head, &b.validate().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LimitExceeded);
+    assert!(err.to_string().contains("limit is 2"), "{err}");
+    assert_eq!(head.series_count(OrgId(1)), 1);
+    // Other organizations have their own budget.
+    write(&head, &doubles(2, &key("a", &[]), &[1])).unwrap();
+    write(&head, &doubles(1, &key("b", &[]), &[1])).unwrap();
+}
+
+#[test]
+fn memory_estimate_grows_with_points() {
+    let head = Head::new(HeadConfig::default());
+    let k = key("a", &[]);
+    write(&head, &doubles(1, &k, &[1])).unwrap();
+    let small = head.memory_bytes();
+    let ts: Vec<i64> = (2..10_000).collect();
+    write(&head, &doubles(1, &k, &ts)).unwrap();
+    assert!(
+        head.memory_bytes() >= small + ts.len() * 15,
+        "{}",
+        head.memory_bytes()
+    );
+}

@@ -1,0 +1,41 @@
+//! The storage engine as the front ends see it: a trait, so that the server holds
+//! `Arc<dyn Store>` and only the binary picks the engine.
+
+use std::fmt::Debug;
+use std::ops::Range;
+
+use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
+
+use crate::head::{SeriesInfo, SeriesMatcher};
+use crate::{Db, Result, WriteReceipt};
+
+/// A durable time-series store.
+///
+/// Every method blocks (on disk I/O, or on the group commit of other writers); async callers
+/// run them on blocking threads. Methods may be called from many threads at once.
+pub trait Store: Send + Sync + Debug {
+    /// Stores a batch atomically: when this returns `Ok`, every point of the batch is durable
+    /// and visible to reads; on `Err`, none is stored. Batches are applied in one total order,
+    /// which replay after a crash reproduces.
+    fn write(&self, batch: ValidatedBatch) -> Result<WriteReceipt>;
+
+    /// The points of one series of `org` in `[range.start, range.end)`, in time order.
+    fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>>;
+
+    /// The series of `org` that `matcher` selects. Never another organization's.
+    fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo>;
+}
+
+impl Store for Db {
+    fn write(&self, batch: ValidatedBatch) -> Result<WriteReceipt> {
+        Db::write(self, batch)
+    }
+
+    fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
+        Db::read(self, org, key, range)
+    }
+
+    fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo> {
+        Db::series(self, org, matcher)
+    }
+}
