@@ -3,13 +3,19 @@
 use std::sync::Arc;
 
 use sextant_catalog::Catalog;
+use sextant_model::{ErrorKind, OrgId};
+use sextant_storage::Store;
 use tonic::Status;
+
+use crate::error::status;
 
 /// The engines behind the front ends.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// Metadata: organizations, keys, assets, configs, channels, runs.
     pub catalog: Arc<dyn Catalog>,
+    /// Time series.
+    pub store: Arc<dyn Store>,
 }
 
 impl AppState {
@@ -23,7 +29,52 @@ impl AppState {
         let catalog = self.catalog.clone();
         tokio::task::spawn_blocking(move || call(catalog.as_ref()))
             .await
-            .map_err(|e| crate::error::status(sextant_model::ErrorKind::Internal, e))?
+            .map_err(|e| status(ErrorKind::Internal, e))?
             .map_err(crate::error::catalog_status)
+    }
+
+    /// Runs a store call on a blocking thread (writes wait for their WAL sync) and maps its
+    /// error to a gRPC status.
+    pub async fn store<T, F>(&self, call: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> sextant_storage::Result<T> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || call(store.as_ref()))
+            .await
+            .map_err(|e| status(ErrorKind::Internal, e))?
+            .map_err(|e| status(e.kind(), e))
+    }
+}
+
+/// The storage engine's number for an organization of the catalog: the first 64 bits of its
+/// UUID. Version 4 UUIDs carry 60 random bits there, so two organizations of one server
+/// colliding is not a practical concern; the mapping needs no table and never changes.
+pub fn org_number(organization_id: &str) -> OrgId {
+    let hex: String = organization_id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(16)
+        .collect();
+    match u64::from_str_radix(&hex, 16) {
+        Ok(n) if hex.len() == 16 => OrgId(n),
+        // Not a UUID (an organization created by other means): hash the whole id instead.
+        _ => OrgId(organization_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organization_numbers_are_stable_and_distinct() {
+        let a = org_number("e508908d-1a93-4e12-908f-3d55d82bc7e2");
+        assert_eq!(a, OrgId(0xe508_908d_1a93_4e12));
+        assert_eq!(a, org_number("e508908d-1a93-4e12-908f-3d55d82bc7e2"));
+        assert_ne!(org_number("default"), org_number("other"));
     }
 }

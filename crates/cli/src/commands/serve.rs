@@ -10,6 +10,7 @@ use clap::Args;
 use sextant_catalog::{Catalog, Scope, SqliteCatalog};
 use sextant_server::listener::{TlsFiles, load_tls, serve};
 use sextant_server::state::AppState;
+use sextant_storage::{Db, DbConfig};
 
 /// Arguments of `sextant serve`.
 #[derive(Debug, Args)]
@@ -57,6 +58,12 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the catalog {}", catalog_path.display()))?,
     );
     let first_key = bootstrap(catalog.as_ref(), args.bootstrap_token.as_deref())?;
+    let opened = std::time::Instant::now();
+    let store = Arc::new(
+        Db::open(&args.data_dir, DbConfig::default())
+            .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?,
+    );
+    tracing::info!(elapsed = ?opened.elapsed(), "store opened: write-ahead log replayed");
 
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(load_tls(&TlsFiles {
@@ -88,7 +95,10 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("authenticate every request with `authorization: Bearer <API key>`");
 
-    let state = AppState { catalog };
+    let state = AppState {
+        catalog,
+        store: store.clone(),
+    };
     serve(
         listener,
         sextant_server::app::router(state),
@@ -97,7 +107,11 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("the server stopped with an error")?;
-    tracing::info!("stopped: no requests in flight");
+    tracing::info!("no requests in flight; closing the store");
+    match Arc::try_unwrap(store) {
+        Ok(db) => db.close().context("cannot close the store")?,
+        Err(_) => tracing::warn!("the store is still referenced; it was not closed cleanly"),
+    }
     Ok(())
 }
 

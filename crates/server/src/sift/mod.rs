@@ -4,13 +4,17 @@
 mod assets;
 mod channels;
 pub mod convert;
+pub mod data;
 pub mod filter;
+pub mod ingest;
 mod ingestion_configs;
 mod ping;
 mod runs;
 
 use sift_rs::assets::v1::asset_service_server::AssetServiceServer;
 use sift_rs::channels::v3::channel_service_server::ChannelServiceServer;
+use sift_rs::data::v2::data_service_server::DataServiceServer;
+use sift_rs::ingest::v1::ingest_service_server::IngestServiceServer;
 use sift_rs::ingestion_configs::v2::ingestion_config_service_server::IngestionConfigServiceServer;
 use sift_rs::ping::v1::ping_service_server::PingServiceServer;
 use sift_rs::runs::v2::run_service_server::RunServiceServer;
@@ -35,7 +39,20 @@ pub fn routes(state: &AppState) -> tonic::service::Routes {
         .add_service(RunServiceServer::new(runs::Runs {
             state: state.clone(),
         }))
+        .add_service(
+            IngestServiceServer::new(ingest::Ingest::new(state.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            DataServiceServer::new(data::Data {
+                state: state.clone(),
+            })
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
 }
+
+/// The largest message a client may send, as gRPC's usual default.
+pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
 /// The status of a method Sextant does not implement.
 pub(crate) fn unsupported(method: &str) -> Status {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use sextant_catalog::{Catalog, Scope, SqliteCatalog};
 use sextant_server::state::AppState;
+use sextant_storage::{Db, DbConfig};
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -33,8 +34,10 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Arc::new(SqliteCatalog::open(dir.path().join("catalog.db")).unwrap());
         catalog.bootstrap(TOKEN).unwrap();
+        let store = Arc::new(Db::open(dir.path(), DbConfig::default()).unwrap());
         let state = AppState {
             catalog: catalog.clone(),
+            store,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,364 @@
+//! `sift.data.v2.DataService/GetData`: a channel's points over `[start_time, end_time)`, as
+//! one typed `*Values` message per series (the channel alone, and once per run).
+//!
+//! - Run scoping follows the proto: `run_id` unset returns data with and without a run, each
+//!   run as its own message; `run_id = ""` only data without a run; a run id only that run.
+//! - Bit fields come back split into their elements, since the client keys them as
+//!   `channel.element`.
+//! - A page holds at most `page_size` points (100,000 when 0 or larger) and at most
+//!   [`MAX_PAGE_BYTES`] of encoded messages, below the client's 4 MiB receive limit; the rest
+//!   follows `next_page_token`.
+
+use std::collections::HashMap;
+
+use prost::Message;
+use sextant_catalog::Channel;
+use sextant_model::{DataType, Point, Timestamp, Value};
+use sextant_storage::head::SeriesMatcher;
+use sift_rs::data::v2::data_service_server::DataService;
+use sift_rs::data::v2::*;
+use tonic::{Request, Response, Status};
+
+use super::convert::{bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_from_pb, timestamp_to_pb};
+use crate::auth::{Need, require};
+use crate::state::{AppState, org_number};
+
+/// The most encoded bytes of data one page carries.
+pub const MAX_PAGE_BYTES: usize = 3 << 20;
+/// The most points one page carries.
+pub const MAX_PAGE_POINTS: usize = 100_000;
+
+/// The service.
+#[derive(Debug, Clone)]
+pub struct Data {
+    pub(crate) state: AppState,
+}
+
+/// Where a page starts: query, series of the query, first timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Cursor {
+    query: usize,
+    series: usize,
+    from: Option<Timestamp>,
+}
+
+impl Cursor {
+    fn parse(token: &str) -> Result<Cursor, Status> {
+        if token.is_empty() {
+            return Ok(Cursor::default());
+        }
+        let bad = || Status::invalid_argument(format!("page_token {token:?} is not one this server gave"));
+        let rest = token.strip_prefix("sxd1.").ok_or_else(bad)?;
+        let mut parts = rest.split('.');
+        let mut next = || parts.next().ok_or_else(bad);
+        let query = next()?.parse().map_err(|_| bad())?;
+        let series = next()?.parse().map_err(|_| bad())?;
+        let from = next()?.parse().map_err(|_| bad())?;
+        Ok(Cursor {
+            query,
+            series,
+            from: Some(from),
+        })
+    }
+
+    fn token(&self) -> String {
+        format!(
+            "sxd1.{}.{}.{}",
+            self.query,
+            self.series,
+            self.from.unwrap_or(i64::MIN)
+        )
+    }
+}
+
+#[tonic::async_trait]
+impl DataService for Data {
+    async fn get_data(
+        &self,
+        request: Request<GetDataRequest>,
+    ) -> Result<Response<GetDataResponse>, Status> {
+        let principal = require(&request, Need::Download)?;
+        let req = request.into_inner();
+        let start = req
+            .start_time
+            .as_ref()
+            .map(|t| timestamp_from_pb(t, "start_time"))
+            .transpose()?
+            .unwrap_or(i64::MIN);
+        let end = req
+            .end_time
+            .as_ref()
+            .map(|t| timestamp_from_pb(t, "end_time"))
+            .transpose()?
+            .unwrap_or(i64::MAX);
+        if end < start {
+            return Err(Status::invalid_argument(format!(
+                "end_time {end} is before start_time {start}"
+            )));
+        }
+        let page_points = match req.page_size as usize {
+            0 => MAX_PAGE_POINTS,
+            n => n.min(MAX_PAGE_POINTS),
+        };
+        let mut cursor = Cursor::parse(&req.page_token)?;
+        let org = org_number(&principal.organization_id);
+
+        let mut data = Vec::new();
+        let mut budget = Budget {
+            points: page_points,
+            bytes: MAX_PAGE_BYTES,
+        };
+        let mut names: HashMap<String, String> = HashMap::new();
+        while cursor.query < req.queries.len() {
+            let channel_query = match &req.queries[cursor.query].query {
+                Some(query::Query::Channel(q)) => q.clone(),
+                Some(query::Query::CalculatedChannel(_)) => {
+                    return Err(Status::unimplemented(
+                        "Sextant does not evaluate calculated-channel queries yet",
+                    ));
+                }
+                None => {
+                    return Err(Status::invalid_argument(format!(
+                        "queries[{}] names no channel",
+                        cursor.query
+                    )));
+                }
+            };
+            let (channel, asset_name) = {
+                let org_id = principal.organization_id.clone();
+                let id = channel_query.channel_id.clone();
+                self.state
+                    .catalog(move |c| {
+                        let channel = c.get_channel(&org_id, &id)?;
+                        let asset = c.get_asset(&org_id, &channel.asset_id)?;
+                        Ok((channel, asset.name))
+                    })
+                    .await?
+            };
+            let matcher = SeriesMatcher {
+                name: Some(channel.def.name.clone()),
+                labels: vec![("asset".to_owned(), asset_name.clone())],
+            };
+            let mut series: Vec<_> = self
+                .state
+                .store
+                .series(org, &matcher)
+                .into_iter()
+                .filter(|s| s.data_type == channel.def.data_type)
+                .filter(|s| match (&channel_query.run_id, s.key.label("run")) {
+                    (None, _) => true,
+                    (Some(run), None) => run.is_empty(),
+                    (Some(run), Some(label)) => run == label,
+                })
+                .filter(|s| s.key.labels().len() <= 2)
+                .collect();
+            series.sort_by(|a, b| a.key.label("run").cmp(&b.key.label("run")));
+
+            while cursor.series < series.len() {
+                let info = &series[cursor.series];
+                let from = cursor.from.unwrap_or(start).max(start);
+                let key = info.key.clone();
+                let points = self.state.store(move |s| s.read(org, &key, from..end)).await?;
+                let run = match info.key.label("run") {
+                    None => None,
+                    Some(run_id) => Some(run_name(&self.state, &principal.organization_id, run_id, &mut names).await?),
+                };
+                let metadata = Metadata {
+                    data_type: data_type_to_pb(channel.def.data_type),
+                    sampled_ms: 0,
+                    asset: Some(metadata::Asset {
+                        asset_id: channel.asset_id.clone(),
+                        name: asset_name.clone(),
+                    }),
+                    run,
+                    channel: Some(channel_metadata(&channel)),
+                };
+                let (message, taken) = encode(&channel, metadata, &points, &mut budget);
+                if let Some(message) = message {
+                    data.push(message);
+                }
+                if taken < points.len() {
+                    cursor.from = Some(points[taken].timestamp);
+                    return Ok(Response::new(GetDataResponse {
+                        next_page_token: cursor.token(),
+                        data,
+                    }));
+                }
+                cursor.series += 1;
+                cursor.from = None;
+            }
+            cursor.query += 1;
+            cursor.series = 0;
+        }
+        Ok(Response::new(GetDataResponse {
+            next_page_token: String::new(),
+            data,
+        }))
+    }
+}
+
+async fn run_name(
+    state: &AppState,
+    org: &str,
+    run_id: &str,
+    names: &mut HashMap<String, String>,
+) -> Result<metadata::Run, Status> {
+    if let Some(name) = names.get(run_id) {
+        return Ok(metadata::Run {
+            run_id: run_id.to_owned(),
+            name: name.clone(),
+        });
+    }
+    let org = org.to_owned();
+    let id = run_id.to_owned();
+    let run = state.catalog(move |c| c.get_run(&org, &id)).await?;
+    names.insert(run.id.clone(), run.name.clone());
+    Ok(metadata::Run {
+        run_id: run.id,
+        name: run.name,
+    })
+}
+
+fn channel_metadata(channel: &Channel) -> metadata::Channel {
+    metadata::Channel {
+        channel_id: channel.id.clone(),
+        name: channel.def.name.clone(),
+        unit: Some(metadata::channel::Unit {
+            name: channel.def.unit.clone(),
+            abbreviated_name: channel.def.unit.clone(),
+        }),
+        enum_types: enum_types_to_pb(&channel.def.enum_types),
+        bit_field_elements: bit_field_to_pb(&channel.def.bit_field_elements),
+    }
+}
+
+/// What a page may still hold.
+#[derive(Debug)]
+struct Budget {
+    points: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    /// Takes one point of `bytes` encoded bytes, if it fits.
+    fn take(&mut self, bytes: usize) -> bool {
+        // Tag and length prefix of the repeated field.
+        let bytes = bytes + 4;
+        if self.points == 0 || self.bytes < bytes {
+            return false;
+        }
+        self.points -= 1;
+        self.bytes -= bytes;
+        true
+    }
+}
+
+/// Encodes as many of `points` as the budget allows into one `Any`; returns it (or `None`
+/// when no point fitted) and how many points it holds.
+fn encode(
+    channel: &Channel,
+    metadata: Metadata,
+    points: &[Point],
+    budget: &mut Budget,
+) -> (Option<pbjson_types::Any>, usize) {
+    macro_rules! values {
+        ($values:ident, $value:ident, $pattern:pat => $converted:expr) => {{
+            let mut values = Vec::new();
+            for point in points {
+                let $pattern = &point.value else { continue };
+                let value = $value {
+                    timestamp: Some(timestamp_to_pb(point.timestamp)),
+                    value: $converted,
+                };
+                if !budget.take(value.encoded_len()) {
+                    break;
+                }
+                values.push(value);
+            }
+            let taken = values.len();
+            let message = $values {
+                metadata: Some(metadata),
+                values,
+                ..Default::default()
+            };
+            (any(stringify!($values), &message, taken), taken)
+        }};
+    }
+    match channel.def.data_type {
+        DataType::Double => values!(DoubleValues, DoubleValue, Value::Double(v) => *v),
+        DataType::Float => values!(FloatValues, FloatValue, Value::Float(v) => *v),
+        DataType::String => values!(StringValues, StringValue, Value::String(v) => v.clone()),
+        DataType::Bool => values!(BoolValues, BoolValue, Value::Bool(v) => *v),
+        DataType::Int32 => values!(Int32Values, Int32Value, Value::Int32(v) => *v),
+        DataType::Int64 => values!(Int64Values, Int64Value, Value::Int64(v) => *v),
+        DataType::Uint32 => values!(Uint32Values, Uint32Value, Value::Uint32(v) => *v),
+        DataType::Uint64 => values!(Uint64Values, Uint64Value, Value::Uint64(v) => *v),
+        DataType::Enum => values!(EnumValues, EnumValue, Value::Enum(v) => *v),
+        DataType::Bytes => values!(BytesValues, BytesValue, Value::Bytes(v) => v.clone()),
+        DataType::BitField => {
+            let elements = &channel.def.bit_field_elements;
+            let mut columns: Vec<BitFieldElementValues> = elements
+                .iter()
+                .map(|e| BitFieldElementValues {
+                    name: e.name.clone(),
+                    values: Vec::new(),
+                })
+                .collect();
+            let mut taken = 0;
+            'points: for point in points {
+                let Value::BitField(bits) = point.value else {
+                    continue;
+                };
+                let row: Vec<BitFieldValue> = elements
+                    .iter()
+                    .map(|e| BitFieldValue {
+                        timestamp: Some(timestamp_to_pb(point.timestamp)),
+                        value: u32::try_from(e.extract(bits)).unwrap_or(u32::MAX),
+                    })
+                    .collect();
+                let bytes: usize = row.iter().map(|v| v.encoded_len() + 4).sum();
+                if budget.points == 0 || budget.bytes < bytes {
+                    break 'points;
+                }
+                budget.points -= 1;
+                budget.bytes -= bytes;
+                for (column, value) in columns.iter_mut().zip(row) {
+                    column.values.push(value);
+                }
+                taken += 1;
+            }
+            let message = BitFieldValues {
+                metadata: Some(metadata),
+                values: columns,
+            };
+            (any("BitFieldValues", &message, taken), taken)
+        }
+    }
+}
+
+fn any(name: &str, message: &impl Message, points: usize) -> Option<pbjson_types::Any> {
+    (points > 0).then(|| pbjson_types::Any {
+        type_url: format!("type.googleapis.com/sift.data.v2.{name}"),
+        value: message.encode_to_vec().into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_foreign_ones_are_refused() {
+        let cursor = Cursor {
+            query: 2,
+            series: 1,
+            from: Some(-5),
+        };
+        assert_eq!(Cursor::parse(&cursor.token()).unwrap(), cursor);
+        assert_eq!(Cursor::parse("").unwrap(), Cursor::default());
+        for bad in ["x", "sxd1.1.2", "sxd1.a.b.c", "sxd2.0.0.0"] {
+            let err = Cursor::parse(bad).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::InvalidArgument, "{bad}");
+        }
+    }
+}
