@@ -8,14 +8,18 @@ use crate::state::AppState;
 
 /// Builds the router of all front ends.
 pub fn router(state: AppState) -> Router {
-    let http = Router::new().route("/health", get(health));
+    let http = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(crate::metrics::handler))
+        .with_state(state.clone());
     crate::sift::routes(&state)
         .into_axum_router()
         .merge(http)
         .layer(middleware::from_fn_with_state(
-            state,
+            state.clone(),
             crate::auth::authenticate,
         ))
+        .layer(middleware::from_fn_with_state(state, crate::metrics::count))
 }
 
 /// `GET /health`: 200 once the server accepts writes.

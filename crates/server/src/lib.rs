@@ -10,5 +10,6 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod listener;
+pub mod metrics;
 pub mod sift;
 pub mod state;

@@ -8,6 +8,7 @@ use sextant_storage::Store;
 use tonic::Status;
 
 use crate::error::status;
+use crate::metrics::Metrics;
 
 /// The engines behind the front ends.
 #[derive(Debug, Clone)]
@@ -16,9 +17,21 @@ pub struct AppState {
     pub catalog: Arc<dyn Catalog>,
     /// Time series.
     pub store: Arc<dyn Store>,
+    /// The server's own figures.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
+    /// The state of a server over these engines.
+    pub fn new(catalog: Arc<dyn Catalog>, store: Arc<dyn Store>) -> Self {
+        let metrics = Arc::new(Metrics::new(store.clone()));
+        AppState {
+            catalog,
+            store,
+            metrics,
+        }
+    }
+
     /// Runs a catalog call on a blocking thread (catalog calls wait on disk I/O) and maps its
     /// error to a gRPC status.
     pub async fn catalog<T, F>(&self, call: F) -> Result<T, Status>

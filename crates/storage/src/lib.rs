@@ -15,4 +15,4 @@ pub mod wal;
 
 pub use db::{Db, DbConfig, WriteReceipt};
 pub use error::{Error, Result};
-pub use store::Store;
+pub use store::{Store, StoreStats};

@@ -7,6 +7,7 @@ use std::ops::Range;
 use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
 use crate::head::{SeriesInfo, SeriesMatcher};
+use crate::wal::{SyncLatency, WalStats};
 use crate::{Db, Result, WriteReceipt};
 
 /// A durable time-series store.
@@ -24,6 +25,22 @@ pub trait Store: Send + Sync + Debug {
 
     /// The series of `org` that `matcher` selects. Never another organization's.
     fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo>;
+
+    /// Figures about the store as a whole, for monitoring.
+    fn stats(&self) -> StoreStats;
+}
+
+/// Figures about a store, for monitoring.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoreStats {
+    /// Series held, across organizations.
+    pub series: usize,
+    /// An estimate of the memory the head holds, in bytes.
+    pub head_bytes: usize,
+    /// WAL appends, groups and bytes.
+    pub wal: WalStats,
+    /// How long WAL syncs took.
+    pub wal_sync_latency: SyncLatency,
 }
 
 impl Store for Db {
@@ -37,5 +54,14 @@ impl Store for Db {
 
     fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo> {
         Db::series(self, org, matcher)
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            series: self.head().total_series(),
+            head_bytes: self.head().memory_bytes(),
+            wal: self.wal().stats(),
+            wal_sync_latency: self.wal().sync_latency(),
+        }
     }
 }

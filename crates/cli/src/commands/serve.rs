@@ -95,10 +95,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("authenticate every request with `authorization: Bearer <API key>`");
 
-    let state = AppState {
-        catalog,
-        store: store.clone(),
-    };
+    let state = AppState::new(catalog, store.clone());
     serve(
         listener,
         sextant_server::app::router(state),

@@ -184,7 +184,8 @@ impl IngestService for Ingest {
         let write = write
             .validate()
             .map_err(|e| crate::error::status(e.kind(), e))?;
-        self.state.store(move |s| s.write(write)).await?;
+        let receipt = self.state.store(move |s| s.write(write)).await?;
+        self.state.metrics.ingested("sift", receipt.points);
 
         for (run_id, asset_id) in batch.run_assets {
             let org = principal.organization_id.clone();

@@ -68,6 +68,10 @@ impl Index {
         self.orgs.get(&org)?.by_key.get(key)
     }
 
+    pub(crate) fn total_series(&self) -> usize {
+        self.orgs.values().map(|o| o.by_key.len()).sum()
+    }
+
     pub(crate) fn series_count(&self, org: OrgId) -> usize {
         self.orgs.get(&org).map_or(0, |o| o.by_key.len())
     }

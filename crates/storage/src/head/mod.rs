@@ -267,6 +267,11 @@ impl Head {
         self.index.read().series_count(org)
     }
 
+    /// How many series the head holds, across organizations.
+    pub fn total_series(&self) -> usize {
+        self.index.read().total_series()
+    }
+
     /// An estimate of the bytes the head holds: points, keys and per-series overhead.
     pub fn memory_bytes(&self) -> usize {
         self.memory.load(Ordering::Relaxed)

@@ -150,6 +150,40 @@ struct Writer {
     /// Whether written data awaits a sync (relaxed mode only).
     dirty: bool,
     last_sync: Instant,
+    /// How long each sync took.
+    sync_latency: SyncLatency,
+}
+
+/// How long the WAL's syncs took: a histogram with fixed bucket bounds.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncLatency {
+    /// Syncs that took at most [`SyncLatency::BOUNDS`]`[i]` seconds and more than the bound
+    /// before it; the last entry counts the slower ones.
+    pub counts: [u64; SyncLatency::BOUNDS.len() + 1],
+    /// The syncs' total time, in seconds.
+    pub sum_seconds: f64,
+}
+
+impl SyncLatency {
+    /// The upper bounds of the buckets, in seconds.
+    pub const BOUNDS: [f64; 12] = [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+    ];
+
+    /// How many syncs there were.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    fn observe(&mut self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let bucket = Self::BOUNDS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(Self::BOUNDS.len());
+        self.counts[bucket] += 1;
+        self.sum_seconds += seconds;
+    }
 }
 
 impl Wal {
@@ -197,6 +231,7 @@ impl Wal {
                     first_seq: last.first_seq,
                     dirty: false,
                     last_sync: Instant::now(),
+                    sync_latency: SyncLatency::default(),
                 }
             }
             None => {
@@ -209,6 +244,7 @@ impl Wal {
                     first_seq: recovered.next_seq,
                     dirty: false,
                     last_sync: Instant::now(),
+                    sync_latency: SyncLatency::default(),
                 }
             }
         };
@@ -360,7 +396,12 @@ impl Wal {
         self.shared.state.lock().durable_seq
     }
 
-    /// Counters since the WAL was opened.
+    /// How long its syncs have taken since the WAL was opened.
+    pub fn sync_latency(&self) -> SyncLatency {
+        self.shared.io.lock().sync_latency.clone()
+    }
+
+    /// Counts of appends, groups and bytes since the log was opened.
     pub fn stats(&self) -> WalStats {
         self.shared.state.lock().stats
     }
@@ -482,11 +523,13 @@ impl Shared {
 impl Writer {
     fn sync(&mut self) -> Result<()> {
         if self.dirty {
+            let started = Instant::now();
             self.file
                 .sync_data()
                 .map_err(Error::io("sync WAL segment", &self.path))?;
             self.dirty = false;
             self.last_sync = Instant::now();
+            self.sync_latency.observe(self.last_sync - started);
         }
         Ok(())
     }
