@@ -78,18 +78,8 @@ pub fn load_named_expressions<P: AsRef<Path>>(paths: &[P]) -> Result<NamedExpres
     let mut named = NamedExpressions::new();
     let mut problems = Vec::new();
     for path in paths {
-        let path = path.as_ref();
-        let file = file_name(path);
-        let src = match read(path, &file) {
-            Ok(src) => src,
-            Err(p) => {
-                problems.extend(p);
-                continue;
-            }
-        };
-        let map = SourceMap::new(file.clone());
-        let root = match parse(&src, &map) {
-            Ok(root) => root,
+        let (file, map, root) = match read_document(path.as_ref()) {
+            Ok(document) => document,
             Err(p) => {
                 problems.extend(p);
                 continue;
@@ -245,17 +235,8 @@ pub fn load_rule_modules<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<RuleModule>,
     }
     let mut modules = Vec::new();
     for path in files {
-        let file = file_name(&path);
-        let src = match read(&path, &file) {
-            Ok(src) => src,
-            Err(p) => {
-                problems.extend(p);
-                continue;
-            }
-        };
-        let map = SourceMap::new(file.clone());
-        let root = match parse(&src, &map) {
-            Ok(root) => root,
+        let (file, map, root) = match read_document(&path) {
+            Ok(document) => document,
             Err(p) => {
                 problems.extend(p);
                 continue;
@@ -320,6 +301,16 @@ fn collect_yaml_files(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<
     } else {
         files.push(path.to_owned());
     }
+}
+
+/// Reads and parses a YAML file: its name for problems, an empty source map for it, and its
+/// root node.
+fn read_document(path: &Path) -> Result<(Arc<str>, SourceMap, Node), Problems> {
+    let file = file_name(path);
+    let src = read(path, &file)?;
+    let map = SourceMap::new(file.clone());
+    let root = parse(&src, &map)?;
+    Ok((file, map, root))
 }
 
 fn file_name(path: &Path) -> Arc<str> {
