@@ -11,6 +11,7 @@ pub fn router(state: AppState) -> Router {
     let http = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(crate::metrics::handler))
+        .merge(crate::influx::routes())
         .with_state(state.clone());
     crate::sift::routes(&state)
         .into_axum_router()

@@ -4,7 +4,9 @@
 //! nothing.
 //!
 //! Accepted forms: `authorization: Bearer KEY` (Sift, native), `authorization: Token KEY`
-//! (InfluxDB clients) and `x-sf-token: KEY` (SignalFx clients).
+//! (InfluxDB clients), `authorization: Basic …` with the key as the password (clients that can
+//! only send a user name and password, such as KairosDB's and Telegraf's InfluxDB 1.x output;
+//! the user name is ignored) and `x-sf-token: KEY` (SignalFx clients).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -125,6 +127,18 @@ fn credential(headers: &HeaderMap) -> Option<String> {
                 let key = key.trim();
                 return (!key.is_empty()).then(|| key.to_owned());
             }
+        }
+        if let Some(encoded) = value
+            .strip_prefix("Basic ")
+            .or_else(|| value.strip_prefix("basic "))
+        {
+            use base64::Engine;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()?;
+            let pair = String::from_utf8(decoded).ok()?;
+            let (_user, password) = pair.split_once(':')?;
+            return (!password.is_empty()).then(|| password.to_owned());
         }
         return None;
     }

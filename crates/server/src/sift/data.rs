@@ -19,7 +19,9 @@ use sift_rs::data::v2::data_service_server::DataService;
 use sift_rs::data::v2::*;
 use tonic::{Request, Response, Status};
 
-use super::convert::{bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_from_pb, timestamp_to_pb};
+use super::convert::{
+    bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_from_pb, timestamp_to_pb,
+};
 use crate::auth::{Need, require};
 use crate::state::{AppState, org_number};
 
@@ -47,7 +49,9 @@ impl Cursor {
         if token.is_empty() {
             return Ok(Cursor::default());
         }
-        let bad = || Status::invalid_argument(format!("page_token {token:?} is not one this server gave"));
+        let bad = || {
+            Status::invalid_argument(format!("page_token {token:?} is not one this server gave"))
+        };
         let rest = token.strip_prefix("sxd1.").ok_or_else(bad)?;
         let mut parts = rest.split('.');
         let mut next = || parts.next().ok_or_else(bad);
@@ -158,10 +162,16 @@ impl DataService for Data {
                 let info = &series[cursor.series];
                 let from = cursor.from.unwrap_or(start).max(start);
                 let key = info.key.clone();
-                let points = self.state.store(move |s| s.read(org, &key, from..end)).await?;
+                let points = self
+                    .state
+                    .store(move |s| s.read(org, &key, from..end))
+                    .await?;
                 let run = match info.key.label("run") {
                     None => None,
-                    Some(run_id) => Some(run_name(&self.state, &principal.organization_id, run_id, &mut names).await?),
+                    Some(run_id) => Some(
+                        run_name(&self.state, &principal.organization_id, run_id, &mut names)
+                            .await?,
+                    ),
                 };
                 let metadata = Metadata {
                     data_type: data_type_to_pb(channel.def.data_type),
@@ -255,6 +265,8 @@ impl Budget {
 
 /// Encodes as many of `points` as the budget allows into one `Any`; returns it (or `None`
 /// when no point fitted) and how many points it holds.
+// Some `*Values` messages have fields beyond metadata and values, others do not.
+#[allow(clippy::needless_update)]
 fn encode(
     channel: &Channel,
     metadata: Metadata,
@@ -262,7 +274,10 @@ fn encode(
     budget: &mut Budget,
 ) -> (Option<pbjson_types::Any>, usize) {
     macro_rules! values {
-        ($values:ident, $value:ident, $pattern:pat => $converted:expr) => {{
+        ($values:ident, $value:ident, $pattern:pat => $converted:expr) => {
+            values!($values, $value, $pattern => $converted, |m: $values| m.encode_to_vec())
+        };
+        ($values:ident, $value:ident, $pattern:pat => $converted:expr, $encode:expr) => {{
             let mut values = Vec::new();
             for point in points {
                 let $pattern = &point.value else { continue };
@@ -270,7 +285,7 @@ fn encode(
                     timestamp: Some(timestamp_to_pb(point.timestamp)),
                     value: $converted,
                 };
-                if !budget.take(value.encoded_len()) {
+                if !budget.take(value.encoded_len() + negative_zero_len(&point.value)) {
                     break;
                 }
                 values.push(value);
@@ -281,12 +296,34 @@ fn encode(
                 values,
                 ..Default::default()
             };
-            (any(stringify!($values), &message, taken), taken)
+            (any(stringify!($values), $encode(message), taken), taken)
         }};
     }
     match channel.def.data_type {
-        DataType::Double => values!(DoubleValues, DoubleValue, Value::Double(v) => *v),
-        DataType::Float => values!(FloatValues, FloatValue, Value::Float(v) => *v),
+        DataType::Double => {
+            values!(DoubleValues, DoubleValue, Value::Double(v) => *v, |mut m: DoubleValues| {
+                let values = std::mem::take(&mut m.values);
+                keep_negative_zeros(m.encode_to_vec(), &values, |v| {
+                    let mut field = Vec::new();
+                    if v.value == 0.0 && v.value.is_sign_negative() {
+                        prost::encoding::double::encode(2, &v.value, &mut field);
+                    }
+                    field
+                })
+            })
+        }
+        DataType::Float => {
+            values!(FloatValues, FloatValue, Value::Float(v) => *v, |mut m: FloatValues| {
+                let values = std::mem::take(&mut m.values);
+                keep_negative_zeros(m.encode_to_vec(), &values, |v| {
+                    let mut field = Vec::new();
+                    if v.value == 0.0 && v.value.is_sign_negative() {
+                        prost::encoding::float::encode(2, &v.value, &mut field);
+                    }
+                    field
+                })
+            })
+        }
         DataType::String => values!(StringValues, StringValue, Value::String(v) => v.clone()),
         DataType::Bool => values!(BoolValues, BoolValue, Value::Bool(v) => *v),
         DataType::Int32 => values!(Int32Values, Int32Value, Value::Int32(v) => *v),
@@ -331,16 +368,46 @@ fn encode(
                 metadata: Some(metadata),
                 values: columns,
             };
-            (any("BitFieldValues", &message, taken), taken)
+            (any("BitFieldValues", message.encode_to_vec(), taken), taken)
         }
     }
 }
 
-fn any(name: &str, message: &impl Message, points: usize) -> Option<pbjson_types::Any> {
+fn any(name: &str, message: Vec<u8>, points: usize) -> Option<pbjson_types::Any> {
     (points > 0).then(|| pbjson_types::Any {
         type_url: format!("type.googleapis.com/sift.data.v2.{name}"),
-        value: message.encode_to_vec().into(),
+        value: message.into(),
     })
+}
+
+/// The bytes prost leaves out of a point whose value is -0.0 and [`keep_negative_zeros`] puts
+/// back: tag and fixed64 or fixed32.
+fn negative_zero_len(value: &Value) -> usize {
+    match value {
+        Value::Double(v) if *v == 0.0 && v.is_sign_negative() => 9,
+        Value::Float(v) if *v == 0.0 && v.is_sign_negative() => 5,
+        _ => 0,
+    }
+}
+
+/// Appends `values` as field 2 (the repeated points) to `head`, the encoded message without
+/// them. prost leaves out a `double` or `float` field equal to 0.0, so -0.0 would come back as
+/// 0.0 (tokio-rs/prost#1177); protobuf omits only +0.0. `zero_field` gives the value field of a
+/// -0.0 point (empty otherwise), which is appended to that point's encoding.
+fn keep_negative_zeros<V: Message>(
+    mut head: Vec<u8>,
+    values: &[V],
+    zero_field: impl Fn(&V) -> Vec<u8>,
+) -> Vec<u8> {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    for value in values {
+        let extra = zero_field(value);
+        encode_key(2, WireType::LengthDelimited, &mut head);
+        encode_varint((value.encoded_len() + extra.len()) as u64, &mut head);
+        value.encode_raw(&mut head);
+        head.extend_from_slice(&extra);
+    }
+    head
 }
 
 #[cfg(test)]

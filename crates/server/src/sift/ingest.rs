@@ -32,7 +32,7 @@ pub const MAX_POINTS_PER_STREAM: usize = 20_000_000;
 #[derive(Debug, Clone)]
 pub struct Ingest {
     state: AppState,
-    configs: Arc<Mutex<HashMap<(String, String), Arc<ConfigInfo>>>>,
+    configs: Arc<Mutex<ConfigCache>>,
     runs: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
@@ -47,6 +47,9 @@ impl Ingest {
     }
 }
 
+/// Registered configs by (organization id, ingestion config id).
+type ConfigCache = HashMap<(String, String), Arc<ConfigInfo>>;
+
 /// A registered ingestion config as the ingest path needs it. Flows never change once
 /// registered, so this is cached; a flow added later is found by reloading on a miss.
 #[derive(Debug)]
@@ -57,7 +60,12 @@ struct ConfigInfo {
 }
 
 impl Ingest {
-    async fn config(&self, principal: &Principal, id: &str, flow: &str) -> Result<Arc<ConfigInfo>, Status> {
+    async fn config(
+        &self,
+        principal: &Principal,
+        id: &str,
+        flow: &str,
+    ) -> Result<Arc<ConfigInfo>, Status> {
         let cache_key = (principal.organization_id.clone(), id.to_owned());
         if let Some(config) = self.configs.lock().expect("config cache").get(&cache_key)
             && config.flows.contains_key(flow)
@@ -138,7 +146,8 @@ impl StreamBatch {
             let slot = match self.slots.get(&key) {
                 Some(slot) => *slot,
                 None => {
-                    self.series.push((key.clone(), channel.data_type, Vec::new()));
+                    self.series
+                        .push((key.clone(), channel.data_type, Vec::new()));
                     self.slots.insert(key, self.series.len() - 1);
                     self.series.len() - 1
                 }
@@ -160,7 +169,11 @@ impl IngestService for Ingest {
         let mut stream = request.into_inner();
         let mut batch = StreamBatch::default();
         let mut number = 0usize;
-        while let Some(message) = stream.message().await? {
+        while let Some(message) = stream
+            .message()
+            .await
+            .map_err(|s| stream_error(s, number + 1))?
+        {
             number += 1;
             self.add(&principal, &mut batch, number, message).await?;
             if batch.points > MAX_POINTS_PER_STREAM {
@@ -200,7 +213,9 @@ impl IngestService for Ingest {
         &self,
         _request: Request<Streaming<IngestArbitraryProtobufDataStreamRequest>>,
     ) -> Result<Response<IngestArbitraryProtobufDataStreamResponse>, Status> {
-        Err(unsupported("IngestService/IngestArbitraryProtobufDataStream"))
+        Err(unsupported(
+            "IngestService/IngestArbitraryProtobufDataStream",
+        ))
     }
 }
 
@@ -213,7 +228,12 @@ impl Ingest {
         number: usize,
         message: IngestWithConfigDataStreamRequest,
     ) -> Result<(), Status> {
-        let at = |detail: String| format!("message {number} of the stream (flow `{}`): {detail}", message.flow);
+        let at = |detail: String| {
+            format!(
+                "message {number} of the stream (flow `{}`): {detail}",
+                message.flow
+            )
+        };
         check_organization(principal, &message.organization_id)?;
         let config = self
             .config(principal, &message.ingestion_config_id, &message.flow)
@@ -234,31 +254,65 @@ impl Ingest {
                 "{} values for the flow's {} channels ({})",
                 message.channel_values.len(),
                 channels.len(),
-                channels.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                channels
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))));
         }
         let timestamp = message
             .timestamp
             .as_ref()
             .ok_or_else(|| Status::invalid_argument(at("no timestamp".to_owned())))
-            .and_then(|t| timestamp_from_pb(t, "timestamp").map_err(|s| Status::invalid_argument(at(s.message().to_owned()))))?;
+            .and_then(|t| {
+                timestamp_from_pb(t, "timestamp")
+                    .map_err(|s| Status::invalid_argument(at(s.message().to_owned())))
+            })?;
         if !message.run_id.is_empty() {
             self.check_run(principal, &message.run_id)
                 .await
-                .map_err(|s| Status::new(s.code(), at(format!("run {}: {}", message.run_id, s.message()))))?;
+                .map_err(|s| {
+                    Status::new(
+                        s.code(),
+                        at(format!("run {}: {}", message.run_id, s.message())),
+                    )
+                })?;
             batch
                 .run_assets
                 .insert((message.run_id.clone(), config.asset_id.clone()));
         }
         let slots = batch.slots_for(&config, channels, &message.run_id)?;
-        for ((value, channel), slot) in message.channel_values.into_iter().zip(channels.iter()).zip(slots) {
-            let Some(value) = convert_value(value.r#type, channel).map_err(|e| Status::invalid_argument(at(e)))? else {
+        for ((value, channel), slot) in message
+            .channel_values
+            .into_iter()
+            .zip(channels.iter())
+            .zip(slots)
+        {
+            let Some(value) = convert_value(value.r#type, channel)
+                .map_err(|e| Status::invalid_argument(at(e)))?
+            else {
                 continue;
             };
             batch.series[slot].2.push(Point { timestamp, value });
             batch.points += 1;
         }
         Ok(())
+    }
+}
+
+/// tonic reports a message it cannot decode as INTERNAL and one over the size limit as
+/// OUT_OF_RANGE. Both are the client's doing, and INTERNAL is among the codes sift_py retries,
+/// replaying the whole stream; so they become INVALID_ARGUMENT and RESOURCE_EXHAUSTED (gRPC's
+/// code for a message over the limit), naming the message.
+fn stream_error(status: Status, number: usize) -> Status {
+    let at = || format!("message {number} of the stream: {}", status.message());
+    match status.code() {
+        tonic::Code::Internal if status.message().starts_with("failed to decode") => {
+            Status::invalid_argument(at())
+        }
+        tonic::Code::OutOfRange => Status::resource_exhausted(at()),
+        _ => status,
     }
 }
 
@@ -278,20 +332,27 @@ fn convert_value(value: Option<PbValue>, channel: &ChannelDef) -> Result<Option<
         (Some(PbValue::Enum(v)), DataType::Enum) => Value::Enum(v),
         (Some(PbValue::Bytes(v)), DataType::Bytes) => Value::Bytes(v),
         (Some(PbValue::BitField(bytes)), DataType::BitField) => {
-            if bytes.len() > 8 {
+            // Bytes past the eighth hold no bit an element can name (elements lie within 64
+            // bits), so zeros there are dropped: sift_py's own docs send
+            // `bytes(int("00001001", 2))`, nine zero bytes. A set bit there is refused.
+            if bytes.iter().skip(8).any(|b| *b != 0) {
                 return Err(format!(
-                    "bit field `{}` has {} bytes; Sextant stores bit fields of up to 8 bytes",
+                    "bit field `{}` has {} bytes with bits set past the 64th; Sextant stores bit fields of up to 8 bytes",
                     channel.name,
                     bytes.len()
                 ));
             }
             // Little-endian, bit 0 the lowest bit of the first byte.
             let mut buf = [0u8; 8];
-            buf[..bytes.len()].copy_from_slice(&bytes);
+            let used = bytes.len().min(8);
+            buf[..used].copy_from_slice(&bytes[..used]);
             Value::BitField(u64::from_le_bytes(buf))
         }
         (None, _) => {
-            return Err(format!("channel `{}` has no value (send `empty` for none)", channel.name));
+            return Err(format!(
+                "channel `{}` has no value (send `empty` for none)",
+                channel.name
+            ));
         }
         (Some(other), expected) => {
             return Err(format!(

@@ -20,6 +20,7 @@ pub const TOKEN: &str = "sxt_test_bootstrap_token";
 pub struct TestServer {
     pub addr: SocketAddr,
     pub catalog: Arc<SqliteCatalog>,
+    pub store: Arc<Db>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -35,7 +36,7 @@ impl TestServer {
         let catalog = Arc::new(SqliteCatalog::open(dir.path().join("catalog.db")).unwrap());
         catalog.bootstrap(TOKEN).unwrap();
         let store = Arc::new(Db::open(dir.path(), DbConfig::default()).unwrap());
-        let state = AppState::new(catalog.clone(), store);
+        let state = AppState::new(catalog.clone(), store.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -54,6 +55,7 @@ impl TestServer {
         TestServer {
             addr,
             catalog,
+            store,
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
@@ -86,6 +88,37 @@ impl TestServer {
             task.await.unwrap();
         }
     }
+}
+
+/// Sends one HTTP/1.1 request and returns the status code and body.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: sextant\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let status = reply[9..12].parse().unwrap();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 /// Adds `authorization: Bearer KEY` to every call.

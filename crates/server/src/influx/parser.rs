@@ -1,0 +1,515 @@
+//! The InfluxDB line protocol, parsed by hand without copying: bytes in, borrowed lines out, no
+//! I/O.
+//!
+//! ```text
+//! measurement[,tag_key=tag_value...] field_key=field_value[,field_key=field_value...] [timestamp]
+//! ```
+//!
+//! - Measurements escape `,` and space with a backslash; tag keys, tag values and field keys
+//!   escape `,`, `=` and space. A backslash before any other character is kept as is.
+//! - Field values: floats (`1`, `-1.5`, `1e3`), integers (`1i`), unsigned integers (`1u`),
+//!   strings (`"…"`, with `\"` and `\\` escaped) and booleans (`t`, `T`, `true`, `True`,
+//!   `TRUE`, and the same for false).
+//! - The timestamp is an integer in the request's precision; without one, the server's time.
+//! - Blank lines and lines starting with `#` are skipped.
+//!
+//! Each line parses on its own: a bad line yields an error naming its number and what is wrong,
+//! and the other lines are unaffected.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// One parsed line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line<'a> {
+    /// The measurement, unescaped.
+    pub measurement: Cow<'a, str>,
+    /// The tags, unescaped, in the order written.
+    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The fields, in the order written.
+    pub fields: Vec<(Cow<'a, str>, FieldValue<'a>)>,
+    /// The timestamp as written (in the request's precision), if any.
+    pub timestamp: Option<i64>,
+}
+
+/// A field's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    /// A float.
+    Float(f64),
+    /// A signed integer (`i` suffix).
+    Integer(i64),
+    /// An unsigned integer (`u` suffix).
+    Unsigned(u64),
+    /// A string, unescaped.
+    String(Cow<'a, str>),
+    /// A boolean.
+    Boolean(bool),
+}
+
+/// Why a line did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// The line's number, from 1.
+    pub line: usize,
+    /// The byte column where the problem is, from 1.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for LineError {}
+
+/// Parses every line of `body`, calling `on_line` with each line's number (from 1) and result,
+/// in order. Lines that are blank or comments are skipped. A body that is not UTF-8 fails line
+/// by line where the bad bytes are.
+pub fn parse_lines<'a>(
+    body: &'a [u8],
+    mut on_line: impl FnMut(usize, Result<Line<'a>, LineError>),
+) {
+    let mut number = 0;
+    for raw in body.split(|b| *b == b'\n') {
+        number += 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let first = raw.iter().position(|b| *b != b' ' && *b != b'\t');
+        let Some(first) = first else { continue };
+        if raw[first] == b'#' {
+            continue;
+        }
+        on_line(number, parse_line(raw, number));
+    }
+}
+
+/// Parses one line (without its newline); `number` is used in errors.
+pub fn parse_line(raw: &[u8], number: usize) -> Result<Line<'_>, LineError> {
+    let text = match std::str::from_utf8(raw) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(LineError {
+                line: number,
+                column: e.valid_up_to() + 1,
+                message: "the line is not valid UTF-8".to_owned(),
+            });
+        }
+    };
+    Parser {
+        text,
+        bytes: raw,
+        at: 0,
+        line: number,
+    }
+    .line()
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    line: usize,
+}
+
+/// What ends a token, besides the end of the line.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// A measurement: `,` or space.
+    Measurement,
+    /// A tag key or field key: `=`, or `,` or space (the caller reports the missing `=`).
+    Key,
+    /// A tag value: `,` or space.
+    TagValue,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, message: impl Into<String>) -> LineError {
+        LineError {
+            line: self.line,
+            column: self.at + 1,
+            message: message.into(),
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn line(mut self) -> Result<Line<'a>, LineError> {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.at += 1;
+        }
+        let measurement = self.token(Stop::Measurement)?;
+        if measurement.is_empty() {
+            return Err(self.error("the line has no measurement"));
+        }
+        let mut tags = Vec::new();
+        while self.peek() == Some(b',') {
+            self.at += 1;
+            let key = self.token(Stop::Key)?;
+            if key.is_empty() {
+                return Err(self.error("a tag has an empty key"));
+            }
+            if self.peek() != Some(b'=') {
+                return Err(self.error(format!("tag `{key}` has no `=value`")));
+            }
+            self.at += 1;
+            let value = self.token(Stop::TagValue)?;
+            if value.is_empty() {
+                return Err(self.error(format!("tag `{key}` has an empty value")));
+            }
+            tags.push((key, value));
+        }
+        if self.peek() != Some(b' ') {
+            return Err(self.error(format!(
+                "measurement `{measurement}` is not followed by fields"
+            )));
+        }
+        while self.peek() == Some(b' ') {
+            self.at += 1;
+        }
+        let mut fields = Vec::new();
+        loop {
+            let key = self.token(Stop::Key)?;
+            if key.is_empty() {
+                return Err(self.error("a field has an empty key"));
+            }
+            if self.peek() != Some(b'=') {
+                return Err(self.error(format!("field `{key}` has no `=value`")));
+            }
+            self.at += 1;
+            let value = self.field_value(&key)?;
+            fields.push((key, value));
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                _ => break,
+            }
+        }
+        let timestamp = match self.peek() {
+            None => None,
+            Some(b' ') => {
+                while self.peek() == Some(b' ') {
+                    self.at += 1;
+                }
+                if self.peek().is_none() {
+                    None
+                } else {
+                    Some(self.timestamp()?)
+                }
+            }
+            Some(_) => {
+                return Err(self.error(format!(
+                    "unexpected `{}` after the fields",
+                    self.text[self.at..].chars().next().unwrap_or(' ')
+                )));
+            }
+        };
+        Ok(Line {
+            measurement,
+            tags,
+            fields,
+            timestamp,
+        })
+    }
+
+    /// A name or tag value up to its stop character, unescaped; borrowed when it has no escapes.
+    fn token(&mut self, stop: Stop) -> Result<Cow<'a, str>, LineError> {
+        let start = self.at;
+        let mut escaped = false;
+        while let Some(b) = self.peek() {
+            match b {
+                b'\\' if self.at + 1 < self.bytes.len() => {
+                    escaped = true;
+                    self.at += 2;
+                    continue;
+                }
+                b',' | b' ' => break,
+                b'=' if !matches!(stop, Stop::Measurement) => break,
+                _ => {}
+            }
+            self.at += 1;
+        }
+        let raw = &self.text[start..self.at];
+        if !escaped {
+            return Ok(Cow::Borrowed(raw));
+        }
+        let specials: &[char] = match stop {
+            Stop::Measurement => &[',', ' '],
+            Stop::Key | Stop::TagValue => &[',', ' ', '='],
+        };
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\'
+                && let Some(&next) = chars.peek()
+                && specials.contains(&next)
+            {
+                out.push(next);
+                chars.next();
+                continue;
+            }
+            out.push(c);
+        }
+        Ok(Cow::Owned(out))
+    }
+
+    fn field_value(&mut self, key: &str) -> Result<FieldValue<'a>, LineError> {
+        if self.peek() == Some(b'"') {
+            return self.string(key);
+        }
+        let start = self.at;
+        while let Some(b) = self.peek() {
+            if b == b',' || b == b' ' {
+                break;
+            }
+            self.at += 1;
+        }
+        let raw = &self.text[start..self.at];
+        let bad = |this: &Self, what: &str| LineError {
+            line: this.line,
+            column: start + 1,
+            message: format!("field `{key}` has {what} `{raw}`"),
+        };
+        match raw {
+            "" => Err(bad(self, "no value after")),
+            "t" | "T" | "true" | "True" | "TRUE" => Ok(FieldValue::Boolean(true)),
+            "f" | "F" | "false" | "False" | "FALSE" => Ok(FieldValue::Boolean(false)),
+            _ => {
+                if let Some(digits) = raw.strip_suffix('i') {
+                    digits
+                        .parse::<i64>()
+                        .map(FieldValue::Integer)
+                        .map_err(|_| bad(self, "an integer out of range or malformed:"))
+                } else if let Some(digits) = raw.strip_suffix('u') {
+                    digits
+                        .parse::<u64>()
+                        .map(FieldValue::Unsigned)
+                        .map_err(|_| bad(self, "an unsigned integer out of range or malformed:"))
+                } else {
+                    let first = raw.as_bytes()[0];
+                    // Rust also parses `inf`, `NaN` and `infinity`, which the protocol does not
+                    // have.
+                    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+                        return Err(bad(
+                            self,
+                            "a value that is not a number, string or boolean:",
+                        ));
+                    }
+                    match raw.parse::<f64>() {
+                        Ok(v) if v.is_finite() => Ok(FieldValue::Float(v)),
+                        _ => Err(bad(self, "a malformed number")),
+                    }
+                }
+            }
+        }
+    }
+
+    fn string(&mut self, key: &str) -> Result<FieldValue<'a>, LineError> {
+        let open = self.at;
+        self.at += 1;
+        let start = self.at;
+        let mut escaped = false;
+        while let Some(b) = self.peek() {
+            match b {
+                b'\\' if self.at + 1 < self.bytes.len() => {
+                    escaped = true;
+                    self.at += 2;
+                }
+                b'"' => {
+                    let raw = &self.text[start..self.at];
+                    self.at += 1;
+                    if !escaped {
+                        return Ok(FieldValue::String(Cow::Borrowed(raw)));
+                    }
+                    let mut out = String::with_capacity(raw.len());
+                    let mut chars = raw.chars().peekable();
+                    while let Some(c) = chars.next() {
+                        if c == '\\'
+                            && let Some(&next) = chars.peek()
+                            && (next == '"' || next == '\\')
+                        {
+                            out.push(next);
+                            chars.next();
+                            continue;
+                        }
+                        out.push(c);
+                    }
+                    return Ok(FieldValue::String(Cow::Owned(out)));
+                }
+                _ => self.at += 1,
+            }
+        }
+        self.at = open;
+        Err(self.error(format!("the string of field `{key}` is never closed")))
+    }
+
+    fn timestamp(&mut self) -> Result<i64, LineError> {
+        let start = self.at;
+        let raw = &self.text[start..];
+        let raw = raw.trim_end_matches([' ', '\t']);
+        raw.parse::<i64>().map_err(|_| LineError {
+            line: self.line,
+            column: start + 1,
+            message: format!("timestamp `{raw}` is not an integer"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(src: &str) -> Result<Line<'_>, LineError> {
+        parse_line(src.as_bytes(), 1)
+    }
+
+    fn show(line: &Line<'_>) -> String {
+        let tags: Vec<String> = line.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let fields: Vec<String> = line
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        format!(
+            "{} [{}] [{}] {:?}",
+            line.measurement,
+            tags.join(";"),
+            fields.join(";"),
+            line.timestamp
+        )
+    }
+
+    #[test]
+    fn lines_parse_as_written() {
+        let cases = [
+            (
+                "cpu,host=h7,region=eu usage_user=12.5,usage_system=3i 1700000000000000000",
+                "cpu [host=h7;region=eu] [usage_user=Float(12.5);usage_system=Integer(3)] Some(1700000000000000000)",
+            ),
+            ("cpu value=1", "cpu [] [value=Float(1.0)] None"),
+            ("cpu value=1u", "cpu [] [value=Unsigned(1)] None"),
+            ("cpu value=-1.5e3", "cpu [] [value=Float(-1500.0)] None"),
+            (
+                "cpu a=t,b=FALSE,c=True,d=f",
+                "cpu [] [a=Boolean(true);b=Boolean(false);c=Boolean(true);d=Boolean(false)] None",
+            ),
+            (
+                r#"log msg="say \"hi\" \\ then, go=now" -5"#,
+                r#"log [] [msg=String("say \"hi\" \\ then, go=now")] Some(-5)"#,
+            ),
+            (
+                r"my\ meas\,ure,ta\ g=va\,l\=ue fi\=eld=1i",
+                "my meas,ure [ta g=va,l=ue] [fi=eld=Integer(1)] None",
+            ),
+            (r"cpu,t=a\b v=1", r"cpu [t=a\b] [v=Float(1.0)] None"),
+            ("  cpu v=1  123  ", "cpu [] [v=Float(1.0)] Some(123)"),
+            ("cpu v=1 ", "cpu [] [v=Float(1.0)] None"),
+            (
+                "cpu v=9223372036854775807i,w=18446744073709551615u",
+                "cpu [] [v=Integer(9223372036854775807);w=Unsigned(18446744073709551615)] None",
+            ),
+            (r#"cpu s="""#, r#"cpu [] [s=String("")] None"#),
+            ("ünï,cöde=✓ v=.5", "ünï [cöde=✓] [v=Float(0.5)] None"),
+        ];
+        for (src, expected) in cases {
+            let line = one(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+            assert_eq!(show(&line), expected, "{src}");
+        }
+    }
+
+    #[test]
+    fn names_without_escapes_are_borrowed() {
+        let line = one("cpu,host=h7 usage=1").unwrap();
+        assert!(matches!(line.measurement, Cow::Borrowed(_)));
+        assert!(matches!(line.tags[0].1, Cow::Borrowed(_)));
+        assert!(matches!(line.fields[0].0, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn errors_name_the_column_and_the_problem() {
+        let cases = [
+            ("cpu", 4, "measurement `cpu` is not followed by fields"),
+            ("cpu ", 5, "a field has an empty key"),
+            (",host=a v=1", 1, "the line has no measurement"),
+            ("cpu,host v=1", 9, "tag `host` has no `=value`"),
+            ("cpu,host= v=1", 10, "tag `host` has an empty value"),
+            ("cpu,=a v=1", 5, "a tag has an empty key"),
+            ("cpu v", 6, "field `v` has no `=value`"),
+            ("cpu v=", 7, "field `v` has no value after ``"),
+            (
+                "cpu v=abc",
+                7,
+                "field `v` has a value that is not a number, string or boolean: `abc`",
+            ),
+            ("cpu v=1.2.3", 7, "field `v` has a malformed number `1.2.3`"),
+            (
+                "cpu v=inf",
+                7,
+                "field `v` has a value that is not a number, string or boolean: `inf`",
+            ),
+            (
+                "cpu v=99999999999999999999i",
+                7,
+                "field `v` has an integer out of range or malformed: `99999999999999999999i`",
+            ),
+            (
+                "cpu v=-1u",
+                7,
+                "field `v` has an unsigned integer out of range or malformed: `-1u`",
+            ),
+            ("cpu v=\"open", 7, "the string of field `v` is never closed"),
+            ("cpu v=1 12x", 9, "timestamp `12x` is not an integer"),
+            ("cpu v=1 1 2", 9, "timestamp `1 2` is not an integer"),
+            ("cpu v=1x", 7, "field `v` has a malformed number `1x`"),
+            ("cpu v=\"a\"b", 10, "unexpected `b` after the fields"),
+        ];
+        for (src, column, message) in cases {
+            let err = one(src).expect_err(src);
+            assert_eq!(
+                (err.column, err.message.as_str()),
+                (column, message),
+                "{src}"
+            );
+        }
+    }
+
+    #[test]
+    fn bodies_skip_blank_and_comment_lines_and_number_the_rest() {
+        let body = b"# header\ncpu v=1 1\n\n  \r\ncpu v=oops 2\r\ncpu v=3 3\n\xff v=1\n";
+        let mut seen = Vec::new();
+        parse_lines(body, |_, r| {
+            seen.push(match r {
+                Ok(line) => format!("ok {:?}", line.timestamp),
+                Err(e) => format!("err {e}"),
+            })
+        });
+        assert_eq!(
+            seen,
+            [
+                "ok Some(1)",
+                "err line 5, column 7: field `v` has a value that is not a number, string or boolean: `oops`",
+                "ok Some(3)",
+                "err line 7, column 1: the line is not valid UTF-8",
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            parse_lines(&body, |_, _| {});
+        }
+
+        #[test]
+        fn never_panics_on_near_valid_lines(src in "[a-z\\\\, =\"0-9.itfu-]{0,60}") {
+            parse_lines(src.as_bytes(), |_, _| {});
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Influx line protocol over a real socket: both endpoints, every field type, precisions,
+//! gzip, partial writes answered as InfluxDB does, and the ways a key may be sent.
+
+mod common;
+
+use std::io::Write;
+
+use base64::Engine;
+use common::{TOKEN, TestServer, http};
+use sextant_catalog::Catalog;
+use sextant_model::{SeriesKey, Value};
+use sextant_server::state::org_number;
+
+fn values(server: &TestServer, key: &str) -> Vec<(i64, Value)> {
+    let org = org_number(&server.catalog.list_organizations().unwrap()[0].id);
+    let key: SeriesKey = key.parse().unwrap();
+    server
+        .store
+        .read(org, &key, i64::MIN..i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.timestamp, p.value))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_field_type_and_precision_is_stored() {
+    let server = TestServer::start().await;
+    let token = format!("Token {TOKEN}");
+    let body = "cpu,host=h7,region=eu usage_user=12.5,usage_system=3i,count=7u 1700000000\n\
+                log,host=h7 msg=\"disk \\\"sda\\\" full\",ok=false 1700000001\n";
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write?db=telegraf&precision=s",
+        &[("authorization", &token)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204, "{reply}");
+    let t = 1_700_000_000_000_000_000;
+    assert_eq!(
+        values(&server, r#"cpu.usage_user{host="h7",region="eu"}"#),
+        [(t, Value::Double(12.5))]
+    );
+    assert_eq!(
+        values(&server, r#"cpu.usage_system{host="h7",region="eu"}"#),
+        [(t, Value::Int64(3))]
+    );
+    assert_eq!(
+        values(&server, r#"cpu.count{host="h7",region="eu"}"#),
+        [(t, Value::Uint64(7))]
+    );
+    assert_eq!(
+        values(&server, r#"log.msg{host="h7"}"#),
+        [(t + 1_000_000_000, Value::String("disk \"sda\" full".into()))]
+    );
+    assert_eq!(
+        values(&server, r#"log.ok{host="h7"}"#),
+        [(t + 1_000_000_000, Value::Bool(false))]
+    );
+
+    for (precision, ts, expected) in [
+        ("ns", 5, 5),
+        ("us", 5, 5_000),
+        ("ms", 5, 5_000_000),
+        ("s", 5, 5_000_000_000),
+    ] {
+        let body = format!("p,precision={precision} v=1 {ts}\n");
+        let (status, _) = http(
+            server.addr,
+            "POST",
+            &format!("/api/v2/write?org=o&bucket=b&precision={precision}"),
+            &[("authorization", &format!("Bearer {TOKEN}"))],
+            body.as_bytes(),
+        )
+        .await;
+        assert_eq!(status, 204);
+        assert_eq!(
+            values(&server, &format!(r#"p.v{{precision="{precision}"}}"#))[0].0,
+            expected,
+            "{precision}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_lines_are_reported_and_good_lines_stored() {
+    let server = TestServer::start().await;
+    let auth = format!("Token {TOKEN}");
+    let (status, _) = http(
+        server.addr,
+        "POST",
+        "/write",
+        &[("authorization", &auth)],
+        b"m,host=a v=1i 1\n",
+    )
+    .await;
+    assert_eq!(status, 204);
+    let body = "m,host=a v=2i 2\n\
+                m,host=b v=oops 3\n\
+                m,host=a v=2.5 4\n\
+                m,host=c v=4i 5\n";
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write",
+        &[("authorization", &auth)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    let message = reply["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("partial write: 2 points stored, 2 lines or points rejected: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 2, column 12: field `v` has a value that is not a number"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 3: field `v` is double here but int64 earlier in the body"),
+        "{message}"
+    );
+    assert_eq!(
+        values(&server, r#"m.v{host="a"}"#),
+        [(1, Value::Int64(1)), (2, Value::Int64(2))]
+    );
+    assert_eq!(values(&server, r#"m.v{host="c"}"#), [(5, Value::Int64(4))]);
+
+    // A series that already has another type: its lines are rejected, the others stored.
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/api/v2/write",
+        &[("authorization", &auth)],
+        b"m,host=a v=9.5 10\nm,host=d v=1 10\n",
+    )
+    .await;
+    assert_eq!(status, 400);
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["code"], "invalid");
+    let message = reply["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 1: series m.v{host=\"a\"}"),
+        "{message}"
+    );
+    assert!(message.contains("has type int64 for life"), "{message}");
+    assert_eq!(
+        values(&server, r#"m.v{host="d"}"#),
+        [(10, Value::Double(1.0))]
+    );
+
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write?precision=d",
+        &[("authorization", &auth)],
+        b"m v=1\n",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(reply.contains("unknown precision"), "{reply}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn gzip_bodies_and_basic_auth_work_and_no_key_is_refused() {
+    let server = TestServer::start().await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for i in 0..1000 {
+        writeln!(gz, "g,host=h{} v={i}i {i}", i % 10).unwrap();
+    }
+    let body = gz.finish().unwrap();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("telegraf:{TOKEN}"))
+    );
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write",
+        &[("authorization", &basic), ("content-encoding", "gzip")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 204, "{reply}");
+    assert_eq!(values(&server, r#"g.v{host="h3"}"#).len(), 100);
+
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write",
+        &[("content-encoding", "gzip")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 401, "{reply}");
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write",
+        &[("authorization", &basic), ("content-encoding", "gzip")],
+        b"not gzip",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(reply.contains("cannot be decompressed"), "{reply}");
+    server.stop().await;
+}
