@@ -89,6 +89,17 @@ pub fn load_tls(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError>
     Ok(Arc::new(config))
 }
 
+/// HTTP/2 flow-control windows. The HTTP/2 library charges every small DATA frame it holds
+/// unread against a budget of half the connection window, and drops the connection when it is
+/// spent. gRPC clients send each streamed message as its own small frame, so a window that is
+/// large for the connection and moderate for each stream lets an ingest stream fall far behind
+/// (over 8,000 messages of 60 bytes each) without tripping it, while one stream never holds
+/// more than half a mebibyte unread.
+const CONNECTION_WINDOW: u32 = 64 << 20;
+const STREAM_WINDOW: u32 = 512 << 10;
+/// Streams open at once on one connection.
+const MAX_CONCURRENT_STREAMS: u32 = 100;
+
 /// Serves `app` on `listener` until `shutdown` completes and the requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
@@ -96,27 +107,13 @@ pub async fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    match tls {
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Some(config) => {
-            serve_tls(listener, app, config, shutdown).await;
-            Ok(())
-        }
-    }
-}
-
-async fn serve_tls(
-    listener: TcpListener,
-    app: Router,
-    config: Arc<rustls::ServerConfig>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let acceptor = TlsAcceptor::from(config);
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let acceptor = tls.map(TlsAcceptor::from);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -132,26 +129,39 @@ async fn serve_tls(
             },
             () = &mut shutdown => break,
         };
+        let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let builder = builder.clone();
         let service = TowerToHyperService::new(app.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(stream) => stream,
-                Err(error) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
+            let result = match acceptor {
+                None => {
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    watcher.watch(connection).await
+                }
+                Some(acceptor) => {
+                    let stream = match acceptor.accept(stream).await {
+                        Ok(stream) => stream,
+                        Err(error) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                    };
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    watcher.watch(connection).await
                 }
             };
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            if let Err(error) = watcher.watch(connection).await {
+            if let Err(error) = result {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
     }
     drop(listener);
     graceful.shutdown().await;
+    Ok(())
 }

@@ -13,10 +13,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use sextant_storage::Store;
 use sextant_storage::wal::SyncLatency;
@@ -121,22 +121,39 @@ impl Collector for StoreCollector {
             let e = encoder.encode_descriptor(name, help, None, metric.metric_type())?;
             metric.encode(e)
         };
-        counter(&mut encoder, "wal_appends", "Records appended to the write-ahead log", stats.wal.appends)?;
+        counter(
+            &mut encoder,
+            "wal_appends",
+            "Records appended to the write-ahead log",
+            stats.wal.appends,
+        )?;
         counter(
             &mut encoder,
             "wal_groups",
             "Groups written to the write-ahead log, each with one sync (appends / groups = group size)",
             stats.wal.groups,
         )?;
-        counter(&mut encoder, "wal_written_bytes", "Bytes written to the write-ahead log", stats.wal.bytes)?;
+        counter(
+            &mut encoder,
+            "wal_written_bytes",
+            "Bytes written to the write-ahead log",
+            stats.wal.bytes,
+        )?;
         encode_latency(&mut encoder, &stats.wal_sync_latency)
     }
 }
 
-fn encode_latency(encoder: &mut DescriptorEncoder<'_>, latency: &SyncLatency) -> Result<(), std::fmt::Error> {
+fn encode_latency(
+    encoder: &mut DescriptorEncoder<'_>,
+    latency: &SyncLatency,
+) -> Result<(), std::fmt::Error> {
     let mut cumulative = 0;
     let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(SyncLatency::BOUNDS.len() + 1);
-    for (bound, count) in SyncLatency::BOUNDS.iter().chain([f64::INFINITY].iter()).zip(latency.counts) {
+    for (bound, count) in SyncLatency::BOUNDS
+        .iter()
+        .chain([f64::INFINITY].iter())
+        .zip(latency.counts)
+    {
         cumulative += count;
         buckets.push((*bound, cumulative));
     }
@@ -146,7 +163,12 @@ fn encode_latency(encoder: &mut DescriptorEncoder<'_>, latency: &SyncLatency) ->
         Some(&Unit::Seconds),
         MetricType::Histogram,
     )?;
-    e.encode_histogram::<prometheus_client::encoding::NoLabelSet>(latency.sum_seconds, cumulative, &buckets, None)
+    e.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+        latency.sum_seconds,
+        cumulative,
+        &buckets,
+        None,
+    )
 }
 
 /// `GET /metrics`.
@@ -177,7 +199,10 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
             .get("grpc-status")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i32>().ok())
-            .map_or_else(|| "OK".to_owned(), |c| format!("{:?}", tonic::Code::from(c)));
+            .map_or_else(
+                || "OK".to_owned(),
+                |c| format!("{:?}", tonic::Code::from(c)),
+            );
         state
             .metrics
             .grpc

@@ -50,7 +50,10 @@ async fn metrics_count_points_calls_series_and_wal_syncs() {
         .map(|i| IngestWithConfigDataStreamRequest {
             ingestion_config_id: config.clone(),
             flow: "voltage".into(),
-            timestamp: Some(pbjson_types::Timestamp { seconds: i, nanos: 0 }),
+            timestamp: Some(pbjson_types::Timestamp {
+                seconds: i,
+                nanos: 0,
+            }),
             channel_values: vec![IngestWithConfigDataChannelValue {
                 r#type: Some(V::Int32(i as i32)),
             }],
@@ -67,7 +70,12 @@ async fn metrics_count_points_calls_series_and_wal_syncs() {
         flow: "nope".into(),
         ..Default::default()
     }];
-    assert!(ingest.ingest_with_config_data_stream(tokio_stream::iter(bad)).await.is_err());
+    assert!(
+        ingest
+            .ingest_with_config_data_stream(tokio_stream::iter(bad))
+            .await
+            .is_err()
+    );
 
     let text = scrape(&server).await;
     for expected in [

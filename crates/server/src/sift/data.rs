@@ -415,6 +415,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn negative_zero_keeps_its_sign() {
+        let value = |v: f64| DoubleValue {
+            timestamp: Some(timestamp_to_pb(7)),
+            value: v,
+        };
+        let message = DoubleValues {
+            values: vec![value(-0.0), value(0.0), value(-1.5)],
+            ..Default::default()
+        };
+        let plain = message.encode_to_vec();
+        let kept = keep_negative_zeros(
+            DoubleValues::default().encode_to_vec(),
+            &message.values,
+            |v| {
+                let mut field = Vec::new();
+                if v.value == 0.0 && v.value.is_sign_negative() {
+                    prost::encoding::double::encode(2, &v.value, &mut field);
+                }
+                field
+            },
+        );
+        assert_eq!(
+            kept.len(),
+            plain.len() + negative_zero_len(&Value::Double(-0.0))
+        );
+        let decoded = DoubleValues::decode(kept.as_slice()).unwrap();
+        let signs: Vec<bool> = decoded
+            .values
+            .iter()
+            .map(|v| v.value.is_sign_negative())
+            .collect();
+        assert_eq!(signs, [true, false, true]);
+        assert_eq!(decoded.values[2].value, -1.5);
+    }
+
+    #[test]
     fn page_tokens_round_trip_and_foreign_ones_are_refused() {
         let cursor = Cursor {
             query: 2,
