@@ -1,9 +1,13 @@
-//! The store: the WAL and the head of one data directory, tied into one write path.
+//! The store: the WAL, the head and the parts of one data directory, tied into one write
+//! path and one read path.
 //!
 //! ```text
 //! ValidatedBatch ──► Head::prepare ──► Wal::append (group commit, fsync) ──► Head::apply ──► ack
 //!                    (types, window,    one sync covers concurrent writers   (in WAL order)
 //!                     series limit)
+//!
+//! Db::flush: freeze the head at WAL seq S ──► one part per partition (fsync, rename, fsync dir)
+//!            ──► publish the parts, release the frozen points ──► drop WAL segments ≤ S
 //! ```
 //!
 //! # Contract
@@ -13,19 +17,40 @@
 //!   rejected whole.
 //! - Batches reach the head in WAL sequence order, so the head after a restart (replaying the
 //!   WAL) equals the head before it, duplicates included.
-//! - [`Db::open`] replays the WAL into the head before returning.
+//! - [`Db::read`] merges the head and the parts in time order; a timestamp held by several
+//!   returns one point, the newest write's: the head wins over parts, a newer part over an
+//!   older one.
+//! - [`Db::flush`] writes everything the head holds into parts and then removes the WAL
+//!   segments all of whose records are in parts. A crash at any moment loses no acknowledged
+//!   point: the WAL is truncated only after the parts are durable, and a part written by a flush
+//!   that a crash interrupted before the truncation only means that replay puts points back in
+//!   the head that a part already holds; reads resolve them as duplicates, and since replay
+//!   always covers a suffix of the WAL, the head's value is the newest. `docs/format/parts.md`
+//!   gives the whole argument.
+//! - A background thread flushes when the head's memory estimate exceeds
+//!   [`PartsConfig::flush_head_bytes`] or every [`PartsConfig::flush_interval`];
+//!   [`Db::close`] flushes.
+//! - [`Db::open`] loads the parts' indexes (their series are listed and keep their type for
+//!   life) and replays the WAL into the head before returning.
 //! - Everything takes `&self` and may be called from many threads; share the `Db` in an `Arc`.
 //!   Calls block: from async code, call them on a blocking thread (`spawn_blocking` in tokio).
 //!
-//! Layout of the data directory: `wal/` holds the WAL segments. Parts will sit beside it.
+//! Layout of the data directory: `wal/` holds the WAL segments, `parts/<partition>/` the parts.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
+use parking_lot::{Condvar, Mutex, RwLock};
 use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
-use crate::head::{Head, HeadConfig, SeriesInfo, SeriesMatcher};
+use crate::head::{Head, HeadConfig, SeriesInfo, SeriesMatcher, merge_last_wins};
+use crate::part::{self, Part, PartSet};
 use crate::wal::{Wal, WalConfig};
 use crate::{Error, Result};
 
@@ -36,7 +61,101 @@ pub struct DbConfig {
     pub wal: WalConfig,
     /// How the head admits data.
     pub head: HeadConfig,
+    /// How the head is written out to parts.
+    pub parts: PartsConfig,
 }
+
+/// How and when the head is written out to parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartsConfig {
+    /// The length of a time partition: a part holds points of one partition, and retention
+    /// drops whole partitions. Default one day. Changing it leaves existing parts as they are.
+    pub partition: Duration,
+    /// The most points of one series in one block. Default 16,384.
+    pub block_points: usize,
+    /// The background flusher flushes when the head's memory estimate exceeds this many bytes.
+    /// Default 512 MiB; `usize::MAX` turns it off.
+    pub flush_head_bytes: usize,
+    /// The background flusher also flushes this often. Default ten minutes; `None` turns it
+    /// off.
+    pub flush_interval: Option<Duration>,
+    /// After a flush, the background flusher merges, in every partition, the newest run of at
+    /// least this many adjacent parts of similar size (within a factor of this number) into
+    /// one. Default 4; `usize::MAX` turns background merges off.
+    pub merge_min_parts: usize,
+    /// How long series are kept, by name; the first rule whose pattern matches a series' name
+    /// applies, and series no rule matches are kept for ever. Applied after every background
+    /// flush, and by [`Db::apply_retention`]. Default: no rules.
+    pub retention: Vec<RetentionRule>,
+}
+
+/// How long the series whose names match a pattern are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionRule {
+    /// A series name pattern: `*` matches any run of characters, everything else itself.
+    /// `"*"` matches every series, `"mainmotor.*"` every series whose name starts so.
+    pub series: String,
+    /// Points are dropped, a whole partition at a time, once the partition's end is this far in
+    /// the past.
+    pub keep: Duration,
+}
+
+impl RetentionRule {
+    fn matches(&self, name: &str) -> bool {
+        glob_matches(self.series.as_bytes(), name.as_bytes())
+    }
+}
+
+/// Whether `text` matches `pattern`, in which `*` matches any run of bytes.
+fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
+    // Greedy with backtracking to the last star: linear for patterns with one star.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}
+
+impl Default for PartsConfig {
+    fn default() -> Self {
+        PartsConfig {
+            partition: Duration::from_secs(24 * 3600),
+            block_points: 16_384,
+            flush_head_bytes: 512 << 20,
+            flush_interval: Some(Duration::from_secs(600)),
+            merge_min_parts: 4,
+            retention: Vec::new(),
+        }
+    }
+}
+
+impl PartsConfig {
+    fn partition_ns(&self) -> i64 {
+        i64::try_from(self.partition.as_nanos())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    }
+
+    fn background(&self) -> bool {
+        self.flush_head_bytes != usize::MAX || self.flush_interval.is_some()
+    }
+}
+
+/// The shortest time between two flushes the memory bound starts.
+const MIN_FLUSH_GAP: Duration = Duration::from_millis(500);
 
 /// What an acknowledged write reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,28 +166,112 @@ pub struct WriteReceipt {
     pub points: usize,
 }
 
+/// What a flush did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlushReport {
+    /// Every WAL record up to this one is in parts now.
+    pub wal_seq: u64,
+    /// Parts written.
+    pub parts: usize,
+    /// Points written (a point frozen again after a failed flush counts once).
+    pub points: u64,
+    /// WAL segments removed.
+    pub wal_segments_removed: usize,
+}
+
+/// What a pass of merges or of retention did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MaintenanceReport {
+    /// Partitions rewritten as one part.
+    pub partitions_rewritten: usize,
+    /// Partitions removed whole.
+    pub partitions_dropped: usize,
+    /// Part files removed.
+    pub parts_removed: usize,
+}
+
 /// A store over one data directory. See the module docs for its contract.
 #[derive(Debug)]
 pub struct Db {
+    inner: Arc<Inner>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Inner {
     dir: PathBuf,
+    config: DbConfig,
     head: Head,
     wal: Wal,
+    parts: PartSet,
+    /// Held shared while a batch is applied to the head, exclusively while the head is frozen,
+    /// so that a freeze sees exactly the batches up to `applied_seq`.
+    gate: RwLock<()>,
+    /// The WAL sequence number of the last batch applied to the head.
+    applied_seq: AtomicU64,
+    /// One flush at a time; holds the next part id.
+    flushing: Mutex<u64>,
+    /// One merge or retention pass at a time.
+    maintenance: Mutex<()>,
+    signal: Signal,
+}
+
+/// Wakes the background flusher.
+#[derive(Debug, Default)]
+struct Signal {
+    state: Mutex<SignalState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct SignalState {
+    stop: bool,
+    wanted: bool,
 }
 
 impl Db {
-    /// Opens the store in `dir`, creating it if missing, and replays its WAL into the head.
+    /// Opens the store in `dir`, creating it if missing: loads the parts' indexes and replays
+    /// the WAL into the head. Starts the background flusher if the configuration asks for one.
     pub fn open(dir: impl AsRef<Path>, config: DbConfig) -> Result<Db> {
         let dir = dir.as_ref();
         fs::create_dir_all(dir).map_err(Error::io("create data directory", dir))?;
-        let head = Head::new(config.head);
-        let wal = Wal::open(&dir.join("wal"), config.wal, |_, batch| {
+        let parts = part::load(&dir.join("parts"))?;
+        let head = Head::new(config.head.clone());
+        for p in &parts {
+            for (org, key, series) in p.series() {
+                let newest = series.blocks.last().map_or(i64::MIN, |b| b.summary.max_ts);
+                head.register(org, key, series.data_type, newest)?;
+            }
+        }
+        let wal = Wal::open(&dir.join("wal"), config.wal.clone(), |_, batch| {
             head.apply_replayed(&batch)
         })?;
-        Ok(Db {
+        let set = PartSet::default();
+        set.add(parts);
+        let next_id = set.max_id() + 1;
+        let inner = Arc::new(Inner {
             dir: dir.to_owned(),
+            applied_seq: AtomicU64::new(wal.durable_seq()),
+            config,
             head,
             wal,
-        })
+            parts: set,
+            gate: RwLock::new(()),
+            flushing: Mutex::new(next_id),
+            maintenance: Mutex::new(()),
+            signal: Signal::default(),
+        });
+        let flusher = if inner.config.parts.background() {
+            let worker = Arc::clone(&inner);
+            let handle = std::thread::Builder::new()
+                .name("sextant-flush".into())
+                .spawn(move || worker.flush_in_background())
+                .map_err(Error::io("start the flush thread", dir))?;
+            Some(handle)
+        } else {
+            None
+        };
+        Ok(Db { inner, flusher })
     }
 
     /// Writes `batch` and returns once it is durable and readable.
@@ -77,45 +280,353 @@ impl Db {
     /// outside the out-of-order window, would exceed the organization's series limit or is too
     /// large for one WAL record.
     pub fn write(&self, batch: ValidatedBatch) -> Result<WriteReceipt> {
-        let prepared = self.head.prepare(&batch)?;
-        let (seq, ()) = self
-            .wal
-            .append_with(&batch, |_| self.head.apply(&batch, &prepared))?;
+        let inner = &*self.inner;
+        let prepared = inner.head.prepare(&batch)?;
+        let (seq, ()) = inner.wal.append_with(&batch, |seq| {
+            let _applying = inner.gate.read();
+            inner.head.apply(&batch, &prepared);
+            inner.applied_seq.store(seq, Ordering::Release);
+        })?;
+        if inner.head.memory_bytes() > inner.config.parts.flush_head_bytes {
+            inner.signal.wake();
+        }
         Ok(WriteReceipt {
             seq,
             points: batch.point_count(),
         })
     }
 
-    /// The points of series `key` of `org` with timestamps in `range`, sorted by time.
+    /// The points of series `key` of `org` with timestamps in `range`, sorted by time, from
+    /// the head and the parts; of several points with one timestamp, the newest write's.
+    ///
+    /// Fails with [`Error::SeriesNotFound`] for a series the store does not know, and with
+    /// [`Error::PartCorrupt`] if a part block it needs is damaged.
     pub fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
-        self.head.read(org, key, range)
+        // The head first, then the parts: a flush publishes parts before it releases the
+        // frozen points, so in this order no point is missed.
+        let head = self.inner.head.read(org, key, range.clone())?;
+        let parts = self.inner.parts.snapshot();
+        let mut sources = Vec::new();
+        for p in parts.iter() {
+            let (min, max) = p.time_range();
+            if max < range.start || min >= range.end {
+                continue;
+            }
+            let mut points = Vec::new();
+            p.read_into(org, key, &range, &mut points)?;
+            if !points.is_empty() {
+                sources.push(points);
+            }
+        }
+        if sources.is_empty() {
+            return Ok(head);
+        }
+        sources.push(head);
+        Ok(merge_last_wins(sources))
     }
 
-    /// The series of `org` that `matcher` selects, sorted by key.
+    /// The series of `org` that `matcher` selects, sorted by key, whether their points are in
+    /// the head or only in parts.
     pub fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo> {
-        self.head.series(org, matcher)
+        self.inner.head.series(org, matcher)
+    }
+
+    /// Writes every point the head holds into parts, then removes the WAL segments whose
+    /// records are all in parts. Returns once the parts are durable. Concurrent writes proceed
+    /// (they wait only while the head is frozen, a pass over the series); concurrent flushes
+    /// run one after the other.
+    ///
+    /// On error the points stay in the head and the WAL, and the next flush writes them.
+    pub fn flush(&self) -> Result<FlushReport> {
+        self.inner.flush()
+    }
+
+    /// Merges the parts of every partition that has at least `min_parts` of them into one
+    /// part per partition. Reads go on meanwhile; a crash at any moment leaves either the inputs
+    /// or the merged part (see `docs/format/parts.md`).
+    pub fn merge(&self, min_parts: usize) -> Result<MaintenanceReport> {
+        self.inner.merge_parts(min_parts, false)
+    }
+
+    /// Drops the points of series that [`PartsConfig::retention`] says are expired at `now`
+    /// (ns since the epoch), a whole partition at a time: a partition all of whose series are
+    /// expired is removed, one that also holds series still kept is rewritten without the
+    /// expired ones. Points still in the head are not affected. A series whose points are all
+    /// dropped stays listed until the store is reopened.
+    pub fn apply_retention(&self, now: Timestamp) -> Result<MaintenanceReport> {
+        self.inner.apply_retention(now)
+    }
+
+    /// The parts, oldest first.
+    pub fn parts(&self) -> Vec<Arc<Part>> {
+        self.inner.parts.snapshot().to_vec()
     }
 
     /// The head, for reads beyond [`Db::read`] and for its statistics.
     pub fn head(&self) -> &Head {
-        &self.head
+        &self.inner.head
     }
 
-    /// The WAL, for its statistics and for removing segments once data is in parts.
+    /// The WAL, for its statistics.
     pub fn wal(&self) -> &Wal {
-        &self.wal
+        &self.inner.wal
     }
 
-    /// Closes the store: syncs anything the WAL holds unsynced (relaxed mode) and reports a
-    /// failure, which dropping the store can only log.
-    pub fn close(self) -> Result<()> {
-        self.wal.sync()
+    /// Closes the store: stops the background flusher, flushes the head into parts and syncs
+    /// the WAL, reporting a failure, which dropping the store can only log.
+    pub fn close(mut self) -> Result<()> {
+        self.stop_flusher();
+        self.inner.flush()?;
+        self.inner.wal.sync()
     }
 
     /// The data directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.inner.dir
+    }
+
+    fn stop_flusher(&mut self) {
+        if let Some(handle) = self.flusher.take() {
+            self.inner.signal.state.lock().stop = true;
+            self.inner.signal.changed.notify_all();
+            if handle.join().is_err() {
+                tracing::error!("the flush thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.stop_flusher();
+    }
+}
+
+impl Signal {
+    fn wake(&self) {
+        let mut state = self.state.lock();
+        if !state.wanted {
+            state.wanted = true;
+            self.changed.notify_all();
+        }
+    }
+}
+
+impl Inner {
+    fn flush(&self) -> Result<FlushReport> {
+        let mut next_id = self.flushing.lock();
+        let (frozen, wal_seq) = {
+            let _frozen = self.gate.write();
+            (self.head.freeze(), self.applied_seq.load(Ordering::Acquire))
+        };
+        let mut report = FlushReport {
+            wal_seq,
+            ..FlushReport::default()
+        };
+        if !frozen.series.is_empty() {
+            let started = Instant::now();
+            let parts = part::write_frozen(
+                &self.dir.join("parts"),
+                &frozen,
+                self.config.parts.partition_ns(),
+                self.config.parts.block_points,
+                wal_seq,
+                &mut || {
+                    let id = *next_id;
+                    *next_id += 1;
+                    id
+                },
+            )?;
+            report.parts = parts.len();
+            report.points = parts.iter().map(|p| p.points()).sum();
+            self.parts.add(parts);
+            self.head.release(frozen);
+            tracing::info!(
+                wal_seq,
+                parts = report.parts,
+                points = report.points,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "flushed the head into parts",
+            );
+        }
+        // Everything up to wal_seq is durable in parts: the WAL may forget it.
+        self.wal.rotate()?;
+        report.wal_segments_removed = self.wal.truncate_before(wal_seq + 1)?;
+        Ok(report)
+    }
+
+    /// The parts, grouped by partition directory, oldest first within each.
+    fn parts_by_partition(&self) -> BTreeMap<PathBuf, Vec<Arc<Part>>> {
+        let mut groups: BTreeMap<PathBuf, Vec<Arc<Part>>> = BTreeMap::new();
+        for p in self.parts.snapshot().iter() {
+            let dir = p.path().parent().unwrap_or(Path::new("")).to_owned();
+            groups.entry(dir).or_default().push(Arc::clone(p));
+        }
+        groups
+    }
+
+    /// Merges every partition with at least `min_parts` parts whole, or (`tiered`) only its
+    /// newest run of parts of similar size.
+    fn merge_parts(&self, min_parts: usize, tiered: bool) -> Result<MaintenanceReport> {
+        let _one = self.maintenance.lock();
+        let mut report = MaintenanceReport::default();
+        for (dir, parts) in self.parts_by_partition() {
+            let run = if tiered {
+                let sizes: Vec<u64> = parts.iter().map(|p| p.size()).collect();
+                part::select_run(&sizes, min_parts)
+            } else {
+                Some(0..parts.len()).filter(|r| r.len() >= min_parts.max(2))
+            };
+            let Some(run) = run else {
+                continue;
+            };
+            let inputs = &parts[run];
+            let block_points = self.config.parts.block_points;
+            let merged = part::rewrite(&dir, inputs, &|_, _| true, block_points)?;
+            self.swap(&dir, inputs, merged)?;
+            report.partitions_rewritten += 1;
+            report.parts_removed += inputs.len();
+        }
+        Ok(report)
+    }
+
+    fn apply_retention(&self, now: Timestamp) -> Result<MaintenanceReport> {
+        let rules = &self.config.parts.retention;
+        let mut report = MaintenanceReport::default();
+        if rules.is_empty() {
+            return Ok(report);
+        }
+        let _one = self.maintenance.lock();
+        let expired = |end: Timestamp, key: &SeriesKey| {
+            rules
+                .iter()
+                .find(|r| r.matches(key.name()))
+                .is_some_and(|r| {
+                    let keep = i64::try_from(r.keep.as_nanos()).unwrap_or(i64::MAX);
+                    end <= now.saturating_sub(keep)
+                })
+        };
+        for (dir, inputs) in self.parts_by_partition() {
+            let end = inputs
+                .iter()
+                .map(|p| p.partition().end)
+                .max()
+                .unwrap_or(i64::MAX);
+            let (mut dropped, mut kept) = (false, false);
+            for p in &inputs {
+                for (_, key, _) in p.series() {
+                    if expired(end, key) {
+                        dropped = true;
+                    } else {
+                        kept = true;
+                    }
+                }
+            }
+            if !dropped {
+                continue;
+            }
+            if kept {
+                let rewritten = part::rewrite(
+                    &dir,
+                    &inputs,
+                    &|_, key| !expired(end, key),
+                    self.config.parts.block_points,
+                )?;
+                self.swap(&dir, &inputs, rewritten)?;
+                report.partitions_rewritten += 1;
+            } else {
+                self.swap(&dir, &inputs, None)?;
+                // An empty partition directory goes too; a flush racing to create a part in it
+                // keeps it (removal of a non-empty directory fails, harmlessly).
+                if fs::remove_dir(&dir).is_ok() {
+                    part::sync_dir(dir.parent().unwrap_or(Path::new(".")))?;
+                }
+                report.partitions_dropped += 1;
+            }
+            report.parts_removed += inputs.len();
+        }
+        Ok(report)
+    }
+
+    /// Publishes `output` in place of `inputs` and removes the inputs' files. Readers holding
+    /// a snapshot keep reading the removed files through their open handles.
+    fn swap(&self, dir: &Path, inputs: &[Arc<Part>], output: Option<Arc<Part>>) -> Result<()> {
+        let names: Vec<_> = inputs.iter().map(|p| p.name()).collect();
+        let replaced = output.as_ref().map(|p| p.name());
+        self.parts.replace(&names, output);
+        // A rewrite of a single part has its name: the rename replaced the file atomically.
+        for p in inputs.iter().filter(|p| Some(p.name()) != replaced) {
+            fs::remove_file(p.path()).map_err(Error::io("remove part file", p.path()))?;
+        }
+        part::sync_dir(dir)
+    }
+
+    /// Merges and applies retention after a background flush, logging failures.
+    fn maintain(&self) {
+        let config = &self.config.parts;
+        if config.merge_min_parts != usize::MAX
+            && let Err(e) = self.merge_parts(config.merge_min_parts, true)
+        {
+            tracing::error!(error = %e, "background merge failed");
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        if let Err(e) = self.apply_retention(now) {
+            tracing::error!(error = %e, "background retention failed");
+        }
+    }
+
+    fn flush_in_background(&self) {
+        let config = &self.config.parts;
+        let mut last = Instant::now()
+            .checked_sub(MIN_FLUSH_GAP)
+            .unwrap_or_else(Instant::now);
+        loop {
+            let mut state = self.signal.state.lock();
+            loop {
+                if state.stop {
+                    return;
+                }
+                let due = config.flush_interval.map(|i| last + i);
+                let now = Instant::now();
+                if due.is_some_and(|d| now >= d) {
+                    break;
+                }
+                // A head over its bound with little to flush (its series alone may exceed it)
+                // would otherwise be flushed after every write.
+                if state.wanted && now >= last + MIN_FLUSH_GAP {
+                    break;
+                }
+                let due = match due {
+                    Some(d) if state.wanted => Some(d.min(last + MIN_FLUSH_GAP)),
+                    Some(d) => Some(d),
+                    None if state.wanted => Some(last + MIN_FLUSH_GAP),
+                    None => None,
+                };
+                match due {
+                    Some(d) => {
+                        self.signal.changed.wait_until(&mut state, d);
+                    }
+                    None => self.signal.changed.wait(&mut state),
+                }
+            }
+            state.wanted = false;
+            drop(state);
+            last = Instant::now();
+            let flushed = self.flush();
+            self.maintain();
+            if let Err(e) = flushed {
+                tracing::error!(error = %e, "background flush failed; retrying later");
+                // Back off, so that a persistent failure does not spin.
+                let mut state = self.signal.state.lock();
+                if !state.stop {
+                    self.signal
+                        .changed
+                        .wait_for(&mut state, Duration::from_secs(1));
+                }
+            }
+        }
     }
 }
 
@@ -208,6 +719,258 @@ mod tests {
         drop(db);
         let db = Db::open(dir.path(), DbConfig::default()).unwrap();
         assert_eq!(db.read(OrgId(1), &key("R1"), 0..100).unwrap(), before);
+    }
+
+    fn quiet() -> DbConfig {
+        DbConfig {
+            parts: PartsConfig {
+                partition: Duration::from_nanos(100),
+                flush_head_bytes: usize::MAX,
+                flush_interval: None,
+                ..PartsConfig::default()
+            },
+            ..DbConfig::default()
+        }
+    }
+
+    fn values(db: &Db, run: &str) -> Vec<(i64, f64)> {
+        db.read(OrgId(1), &key(run), i64::MIN..i64::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|p| match p.value {
+                Value::Double(v) => (p.timestamp, v),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    fn batch_values(run: &str, points: &[(i64, f64)]) -> ValidatedBatch {
+        let mut b = WriteBatch::new(OrgId(1));
+        let points = points
+            .iter()
+            .map(|&(t, v)| Point::new(t, Value::Double(v)))
+            .collect();
+        b.push(key(run), DataType::Double, points);
+        b.validate().unwrap()
+    }
+
+    #[test]
+    fn flushed_points_read_back_merged_with_the_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        db.write(batch_values("R1", &[(10, 1.0), (150, 2.0), (20, 3.0)]))
+            .unwrap();
+        let report = db.flush().unwrap();
+        assert_eq!((report.wal_seq, report.parts, report.points), (1, 2, 3));
+        assert!(db.head().memory_bytes() < 4096);
+        // Newer writes win over the parts, within and across partitions.
+        db.write(batch_values("R1", &[(20, 4.0), (30, 5.0)]))
+            .unwrap();
+        let want = vec![(10, 1.0), (20, 4.0), (30, 5.0), (150, 2.0)];
+        assert_eq!(values(&db, "R1"), want);
+        db.flush().unwrap();
+        assert_eq!(values(&db, "R1"), want);
+        assert_eq!(db.parts().len(), 3);
+        let ranged = db.read(OrgId(1), &key("R1"), 20..150).unwrap();
+        assert_eq!(ranged.len(), 2);
+        drop(db);
+
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        assert_eq!(values(&db, "R1"), want);
+        assert_eq!(db.series(OrgId(1), &SeriesMatcher::all()).len(), 1);
+        // The out-of-order window still counts from the newest point, now in a part.
+        let err = db
+            .write(batch_values("R1", &[(-10_000_000_000_000, 0.0)]))
+            .unwrap_err();
+        assert!(err.to_string().contains("too old"), "{err}");
+        // The series keeps its type for life after its points left the head.
+        let mut b = WriteBatch::new(OrgId(1));
+        b.push(
+            key("R1"),
+            DataType::Int64,
+            vec![Point::new(40, Value::Int64(1))],
+        );
+        let err = db.write(b.validate().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn flush_removes_covered_wal_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = quiet();
+        config.wal.segment_bytes = 256;
+        let db = Db::open(dir.path(), config.clone()).unwrap();
+        for i in 0..20 {
+            db.write(batch_values("R1", &[(i, i as f64)])).unwrap();
+        }
+        assert!(db.wal().segment_count() > 3);
+        let report = db.flush().unwrap();
+        assert!(report.wal_segments_removed > 3, "{report:?}");
+        assert_eq!(db.wal().segment_count(), 1);
+        db.write(batch_values("R1", &[(5, -1.0)])).unwrap();
+        drop(db);
+        let db = Db::open(dir.path(), config).unwrap();
+        let got = values(&db, "R1");
+        assert_eq!(got.len(), 20);
+        assert_eq!(got[5], (5, -1.0));
+        assert_eq!(db.wal().durable_seq(), 21);
+    }
+
+    #[test]
+    fn closing_flushes_and_the_flusher_follows_the_memory_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        db.write(batch_values("R1", &[(1, 1.0)])).unwrap();
+        db.close().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        assert_eq!(db.parts().len(), 1);
+        assert_eq!(db.head().read(OrgId(1), &key("R1"), 0..10).unwrap(), vec![]);
+        assert_eq!(values(&db, "R1"), vec![(1, 1.0)]);
+        drop(db);
+
+        let mut config = quiet();
+        config.parts.flush_head_bytes = 1;
+        let db = Db::open(dir.path(), config).unwrap();
+        db.write(batch_values("R1", &[(2, 2.0)])).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while db.parts().len() < 2 {
+            assert!(Instant::now() < deadline, "the background flush never ran");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(values(&db, "R1"), vec![(1, 1.0), (2, 2.0)]);
+    }
+
+    #[test]
+    fn merges_replace_parts_and_survive_a_crash_before_removing_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        for i in 0..4 {
+            db.write(batch_values("R1", &[(i, i as f64), (i + 1, -1.0)]))
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let want = values(&db, "R1");
+        assert_eq!(want, [(0, 0.0), (1, 1.0), (2, 2.0), (3, 3.0), (4, -1.0)]);
+        let inputs: Vec<(PathBuf, Vec<u8>)> = db
+            .parts()
+            .iter()
+            .map(|p| (p.path().to_owned(), fs::read(p.path()).unwrap()))
+            .collect();
+        assert_eq!(db.merge(5).unwrap(), MaintenanceReport::default());
+        let report = db.merge(4).unwrap();
+        assert_eq!((report.partitions_rewritten, report.parts_removed), (1, 4));
+        let parts = db.parts();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].name(), part::PartName { first: 1, last: 4 });
+        assert_eq!(parts[0].points(), 5);
+        assert_eq!(values(&db, "R1"), want);
+        drop(db);
+        // As if a crash came after the merged part was in place but before the inputs went.
+        for (path, bytes) in &inputs {
+            fs::write(path, bytes).unwrap();
+        }
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        assert_eq!(db.parts().len(), 1);
+        assert!(inputs.iter().all(|(path, _)| !path.exists()));
+        assert_eq!(values(&db, "R1"), want);
+    }
+
+    #[test]
+    fn background_merges_take_runs_of_similar_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        // One big part, then three small ones in the same partition.
+        let big: Vec<(i64, f64)> = (0..90).map(|t| (t, (t as f64 * 1.7).sin() / 7.0)).collect();
+        db.write(batch_values("R1", &big)).unwrap();
+        db.flush().unwrap();
+        for t in 90..93 {
+            db.write(batch_values("R1", &[(t, 1.0)])).unwrap();
+            db.flush().unwrap();
+        }
+        let want = values(&db, "R1");
+        let sizes: Vec<u64> = db.parts().iter().map(|p| p.size()).collect();
+        let report = db.inner.merge_parts(3, true).unwrap();
+        assert_eq!(report.parts_removed, 3, "{report:?} {sizes:?}");
+        let names: Vec<_> = db.parts().iter().map(|p| p.name()).collect();
+        assert_eq!(
+            names,
+            [
+                part::PartName::single(1),
+                part::PartName { first: 2, last: 4 }
+            ]
+        );
+        assert_eq!(values(&db, "R1"), want);
+        assert_eq!(db.inner.merge_parts(3, true).unwrap().parts_removed, 0);
+    }
+
+    #[test]
+    fn retention_drops_whole_partitions_per_series_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = quiet();
+        config.parts.retention = vec![
+            RetentionRule {
+                series: "mainmotor.*".into(),
+                keep: Duration::from_nanos(1000),
+            },
+            RetentionRule {
+                series: "*".into(),
+                keep: Duration::from_nanos(5000),
+            },
+        ];
+        let db = Db::open(dir.path(), config).unwrap();
+        let mut b = WriteBatch::new(OrgId(1));
+        let other = SeriesKey::new("battery.voltage", [("asset", "NostromoLV426")]).unwrap();
+        b.push(
+            other.clone(),
+            DataType::Double,
+            vec![Point::new(50, Value::Double(1.0))],
+        );
+        b.push(
+            key("R1"),
+            DataType::Double,
+            vec![Point::new(60, Value::Double(2.0))],
+        );
+        db.write(b.validate().unwrap()).unwrap();
+        db.write(batch_values("R1", &[(4500, 3.0)])).unwrap();
+        db.flush().unwrap();
+        assert_eq!(db.parts().len(), 2);
+        // Partition [0, 100) ended 1,000 ns before 1,100: mainmotor expires, battery stays.
+        let report = db.apply_retention(1_100).unwrap();
+        assert_eq!(
+            (report.partitions_rewritten, report.partitions_dropped),
+            (1, 0)
+        );
+        assert_eq!(values(&db, "R1"), [(4500, 3.0)]);
+        assert_eq!(db.read(OrgId(1), &other, 0..100).unwrap().len(), 1);
+        // Partition [0, 100) is 5,000 ns old at 5,100: dropped whole, with its directory.
+        let report = db.apply_retention(5_100).unwrap();
+        assert_eq!(
+            (report.partitions_rewritten, report.partitions_dropped),
+            (0, 1)
+        );
+        assert!(db.read(OrgId(1), &other, 0..100).unwrap().is_empty());
+        assert!(!dir.path().join("parts").join("0").exists());
+        assert_eq!(values(&db, "R1"), [(4500, 3.0)]);
+    }
+
+    #[test]
+    fn globs_match_series_names() {
+        for (pattern, name, want) in [
+            ("*", "anything", true),
+            ("mainmotor.*", "mainmotor.velocity", true),
+            ("mainmotor.*", "main.velocity", false),
+            ("*.velocity", "mainmotor.velocity", true),
+            ("a*b*c", "aXbYbZc", true),
+            ("a*b*c", "aXbYc1", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+        ] {
+            assert_eq!(
+                glob_matches(pattern.as_bytes(), name.as_bytes()),
+                want,
+                "{pattern} {name}"
+            );
+        }
     }
 
     #[test]

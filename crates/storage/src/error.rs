@@ -34,6 +34,37 @@ pub enum Error {
         detail: String,
     },
 
+    /// A part file holds bytes that are not what the format requires.
+    #[error("corrupt part file {path:?} at byte offset {offset}: {detail}")]
+    PartCorrupt {
+        /// The part file.
+        path: PathBuf,
+        /// The byte offset of the bad header, block, index entry or footer.
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A part file was written by a format version this build cannot read.
+    #[error("part file {path:?} has format version {found}; this build reads version {supported}")]
+    PartVersion {
+        /// The part file.
+        path: PathBuf,
+        /// The version in the part's header or footer.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+
+    /// A part could not be written for a reason other than I/O.
+    #[error("cannot write part file {path:?}: {detail}")]
+    PartWrite {
+        /// The part file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// A WAL segment was written by a format version this build cannot read.
     #[error(
         "WAL segment {path:?} has format version {found}; this build reads version {supported}"
@@ -132,7 +163,10 @@ impl Error {
             Error::Codec(_)
             | Error::Io { .. }
             | Error::WalCorrupt { .. }
-            | Error::WalVersion { .. } => ErrorKind::Internal,
+            | Error::WalVersion { .. }
+            | Error::PartCorrupt { .. }
+            | Error::PartVersion { .. }
+            | Error::PartWrite { .. } => ErrorKind::Internal,
             Error::WalPoisoned { .. } => ErrorKind::Unavailable,
             Error::BatchTooLarge { .. } | Error::SeriesLimit { .. } => ErrorKind::LimitExceeded,
             Error::Batch(_) | Error::SeriesTypeConflict { .. } | Error::TooOld { .. } => {

@@ -2,17 +2,20 @@
 //!
 //! Validated write batches arrive from the front ends; each is appended to the write-ahead log
 //! ([`wal`]) and acknowledged only once it is durable, then applied to the in-memory [`head`],
-//! which answers queries at once; [`Db`] ties the two into one write path. The head is later
-//! written out as immutable, compressed parts whose columns are encoded by [`codec`]. This crate
-//! has no network code.
+//! which answers queries at once; [`Db`] ties the two into one write path. The head is
+//! flushed into immutable, compressed, time-partitioned [`part`]s whose columns are encoded by
+//! [`codec`], and reads merge the head with the parts. This crate has no network code.
 
 pub mod codec;
 pub mod db;
 mod error;
 pub mod head;
+pub mod part;
 mod store;
 pub mod wal;
 
-pub use db::{Db, DbConfig, WriteReceipt};
+pub use db::{
+    Db, DbConfig, FlushReport, MaintenanceReport, PartsConfig, RetentionRule, WriteReceipt,
+};
 pub use error::{Error, Result};
 pub use store::{Store, StoreStats};

@@ -20,7 +20,8 @@ pub trait Store: Send + Sync + Debug {
     /// which replay after a crash reproduces.
     fn write(&self, batch: ValidatedBatch) -> Result<WriteReceipt>;
 
-    /// The points of one series of `org` in `[range.start, range.end)`, in time order.
+    /// The points of one series of `org` in `[range.start, range.end)`, in time order, one per
+    /// timestamp (the newest write's), whether in memory or on disk.
     fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>>;
 
     /// The series of `org` that `matcher` selects. Never another organization's.
@@ -37,6 +38,10 @@ pub struct StoreStats {
     pub series: usize,
     /// An estimate of the memory the head holds, in bytes.
     pub head_bytes: usize,
+    /// Part files.
+    pub parts: usize,
+    /// Bytes of the part files.
+    pub part_bytes: u64,
     /// WAL appends, groups and bytes.
     pub wal: WalStats,
     /// How long WAL syncs took.
@@ -57,7 +62,10 @@ impl Store for Db {
     }
 
     fn stats(&self) -> StoreStats {
+        let parts = self.parts();
         StoreStats {
+            parts: parts.len(),
+            part_bytes: parts.iter().map(|p| p.size()).sum(),
             series: self.head().total_series(),
             head_bytes: self.head().memory_bytes(),
             wal: self.wal().stats(),

@@ -1,6 +1,8 @@
 //! Crash test: a child process writes from several threads and reports each acknowledged
-//! write; the parent kills it with SIGKILL at random moments, reopens the store and checks that
-//! every acknowledged point is there.
+//! write, while another thread flushes the head into parts every few milliseconds; the parent
+//! kills it with SIGKILL at random moments (so also in the middle of writing parts, removing WAL
+//! segments or rotating them), reopens the store and checks that every acknowledged point is
+//! there exactly once.
 //!
 //! The child is this same test binary, re-run with an environment variable that selects child
 //! mode and a filter that selects this test, so it works under `cargo test` and `cargo nextest`
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
 use sextant_storage::wal::{SyncMode, WalConfig};
-use sextant_storage::{Db, DbConfig};
+use sextant_storage::{Db, DbConfig, PartsConfig};
 
 const TEST_NAME: &str = "sigkill_loses_no_acknowledged_point";
 const CHILD_DIR_ENV: &str = "SEXTANT_CRASH_CHILD_DIR";
@@ -32,6 +34,14 @@ fn config() -> DbConfig {
             // Small segments, so that kills also land around segment rotation.
             segment_bytes: 64 << 10,
             ..WalConfig::default()
+        },
+        parts: PartsConfig {
+            // Small partitions, so that one flush writes several parts.
+            partition: Duration::from_nanos(4096),
+            // The child flushes explicitly, at moments of its own.
+            flush_head_bytes: usize::MAX,
+            flush_interval: None,
+            ..PartsConfig::default()
         },
         ..DbConfig::default()
     }
@@ -79,6 +89,17 @@ fn batch(round: u64, thread: u64, i: u64) -> sextant_model::ValidatedBatch {
 fn run_child(dir: &Path, round: u64) -> ! {
     let db = Arc::new(Db::open(dir, config()).expect("child cannot open the store"));
     let deadline = Instant::now() + Duration::from_secs(30);
+    {
+        // Flushes until the process ends, at a period that differs from round to round.
+        let db = Arc::clone(&db);
+        let period = Duration::from_millis(3 + round * 7 % 40);
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(period);
+                db.flush().expect("flush failed");
+            }
+        });
+    }
     let threads: Vec<_> = (0..THREADS)
         .map(|thread| {
             let db = Arc::clone(&db);
@@ -179,6 +200,11 @@ fn sigkill_loses_no_acknowledged_point() {
         check_acked(&db, &acked, round);
     }
     eprintln!("{total_acks} acknowledged writes survived {ROUNDS} kills");
+    let db = Db::open(dir.path(), config()).unwrap();
+    assert!(
+        !db.parts().is_empty(),
+        "no flush finished over {ROUNDS} rounds: the test did not exercise parts"
+    );
     assert!(
         total_acks >= ROUNDS,
         "only {total_acks} writes were acknowledged over {ROUNDS} rounds: the child barely ran"
@@ -189,7 +215,14 @@ fn check_acked(db: &Db, acked: &HashMap<(u64, u64), u64>, after_round: u64) {
     for thread in 0..THREADS {
         let read = |name: &str| -> HashMap<i64, Value> {
             match db.read(ORG, &key(name, thread), i64::MIN..i64::MAX) {
-                Ok(points) => points.into_iter().map(|p| (p.timestamp, p.value)).collect(),
+                Ok(points) => {
+                    // Exactly once: however often a crash made a point be written to parts.
+                    assert!(
+                        points.windows(2).all(|w| w[0].timestamp < w[1].timestamp),
+                        "after round {after_round}: {name} of thread {thread} returned a timestamp twice or out of order"
+                    );
+                    points.into_iter().map(|p| (p.timestamp, p.value)).collect()
+                }
                 Err(_) => HashMap::new(),
             }
         };

@@ -21,6 +21,10 @@
 //! - **Concurrency.** All methods take `&self`. Writes to different series proceed in parallel;
 //!   a new series briefly takes the registry's write lock.
 //!
+//! - **Flushes.** [`Db::flush`](crate::Db::flush) freezes the head: every series' points move
+//!   aside, still readable (newer writes win over them), until the parts holding them are
+//!   durable; then they are released. Series stay registered after their points are flushed.
+//!
 //! Only [`Db`](crate::Db) writes to the head: it checks a batch (creating new series) before
 //! the WAL append and stores its points after it, in WAL order. Reads are open to all.
 
@@ -41,7 +45,13 @@ use sextant_model::{
 use crate::{Error, Result};
 use index::Index;
 pub use index::SeriesMatcher;
-use series::MemSeries;
+use series::{MemSeries, SeriesData};
+
+/// Points a flush has taken out of the head: per series, what it held at the freeze.
+#[derive(Debug, Default)]
+pub(crate) struct Frozen {
+    pub(crate) series: Vec<(Arc<MemSeries>, Arc<SeriesData>)>,
+}
 
 /// How the head admits data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +226,7 @@ impl Head {
     pub fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
         let series = self.index.read().get(org, key).cloned();
         match series {
-            Some(s) => Ok(s.data.lock().read(range)),
+            Some(s) => Ok(read_series(&s, range)),
             None => Err(Error::SeriesNotFound {
                 org,
                 series: key.to_string(),
@@ -235,7 +245,7 @@ impl Head {
             .filter(|s| s.org == org)
             .cloned();
         match series {
-            Some(s) => Ok(s.data.lock().read(range)),
+            Some(s) => Ok(read_series(&s, range)),
             None => Err(Error::SeriesNotFound {
                 org,
                 series: id.to_string(),
@@ -281,6 +291,107 @@ impl Head {
     pub fn config(&self) -> &HeadConfig {
         &self.config
     }
+
+    /// Registers series `key` of `org` with `data_type` if missing (a series found in a part
+    /// on open), with `newest` as its newest timestamp for the out-of-order window; fails if it
+    /// exists with another type. Ignores the series limit.
+    pub(crate) fn register(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        data_type: DataType,
+        newest: Timestamp,
+    ) -> Result<()> {
+        let mut index = self.index.write();
+        let s = match index.get(org, key) {
+            Some(s) => {
+                check_type(s, data_type)?;
+                Arc::clone(s)
+            }
+            None => {
+                let id = SeriesId(self.next_id.fetch_add(1, Ordering::Relaxed));
+                let s = Arc::new(MemSeries::new(id, org, key.clone(), data_type));
+                self.account(0, s.overhead_bytes());
+                index.insert(Arc::clone(&s));
+                s
+            }
+        };
+        s.data.lock().note_newest(newest);
+        Ok(())
+    }
+
+    /// Takes every series' points aside for a flush. The caller must keep writes from being
+    /// applied meanwhile, so that the frozen points are exactly those of a WAL prefix. Points
+    /// frozen by an earlier flush that failed are frozen again, under the newer ones.
+    pub(crate) fn freeze(&self) -> Frozen {
+        let all: Vec<Arc<MemSeries>> = self.index.read().by_id.values().cloned().collect();
+        let mut frozen = Frozen::default();
+        for s in all {
+            let mut data = s.data.lock();
+            let mut slot = s.frozen.lock();
+            if data.len() == 0 && slot.is_none() {
+                continue;
+            }
+            let before = data.heap_bytes() + slot.as_ref().map_or(0, |f| f.heap_bytes());
+            let taken = data.take(s.data_type);
+            let combined = match slot.take() {
+                Some(older) if taken.len() > 0 => {
+                    Arc::new(SeriesData::overlay(&older, &taken, s.data_type))
+                }
+                Some(older) => older,
+                None => Arc::new(taken),
+            };
+            let after = data.heap_bytes() + combined.heap_bytes();
+            *slot = Some(Arc::clone(&combined));
+            drop(slot);
+            drop(data);
+            self.account(before, after);
+            frozen.series.push((s, combined));
+        }
+        frozen
+    }
+
+    /// Drops the frozen points of `frozen` once they are durable in parts (and visible there).
+    pub(crate) fn release(&self, frozen: Frozen) {
+        for (s, points) in frozen.series {
+            let mut slot = s.frozen.lock();
+            if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &points)) {
+                *slot = None;
+                drop(slot);
+                self.account(points.heap_bytes(), 0);
+            }
+        }
+    }
+}
+
+/// The points of `s` in `range`: its live points over those frozen for a flush.
+fn read_series(s: &MemSeries, range: Range<Timestamp>) -> Vec<Point> {
+    // Live points before frozen ones: a freeze in between moves points from the first to the
+    // second, so reading in this order never misses them.
+    let live = s.data.lock().read(range.clone());
+    let frozen = s.frozen.lock().clone();
+    match frozen {
+        Some(f) => merge_last_wins(vec![f.read(range), live]),
+        None => live,
+    }
+}
+
+/// Merges sorted point lists, oldest source first, into one sorted list in which a timestamp
+/// held by several sources takes the value of the newest.
+pub(crate) fn merge_last_wins(mut sources: Vec<Vec<Point>>) -> Vec<Point> {
+    sources.retain(|s| !s.is_empty());
+    if sources.len() <= 1 {
+        return sources.pop().unwrap_or_default();
+    }
+    let mut all = Vec::with_capacity(sources.iter().map(Vec::len).sum());
+    // Newest source first: the stable sort keeps it first among equal timestamps, and dedup
+    // keeps the first.
+    for s in sources.into_iter().rev() {
+        all.extend(s);
+    }
+    all.sort_by_key(|p| p.timestamp);
+    all.dedup_by_key(|p| p.timestamp);
+    all
 }
 
 /// Rejects points further than `window` behind `max`.

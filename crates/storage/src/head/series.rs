@@ -2,6 +2,7 @@
 //! typed columns.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use sextant_model::{DataType, OrgId, Point, SeriesId, SeriesKey, Timestamp, Value};
@@ -14,6 +15,9 @@ pub(crate) struct MemSeries {
     pub(crate) key: SeriesKey,
     pub(crate) data_type: DataType,
     pub(crate) data: Mutex<SeriesData>,
+    /// Points taken out of `data` by a flush that has not finished writing them to parts;
+    /// older than every point of `data`'s with the same timestamp. Lock `data` first.
+    pub(crate) frozen: Mutex<Option<Arc<SeriesData>>>,
 }
 
 impl MemSeries {
@@ -24,6 +28,7 @@ impl MemSeries {
             key,
             data_type,
             data: Mutex::new(SeriesData::new(data_type)),
+            frozen: Mutex::new(None),
         }
     }
 
@@ -96,6 +101,13 @@ macro_rules! columns {
                 }
             }
 
+            /// The values at `range` as a codec column.
+            fn codec_column(&self, range: Range<usize>) -> crate::codec::Column {
+                match self {
+                    $(Column::$variant(c) => crate::codec::Column::$variant(c[range].to_vec()),)*
+                }
+            }
+
             fn capacity_bytes(&self) -> usize {
                 match self {
                     $(Column::$variant(c) => c.capacity() * std::mem::size_of::<$t>(),)*
@@ -135,6 +147,9 @@ pub(crate) struct SeriesData {
     values: Column,
     /// Heap bytes of string and bytes values.
     value_heap: usize,
+    /// The newest timestamp ever inserted, kept when the points are taken by a flush, so that
+    /// the out-of-order window still applies.
+    newest: Option<Timestamp>,
 }
 
 impl SeriesData {
@@ -143,12 +158,46 @@ impl SeriesData {
             timestamps: Vec::new(),
             values: Column::new(data_type),
             value_heap: 0,
+            newest: None,
         }
     }
 
-    /// The newest timestamp, if any point is held.
+    /// The newest timestamp inserted, if any, even if a flush has taken the point since.
     pub(crate) fn max_timestamp(&self) -> Option<Timestamp> {
-        self.timestamps.last().copied()
+        self.newest.max(self.timestamps.last().copied())
+    }
+
+    /// Raises the newest timestamp seen to `ts`, for points held elsewhere (in parts).
+    pub(crate) fn note_newest(&mut self, ts: Timestamp) {
+        self.newest = self.newest.max(Some(ts));
+    }
+
+    /// Moves the points out into a new `SeriesData`, leaving this one empty (but remembering
+    /// its newest timestamp).
+    pub(crate) fn take(&mut self, data_type: DataType) -> SeriesData {
+        self.newest = self.max_timestamp();
+        let mut taken = std::mem::replace(self, SeriesData::new(data_type));
+        self.newest = taken.newest;
+        taken.newest = None;
+        taken
+    }
+
+    /// `older` with the points of `newer` inserted over it (last write wins).
+    pub(crate) fn overlay(older: &SeriesData, newer: &SeriesData, data_type: DataType) -> Self {
+        let mut out = SeriesData::new(data_type);
+        out.insert(&older.points_at(0..older.len()));
+        out.insert(&newer.points_at(0..newer.len()));
+        out
+    }
+
+    /// The timestamps, sorted and distinct.
+    pub(crate) fn timestamps(&self) -> &[Timestamp] {
+        &self.timestamps
+    }
+
+    /// The values at positions `range`, as a codec column.
+    pub(crate) fn codec_column(&self, range: Range<usize>) -> crate::codec::Column {
+        self.values.codec_column(range)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -223,7 +272,11 @@ impl SeriesData {
     pub(crate) fn read(&self, range: Range<Timestamp>) -> Vec<Point> {
         let start = self.timestamps.partition_point(|&t| t < range.start);
         let end = self.timestamps.partition_point(|&t| t < range.end);
-        (start..end.max(start))
+        self.points_at(start..end.max(start))
+    }
+
+    fn points_at(&self, positions: Range<usize>) -> Vec<Point> {
+        positions
             .map(|i| Point::new(self.timestamps[i], self.values.get(i)))
             .collect()
     }

@@ -29,7 +29,7 @@
 //! - **Async callers.** The calls block. From async code run them on a blocking thread (for
 //!   tokio, `spawn_blocking`); the crate itself uses no runtime.
 
-mod payload;
+pub(crate) mod payload;
 mod replay;
 mod segment;
 
@@ -147,6 +147,8 @@ struct Writer {
     /// Closed segments, oldest first; the open one is not among them.
     closed: Vec<SegmentRef>,
     first_seq: u64,
+    /// The sequence number of the last record written to the open segment or before it.
+    last_seq: u64,
     /// Whether written data awaits a sync (relaxed mode only).
     dirty: bool,
     last_sync: Instant,
@@ -229,6 +231,7 @@ impl Wal {
                     len,
                     closed: recovered.segments,
                     first_seq: last.first_seq,
+                    last_seq: recovered.next_seq - 1,
                     dirty: false,
                     last_sync: Instant::now(),
                     sync_latency: SyncLatency::default(),
@@ -242,6 +245,7 @@ impl Wal {
                     len: segment::HEADER_LEN as u64,
                     closed: Vec::new(),
                     first_seq: recovered.next_seq,
+                    last_seq: recovered.next_seq - 1,
                     dirty: false,
                     last_sync: Instant::now(),
                     sync_latency: SyncLatency::default(),
@@ -385,6 +389,29 @@ impl Wal {
         Ok(removed)
     }
 
+    /// Closes the open segment, if it holds any record, and starts a new one after its last
+    /// record, so that [`Wal::truncate_before`] can later remove everything written so far.
+    /// Records waiting for a group write go to the new segment. Returns whether it rotated.
+    pub fn rotate(&self) -> Result<bool> {
+        let mut io = self.shared.io.lock();
+        if io.len <= segment::HEADER_LEN as u64 {
+            return Ok(false);
+        }
+        // A closed segment must be complete on disk: replay treats damage in it as corruption.
+        io.sync()?;
+        let next = io.last_seq + 1;
+        let (file, path) = segment::create(&self.shared.dir, next)?;
+        let old_path = std::mem::replace(&mut io.path, path);
+        let old_first = std::mem::replace(&mut io.first_seq, next);
+        io.closed.push(SegmentRef {
+            first_seq: old_first,
+            path: old_path,
+        });
+        io.file = file;
+        io.len = segment::HEADER_LEN as u64;
+        Ok(true)
+    }
+
     /// Syncs any written but unsynced data now (useful in relaxed mode; cheap otherwise).
     pub fn sync(&self) -> Result<()> {
         let mut io = self.shared.io.lock();
@@ -478,6 +505,7 @@ impl Shared {
             .write_all(group)
             .map_err(Error::io("write WAL segment", &io.path))?;
         io.len += group.len() as u64;
+        io.last_seq = upto;
         io.dirty = true;
         match self.config.sync {
             SyncMode::Always => io.sync()?,

@@ -9,8 +9,8 @@ use sextant_model::{DataType, OrgId, Point, SeriesKey, ValidatedBatch, Value, Wr
 /// The first byte of a payload holding a write batch.
 pub(crate) const KIND_WRITE_BATCH: u8 = 1;
 
-/// The stable one-byte code of each data type in the WAL format.
-fn type_code(t: DataType) -> u8 {
+/// The stable one-byte code of each data type in the WAL format (parts use the same codes).
+pub(crate) fn type_code(t: DataType) -> u8 {
     match t {
         DataType::Double => 1,
         DataType::Float => 2,
@@ -26,7 +26,7 @@ fn type_code(t: DataType) -> u8 {
     }
 }
 
-fn type_from_code(code: u8) -> Option<DataType> {
+pub(crate) fn type_from_code(code: u8) -> Option<DataType> {
     DataType::ALL.into_iter().find(|&t| type_code(t) == code)
 }
 

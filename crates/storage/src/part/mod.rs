@@ -1,0 +1,227 @@
+//! Parts: the head written out as immutable, compressed, time-partitioned files.
+//!
+//! A flush takes the points the head holds and writes them, per time partition, into one new
+//! part file under `<data dir>/parts/<partition start in ns>/`. A part holds many series; each
+//! series is a run of blocks of up to 16k points, a block being an encoded timestamp column
+//! and an encoded value column ([`crate::codec`]) framed with a CRC-32, with a summary (count,
+//! time range, first, last, and for numbers min, max and sum) in the part's index. The layout
+//! is drawn byte by byte in `docs/format/parts.md`.
+//!
+//! # Contract
+//!
+//! - **Immutable and atomic.** A part is written under a temporary name, fsynced, renamed into
+//!   place and its directory fsynced; a part file under its final name is complete and
+//!   durable, and is never changed afterwards. Temporary files left by a crash are removed on
+//!   open.
+//! - **Ordering.** Parts are named by the range of part ids they hold,
+//!   `<first id>-<last id>.part`, ids growing with every flush. For one series and timestamp,
+//!   the part with the larger last id holds the newer value; the head is newer than any part.
+//! - **Duplicates.** Parts may hold points another part also holds (a flush whose WAL
+//!   truncation a crash cut short is replayed and flushed again). Reads resolve them by
+//!   (series, timestamp), last write wins.
+//! - **Corruption** of a header, footer, index or block is reported as
+//!   [`Error::PartCorrupt`](crate::Error::PartCorrupt), naming the file and byte offset; reads
+//!   never panic on damaged files.
+
+mod flush;
+mod format;
+mod merge;
+mod reader;
+mod writer;
+
+use std::fs::{self, File};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use sextant_model::Timestamp;
+
+use crate::{Error, Result};
+pub(crate) use flush::write_frozen;
+pub use format::{BlockMeta, BlockSummary, NumericSummary};
+pub(crate) use merge::{rewrite, select_run};
+pub use reader::{Part, PartSeries};
+pub(crate) use writer::PartWriter;
+
+/// The suffix of part files.
+const SUFFIX: &str = ".part";
+/// The suffix of part files being written.
+const TMP_SUFFIX: &str = ".tmp";
+
+/// The name of a part: the range of part ids it holds. A flushed part holds one id; a merged
+/// part the ids of the parts it replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartName {
+    /// The smallest id held.
+    pub first: u64,
+    /// The largest id held; orders parts from older to newer.
+    pub last: u64,
+}
+
+impl PartName {
+    /// The name of a freshly flushed part.
+    pub fn single(id: u64) -> Self {
+        PartName {
+            first: id,
+            last: id,
+        }
+    }
+
+    /// `00000000000000000007-00000000000000000007.part`.
+    pub fn file_name(&self) -> String {
+        format!("{:020}-{:020}{SUFFIX}", self.first, self.last)
+    }
+
+    /// Parses a file name made by [`PartName::file_name`].
+    pub fn parse(file_name: &str) -> Option<PartName> {
+        let stem = file_name.strip_suffix(SUFFIX)?;
+        let (first, last) = stem.split_once('-')?;
+        let digits = |s: &str| s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(first) || !digits(last) {
+            return None;
+        }
+        let name = PartName {
+            first: first.parse().ok()?,
+            last: last.parse().ok()?,
+        };
+        (name.first <= name.last).then_some(name)
+    }
+
+    /// Whether `self` holds every id of `other` and more.
+    fn supersedes(&self, other: &PartName) -> bool {
+        self != other && self.first <= other.first && other.last <= self.last
+    }
+}
+
+/// The partition of length `len` nanoseconds holding `ts`: `[start, end)`, clamped to the
+/// range of timestamps at the extremes.
+pub fn partition_of(ts: Timestamp, len: i64) -> Range<Timestamp> {
+    let len = i128::from(len.max(1));
+    let start = i128::from(ts).div_euclid(len) * len;
+    let clamp = |v: i128| v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+    clamp(start)..clamp(start + len)
+}
+
+/// The directory name of the partition starting at `start`.
+fn partition_dir_name(start: Timestamp) -> String {
+    start.to_string()
+}
+
+/// Makes creations, renames and removals of files in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io("sync parts directory", dir))
+}
+
+/// Creates `dir` if missing and makes its entry in its parent durable.
+pub(crate) fn create_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(Error::io("create parts directory", dir))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// The parts of a store, oldest first (by last id), shared by readers and the flusher.
+#[derive(Debug, Default)]
+pub(crate) struct PartSet {
+    parts: RwLock<Arc<Vec<Arc<Part>>>>,
+}
+
+impl PartSet {
+    /// A snapshot of the parts, oldest first. Parts removed later stay readable through it.
+    pub(crate) fn snapshot(&self) -> Arc<Vec<Arc<Part>>> {
+        Arc::clone(&self.parts.read())
+    }
+
+    /// Adds parts (newer than all held).
+    pub(crate) fn add(&self, added: Vec<Arc<Part>>) {
+        let mut parts = self.parts.write();
+        let mut next: Vec<Arc<Part>> = parts.iter().cloned().chain(added).collect();
+        next.sort_by_key(|p| (p.name().last, p.name().first));
+        *parts = Arc::new(next);
+    }
+
+    /// Replaces the parts named `removed` with `added`.
+    pub(crate) fn replace(&self, removed: &[PartName], added: Option<Arc<Part>>) {
+        let mut parts = self.parts.write();
+        let mut next: Vec<Arc<Part>> = parts
+            .iter()
+            .filter(|p| !removed.contains(&p.name()))
+            .cloned()
+            .chain(added)
+            .collect();
+        next.sort_by_key(|p| (p.name().last, p.name().first));
+        *parts = Arc::new(next);
+    }
+
+    /// The largest part id held, 0 if none.
+    pub(crate) fn max_id(&self) -> u64 {
+        self.parts
+            .read()
+            .iter()
+            .map(|p| p.name().last)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Opens every part under `parts_dir` (created if missing), oldest first. Removes temporary
+/// files of interrupted writes and parts that a merged part supersedes (the merge finished,
+/// but a crash came before it removed its inputs).
+pub(crate) fn load(parts_dir: &Path) -> Result<Vec<Arc<Part>>> {
+    create_dir(parts_dir)?;
+    let mut parts = Vec::new();
+    let entries = fs::read_dir(parts_dir).map_err(Error::io("list parts directory", parts_dir))?;
+    for entry in entries {
+        let entry = entry.map_err(Error::io("list parts directory", parts_dir))?;
+        let dir = entry.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut names = Vec::new();
+        let mut removed = false;
+        for file in fs::read_dir(&dir).map_err(Error::io("list partition directory", &dir))? {
+            let file = file.map_err(Error::io("list partition directory", &dir))?;
+            let file_name = file.file_name();
+            let Some(file_name) = file_name.to_str() else {
+                continue;
+            };
+            if file_name.ends_with(TMP_SUFFIX) {
+                tracing::warn!(path = %file.path().display(), "removing part file left unfinished by a crash");
+                fs::remove_file(file.path())
+                    .map_err(Error::io("remove unfinished part file", file.path()))?;
+                removed = true;
+            } else if let Some(name) = PartName::parse(file_name) {
+                names.push(name);
+            }
+        }
+        let superseded: Vec<PartName> = names
+            .iter()
+            .filter(|n| names.iter().any(|m| m.supersedes(n)))
+            .copied()
+            .collect();
+        for name in &superseded {
+            let path = dir.join(name.file_name());
+            tracing::info!(path = %path.display(), "removing part superseded by a merged part");
+            fs::remove_file(&path).map_err(Error::io("remove superseded part file", &path))?;
+            removed = true;
+        }
+        if removed {
+            sync_dir(&dir)?;
+        }
+        for name in names.into_iter().filter(|n| !superseded.contains(n)) {
+            parts.push(Arc::new(Part::open(&dir.join(name.file_name()), name)?));
+        }
+    }
+    parts.sort_by_key(|p| (p.name().last, p.name().first));
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests;

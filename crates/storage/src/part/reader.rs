@@ -1,0 +1,347 @@
+//! Reading a part file: its footer and index once, when the part is opened, then blocks on
+//! demand, each checked against its CRC and its index entry before it is decoded.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
+
+use super::PartName;
+use super::format::{self, BLOCK_OVERHEAD, BlockMeta, Cursor, FOOTER_LEN, Footer, FrameProblem};
+use crate::codec::{self, Column};
+use crate::{Error, Result};
+
+/// One series in a part: its type and its blocks, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartSeries {
+    /// The series' type for life.
+    pub data_type: DataType,
+    /// Its blocks, oldest first, not overlapping.
+    pub blocks: Vec<BlockMeta>,
+}
+
+/// An open, immutable part file with its index in memory.
+///
+/// Reads may run from many threads at once (they use positioned reads on one file handle).
+#[derive(Debug)]
+pub struct Part {
+    path: PathBuf,
+    file: File,
+    name: PartName,
+    footer: Footer,
+    size: u64,
+    series: HashMap<OrgId, HashMap<SeriesKey, PartSeries>>,
+}
+
+fn corrupt(path: &Path, offset: u64, detail: impl Into<String>) -> Error {
+    Error::PartCorrupt {
+        path: path.to_owned(),
+        offset,
+        detail: detail.into(),
+    }
+}
+
+impl Part {
+    /// Opens the part at `path`, named `name`, and loads its index. Fails with
+    /// [`Error::PartCorrupt`] (naming the file and byte offset) if the header, footer or index
+    /// is damaged, and with [`Error::PartVersion`] if another format version wrote it.
+    pub fn open(path: &Path, name: PartName) -> Result<Part> {
+        let file = File::open(path).map_err(Error::io("open part file", path))?;
+        let size = file
+            .metadata()
+            .map_err(Error::io("inspect part file", path))?
+            .len();
+        let min_len = (format::HEADER_LEN + FOOTER_LEN) as u64;
+        if size < min_len {
+            return Err(corrupt(
+                path,
+                0,
+                format!("file is {size} bytes, shorter than a header and footer ({min_len})"),
+            ));
+        }
+        let mut header = [0; format::HEADER_LEN];
+        file.read_exact_at(&mut header, 0)
+            .map_err(Error::io("read part file", path))?;
+        let version_error = |found| Error::PartVersion {
+            path: path.to_owned(),
+            found,
+            supported: format::VERSION,
+        };
+        match format::check_header(&header) {
+            Ok(()) => {}
+            Err(FrameProblem::Version(v)) => return Err(version_error(v)),
+            Err(FrameProblem::Corrupt(at, detail)) => return Err(corrupt(path, at as u64, detail)),
+        }
+        let footer_at = size - FOOTER_LEN as u64;
+        let mut tail = [0; FOOTER_LEN];
+        file.read_exact_at(&mut tail, footer_at)
+            .map_err(Error::io("read part file", path))?;
+        let footer = match Footer::decode(&tail) {
+            Ok(f) => f,
+            Err(FrameProblem::Version(v)) => return Err(version_error(v)),
+            Err(FrameProblem::Corrupt(at, detail)) => {
+                return Err(corrupt(path, footer_at + at as u64, detail));
+            }
+        };
+        if footer.index_offset < format::HEADER_LEN as u64
+            || footer.index_offset.checked_add(footer.index_len) != Some(footer_at)
+        {
+            return Err(corrupt(
+                path,
+                footer_at,
+                format!(
+                    "footer places the index at {}..+{}, but it must end where the footer starts, at {footer_at}",
+                    footer.index_offset, footer.index_len
+                ),
+            ));
+        }
+        let mut index = vec![0; footer.index_len as usize];
+        file.read_exact_at(&mut index, footer.index_offset)
+            .map_err(Error::io("read part file", path))?;
+        let crc = crc32fast::hash(&index);
+        if crc != footer.index_crc {
+            return Err(corrupt(
+                path,
+                footer.index_offset,
+                format!(
+                    "index CRC mismatch: footer says {:#010x}, computed {crc:#010x}",
+                    footer.index_crc
+                ),
+            ));
+        }
+        let series = parse_index(path, &index, &footer)?;
+        Ok(Part {
+            path: path.to_owned(),
+            file,
+            name,
+            footer,
+            size,
+            series,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its name: the range of part ids it holds.
+    pub fn name(&self) -> PartName {
+        self.name
+    }
+
+    /// The partition: `[start, end)` in nanoseconds.
+    pub fn partition(&self) -> Range<Timestamp> {
+        self.footer.partition_start..self.footer.partition_end
+    }
+
+    /// The smallest and largest timestamp held.
+    pub fn time_range(&self) -> (Timestamp, Timestamp) {
+        (self.footer.min_ts, self.footer.max_ts)
+    }
+
+    /// Points held, across series.
+    pub fn points(&self) -> u64 {
+        self.footer.points
+    }
+
+    /// The WAL sequence number recorded by the flush that wrote the part: it holds no point of
+    /// a later WAL record.
+    pub fn wal_seq(&self) -> u64 {
+        self.footer.wal_seq
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The series it holds, with their block summaries, in no particular order.
+    pub fn series(&self) -> impl Iterator<Item = (OrgId, &SeriesKey, &PartSeries)> {
+        self.series
+            .iter()
+            .flat_map(|(&org, m)| m.iter().map(move |(k, s)| (org, k, s)))
+    }
+
+    /// The series `key` of `org`, if the part holds it.
+    pub fn get(&self, org: OrgId, key: &SeriesKey) -> Option<&PartSeries> {
+        self.series.get(&org)?.get(key)
+    }
+
+    /// Appends the points of series `key` of `org` in `range` to `out`, in time order;
+    /// `false` if the part does not hold the series.
+    pub fn read_into(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: &Range<Timestamp>,
+        out: &mut Vec<Point>,
+    ) -> Result<bool> {
+        let Some(series) = self.get(org, key) else {
+            return Ok(false);
+        };
+        if range.start >= range.end
+            || self.footer.max_ts < range.start
+            || self.footer.min_ts >= range.end
+        {
+            return Ok(true);
+        }
+        for block in &series.blocks {
+            let s = &block.summary;
+            if s.max_ts < range.start || s.min_ts >= range.end {
+                continue;
+            }
+            let (timestamps, values) = self.read_block(block, series.data_type)?;
+            format::push_points(&timestamps, values, Some(range), out);
+        }
+        Ok(true)
+    }
+
+    /// Appends every point of series `key` of `org` to `out`, in time order; `false` if the
+    /// part does not hold the series.
+    pub fn read_all_into(&self, org: OrgId, key: &SeriesKey, out: &mut Vec<Point>) -> Result<bool> {
+        let Some(series) = self.get(org, key) else {
+            return Ok(false);
+        };
+        for block in &series.blocks {
+            let (timestamps, values) = self.read_block(block, series.data_type)?;
+            format::push_points(&timestamps, values, None, out);
+        }
+        Ok(true)
+    }
+
+    /// Reads, checks and decodes one block.
+    pub fn read_block(
+        &self,
+        block: &BlockMeta,
+        data_type: DataType,
+    ) -> Result<(Vec<Timestamp>, Column)> {
+        let at = block.offset;
+        if (block.len as usize) < BLOCK_OVERHEAD {
+            return Err(corrupt(
+                &self.path,
+                at,
+                format!("block of {} bytes is shorter than its frame", block.len),
+            ));
+        }
+        let mut bytes = vec![0; block.len as usize];
+        self.file
+            .read_exact_at(&mut bytes, at)
+            .map_err(Error::io("read part file", &self.path))?;
+        // The index guarantees at least BLOCK_OVERHEAD bytes; the last four are the CRC.
+        let body_len = bytes.len() - 4;
+        let stored = u32::from_le_bytes(bytes[body_len..].try_into().unwrap_or_default());
+        let crc = crc32fast::hash(&bytes[..body_len]);
+        if crc != stored {
+            return Err(corrupt(
+                &self.path,
+                at,
+                format!("block CRC mismatch: stored {stored:#010x}, computed {crc:#010x}"),
+            ));
+        }
+        let ts_len = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()) as usize;
+        let Some(ts_bytes) = bytes.get(4..4 + ts_len).filter(|_| 4 + ts_len <= body_len) else {
+            return Err(corrupt(
+                &self.path,
+                at,
+                format!("timestamp column of {ts_len} bytes overruns the block of {body_len}"),
+            ));
+        };
+        let timestamps = codec::decode_timestamps(ts_bytes)
+            .map_err(|e| corrupt(&self.path, at + 4, e.to_string()))?;
+        let values_at = 4 + ts_len;
+        let values = codec::decode(data_type, &bytes[values_at..body_len])
+            .map_err(|e| corrupt(&self.path, at + values_at as u64, e.to_string()))?;
+        let s = &block.summary;
+        if timestamps.len() != s.count as usize || values.len() != s.count as usize {
+            return Err(corrupt(
+                &self.path,
+                at,
+                format!(
+                    "block holds {} timestamps and {} values; the index says {}",
+                    timestamps.len(),
+                    values.len(),
+                    s.count
+                ),
+            ));
+        }
+        let sorted = timestamps.windows(2).all(|w| w[0] < w[1]);
+        if !sorted || timestamps.first() != Some(&s.min_ts) || timestamps.last() != Some(&s.max_ts)
+        {
+            return Err(corrupt(
+                &self.path,
+                at + 4,
+                format!(
+                    "block timestamps are not strictly increasing from {} to {} as the index says",
+                    s.min_ts, s.max_ts
+                ),
+            ));
+        }
+        Ok((timestamps, values))
+    }
+}
+
+fn parse_index(
+    path: &Path,
+    index: &[u8],
+    footer: &Footer,
+) -> Result<HashMap<OrgId, HashMap<SeriesKey, PartSeries>>> {
+    let base = footer.index_offset;
+    let mut c = Cursor::new(index);
+    let mut out: HashMap<OrgId, HashMap<SeriesKey, PartSeries>> = HashMap::new();
+    let bad = |c: &Cursor<'_>, detail: String| corrupt(path, base + c.pos as u64, detail);
+    while !c.is_empty() {
+        let entry_at = c.pos;
+        let (org, key, data_type, count) = c
+            .series()
+            .map_err(|e| bad(&c, format!("index entry: {e}")))?;
+        let mut blocks: Vec<BlockMeta> = Vec::with_capacity(count.min(index.len() / 32));
+        for _ in 0..count {
+            let block = c
+                .block(data_type)
+                .map_err(|e| bad(&c, format!("block entry of series {key}: {e}")))?;
+            let end = block.offset.checked_add(u64::from(block.len));
+            let in_bounds = block.offset >= format::HEADER_LEN as u64
+                && end.is_some_and(|e| e <= footer.index_offset)
+                && block.len as usize >= BLOCK_OVERHEAD;
+            if !in_bounds {
+                return Err(bad(
+                    &c,
+                    format!(
+                        "block of series {key} at {}..+{} lies outside the data area {}..{}",
+                        block.offset,
+                        block.len,
+                        format::HEADER_LEN,
+                        footer.index_offset
+                    ),
+                ));
+            }
+            if blocks
+                .last()
+                .is_some_and(|prev| prev.summary.max_ts >= block.summary.min_ts)
+            {
+                return Err(bad(
+                    &c,
+                    format!("blocks of series {key} overlap or are out of time order"),
+                ));
+            }
+            blocks.push(block);
+        }
+        if out
+            .entry(org)
+            .or_default()
+            .insert(key.clone(), PartSeries { data_type, blocks })
+            .is_some()
+        {
+            return Err(corrupt(
+                path,
+                base + entry_at as u64,
+                format!("series {key} of {org} appears twice in the index"),
+            ));
+        }
+    }
+    Ok(out)
+}
