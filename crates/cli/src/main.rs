@@ -31,6 +31,10 @@ enum Command {
     /// Work with telemetry configs.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
+    /// Download channels of an asset from a running server.
+    Query(commands::query::QueryArgs),
+    /// Send a CSV or Parquet table to a running server as the flows of a telemetry config.
+    Ingest(commands::ingest::IngestArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args).map(|()| ExitCode::SUCCESS),
         Command::Token(command) => commands::token::run(command).map(|()| ExitCode::SUCCESS),
         Command::Config(command) => commands::config::run(command),
+        Command::Query(args) => commands::query::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Ingest(args) => commands::ingest::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,7 @@
 //! The subcommands of `sextant`, one module each.
 
 pub mod config;
+pub mod ingest;
+pub mod query;
 pub mod serve;
 pub mod token;

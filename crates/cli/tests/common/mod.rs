@@ -1,0 +1,102 @@
+//! The real `sextant` binary serving on a free port from a temporary data directory, as a user
+//! starts it, and a way to run the client commands against it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The admin key every test server is bootstrapped with.
+pub const TOKEN: &str = "sxt_cli_test_bootstrap_token";
+
+/// A running `sextant serve`; killed when dropped.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub url: String,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a server and waits until it listens.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--bootstrap-token", TOKEN])
+            .env("SEXTANT_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the sextant binary starts");
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = match lines.next() {
+                Some(Ok(line)) => line,
+                other => {
+                    let _ = child.kill();
+                    panic!("sextant serve ended before listening: {other:?}");
+                }
+            };
+            if let Some(rest) = line.split(" listening on ").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        };
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected address {url:?}"
+        );
+        // Keep reading, so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Server { url, child, dir }
+    }
+
+    /// A scratch directory that lives as long as the server.
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path in the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `sextant ARGS` against this server (`SEXTANT_URL` and `SEXTANT_TOKEN` set).
+    pub fn sextant(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(args)
+            .env("SEXTANT_URL", &self.url)
+            .env("SEXTANT_TOKEN", TOKEN)
+            .env("SEXTANT_LOG", "warn")
+            .current_dir(self.dir.path())
+            .output()
+            .expect("the sextant binary runs")
+    }
+
+    /// An authenticated channel for the SDK and the raw Sift clients.
+    pub async fn channel(&self) -> sextant_client::SextantChannel {
+        sextant_client::connect(&sextant_client::ClientConfig::new(&self.url, TOKEN))
+            .await
+            .expect("the server accepts connections")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Standard output or error as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

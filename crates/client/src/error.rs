@@ -1,0 +1,77 @@
+use sextant_model::ErrorKind;
+
+/// The SDK's error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The connection settings are unusable.
+    #[error("invalid connection settings: {0}")]
+    Config(String),
+    /// The server could not be reached.
+    #[error("cannot connect to {uri}")]
+    Connect {
+        /// The server's URI.
+        uri: String,
+        /// The cause.
+        source: tonic::transport::Error,
+    },
+    /// The server refused or failed a call.
+    #[error("{call} failed: {status_message} ({code:?})", status_message = .status.message(), code = .status.code())]
+    Rpc {
+        /// Which call.
+        call: &'static str,
+        /// The server's answer.
+        status: tonic::Status,
+    },
+    /// Data does not fit the telemetry config; nothing was sent.
+    #[error("{0}")]
+    Validation(String),
+    /// What a query names does not exist on the server.
+    #[error("{0}")]
+    NotFound(String),
+    /// The server answered with something the SDK cannot read.
+    #[error("{0}")]
+    Decode(String),
+    /// Writing a result out (CSV, Parquet, a table) failed.
+    #[error("cannot write {what}: {source}")]
+    Export {
+        /// What was being written, e.g. the file's path.
+        what: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// The kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) | Error::Validation(_) => ErrorKind::InvalidInput,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Decode(_) | Error::Export { .. } => ErrorKind::Internal,
+            Error::Connect { .. } => ErrorKind::Unavailable,
+            Error::Rpc { status, .. } => match status.code() {
+                tonic::Code::InvalidArgument
+                | tonic::Code::FailedPrecondition
+                | tonic::Code::OutOfRange => ErrorKind::InvalidInput,
+                tonic::Code::NotFound => ErrorKind::NotFound,
+                tonic::Code::AlreadyExists => ErrorKind::AlreadyExists,
+                tonic::Code::Unauthenticated => ErrorKind::Unauthenticated,
+                tonic::Code::PermissionDenied => ErrorKind::PermissionDenied,
+                tonic::Code::ResourceExhausted => ErrorKind::LimitExceeded,
+                tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Aborted
+                | tonic::Code::Cancelled => ErrorKind::Unavailable,
+                _ => ErrorKind::Internal,
+            },
+        }
+    }
+
+    /// Wraps a status of `call`.
+    pub fn rpc(call: &'static str, status: tonic::Status) -> Self {
+        Error::Rpc { call, status }
+    }
+}
+
+/// The SDK's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,17 @@
+//! The Rust SDK for Sextant, with the ergonomics of Sift's Python client in idiomatic Rust.
+//!
+//! It sits in front of the server: it speaks Sift's gRPC API, which Sextant serves, so the
+//! same program works against either. [`connect`] opens an authenticated channel; the
+//! ingestion side registers a telemetry config and sends flows; the download side reads
+//! channels back as Arrow record batches.
+
+mod connect;
+pub mod download;
+mod error;
+pub mod export;
+pub mod ingest;
+
+pub use connect::{ClientConfig, SextantChannel, Tls, connect};
+pub use download::{ChannelQuery, DataQuery, DataService, QueryResult, align, parse_time};
+pub use error::{Error, Result};
+pub use ingest::{BufferedIngestion, Flow, IngestionService, OrderedFlow, RetryPolicy, RunOptions};
