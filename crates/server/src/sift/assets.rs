@@ -7,7 +7,7 @@ use sift_rs::assets::v1::*;
 use tonic::{Request, Response, Status};
 
 use super::convert::timestamp_to_pb;
-use super::filter::Filter;
+use super::filter;
 use super::unsupported;
 use crate::auth::{Need, require};
 use crate::state::AppState;
@@ -68,11 +68,7 @@ impl AssetService for Assets {
     ) -> Result<Response<ListAssetsResponse>, Status> {
         let principal = require(&request, Need::Read)?;
         let req = request.into_inner();
-        let filter =
-            Filter::parse(&req.filter).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        filter
-            .check_fields(&["name", "asset_id"])
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let filter = filter::parse_for(&req.filter, &["name", "asset_id"])?;
         let filter = AssetFilter {
             ids: filter.allowed("asset_id"),
             names: filter.allowed("name"),

@@ -7,7 +7,7 @@ use sift_rs::channels::v3::*;
 use tonic::{Request, Response, Status};
 
 use super::convert::{bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_to_pb};
-use super::filter::Filter;
+use super::filter;
 use super::unsupported;
 use crate::auth::{Need, require};
 use crate::state::AppState;
@@ -58,11 +58,7 @@ impl ChannelService for Channels {
     ) -> Result<Response<ListChannelsResponse>, Status> {
         let principal = require(&request, Need::Read)?;
         let req = request.into_inner();
-        let filter =
-            Filter::parse(&req.filter).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        filter
-            .check_fields(&["asset_id", "name", "channel_id"])
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let filter = filter::parse_for(&req.filter, &["asset_id", "name", "channel_id"])?;
         let filter = ChannelFilter {
             asset_ids: filter.allowed("asset_id"),
             names: filter.allowed("name"),

@@ -102,6 +102,16 @@ impl Filter {
     }
 }
 
+/// Parses a list call's filter and checks that it names only `fields`; either failure is
+/// INVALID_ARGUMENT naming the problem.
+pub fn parse_for(src: &str, fields: &[&str]) -> Result<Filter, tonic::Status> {
+    let filter = Filter::parse(src).map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+    filter
+        .check_fields(fields)
+        .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+    Ok(filter)
+}
+
 /// A filter names a field that the list call cannot filter on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct UnknownField {

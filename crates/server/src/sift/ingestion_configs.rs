@@ -10,7 +10,7 @@ use sift_rs::ingestion_configs::v2::*;
 use tonic::{Request, Response, Status};
 
 use super::convert::{flow_from_pb, flow_to_pb, flows_as_config};
-use super::filter::Filter;
+use super::filter;
 use crate::auth::{Need, check_organization, require};
 use crate::state::AppState;
 
@@ -78,11 +78,10 @@ impl IngestionConfigService for IngestionConfigs {
     ) -> Result<Response<ListIngestionConfigsResponse>, Status> {
         let principal = require(&request, Need::Read)?;
         let req = request.into_inner();
-        let filter =
-            Filter::parse(&req.filter).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        filter
-            .check_fields(&["client_key", "ingestion_config_id", "asset_id"])
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let filter = filter::parse_for(
+            &req.filter,
+            &["client_key", "ingestion_config_id", "asset_id"],
+        )?;
         let filter = IngestionConfigFilter {
             client_keys: filter.allowed("client_key"),
             ids: filter.allowed("ingestion_config_id"),
@@ -163,11 +162,7 @@ impl IngestionConfigService for IngestionConfigs {
     ) -> Result<Response<ListIngestionConfigFlowsResponse>, Status> {
         let principal = require(&request, Need::Read)?;
         let req = request.into_inner();
-        let filter =
-            Filter::parse(&req.filter).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        filter
-            .check_fields(&["name", "flow_name"])
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let filter = filter::parse_for(&req.filter, &["name", "flow_name"])?;
         let names = filter
             .allowed("name")
             .or_else(|| filter.allowed("flow_name"));

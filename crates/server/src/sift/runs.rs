@@ -7,7 +7,7 @@ use sift_rs::runs::v2::*;
 use tonic::{Request, Response, Status};
 
 use super::convert::{metadata_from_pb, metadata_to_pb, timestamp_from_pb, timestamp_to_pb};
-use super::filter::Filter;
+use super::filter;
 use super::unsupported;
 use crate::auth::{Need, check_organization, require};
 use crate::state::AppState;
@@ -69,11 +69,7 @@ impl RunService for Runs {
     ) -> Result<Response<ListRunsResponse>, Status> {
         let principal = require(&request, Need::Read)?;
         let req = request.into_inner();
-        let filter =
-            Filter::parse(&req.filter).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        filter
-            .check_fields(&["name", "run_id", "client_key"])
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let filter = filter::parse_for(&req.filter, &["name", "run_id", "client_key"])?;
         let filter = RunFilter {
             ids: filter.allowed("run_id"),
             names: filter.allowed("name"),
