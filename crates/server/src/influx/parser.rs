@@ -72,11 +72,18 @@ impl std::error::Error for LineError {}
 
 /// Parses every line of `body`, calling `on_line` with each line's number (from 1) and result,
 /// in order. Lines that are blank or comments are skipped. A body that is not UTF-8 fails line
-/// by line where the bad bytes are.
+/// by line where the bad bytes are. The line passed is reused for the next one (its vectors
+/// keep their capacity), so a body costs no allocation per line.
 pub fn parse_lines<'a>(
     body: &'a [u8],
-    mut on_line: impl FnMut(usize, Result<Line<'a>, LineError>),
+    mut on_line: impl FnMut(usize, Result<&Line<'a>, LineError>),
 ) {
+    let mut line = Line {
+        measurement: Cow::Borrowed(""),
+        tags: Vec::new(),
+        fields: Vec::new(),
+        timestamp: None,
+    };
     let mut number = 0;
     for raw in body.split(|b| *b == b'\n') {
         number += 1;
@@ -86,12 +93,26 @@ pub fn parse_lines<'a>(
         if raw[first] == b'#' {
             continue;
         }
-        on_line(number, parse_line(raw, number));
+        match parse_into(raw, number, &mut line) {
+            Ok(()) => on_line(number, Ok(&line)),
+            Err(e) => on_line(number, Err(e)),
+        }
     }
 }
 
 /// Parses one line (without its newline); `number` is used in errors.
 pub fn parse_line(raw: &[u8], number: usize) -> Result<Line<'_>, LineError> {
+    let mut line = Line {
+        measurement: Cow::Borrowed(""),
+        tags: Vec::new(),
+        fields: Vec::new(),
+        timestamp: None,
+    };
+    parse_into(raw, number, &mut line)?;
+    Ok(line)
+}
+
+fn parse_into<'a>(raw: &'a [u8], number: usize, line: &mut Line<'a>) -> Result<(), LineError> {
     let text = match std::str::from_utf8(raw) {
         Ok(text) => text,
         Err(e) => {
@@ -108,7 +129,7 @@ pub fn parse_line(raw: &[u8], number: usize) -> Result<Line<'_>, LineError> {
         at: 0,
         line: number,
     }
-    .line()
+    .line(line)
 }
 
 struct Parser<'a> {
@@ -142,7 +163,9 @@ impl<'a> Parser<'a> {
         self.bytes.get(self.at).copied()
     }
 
-    fn line(mut self) -> Result<Line<'a>, LineError> {
+    fn line(mut self, out: &mut Line<'a>) -> Result<(), LineError> {
+        out.tags.clear();
+        out.fields.clear();
         while matches!(self.peek(), Some(b' ' | b'\t')) {
             self.at += 1;
         }
@@ -150,7 +173,7 @@ impl<'a> Parser<'a> {
         if measurement.is_empty() {
             return Err(self.error("the line has no measurement"));
         }
-        let mut tags = Vec::new();
+        let tags = &mut out.tags;
         while self.peek() == Some(b',') {
             self.at += 1;
             let key = self.token(Stop::Key)?;
@@ -175,7 +198,7 @@ impl<'a> Parser<'a> {
         while self.peek() == Some(b' ') {
             self.at += 1;
         }
-        let mut fields = Vec::new();
+        let fields = &mut out.fields;
         loop {
             let key = self.token(Stop::Key)?;
             if key.is_empty() {
@@ -211,12 +234,9 @@ impl<'a> Parser<'a> {
                 )));
             }
         };
-        Ok(Line {
-            measurement,
-            tags,
-            fields,
-            timestamp,
-        })
+        out.measurement = measurement;
+        out.timestamp = timestamp;
+        Ok(())
     }
 
     /// A name or tag value up to its stop character, unescaped; borrowed when it has no escapes.
@@ -302,6 +322,9 @@ impl<'a> Parser<'a> {
                             "a value that is not a number, string or boolean:",
                         ));
                     }
+                    if let Some(v) = fast_decimal(raw.as_bytes()) {
+                        return Ok(FieldValue::Float(v));
+                    }
                     match raw.parse::<f64>() {
                         Ok(v) if v.is_finite() => Ok(FieldValue::Float(v)),
                         _ => Err(bad(self, "a malformed number")),
@@ -360,6 +383,49 @@ impl<'a> Parser<'a> {
             message: format!("timestamp `{raw}` is not an integer"),
         })
     }
+}
+
+/// Powers of ten that a double holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The value of a plain decimal (`-12.25`, `7`, `.5`) with at most 15 significant digits, or
+/// `None` for anything else (exponents, more digits), which the general parser handles. Both
+/// the digits as an integer (below 2^53) and the power of ten are exact doubles, and IEEE
+/// division rounds correctly, so the result is the correctly rounded value — the same bits
+/// the general parser gives.
+fn fast_decimal(bytes: &[u8]) -> Option<f64> {
+    let (negative, digits) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let mut mantissa: u64 = 0;
+    let mut count = 0;
+    let mut fraction: Option<usize> = None;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                count += 1;
+                if count > 15 {
+                    return None;
+                }
+                if let Some(f) = fraction.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if fraction.is_none() => fraction = Some(0),
+            _ => return None,
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let value = mantissa as f64 / EXACT_POWERS_OF_TEN[fraction.unwrap_or(0)];
+    Some(if negative { -value } else { value })
 }
 
 #[cfg(test)]
@@ -502,6 +568,27 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The fast path gives exactly the general parser's bits wherever it answers.
+        #[test]
+        fn fast_decimals_equal_the_general_parser(
+            int in 0u64..1_000_000_000_000_000,
+            frac_digits in 0usize..16,
+            negative in proptest::prelude::any::<bool>(),
+        ) {
+            let digits = int.to_string();
+            let cut = digits.len().saturating_sub(frac_digits);
+            let text = format!(
+                "{}{}.{}",
+                if negative { "-" } else { "" },
+                &digits[..cut],
+                &digits[cut..]
+            );
+            if let Some(fast) = fast_decimal(text.as_bytes()) {
+                let general: f64 = text.parse().unwrap();
+                proptest::prop_assert_eq!(fast.to_bits(), general.to_bits(), "{}", text);
+            }
+        }
+
         #[test]
         fn never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             parse_lines(&body, |_, _| {});

@@ -228,13 +228,13 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                 }
             },
         };
-        for (field, value) in line.fields {
+        for (field, value) in &line.fields {
             let (data_type, value) = match value {
-                FieldValue::Float(v) => (DataType::Double, Value::Double(v)),
-                FieldValue::Integer(v) => (DataType::Int64, Value::Int64(v)),
-                FieldValue::Unsigned(v) => (DataType::Uint64, Value::Uint64(v)),
-                FieldValue::String(v) => (DataType::String, Value::String(v.into_owned())),
-                FieldValue::Boolean(v) => (DataType::Bool, Value::Bool(v)),
+                FieldValue::Float(v) => (DataType::Double, Value::Double(*v)),
+                FieldValue::Integer(v) => (DataType::Int64, Value::Int64(*v)),
+                FieldValue::Unsigned(v) => (DataType::Uint64, Value::Uint64(*v)),
+                FieldValue::String(v) => (DataType::String, Value::String(v.to_string())),
+                FieldValue::Boolean(v) => (DataType::Bool, Value::Bool(*v)),
             };
             let key = match SeriesKey::new(
                 format!("{}.{}", line.measurement, field),
