@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
+use crate::head::SeriesSelector;
 use crate::head::{Head, HeadConfig, SeriesInfo, SeriesMatcher, merge_last_wins};
 use crate::part::{self, Part, PartSet};
 use crate::wal::{Wal, WalConfig};
@@ -329,6 +330,29 @@ impl Db {
     /// the head or only in parts.
     pub fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo> {
         self.inner.head.series(org, matcher)
+    }
+
+    /// The series of `org` that `selector` selects, sorted by key, whether their points are in
+    /// the head or only in parts.
+    pub fn select(&self, org: OrgId, selector: &SeriesSelector) -> Vec<SeriesInfo> {
+        self.inner.head.select(org, selector)
+    }
+
+    /// The label names of the series of `org` that `selector` selects, sorted, each once.
+    pub fn label_names(&self, org: OrgId, selector: &SeriesSelector) -> Vec<String> {
+        self.inner.head.label_names(org, selector)
+    }
+
+    /// The values of label `label` among the series of `org` that `selector` selects, sorted,
+    /// each once; for [`NAME_LABEL`](crate::head::NAME_LABEL), their series names.
+    pub fn label_values(&self, org: OrgId, label: &str, selector: &SeriesSelector) -> Vec<String> {
+        self.inner.head.label_values(org, label, selector)
+    }
+
+    /// The series names of `org`, sorted, each once; only those starting with `prefix` if
+    /// given.
+    pub fn names(&self, org: OrgId, prefix: Option<&str>) -> Vec<String> {
+        self.inner.head.names(org, prefix)
     }
 
     /// Writes every point the head holds into parts, then removes the WAL segments whose

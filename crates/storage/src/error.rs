@@ -146,6 +146,10 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A series selector or a regular expression in one is not valid.
+    #[error(transparent)]
+    Selector(#[from] crate::head::SelectorError),
+
     /// No such series in the organization.
     #[error("{org} has no series {series}")]
     SeriesNotFound {
@@ -153,6 +157,14 @@ pub enum Error {
         org: OrgId,
         /// The series asked for.
         series: String,
+    },
+
+    /// A read or an aggregation asks for something the series cannot give, e.g. an
+    /// aggregate of a non-numeric series or a bucket width that is not positive.
+    #[error("invalid query: {detail}")]
+    InvalidQuery {
+        /// What is wrong, quoting the input.
+        detail: String,
     },
 }
 
@@ -169,9 +181,11 @@ impl Error {
             | Error::PartWrite { .. } => ErrorKind::Internal,
             Error::WalPoisoned { .. } => ErrorKind::Unavailable,
             Error::BatchTooLarge { .. } | Error::SeriesLimit { .. } => ErrorKind::LimitExceeded,
-            Error::Batch(_) | Error::SeriesTypeConflict { .. } | Error::TooOld { .. } => {
-                ErrorKind::InvalidInput
-            }
+            Error::Batch(_)
+            | Error::SeriesTypeConflict { .. }
+            | Error::TooOld { .. }
+            | Error::Selector(_)
+            | Error::InvalidQuery { .. } => ErrorKind::InvalidInput,
             Error::SeriesNotFound { .. } => ErrorKind::NotFound,
         }
     }

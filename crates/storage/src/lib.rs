@@ -11,6 +11,7 @@ pub mod db;
 mod error;
 pub mod head;
 pub mod part;
+pub mod read;
 mod store;
 pub mod wal;
 
@@ -18,4 +19,6 @@ pub use db::{
     Db, DbConfig, FlushReport, MaintenanceReport, PartsConfig, RetentionRule, WriteReceipt,
 };
 pub use error::{Error, Result};
+pub use head::{Match, SelectorError, SeriesSelector};
+pub use read::{Agg, AggregateResult, ArrowPoints, Order};
 pub use store::{Store, StoreStats};

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
+use crate::head::SeriesSelector;
 use crate::head::{SeriesInfo, SeriesMatcher};
 use crate::wal::{SyncLatency, WalStats};
 use crate::{Db, Result, WriteReceipt};
@@ -26,6 +27,21 @@ pub trait Store: Send + Sync + Debug {
 
     /// The series of `org` that `matcher` selects. Never another organization's.
     fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo>;
+
+    /// The series of `org` that `selector` selects, sorted by key. Never another
+    /// organization's.
+    fn select(&self, org: OrgId, selector: &SeriesSelector) -> Vec<SeriesInfo>;
+
+    /// The label names of the series of `org` that `selector` selects, sorted, each once.
+    fn label_names(&self, org: OrgId, selector: &SeriesSelector) -> Vec<String>;
+
+    /// The values of label `label` among the series of `org` that `selector` selects, sorted,
+    /// each once.
+    fn label_values(&self, org: OrgId, label: &str, selector: &SeriesSelector) -> Vec<String>;
+
+    /// The series names of `org`, sorted, each once; only those starting with `prefix` if
+    /// given.
+    fn names(&self, org: OrgId, prefix: Option<&str>) -> Vec<String>;
 
     /// Figures about the store as a whole, for monitoring.
     fn stats(&self) -> StoreStats;
@@ -59,6 +75,22 @@ impl Store for Db {
 
     fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo> {
         Db::series(self, org, matcher)
+    }
+
+    fn select(&self, org: OrgId, selector: &SeriesSelector) -> Vec<SeriesInfo> {
+        Db::select(self, org, selector)
+    }
+
+    fn label_names(&self, org: OrgId, selector: &SeriesSelector) -> Vec<String> {
+        Db::label_names(self, org, selector)
+    }
+
+    fn label_values(&self, org: OrgId, label: &str, selector: &SeriesSelector) -> Vec<String> {
+        Db::label_values(self, org, label, selector)
+    }
+
+    fn names(&self, org: OrgId, prefix: Option<&str>) -> Vec<String> {
+        Db::names(self, org, prefix)
     }
 
     fn stats(&self) -> StoreStats {

@@ -1,14 +1,21 @@
 //! The series registry: which series each organization has, by key, by id, and by name and
-//! label for listing.
+//! label for selection and listing.
+//!
+//! Names and label values are kept in ordered posting lists, so that a selector narrows to
+//! the series of one name or label value by lookup, of a prefix by a range, and of a regex by
+//! a pass over the distinct values rather than over the series.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use sextant_model::{OrgId, SeriesId, SeriesKey};
 
+use super::selector::{Match, NAME_LABEL, SeriesSelector};
 use super::series::MemSeries;
 
-/// Which series to list: all conditions must hold; no condition lists every series.
+/// Which series to list by equality only: all conditions must hold; no condition lists every
+/// series. [`SeriesSelector`] is the general form; this converts into it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeriesMatcher {
     /// The series name must equal this.
@@ -36,14 +43,6 @@ impl SeriesMatcher {
         self.labels.push((name.into(), value.into()));
         self
     }
-
-    fn matches(&self, key: &SeriesKey) -> bool {
-        self.name.as_deref().is_none_or(|n| key.name() == n)
-            && self
-                .labels
-                .iter()
-                .all(|(n, v)| key.label(n) == Some(v.as_str()))
-    }
 }
 
 /// The series of one organization.
@@ -51,9 +50,9 @@ impl SeriesMatcher {
 pub(crate) struct OrgIndex {
     pub(crate) by_key: HashMap<SeriesKey, Arc<MemSeries>>,
     /// Series ids by series name, ascending.
-    by_name: HashMap<String, Vec<SeriesId>>,
-    /// Series ids by label name and value, ascending.
-    by_label: HashMap<(String, String), Vec<SeriesId>>,
+    by_name: BTreeMap<String, Vec<SeriesId>>,
+    /// Series ids by label name, then label value, ascending.
+    by_label: BTreeMap<String, BTreeMap<String, Vec<SeriesId>>>,
 }
 
 /// Every series of every organization.
@@ -86,7 +85,9 @@ impl Index {
             .push(id);
         for l in series.key.labels() {
             org.by_label
-                .entry((l.name.clone(), l.value.clone()))
+                .entry(l.name.clone())
+                .or_default()
+                .entry(l.value.clone())
                 .or_default()
                 .push(id);
         }
@@ -94,31 +95,163 @@ impl Index {
         self.by_id.insert(id, series);
     }
 
-    /// The series of `org` that `matcher` selects, sorted by key.
-    pub(crate) fn select(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<Arc<MemSeries>> {
+    /// The series of `org` that `selector` selects, sorted by key.
+    pub(crate) fn select(&self, org: OrgId, selector: &SeriesSelector) -> Vec<Arc<MemSeries>> {
         let Some(o) = self.orgs.get(&org) else {
             return Vec::new();
         };
-        // Start from the shortest posting list among the conditions, then check the rest.
-        let mut lists: Vec<Option<&Vec<SeriesId>>> = Vec::new();
-        if let Some(name) = &matcher.name {
-            lists.push(o.by_name.get(name));
-        }
-        for (n, v) in &matcher.labels {
-            lists.push(o.by_label.get(&(n.clone(), v.clone())));
-        }
-        let mut out: Vec<Arc<MemSeries>> =
-            match lists.iter().min_by_key(|l| l.map_or(0, |l| l.len())) {
-                None => o.by_key.values().cloned().collect(),
-                Some(None) => Vec::new(),
-                Some(Some(ids)) => ids
-                    .iter()
-                    .filter_map(|id| self.by_id.get(id))
-                    .filter(|s| matcher.matches(&s.key))
-                    .cloned()
-                    .collect(),
-            };
+        let mut out: Vec<Arc<MemSeries>> = match o.candidates(selector) {
+            None => o
+                .by_key
+                .values()
+                .filter(|s| selector.matches(&s.key))
+                .cloned()
+                .collect(),
+            Some(lists) => lists
+                .into_iter()
+                .flatten()
+                .filter_map(|id| self.by_id.get(id))
+                .filter(|s| selector.matches(&s.key))
+                .cloned()
+                .collect(),
+        };
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
+    }
+
+    /// The label names of the series of `org` that `selector` selects, sorted.
+    pub(crate) fn label_names(&self, org: OrgId, selector: &SeriesSelector) -> Vec<String> {
+        let Some(o) = self.orgs.get(&org) else {
+            return Vec::new();
+        };
+        if selector.is_all() {
+            return o.by_label.keys().cloned().collect();
+        }
+        let selected = self.select(org, selector);
+        let names: BTreeSet<&str> = selected
+            .iter()
+            .flat_map(|s| s.key.labels().iter().map(|l| l.name.as_str()))
+            .collect();
+        names.into_iter().map(str::to_owned).collect()
+    }
+
+    /// The values of label `label` among the series of `org` that `selector` selects, sorted;
+    /// for `__name__`, their names.
+    pub(crate) fn label_values(
+        &self,
+        org: OrgId,
+        label: &str,
+        selector: &SeriesSelector,
+    ) -> Vec<String> {
+        let Some(o) = self.orgs.get(&org) else {
+            return Vec::new();
+        };
+        if selector.is_all() {
+            if label == NAME_LABEL {
+                return o.by_name.keys().cloned().collect();
+            }
+            return o
+                .by_label
+                .get(label)
+                .map_or_else(Vec::new, |values| values.keys().cloned().collect());
+        }
+        let selected = self.select(org, selector);
+        let values: BTreeSet<&str> = selected
+            .iter()
+            .filter_map(|s| {
+                if label == NAME_LABEL {
+                    Some(s.key.name())
+                } else {
+                    s.key.label(label)
+                }
+            })
+            .collect();
+        values.into_iter().map(str::to_owned).collect()
+    }
+
+    /// The series names of `org`, sorted, only those starting with `prefix` if given.
+    pub(crate) fn names(&self, org: OrgId, prefix: Option<&str>) -> Vec<String> {
+        let Some(o) = self.orgs.get(&org) else {
+            return Vec::new();
+        };
+        let m = Match::Prefix(prefix.unwrap_or_default().to_owned());
+        postings(&o.by_name, &m)
+            .into_iter()
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
+}
+
+/// How costly a condition's posting lists are to find: lookups before ranges before passes.
+fn cost(m: &Match) -> u8 {
+    match m {
+        Match::Equal(_) => 0,
+        Match::Prefix(_) => 1,
+        Match::Regex(_) | Match::NotEqual(_) | Match::NotRegex(_) => 2,
+    }
+}
+
+/// Once a candidate set is this small, conditions needing a pass over values are not used to
+/// narrow it further; checking its series is cheaper.
+const SMALL_CANDIDATES: usize = 256;
+
+/// The values in `values` that `m` accepts, with their posting lists, in value order.
+fn postings<'a>(
+    values: &'a BTreeMap<String, Vec<SeriesId>>,
+    m: &Match,
+) -> Vec<(&'a str, &'a [SeriesId])> {
+    let entry = |(v, ids): (&'a String, &'a Vec<SeriesId>)| (v.as_str(), ids.as_slice());
+    match m {
+        Match::Equal(v) => values.get_key_value(v).map(entry).into_iter().collect(),
+        Match::Prefix(p) => values
+            .range::<str, _>((Bound::Included(p.as_str()), Bound::Unbounded))
+            .take_while(|(v, _)| v.starts_with(p.as_str()))
+            .map(entry)
+            .collect(),
+        _ => values
+            .iter()
+            .filter(|(v, _)| m.matches(Some(v)))
+            .map(entry)
+            .collect(),
+    }
+}
+
+impl OrgIndex {
+    /// Posting lists holding every series `selector` may select, from the condition giving
+    /// the fewest; `None` if no condition narrows (each accepts series lacking its label).
+    fn candidates(&self, selector: &SeriesSelector) -> Option<Vec<&[SeriesId]>> {
+        // Every series has a name, so a name condition always narrows; a label condition
+        // narrows only if it rejects the empty value that a missing label stands for.
+        let mut conditions: Vec<(&BTreeMap<String, Vec<SeriesId>>, &Match)> = Vec::new();
+        if let Some(m) = &selector.name {
+            conditions.push((&self.by_name, m));
+        }
+        for (label, m) in &selector.labels {
+            if label == NAME_LABEL {
+                conditions.push((&self.by_name, m));
+            } else if !m.matches(None) {
+                match self.by_label.get(label) {
+                    Some(values) => conditions.push((values, m)),
+                    // No series has the label, and the condition needs it.
+                    None => return Some(Vec::new()),
+                }
+            }
+        }
+        conditions.sort_by_key(|(_, m)| cost(m));
+        let mut best: Option<(usize, Vec<&[SeriesId]>)> = None;
+        for (values, m) in conditions {
+            if cost(m) == 2 && best.as_ref().is_some_and(|(n, _)| *n <= SMALL_CANDIDATES) {
+                break;
+            }
+            let lists: Vec<&[SeriesId]> = postings(values, m).into_iter().map(|(_, l)| l).collect();
+            let n = lists.iter().map(|l| l.len()).sum();
+            if best.as_ref().is_none_or(|(b, _)| n < *b) {
+                best = Some((n, lists));
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        best.map(|(_, lists)| lists)
     }
 }

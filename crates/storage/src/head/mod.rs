@@ -15,6 +15,11 @@
 //! - **Duplicates.** A point whose timestamp the series already holds replaces it: last write
 //!   wins, in WAL order, also within one batch.
 //! - **Isolation.** Every lookup and listing is by organization; one never sees another's series.
+//! - **Selection.** [`SeriesSelector`]s pick series by name and labels (equal, not equal,
+//!   anchored regex, regex not matching, prefix; a missing label counts as the empty value,
+//!   as in Prometheus); equality and prefix conditions narrow through the index's posting
+//!   lists before the other conditions are checked. [`SeriesMatcher`] is the equality-only
+//!   form and converts into a selector.
 //! - **Limits.** An organization may have at most [`HeadConfig::max_series_per_org`] series; a
 //!   batch that would add more is rejected whole with [`Error::SeriesLimit`]. Replay ignores
 //!   this limit: what is durable is loaded.
@@ -29,6 +34,9 @@
 //! the WAL append and stores its points after it, in WAL order. Reads are open to all.
 
 mod index;
+mod selector;
+#[cfg(test)]
+mod selector_tests;
 mod series;
 
 use std::collections::HashSet;
@@ -45,6 +53,7 @@ use sextant_model::{
 use crate::{Error, Result};
 use index::Index;
 pub use index::SeriesMatcher;
+pub use selector::{Match, NAME_LABEL, Pattern, SelectorError, SeriesSelector};
 use series::{MemSeries, SeriesData};
 
 /// Points a flush has taken out of the head: per series, what it held at the freeze.
@@ -260,7 +269,12 @@ impl Head {
 
     /// The series of `org` that `matcher` selects, sorted by key.
     pub fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo> {
-        let selected = self.index.read().select(org, matcher);
+        self.select(org, &SeriesSelector::from(matcher))
+    }
+
+    /// The series of `org` that `selector` selects, sorted by key.
+    pub fn select(&self, org: OrgId, selector: &SeriesSelector) -> Vec<SeriesInfo> {
+        let selected = self.index.read().select(org, selector);
         selected
             .into_iter()
             .map(|s| SeriesInfo {
@@ -270,6 +284,23 @@ impl Head {
                 points: s.data.lock().len(),
             })
             .collect()
+    }
+
+    /// The label names of the series of `org` that `selector` selects, sorted, each once.
+    pub fn label_names(&self, org: OrgId, selector: &SeriesSelector) -> Vec<String> {
+        self.index.read().label_names(org, selector)
+    }
+
+    /// The values of label `label` among the series of `org` that `selector` selects, sorted,
+    /// each once; for [`NAME_LABEL`], their series names.
+    pub fn label_values(&self, org: OrgId, label: &str, selector: &SeriesSelector) -> Vec<String> {
+        self.index.read().label_values(org, label, selector)
+    }
+
+    /// The series names of `org`, sorted, each once; only those starting with `prefix` if
+    /// given.
+    pub fn names(&self, org: OrgId, prefix: Option<&str>) -> Vec<String> {
+        self.index.read().names(org, prefix)
     }
 
     /// How many series `org` has.

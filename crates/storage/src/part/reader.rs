@@ -213,6 +213,20 @@ impl Part {
         Ok(true)
     }
 
+    /// Appends the points of one block of a series of type `data_type` with timestamps in
+    /// `range` to `out`, in time order.
+    pub fn read_block_into(
+        &self,
+        block: &BlockMeta,
+        data_type: DataType,
+        range: &Range<Timestamp>,
+        out: &mut Vec<Point>,
+    ) -> Result<()> {
+        let (timestamps, values) = self.read_block(block, data_type)?;
+        format::push_points(&timestamps, values, Some(range), out);
+        Ok(())
+    }
+
     /// Reads, checks and decodes one block.
     pub fn read_block(
         &self,

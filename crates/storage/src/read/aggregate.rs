@@ -1,0 +1,380 @@
+//! Per-bucket aggregates of a numeric series, answered from block summaries where the
+//! pushdown rule of the parent module allows and from decoded points elsewhere.
+//!
+//! Buckets are aligned to multiples of the bucket width since the epoch: a point at `t` falls
+//! into the bucket starting at `t - t.rem_euclid(width)`. Only buckets holding at least one
+//! point are returned, in time order.
+//!
+//! Values are folded as `f64` (`int64` and `uint64` beyond 2^53 round). `min` and `max` skip
+//! NaNs unless every value of the bucket is NaN, as block summaries do. Sums are added per
+//! block and then per bucket, so they may differ from a point-by-point sum in the last bits.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, TimestampNanosecondArray, UInt64Array};
+use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp, Value};
+
+use super::{BlockRef, Sources, arrow};
+use crate::codec::Column;
+use crate::head::merge_last_wins;
+use crate::part::BlockSummary;
+use crate::{Db, Error, Result};
+
+/// An aggregate function over the points of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Agg {
+    /// Points, as `UInt64`.
+    Count,
+    /// Their sum.
+    Sum,
+    /// The smallest value.
+    Min,
+    /// The largest value.
+    Max,
+    /// The mean: sum divided by count.
+    Avg,
+    /// The value with the smallest timestamp.
+    First,
+    /// The value with the largest timestamp.
+    Last,
+}
+
+/// The aggregates of a series per time bucket.
+#[derive(Debug, Clone)]
+pub struct AggregateResult {
+    /// The start of every non-empty bucket, ascending, time zone UTC.
+    pub buckets: TimestampNanosecondArray,
+    /// One array per requested aggregate, in the order asked for, as long as `buckets`:
+    /// `UInt64` for [`Agg::Count`], `Float64` for the others.
+    pub columns: Vec<(Agg, ArrayRef)>,
+}
+
+impl PartialEq for AggregateResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.buckets == other.buckets
+            && self.columns.len() == other.columns.len()
+            && self
+                .columns
+                .iter()
+                .zip(&other.columns)
+                .all(|((a, x), (b, y))| a == b && x.to_data() == y.to_data())
+    }
+}
+
+impl AggregateResult {
+    /// The array of `agg`, if it was asked for.
+    pub fn column(&self, agg: Agg) -> Option<&ArrayRef> {
+        self.columns.iter().find(|(a, _)| *a == agg).map(|(_, c)| c)
+    }
+}
+
+/// The running aggregate of one bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct State {
+    pub(crate) count: u64,
+    pub(crate) sum: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) first: (Timestamp, f64),
+    pub(crate) last: (Timestamp, f64),
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            count: 0,
+            sum: 0.0,
+            min: f64::NAN,
+            max: f64::NAN,
+            first: (Timestamp::MAX, f64::NAN),
+            last: (Timestamp::MIN, f64::NAN),
+        }
+    }
+}
+
+impl State {
+    /// Folds in one point.
+    pub(crate) fn add(&mut self, ts: Timestamp, v: f64) {
+        self.add_many(1, v, v, v, (ts, v), (ts, v));
+    }
+
+    /// Folds in `count` points with sum `sum`, extremes `min` and `max` and the given first and
+    /// last points.
+    fn add_many(
+        &mut self,
+        count: u64,
+        sum: f64,
+        min: f64,
+        max: f64,
+        first: (Timestamp, f64),
+        last: (Timestamp, f64),
+    ) {
+        if count == 0 {
+            return;
+        }
+        self.count += count;
+        self.sum += sum;
+        // `x < self.min` is false for NaN, and a NaN minimum is replaced by anything.
+        if min < self.min || self.min.is_nan() {
+            self.min = min;
+        }
+        if max > self.max || self.max.is_nan() {
+            self.max = max;
+        }
+        if first.0 < self.first.0 {
+            self.first = first;
+        }
+        if last.0 > self.last.0 {
+            self.last = last;
+        }
+    }
+
+    /// Folds in a block from its summary alone; `false` if the summary is not numeric.
+    fn add_summary(&mut self, s: &BlockSummary) -> bool {
+        let Some(n) = &s.numeric else {
+            return false;
+        };
+        let (Some(min), Some(max), Some(first), Some(last)) = (
+            as_f64(&n.min),
+            as_f64(&n.max),
+            as_f64(&s.first),
+            as_f64(&s.last),
+        ) else {
+            return false;
+        };
+        self.add_many(
+            u64::from(s.count),
+            n.sum,
+            min,
+            max,
+            (s.min_ts, first),
+            (s.max_ts, last),
+        );
+        true
+    }
+
+    /// The value of `agg` as `f64`.
+    fn value(&self, agg: Agg) -> f64 {
+        match agg {
+            Agg::Count => self.count as f64,
+            Agg::Sum => self.sum,
+            Agg::Min => self.min,
+            Agg::Max => self.max,
+            Agg::Avg => self.sum / self.count as f64,
+            Agg::First => self.first.1,
+            Agg::Last => self.last.1,
+        }
+    }
+}
+
+/// A numeric value as `f64`; `None` for other types.
+pub(crate) fn as_f64(v: &Value) -> Option<f64> {
+    Some(match *v {
+        Value::Double(x) => x,
+        Value::Float(x) => f64::from(x),
+        Value::Int32(x) => f64::from(x),
+        Value::Int64(x) => x as f64,
+        Value::Uint32(x) => f64::from(x),
+        Value::Uint64(x) => x as f64,
+        _ => return None,
+    })
+}
+
+fn is_numeric(t: DataType) -> bool {
+    matches!(
+        t,
+        DataType::Double
+            | DataType::Float
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Uint32
+            | DataType::Uint64
+    )
+}
+
+/// A numeric column as `f64`s.
+fn column_f64(c: Column) -> Vec<f64> {
+    match c {
+        Column::Double(v) => v,
+        Column::Float(v) => v.into_iter().map(f64::from).collect(),
+        Column::Int32(v) => v.into_iter().map(f64::from).collect(),
+        Column::Int64(v) => v.into_iter().map(|x| x as f64).collect(),
+        Column::Uint32(v) => v.into_iter().map(f64::from).collect(),
+        Column::Uint64(v) => v.into_iter().map(|x| x as f64).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The buckets being filled, by start.
+struct Buckets {
+    width: i64,
+    states: BTreeMap<Timestamp, State>,
+}
+
+impl Buckets {
+    /// The start of the bucket of `ts` (saturating at the edge of time).
+    fn start(&self, ts: Timestamp) -> Timestamp {
+        ts.saturating_sub(ts.rem_euclid(self.width))
+    }
+
+    fn state(&mut self, ts: Timestamp) -> &mut State {
+        let start = self.start(ts);
+        self.states.entry(start).or_default()
+    }
+
+    /// Folds sorted `timestamps` with their `values`, one bucket's run at a time.
+    fn add_sorted(&mut self, timestamps: &[Timestamp], values: &[f64]) {
+        let mut i = 0;
+        while i < timestamps.len() {
+            let start = self.start(timestamps[i]);
+            let end = match start.checked_add(self.width) {
+                Some(end) => i + timestamps[i..].partition_point(|&t| t < end),
+                None => timestamps.len(),
+            };
+            let state = self.states.entry(start).or_default();
+            let run = &values[i..end];
+            let (mut sum, mut min, mut max) = (0.0, f64::NAN, f64::NAN);
+            for &v in run {
+                sum += v;
+                if v < min || min.is_nan() {
+                    min = v;
+                }
+                if v > max || max.is_nan() {
+                    max = v;
+                }
+            }
+            state.add_many(
+                run.len() as u64,
+                sum,
+                min,
+                max,
+                (timestamps[i], values[i]),
+                (timestamps[end - 1], values[end - 1]),
+            );
+            i = end;
+        }
+    }
+
+    fn add_points(&mut self, points: &[Point]) {
+        for p in points {
+            if let Some(v) = as_f64(&p.value) {
+                self.state(p.timestamp).add(p.timestamp, v);
+            }
+        }
+    }
+}
+
+/// Builds the result from bucket states.
+pub(crate) fn finish(states: &BTreeMap<Timestamp, State>, aggs: &[Agg]) -> AggregateResult {
+    let states: BTreeMap<Timestamp, State> = states
+        .iter()
+        .filter(|(_, s)| s.count > 0)
+        .map(|(&t, &s)| (t, s))
+        .collect();
+    let buckets = arrow::timestamps(states.keys().copied().collect());
+    let columns = aggs
+        .iter()
+        .map(|&agg| {
+            let array: ArrayRef = match agg {
+                Agg::Count => Arc::new(states.values().map(|s| s.count).collect::<UInt64Array>()),
+                _ => Arc::new(
+                    states
+                        .values()
+                        .map(|s| s.value(agg))
+                        .collect::<Float64Array>(),
+                ),
+            };
+            (agg, array)
+        })
+        .collect();
+    AggregateResult { buckets, columns }
+}
+
+/// For every block (sorted by first timestamp), whether it is alone in its time span: no
+/// other block and no head point in `[min_ts, max_ts]`. Blocks of one part never overlap, so
+/// an overlapping block is always another part's.
+fn alone(blocks: &[BlockRef<'_>], head: &[Point]) -> Vec<bool> {
+    let mut out = vec![true; blocks.len()];
+    let mut max_end = Timestamp::MIN;
+    for (j, b) in blocks.iter().enumerate() {
+        let s = &b.meta.summary;
+        let after_earlier = j == 0 || max_end < s.min_ts;
+        let before_later = blocks
+            .get(j + 1)
+            .is_none_or(|n| n.meta.summary.min_ts > s.max_ts);
+        let i = head.partition_point(|p| p.timestamp < s.min_ts);
+        let head_free = head.get(i).is_none_or(|p| p.timestamp > s.max_ts);
+        out[j] = after_earlier && before_later && head_free;
+        max_end = max_end.max(s.max_ts);
+    }
+    out
+}
+
+impl Db {
+    /// The aggregates `aggs` of numeric series `key` of `org` over the points in `range`, per
+    /// bucket of `bucket_ns` nanoseconds aligned to the epoch; only non-empty buckets are
+    /// returned. The answer is that of folding the points [`Db::read`] returns; whole blocks
+    /// alone in their time span are answered from their summaries (see the module docs).
+    ///
+    /// Fails with [`Error::InvalidQuery`] if `bucket_ns` is not positive or the series is not
+    /// numeric, and otherwise as [`Db::read`] does.
+    pub fn aggregate(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        bucket_ns: i64,
+        aggs: &[Agg],
+    ) -> Result<AggregateResult> {
+        if bucket_ns <= 0 {
+            return Err(Error::InvalidQuery {
+                detail: format!("bucket width {bucket_ns} ns is not positive"),
+            });
+        }
+        let sources = Sources::load(self, org, key, &range)?;
+        let mut buckets = Buckets {
+            width: bucket_ns,
+            states: BTreeMap::new(),
+        };
+        let Some(data_type) = sources.data_type else {
+            return Ok(finish(&buckets.states, aggs));
+        };
+        if !is_numeric(data_type) {
+            return Err(Error::InvalidQuery {
+                detail: format!("cannot aggregate series {key} of type {data_type}: not numeric"),
+            });
+        }
+        let blocks = sources.blocks(org, key, &range);
+        let alone = alone(&blocks, &sources.head);
+        // Points of blocks that overlap other sources, per part (oldest first), to merge.
+        let mut overlapping: Vec<Vec<Point>> = vec![Vec::new(); sources.parts.len()];
+        for (b, alone) in blocks.iter().zip(alone) {
+            let part = &sources.parts[b.part];
+            let s = &b.meta.summary;
+            if !alone {
+                part.read_block_into(b.meta, data_type, &range, &mut overlapping[b.part])?;
+                continue;
+            }
+            let whole = s.min_ts >= range.start
+                && s.max_ts < range.end
+                && buckets.start(s.min_ts) == buckets.start(s.max_ts);
+            if whole && buckets.state(s.min_ts).add_summary(s) {
+                continue;
+            }
+            let (timestamps, column) = part.read_block(b.meta, data_type)?;
+            let from = timestamps.partition_point(|&t| t < range.start);
+            let to = timestamps.partition_point(|&t| t < range.end).max(from);
+            let values = column_f64(column);
+            buckets.add_sorted(&timestamps[from..to], &values[from..to]);
+        }
+        if overlapping.iter().all(Vec::is_empty) {
+            buckets.add_points(&sources.head);
+        } else {
+            overlapping.push(sources.head);
+            buckets.add_points(&merge_last_wins(overlapping));
+        }
+        Ok(finish(&buckets.states, aggs))
+    }
+}
