@@ -116,23 +116,30 @@ impl Ingest {
 struct StreamBatch {
     series: Vec<(SeriesKey, DataType, Vec<Point>)>,
     slots: HashMap<SeriesKey, usize>,
-    /// For each (flow's channel list, run id): the slot of each flow channel.
-    flow_slots: HashMap<(usize, String), Vec<usize>>,
+    /// For each flow's channel list (by address) and run id: the slot of each flow channel.
+    /// Looked up once per message, so keyed to need no allocation on a hit.
+    flow_slots: HashMap<usize, HashMap<String, Vec<usize>>>,
     points: usize,
     /// (run id, asset id) pairs to link once the stream is stored.
     run_assets: HashSet<(String, String)>,
 }
 
 impl StreamBatch {
-    fn slots_for(
+    /// Makes sure `flow_slots` has the slots of `channels` sent with `run_id`, creating the
+    /// series on first sight.
+    fn ensure_slots(
         &mut self,
         config: &ConfigInfo,
         channels: &Arc<Vec<ChannelDef>>,
         run_id: &str,
-    ) -> Result<Vec<usize>, Status> {
-        let flow_key = (Arc::as_ptr(channels) as usize, run_id.to_owned());
-        if let Some(slots) = self.flow_slots.get(&flow_key) {
-            return Ok(slots.clone());
+    ) -> Result<(), Status> {
+        let flow = Arc::as_ptr(channels) as usize;
+        if self
+            .flow_slots
+            .get(&flow)
+            .is_some_and(|runs| runs.contains_key(run_id))
+        {
+            return Ok(());
         }
         let mut slots = Vec::with_capacity(channels.len());
         for channel in channels.iter() {
@@ -154,8 +161,11 @@ impl StreamBatch {
             };
             slots.push(slot);
         }
-        self.flow_slots.insert(flow_key, slots.clone());
-        Ok(slots)
+        self.flow_slots
+            .entry(flow)
+            .or_default()
+            .insert(run_id.to_owned(), slots);
+        Ok(())
     }
 }
 
@@ -282,8 +292,9 @@ impl Ingest {
                 .run_assets
                 .insert((message.run_id.clone(), config.asset_id.clone()));
         }
-        let slots = batch.slots_for(&config, channels, &message.run_id)?;
-        for ((value, channel), slot) in message
+        batch.ensure_slots(&config, channels, &message.run_id)?;
+        let slots = &batch.flow_slots[&(Arc::as_ptr(channels) as usize)][message.run_id.as_str()];
+        for ((value, channel), &slot) in message
             .channel_values
             .into_iter()
             .zip(channels.iter())
