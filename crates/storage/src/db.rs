@@ -180,6 +180,13 @@ pub struct FlushReport {
     pub wal_segments_removed: usize,
 }
 
+/// What a deletion did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeleteReport {
+    /// Series the selector matched.
+    pub series: usize,
+}
+
 /// What a pass of merges or of retention did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MaintenanceReport {
@@ -379,6 +386,19 @@ impl Db {
     /// dropped stays listed until the store is reopened.
     pub fn apply_retention(&self, now: Timestamp) -> Result<MaintenanceReport> {
         self.inner.apply_retention(now)
+    }
+
+    /// Deletes the points in `range` of the series of `org` that `selector` selects.
+    pub fn delete(
+        &self,
+        org: OrgId,
+        selector: &SeriesSelector,
+        range: Range<Timestamp>,
+    ) -> Result<DeleteReport> {
+        let _ = (org, selector, range);
+        Err(Error::InvalidQuery {
+            detail: "deletion is not available in this build".into(),
+        })
     }
 
     /// The parts, oldest first.

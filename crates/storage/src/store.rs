@@ -9,7 +9,8 @@ use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 use crate::head::SeriesSelector;
 use crate::head::{SeriesInfo, SeriesMatcher};
 use crate::wal::{SyncLatency, WalStats};
-use crate::{Db, Result, WriteReceipt};
+use crate::db::DeleteReport;
+use crate::{Agg, AggregateResult, ArrowPoints, Db, Order, Result, WriteReceipt};
 
 /// A durable time-series store.
 ///
@@ -24,6 +25,38 @@ pub trait Store: Send + Sync + Debug {
     /// The points of one series of `org` in `[range.start, range.end)`, in time order, one per
     /// timestamp (the newest write's), whether in memory or on disk.
     fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>>;
+
+    /// The points of series `key` of `org` in `range` as typed Arrow arrays, in `order`, at
+    /// most `limit` of them: what [`Store::read`] returns, converted.
+    fn read_arrow(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<ArrowPoints>;
+
+    /// The aggregates `aggs` of numeric series `key` of `org` over `range` per bucket of
+    /// `bucket_ns` nanoseconds aligned to the epoch; only non-empty buckets are returned.
+    fn aggregate(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        bucket_ns: i64,
+        aggs: &[Agg],
+    ) -> Result<AggregateResult>;
+
+    /// Deletes the points in `range` of every series of `org` that `selector` selects,
+    /// durably: when this returns `Ok`, no read sees them again, even after a crash. A series
+    /// left with no point disappears from selections and listings.
+    fn delete(
+        &self,
+        org: OrgId,
+        selector: &SeriesSelector,
+        range: Range<Timestamp>,
+    ) -> Result<DeleteReport>;
 
     /// The series of `org` that `matcher` selects. Never another organization's.
     fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo>;
@@ -71,6 +104,37 @@ impl Store for Db {
 
     fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
         Db::read(self, org, key, range)
+    }
+
+    fn read_arrow(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<ArrowPoints> {
+        Db::read_arrow(self, org, key, range, limit, order)
+    }
+
+    fn aggregate(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        bucket_ns: i64,
+        aggs: &[Agg],
+    ) -> Result<AggregateResult> {
+        Db::aggregate(self, org, key, range, bucket_ns, aggs)
+    }
+
+    fn delete(
+        &self,
+        org: OrgId,
+        selector: &SeriesSelector,
+        range: Range<Timestamp>,
+    ) -> Result<DeleteReport> {
+        Db::delete(self, org, selector, range)
     }
 
     fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo> {
