@@ -405,7 +405,7 @@ impl Db {
     /// (ns since the epoch), a whole partition at a time: a partition all of whose series are
     /// expired is removed, one that also holds series still kept is rewritten without the
     /// expired ones. Points still in the head are not affected. A series whose points are all
-    /// dropped stays listed until the store is reopened.
+    /// dropped is no longer selected or listed (as after [`Db::delete`]).
     pub fn apply_retention(&self, now: Timestamp) -> Result<MaintenanceReport> {
         self.inner.apply_retention(now)
     }
@@ -660,6 +660,8 @@ impl Inner {
             return Ok(report);
         }
         let _one = self.maintenance.lock();
+        // Series some of whose points were dropped; hidden at the end if none is left.
+        let mut gone: Vec<(OrgId, SeriesKey)> = Vec::new();
         let expired = |end: Timestamp, key: &SeriesKey| {
             rules
                 .iter()
@@ -677,9 +679,10 @@ impl Inner {
                 .unwrap_or(i64::MAX);
             let (mut dropped, mut kept) = (false, false);
             for p in &inputs {
-                for (_, key, _) in p.series() {
+                for (org, key, _) in p.series() {
                     if expired(end, key) {
                         dropped = true;
+                        gone.push((org, key.clone()));
                     } else {
                         kept = true;
                     }
@@ -713,6 +716,13 @@ impl Inner {
                 report.partitions_dropped += 1;
             }
             report.parts_removed += inputs.len();
+        }
+        gone.sort();
+        gone.dedup();
+        let parts = self.parts.snapshot();
+        for (org, key) in gone {
+            let in_parts = parts.iter().any(|p| p.get(org, &key).is_some());
+            self.head.hide_if_empty(org, &key, in_parts);
         }
         Ok(report)
     }
@@ -1119,6 +1129,8 @@ mod tests {
         );
         assert!(db.read(OrgId(1), &other, 0..100).unwrap().is_empty());
         assert!(!dir.path().join("parts").join("0").exists());
+        // The series whose every point expired is no longer listed.
+        assert_eq!(db.names(OrgId(1), None), ["mainmotor.velocity"]);
         assert_eq!(values(&db, "R1"), [(4500, 3.0)]);
     }
 
