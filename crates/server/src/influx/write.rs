@@ -311,10 +311,11 @@ fn known_key(
 
 fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
     let mut parsed = Parsed::default();
-    // A series key is built once per series, not once per field of every line: lines are
-    // looked up by their measurement, tags and field as written, then by key (tags written in
-    // another order name the same series).
-    let mut by_text: FastMap<Vec<u8>, usize> = FastMap::default();
+    // A series key is built once per series, not once per field of every line: a line's
+    // measurement and tags as written are hashed once and give its fields' slots; a field not
+    // seen with them before is looked up by key (tags written in another order name the same
+    // series).
+    let mut by_text: FastMap<Vec<u8>, Vec<(Box<str>, usize)>> = FastMap::default();
     let mut by_key: FastMap<SeriesKey, usize> = FastMap::default();
     let mut text = Vec::new();
     parse_lines(body, |line_number, result| {
@@ -350,6 +351,10 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
             push_part(&mut text, v.as_bytes());
         }
         let series_text = text.len();
+        let fields = match by_text.get_mut(text.as_slice()) {
+            Some(fields) => fields,
+            None => by_text.entry(text.clone()).or_default(),
+        };
         for (field, value) in &line.fields {
             let (data_type, value) = match value {
                 FieldValue::Float(v) => (DataType::Double, Value::Double(*v)),
@@ -358,12 +363,13 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                 FieldValue::String(v) => (DataType::String, Value::String(v.to_string())),
                 FieldValue::Boolean(v) => (DataType::Bool, Value::Bool(*v)),
             };
-            text.truncate(series_text);
-            text.push(0xff);
-            push_part(&mut text, field.as_bytes());
-            let slot = match by_text.get(text.as_slice()) {
-                Some(&slot) => slot,
+            let known = fields.iter().find(|(f, _)| **f == **field);
+            let slot = match known {
+                Some(&(_, slot)) => slot,
                 None => {
+                    text.truncate(series_text);
+                    text.push(0xff);
+                    push_part(&mut text, field.as_bytes());
                     let key = match known_key(&text, || {
                         SeriesKey::new(
                             format!("{}.{}", line.measurement, field),
@@ -385,7 +391,7 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                         });
                         parsed.slots.len() - 1
                     });
-                    by_text.insert(text.clone(), slot);
+                    fields.push((field.as_ref().into(), slot));
                     slot
                 }
             };
