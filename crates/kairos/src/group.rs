@@ -106,12 +106,7 @@ pub fn run_metric(
         .collect();
     if series.is_empty() {
         let results = if splitters.is_empty() {
-            vec![GroupResult {
-                name: metric.name.clone(),
-                group_by: None,
-                tags: (!metric.exclude_tags).then(BTreeMap::new),
-                values: Vec::new(),
-            }]
+            vec![empty_result(metric)]
         } else {
             Vec::new()
         };
@@ -121,24 +116,13 @@ pub fn run_metric(
             saves: Vec::new(),
         });
     }
-    let tag_names = metric.group_by.iter().find_map(|g| match g {
-        GroupBy::Tag(names) => Some(names),
-        _ => None,
-    });
+    let tag_names = tag_names(metric);
 
     // Type, then tag groups, in KairosDB's order: by type name, then by the concatenated
     // name and value pairs.
     let mut parents: BTreeMap<(GroupKind, String), Parent> = BTreeMap::new();
     for s in series {
-        let pairs: Vec<(String, String)> = tag_names
-            .map(|names| {
-                names
-                    .iter()
-                    .map(|n| (n.clone(), s.tags.get(n).cloned().unwrap_or_default()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let order: String = pairs.iter().map(|(n, v)| format!("{n}{v}")).collect();
+        let (order, pairs) = tag_group(tag_names, &s.tags);
         parents
             .entry((s.kind, order))
             .or_insert_with(|| (pairs, Vec::new()))
@@ -164,15 +148,7 @@ pub fn run_metric(
             };
             by_time.then_with(|| compare_values(&a.v, &b.v))
         });
-        let mut tail = Vec::new();
-        if let Some(names) = tag_names {
-            let group: serde_json::Map<String, Value> = pairs
-                .iter()
-                .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-                .collect();
-            tail.push(json!({"name": "tag", "tags": names, "group": group}));
-        }
-        tail.push(json!({"name": "type", "type": kind.name()}));
+        let tail = group_by_tail(tag_names, &pairs, kind);
         if splitters.is_empty() {
             groups.push(Group {
                 tags,
@@ -276,6 +252,60 @@ pub fn run_metric(
         results,
         saves,
     })
+}
+
+/// The sort key and the (name, value) pairs of a series' tag group: the listed tags in the
+/// listed order, `""` for a missing one.
+pub(crate) fn tag_group(
+    tag_names: Option<&Vec<String>>,
+    tags: &BTreeMap<String, String>,
+) -> (String, Vec<(String, String)>) {
+    let pairs: Vec<(String, String)> = tag_names
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| (n.clone(), tags.get(n).cloned().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let order = pairs.iter().map(|(n, v)| format!("{n}{v}")).collect();
+    (order, pairs)
+}
+
+/// The tag and type entries that end every group's `group_by`.
+pub(crate) fn group_by_tail(
+    tag_names: Option<&Vec<String>>,
+    pairs: &[(String, String)],
+    kind: GroupKind,
+) -> Vec<Value> {
+    let mut tail = Vec::new();
+    if let Some(names) = tag_names {
+        let group: serde_json::Map<String, Value> = pairs
+            .iter()
+            .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+            .collect();
+        tail.push(json!({"name": "tag", "tags": names, "group": group}));
+    }
+    tail.push(json!({"name": "type", "type": kind.name()}));
+    tail
+}
+
+/// The first tag group-by's tag names.
+pub(crate) fn tag_names(metric: &MetricQuery) -> Option<&Vec<String>> {
+    metric.group_by.iter().find_map(|g| match g {
+        GroupBy::Tag(names) => Some(names),
+        _ => None,
+    })
+}
+
+/// KairosDB's result for a metric without data.
+pub(crate) fn empty_result(metric: &MetricQuery) -> GroupResult {
+    GroupResult {
+        name: metric.name.clone(),
+        group_by: None,
+        tags: (!metric.exclude_tags).then(BTreeMap::new),
+        values: Vec::new(),
+    }
 }
 
 fn compare_values(a: &KValue, b: &KValue) -> std::cmp::Ordering {

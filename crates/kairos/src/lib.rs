@@ -20,6 +20,7 @@ pub mod aggregate;
 pub mod format;
 pub mod group;
 pub mod ingest;
+pub mod pushdown;
 pub mod query;
 pub mod response;
 pub mod time;
