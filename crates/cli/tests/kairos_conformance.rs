@@ -272,3 +272,48 @@ fn kairosdb_conformance_cases_pass_against_the_real_server() {
     );
     eprintln!("{steps} steps in {} cases passed", files.len());
 }
+
+#[test]
+fn sextant_query_kairos_writes_the_points_of_a_kairosdb_query() {
+    let server = common::Server::start();
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let write = serde_json::json!({
+        "method": "POST", "path": "/api/v1/datapoints", "status": 204,
+        "body": [{"name": "cli.m", "tags": {"h": "a"}, "datapoints": [[1000, 1], [2000, 3], [61000, 5]]},
+                 {"name": "cli.m", "tags": {"h": "b"}, "datapoints": [[1000, "on"]]}]
+    });
+    run_step(&address, &write).expect("the points are written");
+    let query = server.path("query.json");
+    std::fs::write(
+        &query,
+        r#"{"start_absolute": 0, "end_absolute": 100000, "metrics": [{"name": "cli.m",
+            "aggregators": [{"name": "avg", "sampling": {"value": 1, "unit": "minutes"}, "align_start_time": true}]}]}"#,
+    )
+    .expect("the query file is written");
+    let out = server.sextant(&[
+        "query",
+        "--kairos",
+        query.to_str().expect("a UTF-8 path"),
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    assert_eq!(
+        common::text(&out.stdout),
+        "metric,group,tags,timestamp,value,text\n\
+         cli.m,0,\"{\"\"h\"\":[\"\"a\"\"]}\",1970-01-01T00:00:00Z,2.0,\n\
+         cli.m,0,\"{\"\"h\"\":[\"\"a\"\"]}\",1970-01-01T00:01:00Z,5.0,\n\
+         cli.m,1,\"{\"\"h\"\":[\"\"b\"\"]}\",1970-01-01T00:00:01Z,,on\n"
+    );
+
+    std::fs::write(&query, r#"{"start_absolute": 0, "metrics": [{"name": "cli.m", "aggregators": [{"name": "bogus"}]}]}"#)
+        .expect("the query file is written");
+    let out = server.sextant(&["query", "--kairos", query.to_str().expect("a UTF-8 path")]);
+    assert!(!out.status.success());
+    assert!(
+        common::text(&out.stderr)
+            .contains("query.metric[0].aggregators[0].bogus invalid aggregators name"),
+        "{}",
+        common::text(&out.stderr)
+    );
+}

@@ -48,6 +48,9 @@ pub struct SeriesPartials {
     pub buckets: Vec<Partial>,
 }
 
+/// A tag group's (name, value) pairs and its series.
+type TagGroup = (Vec<(String, String)>, Vec<SeriesPartials>);
+
 /// The plan for `metric`, if it can be pushed down.
 pub fn plan(query: &Query, metric: &MetricQuery) -> Option<Plan> {
     let [aggregator] = metric.aggregators.as_slice() else {
@@ -88,8 +91,7 @@ pub fn run(metric: &MetricQuery, plan: &Plan, series: Vec<SeriesPartials>) -> Me
         .map(|b| b.count as usize)
         .sum();
     let names = tag_names(metric);
-    let mut groups: BTreeMap<String, (Vec<(String, String)>, Vec<SeriesPartials>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<String, TagGroup> = BTreeMap::new();
     for s in series.into_iter().filter(|s| !s.buckets.is_empty()) {
         let (order, pairs) = tag_group(names, &s.tags);
         groups
@@ -156,5 +158,71 @@ pub fn run(metric: &MetricQuery, plan: &Plan, series: Vec<SeriesPartials>) -> Me
         sample_size,
         results,
         saves: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(aggregator: &str, extra: &str) -> Option<Plan> {
+        let body = format!(
+            r#"{{"start_absolute":1704067230000,{extra}"metrics":[{{"name":"m","aggregators":[{aggregator}]}}]}}"#
+        );
+        let query = crate::query::parse(body.as_bytes(), 0).unwrap();
+        plan(&query, &query.metrics[0])
+    }
+
+    #[test]
+    fn aligned_fixed_buckets_stamped_at_an_edge_are_pushed_down() {
+        let minute =
+            r#"{"name":"avg","sampling":{"value":1,"unit":"minutes"},"align_start_time":true}"#;
+        assert_eq!(
+            plan_of(minute, ""),
+            Some(Plan {
+                func: RangeFn::Avg,
+                bucket_ms: 60_000,
+                stamp_end: false
+            })
+        );
+        // Stamped with the first point's time: the store does not know it.
+        assert_eq!(
+            plan_of(
+                r#"{"name":"avg","sampling":{"value":1,"unit":"minutes"}}"#,
+                ""
+            ),
+            None
+        );
+        // Not aligned: the origin is the query start, 30 s into a minute.
+        assert_eq!(
+            plan_of(
+                r#"{"name":"sum","sampling":{"value":1,"unit":"minutes"},"align_sampling":false,"align_end_time":true}"#,
+                ""
+            ),
+            None
+        );
+        // Calendar units have no fixed length.
+        assert_eq!(
+            plan_of(
+                r#"{"name":"max","sampling":{"value":1,"unit":"months"},"align_start_time":true}"#,
+                ""
+            ),
+            None
+        );
+        assert_eq!(
+            plan_of(
+                r#"{"name":"dev","sampling":{"value":1,"unit":"minutes"},"align_start_time":true}"#,
+                ""
+            ),
+            None
+        );
+        // Hour buckets from local midnight in a half-hour zone are not epoch-aligned.
+        assert_eq!(
+            plan_of(
+                r#"{"name":"count","sampling":{"value":1,"unit":"hours"},"align_start_time":true}"#,
+                r#""time_zone":"Asia/Kolkata","#
+            ),
+            None
+        );
     }
 }

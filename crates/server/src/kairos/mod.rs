@@ -142,31 +142,51 @@ pub fn errors(status: StatusCode, messages: Vec<String>) -> Response {
     response
 }
 
-/// The reply for an error of the KairosDB model: 400 for invalid requests, 500 for failures
-/// while evaluating.
-pub fn model_error(error: sextant_kairos::Error) -> Response {
+/// A failed request: its status and the messages of its `{"errors": [...]}` body.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    messages: Vec<String>,
+}
+
+impl Failure {
+    /// A failure with `status` and `messages`.
+    pub fn new(status: StatusCode, messages: Vec<String>) -> Failure {
+        Failure { status, messages }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        errors(self.status, self.messages)
+    }
+}
+
+/// The failure for an error of the KairosDB model: 400 for invalid requests, 500 for
+/// failures while evaluating.
+pub fn model_error(error: sextant_kairos::Error) -> Failure {
     let status = match error {
         sextant_kairos::Error::Invalid(_) => StatusCode::BAD_REQUEST,
         sextant_kairos::Error::Runtime(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    errors(status, error.messages())
+    Failure::new(status, error.messages())
 }
 
 /// A 500 for a storage failure; the detail goes to the log.
-pub fn internal(error: impl std::fmt::Display) -> Response {
+pub fn internal(error: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %error, "KairosDB request failed");
-    errors(
+    Failure::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         vec![format!("the datastore failed: {error}")],
     )
 }
 
 /// 403 unless the key may do what `scope` allows.
-pub fn check_scope(principal: &Principal, scope: Scope, what: &str) -> Result<(), Response> {
+pub fn check_scope(principal: &Principal, scope: Scope, what: &str) -> Result<(), Failure> {
     if principal.scope.allows(scope) {
         Ok(())
     } else {
-        Err(errors(
+        Err(Failure::new(
             StatusCode::FORBIDDEN,
             vec![format!(
                 "Forbidden: this {} key may not {what}.",
@@ -178,7 +198,7 @@ pub fn check_scope(principal: &Principal, scope: Scope, what: &str) -> Result<()
 
 /// The body, decompressed when it says it is gzip (`Content-Encoding: gzip`, or KairosDB's
 /// older `Content-Type: application/gzip`).
-pub fn body_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Response> {
+pub fn body_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Failure> {
     let says = |name: header::HeaderName, value: &str| {
         headers
             .get(name)
@@ -194,13 +214,13 @@ pub fn body_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Response>
         .take(MAX_BODY_BYTES as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| {
-            errors(
+            Failure::new(
                 StatusCode::BAD_REQUEST,
                 vec![format!("the gzip body cannot be decompressed: {e}")],
             )
         })?;
     if out.len() > MAX_BODY_BYTES {
-        return Err(errors(
+        return Err(Failure::new(
             StatusCode::BAD_REQUEST,
             vec![format!(
                 "the body decompresses to more than {MAX_BODY_BYTES} bytes; send smaller requests"

@@ -17,7 +17,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sextant_kairos::group::{GroupKind, MetricResult, SeriesData};
 use sextant_kairos::query::{MetricQuery, Query, TagValue};
@@ -25,7 +25,9 @@ use sextant_kairos::{DataPoint, KValue};
 use sextant_model::{DataType, OrgId, Timestamp, Value};
 use sextant_storage::{Match, SeriesSelector, Store};
 
-use super::{body_bytes, check_scope, errors, internal, json, model_error, no_content, now_ms};
+use super::{
+    Failure, body_bytes, check_scope, errors, internal, json, model_error, no_content, now_ms,
+};
 use crate::auth::{Principal, Scope};
 use crate::state::{AppState, org_number};
 
@@ -69,7 +71,7 @@ async fn run_query(
     decode: bool,
 ) -> Response {
     if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r;
+        return r.into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
@@ -99,8 +101,8 @@ async fn run_query(
     .await;
     match outcome {
         Ok(Ok(body)) => json(StatusCode::OK, body, &headers),
-        Ok(Err(response)) => response,
-        Err(e) => internal(e),
+        Ok(Err(failure)) => failure.into_response(),
+        Err(e) => internal(e).into_response(),
     }
 }
 
@@ -127,7 +129,7 @@ fn save(store: &dyn Store, org: OrgId, result: &MetricResult) {
 
 /// The selector of a metric's name and tag filters. A tag with several accepted values
 /// becomes one anchored alternation; `regex:` values are used as they are.
-fn selector(metric: &MetricQuery) -> Result<SeriesSelector, Response> {
+fn selector(metric: &MetricQuery) -> Result<SeriesSelector, Failure> {
     let mut selector = SeriesSelector::name(metric.name.as_str());
     for filter in &metric.tags {
         let m = match filter.values.as_slice() {
@@ -141,7 +143,7 @@ fn selector(metric: &MetricQuery) -> Result<SeriesSelector, Response> {
                     })
                     .collect();
                 Match::regex(alternatives.join("|")).map_err(|e| {
-                    errors(
+                    Failure::new(
                         StatusCode::BAD_REQUEST,
                         vec![format!("query.metric.tags.{}: {e}", filter.name)],
                     )
@@ -158,7 +160,7 @@ fn select(
     store: &dyn Store,
     org: OrgId,
     metric: &MetricQuery,
-) -> Result<Vec<sextant_storage::head::SeriesInfo>, Response> {
+) -> Result<Vec<sextant_storage::head::SeriesInfo>, Failure> {
     let selector = selector(metric)?;
     let mut series = store.select(org, &selector);
     series.retain(|s| metric.tags.iter().all(|f| s.key.label(&f.name).is_some()));
@@ -206,7 +208,7 @@ fn read_series(
     org: OrgId,
     query: &Query,
     metric: &MetricQuery,
-) -> Result<Vec<SeriesData>, Response> {
+) -> Result<Vec<SeriesData>, Failure> {
     let range = nanos(query.start, query.end);
     let mut out = Vec::new();
     for info in select(store, org, metric)? {
@@ -246,7 +248,7 @@ fn pushdown(
     org: OrgId,
     query: &Query,
     metric: &MetricQuery,
-) -> Result<Option<MetricResult>, Response> {
+) -> Result<Option<MetricResult>, Failure> {
     let Some(plan) = sextant_kairos::pushdown::plan(query, metric) else {
         return Ok(None);
     };
@@ -317,7 +319,7 @@ pub async fn query_tags(
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r;
+        return r.into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
@@ -339,13 +341,13 @@ pub async fn query_tags(
                 "results": [{"name": metric.name, "tags": tags, "values": []}]
             }));
         }
-        Ok::<_, Response>(serde_json::json!({ "queries": queries }).to_string())
+        Ok::<_, Failure>(serde_json::json!({ "queries": queries }).to_string())
     })
     .await;
     match outcome {
         Ok(Ok(body)) => json(StatusCode::OK, body, &headers),
-        Ok(Err(response)) => response,
-        Err(e) => internal(e),
+        Ok(Err(failure)) => failure.into_response(),
+        Err(e) => internal(e).into_response(),
     }
 }
 
@@ -358,7 +360,7 @@ pub async fn delete_datapoints(
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_scope(&principal, Scope::Ingest, "delete data") {
-        return r;
+        return r.into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
@@ -372,13 +374,13 @@ pub async fn delete_datapoints(
                 .delete(org, &selector, range.clone())
                 .map_err(internal)?;
         }
-        Ok::<_, Response>(())
+        Ok::<_, Failure>(())
     })
     .await;
     match outcome {
         Ok(Ok(())) => no_content(),
-        Ok(Err(response)) => response,
-        Err(e) => internal(e),
+        Ok(Err(failure)) => failure.into_response(),
+        Err(e) => internal(e).into_response(),
     }
 }
 
@@ -389,7 +391,7 @@ pub async fn delete_metric(
     Path(name): Path<String>,
 ) -> Response {
     if let Err(r) = check_scope(&principal, Scope::Ingest, "delete data") {
-        return r;
+        return r.into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
@@ -399,8 +401,8 @@ pub async fn delete_metric(
     .await;
     match outcome {
         Ok(Ok(_)) => no_content(),
-        Ok(Err(e)) => internal(e),
-        Err(e) => internal(e),
+        Ok(Err(e)) => internal(e).into_response(),
+        Err(e) => internal(e).into_response(),
     }
 }
 
@@ -418,7 +420,7 @@ pub async fn metric_names(
     UrlQuery(param): UrlQuery<NamesParam>,
 ) -> Response {
     if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r;
+        return r.into_response();
     }
     let org = org_number(&principal.organization_id);
     let names = state
@@ -434,7 +436,7 @@ pub async fn tag_names(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r;
+        return r.into_response();
     }
     let org = org_number(&principal.organization_id);
     results(
@@ -450,7 +452,7 @@ pub async fn tag_values(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r;
+        return r.into_response();
     }
     let org = org_number(&principal.organization_id);
     let all = SeriesSelector::all();

@@ -17,13 +17,13 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use sextant_kairos::KValue;
 use sextant_kairos::ingest::IngestMetric;
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
 use sextant_storage::{SeriesSelector, Store};
 
-use super::{body_bytes, check_scope, errors, model_error, no_content};
+use super::{Failure, body_bytes, check_scope, errors, model_error, no_content};
 use crate::auth::{Principal, Scope};
 use crate::state::{AppState, org_number};
 
@@ -35,7 +35,7 @@ pub async fn datapoints(
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_scope(&principal, Scope::Ingest, "ingest") {
-        return r;
+        return r.into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
@@ -44,7 +44,7 @@ pub async fn datapoints(
         let ingest = sextant_kairos::ingest::parse(&body).map_err(model_error)?;
         let mut messages = ingest.errors;
         let stored = store_metrics(store.as_ref(), org, ingest.metrics, &mut messages);
-        Ok::<_, Response>((stored, messages))
+        Ok::<_, Failure>((stored, messages))
     })
     .await;
     match outcome {
@@ -56,8 +56,8 @@ pub async fn datapoints(
                 errors(StatusCode::BAD_REQUEST, messages)
             }
         }
-        Ok(Err(response)) => response,
-        Err(e) => super::internal(e),
+        Ok(Err(failure)) => failure.into_response(),
+        Err(e) => super::internal(e).into_response(),
     }
 }
 
