@@ -301,9 +301,9 @@ fn sextant_query_kairos_writes_the_points_of_a_kairosdb_query() {
     assert_eq!(
         common::text(&out.stdout),
         "metric,group,tags,timestamp,value,text\n\
-         cli.m,0,\"{\"\"h\"\":[\"\"a\"\"]}\",1970-01-01T00:00:00Z,2.0,\n\
-         cli.m,0,\"{\"\"h\"\":[\"\"a\"\"]}\",1970-01-01T00:01:00Z,5.0,\n\
-         cli.m,1,\"{\"\"h\"\":[\"\"b\"\"]}\",1970-01-01T00:00:01Z,,on\n"
+         cli.m,0,\"{\"\"h\"\":[\"\"a\"\"]}\",1970-01-01T00:00:00.000000000Z,2.0,\n\
+         cli.m,0,\"{\"\"h\"\":[\"\"a\"\"]}\",1970-01-01T00:01:00.000000000Z,5.0,\n\
+         cli.m,1,\"{\"\"h\"\":[\"\"b\"\"]}\",1970-01-01T00:00:01.000000000Z,,on\n"
     );
 
     std::fs::write(&query, r#"{"start_absolute": 0, "metrics": [{"name": "cli.m", "aggregators": [{"name": "bogus"}]}]}"#)
