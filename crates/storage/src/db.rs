@@ -607,15 +607,22 @@ impl Inner {
 
     /// Hides the series of `deletion` that hold no point any more; returns how many.
     fn hide_emptied(&self, deletion: &Deletion) -> usize {
-        let parts = self.parts.snapshot();
         deletion
             .keys
             .iter()
             .filter(|key| {
-                let in_parts = parts.iter().any(|p| p.get(deletion.org, key).is_some());
-                self.head.hide_if_empty(deletion.org, key, in_parts)
+                self.head
+                    .hide_if_empty(deletion.org, key, || self.in_parts(deletion.org, key))
             })
             .count()
+    }
+
+    /// Whether a part holds points of series `key` of `org`.
+    fn in_parts(&self, org: OrgId, key: &SeriesKey) -> bool {
+        self.parts
+            .snapshot()
+            .iter()
+            .any(|p| p.get(org, key).is_some())
     }
 
     /// The parts, grouped by partition directory, oldest first within each.
@@ -719,10 +726,9 @@ impl Inner {
         }
         gone.sort();
         gone.dedup();
-        let parts = self.parts.snapshot();
         for (org, key) in gone {
-            let in_parts = parts.iter().any(|p| p.get(org, &key).is_some());
-            self.head.hide_if_empty(org, &key, in_parts);
+            self.head
+                .hide_if_empty(org, &key, || self.in_parts(org, &key));
         }
         Ok(report)
     }

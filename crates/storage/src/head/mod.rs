@@ -197,15 +197,23 @@ impl Head {
     }
 
     /// Hides series `key` of `org` from selections and listings if it holds no point in
-    /// memory; `in_parts` says whether parts still hold points of it. A later write shows it
+    /// memory and `in_parts` (asked only then) says no part holds it. A later write shows it
     /// again. Returns whether it is hidden now.
-    pub(crate) fn hide_if_empty(&self, org: OrgId, key: &SeriesKey, in_parts: bool) -> bool {
+    ///
+    /// `in_parts` is asked after the head was found empty: a flush publishes its parts before
+    /// it releases the points it froze, so points that left the head are in the parts by then.
+    pub(crate) fn hide_if_empty(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        in_parts: impl FnOnce() -> bool,
+    ) -> bool {
         let index = self.index.read();
         let Some(s) = index.get(org, key) else {
             return false;
         };
         let data = s.data.lock();
-        let empty = !in_parts && data.len() == 0 && s.frozen.lock().is_none();
+        let empty = data.len() == 0 && s.frozen.lock().is_none() && !in_parts();
         let was = s.hidden.swap(empty, Ordering::AcqRel);
         drop(data);
         index.note_hidden(was, empty);
