@@ -22,7 +22,10 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new().route("/api/v1/admin/flush", post(flush))
 }
 
-async fn flush(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Response {
+async fn flush(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
     if !principal.scope.allows(Scope::Admin) {
         return (
             StatusCode::FORBIDDEN,
