@@ -6,6 +6,7 @@
 //! address, HTTP/1.1 and gRPC side by side. Handlers hold the engines as trait objects
 //! ([`state::AppState`]); only the binary builds concrete types.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod error;

@@ -10,7 +10,10 @@ use crate::db::DeleteReport;
 use crate::head::SeriesSelector;
 use crate::head::{SeriesInfo, SeriesMatcher};
 use crate::wal::{SyncLatency, WalStats};
-use crate::{Agg, AggregateResult, ArrowPoints, Db, Order, Result, WriteReceipt};
+use crate::{
+    Agg, AggregateResult, ArrowPoints, Db, FlushReport, MaintenanceReport, Order, Result,
+    WriteReceipt,
+};
 
 /// A durable time-series store.
 ///
@@ -90,6 +93,13 @@ pub trait Store: Send + Sync + Debug {
 
     /// Figures about the store as a whole, for monitoring.
     fn stats(&self) -> StoreStats;
+
+    /// Writes everything held in memory into durable parts now (see [`Db::flush`]).
+    fn flush(&self) -> Result<FlushReport>;
+
+    /// Merges the parts of every partition holding at least `min_parts` of them into one
+    /// part per partition (see [`Db::merge`]).
+    fn merge(&self, min_parts: usize) -> Result<MaintenanceReport>;
 }
 
 /// Figures about a store, for monitoring.
@@ -190,5 +200,13 @@ impl Store for Db {
             wal: self.wal().stats(),
             wal_sync_latency: self.wal().sync_latency(),
         }
+    }
+
+    fn flush(&self) -> Result<FlushReport> {
+        Db::flush(self)
+    }
+
+    fn merge(&self, min_parts: usize) -> Result<MaintenanceReport> {
+        Db::merge(self, min_parts)
     }
 }

@@ -1,0 +1,62 @@
+//! `POST /api/v1/admin/flush`: writes the head into parts and merges every partition's parts
+//! into one, now rather than when the background flusher gets to it. For benchmarks and
+//! operators who want the data directory in its settled form (to measure it, or before a
+//! backup). Needs an `admin` key.
+//!
+//! The reply is `200` with what was done:
+//! `{"flushed_points": N, "parts_written": N, "partitions_merged": N, "parts_removed": N}`.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+
+use crate::auth::{Principal, Scope};
+use crate::state::AppState;
+
+/// The admin routes.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/api/v1/admin/flush", post(flush))
+}
+
+async fn flush(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    if !principal.scope.allows(Scope::Admin) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": format!("this {} key may not administer", principal.scope)})),
+        )
+            .into_response();
+    }
+    let store = state.store.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let flushed = store.flush()?;
+        let merged = store.merge(2)?;
+        Ok::<_, sextant_storage::Error>((flushed, merged))
+    })
+    .await;
+    match done {
+        Ok(Ok((flushed, merged))) => Json(json!({
+            "flushed_points": flushed.points,
+            "parts_written": flushed.parts,
+            "partitions_merged": merged.partitions_rewritten,
+            "parts_removed": merged.parts_removed,
+        }))
+        .into_response(),
+        Ok(Err(error)) => (
+            crate::error::http_status(error.kind()),
+            Json(json!({"error": error.to_string()})),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": "the flush did not complete"})),
+        )
+            .into_response(),
+    }
+}
