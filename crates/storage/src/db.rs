@@ -908,6 +908,10 @@ mod tests {
 
     fn quiet() -> DbConfig {
         DbConfig {
+            head: HeadConfig {
+                out_of_order_window: Duration::from_secs(3600),
+                ..HeadConfig::default()
+            },
             parts: PartsConfig {
                 partition: Duration::from_nanos(100),
                 flush_head_bytes: usize::MAX,

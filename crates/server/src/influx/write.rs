@@ -9,7 +9,8 @@
 //!
 //! As in InfluxDB, the lines that parse are stored and the others are reported: the reply is
 //! 204 when every line was stored, else 400 naming each rejected line (a line whose series
-//! already has another type, or is older than the out-of-order window, is rejected too).
+//! already has another type, or is older than a configured out-of-order window, is rejected
+//! too).
 //! Bodies may be gzip-compressed (`Content-Encoding: gzip`).
 
 use std::collections::HashMap;

@@ -129,47 +129,19 @@ pub fn store_metrics(
             }
         }
     }
-    // The head refuses a point further than its out-of-order window behind the newest of its
-    // series, counting the batch's own points; KairosDB clients send hours or days of a series
-    // at once. Each series' points are sorted (stably: a later duplicate still wins) and cut
-    // into runs shorter than the window, written run after run, so every run is newer than
-    // the last.
-    let mut rounds: Vec<Vec<(SeriesKey, Pending)>> = Vec::new();
+    // One batch for the whole request, so that it is stored or refused whole (but for the
+    // series the store refuses, which are reported and set aside). Each series' points are
+    // sorted stably, so a later duplicate still wins.
+    let mut round: Vec<(SeriesKey, Pending)> = Vec::new();
     for key in order {
         let Some(mut p) = pending.remove(&key) else {
             continue;
         };
         p.points.sort_by_key(|p| p.timestamp);
-        let mut round = 0;
-        let mut rest = p.points.as_slice();
-        while let Some(first) = rest.first() {
-            let cut = rest
-                .iter()
-                .position(|q| q.timestamp - first.timestamp >= RUN_NS)
-                .unwrap_or(rest.len());
-            if rounds.len() <= round {
-                rounds.push(Vec::new());
-            }
-            rounds[round].push((
-                key.clone(),
-                Pending {
-                    data_type: p.data_type,
-                    points: rest[..cut].to_vec(),
-                    sources: p.sources.clone(),
-                },
-            ));
-            rest = &rest[cut..];
-            round += 1;
-        }
+        round.push((key, p));
     }
-    rounds
-        .into_iter()
-        .map(|round| write_round(store, org, round, messages))
-        .sum()
+    write_round(store, org, round, messages)
 }
-
-/// The span of one run of a series' points: the head's default out-of-order window.
-const RUN_NS: i64 = 3_600_000_000_000;
 
 /// Writes one batch, setting aside (and reporting) the series the store refuses.
 fn write_round(

@@ -7,9 +7,10 @@
 //!   is written; the id is stable while the store is open and never reused. A series has one
 //!   [`DataType`] for life: a batch declaring another is rejected whole with
 //!   [`Error::SeriesTypeConflict`] (kind `InvalidInput`) naming the series and both types.
-//! - **Out-of-order points** are accepted when no older than
-//!   [`HeadConfig::out_of_order_window`] behind the series' newest timestamp, counting the
-//!   batch's own points; an older point rejects the whole batch with [`Error::TooOld`]. The
+//! - **Out-of-order points** are accepted at any age by default; with a
+//!   [`HeadConfig::out_of_order_window`] set, only when no older than the window behind the
+//!   series' newest timestamp, counting the batch's own points, and an older point rejects the
+//!   whole batch with [`Error::TooOld`]. The
 //!   window is an admission rule checked before the WAL: whatever reached the WAL is applied,
 //!   even if a concurrent write has moved the newest timestamp on since.
 //! - **Duplicates.** A point whose timestamp the series already holds replaces it: last write
@@ -66,7 +67,9 @@ pub(crate) struct Frozen {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadConfig {
     /// How far behind a series' newest timestamp a point may be and still be accepted.
-    /// Default one hour.
+    /// Default [`Duration::MAX`]: no limit, as in VictoriaMetrics and InfluxDB, since telemetry
+    /// is often uploaded hours or days after it was recorded; late points go to the partitions
+    /// of their time like any other. Set a window to refuse data arriving later than that.
     pub out_of_order_window: Duration,
     /// The most series one organization may have. Default one million.
     pub max_series_per_org: usize,
@@ -75,7 +78,7 @@ pub struct HeadConfig {
 impl Default for HeadConfig {
     fn default() -> Self {
         HeadConfig {
-            out_of_order_window: Duration::from_secs(3600),
+            out_of_order_window: Duration::MAX,
             max_series_per_org: 1_000_000,
         }
     }
@@ -127,6 +130,11 @@ impl Head {
     /// registered, without points.)
     pub(crate) fn prepare(&self, batch: &ValidatedBatch) -> Result<Prepared> {
         let window = i64::try_from(self.config.out_of_order_window.as_nanos()).unwrap_or(i64::MAX);
+        if window == i64::MAX {
+            return Ok(Prepared {
+                series: self.resolve(batch, true)?,
+            });
+        }
         for sp in batch.series() {
             let batch_max = sp.points.iter().map(|p| p.timestamp).max();
             check_window(sp, batch_max, window)?;

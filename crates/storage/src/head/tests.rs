@@ -64,7 +64,10 @@ fn series_get_stable_ids_and_one_type_for_life() {
 
 #[test]
 fn out_of_order_points_within_the_window_are_accepted() {
-    let head = Head::new(HeadConfig::default());
+    let head = Head::new(HeadConfig {
+        out_of_order_window: Duration::from_secs(3600),
+        ..HeadConfig::default()
+    });
     let k = key("temp", &[]);
     write(&head, &doubles(1, &k, &[10 * HOUR])).unwrap();
     write(&head, &doubles(1, &k, &[9 * HOUR, 10 * HOUR - 1])).unwrap();
@@ -86,6 +89,18 @@ fn out_of_order_points_within_the_window_are_accepted() {
         head.series_id(OrgId(1), &fresh),
         None,
         "a rejected batch created a series"
+    );
+}
+
+#[test]
+fn by_default_points_of_any_age_are_accepted() {
+    let head = Head::new(HeadConfig::default());
+    let k = key("temp", &[]);
+    write(&head, &doubles(1, &k, &[10 * HOUR])).unwrap();
+    write(&head, &doubles(1, &k, &[i64::MIN, -1000 * HOUR, 20 * HOUR])).unwrap();
+    assert_eq!(
+        timestamps(&head, 1, &k),
+        [i64::MIN, -1000 * HOUR, 10 * HOUR, 20 * HOUR]
     );
 }
 
