@@ -12,5 +12,7 @@ pub mod error;
 pub mod influx;
 pub mod listener;
 pub mod metrics;
+pub mod native;
 pub mod sift;
 pub mod state;
+pub mod webhook;

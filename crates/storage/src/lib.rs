@@ -16,7 +16,8 @@ mod store;
 pub mod wal;
 
 pub use db::{
-    Db, DbConfig, DeleteReport, FlushReport, MaintenanceReport, PartsConfig, RetentionRule, WriteReceipt,
+    Db, DbConfig, DeleteReport, FlushReport, MaintenanceReport, PartsConfig, RetentionRule,
+    WriteReceipt,
 };
 pub use error::{Error, Result};
 pub use head::{Match, SelectorError, SeriesSelector};

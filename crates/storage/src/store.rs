@@ -6,10 +6,10 @@ use std::ops::Range;
 
 use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
+use crate::db::DeleteReport;
 use crate::head::SeriesSelector;
 use crate::head::{SeriesInfo, SeriesMatcher};
 use crate::wal::{SyncLatency, WalStats};
-use crate::db::DeleteReport;
 use crate::{Agg, AggregateResult, ArrowPoints, Db, Order, Result, WriteReceipt};
 
 /// A durable time-series store.
