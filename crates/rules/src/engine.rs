@@ -466,6 +466,8 @@ impl Worker {
             labels.push(("run", run_id));
         }
         let mut out = Vec::new();
+        // Rules of one asset share channels: each series is read once per span.
+        let mut reads: HashMap<(String, Timestamp, Timestamp), Arc<Vec<Point>>> = HashMap::new();
         for rule in rules.iter() {
             let compiled = &rule.compiled;
             let stream = RuleStream {
@@ -487,8 +489,14 @@ impl Worker {
                 .through
                 .map_or(Timestamp::MIN, |t| t.saturating_add(1));
             let end = through.map_or(Timestamp::MAX, |t| t.saturating_add(1));
-            let mut inputs: Vec<Vec<Point>> = Vec::with_capacity(compiled.input_channels.len());
+            let mut inputs: Vec<Arc<Vec<Point>>> =
+                Vec::with_capacity(compiled.input_channels.len());
             for channel in &compiled.input_channels {
+                let key = (channel.clone(), start, end);
+                if let Some(points) = reads.get(&key) {
+                    inputs.push(points.clone());
+                    continue;
+                }
                 let series =
                     SeriesKey::new(channel.clone(), labels.iter().copied()).map_err(|e| {
                         Error::InvalidRule {
@@ -496,8 +504,11 @@ impl Worker {
                             detail: format!("channel `{channel}`: {e}"),
                         }
                     })?;
-                inputs.push(shared.store.read(org_number, &series, start..end)?);
+                let points = Arc::new(shared.store.read(org_number, &series, start..end)?);
+                reads.insert(key, points.clone());
+                inputs.push(points);
             }
+            let inputs: Vec<&[Point]> = inputs.iter().map(|p| p.as_slice()).collect();
             let was_open = live.state.open;
             let before = live.state.through;
             let transitions = evaluate(&compiled.program, &mut live.state, &inputs, through);

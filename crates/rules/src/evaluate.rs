@@ -50,12 +50,13 @@ pub enum Transition {
 /// in timestamp order, updating `state`. Points at or before `state.through` are late and are
 /// skipped: live evaluation never goes back in time. Afterwards `state.through` is the latest
 /// evaluated timestamp, or `until` when that is later.
-pub fn evaluate(
+pub fn evaluate<P: AsRef<[Point]>>(
     program: &Program,
     state: &mut StreamState,
-    inputs: &[Vec<Point>],
+    inputs: &[P],
     until: Option<Timestamp>,
 ) -> Vec<Transition> {
+    let inputs: Vec<&[Point]> = inputs.iter().map(AsRef::as_ref).collect();
     let mut transitions = Vec::new();
     if state.latest.len() != inputs.len() {
         state.latest.resize(inputs.len(), None);
@@ -63,7 +64,7 @@ pub fn evaluate(
     let mut cursors = vec![0usize; inputs.len()];
     // Skip late points.
     if let Some(through) = state.through {
-        for (cursor, points) in cursors.iter_mut().zip(inputs) {
+        for (cursor, points) in cursors.iter_mut().zip(&inputs) {
             *cursor = points.partition_point(|p| p.timestamp <= through);
         }
     }
@@ -72,11 +73,11 @@ pub fn evaluate(
         // The next timestamp any input has.
         let next = cursors
             .iter()
-            .zip(inputs)
+            .zip(&inputs)
             .filter_map(|(&cursor, points)| points.get(cursor).map(|p| p.timestamp))
             .min();
         let Some(time) = next else { break };
-        for ((cursor, points), latest) in cursors.iter_mut().zip(inputs).zip(&mut state.latest) {
+        for ((cursor, points), latest) in cursors.iter_mut().zip(&inputs).zip(&mut state.latest) {
             while let Some(point) = points.get(*cursor)
                 && point.timestamp == time
             {

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
             get(rules::list_rules).post(rules::apply_rule),
         )
         .route("/api/v1/rules/eval", post(rules::eval_rule))
+        .route("/api/v1/rules/flush", post(rules::flush_rules))
         .route("/api/v1/annotations", get(rules::list_annotations))
         .route(
             "/api/v1/annotations/{id}",

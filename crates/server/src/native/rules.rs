@@ -320,6 +320,24 @@ pub(super) async fn apply_rule(
     Ok((status, Json(body)))
 }
 
+/// `POST /api/v1/rules/flush`: waits until every write committed before the call has been
+/// evaluated by the live rules and their checkpoints saved (tests and benchmarks use it).
+pub(super) async fn flush_rules(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Read)?;
+    let engine = state.rules.clone();
+    blocking(move || Ok(engine.flush()?)).await?;
+    let stats = state.rules.stats();
+    Ok(Json(json!({
+        "evaluations": stats.evaluations,
+        "opened": stats.opened,
+        "closed": stats.closed,
+        "failures": stats.failures,
+    })))
+}
+
 /// What `POST /api/v1/rules/eval` takes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
