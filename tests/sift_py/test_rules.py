@@ -87,12 +87,21 @@ class Receiver:
 
     def __init__(self):
         self.bodies: List[dict] = []
+        # Requests to refuse with 503 before accepting any, to exercise retries.
+        self.refuse = 0
+        self.refused = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("content-length", "0"))
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                body = json.loads(self.rfile.read(length))
+                if receiver.refused < receiver.refuse:
+                    receiver.refused += 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                receiver.bodies.append(body)
                 self.send_response(204)
                 self.end_headers()
 
@@ -174,6 +183,8 @@ def as_ns(timestamp) -> int:
 
 def test_overheating_rule_registers_annotates_and_notifies(server, receiver):
     sextant = server.info
+    # The first two deliveries are refused: the server retries them, and order is kept.
+    receiver.refuse = 2
     with use_sift_channel(channel_config(sextant)) as channel:
         ripley_id = prepare_people(sextant, channel)
         service = IngestionService(channel, telemetry_config())
@@ -219,6 +230,7 @@ def test_overheating_rule_registers_annotates_and_notifies(server, receiver):
         ]
         assert bodies[1]["annotation"]["end_time"] == ns(5)
         assert all(b["rule"]["client_key"] == RULE_KEY for b in bodies)
+        assert receiver.refused == 2
 
         # A second client run updates the rule rather than adding one.
         IngestionService(channel, telemetry_config())
