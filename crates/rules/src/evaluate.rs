@@ -112,7 +112,7 @@ pub fn evaluate<P: AsRef<[Point]>>(
 
 /// An empty vector of references of another lifetime on the same allocation, so that one
 /// buffer serves every evaluation without holding a borrow of the state between them.
-fn recycle<'a, 'b>(mut refs: Vec<Option<&'a Value>>) -> Vec<Option<&'b Value>> {
+fn recycle<'b>(mut refs: Vec<Option<&Value>>) -> Vec<Option<&'b Value>> {
     refs.clear();
     refs.into_iter().map(|_| None).collect()
 }

@@ -26,6 +26,9 @@ use sift_rs::users::v2::ListActiveUsersRequest;
 use sift_rs::users::v2::user_service_client::UserServiceClient;
 use tonic::Code;
 
+/// An annotation as the live test checks it: name, type, start and end second, tags.
+type Seen = (String, i32, Option<i64>, Option<i64>, Vec<String>);
+
 const T0: i64 = 1_720_000_000_000_000_000;
 const SECOND: i64 = 1_000_000_000;
 
@@ -458,7 +461,7 @@ async fn live_rules_annotate_ingested_streams() {
     let mut client = AnnotationServiceClient::new(authed(server.channel().await, TOKEN));
     let mut found = annotations(&mut client, "").await;
     found.sort_by_key(|a| (a.name.clone(), ns(&a.start_time)));
-    let got: Vec<(String, i32, Option<i64>, Option<i64>, Vec<String>)> = found
+    let got: Vec<Seen> = found
         .iter()
         .map(|a| {
             (

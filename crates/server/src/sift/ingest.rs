@@ -125,8 +125,11 @@ struct StreamBatch {
     /// For each config (by address) and run id of the stream: the earliest and latest
     /// timestamps, handed to the rule engine once the stream is stored. Nested so that a
     /// message's look-up allocates nothing.
-    spans: HashMap<usize, (Arc<ConfigInfo>, HashMap<String, (i64, i64)>)>,
+    spans: HashMap<usize, (Arc<ConfigInfo>, RunSpans)>,
 }
+
+/// The earliest and latest timestamp of a stream's messages per run id ("" for none).
+type RunSpans = HashMap<String, (i64, i64)>;
 
 impl StreamBatch {
     /// Makes sure `flow_slots` has the slots of `channels` sent with `run_id`, creating the
