@@ -69,6 +69,7 @@ pub fn evaluate<P: AsRef<[Point]>>(
         }
     }
     let mut buffer: Vec<Option<&Value>> = Vec::with_capacity(inputs.len());
+    let stateful = program.is_stateful();
     loop {
         // The next timestamp any input has.
         let next = cursors
@@ -77,13 +78,23 @@ pub fn evaluate<P: AsRef<[Point]>>(
             .filter_map(|(&cursor, points)| points.get(cursor).map(|p| p.timestamp))
             .min();
         let Some(time) = next else { break };
+        let mut changed = false;
         for ((cursor, points), latest) in cursors.iter_mut().zip(&inputs).zip(&mut state.latest) {
             while let Some(point) = points.get(*cursor)
                 && point.timestamp == time
             {
-                *latest = Some(point.value.clone());
+                if latest.as_ref() != Some(&point.value) {
+                    *latest = Some(point.value.clone());
+                    changed = true;
+                }
                 *cursor += 1;
             }
+        }
+        state.through = Some(time);
+        // A stateless expression over unchanged inputs gives the result it gave last time,
+        // which changed nothing then and changes nothing now (slow channels repeat values).
+        if !changed && !stateful {
+            continue;
         }
         let mut refs = recycle(buffer);
         refs.extend(state.latest.iter().map(Option::as_ref));
@@ -100,7 +111,6 @@ pub fn evaluate<P: AsRef<[Point]>>(
             }
             _ => {}
         }
-        state.through = Some(time);
     }
     if let Some(until) = until
         && state.through.is_none_or(|t| t < until)
