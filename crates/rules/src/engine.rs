@@ -343,6 +343,21 @@ impl Shared {
     }
 }
 
+/// The points of a series in `range`; a series with no point yet (a channel that has not sent
+/// anything) has none.
+pub(crate) fn read_points(
+    store: &dyn Store,
+    org: OrgId,
+    key: &SeriesKey,
+    range: std::ops::Range<Timestamp>,
+) -> Result<Vec<Point>> {
+    match store.read(org, key, range) {
+        Ok(points) => Ok(points),
+        Err(sextant_storage::Error::SeriesNotFound { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Every item of a paged listing.
 fn all_pages<T>(
     mut list: impl FnMut(Page) -> sextant_catalog::Result<(Vec<T>, String)>,
@@ -504,7 +519,12 @@ impl Worker {
                             detail: format!("channel `{channel}`: {e}"),
                         }
                     })?;
-                let points = Arc::new(shared.store.read(org_number, &series, start..end)?);
+                let points = Arc::new(read_points(
+                    shared.store.as_ref(),
+                    org_number,
+                    &series,
+                    start..end,
+                )?);
                 reads.insert(key, points.clone());
                 inputs.push(points);
             }

@@ -42,7 +42,7 @@ pub fn evaluate_history(
                 detail: format!("channel `{channel}`: {e}"),
             }
         })?;
-        inputs.push(store.read(org, &key, range.clone())?);
+        inputs.push(crate::engine::read_points(store, org, &key, range.clone())?);
     }
     let mut state = StreamState::new(&rule.program);
     let transitions = evaluate(&rule.program, &mut state, &inputs, None);

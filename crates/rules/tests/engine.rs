@@ -39,7 +39,10 @@ impl Fixture {
                 Some("k"),
                 &[FlowDef {
                     name: "readings".into(),
-                    channels: vec![ChannelDef::new("thruster.temperature", DataType::Double)],
+                    channels: vec![
+                        ChannelDef::new("thruster.temperature", DataType::Double),
+                        ChannelDef::new("thruster.pressure", DataType::Double),
+                    ],
                 }],
             )
             .unwrap();
@@ -103,9 +106,13 @@ impl Fixture {
     }
 
     fn ranges(&self) -> Vec<(i64, Option<i64>)> {
+        self.ranges_of(&AnnotationFilter::default())
+    }
+
+    fn ranges_of(&self, filter: &AnnotationFilter) -> Vec<(i64, Option<i64>)> {
         let (found, _) = self
             .catalog
-            .list_annotations(&self.org, &AnnotationFilter::default(), Page::first(100))
+            .list_annotations(&self.org, filter, Page::first(100))
             .unwrap();
         found
             .iter()
@@ -167,4 +174,42 @@ fn late_points_are_skipped_and_later_ones_evaluated() {
     assert_eq!(f.ranges(), vec![(11, Some(12)), (13, None)]);
     let stats = engine.stats();
     assert_eq!((stats.opened, stats.closed), (2, 1));
+}
+
+#[test]
+fn a_channel_that_never_sent_data_is_unknown_not_an_error() {
+    let f = Fixture::new();
+    let rule = f
+        .catalog
+        .create_rule(
+            &f.org,
+            &RuleDef {
+                name: "hot_or_pressed".into(),
+                client_key: Some("hot-or-pressed".into()),
+                expression: "$1 > 400 || $2 > 5".into(),
+                channel_references: vec![
+                    ("$1".into(), "thruster.temperature".into()),
+                    ("$2".into(), "thruster.pressure".into()),
+                ],
+                ..f.catalog
+                    .find_rule(&f.org, "overheating")
+                    .unwrap()
+                    .unwrap()
+                    .def
+            },
+        )
+        .unwrap();
+    let engine = f.engine();
+    let (min, max) = f.write(&[(1, 100.0), (2, 500.0), (3, 100.0)]);
+    engine
+        .committed(&f.org, &f.asset, "NostromoLV426", "", min, max)
+        .unwrap();
+    engine.flush().unwrap();
+    // true || unknown is true; false || unknown is unknown, which leaves the range open.
+    let filter = AnnotationFilter {
+        rule_ids: Some(vec![rule.id]),
+        ..AnnotationFilter::default()
+    };
+    assert_eq!(f.ranges_of(&filter), vec![(2, None)]);
+    assert_eq!(engine.stats().failures, 0);
 }
