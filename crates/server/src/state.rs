@@ -43,7 +43,7 @@ impl AppState {
         store: Arc<dyn Store>,
         rules: Arc<RuleEngine>,
     ) -> Self {
-        let metrics = Arc::new(Metrics::new(store.clone()));
+        let metrics = Arc::new(Metrics::new(store.clone(), rules.clone()));
         AppState {
             catalog,
             store,

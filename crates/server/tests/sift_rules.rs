@@ -520,6 +520,18 @@ async fn live_rules_annotate_ingested_streams() {
         ]
     );
 
+    let (_, metrics) = http(server.addr, "GET", "/metrics", &[], b"").await;
+    for expected in [
+        "sextant_rule_annotations_opened_total 4\n",
+        "sextant_rule_annotations_closed_total 3\n",
+        "sextant_rule_failures_total 0\n",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "missing {expected:?} in\n{metrics}"
+        );
+    }
+
     // Review: resolve one, and refuse a field the mask cannot change.
     let mut first = found[0].clone();
     first.state = Some(3);
