@@ -68,18 +68,94 @@ pub fn evaluate<P: AsRef<[Point]>>(
             *cursor = points.partition_point(|p| p.timestamp <= through);
         }
     }
-    let mut buffer: Vec<Option<&Value>> = Vec::with_capacity(inputs.len());
     let stateful = program.is_stateful();
+    if let [points] = inputs.as_slice() {
+        single_input(
+            program,
+            state,
+            &points[cursors[0]..],
+            stateful,
+            &mut transitions,
+        );
+    } else {
+        several_inputs(program, state, &inputs, cursors, stateful, &mut transitions);
+    }
+    if let Some(until) = until
+        && state.through.is_none_or(|t| t < until)
+    {
+        state.through = Some(until);
+    }
+    transitions
+}
+
+/// Applies one result at `time` to the open state.
+#[inline]
+fn apply(
+    state: &mut StreamState,
+    result: Option<bool>,
+    time: Timestamp,
+    out: &mut Vec<Transition>,
+) {
+    match result {
+        Some(true) if !state.open => {
+            state.open = true;
+            out.push(Transition::Opened(time));
+        }
+        Some(false) if state.open => {
+            state.open = false;
+            out.push(Transition::Closed(time));
+        }
+        _ => {}
+    }
+}
+
+/// The common case of a rule over one channel: no alignment needed. `points` hold one point
+/// per timestamp, in time order, none of them late.
+fn single_input(
+    program: &Program,
+    state: &mut StreamState,
+    points: &[Point],
+    stateful: bool,
+    out: &mut Vec<Transition>,
+) {
+    for (i, point) in points.iter().enumerate() {
+        // Of several points at one timestamp, the last counts.
+        if points
+            .get(i + 1)
+            .is_some_and(|next| next.timestamp == point.timestamp)
+        {
+            continue;
+        }
+        state.through = Some(point.timestamp);
+        if !stateful && state.latest[0].as_ref() == Some(&point.value) {
+            continue;
+        }
+        let result = program.eval(&mut state.eval, point.timestamp, &[Some(&point.value)]);
+        state.latest[0] = Some(point.value.clone());
+        apply(state, result, point.timestamp, out);
+    }
+}
+
+/// Several channels, aligned on the union of their timestamps.
+fn several_inputs(
+    program: &Program,
+    state: &mut StreamState,
+    inputs: &[&[Point]],
+    mut cursors: Vec<usize>,
+    stateful: bool,
+    transitions: &mut Vec<Transition>,
+) {
+    let mut buffer: Vec<Option<&Value>> = Vec::with_capacity(inputs.len());
     loop {
         // The next timestamp any input has.
         let next = cursors
             .iter()
-            .zip(&inputs)
+            .zip(inputs)
             .filter_map(|(&cursor, points)| points.get(cursor).map(|p| p.timestamp))
             .min();
         let Some(time) = next else { break };
         let mut changed = false;
-        for ((cursor, points), latest) in cursors.iter_mut().zip(&inputs).zip(&mut state.latest) {
+        for ((cursor, points), latest) in cursors.iter_mut().zip(inputs).zip(&mut state.latest) {
             while let Some(point) = points.get(*cursor)
                 && point.timestamp == time
             {
@@ -100,24 +176,8 @@ pub fn evaluate<P: AsRef<[Point]>>(
         refs.extend(state.latest.iter().map(Option::as_ref));
         let result = program.eval(&mut state.eval, time, &refs);
         buffer = recycle(refs);
-        match result {
-            Some(true) if !state.open => {
-                state.open = true;
-                transitions.push(Transition::Opened(time));
-            }
-            Some(false) if state.open => {
-                state.open = false;
-                transitions.push(Transition::Closed(time));
-            }
-            _ => {}
-        }
+        apply(state, result, time, transitions);
     }
-    if let Some(until) = until
-        && state.through.is_none_or(|t| t < until)
-    {
-        state.through = Some(until);
-    }
-    transitions
 }
 
 /// An empty vector of references of another lifetime on the same allocation, so that one
@@ -128,8 +188,8 @@ fn recycle<'b>(mut refs: Vec<Option<&Value>>) -> Vec<Option<&'b Value>> {
 }
 
 /// The ranges where the condition held, from transitions: `(start, end)`, with `end` `None`
-/// for a range still open. `open_at_start` tells whether a range was open before the first
-/// transition (it then starts at `open_since`).
+/// for a range still open. `open_since` is the start of a range already open before the first
+/// transition, if any.
 pub fn ranges(
     transitions: &[Transition],
     open_since: Option<Timestamp>,
