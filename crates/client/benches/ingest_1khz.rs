@@ -264,7 +264,10 @@ fn channel_name(c: usize) -> String {
 }
 
 /// `count` live rules over the channels, cycling through four shapes: a double against a
-/// threshold, an int32 and a bool, an enum by name, and the difference of two doubles.
+/// threshold, an int32 and a bool, an enum by name, and the difference of two doubles. As
+/// monitoring rules do, most rarely hold: the enum rules hold for 10 s in every 40 s, the
+/// others hold near the peaks of their sines with `BENCH_RULES_BUSY=1` (about 100 annotations
+/// per second of data) and never otherwise.
 async fn create_rules(server: &Server, count: usize) {
     use sift_rs::assets::v1::ListAssetsRequest;
     use sift_rs::assets::v1::asset_service_client::AssetServiceClient;
@@ -287,12 +290,18 @@ async fn create_rules(server: &Server, count: usize) {
         .assets
         .remove(0)
         .asset_id;
+    let busy = env_or("BENCH_RULES_BUSY", 0) == 1;
+    let (double_limit, int_limit, spread) = if busy {
+        (90, 3000, 150)
+    } else {
+        (1000, 5000, 1000)
+    };
     let mut client = RuleServiceClient::new(channel);
     for i in 0..count {
         let (expression, channels) = match i % 4 {
-            0 => ("$1 > 90".to_owned(), vec![channel_name(i % 20)]),
+            0 => (format!("$1 > {double_limit}"), vec![channel_name(i % 20)]),
             1 => (
-                "$1 > 3000 && $2".to_owned(),
+                format!("$1 > {int_limit} && $2"),
                 vec![channel_name(20 + i % 10), channel_name(35 + i % 10)],
             ),
             2 => (
@@ -300,7 +309,7 @@ async fn create_rules(server: &Server, count: usize) {
                 vec![channel_name(45 + i % 5)],
             ),
             _ => (
-                "abs($1 - $2) > 150".to_owned(),
+                format!("abs($1 - $2) > {spread}"),
                 vec![channel_name(i % 20), channel_name((i + 7) % 20)],
             ),
         };
