@@ -145,17 +145,23 @@ fn several_inputs(
     stateful: bool,
     transitions: &mut Vec<Transition>,
 ) {
-    let mut buffer: Vec<Option<&Value>> = Vec::with_capacity(inputs.len());
+    /// Rules with up to this many inputs pass them on the stack.
+    const ON_STACK: usize = 8;
+    let n = inputs.len();
+    let mut buffer: Vec<Option<&Value>> = Vec::with_capacity(n);
     loop {
         // The next timestamp any input has.
-        let next = cursors
-            .iter()
-            .zip(inputs)
-            .filter_map(|(&cursor, points)| points.get(cursor).map(|p| p.timestamp))
-            .min();
+        let mut next = None;
+        for (points, &cursor) in inputs.iter().zip(&cursors) {
+            if let Some(point) = points.get(cursor)
+                && next.is_none_or(|t| point.timestamp < t)
+            {
+                next = Some(point.timestamp);
+            }
+        }
         let Some(time) = next else { break };
         let mut changed = false;
-        for ((cursor, points), latest) in cursors.iter_mut().zip(inputs).zip(&mut state.latest) {
+        for ((points, cursor), latest) in inputs.iter().zip(&mut cursors).zip(&mut state.latest) {
             while let Some(point) = points.get(*cursor)
                 && point.timestamp == time
             {
@@ -172,10 +178,19 @@ fn several_inputs(
         if !changed && !stateful {
             continue;
         }
-        let mut refs = recycle(buffer);
-        refs.extend(state.latest.iter().map(Option::as_ref));
-        let result = program.eval(&mut state.eval, time, &refs);
-        buffer = recycle(refs);
+        let result = if n <= ON_STACK {
+            let mut refs: [Option<&Value>; ON_STACK] = [None; ON_STACK];
+            for (slot, latest) in refs.iter_mut().zip(&state.latest) {
+                *slot = latest.as_ref();
+            }
+            program.eval(&mut state.eval, time, &refs[..n])
+        } else {
+            let mut refs = recycle(buffer);
+            refs.extend(state.latest.iter().map(Option::as_ref));
+            let result = program.eval(&mut state.eval, time, &refs);
+            buffer = recycle(refs);
+            result
+        };
         apply(state, result, time, transitions);
     }
 }
