@@ -1,5 +1,5 @@
-//! Sextant's metadata: organizations, API keys, assets, channels, ingestion configs, flows and
-//! runs.
+//! Sextant's metadata: organizations, API keys, assets, channels, ingestion configs, flows,
+//! runs, users, tags, rules and annotations.
 //!
 //! The server's front ends call the catalog to authenticate a request's key, to resolve what a
 //! client names (an asset by name, an ingestion config by client key, a flow's channels by
@@ -10,6 +10,7 @@
 //! The SQLite schema is described in `docs/catalog.md`.
 
 mod error;
+mod rule_types;
 mod sqlite;
 mod types;
 
@@ -18,6 +19,11 @@ use std::fmt::Debug;
 use sextant_model::Timestamp;
 
 pub use error::{Error, Result};
+pub use rule_types::{
+    Annotation, AnnotationEvent, AnnotationFilter, AnnotationState, AnnotationType,
+    AnnotationUpdate, NameFilter, NewAnnotation, Rule, RuleAction, RuleCheckpoint, RuleDef,
+    RuleEvaluation, RuleFilter, RuleStream, Tag, User,
+};
 pub use sqlite::SqliteCatalog;
 pub use types::{
     ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
@@ -197,6 +203,117 @@ pub trait Catalog: Send + Sync + Debug {
 
     /// Records that data of the asset was ingested with the run. Linking twice is a no-op.
     fn associate_asset(&self, org_id: &str, run_id: &str, asset_id: &str) -> Result<()>;
+
+    // ---- users and tags ----
+
+    /// Creates a user. Names are unique in an organization: a taken name is `AlreadyExists`.
+    fn create_user(&self, org_id: &str, name: &str) -> Result<User>;
+
+    /// The user with this id.
+    fn get_user(&self, org_id: &str, user_id: &str) -> Result<User>;
+
+    /// Users matching the filter, one page of them.
+    fn list_users(
+        &self,
+        org_id: &str,
+        filter: &NameFilter,
+        page: Page,
+    ) -> Result<(Vec<User>, String)>;
+
+    /// The tag of this name, created if missing.
+    fn get_or_create_tag(&self, org_id: &str, name: &str) -> Result<Tag>;
+
+    /// Tags matching the filter, one page of them.
+    fn list_tags(
+        &self,
+        org_id: &str,
+        filter: &NameFilter,
+        page: Page,
+    ) -> Result<(Vec<Tag>, String)>;
+
+    // ---- rules ----
+
+    /// Creates a rule, version 1. Its assets and assignee must exist; a client key already used
+    /// in the organization is `AlreadyExists`. The expression is stored as given: checking it
+    /// against channel types is the rule engine's work.
+    fn create_rule(&self, org_id: &str, def: &RuleDef) -> Result<Rule>;
+
+    /// Replaces a rule's declaration and increases its version. Its evaluation checkpoints and
+    /// open annotations are kept: evaluation goes on from where it was with the new
+    /// declaration.
+    fn update_rule(&self, org_id: &str, rule_id: &str, def: &RuleDef) -> Result<Rule>;
+
+    /// The rule with this id, archived or not.
+    fn get_rule(&self, org_id: &str, rule_id: &str) -> Result<Rule>;
+
+    /// The rule with this client key, if any, archived or not.
+    fn find_rule(&self, org_id: &str, client_key: &str) -> Result<Option<Rule>>;
+
+    /// Rules matching the filter, one page of them.
+    fn list_rules(
+        &self,
+        org_id: &str,
+        filter: &RuleFilter,
+        page: Page,
+    ) -> Result<(Vec<Rule>, String)>;
+
+    /// Archives (`true`) or restores (`false`) a rule. Archiving an archived rule keeps its
+    /// first archive time.
+    fn set_rule_archived(&self, org_id: &str, rule_id: &str, archived: bool) -> Result<Rule>;
+
+    // ---- annotations ----
+
+    /// Creates an annotation. Its assets, run, assignee and rule must exist.
+    fn create_annotation(&self, org_id: &str, annotation: &NewAnnotation) -> Result<Annotation>;
+
+    /// The annotation with this id.
+    fn get_annotation(&self, org_id: &str, annotation_id: &str) -> Result<Annotation>;
+
+    /// Annotations matching the filter, in creation order, one page of them.
+    fn list_annotations(
+        &self,
+        org_id: &str,
+        filter: &AnnotationFilter,
+        page: Page,
+    ) -> Result<(Vec<Annotation>, String)>;
+
+    /// Changes the fields `update` sets and the modification time.
+    fn update_annotation(
+        &self,
+        org_id: &str,
+        annotation_id: &str,
+        update: AnnotationUpdate,
+    ) -> Result<Annotation>;
+
+    // ---- live rule evaluation ----
+
+    /// Makes sure each stream has a checkpoint; a new one starts at the given time (`None`:
+    /// nothing evaluated yet). Existing checkpoints are left as they are. The rule engine calls
+    /// this before a write that a live rule must see is acknowledged, so that a crash before
+    /// the evaluation cannot lose it: on start, every checkpoint is evaluated up to the data
+    /// in storage.
+    fn ensure_rule_checkpoints(
+        &self,
+        org_id: &str,
+        streams: &[(RuleStream, Option<Timestamp>)],
+    ) -> Result<()>;
+
+    /// The checkpoint of one stream, if it has one.
+    fn rule_checkpoint(&self, org_id: &str, stream: &RuleStream) -> Result<Option<RuleCheckpoint>>;
+
+    /// Every checkpoint of the organization.
+    fn list_rule_checkpoints(&self, org_id: &str) -> Result<Vec<RuleCheckpoint>>;
+
+    /// Stores the outcome of evaluations in one transaction: closes the open annotations that
+    /// end, creates the new ones, and moves each stream's checkpoint and open annotation.
+    /// Either all of it is stored or none. Returns what opened and closed, in order, for
+    /// notifications. A checkpoint never moves back, and an annotation is never opened while
+    /// the stream has one open: either is `InvalidInput`.
+    fn commit_rule_evaluations(
+        &self,
+        org_id: &str,
+        evaluations: &[RuleEvaluation],
+    ) -> Result<Vec<AnnotationEvent>>;
 }
 
 /// Where the catalog reads the time for `created_at` and friends; tests inject a fixed one.

@@ -35,6 +35,15 @@ enum Command {
     Query(commands::query::QueryArgs),
     /// Send a CSV or Parquet table to a running server as the flows of a telemetry config.
     Ingest(commands::ingest::IngestArgs),
+    /// Apply rule modules to a running server, or evaluate a rule over stored data.
+    #[command(subcommand)]
+    Rules(commands::rules::RulesCommand),
+    /// List the annotations of a running server.
+    #[command(subcommand)]
+    Annotations(commands::rules::AnnotationsCommand),
+    /// Manage the users annotations are assigned to.
+    #[command(subcommand)]
+    Users(commands::rules::UsersCommand),
 }
 
 /// mimalloc rather than the system allocator: the request paths allocate per series and per
@@ -55,6 +64,11 @@ fn main() -> ExitCode {
         Command::Config(command) => commands::config::run(command),
         Command::Query(args) => commands::query::run(args).map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => commands::ingest::run(args),
+        Command::Rules(command) => commands::rules::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Annotations(command) => {
+            commands::rules::run_annotations(command).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Users(command) => commands::rules::run_users(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -10,7 +10,9 @@
 //! benchmark's target directory), `BENCH_SECONDS` (seconds of 1 kHz data, default 60),
 //! `BENCH_STREAM_FLOWS` (flows per stream, default 10,000), `BENCH_IN_FLIGHT` (streams sent at
 //! once, default 1, as buffered ingestion sends them; with more, a later stream may commit
-//! before an earlier one, and the earlier one's points then land before points already held).
+//! before an earlier one, and the earlier one's points then land before points already held),
+//! `BENCH_RULES` (live rules over the channels, default 0; the server CPU then includes their
+//! evaluation, waited for with `POST /api/v1/rules/flush` before the CPU time is read).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -170,6 +172,7 @@ fn main() {
     let seconds: u64 = env_or("BENCH_SECONDS", 60);
     let per_stream: usize = env_or("BENCH_STREAM_FLOWS", 10_000);
     let in_flight: usize = env_or("BENCH_IN_FLIGHT", 1);
+    let rules: usize = env_or("BENCH_RULES", 0);
     let flows_total = seconds * 1000;
     let points_total = flows_total * CHANNELS as u64;
 
@@ -187,6 +190,10 @@ fn main() {
             .await
             .expect("register")
     });
+
+    if rules > 0 {
+        runtime.block_on(create_rules(&server, rules));
+    }
 
     eprintln!("generating {seconds} s of 1 kHz data: {flows_total} flows, {points_total} points");
     let start_ns = 1_720_000_000_000_000_000i64;
@@ -228,12 +235,16 @@ fn main() {
             task.await.expect("a send task").expect("a stream stored");
         }
     });
+    let flushed = (rules > 0).then(|| flush_rules(&server));
     let wall = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
 
     println!(
-        "ingest_1khz: {CHANNELS} channels x {flows_total} flows = {points_total} points, streams of {per_stream} flows, {in_flight} in flight"
+        "ingest_1khz: {CHANNELS} channels x {flows_total} flows = {points_total} points, streams of {per_stream} flows, {in_flight} in flight, {rules} live rules"
     );
+    if let Some(stats) = flushed {
+        println!("  rule engine: {stats}");
+    }
     println!(
         "  wall {wall:.2} s: {:.0} points/s",
         points_total as f64 / wall
@@ -242,4 +253,140 @@ fn main() {
         "  server CPU {cpu:.2} s: {:.0} points per server CPU-second",
         points_total as f64 / cpu.max(1e-9)
     );
+}
+
+/// The full name of channel `c` in [`config`].
+fn channel_name(c: usize) -> String {
+    match data_type(c) {
+        DataType::Enum => format!("state_{c}"),
+        t => format!("vehicle.{}_{c}", t.as_str()),
+    }
+}
+
+/// `count` live rules over the channels, cycling through four shapes: a double against a
+/// threshold, an int32 and a bool, an enum by name, and the difference of two doubles. As
+/// monitoring rules do, most rarely hold: the enum rules hold for 10 s in every 40 s, the
+/// others hold near the peaks of their sines with `BENCH_RULES_BUSY=1` (about 100 annotations
+/// per second of data) and never otherwise.
+async fn create_rules(server: &Server, count: usize) {
+    use sift_rs::assets::v1::ListAssetsRequest;
+    use sift_rs::assets::v1::asset_service_client::AssetServiceClient;
+    use sift_rs::rules::v1::rule_action_configuration::Configuration;
+    use sift_rs::rules::v1::rule_condition_expression::Expression;
+    use sift_rs::rules::v1::rule_service_client::RuleServiceClient;
+    use sift_rs::rules::v1::*;
+
+    let channel = connect(&ClientConfig::new(&server.url, TOKEN))
+        .await
+        .expect("connect");
+    let asset_id = AssetServiceClient::new(channel.clone())
+        .list_assets(ListAssetsRequest {
+            filter: "name == 'BenchRig'".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("list assets")
+        .into_inner()
+        .assets
+        .remove(0)
+        .asset_id;
+    let busy = env_or("BENCH_RULES_BUSY", 0) == 1;
+    let (double_limit, int_limit, spread) = if busy {
+        (90, 3000, 150)
+    } else {
+        (1000, 5000, 1000)
+    };
+    let mut client = RuleServiceClient::new(channel);
+    for i in 0..count {
+        let (expression, channels) = match i % 4 {
+            0 => (format!("$1 > {double_limit}"), vec![channel_name(i % 20)]),
+            1 => (
+                format!("$1 > {int_limit} && $2"),
+                vec![channel_name(20 + i % 10), channel_name(35 + i % 10)],
+            ),
+            2 => (
+                "$1 == \"firing\"".to_owned(),
+                vec![channel_name(45 + i % 5)],
+            ),
+            _ => (
+                format!("abs($1 - $2) > {spread}"),
+                vec![channel_name(i % 20), channel_name((i + 7) % 20)],
+            ),
+        };
+        let channel_references = channels
+            .into_iter()
+            .enumerate()
+            .map(|(n, name)| {
+                (
+                    format!("${}", n + 1),
+                    ChannelReference {
+                        name,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        client
+            .create_rule(CreateRuleRequest {
+                update: Some(UpdateRuleRequest {
+                    name: format!("bench_rule_{i}"),
+                    client_key: Some(format!("bench-rule-{i}")),
+                    conditions: vec![UpdateConditionRequest {
+                        expression: Some(RuleConditionExpression {
+                            expression: Some(Expression::CalculatedChannel(
+                                CalculatedChannelConfig {
+                                    channel_references,
+                                    expression,
+                                    ..Default::default()
+                                },
+                            )),
+                        }),
+                        actions: vec![UpdateActionRequest {
+                            action_type: 2,
+                            configuration: Some(RuleActionConfiguration {
+                                configuration: Some(Configuration::Annotation(
+                                    AnnotationActionConfiguration {
+                                        annotation_type: 1,
+                                        ..Default::default()
+                                    },
+                                )),
+                            }),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    asset_configuration: Some(RuleAssetConfiguration {
+                        asset_ids: vec![asset_id.clone()],
+                        tag_ids: Vec::new(),
+                    }),
+                    is_live_evaluation_enabled: Some(true),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("create a rule");
+    }
+}
+
+/// Waits until the server's live rules have evaluated everything; returns the engine's
+/// figures as JSON text.
+fn flush_rules(server: &Server) -> String {
+    use std::io::{Read, Write};
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect for the flush");
+    write!(
+        stream,
+        "POST /api/v1/rules/flush HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the flush");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("the flush answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "flush failed: {answer}");
+    answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
 }

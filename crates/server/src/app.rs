@@ -14,6 +14,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::influx::routes())
         .merge(crate::kairos::routes())
         .merge(crate::admin::routes())
+        .merge(crate::native::routes())
         .with_state(state.clone());
     crate::sift::routes(&state)
         .into_axum_router()

@@ -14,5 +14,7 @@ pub mod influx;
 pub mod kairos;
 pub mod listener;
 pub mod metrics;
+pub mod native;
 pub mod sift;
 pub mod state;
+pub mod webhook;

@@ -18,6 +18,7 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
+use sextant_rules::RuleEngine;
 use sextant_storage::Store;
 use sextant_storage::wal::SyncLatency;
 
@@ -49,8 +50,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Metrics that read the store's figures from `store` at each scrape.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// Metrics that read the store's figures from `store` and the rule engine's from `rules`
+    /// at each scrape.
+    pub fn new(store: Arc<dyn Store>, rules: Arc<RuleEngine>) -> Self {
         let mut registry = Registry::with_prefix("sextant");
         let points = Family::<ProtocolLabels, Counter>::default();
         registry.register(
@@ -71,6 +73,7 @@ impl Metrics {
             http.clone(),
         );
         registry.register_collector(Box::new(StoreCollector { store }));
+        registry.register_collector(Box::new(RulesCollector { rules }));
         Metrics {
             registry,
             points,
@@ -96,6 +99,45 @@ impl Metrics {
 }
 
 /// Reads the store's figures at scrape time.
+/// The live rule engine's counters, read at each scrape.
+#[derive(Debug)]
+struct RulesCollector {
+    rules: Arc<RuleEngine>,
+}
+
+impl Collector for RulesCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let stats = self.rules.stats();
+        for (name, help, value) in [
+            (
+                "rule_evaluations",
+                "Evaluations of a live rule over a stream's new data",
+                stats.evaluations,
+            ),
+            (
+                "rule_annotations_opened",
+                "Annotations opened by live rules",
+                stats.opened,
+            ),
+            (
+                "rule_annotations_closed",
+                "Annotations closed by live rules",
+                stats.closed,
+            ),
+            (
+                "rule_failures",
+                "Live rule evaluations or commits that failed (see the log); they are repeated",
+                stats.failures,
+            ),
+        ] {
+            let metric = ConstCounter::new(value);
+            let e = encoder.encode_descriptor(name, help, None, metric.metric_type())?;
+            metric.encode(e)?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug)]
 struct StoreCollector {
     store: Arc<dyn Store>,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sextant_catalog::Catalog;
 use sextant_model::{ErrorKind, OrgId};
+use sextant_rules::{EngineConfig, RuleEngine};
 use sextant_storage::Store;
 use tonic::Status;
 
@@ -19,17 +20,50 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The server's own figures.
     pub metrics: Arc<Metrics>,
+    /// Live rule evaluation.
+    pub rules: Arc<RuleEngine>,
 }
 
 impl AppState {
     /// The state of a server over these engines.
+    /// The state of a server over these engines, with a rule engine of default settings.
     pub fn new(catalog: Arc<dyn Catalog>, store: Arc<dyn Store>) -> Self {
-        let metrics = Arc::new(Metrics::new(store.clone()));
+        let rules = RuleEngine::start(
+            catalog.clone(),
+            store.clone(),
+            org_number,
+            EngineConfig::default(),
+        );
+        Self::with_rules(catalog, store, rules)
+    }
+
+    /// The state of a server over these engines and this rule engine.
+    pub fn with_rules(
+        catalog: Arc<dyn Catalog>,
+        store: Arc<dyn Store>,
+        rules: Arc<RuleEngine>,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::new(store.clone(), rules.clone()));
         AppState {
             catalog,
             store,
             metrics,
+            rules,
         }
+    }
+
+    /// Runs a rule-engine call on a blocking thread (it may wait on the catalog) and maps its
+    /// error to a gRPC status.
+    pub async fn rules<T, F>(&self, call: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&RuleEngine) -> sextant_rules::Result<T> + Send + 'static,
+    {
+        let rules = self.rules.clone();
+        tokio::task::spawn_blocking(move || call(rules.as_ref()))
+            .await
+            .map_err(|e| status(ErrorKind::Internal, e))?
+            .map_err(|e| status(e.kind(), e))
     }
 
     /// Runs a catalog call on a blocking thread (catalog calls wait on disk I/O) and maps its

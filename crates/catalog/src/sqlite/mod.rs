@@ -4,7 +4,9 @@ mod assets;
 mod ingestion;
 mod json;
 mod keys;
+mod people;
 mod query;
+mod rules;
 mod runs;
 mod schema;
 
@@ -17,6 +19,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use sextant_model::Timestamp;
 
 use crate::error::{Error, Result};
+use crate::rule_types::{
+    Annotation, AnnotationEvent, AnnotationFilter, AnnotationUpdate, NameFilter, NewAnnotation,
+    Rule, RuleCheckpoint, RuleDef, RuleEvaluation, RuleFilter, RuleStream, Tag, User,
+};
 use crate::types::{
     ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
     IngestionConfigFilter, NewRun, Organization, Page, Principal, Run, RunFilter, RunUpdate, Scope,
@@ -254,5 +260,114 @@ impl Catalog for SqliteCatalog {
 
     fn associate_asset(&self, org_id: &str, run_id: &str, asset_id: &str) -> Result<()> {
         self.write(|tx, _| runs::associate_asset(tx, org_id, run_id, asset_id))
+    }
+
+    fn create_user(&self, org_id: &str, name: &str) -> Result<User> {
+        self.write(|tx, now| people::create_user(tx, org_id, name, now))
+    }
+
+    fn get_user(&self, org_id: &str, user_id: &str) -> Result<User> {
+        self.read(|conn| people::get_user(conn, org_id, user_id))
+    }
+
+    fn list_users(
+        &self,
+        org_id: &str,
+        filter: &NameFilter,
+        page: Page,
+    ) -> Result<(Vec<User>, String)> {
+        self.read(|conn| people::list_users(conn, org_id, filter, &page))
+    }
+
+    fn get_or_create_tag(&self, org_id: &str, name: &str) -> Result<Tag> {
+        self.write(|tx, now| people::get_or_create_tag(tx, org_id, name, now))
+    }
+
+    fn list_tags(
+        &self,
+        org_id: &str,
+        filter: &NameFilter,
+        page: Page,
+    ) -> Result<(Vec<Tag>, String)> {
+        self.read(|conn| people::list_tags(conn, org_id, filter, &page))
+    }
+
+    fn create_rule(&self, org_id: &str, def: &RuleDef) -> Result<Rule> {
+        self.write(|tx, now| rules::create_rule(tx, org_id, def, now))
+    }
+
+    fn update_rule(&self, org_id: &str, rule_id: &str, def: &RuleDef) -> Result<Rule> {
+        self.write(|tx, now| rules::update_rule(tx, org_id, rule_id, def, now))
+    }
+
+    fn get_rule(&self, org_id: &str, rule_id: &str) -> Result<Rule> {
+        self.read(|conn| rules::get_rule(conn, org_id, rule_id))
+    }
+
+    fn find_rule(&self, org_id: &str, client_key: &str) -> Result<Option<Rule>> {
+        self.read(|conn| rules::find_rule(conn, org_id, client_key))
+    }
+
+    fn list_rules(
+        &self,
+        org_id: &str,
+        filter: &RuleFilter,
+        page: Page,
+    ) -> Result<(Vec<Rule>, String)> {
+        self.read(|conn| rules::list_rules(conn, org_id, filter, &page))
+    }
+
+    fn set_rule_archived(&self, org_id: &str, rule_id: &str, archived: bool) -> Result<Rule> {
+        self.write(|tx, now| rules::set_rule_archived(tx, org_id, rule_id, archived, now))
+    }
+
+    fn create_annotation(&self, org_id: &str, annotation: &NewAnnotation) -> Result<Annotation> {
+        self.write(|tx, now| rules::create_annotation(tx, org_id, annotation, now))
+    }
+
+    fn get_annotation(&self, org_id: &str, annotation_id: &str) -> Result<Annotation> {
+        self.read(|conn| rules::get_annotation(conn, org_id, annotation_id))
+    }
+
+    fn list_annotations(
+        &self,
+        org_id: &str,
+        filter: &AnnotationFilter,
+        page: Page,
+    ) -> Result<(Vec<Annotation>, String)> {
+        self.read(|conn| rules::list_annotations(conn, org_id, filter, &page))
+    }
+
+    fn update_annotation(
+        &self,
+        org_id: &str,
+        annotation_id: &str,
+        update: AnnotationUpdate,
+    ) -> Result<Annotation> {
+        self.write(|tx, now| rules::update_annotation(tx, org_id, annotation_id, update, now))
+    }
+
+    fn ensure_rule_checkpoints(
+        &self,
+        org_id: &str,
+        streams: &[(RuleStream, Option<Timestamp>)],
+    ) -> Result<()> {
+        self.write(|tx, _| rules::ensure_checkpoints(tx, org_id, streams))
+    }
+
+    fn rule_checkpoint(&self, org_id: &str, stream: &RuleStream) -> Result<Option<RuleCheckpoint>> {
+        self.read(|conn| rules::checkpoint(conn, org_id, stream))
+    }
+
+    fn list_rule_checkpoints(&self, org_id: &str) -> Result<Vec<RuleCheckpoint>> {
+        self.read(|conn| rules::list_checkpoints(conn, org_id))
+    }
+
+    fn commit_rule_evaluations(
+        &self,
+        org_id: &str,
+        evaluations: &[RuleEvaluation],
+    ) -> Result<Vec<AnnotationEvent>> {
+        self.write(|tx, now| rules::commit_rule_evaluations(tx, org_id, evaluations, now))
     }
 }

@@ -70,6 +70,35 @@ impl Conditions {
     }
 }
 
+impl Conditions {
+    /// A condition of its own with one parameter (`?` in `clause`).
+    pub(crate) fn clause(&mut self, clause: &str, param: Value) {
+        self.clauses.push(clause.to_owned());
+        self.params.push(param);
+    }
+
+    /// A condition without parameters.
+    pub(crate) fn plain(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
+    /// Rows whose JSON array `column` holds any of `values`; as [`Conditions::any_of`].
+    pub(crate) fn any_in_array(
+        &mut self,
+        column: &str,
+        values: &Option<Vec<String>>,
+    ) -> Result<()> {
+        if let Some(values) = values {
+            self.clauses.push(format!(
+                "EXISTS (SELECT 1 FROM json_each({column}) AS element \
+                 WHERE element.value IN (SELECT value FROM json_each(?)))"
+            ));
+            self.params.push(Value::Text(to_json(values)?));
+        }
+        Ok(())
+    }
+}
+
 /// Which way a listing runs through `seq`, the tables' insertion-ordered primary key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {

@@ -104,6 +104,73 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (run_id, asset_id)
     );
     "#,
+    // 2: users, tags, rules, annotations and the checkpoints of live rule evaluation.
+    r#"
+    CREATE TABLE users (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT    NOT NULL UNIQUE,
+        organization_id TEXT    NOT NULL REFERENCES organizations (id),
+        name            TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        UNIQUE (organization_id, name)
+    );
+
+    CREATE TABLE tags (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT    NOT NULL UNIQUE,
+        organization_id TEXT    NOT NULL REFERENCES organizations (id),
+        name            TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        UNIQUE (organization_id, name)
+    );
+
+    CREATE TABLE rules (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT    NOT NULL UNIQUE,
+        organization_id TEXT    NOT NULL REFERENCES organizations (id),
+        client_key      TEXT,
+        name            TEXT    NOT NULL,
+        definition      TEXT    NOT NULL,
+        asset_ids       TEXT    NOT NULL,
+        is_live         INTEGER NOT NULL CHECK (is_live IN (0, 1)),
+        version         INTEGER NOT NULL,
+        archived_at     INTEGER,
+        created_at      INTEGER NOT NULL,
+        modified_at     INTEGER NOT NULL,
+        UNIQUE (organization_id, client_key)
+    );
+
+    CREATE TABLE annotations (
+        seq                 INTEGER PRIMARY KEY,
+        id                  TEXT    NOT NULL UNIQUE,
+        organization_id     TEXT    NOT NULL REFERENCES organizations (id),
+        name                TEXT    NOT NULL,
+        description         TEXT    NOT NULL,
+        start_time          INTEGER NOT NULL,
+        end_time            INTEGER,
+        asset_ids           TEXT    NOT NULL,
+        run_id              TEXT,
+        annotation_type     TEXT    NOT NULL CHECK (annotation_type IN ('data_review', 'phase')),
+        state               TEXT    NOT NULL CHECK (state IN ('open', 'flagged', 'resolved')),
+        assignee_user_id    TEXT    REFERENCES users (id),
+        tags                TEXT    NOT NULL,
+        rule_id             TEXT    REFERENCES rules (id),
+        created_at          INTEGER NOT NULL,
+        modified_at         INTEGER NOT NULL
+    );
+    CREATE INDEX annotations_by_rule ON annotations (rule_id);
+
+    CREATE TABLE rule_checkpoints (
+        rule_id             TEXT    NOT NULL REFERENCES rules (id),
+        asset_id            TEXT    NOT NULL REFERENCES assets (id),
+        run_id              TEXT    NOT NULL,
+        organization_id     TEXT    NOT NULL REFERENCES organizations (id),
+        evaluated_through   INTEGER,
+        open_annotation_id  TEXT    REFERENCES annotations (id),
+        state               TEXT    NOT NULL,
+        PRIMARY KEY (rule_id, asset_id, run_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

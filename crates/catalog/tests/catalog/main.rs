@@ -10,4 +10,5 @@ mod isolation;
 mod keys;
 mod model;
 mod pagination;
+mod rules;
 mod runs;

@@ -1,7 +1,9 @@
 //! The subcommands of `sextant`, one module each.
 
 pub mod config;
+mod http;
 pub mod ingest;
 pub mod query;
+pub mod rules;
 pub mod serve;
 pub mod token;

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use sextant_catalog::{Catalog, Scope, SqliteCatalog};
+use sextant_rules::{EngineConfig, RuleEngine};
 use sextant_server::listener::{TlsFiles, load_tls, serve};
-use sextant_server::state::AppState;
+use sextant_server::state::{AppState, org_number};
+use sextant_server::webhook::{WebhookConfig, Webhooks};
 use sextant_storage::{Db, DbConfig};
 
 /// Arguments of `sextant serve`.
@@ -31,6 +33,41 @@ pub struct ServeArgs {
     /// first start creates a random admin key and prints it once.
     #[arg(long, env = "SEXTANT_BOOTSTRAP_TOKEN", hide_env_values = true)]
     bootstrap_token: Option<String>,
+    /// How far live rule evaluation stays behind the newest point of each stream, so that
+    /// points arriving up to this late are still evaluated in time order (e.g. `500ms`, `2s`).
+    #[arg(long, env = "SEXTANT_RULES_LATENESS", default_value = "0s", value_parser = parse_duration)]
+    rules_lateness: std::time::Duration,
+    /// Where to POST a JSON notification whenever a live rule opens or closes an annotation
+    /// (in addition to each rule's own webhook_url).
+    #[arg(long, env = "SEXTANT_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+}
+
+/// A duration such as `0s`, `250ms`, `2s` or `1m`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("duration {text:?} needs a unit: ns, us, ms, s or m"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("duration {text:?} must start with a whole number"))?;
+    let nanos = match unit {
+        "ns" => 1,
+        "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        other => {
+            return Err(format!(
+                "duration {text:?} has unit {other:?}; use ns, us, ms, s or m"
+            ));
+        }
+    };
+    number
+        .checked_mul(nanos)
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| format!("duration {text:?} is too long"))
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -95,7 +132,19 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("authenticate every request with `authorization: Bearer <API key>`");
 
-    let state = AppState::new(catalog, store.clone());
+    // Catches up first: streams with a checkpoint are evaluated up to the data in storage.
+    let rules = RuleEngine::start(
+        catalog.clone(),
+        store.clone(),
+        org_number,
+        EngineConfig {
+            lateness: i64::try_from(args.rules_lateness.as_nanos()).unwrap_or(i64::MAX),
+            ..EngineConfig::default()
+        },
+    );
+    let webhooks = Webhooks::start(args.webhook_url.clone(), WebhookConfig::default());
+    rules.listen(webhooks.listener());
+    let state = AppState::with_rules(catalog, store.clone(), rules.clone());
     serve(
         listener,
         sextant_server::app::router(state),
@@ -104,6 +153,10 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("the server stopped with an error")?;
+    tracing::info!("evaluating the rules' last writes");
+    rules.shutdown();
+    drop(rules);
+    webhooks.shutdown(std::time::Duration::from_secs(5)).await;
     tracing::info!("no requests in flight; closing the store");
     match Arc::try_unwrap(store) {
         Ok(db) => db.close().context("cannot close the store")?,

@@ -60,6 +60,7 @@ impl IngestionConfigService for IngestionConfigs {
             .iter()
             .map(flow_from_pb)
             .collect::<Result<_, _>>()?;
+        let org = principal.organization_id.clone();
         let config = self
             .state
             .catalog(move |c| {
@@ -67,6 +68,8 @@ impl IngestionConfigService for IngestionConfigs {
                 c.create_ingestion_config(&principal.organization_id, &req.asset_name, key, &flows)
             })
             .await?;
+        // New channels can make rules over them evaluable.
+        self.state.rules.rules_changed(&org);
         Ok(Response::new(CreateIngestionConfigResponse {
             ingestion_config: Some(to_pb(config)),
         }))
@@ -150,8 +153,12 @@ impl IngestionConfigService for IngestionConfigs {
             let org = principal.organization_id;
             let id = req.ingestion_config_id;
             self.state
-                .catalog(move |c| c.add_flows(&org, &id, &to_add))
+                .catalog({
+                    let org = org.clone();
+                    move |c| c.add_flows(&org, &id, &to_add)
+                })
                 .await?;
+            self.state.rules.rules_changed(&org);
         }
         Ok(Response::new(CreateIngestionConfigFlowsResponse {}))
     }

@@ -1,6 +1,7 @@
 //! Sift's gRPC API, as the published `sift-stack-py` client uses it
 //! (see `docs/protocols/sift.md` for what is covered).
 
+pub mod annotations;
 mod assets;
 mod channels;
 pub mod convert;
@@ -8,16 +9,22 @@ pub mod data;
 pub mod filter;
 pub mod ingest;
 mod ingestion_configs;
+mod people;
 mod ping;
+pub mod rules;
 mod runs;
 
+use sift_rs::annotations::v1::annotation_service_server::AnnotationServiceServer;
 use sift_rs::assets::v1::asset_service_server::AssetServiceServer;
 use sift_rs::channels::v3::channel_service_server::ChannelServiceServer;
 use sift_rs::data::v2::data_service_server::DataServiceServer;
 use sift_rs::ingest::v1::ingest_service_server::IngestServiceServer;
 use sift_rs::ingestion_configs::v2::ingestion_config_service_server::IngestionConfigServiceServer;
 use sift_rs::ping::v1::ping_service_server::PingServiceServer;
+use sift_rs::rules::v1::rule_service_server::RuleServiceServer;
 use sift_rs::runs::v2::run_service_server::RunServiceServer;
+use sift_rs::tags::v2::tag_service_server::TagServiceServer;
+use sift_rs::users::v2::user_service_server::UserServiceServer;
 use tonic::Status;
 
 use crate::state::AppState;
@@ -37,6 +44,18 @@ pub fn routes(state: &AppState) -> tonic::service::Routes {
             state: state.clone(),
         }))
         .add_service(RunServiceServer::new(runs::Runs {
+            state: state.clone(),
+        }))
+        .add_service(RuleServiceServer::new(rules::Rules {
+            state: state.clone(),
+        }))
+        .add_service(AnnotationServiceServer::new(annotations::Annotations {
+            state: state.clone(),
+        }))
+        .add_service(UserServiceServer::new(people::Users {
+            state: state.clone(),
+        }))
+        .add_service(TagServiceServer::new(people::Tags {
             state: state.clone(),
         }))
         .add_service(

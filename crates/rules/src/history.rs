@@ -1,0 +1,53 @@
+//! Historical evaluation: a rule over stored data of one asset (and run) in a time range,
+//! returning where it held. Nothing is stored.
+
+use std::ops::Range;
+
+use sextant_model::{OrgId, Point, SeriesKey, Timestamp};
+use sextant_storage::Store;
+
+use crate::compile::CompiledRule;
+use crate::error::{Error, Result};
+use crate::evaluate::{StreamState, evaluate, ranges};
+
+/// A range where a rule held: `[start, end)`, `end` `None` when it still held at the last
+/// point of the range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldRange {
+    /// The first true evaluation.
+    pub start: Timestamp,
+    /// The first false evaluation after it.
+    pub end: Option<Timestamp>,
+}
+
+/// Evaluates `rule` over the data of asset `asset_name` in run `run_id` ("" for data sent
+/// without a run) in `range`, from a fresh state, with the semantics of live evaluation.
+pub fn evaluate_history(
+    store: &dyn Store,
+    org: OrgId,
+    rule: &CompiledRule,
+    asset_name: &str,
+    run_id: &str,
+    range: Range<Timestamp>,
+) -> Result<Vec<HeldRange>> {
+    let mut labels = vec![("asset", asset_name)];
+    if !run_id.is_empty() {
+        labels.push(("run", run_id));
+    }
+    let mut inputs: Vec<Vec<Point>> = Vec::with_capacity(rule.input_channels.len());
+    for channel in &rule.input_channels {
+        let key = SeriesKey::new(channel.clone(), labels.iter().copied()).map_err(|e| {
+            Error::InvalidRule {
+                rule: rule.rule.def.name.clone(),
+                detail: format!("channel `{channel}`: {e}"),
+            }
+        })?;
+        inputs.push(crate::engine::read_points(store, org, &key, range.clone())?);
+    }
+    let mut state = StreamState::new(&rule.program);
+    let transitions = evaluate(&rule.program, &mut state, &inputs, None);
+    Ok(ranges(&transitions, None)
+        .into_iter()
+        .map(|(start, end)| HeldRange { start, end })
+        .collect())
+}

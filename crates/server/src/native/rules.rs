@@ -1,0 +1,661 @@
+//! Users, tags, rules, historical evaluation and annotations over HTTP JSON.
+
+use std::collections::BTreeMap;
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as JsonValue, json};
+use sextant_catalog::{
+    Annotation, AnnotationFilter, AnnotationState, AnnotationType, AnnotationUpdate, AssetFilter,
+    Catalog, ChannelFilter, NameFilter, NewAnnotation, Page, Principal, Rule, RuleAction, RuleDef,
+    RuleFilter, Scope,
+};
+use sextant_model::{ErrorKind, Timestamp};
+
+use super::{ApiError, allow, blocking};
+use crate::state::{AppState, org_number};
+
+// ---- users and tags ----
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NameBody {
+    name: String,
+}
+
+pub(super) async fn create_user(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(body): Json<NameBody>,
+) -> Result<(StatusCode, Json<JsonValue>), ApiError> {
+    allow(&principal, Scope::Admin)?;
+    let user = blocking(move || {
+        Ok(state
+            .catalog
+            .create_user(&principal.organization_id, &body.name)?)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user_id": user.id, "name": user.name })),
+    ))
+}
+
+pub(super) async fn list_users(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Read)?;
+    let users = blocking(move || {
+        all_pages(|page| {
+            state
+                .catalog
+                .list_users(&principal.organization_id, &NameFilter::default(), page)
+        })
+    })
+    .await?;
+    let users: Vec<JsonValue> = users
+        .into_iter()
+        .map(|u| json!({ "user_id": u.id, "name": u.name }))
+        .collect();
+    Ok(Json(json!({ "users": users })))
+}
+
+pub(super) async fn create_tag(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(body): Json<NameBody>,
+) -> Result<(StatusCode, Json<JsonValue>), ApiError> {
+    allow(&principal, Scope::Ingest)?;
+    let tag = blocking(move || {
+        Ok(state
+            .catalog
+            .get_or_create_tag(&principal.organization_id, &body.name)?)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "tag_id": tag.id, "name": tag.name })),
+    ))
+}
+
+pub(super) async fn list_tags(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Read)?;
+    let tags = blocking(move || {
+        all_pages(|page| {
+            state
+                .catalog
+                .list_tags(&principal.organization_id, &NameFilter::default(), page)
+        })
+    })
+    .await?;
+    let tags: Vec<JsonValue> = tags
+        .into_iter()
+        .map(|t| json!({ "tag_id": t.id, "name": t.name }))
+        .collect();
+    Ok(Json(json!({ "tags": tags })))
+}
+
+// ---- rules ----
+
+/// A rule as `POST /api/v1/rules` and `POST /api/v1/rules/eval` take it: names instead of ids.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    /// The rule's name.
+    pub name: String,
+    /// Identifies the rule when it is applied again.
+    #[serde(default)]
+    pub client_key: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// The condition, e.g. `$1 > 400`.
+    pub expression: String,
+    /// `$1` → full channel name.
+    pub channel_references: BTreeMap<String, String>,
+    /// Channels shown with the annotations.
+    #[serde(default)]
+    pub contextual_channels: Vec<String>,
+    /// The assets the rule watches, by name; they must exist.
+    #[serde(default)]
+    pub asset_names: Vec<String>,
+    /// `review` (the default) or `phase`.
+    #[serde(default, rename = "type")]
+    pub rule_type: Option<String>,
+    /// The user review annotations are assigned to, by name.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// Tag names; created when missing.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Evaluate on live data.
+    #[serde(default)]
+    pub live: bool,
+    /// Where to POST notifications of this rule's annotations.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+}
+
+/// Resolves a rule body's names into a declaration, creating missing tags.
+fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef, ApiError> {
+    let annotation_type = match body.rule_type.as_deref().unwrap_or("review") {
+        "review" => AnnotationType::DataReview,
+        "phase" => AnnotationType::Phase,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "rule `{}`: type `{other}` is not `review` or `phase`",
+                body.name
+            )));
+        }
+    };
+    let mut asset_ids = Vec::new();
+    for name in &body.asset_names {
+        let filter = AssetFilter {
+            names: Some(vec![name.clone()]),
+            ..AssetFilter::default()
+        };
+        let (assets, _) = catalog.list_assets(org, &filter, Page::first(1))?;
+        let asset = assets.into_iter().next().ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::NotFound,
+                format!("rule `{}`: no asset named `{name}`", body.name),
+            )
+        })?;
+        asset_ids.push(asset.id);
+    }
+    let assignee_user_id = match &body.assignee {
+        Some(name) if annotation_type == AnnotationType::DataReview => {
+            let filter = NameFilter {
+                names: Some(vec![name.clone()]),
+                ..NameFilter::default()
+            };
+            let (users, _) = catalog.list_users(org, &filter, Page::first(1))?;
+            Some(
+                users
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorKind::NotFound,
+                            format!(
+                                "rule `{}`: no user named `{name}` (create one with POST /api/v1/users)",
+                                body.name
+                            ),
+                        )
+                    })?
+                    .id,
+            )
+        }
+        _ => None,
+    };
+    let mut tag_ids = Vec::new();
+    for tag in &body.tags {
+        tag_ids.push(catalog.get_or_create_tag(org, tag)?.id);
+    }
+    if let Some(url) = &body.webhook_url
+        && !url.starts_with("http://")
+    {
+        return Err(ApiError::invalid(format!(
+            "rule `{}`: webhook_url {url:?} must start with http:// (HTTPS is not supported)",
+            body.name
+        )));
+    }
+    Ok(RuleDef {
+        name: body.name.clone(),
+        description: body.description.clone(),
+        client_key: body.client_key.clone().filter(|k| !k.is_empty()),
+        expression: body.expression.clone(),
+        channel_references: body
+            .channel_references
+            .iter()
+            .map(|(r, c)| (r.clone(), c.clone()))
+            .collect(),
+        contextual_channels: body.contextual_channels.clone(),
+        asset_ids,
+        asset_tag_ids: Vec::new(),
+        action: RuleAction {
+            annotation_type,
+            tag_ids,
+            assignee_user_id,
+        },
+        is_live: body.live,
+        is_external: false,
+        webhook_url: body.webhook_url.clone(),
+    })
+}
+
+fn rule_json(rule: &Rule) -> JsonValue {
+    let def = &rule.def;
+    json!({
+        "rule_id": rule.id,
+        "version": rule.version,
+        "name": def.name,
+        "client_key": def.client_key,
+        "description": def.description,
+        "expression": def.expression,
+        "channel_references": def.channel_references.iter().cloned().collect::<BTreeMap<_, _>>(),
+        "contextual_channels": def.contextual_channels,
+        "asset_ids": def.asset_ids,
+        "type": match def.action.annotation_type {
+            AnnotationType::DataReview => "review",
+            AnnotationType::Phase => "phase",
+        },
+        "assignee_user_id": def.action.assignee_user_id,
+        "tag_ids": def.action.tag_ids,
+        "live": def.is_live,
+        "webhook_url": def.webhook_url,
+        "archived": rule.archived_at.is_some(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RuleListParams {
+    #[serde(default)]
+    asset_id: Option<String>,
+    #[serde(default)]
+    include_archived: bool,
+}
+
+pub(super) async fn list_rules(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(params): Query<RuleListParams>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Read)?;
+    let filter = RuleFilter {
+        asset_ids: params.asset_id.map(|id| vec![id]),
+        include_archived: params.include_archived,
+        ..RuleFilter::default()
+    };
+    let rules = blocking(move || {
+        all_pages(|page| {
+            state
+                .catalog
+                .list_rules(&principal.organization_id, &filter, page)
+        })
+    })
+    .await?;
+    let rules: Vec<JsonValue> = rules.iter().map(rule_json).collect();
+    Ok(Json(json!({ "rules": rules })))
+}
+
+/// `POST /api/v1/rules`: creates the rule, or updates the one with its client key.
+pub(super) async fn apply_rule(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(body): Json<RuleBody>,
+) -> Result<(StatusCode, Json<JsonValue>), ApiError> {
+    allow(&principal, Scope::Ingest)?;
+    let org = principal.organization_id.clone();
+    let engine = state.rules.clone();
+    let (rule, created) = blocking(move || {
+        let catalog = state.catalog.as_ref();
+        let def = resolve(catalog, &org, &body)?;
+        crate::sift::rules::check_rule(catalog, &org, &def)?;
+        let existing = match &def.client_key {
+            Some(key) => catalog.find_rule(&org, key)?,
+            None => None,
+        };
+        let out = match existing {
+            Some(rule) => (catalog.update_rule(&org, &rule.id, &def)?, false),
+            None => (catalog.create_rule(&org, &def)?, true),
+        };
+        engine.rules_changed(&org);
+        Ok(out)
+    })
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut body = rule_json(&rule);
+    body["created"] = json!(created);
+    Ok((status, Json(body)))
+}
+
+/// `POST /api/v1/rules/flush`: waits until every write committed before the call has been
+/// evaluated by the live rules and their checkpoints saved (tests and benchmarks use it).
+pub(super) async fn flush_rules(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Read)?;
+    let engine = state.rules.clone();
+    blocking(move || Ok(engine.flush()?)).await?;
+    let stats = state.rules.stats();
+    Ok(Json(json!({
+        "evaluations": stats.evaluations,
+        "opened": stats.opened,
+        "closed": stats.closed,
+        "failures": stats.failures,
+    })))
+}
+
+/// What `POST /api/v1/rules/eval` takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalBody {
+    /// A stored rule, by client key or id.
+    #[serde(default)]
+    pub rule_key: Option<String>,
+    /// A rule given inline (not stored).
+    #[serde(default)]
+    pub rule: Option<RuleBody>,
+    /// The asset whose data to evaluate, by name.
+    pub asset: String,
+    /// The run of the data; none for data sent without a run.
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// The first nanosecond (default: the beginning).
+    #[serde(default)]
+    pub start: Option<Timestamp>,
+    /// The nanosecond after the last (default: the end).
+    #[serde(default)]
+    pub end: Option<Timestamp>,
+    /// Store the ranges as annotations of the (stored) rule.
+    #[serde(default)]
+    pub annotate: bool,
+}
+
+/// `POST /api/v1/rules/eval`: the ranges where a rule held over stored data.
+pub(super) async fn eval_rule(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(body): Json<EvalBody>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Read)?;
+    if body.annotate {
+        allow(&principal, Scope::Ingest)?;
+    }
+    let org = principal.organization_id.clone();
+    let result = blocking(move || {
+        let catalog = state.catalog.as_ref();
+        let filter = AssetFilter {
+            names: Some(vec![body.asset.clone()]),
+            ..AssetFilter::default()
+        };
+        let asset = catalog
+            .list_assets(&org, &filter, Page::first(1))?
+            .0
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::NotFound,
+                    format!("no asset named `{}`", body.asset),
+                )
+            })?;
+        let rule = match (&body.rule_key, &body.rule) {
+            (Some(key), None) => match catalog.find_rule(&org, key)? {
+                Some(rule) => rule,
+                None => catalog.get_rule(&org, key)?,
+            },
+            (None, Some(inline)) => Rule {
+                id: String::new(),
+                organization_id: org.clone(),
+                def: resolve(catalog, &org, inline)?,
+                version: 0,
+                archived_at: None,
+                created_at: 0,
+                modified_at: 0,
+            },
+            _ => {
+                return Err(ApiError::invalid(
+                    "give either `rule_key` (a stored rule) or `rule` (a rule inline)",
+                ));
+            }
+        };
+        if body.annotate && rule.id.is_empty() {
+            return Err(ApiError::invalid(
+                "`annotate` needs a stored rule (`rule_key`)",
+            ));
+        }
+        let channel_filter = ChannelFilter {
+            asset_ids: Some(vec![asset.id.clone()]),
+            ..ChannelFilter::default()
+        };
+        let channels = all_pages(|page| catalog.list_channels(&org, &channel_filter, page))?;
+        let compiled = sextant_rules::compile_rule(&rule, &asset.name, &channels)?;
+        let run_id = body.run_id.clone().unwrap_or_default();
+        let start = body.start.unwrap_or(Timestamp::MIN);
+        let end = body.end.unwrap_or(Timestamp::MAX);
+        if end <= start {
+            return Err(ApiError::invalid(format!(
+                "end ({end}) must be after start ({start})"
+            )));
+        }
+        let ranges = sextant_rules::history::evaluate_history(
+            state.store.as_ref(),
+            org_number(&org),
+            &compiled,
+            &asset.name,
+            &run_id,
+            start..end,
+        )?;
+        let mut created = Vec::new();
+        if body.annotate {
+            for range in &ranges {
+                let def = &rule.def;
+                let annotation = catalog.create_annotation(
+                    &org,
+                    &NewAnnotation {
+                        name: def.name.clone(),
+                        description: def.description.clone(),
+                        start_time: range.start,
+                        end_time: Some(range.end.unwrap_or(end.max(range.start))),
+                        asset_ids: vec![asset.id.clone()],
+                        run_id: (!run_id.is_empty()).then(|| run_id.clone()),
+                        annotation_type: def.action.annotation_type,
+                        state: AnnotationState::Open,
+                        assignee_user_id: def.action.assignee_user_id.clone(),
+                        tags: tag_names(catalog, &org, &def.action.tag_ids)?,
+                        rule_id: Some(rule.id.clone()),
+                    },
+                )?;
+                created.push(annotation.id);
+            }
+        }
+        Ok(json!({
+            "rule": rule.def.name,
+            "asset": asset.name,
+            "ranges": ranges
+                .iter()
+                .map(|r| json!({ "start": r.start, "end": r.end }))
+                .collect::<Vec<_>>(),
+            "annotation_ids": created,
+        }))
+    })
+    .await?;
+    Ok(Json(result))
+}
+
+fn tag_names(catalog: &dyn Catalog, org: &str, ids: &[String]) -> Result<Vec<String>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let filter = NameFilter {
+        ids: Some(ids.to_vec()),
+        ..NameFilter::default()
+    };
+    Ok(all_pages(|page| catalog.list_tags(org, &filter, page))?
+        .into_iter()
+        .map(|t| t.name)
+        .collect())
+}
+
+// ---- annotations ----
+
+/// The JSON form of an annotation.
+pub fn annotation_json(a: &Annotation) -> JsonValue {
+    let f = &a.fields;
+    json!({
+        "annotation_id": a.id,
+        "name": f.name,
+        "description": f.description,
+        "start_time": f.start_time,
+        "end_time": f.end_time,
+        "asset_ids": f.asset_ids,
+        "run_id": f.run_id,
+        "type": match f.annotation_type {
+            AnnotationType::DataReview => "review",
+            AnnotationType::Phase => "phase",
+        },
+        "state": f.state.as_str(),
+        "assignee_user_id": f.assignee_user_id,
+        "tags": f.tags,
+        "rule_id": f.rule_id,
+        "created_at": a.created_at,
+        "modified_at": a.modified_at,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AnnotationParams {
+    #[serde(default)]
+    rule_id: Option<String>,
+    #[serde(default)]
+    asset_id: Option<String>,
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    assignee_user_id: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    from: Option<Timestamp>,
+    #[serde(default)]
+    to: Option<Timestamp>,
+    #[serde(default)]
+    page_size: Option<u32>,
+    #[serde(default)]
+    page_token: Option<String>,
+}
+
+pub(super) async fn list_annotations(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(params): Query<AnnotationParams>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Read)?;
+    let states = params
+        .state
+        .map(|s| s.parse::<AnnotationState>().map(|s| vec![s]))
+        .transpose()?;
+    let filter = AnnotationFilter {
+        ids: None,
+        rule_ids: params.rule_id.map(|v| vec![v]),
+        asset_ids: params.asset_id.map(|v| vec![v]),
+        run_ids: params.run_id.map(|v| vec![v]),
+        states,
+        assignee_user_ids: params.assignee_user_id.map(|v| vec![v]),
+        tags: params.tag.map(|v| vec![v]),
+        from: params.from,
+        to: params.to,
+    };
+    let page = Page {
+        size: params.page_size.unwrap_or(Page::MAX_SIZE),
+        token: params.page_token.unwrap_or_default(),
+    };
+    let (annotations, next) = blocking(move || {
+        Ok(state
+            .catalog
+            .list_annotations(&principal.organization_id, &filter, page)?)
+    })
+    .await?;
+    let annotations: Vec<JsonValue> = annotations.iter().map(annotation_json).collect();
+    Ok(Json(
+        json!({ "annotations": annotations, "next_page_token": next }),
+    ))
+}
+
+pub(super) async fn get_annotation(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Read)?;
+    let annotation = blocking(move || {
+        Ok(state
+            .catalog
+            .get_annotation(&principal.organization_id, &id)?)
+    })
+    .await?;
+    Ok(Json(annotation_json(&annotation)))
+}
+
+/// `PATCH /api/v1/annotations/{id}` with any of `state`, `assignee_user_id` (null removes it),
+/// `name`, `description`, `tags`.
+pub(super) async fn update_annotation(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(body): Json<JsonValue>,
+) -> Result<Json<JsonValue>, ApiError> {
+    allow(&principal, Scope::Ingest)?;
+    let JsonValue::Object(fields) = body else {
+        return Err(ApiError::invalid("the body must be a JSON object"));
+    };
+    let mut update = AnnotationUpdate::default();
+    for (key, value) in fields {
+        let text = |value: &JsonValue| {
+            value
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::invalid(format!("`{key}` must be a string")))
+        };
+        match key.as_str() {
+            "state" => update.state = Some(text(&value)?.parse::<AnnotationState>()?),
+            "assignee_user_id" => {
+                update.assignee_user_id = Some(match value {
+                    JsonValue::Null => None,
+                    ref v => Some(text(v)?),
+                });
+            }
+            "name" => update.name = Some(text(&value)?),
+            "description" => update.description = Some(text(&value)?),
+            "tags" => {
+                update.tags = Some(
+                    serde_json::from_value::<Vec<String>>(value)
+                        .map_err(|_| ApiError::invalid("`tags` must be a list of strings"))?,
+                );
+            }
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "cannot change `{other}`; an annotation's state, assignee_user_id, name, description and tags can change"
+                )));
+            }
+        }
+    }
+    let annotation = blocking(move || {
+        Ok(state
+            .catalog
+            .update_annotation(&principal.organization_id, &id, update)?)
+    })
+    .await?;
+    Ok(Json(annotation_json(&annotation)))
+}
+
+/// Every item of a paged catalog listing.
+fn all_pages<T>(
+    mut list: impl FnMut(Page) -> sextant_catalog::Result<(Vec<T>, String)>,
+) -> Result<Vec<T>, ApiError> {
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = list(Page::next(Page::MAX_SIZE, token))?;
+        out.extend(items);
+        if next.is_empty() {
+            return Ok(out);
+        }
+        token = next;
+    }
+}
