@@ -49,7 +49,8 @@ impl SeriesMatcher {
 /// The series of one organization.
 #[derive(Debug, Default)]
 pub(crate) struct OrgIndex {
-    pub(crate) by_key: HashMap<SeriesKey, Arc<MemSeries>>,
+    /// Series by key; looked up for every series of every write, so with a fast hasher.
+    pub(crate) by_key: HashMap<SeriesKey, Arc<MemSeries>, foldhash::fast::RandomState>,
     /// Series ids by series name, ascending.
     by_name: BTreeMap<String, Vec<SeriesId>>,
     /// Series ids by label name, then label value, ascending.
@@ -60,7 +61,7 @@ pub(crate) struct OrgIndex {
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     pub(crate) orgs: HashMap<OrgId, OrgIndex>,
-    pub(crate) by_id: HashMap<SeriesId, Arc<MemSeries>>,
+    pub(crate) by_id: HashMap<SeriesId, Arc<MemSeries>, foldhash::fast::RandomState>,
     /// How many series are hidden (see [`MemSeries::hidden`]); while none is, listings skip
     /// the check.
     hidden: AtomicUsize,
