@@ -3,7 +3,7 @@
 //!
 //! A case file holds an optional `datapoints` body (written first, expecting 204) and
 //! `steps`, each an HTTP request (`method`, `path`, `body` as JSON or `raw_body` as text,
-//! optional `gzip`, `auth` of `basic` (default), `bearer` or `none`, and extra `headers`)
+//! optional `gzip` (`true` or `"content-type"`), `auth` of `basic` (default), `bearer` or `none`, and extra `headers`)
 //! with the expected `status`, the exact `response` JSON (compared as JSON values: key order
 //! does not matter and numbers compare by value) and optional `response_headers`.
 //! Strings `"$now"` and `"$now-N"`/`"$now+N"` anywhere are replaced by the current epoch
@@ -168,12 +168,22 @@ fn run_step(address: &str, step: &Value) -> Result<(), String> {
         (_, Value::Null) => Vec::new(),
         (_, body) => body.to_string().into_bytes(),
     };
-    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    // `"gzip": true` sends `Content-Encoding: gzip`; `"gzip": "content-type"` sends KairosDB's
+    // older `Content-Type: application/gzip` instead.
+    let gzip_type = step["gzip"].as_str() == Some("content-type");
+    let content_type = if gzip_type {
+        "application/gzip"
+    } else {
+        "application/json"
+    };
+    let mut headers = vec![("Content-Type".to_owned(), content_type.to_owned())];
     if let Some(h) = auth_header(step["auth"].as_str().unwrap_or("basic")) {
         headers.push(h);
     }
-    if step["gzip"].as_bool() == Some(true) {
+    if step["gzip"].as_bool() == Some(true) || gzip_type {
         body = gzip(&body);
+    }
+    if step["gzip"].as_bool() == Some(true) {
         headers.push(("Content-Encoding".into(), "gzip".into()));
     }
     if let Some(extra) = step["headers"].as_object() {

@@ -73,7 +73,9 @@ pub fn plan(query: &Query, metric: &MetricQuery) -> Option<Plan> {
         return None;
     }
     let buckets = Buckets::new(spec);
-    let bucket_ms = buckets.epoch_aligned()?;
+    let bucket_ms = buckets
+        .epoch_aligned()
+        .filter(|ms| ms.checked_mul(1_000_000).is_some())?;
     // Points before the origin would fall in bucket 0 (truncation toward zero), not in the
     // epoch-aligned bucket below it.
     (buckets.origin() <= query.start).then_some(Plan {

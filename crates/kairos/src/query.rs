@@ -274,7 +274,7 @@ pub fn parse_value(root: &Value, now: i64) -> Result<Query> {
         Some(v) => zone(v, "query")?,
     };
     let start = match (root.get("start_absolute"), root.get("start_relative")) {
-        (Some(v), _) if !v.is_null() => integer(v, "query.start_absolute")?,
+        (Some(v), _) if !v.is_null() => instant(v, "query.start_absolute")?,
         (_, Some(v)) if !v.is_null() => relative(v, "query.start_relative", now)?,
         _ => {
             return Err(Error::invalid(
@@ -283,7 +283,7 @@ pub fn parse_value(root: &Value, now: i64) -> Result<Query> {
         }
     };
     let end = match (root.get("end_absolute"), root.get("end_relative")) {
-        (Some(v), _) if !v.is_null() => integer(v, "query.end_absolute")?,
+        (Some(v), _) if !v.is_null() => instant(v, "query.end_absolute")?,
         (_, Some(v)) if !v.is_null() => relative(v, "query.end_relative", now)?,
         _ => i64::MAX,
     };
@@ -601,11 +601,11 @@ fn aggregator(value: &Value, path: &str, context: &Context) -> Result<Aggregator
             align_end_time: flag(get("align_end_time"), &format!("{path}.align_end_time"))?
                 .unwrap_or(false),
             start_time: match get("start_time") {
-                Some(v) => integer(v, &format!("{path}.start_time"))?,
+                Some(v) => instant(v, &format!("{path}.start_time"))?,
                 None => context.start,
             },
             end_time: match get("end_time") {
-                Some(v) => integer(v, &format!("{path}.end_time"))?,
+                Some(v) => instant(v, &format!("{path}.end_time"))?,
                 None => context.end,
             },
             zone: zone_of()?,
@@ -900,6 +900,21 @@ fn relative(value: &Value, path: &str, now: i64) -> Result<i64> {
     Ok(time::relative(now, value, unit))
 }
 
+/// The earliest and latest instants accepted (about 250,000 years either side of 1970),
+/// inside the range calendar arithmetic covers.
+pub const INSTANT_LIMIT_MS: i64 = 8_000_000_000_000_000;
+
+/// An instant in epoch milliseconds, within [`INSTANT_LIMIT_MS`].
+fn instant(value: &Value, path: &str) -> Result<i64> {
+    let t = integer(value, path)?;
+    if t.abs() > INSTANT_LIMIT_MS {
+        return Err(Error::invalid(format!(
+            "{path} {t} is outside the supported range of ±{INSTANT_LIMIT_MS} milliseconds"
+        )));
+    }
+    Ok(t)
+}
+
 /// An integer given as a JSON number or a numeric string.
 pub(crate) fn integer(value: &Value, path: &str) -> Result<i64> {
     let parsed = match value {
@@ -1052,5 +1067,28 @@ mod tests {
                 .starts_with("query.Mars/Olympus is not a valid time zone")
         );
         assert!(message("{").starts_with("Invalid json."));
+        assert_eq!(
+            message(r#"{"start_absolute":-9000000000000000000,"metrics":[{"name":"m"}]}"#),
+            "query.start_absolute -9000000000000000000 is outside the supported range of ±8000000000000000 milliseconds"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics(body in ".{0,200}", start in proptest::num::i64::ANY, value in proptest::num::i64::ANY, unit in "[a-z]{0,12}") {
+            let _ = parse(body.as_bytes(), 0);
+            let _ = crate::ingest::parse(body.as_bytes());
+            let q = format!(
+                r#"{{"start_absolute":{start},"metrics":[{{"name":"m","aggregators":[{{"name":"gaps","sampling":{{"value":{value},"unit":"{unit}"}}}}]}}]}}"#
+            );
+            if let Ok(query) = parse(q.as_bytes(), 0) {
+                let series = vec![crate::SeriesData {
+                    tags: Default::default(),
+                    kind: crate::GroupKind::Number,
+                    points: vec![crate::DataPoint::new(start.clamp(-INSTANT_LIMIT_MS, INSTANT_LIMIT_MS), crate::KValue::Long(1))],
+                }];
+                let _ = crate::run_metric(&query, &query.metrics[0], 0, series);
+            }
+        }
     }
 }

@@ -180,6 +180,12 @@ pub fn between(from: i64, to: i64, unit: TimeUnit, tz: Tz) -> i64 {
         return (i128::from(to) - i128::from(from)).wrapping_div(i128::from(ms)) as i64;
     }
     let mut n = ((i128::from(to) - i128::from(from)) / i128::from(unit.nominal_ms())) as i64;
+    // Outside the calendar's range (±262,000 years) calendar steps saturate; the nominal
+    // estimate is then the answer rather than a starting point.
+    let saturated = |n: i64| matches!(add(from, n, unit, tz), i64::MIN | i64::MAX);
+    if saturated(n) || saturated(n + 1) || saturated(n - 1) {
+        return n;
+    }
     if to >= from {
         while n > 0 && add(from, n, unit, tz) > to {
             n -= 1;
