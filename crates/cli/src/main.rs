@@ -37,6 +37,11 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
 }
 
+/// mimalloc rather than the system allocator: the request paths allocate per series and per
+/// point, where glibc's malloc cost a third of the server's CPU on line-protocol ingest.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

@@ -31,6 +31,22 @@ pub enum Error {
     /// The server answered with something the SDK cannot read.
     #[error("{0}")]
     Decode(String),
+    /// An HTTP request (the KairosDB API) could not be made.
+    #[error("HTTP request to {url} failed: {detail}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The server answered a KairosDB request with an error.
+    #[error("the server answered {status}: {}", .messages.join("; "))]
+    Kairos {
+        /// The HTTP status.
+        status: u16,
+        /// The messages of its `{"errors": [...]}` body.
+        messages: Vec<String>,
+    },
     /// Writing a result out (CSV, Parquet, a table) failed.
     #[error("cannot write {what}: {source}")]
     Export {
@@ -48,7 +64,14 @@ impl Error {
             Error::Config(_) | Error::Validation(_) => ErrorKind::InvalidInput,
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Decode(_) | Error::Export { .. } => ErrorKind::Internal,
-            Error::Connect { .. } => ErrorKind::Unavailable,
+            Error::Connect { .. } | Error::Http { .. } => ErrorKind::Unavailable,
+            Error::Kairos { status, .. } => match status {
+                400 => ErrorKind::InvalidInput,
+                401 => ErrorKind::Unauthenticated,
+                403 => ErrorKind::PermissionDenied,
+                404 => ErrorKind::NotFound,
+                _ => ErrorKind::Internal,
+            },
             Error::Rpc { status, .. } => match status.code() {
                 tonic::Code::InvalidArgument
                 | tonic::Code::FailedPrecondition

@@ -3,13 +3,15 @@
 //! It sits in front of the server: it speaks Sift's gRPC API, which Sextant serves, so the
 //! same program works against either. [`connect`] opens an authenticated channel; the
 //! ingestion side registers a telemetry config and sends flows; the download side reads
-//! channels back as Arrow record batches.
+//! channels back as Arrow record batches. [`kairos`] builds KairosDB queries and runs them
+//! over Sextant's KairosDB REST API, returning Arrow.
 
 mod connect;
 pub mod download;
 mod error;
 pub mod export;
 pub mod ingest;
+pub mod kairos;
 
 pub use connect::{ClientConfig, SextantChannel, Tls, connect};
 pub use download::{ChannelQuery, DataQuery, DataService, QueryResult, align, parse_time};

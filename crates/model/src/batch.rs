@@ -13,7 +13,7 @@
 //! this (a series' type for life, the out-of-order window, limits) depends on what is stored and
 //! is checked there.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::{DataType, ErrorKind, OrgId, SeriesKey, Timestamp, Value};
 
@@ -160,6 +160,13 @@ impl WriteBatch {
 }
 
 fn merge_repeated(series: Vec<SeriesPoints>) -> Result<Vec<SeriesPoints>, BatchError> {
+    // Most batches name each series once: find out without cloning a key.
+    let mut seen: HashSet<&SeriesKey, foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(series.len(), Default::default());
+    if series.iter().all(|s| seen.insert(&s.key)) {
+        return Ok(series);
+    }
+    drop(seen);
     let mut index: HashMap<SeriesKey, usize> = HashMap::with_capacity(series.len());
     let mut out: Vec<SeriesPoints> = Vec::with_capacity(series.len());
     for s in series {

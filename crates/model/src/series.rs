@@ -22,6 +22,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::ErrorKind;
 
@@ -59,10 +60,25 @@ pub struct Label {
 ///
 /// Invariants, checked by every constructor: the name is not empty, no label name or value is
 /// empty, and no label name appears twice.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SeriesKey {
+///
+/// A key is shared, not copied: cloning one is a reference-count increment, so the write path
+/// can hand the same key to the batch, the WAL and the index without allocating.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey(Arc<KeyParts>);
+
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct KeyParts {
     name: String,
     labels: Vec<Label>,
+}
+
+impl fmt::Debug for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeriesKey")
+            .field("name", &self.0.name)
+            .field("labels", &self.0.labels)
+            .finish()
+    }
 }
 
 /// Why a [`SeriesKey`] could not be built or parsed.
@@ -160,33 +176,36 @@ impl SeriesKey {
                 });
             }
         }
-        Ok(SeriesKey { name, labels })
+        Ok(SeriesKey(Arc::new(KeyParts { name, labels })))
     }
 
     /// The series name, e.g. `mainmotor.velocity`.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     /// The labels, sorted by name.
     pub fn labels(&self) -> &[Label] {
-        &self.labels
+        &self.0.labels
     }
 
     /// The value of the label called `name`, if the key has one.
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels
+        let labels = &self.0.labels;
+        labels
             .binary_search_by(|l| l.name.as_str().cmp(name))
             .ok()
-            .map(|i| self.labels[i].value.as_str())
+            .map(|i| labels[i].value.as_str())
     }
 
-    /// An estimate of the heap bytes this key holds.
+    /// An estimate of the heap bytes this key holds (shared by its clones).
     pub fn heap_size(&self) -> usize {
-        self.name.capacity()
-            + self.labels.capacity() * std::mem::size_of::<Label>()
-            + self
-                .labels
+        let KeyParts { name, labels } = &*self.0;
+        std::mem::size_of::<KeyParts>()
+            + 16
+            + name.capacity()
+            + labels.capacity() * std::mem::size_of::<Label>()
+            + labels
                 .iter()
                 .map(|l| l.name.capacity() + l.value.capacity())
                 .sum::<usize>()
@@ -217,12 +236,12 @@ fn write_escaped_value(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 
 impl fmt::Display for SeriesKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_escaped_ident(f, &self.name)?;
-        if self.labels.is_empty() {
+        write_escaped_ident(f, &self.0.name)?;
+        if self.0.labels.is_empty() {
             return Ok(());
         }
         f.write_str("{")?;
-        for (i, label) in self.labels.iter().enumerate() {
+        for (i, label) in self.0.labels.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }

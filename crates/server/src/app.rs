@@ -12,6 +12,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(crate::metrics::handler))
         .merge(crate::influx::routes())
+        .merge(crate::kairos::routes())
         .merge(crate::admin::routes())
         .with_state(state.clone());
     crate::sift::routes(&state)

@@ -29,6 +29,13 @@ pub async fn authenticate(
     if PUBLIC.contains(&request.uri().path()) {
         return next.run(request).await;
     }
+    // Browsers send CORS preflights without credentials; KairosDB answers them on every
+    // route, and they reach no data.
+    if request.method() == axum::http::Method::OPTIONS
+        && request.uri().path().starts_with("/api/v1/")
+    {
+        return next.run(request).await;
+    }
     let grpc = is_grpc(request.headers());
     let Some(secret) = credential(request.headers()) else {
         return refuse(grpc, "missing API key: send `authorization: Bearer KEY`");

@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod influx;
+pub mod kairos;
 pub mod listener;
 pub mod metrics;
 pub mod sift;

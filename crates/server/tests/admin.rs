@@ -5,7 +5,6 @@ mod common;
 
 use common::{TOKEN, TestServer, http};
 use sextant_catalog::Scope;
-use sextant_storage::Store;
 
 #[tokio::test]
 async fn flush_writes_the_head_into_one_part_per_partition() {

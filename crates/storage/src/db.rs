@@ -37,7 +37,7 @@
 //!
 //! Layout of the data directory: `wal/` holds the WAL segments, `parts/<partition>/` the parts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -51,8 +51,8 @@ use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
 use crate::head::SeriesSelector;
 use crate::head::{Head, HeadConfig, SeriesInfo, SeriesMatcher, merge_last_wins};
-use crate::part::{self, Part, PartSet};
-use crate::wal::{Wal, WalConfig};
+use crate::part::{self, Keep, Part, PartSet};
+use crate::wal::{Deletion, Record, Wal, WalConfig};
 use crate::{Error, Result};
 
 /// The configuration of a store.
@@ -185,6 +185,12 @@ pub struct FlushReport {
 pub struct DeleteReport {
     /// Series the selector matched.
     pub series: usize,
+    /// Points removed from the head.
+    pub head_points: u64,
+    /// Partitions rewritten, or removed, because they held points that went.
+    pub partitions_rewritten: usize,
+    /// Series left with no point, which selections and listings no longer show.
+    pub series_emptied: usize,
 }
 
 /// What a pass of merges or of retention did.
@@ -251,9 +257,21 @@ impl Db {
                 head.register(org, key, series.data_type, newest)?;
             }
         }
-        let wal = Wal::open(&dir.join("wal"), config.wal.clone(), |_, batch| {
-            head.apply_replayed(&batch)
-        })?;
+        // A deletion reaches the head at its place in the log; the parts are brought in line
+        // after the replay (see `Inner::delete`).
+        let mut deletions = Vec::new();
+        let wal = Wal::open(
+            &dir.join("wal"),
+            config.wal.clone(),
+            |_, record| match record {
+                Record::Write(batch) => head.apply_replayed(&batch),
+                Record::Delete(d) => {
+                    head.delete(d.org, &d.keys, &d.range);
+                    deletions.push(d);
+                    Ok(())
+                }
+            },
+        )?;
         let set = PartSet::default();
         set.add(parts);
         let next_id = set.max_id() + 1;
@@ -269,6 +287,10 @@ impl Db {
             maintenance: Mutex::new(()),
             signal: Signal::default(),
         });
+        for d in &deletions {
+            inner.delete_in_parts(d)?;
+            inner.hide_emptied(d);
+        }
         let flusher = if inner.config.parts.background() {
             let worker = Arc::clone(&inner);
             let handle = std::thread::Builder::new()
@@ -383,22 +405,30 @@ impl Db {
     /// (ns since the epoch), a whole partition at a time: a partition all of whose series are
     /// expired is removed, one that also holds series still kept is rewritten without the
     /// expired ones. Points still in the head are not affected. A series whose points are all
-    /// dropped stays listed until the store is reopened.
+    /// dropped is no longer selected or listed (as after [`Db::delete`]).
     pub fn apply_retention(&self, now: Timestamp) -> Result<MaintenanceReport> {
         self.inner.apply_retention(now)
     }
 
-    /// Deletes the points in `range` of the series of `org` that `selector` selects.
+    /// Deletes the points with timestamps in `range` of every series of `org` that
+    /// `selector` selects, and returns once the deletion is durable: no read sees those points
+    /// again, before or after a crash. A series left with no point disappears from selections
+    /// and listings until it is written again; it keeps its type until the store is reopened
+    /// without any trace of it.
+    ///
+    /// The deletion is a WAL record, applied to the head in log order like a write (a write
+    /// acknowledged after the deletion is kept even inside `range`), then to the parts, whose
+    /// partitions holding deleted points are rewritten without them. Flushes, merges and
+    /// retention wait meanwhile; writes and reads go on. Replay applies the record again, to
+    /// the head in order and to the parts after the replay, so a crash in the middle of the
+    /// rewrites is completed on open.
     pub fn delete(
         &self,
         org: OrgId,
         selector: &SeriesSelector,
         range: Range<Timestamp>,
     ) -> Result<DeleteReport> {
-        let _ = (org, selector, range);
-        Err(Error::InvalidQuery {
-            detail: "deletion is not available in this build".into(),
-        })
+        self.inner.delete(org, selector, range)
     }
 
     /// The parts, oldest first.
@@ -499,6 +529,102 @@ impl Inner {
         Ok(report)
     }
 
+    fn delete(
+        &self,
+        org: OrgId,
+        selector: &SeriesSelector,
+        range: Range<Timestamp>,
+    ) -> Result<DeleteReport> {
+        let mut report = DeleteReport::default();
+        // Neither a flush nor a rewrite may run between the head and the parts.
+        let _flushes = self.flushing.lock();
+        let _maintenance = self.maintenance.lock();
+        let keys: Vec<SeriesKey> = self
+            .head
+            .select(org, selector)
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        report.series = keys.len();
+        if keys.is_empty() || range.start >= range.end {
+            return Ok(report);
+        }
+        let deletion = Deletion { org, keys, range };
+        let (_, removed) = self.wal.append_delete_with(&deletion, |seq| {
+            let _applying = self.gate.read();
+            let removed = self.head.delete(org, &deletion.keys, &deletion.range);
+            self.applied_seq.store(seq, Ordering::Release);
+            removed
+        })?;
+        report.head_points = removed;
+        report.partitions_rewritten = self.delete_in_parts(&deletion)?;
+        report.series_emptied = self.hide_emptied(&deletion);
+        Ok(report)
+    }
+
+    /// Rewrites every partition holding points that `deletion` deletes without them; returns
+    /// how many it rewrote. Idempotent: a partition without such points is left alone.
+    fn delete_in_parts(&self, deletion: &Deletion) -> Result<usize> {
+        let keys: HashSet<&SeriesKey> = deletion.keys.iter().collect();
+        let range = &deletion.range;
+        let org = deletion.org;
+        let mut rewritten = 0;
+        for (dir, inputs) in self.parts_by_partition() {
+            let mut touched = false;
+            'parts: for p in &inputs {
+                let (min, max) = p.time_range();
+                if max < range.start || min >= range.end {
+                    continue;
+                }
+                for key in &deletion.keys {
+                    let mut points = Vec::new();
+                    if p.read_into(org, key, range, &mut points)? && !points.is_empty() {
+                        touched = true;
+                        break 'parts;
+                    }
+                }
+            }
+            if !touched {
+                continue;
+            }
+            let keep = |o: OrgId, k: &SeriesKey| {
+                if o == org && keys.contains(k) {
+                    Keep::Outside(range.clone())
+                } else {
+                    Keep::All
+                }
+            };
+            let output = part::rewrite(&dir, &inputs, &keep, self.config.parts.block_points)?;
+            let emptied = output.is_none();
+            self.swap(&dir, &inputs, output)?;
+            if emptied && fs::remove_dir(&dir).is_ok() {
+                part::sync_dir(dir.parent().unwrap_or(Path::new(".")))?;
+            }
+            rewritten += 1;
+        }
+        Ok(rewritten)
+    }
+
+    /// Hides the series of `deletion` that hold no point any more; returns how many.
+    fn hide_emptied(&self, deletion: &Deletion) -> usize {
+        deletion
+            .keys
+            .iter()
+            .filter(|key| {
+                self.head
+                    .hide_if_empty(deletion.org, key, || self.in_parts(deletion.org, key))
+            })
+            .count()
+    }
+
+    /// Whether a part holds points of series `key` of `org`.
+    fn in_parts(&self, org: OrgId, key: &SeriesKey) -> bool {
+        self.parts
+            .snapshot()
+            .iter()
+            .any(|p| p.get(org, key).is_some())
+    }
+
     /// The parts, grouped by partition directory, oldest first within each.
     fn parts_by_partition(&self) -> BTreeMap<PathBuf, Vec<Arc<Part>>> {
         let mut groups: BTreeMap<PathBuf, Vec<Arc<Part>>> = BTreeMap::new();
@@ -526,7 +652,7 @@ impl Inner {
             };
             let inputs = &parts[run];
             let block_points = self.config.parts.block_points;
-            let merged = part::rewrite(&dir, inputs, &|_, _| true, block_points)?;
+            let merged = part::rewrite(&dir, inputs, &|_, _| Keep::All, block_points)?;
             self.swap(&dir, inputs, merged)?;
             report.partitions_rewritten += 1;
             report.parts_removed += inputs.len();
@@ -541,6 +667,8 @@ impl Inner {
             return Ok(report);
         }
         let _one = self.maintenance.lock();
+        // Series some of whose points were dropped; hidden at the end if none is left.
+        let mut gone: Vec<(OrgId, SeriesKey)> = Vec::new();
         let expired = |end: Timestamp, key: &SeriesKey| {
             rules
                 .iter()
@@ -558,9 +686,10 @@ impl Inner {
                 .unwrap_or(i64::MAX);
             let (mut dropped, mut kept) = (false, false);
             for p in &inputs {
-                for (_, key, _) in p.series() {
+                for (org, key, _) in p.series() {
                     if expired(end, key) {
                         dropped = true;
+                        gone.push((org, key.clone()));
                     } else {
                         kept = true;
                     }
@@ -573,7 +702,13 @@ impl Inner {
                 let rewritten = part::rewrite(
                     &dir,
                     &inputs,
-                    &|_, key| !expired(end, key),
+                    &|_, key| {
+                        if expired(end, key) {
+                            Keep::Nothing
+                        } else {
+                            Keep::All
+                        }
+                    },
                     self.config.parts.block_points,
                 )?;
                 self.swap(&dir, &inputs, rewritten)?;
@@ -588,6 +723,12 @@ impl Inner {
                 report.partitions_dropped += 1;
             }
             report.parts_removed += inputs.len();
+        }
+        gone.sort();
+        gone.dedup();
+        for (org, key) in gone {
+            self.head
+                .hide_if_empty(org, &key, || self.in_parts(org, &key));
         }
         Ok(report)
     }
@@ -994,7 +1135,109 @@ mod tests {
         );
         assert!(db.read(OrgId(1), &other, 0..100).unwrap().is_empty());
         assert!(!dir.path().join("parts").join("0").exists());
+        // The series whose every point expired is no longer listed.
+        assert_eq!(db.names(OrgId(1), None), ["mainmotor.velocity"]);
         assert_eq!(values(&db, "R1"), [(4500, 3.0)]);
+    }
+
+    fn listed(db: &Db, org: u64) -> Vec<String> {
+        db.select(OrgId(org), &SeriesSelector::all())
+            .into_iter()
+            .map(|s| s.key.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn deletes_reach_head_and_parts_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        // R1 in two partitions on disk and in the head; R2 only in the head; org 2 apart.
+        db.write(batch_values("R1", &[(10, 1.0), (50, 2.0), (150, 3.0)]))
+            .unwrap();
+        db.flush().unwrap();
+        db.write(batch_values("R1", &[(60, 4.0), (160, 5.0)]))
+            .unwrap();
+        db.write(batch_values("R2", &[(55, 6.0)])).unwrap();
+        db.write(batch(2, "R1", &[55])).unwrap();
+
+        let all_runs = SeriesSelector::name("mainmotor.velocity");
+        let report = db.delete(OrgId(1), &all_runs, 50..155).unwrap();
+        assert_eq!(report.series, 2);
+        assert_eq!(report.head_points, 2);
+        assert_eq!(report.partitions_rewritten, 2);
+        assert_eq!(report.series_emptied, 1);
+        assert_eq!(values(&db, "R1"), [(10, 1.0), (160, 5.0)]);
+        assert_eq!(values(&db, "R2"), []);
+        // The emptied series is no longer listed; the other organization is untouched.
+        assert_eq!(listed(&db, 1), [key("R1").to_string()]);
+        assert_eq!(db.names(OrgId(1), None), ["mainmotor.velocity"]);
+        assert_eq!(
+            db.label_values(OrgId(1), "run", &SeriesSelector::all()),
+            ["R1"]
+        );
+        assert_eq!(db.read(OrgId(2), &key("R1"), 0..100).unwrap().len(), 1);
+
+        // A write after the deletion is kept, even inside the deleted range, and shows the
+        // emptied series again.
+        db.write(batch_values("R2", &[(70, 7.0)])).unwrap();
+        assert_eq!(listed(&db, 1).len(), 2);
+        db.delete(OrgId(1), &all_runs, 0..1000).unwrap();
+        db.write(batch_values("R1", &[(100, 8.0)])).unwrap();
+        let want_r1 = vec![(100, 8.0)];
+        assert_eq!(values(&db, "R1"), want_r1);
+        assert_eq!(listed(&db, 1), [key("R1").to_string()]);
+
+        drop(db);
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        assert_eq!(values(&db, "R1"), want_r1);
+        assert!(db.read(OrgId(1), &key("R2"), 0..1000).unwrap().is_empty());
+        assert_eq!(listed(&db, 1), [key("R1").to_string()]);
+        db.close().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        assert_eq!(values(&db, "R1"), want_r1);
+        assert_eq!(listed(&db, 1), [key("R1").to_string()]);
+        // With no trace left, the deleted series is forgotten, type and all.
+        let mut b = WriteBatch::new(OrgId(1));
+        b.push(
+            key("R2"),
+            DataType::Int64,
+            vec![Point::new(1, Value::Int64(1))],
+        );
+        db.write(b.validate().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_deletion_cut_short_by_a_crash_is_completed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        db.write(batch_values("R1", &[(10, 1.0), (20, 2.0), (150, 3.0)]))
+            .unwrap();
+        db.flush().unwrap();
+        let before: Vec<(PathBuf, Vec<u8>)> = db
+            .parts()
+            .iter()
+            .map(|p| (p.path().to_owned(), fs::read(p.path()).unwrap()))
+            .collect();
+        db.delete(
+            OrgId(1),
+            &SeriesSelector::name("mainmotor.velocity"),
+            15..200,
+        )
+        .unwrap();
+        assert_eq!(values(&db, "R1"), [(10, 1.0)]);
+        drop(db);
+        // As if the crash came after the deletion was logged, before any part was rewritten.
+        for (path, bytes) in &before {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, bytes).unwrap();
+        }
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        assert_eq!(values(&db, "R1"), [(10, 1.0)]);
+        assert!(!dir.path().join("parts").join("100").exists());
+        // Flushing truncates the WAL: the parts alone now say what was deleted.
+        db.close().unwrap();
+        let db = Db::open(dir.path(), quiet()).unwrap();
+        assert_eq!(values(&db, "R1"), [(10, 1.0)]);
     }
 
     #[test]

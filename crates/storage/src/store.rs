@@ -29,6 +29,18 @@ pub trait Store: Send + Sync + Debug {
     /// timestamp (the newest write's), whether in memory or on disk.
     fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>>;
 
+    /// The points of series `key` of `org` in `range`, in `order`, at most `limit` of them
+    /// (the first ones in that order): what [`Store::read`] returns, ordered and cut, reading
+    /// no more of the parts than the limit needs.
+    fn read_limited(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Vec<Point>>;
+
     /// The points of series `key` of `org` in `range` as typed Arrow arrays, in `order`, at
     /// most `limit` of them: what [`Store::read`] returns, converted.
     fn read_arrow(
@@ -114,6 +126,17 @@ impl Store for Db {
 
     fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
         Db::read(self, org, key, range)
+    }
+
+    fn read_limited(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Vec<Point>> {
+        Db::read_limited(self, org, key, range, limit, order)
     }
 
     fn read_arrow(

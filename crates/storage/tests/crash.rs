@@ -2,13 +2,14 @@
 //! write, while another thread flushes the head into parts every few milliseconds; the parent
 //! kills it with SIGKILL at random moments (so also in the middle of writing parts, removing WAL
 //! segments or rotating them), reopens the store and checks that every acknowledged point is
-//! there exactly once.
+//! there exactly once. The writers also delete what they wrote to a scratch series, every
+//! fourth batch, and report each acknowledged deletion; no deleted point may come back.
 //!
 //! The child is this same test binary, re-run with an environment variable that selects child
 //! mode and a filter that selects this test, so it works under `cargo test` and `cargo nextest`
 //! alike. Set `SEXTANT_CRASH_SEED` to replay a particular sequence of kill moments.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
 use sextant_storage::wal::{SyncMode, WalConfig};
-use sextant_storage::{Db, DbConfig, PartsConfig};
+use sextant_storage::{Db, DbConfig, Match, PartsConfig, SeriesSelector};
 
 const TEST_NAME: &str = "sigkill_loses_no_acknowledged_point";
 const CHILD_DIR_ENV: &str = "SEXTANT_CRASH_CHILD_DIR";
@@ -26,6 +27,8 @@ const ROUNDS: u64 = 20;
 const THREADS: u64 = 4;
 const POINTS_PER_BATCH: u64 = 16;
 const ORG: OrgId = OrgId(3);
+/// Batches per deletion of the scratch series.
+const DELETE_EVERY: u64 = 4;
 
 fn config() -> DbConfig {
     DbConfig {
@@ -76,6 +79,13 @@ fn batch(round: u64, thread: u64, i: u64) -> sextant_model::ValidatedBatch {
             .collect(),
     );
     b.push(
+        key("crash.scratch", thread),
+        DataType::Double,
+        ts.iter()
+            .map(|&t| Point::new(t, Value::Double(velocity(thread, t))))
+            .collect(),
+    );
+    b.push(
         key("crash.counter", thread),
         DataType::Int64,
         ts.iter()
@@ -85,7 +95,15 @@ fn batch(round: u64, thread: u64, i: u64) -> sextant_model::ValidatedBatch {
     b.validate().unwrap()
 }
 
-/// Writes until killed, printing `ACK <thread> <batch>` after each acknowledged write.
+/// The timestamps of group `g` of `DELETE_EVERY` batches, which one deletion removes.
+fn group_range(round: u64, g: u64) -> std::ops::Range<i64> {
+    let start = timestamps(round, g * DELETE_EVERY).next().unwrap();
+    let end = timestamps(round, (g + 1) * DELETE_EVERY).next().unwrap();
+    start..end
+}
+
+/// Writes until killed, printing `ACK <thread> <batch>` after each acknowledged write and
+/// `DEL <thread> <group>` after each acknowledged deletion.
 fn run_child(dir: &Path, round: u64) -> ! {
     let db = Arc::new(Db::open(dir, config()).expect("child cannot open the store"));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -106,15 +124,18 @@ fn run_child(dir: &Path, round: u64) -> ! {
             std::thread::spawn(move || {
                 for i in 0.. {
                     db.write(batch(round, thread, i)).expect("write failed");
-                    let mut out = std::io::stdout().lock();
-                    // A parent that stopped listening has its answer; stop writing.
-                    if writeln!(out, "ACK {thread} {i}")
-                        .and_then(|()| out.flush())
-                        .is_err()
-                        || Instant::now() > deadline
-                    {
-                        std::process::exit(0);
+                    let mut line = format!("ACK {thread} {i}\n");
+                    if i % DELETE_EVERY == DELETE_EVERY - 1 {
+                        let g = i / DELETE_EVERY;
+                        let scratch = SeriesSelector::name("crash.scratch")
+                            .label("thread", Match::equal(thread.to_string()));
+                        // Announce the write before deleting, so its ack is not held back.
+                        print_or_exit(&line, deadline);
+                        db.delete(ORG, &scratch, group_range(round, g))
+                            .expect("delete failed");
+                        line = format!("DEL {thread} {g}\n");
                     }
+                    print_or_exit(&line, deadline);
                 }
             })
         })
@@ -123,6 +144,19 @@ fn run_child(dir: &Path, round: u64) -> ! {
         let _ = t.join();
     }
     std::process::exit(0)
+}
+
+fn print_or_exit(line: &str, deadline: Instant) {
+    let mut out = std::io::stdout().lock();
+    // A parent that stopped listening has its answer; stop writing.
+    if out
+        .write_all(line.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+        || Instant::now() > deadline
+    {
+        std::process::exit(0);
+    }
 }
 
 /// A small deterministic generator for kill moments.
@@ -155,6 +189,8 @@ fn sigkill_loses_no_acknowledged_point() {
     let exe = std::env::current_exe().unwrap();
     // (round, thread) -> number of acknowledged batches 0..n.
     let mut acked: HashMap<(u64, u64), u64> = HashMap::new();
+    // (round, thread, group) whose scratch points were deleted, acknowledged.
+    let mut deleted: HashSet<(u64, u64, u64)> = HashSet::new();
     let mut total_acks = 0;
 
     for round in 0..ROUNDS {
@@ -181,6 +217,12 @@ fn sigkill_loses_no_acknowledged_point() {
         let lines = reader.join().unwrap();
 
         for line in lines {
+            if let Some(at) = line.find("DEL ") {
+                let mut parts = line[at + 4..].split(' ').map(|p| p.parse::<u64>().unwrap());
+                let (thread, g) = (parts.next().unwrap(), parts.next().unwrap());
+                deleted.insert((round, thread, g));
+                continue;
+            }
             // libtest may have printed the test's name on the same line before the first ack.
             let Some(at) = line.find("ACK ") else {
                 continue;
@@ -197,9 +239,12 @@ fn sigkill_loses_no_acknowledged_point() {
 
         let db = Db::open(dir.path(), config())
             .unwrap_or_else(|e| panic!("round {round}: store did not reopen cleanly: {e}"));
-        check_acked(&db, &acked, round);
+        check_acked(&db, &acked, &deleted, round);
     }
-    eprintln!("{total_acks} acknowledged writes survived {ROUNDS} kills");
+    eprintln!(
+        "{total_acks} acknowledged writes and {} deletions survived {ROUNDS} kills",
+        deleted.len()
+    );
     let db = Db::open(dir.path(), config()).unwrap();
     assert!(
         !db.parts().is_empty(),
@@ -211,7 +256,12 @@ fn sigkill_loses_no_acknowledged_point() {
     );
 }
 
-fn check_acked(db: &Db, acked: &HashMap<(u64, u64), u64>, after_round: u64) {
+fn check_acked(
+    db: &Db,
+    acked: &HashMap<(u64, u64), u64>,
+    deleted: &HashSet<(u64, u64, u64)>,
+    after_round: u64,
+) {
     for thread in 0..THREADS {
         let read = |name: &str| -> HashMap<i64, Value> {
             match db.read(ORG, &key(name, thread), i64::MIN..i64::MAX) {
@@ -228,8 +278,28 @@ fn check_acked(db: &Db, acked: &HashMap<(u64, u64), u64>, after_round: u64) {
         };
         let velocities = read("crash.velocity");
         let counters = read("crash.counter");
+        let scratch = read("crash.scratch");
         for round in 0..=after_round {
             let n = acked.get(&(round, thread)).copied().unwrap_or(0);
+            for g in 0..n.div_ceil(DELETE_EVERY) {
+                let range = group_range(round, g);
+                if deleted.contains(&(round, thread, g)) {
+                    assert!(
+                        !scratch.keys().any(|t| range.contains(t)),
+                        "after round {after_round}: deleted scratch points of thread {thread} (round {round}, group {g}) came back"
+                    );
+                } else if (g + 1) * DELETE_EVERY > n {
+                    // The group's deletion was never attempted: every acked point is there.
+                    for i in g * DELETE_EVERY..n {
+                        for ts in timestamps(round, i) {
+                            assert!(
+                                scratch.contains_key(&ts),
+                                "after round {after_round}: acknowledged scratch point of thread {thread} at {ts} is missing"
+                            );
+                        }
+                    }
+                }
+            }
             for i in 0..n {
                 for ts in timestamps(round, i) {
                     assert_eq!(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use sextant_model::ValidatedBatch;
-use sextant_storage::wal::{Wal, WalConfig};
+use sextant_storage::wal::{Record, Wal, WalConfig};
 
 /// Bytes of the segment header; damage past it in the last segment is a torn tail.
 const HEADER_LEN: u64 = 32;
@@ -21,6 +21,9 @@ fn open(dir: &Path, config: &WalConfig) -> sextant_storage::Result<(Wal, Vec<Val
             assert_eq!(seq, e, "replay skipped or repeated a sequence number");
         }
         expected_seq = Some(seq + 1);
+        let Record::Write(b) = b else {
+            panic!("unexpected deletion at seq {seq}")
+        };
         seen.push(b);
         Ok(())
     })?;

@@ -1,6 +1,9 @@
 //! `sextant query`: download channels of an asset from a running server and print them as a
 //! table or write them as CSV or Parquet. Several channels share one timeline, the first
 //! channel's, each row showing every other channel's latest value at or before its time.
+//!
+//! `sextant query --kairos QUERY.json` runs a KairosDB query (aggregators, group-bys,
+//! relative time) through the server's KairosDB API instead, one row per result point.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,13 +17,18 @@ use sextant_client::{ChannelQuery, ClientConfig, DataQuery, DataService, connect
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// The asset whose channels to read, e.g. `NostromoLV426`.
-    #[arg(long)]
-    asset: String,
+    #[arg(long, required_unless_present = "kairos")]
+    asset: Option<String>,
     /// A channel by full name, e.g. `mainmotor.velocity`; repeat the flag or list several. A
     /// bit field gives one column per element. The first channel's times are the rows; every
     /// other channel shows its latest value at or before each row's time.
-    #[arg(long = "channel", short = 'c', required = true, num_args = 1..)]
+    #[arg(long = "channel", short = 'c', required_unless_present = "kairos", num_args = 1..)]
     channels: Vec<String>,
+    /// A KairosDB query body (JSON file, `-` for standard input) to run through the KairosDB
+    /// API instead of reading channels: one row per point with metric, group, tags,
+    /// timestamp, value and text.
+    #[arg(long, value_name = "QUERY.json", conflicts_with_all = ["asset", "channels", "run", "start", "end"])]
+    kairos: Option<PathBuf>,
     /// Only the points of this run (by name); without it, all points, with a run or without.
     #[arg(long)]
     run: Option<String>,
@@ -64,6 +72,29 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     if args.format == Format::Parquet && args.out.is_none() {
         bail!("--format parquet writes a binary file: give it one with --out FILE");
     }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let table = match &args.kairos {
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+            } else {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+            };
+            let query: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            let client = sextant_client::kairos::KairosClient::new(&args.url, &args.token);
+            runtime.block_on(client.query_json(&query))?
+        }
+        None => runtime.block_on(channels(&args))?,
+    };
+    write(&args, &table)
+}
+
+async fn channels(args: &QueryArgs) -> anyhow::Result<arrow_array::RecordBatch> {
     let start = args
         .start
         .as_deref()
@@ -76,22 +107,21 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         .map(parse_time)
         .transpose()
         .context("--end")?;
-    let mut query = DataQuery::new(&args.asset, start, end);
+    let asset = args.asset.as_deref().unwrap_or_default();
+    let mut query = DataQuery::new(asset, start, end);
     for name in &args.channels {
         let mut channel = ChannelQuery::new(name);
         channel.run_name = args.run.clone();
         query = query.channel(channel);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let result = runtime.block_on(async {
-        let channel = connect(&ClientConfig::new(&args.url, &args.token)).await?;
-        DataService::new(channel).execute(&query).await
-    })?;
+    let channel = connect(&ClientConfig::new(&args.url, &args.token)).await?;
+    let result = DataService::new(channel).execute(&query).await?;
     let keys: Vec<&str> = result.keys().collect();
-    let table = result.align(&keys)?;
+    Ok(result.align(&keys)?)
+}
+
+fn write(args: &QueryArgs, table: &arrow_array::RecordBatch) -> anyhow::Result<()> {
+    let table = table.clone();
 
     match args.format {
         Format::Table => {

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::{LazyLock, Mutex};
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -21,7 +22,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use sextant_model::{DataType, Point, SeriesKey, Timestamp, Value, WriteBatch};
+use sextant_model::{DataType, Point, SeriesKey, SeriesKeyError, Timestamp, Value, WriteBatch};
 
 use super::parser::{FieldValue, LineError, parse_lines};
 use crate::auth::{Principal, Scope};
@@ -95,28 +96,25 @@ async fn write(
     let org = org_number(&principal.organization_id);
 
     // Decompressing and parsing are CPU work: off the I/O threads.
-    let parsed = tokio::task::spawn_blocking(move || {
+    let decoded = tokio::task::spawn_blocking(move || {
         let body = if gzip { gunzip(&body)? } else { body.to_vec() };
-        Ok::<_, String>(build(&body, scale, now))
+        let parsed = build(&body, scale, now);
+        Ok::<_, String>((body, parsed))
     })
     .await;
-    let Ok(Ok(mut parsed)) = parsed else {
-        let message = match parsed {
-            Ok(Err(message)) => message,
-            _ => "the body could not be read".to_owned(),
-        };
-        return reply(dialect, StatusCode::BAD_REQUEST, "invalid", message);
+    let (body, mut parsed) = match decoded {
+        Ok(Ok(decoded)) => decoded,
+        Ok(Err(message)) => return reply(dialect, StatusCode::BAD_REQUEST, "invalid", message),
+        Err(_) => {
+            let message = "the body could not be read".to_owned();
+            return reply(dialect, StatusCode::BAD_REQUEST, "invalid", message);
+        }
     };
 
-    // Series the store refuses (another type for life, older than the window) are set aside
-    // with their lines; the rest is written.
+    // The common case: every series is accepted, and the points move into the batch.
     let mut stored = 0;
-    while !parsed.series.is_empty() {
-        let mut batch = WriteBatch::new(org);
-        for (key, (data_type, points, _)) in &parsed.series {
-            batch.push(key.clone(), *data_type, points.clone());
-        }
-        let batch = match batch.validate() {
+    if !parsed.slots.is_empty() {
+        let batch = match parsed.take_batch(org) {
             Ok(batch) => batch,
             Err(e) => return reply(dialect, StatusCode::BAD_REQUEST, "invalid", e.to_string()),
         };
@@ -125,41 +123,25 @@ async fn write(
             Ok(Ok(receipt)) => {
                 stored = receipt.points;
                 state.metrics.ingested("influx", stored);
-                break;
             }
-            Ok(Err(error)) => {
-                let refused = refused_series(&error);
-                match refused.and_then(|s| {
-                    parsed
-                        .series
-                        .iter()
-                        .find(|(k, _)| k.to_string() == s)
-                        .map(|(k, _)| k.clone())
-                }) {
-                    Some(key) => {
-                        let lines = parsed
-                            .series
-                            .remove(&key)
-                            .map(|(_, _, lines)| lines)
-                            .unwrap_or_default();
-                        for line in lines {
-                            parsed.errors.push(format!("line {line}: {error}"));
-                        }
-                    }
-                    None => {
-                        let status = crate::error::http_status(error.kind());
-                        return reply(dialect, status, "internal error", error.to_string());
-                    }
+            Ok(Err(error)) if refused_series(&error).is_some() => {
+                // Some series are refused (another type for life, older than the window):
+                // parse again and store the others, setting the refused ones aside with their
+                // lines, one at a time.
+                parsed = match tokio::task::spawn_blocking(move || build(&body, scale, now)).await {
+                    Ok(parsed) => parsed,
+                    Err(_) => return internal(dialect),
+                };
+                match write_accepted(&state, org, &mut parsed, dialect).await {
+                    Ok(n) => stored = n,
+                    Err(response) => return response,
                 }
             }
-            Err(_) => {
-                return reply(
-                    dialect,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error",
-                    "the write failed".to_owned(),
-                );
+            Ok(Err(error)) => {
+                let status = crate::error::http_status(error.kind());
+                return reply(dialect, status, "internal error", error.to_string());
             }
+            Err(_) => return internal(dialect),
         }
     }
     if parsed.errors.is_empty() {
@@ -183,6 +165,59 @@ async fn write(
     )
 }
 
+/// Writes the series of `parsed` that the store accepts, moving each refused one, with its
+/// lines, to the errors; returns the points stored.
+async fn write_accepted(
+    state: &AppState,
+    org: sextant_model::OrgId,
+    parsed: &mut Parsed,
+    dialect: Dialect,
+) -> Result<usize, Response> {
+    while !parsed.slots.is_empty() {
+        let mut batch = WriteBatch::new(org);
+        for slot in &parsed.slots {
+            batch.push(slot.key.clone(), slot.data_type, slot.points.clone());
+        }
+        let batch = batch
+            .validate()
+            .map_err(|e| reply(dialect, StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.write(batch)).await {
+            Ok(Ok(receipt)) => {
+                state.metrics.ingested("influx", receipt.points);
+                return Ok(receipt.points);
+            }
+            Ok(Err(error)) => {
+                let refused = refused_series(&error).and_then(|s| {
+                    parsed
+                        .slots
+                        .iter()
+                        .position(|slot| slot.key.to_string() == s)
+                });
+                let Some(at) = refused else {
+                    let status = crate::error::http_status(error.kind());
+                    return Err(reply(dialect, status, "internal error", error.to_string()));
+                };
+                let slot = parsed.slots.swap_remove(at);
+                for line in slot.lines {
+                    parsed.errors.push(format!("line {line}: {error}"));
+                }
+            }
+            Err(_) => return Err(internal(dialect)),
+        }
+    }
+    Ok(0)
+}
+
+fn internal(dialect: Dialect) -> Response {
+    reply(
+        dialect,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error",
+        "the write failed".to_owned(),
+    )
+}
+
 /// The series name of a storage error that refuses one series, if it is such an error.
 fn refused_series(error: &sextant_storage::Error) -> Option<String> {
     match error {
@@ -195,13 +230,94 @@ fn refused_series(error: &sextant_storage::Error) -> Option<String> {
 /// Lines parsed into series, and the problems of those that did not parse.
 #[derive(Debug, Default)]
 struct Parsed {
-    /// Each series: its type, its points, and the lines they came from.
-    series: HashMap<SeriesKey, (DataType, Vec<Point>, Vec<usize>)>,
+    /// Each series once, in order of first appearance.
+    slots: Vec<Slot>,
     errors: Vec<String>,
+}
+
+/// One series of a body.
+#[derive(Debug)]
+struct Slot {
+    key: SeriesKey,
+    data_type: DataType,
+    points: Vec<Point>,
+    /// The lines its points came from, each once.
+    lines: Vec<usize>,
+}
+
+impl Parsed {
+    /// A batch of every series, the points moved out of the slots.
+    fn take_batch(
+        &mut self,
+        org: sextant_model::OrgId,
+    ) -> Result<sextant_model::ValidatedBatch, sextant_model::BatchError> {
+        let mut batch = WriteBatch::new(org);
+        for slot in &mut self.slots {
+            batch.push(
+                slot.key.clone(),
+                slot.data_type,
+                std::mem::take(&mut slot.points),
+            );
+        }
+        batch.validate()
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Appends `bytes` to `out` with its length first, so that concatenations are unambiguous.
+fn push_part(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The series keys of recent bodies by their text (see [`build`]), so that a series sent again
+/// costs a lookup rather than building its key. Shared by every request: the mapping is a pure
+/// function of the text. Emptied when it holds [`KNOWN_KEYS_BYTES`] of text.
+static KNOWN_KEYS: LazyLock<Mutex<KnownKeys>> = LazyLock::new(Mutex::default);
+
+/// The most text the key cache holds before it starts over.
+const KNOWN_KEYS_BYTES: usize = 64 << 20;
+
+#[derive(Default)]
+struct KnownKeys {
+    keys: FastMap<Box<[u8]>, SeriesKey>,
+    bytes: usize,
+}
+
+/// The key of the series whose text is `text`, from the cache or from `make`.
+fn known_key(
+    text: &[u8],
+    make: impl FnOnce() -> Result<SeriesKey, SeriesKeyError>,
+) -> Result<SeriesKey, SeriesKeyError> {
+    if let Some(key) = KNOWN_KEYS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys
+        .get(text)
+    {
+        return Ok(key.clone());
+    }
+    let key = make()?;
+    let mut known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    if known.bytes + text.len() > KNOWN_KEYS_BYTES {
+        known.keys.clear();
+        known.bytes = 0;
+    }
+    known.bytes += text.len() + key.heap_size();
+    known.keys.insert(text.into(), key.clone());
+    Ok(key)
 }
 
 fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
     let mut parsed = Parsed::default();
+    // A series key is built once per series, not once per field of every line: a line's
+    // measurement and tags as written are hashed once and give its fields' slots; a field not
+    // seen with them before is looked up by key (tags written in another order name the same
+    // series).
+    let mut by_text: FastMap<Vec<u8>, Vec<(Box<str>, usize)>> = FastMap::default();
+    let mut by_key: FastMap<SeriesKey, usize> = FastMap::default();
+    let mut text = Vec::new();
     parse_lines(body, |line_number, result| {
         let line = match result {
             Ok(line) => line,
@@ -228,6 +344,17 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                 }
             },
         };
+        text.clear();
+        push_part(&mut text, line.measurement.as_bytes());
+        for (k, v) in &line.tags {
+            push_part(&mut text, k.as_bytes());
+            push_part(&mut text, v.as_bytes());
+        }
+        let series_text = text.len();
+        let fields = match by_text.get_mut(text.as_slice()) {
+            Some(fields) => fields,
+            None => by_text.entry(text.clone()).or_default(),
+        };
         for (field, value) in &line.fields {
             let (data_type, value) = match value {
                 FieldValue::Float(v) => (DataType::Double, Value::Double(*v)),
@@ -236,33 +363,54 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                 FieldValue::String(v) => (DataType::String, Value::String(v.to_string())),
                 FieldValue::Boolean(v) => (DataType::Bool, Value::Bool(*v)),
             };
-            let key = match SeriesKey::new(
-                format!("{}.{}", line.measurement, field),
-                line.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
-            ) {
-                Ok(key) => key,
-                Err(e) => {
-                    parsed.errors.push(format!("line {line_number}: {e}"));
-                    continue;
+            let known = fields.iter().find(|(f, _)| **f == **field);
+            let slot = match known {
+                Some(&(_, slot)) => slot,
+                None => {
+                    text.truncate(series_text);
+                    text.push(0xff);
+                    push_part(&mut text, field.as_bytes());
+                    let key = match known_key(&text, || {
+                        SeriesKey::new(
+                            format!("{}.{}", line.measurement, field),
+                            line.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+                        )
+                    }) {
+                        Ok(key) => key,
+                        Err(e) => {
+                            parsed.errors.push(format!("line {line_number}: {e}"));
+                            continue;
+                        }
+                    };
+                    let slot = *by_key.entry(key).or_insert_with_key(|key| {
+                        parsed.slots.push(Slot {
+                            key: key.clone(),
+                            data_type,
+                            points: Vec::new(),
+                            lines: Vec::new(),
+                        });
+                        parsed.slots.len() - 1
+                    });
+                    fields.push((field.as_ref().into(), slot));
+                    slot
                 }
             };
-            let entry = parsed
-                .series
-                .entry(key)
-                .or_insert_with(|| (data_type, Vec::new(), Vec::new()));
-            if entry.0 != data_type {
+            let entry = &mut parsed.slots[slot];
+            if entry.data_type != data_type {
                 parsed.errors.push(format!(
                     "line {line_number}: field `{field}` is {data_type} here but {} earlier in the body",
-                    entry.0
+                    entry.data_type
                 ));
                 continue;
             }
-            entry.1.push(Point { timestamp, value });
-            if entry.2.last() != Some(&line_number) {
-                entry.2.push(line_number);
+            entry.points.push(Point { timestamp, value });
+            if entry.lines.last() != Some(&line_number) {
+                entry.lines.push(line_number);
             }
         }
     });
+    // A series whose every point was refused within the body has no slot content.
+    parsed.slots.retain(|slot| !slot.points.is_empty());
     parsed
 }
 
@@ -315,6 +463,12 @@ fn reply(dialect: Dialect, status: StatusCode, code: &str, message: String) -> R
 mod tests {
     use super::*;
 
+    impl Parsed {
+        fn slot(&self, key: &SeriesKey) -> &Slot {
+            self.slots.iter().find(|s| &s.key == key).unwrap()
+        }
+    }
+
     #[test]
     fn lines_become_series_per_field_with_precision_applied() {
         let body = b"cpu,host=h7 usage_user=12.5,usage_system=3i 1700000000\n\
@@ -325,14 +479,18 @@ mod tests {
         let parsed = build(body, 1_000_000_000, 0);
         let user = SeriesKey::new("cpu.usage_user", [("host", "h7")]).unwrap();
         let system = SeriesKey::new("cpu.usage_system", [("host", "h7")]).unwrap();
-        let (t, points, lines) = &parsed.series[&user];
-        assert_eq!(*t, DataType::Double);
+        let slot = parsed.slot(&user);
+        assert_eq!(slot.data_type, DataType::Double);
         assert_eq!(
-            points.iter().map(|p| p.timestamp).collect::<Vec<_>>(),
+            slot.points.iter().map(|p| p.timestamp).collect::<Vec<_>>(),
             [1_700_000_000_000_000_000, 1_700_000_010_000_000_000]
         );
-        assert_eq!(lines, &[1, 3]);
-        assert_eq!(parsed.series[&system].0, DataType::Int64);
+        assert_eq!(slot.lines, &[1, 3]);
+        assert_eq!(parsed.slot(&system).data_type, DataType::Int64);
+        // Tags in another order name the same series.
+        let reordered = build(b"m,a=1,b=2 v=1 1\nm,b=2,a=1 v=2 2\n", 1, 0);
+        assert_eq!(reordered.slots.len(), 1);
+        assert_eq!(reordered.slots[0].points.len(), 2);
         assert_eq!(
             parsed.errors,
             [
@@ -366,7 +524,7 @@ mod tests {
     fn lines_without_timestamps_take_the_server_time_and_overflow_is_refused() {
         let parsed = build(b"m v=1\nm v=2 9223372036854775807\n", 1_000, 42);
         let key = SeriesKey::bare("m.v").unwrap();
-        assert_eq!(parsed.series[&key].1[0].timestamp, 42);
+        assert_eq!(parsed.slot(&key).points[0].timestamp, 42);
         assert_eq!(
             parsed.errors,
             ["line 2: timestamp 9223372036854775807 is outside the range Sextant stores"]

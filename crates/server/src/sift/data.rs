@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use prost::Message;
 use sextant_catalog::Channel;
 use sextant_model::{DataType, Point, Timestamp, Value};
+use sextant_storage::Order;
 use sextant_storage::head::SeriesMatcher;
 use sift_rs::data::v2::data_service_server::DataService;
 use sift_rs::data::v2::*;
@@ -162,9 +163,11 @@ impl DataService for Data {
                 let info = &series[cursor.series];
                 let from = cursor.from.unwrap_or(start).max(start);
                 let key = info.key.clone();
+                // One point beyond what the page can take tells whether the series goes on.
+                let limit = Some(budget.points.saturating_add(1));
                 let points = self
                     .state
-                    .store(move |s| s.read(org, &key, from..end))
+                    .store(move |s| s.read_limited(org, &key, from..end, limit, Order::Ascending))
                     .await?;
                 let run = match info.key.label("run") {
                     None => None,

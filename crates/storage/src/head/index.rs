@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use sextant_model::{OrgId, SeriesId, SeriesKey};
 
@@ -48,7 +49,8 @@ impl SeriesMatcher {
 /// The series of one organization.
 #[derive(Debug, Default)]
 pub(crate) struct OrgIndex {
-    pub(crate) by_key: HashMap<SeriesKey, Arc<MemSeries>>,
+    /// Series by key; looked up for every series of every write, so with a fast hasher.
+    pub(crate) by_key: HashMap<SeriesKey, Arc<MemSeries>, foldhash::fast::RandomState>,
     /// Series ids by series name, ascending.
     by_name: BTreeMap<String, Vec<SeriesId>>,
     /// Series ids by label name, then label value, ascending.
@@ -59,12 +61,41 @@ pub(crate) struct OrgIndex {
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     pub(crate) orgs: HashMap<OrgId, OrgIndex>,
-    pub(crate) by_id: HashMap<SeriesId, Arc<MemSeries>>,
+    pub(crate) by_id: HashMap<SeriesId, Arc<MemSeries>, foldhash::fast::RandomState>,
+    /// How many series are hidden (see [`MemSeries::hidden`]); while none is, listings skip
+    /// the check.
+    hidden: AtomicUsize,
 }
 
 impl Index {
     pub(crate) fn get(&self, org: OrgId, key: &SeriesKey) -> Option<&Arc<MemSeries>> {
         self.orgs.get(&org)?.by_key.get(key)
+    }
+
+    /// Counts a series' hidden flag going from `was` to `now`.
+    pub(crate) fn note_hidden(&self, was: bool, now: bool) {
+        match (was, now) {
+            (false, true) => {
+                self.hidden.fetch_add(1, AtomicOrdering::AcqRel);
+            }
+            (true, false) => {
+                self.hidden.fetch_sub(1, AtomicOrdering::AcqRel);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether `ids` holds a series that is not hidden.
+    fn any_visible(&self, ids: &[SeriesId]) -> bool {
+        self.hidden.load(AtomicOrdering::Acquire) == 0
+            || ids
+                .iter()
+                .filter_map(|id| self.by_id.get(id))
+                .any(|s| !s.hidden.load(AtomicOrdering::Acquire))
+    }
+
+    fn visible(s: &MemSeries) -> bool {
+        !s.hidden.load(AtomicOrdering::Acquire)
     }
 
     pub(crate) fn total_series(&self) -> usize {
@@ -104,14 +135,14 @@ impl Index {
             None => o
                 .by_key
                 .values()
-                .filter(|s| selector.matches(&s.key))
+                .filter(|s| Self::visible(s) && selector.matches(&s.key))
                 .cloned()
                 .collect(),
             Some(lists) => lists
                 .into_iter()
                 .flatten()
                 .filter_map(|id| self.by_id.get(id))
-                .filter(|s| selector.matches(&s.key))
+                .filter(|s| Self::visible(s) && selector.matches(&s.key))
                 .cloned()
                 .collect(),
         };
@@ -125,7 +156,12 @@ impl Index {
             return Vec::new();
         };
         if selector.is_all() {
-            return o.by_label.keys().cloned().collect();
+            return o
+                .by_label
+                .iter()
+                .filter(|(_, values)| values.values().any(|ids| self.any_visible(ids)))
+                .map(|(name, _)| name.clone())
+                .collect();
         }
         let selected = self.select(org, selector);
         let names: BTreeSet<&str> = selected
@@ -147,13 +183,18 @@ impl Index {
             return Vec::new();
         };
         if selector.is_all() {
-            if label == NAME_LABEL {
-                return o.by_name.keys().cloned().collect();
-            }
-            return o
-                .by_label
-                .get(label)
-                .map_or_else(Vec::new, |values| values.keys().cloned().collect());
+            let values = if label == NAME_LABEL {
+                Some(&o.by_name)
+            } else {
+                o.by_label.get(label)
+            };
+            return values.map_or_else(Vec::new, |values| {
+                values
+                    .iter()
+                    .filter(|(_, ids)| self.any_visible(ids))
+                    .map(|(v, _)| v.clone())
+                    .collect()
+            });
         }
         let selected = self.select(org, selector);
         let values: BTreeSet<&str> = selected
@@ -177,6 +218,7 @@ impl Index {
         let m = Match::Prefix(prefix.unwrap_or_default().to_owned());
         postings(&o.by_name, &m)
             .into_iter()
+            .filter(|(_, ids)| self.any_visible(ids))
             .map(|(name, _)| name.to_owned())
             .collect()
     }

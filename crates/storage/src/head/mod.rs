@@ -149,6 +149,9 @@ impl Head {
             let before = data.heap_bytes();
             let mismatched = data.insert(&sp.points);
             let after = data.heap_bytes();
+            if s.hidden.load(Ordering::Acquire) && s.hidden.swap(false, Ordering::AcqRel) {
+                self.index.read().note_hidden(true, false);
+            }
             drop(data);
             self.account(before, after);
             if mismatched > 0 {
@@ -159,6 +162,62 @@ impl Head {
                 );
             }
         }
+    }
+
+    /// Removes the points of series `keys` of `org` with timestamps in `range`, live and
+    /// frozen alike, and returns how many it removed. Keys the head does not know are skipped.
+    /// The caller keeps flushes from running meanwhile.
+    pub(crate) fn delete(&self, org: OrgId, keys: &[SeriesKey], range: &Range<Timestamp>) -> u64 {
+        let mut removed = 0;
+        for key in keys {
+            let Some(s) = self.index.read().get(org, key).cloned() else {
+                continue;
+            };
+            let mut data = s.data.lock();
+            let mut slot = s.frozen.lock();
+            let before = data.heap_bytes() + slot.as_ref().map_or(0, |f| f.heap_bytes());
+            let n = data.count_in(range);
+            if n > 0 {
+                *data = data.without(range, s.data_type);
+                removed += n as u64;
+            }
+            if let Some(frozen) = slot.as_ref() {
+                let n = frozen.count_in(range);
+                if n > 0 {
+                    *slot = Some(Arc::new(frozen.without(range, s.data_type)));
+                    removed += n as u64;
+                }
+            }
+            let after = data.heap_bytes() + slot.as_ref().map_or(0, |f| f.heap_bytes());
+            drop(slot);
+            drop(data);
+            self.account(before, after);
+        }
+        removed
+    }
+
+    /// Hides series `key` of `org` from selections and listings if it holds no point in
+    /// memory and `in_parts` (asked only then) says no part holds it. A later write shows it
+    /// again. Returns whether it is hidden now.
+    ///
+    /// `in_parts` is asked after the head was found empty: a flush publishes its parts before
+    /// it releases the points it froze, so points that left the head are in the parts by then.
+    pub(crate) fn hide_if_empty(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        in_parts: impl FnOnce() -> bool,
+    ) -> bool {
+        let index = self.index.read();
+        let Some(s) = index.get(org, key) else {
+            return false;
+        };
+        let data = s.data.lock();
+        let empty = data.len() == 0 && s.frozen.lock().is_none() && !in_parts();
+        let was = s.hidden.swap(empty, Ordering::AcqRel);
+        drop(data);
+        index.note_hidden(was, empty);
+        empty
     }
 
     /// Stores a batch read back from the WAL: no window and no limit, since it was acknowledged.

@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use parking_lot::Mutex;
 use sextant_model::{DataType, OrgId, Point, SeriesId, SeriesKey, Timestamp, Value};
@@ -22,6 +23,9 @@ pub(crate) struct MemSeries {
     /// Points taken out of `data` by a flush that has not finished writing them to parts;
     /// older than every point of `data`'s with the same timestamp. Lock `data` first.
     pub(crate) frozen: Mutex<Option<Arc<SeriesData>>>,
+    /// Set when a deletion left the series with no point anywhere, so that selections and
+    /// listings skip it; the next write clears it. The series keeps its id and type.
+    pub(crate) hidden: AtomicBool,
 }
 
 impl MemSeries {
@@ -33,6 +37,7 @@ impl MemSeries {
             data_type,
             data: Mutex::new(SeriesData::new(data_type)),
             frozen: Mutex::new(None),
+            hidden: AtomicBool::new(false),
         }
     }
 
@@ -212,6 +217,28 @@ impl SeriesData {
         let mut out = SeriesData::new(data_type);
         out.insert(&older.points_at(0..older.len()));
         out.insert(&newer.points_at(0..newer.len()));
+        out
+    }
+
+    /// How many points have timestamps in `range`.
+    pub(crate) fn count_in(&self, range: &Range<Timestamp>) -> usize {
+        let start = self.timestamps.partition_point(|&t| t < range.start);
+        let end = self.timestamps.partition_point(|&t| t < range.end);
+        end.saturating_sub(start)
+    }
+
+    /// A copy without the points whose timestamps are in `range`, remembering the same newest
+    /// timestamp.
+    pub(crate) fn without(&self, range: &Range<Timestamp>, data_type: DataType) -> SeriesData {
+        let start = self.timestamps.partition_point(|&t| t < range.start);
+        let end = self
+            .timestamps
+            .partition_point(|&t| t < range.end)
+            .max(start);
+        let mut out = SeriesData::new(data_type);
+        out.insert(&self.points_at(0..start));
+        out.insert(&self.points_at(end..self.len()));
+        out.newest = self.max_timestamp();
         out
     }
 

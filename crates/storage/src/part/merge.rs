@@ -1,6 +1,6 @@
 //! Rewriting the parts of one partition as one part: merges of the small parts successive
-//! flushes leave, and retention, which drops expired series from a partition that still holds
-//! others.
+//! flushes leave, retention, which drops expired series from a partition that still holds
+//! others, and deletion, which drops a time range of some series.
 //!
 //! The new part is named after the whole range of ids of its inputs, so that it supersedes
 //! them: it is durable under its final name before any input is removed, and an open that finds
@@ -9,23 +9,35 @@
 //! as reads resolve them, the newer part's point winning.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use sextant_model::{DataType, OrgId, Point, SeriesKey};
+use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
 
 use super::format::split_points;
 use super::{Part, PartName, PartWriter};
 use crate::head::merge_last_wins;
 use crate::{Error, Result};
 
-/// Writes the series of `inputs` (parts of the partition directory `dir`, oldest first) for
-/// which `keep` holds into one new part, in blocks of up to `block_points`; returns it, or
-/// `None` if no point is kept. The inputs are left in place.
+/// Which points of a series a rewrite keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Every point.
+    All,
+    /// None: the series is dropped.
+    Nothing,
+    /// The points whose timestamps are not in the range.
+    Outside(Range<Timestamp>),
+}
+
+/// Writes the points of `inputs` (parts of the partition directory `dir`, oldest first) that
+/// `keep` keeps into one new part, in blocks of up to `block_points`; returns it, or `None` if
+/// no point is kept. The inputs are left in place.
 pub(crate) fn rewrite(
     dir: &Path,
     inputs: &[Arc<Part>],
-    keep: &dyn Fn(OrgId, &SeriesKey) -> bool,
+    keep: &dyn Fn(OrgId, &SeriesKey) -> Keep,
     block_points: usize,
 ) -> Result<Option<Arc<Part>>> {
     let (Some(first), Some(last)) = (
@@ -38,7 +50,7 @@ pub(crate) fn rewrite(
     let mut series: BTreeMap<(OrgId, SeriesKey), DataType> = BTreeMap::new();
     for part in inputs {
         for (org, key, s) in part.series() {
-            if !keep(org, key) {
+            if keep(org, key) == Keep::Nothing {
                 continue;
             }
             let known = series.entry((org, key.clone())).or_insert(s.data_type);
@@ -69,7 +81,13 @@ pub(crate) fn rewrite(
             part.read_all_into(org, &key, &mut points)?;
             sources.push(points);
         }
-        let points = merge_last_wins(sources);
+        let mut points = merge_last_wins(sources);
+        if let Keep::Outside(range) = keep(org, &key) {
+            points.retain(|p| !range.contains(&p.timestamp));
+        }
+        if points.is_empty() {
+            continue;
+        }
         writer.begin_series(org, &key, data_type);
         let mut rest = points.into_iter();
         loop {

@@ -40,7 +40,7 @@ use sextant_model::Timestamp;
 use crate::{Error, Result};
 pub(crate) use flush::write_frozen;
 pub use format::{BlockMeta, BlockSummary, NumericSummary};
-pub(crate) use merge::{rewrite, select_run};
+pub(crate) use merge::{Keep, rewrite, select_run};
 pub use reader::{Part, PartSeries};
 pub(crate) use writer::PartWriter;
 

@@ -180,6 +180,35 @@ impl Db {
         limit: Option<usize>,
         order: Order,
     ) -> Result<ArrowPoints> {
+        let (data_type, points) = self.read_ordered(org, key, range, limit, order)?;
+        Ok(arrow::to_arrow(data_type, &points))
+    }
+
+    /// The points of series `key` of `org` with timestamps in `range`, in `order`, at most
+    /// `limit` of them (the first ones in that order): [`Db::read`]'s points, reversed for
+    /// [`Order::Descending`] and cut to the limit, with part blocks decoded only until the
+    /// limit is certain.
+    ///
+    /// Fails as [`Db::read`] does.
+    pub fn read_limited(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Vec<Point>> {
+        Ok(self.read_ordered(org, key, range, limit, order)?.1)
+    }
+
+    fn read_ordered(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<(Option<DataType>, Vec<Point>)> {
         let sources = Sources::load(self, org, key, &range)?;
         let mut blocks = sources.blocks(org, key, &range);
         if order == Order::Descending {
@@ -233,6 +262,6 @@ impl Db {
         if let Some(limit) = limit {
             merged.truncate(limit);
         }
-        Ok(arrow::to_arrow(data_type, &merged))
+        Ok((data_type, merged))
     }
 }

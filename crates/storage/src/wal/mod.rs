@@ -1,4 +1,5 @@
-//! The write-ahead log: where a validated batch becomes durable before it is acknowledged.
+//! The write-ahead log: where a validated batch, or a deletion, becomes durable before it is
+//! acknowledged.
 //!
 //! The log is a directory of segment files (`<data dir>/wal/00000000000000000001.wal`, ...),
 //! each a versioned header followed by framed records (length, CRC-32, sequence number,
@@ -35,16 +36,37 @@ mod segment;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
-use sextant_model::ValidatedBatch;
+use sextant_model::{OrgId, SeriesKey, Timestamp, ValidatedBatch};
 
 use crate::{Error, Result};
 use segment::{FRAME_LEN, SegmentRef};
+
+/// A record of the log, as replay hands it back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A batch of points.
+    Write(ValidatedBatch),
+    /// The deletion of points.
+    Delete(Deletion),
+}
+
+/// The deletion of the points of some series of one organization in a time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    /// The organization.
+    pub org: OrgId,
+    /// The series, resolved when the deletion was made.
+    pub keys: Vec<SeriesKey>,
+    /// The timestamps whose points go.
+    pub range: Range<Timestamp>,
+}
 
 /// When appended records are synced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -197,7 +219,7 @@ impl Wal {
     pub fn open(
         dir: &Path,
         config: WalConfig,
-        mut on_record: impl FnMut(u64, ValidatedBatch) -> Result<()>,
+        mut on_record: impl FnMut(u64, Record) -> Result<()>,
     ) -> Result<Wal> {
         if !dir.is_dir() {
             fs::create_dir_all(dir).map_err(Error::io("create WAL directory", dir))?;
@@ -306,6 +328,28 @@ impl Wal {
         let mut record = Vec::with_capacity(FRAME_LEN + payload::size_hint(batch));
         record.resize(FRAME_LEN, 0);
         payload::encode(batch, &mut record);
+        self.append_record(record, on_durable)
+    }
+
+    /// Appends `deletion` as [`Wal::append_with`] appends a batch: `on_durable` runs in
+    /// sequence order once it is durable.
+    pub fn append_delete_with<R>(
+        &self,
+        deletion: &Deletion,
+        on_durable: impl FnOnce(u64) -> R,
+    ) -> Result<(u64, R)> {
+        let mut record = Vec::with_capacity(FRAME_LEN + payload::delete_size_hint(deletion));
+        record.resize(FRAME_LEN, 0);
+        payload::encode_delete(deletion, &mut record);
+        self.append_record(record, on_durable)
+    }
+
+    /// Appends `record`, an empty frame followed by the payload.
+    fn append_record<R>(
+        &self,
+        mut record: Vec<u8>,
+        on_durable: impl FnOnce(u64) -> R,
+    ) -> Result<(u64, R)> {
         // The frame's length field is a u32, whatever the configuration says.
         let limit = self.shared.config.max_record_bytes.min(u32::MAX as usize);
         if record.len() - FRAME_LEN > limit {

@@ -1,4 +1,5 @@
-//! The payload of a WAL record: a validated write batch in an explicit little-endian layout.
+//! The payload of a WAL record: a validated write batch or a deletion, in an explicit
+//! little-endian layout.
 //!
 //! The layout is drawn in `docs/format/wal.md`. Encoding cannot fail; decoding checks every
 //! length against the bytes left and validates the batch again, so a payload that passed its CRC
@@ -6,8 +7,12 @@
 
 use sextant_model::{DataType, OrgId, Point, SeriesKey, ValidatedBatch, Value, WriteBatch};
 
+use super::{Deletion, Record};
+
 /// The first byte of a payload holding a write batch.
 pub(crate) const KIND_WRITE_BATCH: u8 = 1;
+/// The first byte of a payload holding a deletion.
+pub(crate) const KIND_DELETE: u8 = 2;
 
 /// The stable one-byte code of each data type in the WAL format (parts use the same codes).
 pub(crate) fn type_code(t: DataType) -> u8 {
@@ -49,18 +54,43 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+fn put_key(out: &mut Vec<u8>, key: &SeriesKey) {
+    put_bytes(out, key.name().as_bytes());
+    put_u32(out, key.labels().len());
+    for l in key.labels() {
+        put_bytes(out, l.name.as_bytes());
+        put_bytes(out, l.value.as_bytes());
+    }
+}
+
+/// A guess of the encoded size of a deletion.
+pub(crate) fn delete_size_hint(deletion: &Deletion) -> usize {
+    29 + deletion
+        .keys
+        .iter()
+        .map(|k| 16 + k.heap_size())
+        .sum::<usize>()
+}
+
+/// Appends the encoding of `deletion` to `out`.
+pub(crate) fn encode_delete(deletion: &Deletion, out: &mut Vec<u8>) {
+    out.push(KIND_DELETE);
+    out.extend_from_slice(&deletion.org.0.to_le_bytes());
+    out.extend_from_slice(&deletion.range.start.to_le_bytes());
+    out.extend_from_slice(&deletion.range.end.to_le_bytes());
+    put_u32(out, deletion.keys.len());
+    for key in &deletion.keys {
+        put_key(out, key);
+    }
+}
+
 /// Appends the encoding of `batch` to `out`.
 pub(crate) fn encode(batch: &ValidatedBatch, out: &mut Vec<u8>) {
     out.push(KIND_WRITE_BATCH);
     out.extend_from_slice(&batch.org().0.to_le_bytes());
     put_u32(out, batch.series().len());
     for s in batch.series() {
-        put_bytes(out, s.key.name().as_bytes());
-        put_u32(out, s.key.labels().len());
-        for l in s.key.labels() {
-            put_bytes(out, l.name.as_bytes());
-            put_bytes(out, l.value.as_bytes());
-        }
+        put_key(out, &s.key);
         out.push(type_code(s.data_type));
         put_u32(out, s.points.len());
         for p in &s.points {
@@ -155,6 +185,32 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn key(&mut self) -> Result<SeriesKey, DecodeError> {
+        let key_at = self.pos;
+        let name = self.string("series name length")?;
+        let label_count = self.count("label count", 8)?;
+        let mut labels = Vec::with_capacity(label_count);
+        for _ in 0..label_count {
+            let n = self.string("label name length")?;
+            let v = self.string("label value length")?;
+            labels.push((n, v));
+        }
+        SeriesKey::new(name, labels).map_err(|e| DecodeError {
+            offset: key_at,
+            detail: e.to_string(),
+        })
+    }
+
+    fn end(&self, what: &str) -> Result<(), DecodeError> {
+        if self.pos != self.buf.len() {
+            return self.fail(format!(
+                "{} bytes left over after the {what}",
+                self.buf.len() - self.pos
+            ));
+        }
+        Ok(())
+    }
+
     fn value(&mut self, t: DataType) -> Result<Value, DecodeError> {
         Ok(match t {
             DataType::Double => Value::Double(f64::from_le_bytes(self.take("a double")?)),
@@ -179,35 +235,46 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes a payload written by [`encode`].
-pub(crate) fn decode(payload: &[u8]) -> Result<ValidatedBatch, DecodeError> {
+/// Decodes a payload written by [`encode`] or [`encode_delete`].
+pub(crate) fn decode(payload: &[u8]) -> Result<Record, DecodeError> {
     let mut r = Reader {
         buf: payload,
         pos: 0,
     };
-    let kind = r.u8("the record kind")?;
-    if kind != KIND_WRITE_BATCH {
-        r.pos = 0;
-        return r.fail(format!("unknown record kind {kind}"));
+    match r.u8("the record kind")? {
+        KIND_WRITE_BATCH => decode_batch(&mut r).map(Record::Write),
+        KIND_DELETE => decode_delete(&mut r).map(Record::Delete),
+        kind => {
+            r.pos = 0;
+            r.fail(format!("unknown record kind {kind}"))
+        }
     }
+}
+
+fn decode_delete(r: &mut Reader<'_>) -> Result<Deletion, DecodeError> {
+    let org = OrgId(r.u64("the organization")?);
+    let start = i64::from_le_bytes(r.take("the range start")?);
+    let end = i64::from_le_bytes(r.take("the range end")?);
+    let n = r.count("key count", 8)?;
+    let mut keys = Vec::with_capacity(n);
+    for _ in 0..n {
+        keys.push(r.key()?);
+    }
+    r.end("deletion")?;
+    Ok(Deletion {
+        org,
+        keys,
+        range: start..end,
+    })
+}
+
+fn decode_batch(r: &mut Reader<'_>) -> Result<ValidatedBatch, DecodeError> {
     let org = OrgId(r.u64("the organization")?);
     let series_count = r.count("series count", 14)?;
     let mut batch = WriteBatch::new(org);
     batch.series.reserve(series_count);
     for _ in 0..series_count {
-        let key_at = r.pos;
-        let name = r.string("series name length")?;
-        let label_count = r.count("label count", 8)?;
-        let mut labels = Vec::with_capacity(label_count);
-        for _ in 0..label_count {
-            let n = r.string("label name length")?;
-            let v = r.string("label value length")?;
-            labels.push((n, v));
-        }
-        let key = SeriesKey::new(name, labels).map_err(|e| DecodeError {
-            offset: key_at,
-            detail: e.to_string(),
-        })?;
+        let key = r.key()?;
         let code = r.u8("the data type")?;
         let Some(data_type) = type_from_code(code) else {
             r.pos -= 1;
@@ -224,12 +291,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<ValidatedBatch, DecodeError> {
         }
         batch.push(key, data_type, points);
     }
-    if r.pos != payload.len() {
-        return r.fail(format!(
-            "{} bytes left over after the batch",
-            payload.len() - r.pos
-        ));
-    }
+    r.end("batch")?;
     batch.validate().map_err(|e| DecodeError {
         offset: 0,
         detail: format!("decoded batch is not valid: {e}"),
@@ -272,7 +334,26 @@ mod tests {
         let b = batch();
         let mut out = Vec::new();
         encode(&b, &mut out);
-        assert_eq!(decode(&out), Ok(b));
+        assert_eq!(decode(&out), Ok(Record::Write(b)));
+    }
+
+    #[test]
+    fn deletions_round_trip_and_truncations_fail() {
+        let d = Deletion {
+            org: OrgId(7),
+            keys: vec![
+                SeriesKey::new("mainmotor.velocity", [("asset", "NostromoLV426")]).unwrap(),
+                SeriesKey::new("cpu", Vec::<(String, String)>::new()).unwrap(),
+            ],
+            range: i64::MIN..-3,
+        };
+        let mut out = Vec::new();
+        encode_delete(&d, &mut out);
+        assert!(out.len() <= delete_size_hint(&d));
+        assert_eq!(decode(&out), Ok(Record::Delete(d)));
+        for len in 0..out.len() {
+            assert!(decode(&out[..len]).is_err(), "prefix of {len} bytes");
+        }
     }
 
     #[test]

@@ -11,10 +11,8 @@
 use std::fs::{self, OpenOptions};
 use std::path::Path;
 
-use sextant_model::ValidatedBatch;
-
-use super::payload;
 use super::segment::{self, FrameError, HEADER_LEN, Header, SegmentRef};
+use super::{Record, payload};
 use crate::{Error, Result};
 
 /// What replay leaves for the writer.
@@ -39,7 +37,7 @@ fn corrupt(seg: &SegmentRef, offset: usize, detail: impl Into<String>) -> Error 
 /// Replays every segment in `dir` into `on_record`, repairing a torn tail of the last one.
 pub(crate) fn replay(
     dir: &Path,
-    on_record: &mut dyn FnMut(u64, ValidatedBatch) -> Result<()>,
+    on_record: &mut dyn FnMut(u64, Record) -> Result<()>,
 ) -> Result<Recovered> {
     let mut segments = segment::list(dir)?;
     let mut next_seq: Option<u64> = None;
@@ -142,14 +140,14 @@ pub(crate) fn replay(
                     format!("record has seq {}, expected {seq}", record.seq),
                 ));
             }
-            let batch = payload::decode(record.payload).map_err(|e| {
+            let decoded = payload::decode(record.payload).map_err(|e| {
                 corrupt(
                     seg,
                     offset + segment::FRAME_LEN + e.offset,
                     format!("record seq {seq} does not decode: {}", e.detail),
                 )
             })?;
-            on_record(seq, batch)?;
+            on_record(seq, decoded)?;
             records += 1;
             seq += 1;
             offset = record.end;

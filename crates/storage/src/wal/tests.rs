@@ -21,9 +21,12 @@ fn batch(i: u64) -> ValidatedBatch {
 
 fn open_collect(dir: &Path, config: WalConfig) -> Result<(Wal, Vec<(u64, ValidatedBatch)>)> {
     let mut seen = Vec::new();
-    let wal = Wal::open(dir, config, |seq, b| {
-        seen.push((seq, b));
-        Ok(())
+    let wal = Wal::open(dir, config, |seq, record| match record {
+        Record::Write(b) => {
+            seen.push((seq, b));
+            Ok(())
+        }
+        Record::Delete(d) => panic!("unexpected deletion {d:?}"),
     })?;
     Ok((wal, seen))
 }

@@ -1,0 +1,238 @@
+//! KairosDB's REST API (`/api/v1/...`) on Sextant's listener, so KairosDB clients work
+//! unchanged. The request and response model, time handling and the aggregator engine are
+//! the pure crate `sextant-kairos`; these handlers map HTTP to it and to the store.
+//!
+//! A KairosDB metric with tags is a Sextant series: metric `cpu.usage_user` with tag
+//! `host=h1` is the series `cpu.usage_user{host="h1"}`, the same series line protocol's
+//! `cpu,host=h1 usage_user=…` writes, so each protocol sees the other's data. KairosDB's
+//! millisecond timestamps are Sextant's nanoseconds divided by 10⁶.
+//!
+//! Every route also answers with a trailing slash (Jersey does), and every route answers
+//! `OPTIONS` with a CORS preflight. Errors have KairosDB's shape, `{"errors": [...]}`.
+
+pub mod read;
+pub mod write;
+
+use std::io::Write as _;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
+use sextant_catalog::{Principal, Scope};
+
+use crate::state::AppState;
+
+/// The largest body accepted, after decompression.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// The KairosDB routes.
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    let table: Vec<(&str, MethodRouter<AppState>)> = vec![
+        ("/api/v1/datapoints", post(write::datapoints)),
+        // Proficloud's gateway path for the same body.
+        ("/api/v1/datapoints/write", post(write::datapoints)),
+        (
+            "/api/v1/datapoints/query",
+            post(read::query_post).get(read::query_get),
+        ),
+        ("/api/v1/datapoints/query/tags", post(read::query_tags)),
+        ("/api/v1/datapoints/delete", post(read::delete_datapoints)),
+        ("/api/v1/metric/{name}", delete(read::delete_metric)),
+        ("/api/v1/metricnames", get(read::metric_names)),
+        ("/api/v1/tagnames", get(read::tag_names)),
+        ("/api/v1/tagvalues", get(read::tag_values)),
+        ("/api/v1/version", get(read::version)),
+        ("/api/v1/health/status", get(read::health_status)),
+        ("/api/v1/health/check", get(read::health_check)),
+    ];
+    for (path, method) in table {
+        let method = method.options(preflight);
+        router = router
+            .route(path, method.clone())
+            .route(&format!("{path}/"), method);
+    }
+    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    let requested = headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("Content-Type, Authorization"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+/// A JSON reply with KairosDB's headers, gzipped when the client accepts it and the body is
+/// worth it.
+pub fn json(status: StatusCode, body: String, request: &HeaderMap) -> Response {
+    let gzip = body.len() > 1024
+        && request
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let mut response = if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        match encoder
+            .write_all(body.as_bytes())
+            .and_then(|()| encoder.finish())
+        {
+            Ok(bytes) => {
+                let mut r = (status, bytes).into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                r
+            }
+            Err(_) => (status, body).into_response(),
+        }
+    } else {
+        (status, body).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    no_cache(h);
+    response
+}
+
+/// 204 with KairosDB's headers.
+pub fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    no_cache(response.headers_mut());
+    response
+}
+
+fn no_cache(h: &mut HeaderMap) {
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::EXPIRES, HeaderValue::from_static("0"));
+}
+
+/// `{"errors": [...]}` with `status`.
+pub fn errors(status: StatusCode, messages: Vec<String>) -> Response {
+    let body = serde_json::json!({ "errors": messages }).to_string();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    response
+}
+
+/// A failed request: its status and the messages of its `{"errors": [...]}` body.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    messages: Vec<String>,
+}
+
+impl Failure {
+    /// A failure with `status` and `messages`.
+    pub fn new(status: StatusCode, messages: Vec<String>) -> Failure {
+        Failure { status, messages }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        errors(self.status, self.messages)
+    }
+}
+
+/// The failure for an error of the KairosDB model: 400 for invalid requests, 500 for
+/// failures while evaluating.
+pub fn model_error(error: sextant_kairos::Error) -> Failure {
+    let status = match error {
+        sextant_kairos::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        sextant_kairos::Error::Runtime(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    Failure::new(status, error.messages())
+}
+
+/// A 500 for a storage failure; the detail goes to the log.
+pub fn internal(error: impl std::fmt::Display) -> Failure {
+    tracing::error!(error = %error, "KairosDB request failed");
+    Failure::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        vec![format!("the datastore failed: {error}")],
+    )
+}
+
+/// 403 unless the key may do what `scope` allows.
+pub fn check_scope(principal: &Principal, scope: Scope, what: &str) -> Result<(), Failure> {
+    if principal.scope.allows(scope) {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            vec![format!(
+                "Forbidden: this {} key may not {what}.",
+                principal.scope
+            )],
+        ))
+    }
+}
+
+/// The body, decompressed when it says it is gzip (`Content-Encoding: gzip`, or KairosDB's
+/// older `Content-Type: application/gzip`).
+pub fn body_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Failure> {
+    let says = |name: header::HeaderName, value: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains(value))
+    };
+    if !(says(header::CONTENT_ENCODING, "gzip") || says(header::CONTENT_TYPE, "application/gzip")) {
+        return Ok(body.to_vec());
+    }
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                vec![format!("the gzip body cannot be decompressed: {e}")],
+            )
+        })?;
+    if out.len() > MAX_BODY_BYTES {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            vec![format!(
+                "the body decompresses to more than {MAX_BODY_BYTES} bytes; send smaller requests"
+            )],
+        ));
+    }
+    Ok(out)
+}
+
+/// Now, in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

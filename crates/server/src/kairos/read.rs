@@ -1,0 +1,496 @@
+//! Queries, deletes and metadata: `POST|GET /api/v1/datapoints/query`,
+//! `POST /api/v1/datapoints/query/tags`, `POST /api/v1/datapoints/delete`,
+//! `DELETE /api/v1/metric/{name}`, `GET /api/v1/metricnames`, `tagnames`, `tagvalues`,
+//! `version` and `health/{status,check}`.
+//!
+//! A query selects each metric's series by name and tag filter, reads their points in
+//! `[start, end]` and runs `sextant-kairos`'s pipeline over them. When a metric has a single
+//! avg, sum, min, max or count aggregator whose buckets are fixed-length and aligned to the
+//! epoch and stamped with their start or end, the store aggregates instead
+//! ([`Store::aggregate`], which answers whole blocks from their summaries) and no point is
+//! read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, Query as UrlQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sextant_kairos::group::{GroupKind, MetricResult, SeriesData};
+use sextant_kairos::query::{MetricQuery, Query, TagValue};
+use sextant_kairos::{DataPoint, KValue};
+use sextant_model::{DataType, OrgId, Timestamp, Value};
+use sextant_storage::{Match, SeriesSelector, Store};
+
+use super::{
+    Failure, body_bytes, check_scope, errors, internal, json, model_error, no_content, now_ms,
+};
+use crate::auth::{Principal, Scope};
+use crate::state::{AppState, org_number};
+
+/// `POST /api/v1/datapoints/query`.
+pub async fn query_post(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run_query(state, principal, headers, body.to_vec(), true).await
+}
+
+/// The parameters of `GET /api/v1/datapoints/query`.
+#[derive(Debug, Deserialize)]
+pub struct QueryParam {
+    query: Option<String>,
+}
+
+/// `GET /api/v1/datapoints/query?query=<url-encoded JSON>`.
+pub async fn query_get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    UrlQuery(param): UrlQuery<QueryParam>,
+) -> Response {
+    let Some(query) = param.query else {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            vec!["the query parameter `query` (the URL-encoded query JSON) is missing".to_owned()],
+        );
+    };
+    run_query(state, principal, headers, query.into_bytes(), false).await
+}
+
+async fn run_query(
+    state: AppState,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    decode: bool,
+) -> Response {
+    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
+        return r.into_response();
+    }
+    let org = org_number(&principal.organization_id);
+    let store = state.store.clone();
+    let request_headers = headers.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let body = if decode {
+            body_bytes(&request_headers, &body)?
+        } else {
+            body
+        };
+        let now = now_ms();
+        let query = sextant_kairos::query::parse(&body, now).map_err(model_error)?;
+        let mut results = Vec::with_capacity(query.metrics.len());
+        for metric in &query.metrics {
+            let result = match pushdown(store.as_ref(), org, &query, metric)? {
+                Some(result) => result,
+                None => {
+                    let series = read_series(store.as_ref(), org, &query, metric)?;
+                    sextant_kairos::run_metric(&query, metric, now, series).map_err(model_error)?
+                }
+            };
+            save(store.as_ref(), org, &result);
+            results.push(result);
+        }
+        sextant_kairos::response::query_body(&results).map_err(model_error)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(body)) => json(StatusCode::OK, body, &headers),
+        Ok(Err(failure)) => failure.into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+/// Writes what `save_as` aggregators asked for; failures are logged, as KairosDB's
+/// asynchronous save would only log them.
+fn save(store: &dyn Store, org: OrgId, result: &MetricResult) {
+    for request in &result.saves {
+        if request.points.is_empty() {
+            continue;
+        }
+        let metric = sextant_kairos::ingest::IngestMetric {
+            index: 0,
+            name: request.metric_name.clone(),
+            tags: request.tags.clone(),
+            points: request.points.iter().map(|p| (None, p.clone())).collect(),
+        };
+        let mut messages = Vec::new();
+        super::write::store_metrics(store, org, vec![metric], &mut messages);
+        for message in messages {
+            tracing::warn!(metric = %request.metric_name, %message, "save_as could not store a point");
+        }
+    }
+}
+
+/// The selector of a metric's name and tag filters. A tag with several accepted values
+/// becomes one anchored alternation; `regex:` values are used as they are.
+fn selector(metric: &MetricQuery) -> Result<SeriesSelector, Failure> {
+    let mut selector = SeriesSelector::name(metric.name.as_str());
+    for filter in &metric.tags {
+        let m = match filter.values.as_slice() {
+            [TagValue::Exact(v)] => Match::equal(v.as_str()),
+            values => {
+                let alternatives: Vec<String> = values
+                    .iter()
+                    .map(|v| match v {
+                        TagValue::Exact(v) => regex::escape(v),
+                        TagValue::Regex(r) => format!("(?:{r})"),
+                    })
+                    .collect();
+                Match::regex(alternatives.join("|")).map_err(|e| {
+                    Failure::new(
+                        StatusCode::BAD_REQUEST,
+                        vec![format!("query.metric.tags.{}: {e}", filter.name)],
+                    )
+                })?
+            }
+        };
+        selector = selector.label(filter.name.as_str(), m);
+    }
+    Ok(selector)
+}
+
+/// The series a metric selects: those that match every filter and have every filtered tag.
+fn select(
+    store: &dyn Store,
+    org: OrgId,
+    metric: &MetricQuery,
+) -> Result<Vec<sextant_storage::head::SeriesInfo>, Failure> {
+    let selector = selector(metric)?;
+    let mut series = store.select(org, &selector);
+    series.retain(|s| metric.tags.iter().all(|f| s.key.label(&f.name).is_some()));
+    Ok(series)
+}
+
+/// The store's half-open nanosecond range of KairosDB's inclusive millisecond range.
+fn nanos(start: i64, end: i64) -> Range<Timestamp> {
+    let from = start.saturating_mul(1_000_000);
+    let to = if end == i64::MAX {
+        i64::MAX
+    } else {
+        end.saturating_add(1).saturating_mul(1_000_000)
+    };
+    from..to
+}
+
+fn kind_of(data_type: DataType) -> Option<GroupKind> {
+    match data_type {
+        DataType::String => Some(GroupKind::Text),
+        DataType::Bytes => None,
+        _ => Some(GroupKind::Number),
+    }
+}
+
+fn convert(value: Value) -> Option<KValue> {
+    Some(match value {
+        Value::Double(v) => KValue::Double(v),
+        Value::Float(v) => KValue::Double(f64::from(v)),
+        Value::Int64(v) => KValue::Long(v),
+        Value::Int32(v) => KValue::Long(i64::from(v)),
+        Value::Uint32(v) | Value::Enum(v) => KValue::Long(i64::from(v)),
+        Value::Uint64(v) | Value::BitField(v) => match i64::try_from(v) {
+            Ok(v) => KValue::Long(v),
+            Err(_) => KValue::Double(v as f64),
+        },
+        Value::Bool(v) => KValue::Long(i64::from(v)),
+        Value::String(v) => KValue::Text(v),
+        Value::Bytes(_) => return None,
+    })
+}
+
+fn read_series(
+    store: &dyn Store,
+    org: OrgId,
+    query: &Query,
+    metric: &MetricQuery,
+) -> Result<Vec<SeriesData>, Failure> {
+    let range = nanos(query.start, query.end);
+    let mut out = Vec::new();
+    for info in select(store, org, metric)? {
+        let Some(kind) = kind_of(info.data_type) else {
+            continue;
+        };
+        let points = store
+            .read(org, &info.key, range.clone())
+            .map_err(internal)?;
+        let mut points: Vec<DataPoint> = points
+            .into_iter()
+            .filter_map(|p| {
+                convert(p.value).map(|v| DataPoint::new(p.timestamp.div_euclid(1_000_000), v))
+            })
+            .collect();
+        if metric.descending {
+            points.reverse();
+        }
+        if let Some(limit) = metric.limit {
+            points.truncate(limit);
+        }
+        let tags = info
+            .key
+            .labels()
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
+        out.push(SeriesData { tags, kind, points });
+    }
+    Ok(out)
+}
+
+/// Runs a metric on the store's block-summary aggregation when its single aggregator
+/// allows: see the module docs.
+fn pushdown(
+    store: &dyn Store,
+    org: OrgId,
+    query: &Query,
+    metric: &MetricQuery,
+) -> Result<Option<MetricResult>, Failure> {
+    let Some(plan) = sextant_kairos::pushdown::plan(query, metric) else {
+        return Ok(None);
+    };
+    let series = select(store, org, metric)?;
+    if series.iter().any(|s| !s.data_type.is_numeric()) {
+        return Ok(None);
+    }
+    let range = nanos(query.start, query.end);
+    let aggs = [
+        sextant_storage::Agg::Count,
+        sextant_storage::Agg::Sum,
+        sextant_storage::Agg::Min,
+        sextant_storage::Agg::Max,
+    ];
+    let mut partials = Vec::with_capacity(series.len());
+    for info in series {
+        let result = store
+            .aggregate(
+                org,
+                &info.key,
+                range.clone(),
+                plan.bucket_ms * 1_000_000,
+                &aggs,
+            )
+            .map_err(internal)?;
+        let column = |agg| result.column(agg).cloned();
+        let (Some(count), Some(sum), Some(min), Some(max)) = (
+            column(sextant_storage::Agg::Count),
+            column(sextant_storage::Agg::Sum),
+            column(sextant_storage::Agg::Min),
+            column(sextant_storage::Agg::Max),
+        ) else {
+            return Err(internal("the store left out an aggregate"));
+        };
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float64Type, UInt64Type};
+        let count = count.as_primitive::<UInt64Type>();
+        let (sum, min, max) = (
+            sum.as_primitive::<Float64Type>(),
+            min.as_primitive::<Float64Type>(),
+            max.as_primitive::<Float64Type>(),
+        );
+        let buckets = (0..result.buckets.len())
+            .map(|i| sextant_kairos::pushdown::Partial {
+                start: result.buckets.value(i).div_euclid(1_000_000),
+                count: count.value(i),
+                sum: sum.value(i),
+                min: min.value(i),
+                max: max.value(i),
+            })
+            .collect();
+        let tags: BTreeMap<String, String> = info
+            .key
+            .labels()
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
+        partials.push(sextant_kairos::pushdown::SeriesPartials { tags, buckets });
+    }
+    Ok(Some(sextant_kairos::pushdown::run(metric, &plan, partials)))
+}
+
+/// `POST /api/v1/datapoints/query/tags`: the tags of the series each metric selects.
+pub async fn query_tags(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
+        return r.into_response();
+    }
+    let org = org_number(&principal.organization_id);
+    let store = state.store.clone();
+    let request_headers = headers.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let body = body_bytes(&request_headers, &body)?;
+        let query = sextant_kairos::query::parse(&body, now_ms()).map_err(model_error)?;
+        let mut queries = Vec::new();
+        for metric in &query.metrics {
+            let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for info in select(store.as_ref(), org, metric)? {
+                for l in info.key.labels() {
+                    tags.entry(l.name.clone())
+                        .or_default()
+                        .insert(l.value.clone());
+                }
+            }
+            queries.push(serde_json::json!({
+                "results": [{"name": metric.name, "tags": tags, "values": []}]
+            }));
+        }
+        Ok::<_, Failure>(serde_json::json!({ "queries": queries }).to_string())
+    })
+    .await;
+    match outcome {
+        Ok(Ok(body)) => json(StatusCode::OK, body, &headers),
+        Ok(Err(failure)) => failure.into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+/// `POST /api/v1/datapoints/delete`: deletes the points of each metric's series in
+/// `[start, end]`. Aggregators and group-bys are validated and otherwise ignored.
+pub async fn delete_datapoints(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_scope(&principal, Scope::Ingest, "delete data") {
+        return r.into_response();
+    }
+    let org = org_number(&principal.organization_id);
+    let store = state.store.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let body = body_bytes(&headers, &body)?;
+        let query = sextant_kairos::query::parse(&body, now_ms()).map_err(model_error)?;
+        let range = nanos(query.start, query.end);
+        for metric in &query.metrics {
+            let selector = selector(metric)?;
+            store
+                .delete(org, &selector, range.clone())
+                .map_err(internal)?;
+        }
+        Ok::<_, Failure>(())
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => no_content(),
+        Ok(Err(failure)) => failure.into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+/// `DELETE /api/v1/metric/{name}`: deletes every point of every series of the metric.
+pub async fn delete_metric(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Response {
+    if let Err(r) = check_scope(&principal, Scope::Ingest, "delete data") {
+        return r.into_response();
+    }
+    let org = org_number(&principal.organization_id);
+    let store = state.store.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        store.delete(org, &SeriesSelector::name(name), i64::MIN..i64::MAX)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(_)) => no_content(),
+        Ok(Err(e)) => internal(e).into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+/// The parameters of `GET /api/v1/metricnames`.
+#[derive(Debug, Deserialize)]
+pub struct NamesParam {
+    prefix: Option<String>,
+}
+
+/// `GET /api/v1/metricnames[?prefix=p]`: `{"results": [...]}`, sorted.
+pub async fn metric_names(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    UrlQuery(param): UrlQuery<NamesParam>,
+) -> Response {
+    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
+        return r.into_response();
+    }
+    let org = org_number(&principal.organization_id);
+    let names = state
+        .store
+        .names(org, param.prefix.as_deref().filter(|p| !p.is_empty()));
+    results(&headers, names)
+}
+
+/// `GET /api/v1/tagnames` (KairosDB 1.2; python-kairosdb still calls it).
+pub async fn tag_names(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
+        return r.into_response();
+    }
+    let org = org_number(&principal.organization_id);
+    results(
+        &headers,
+        state.store.label_names(org, &SeriesSelector::all()),
+    )
+}
+
+/// `GET /api/v1/tagvalues` (KairosDB 1.2): every tag value, sorted, each once.
+pub async fn tag_values(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
+        return r.into_response();
+    }
+    let org = org_number(&principal.organization_id);
+    let all = SeriesSelector::all();
+    let values: BTreeSet<String> = state
+        .store
+        .label_names(org, &all)
+        .iter()
+        .flat_map(|name| state.store.label_values(org, name, &all))
+        .collect();
+    results(&headers, values.into_iter().collect())
+}
+
+fn results(headers: &HeaderMap, names: Vec<String>) -> Response {
+    json(
+        StatusCode::OK,
+        serde_json::json!({ "results": names }).to_string(),
+        headers,
+    )
+}
+
+/// `GET /api/v1/version`.
+pub async fn version(headers: HeaderMap) -> Response {
+    let body = serde_json::json!({
+        "version": format!("KairosDB 1.3.0 (Sextant {})", env!("CARGO_PKG_VERSION"))
+    });
+    json(StatusCode::OK, format!("{body}\n"), &headers)
+}
+
+/// `GET /api/v1/health/status`: always 200 with the checks' states.
+pub async fn health_status(headers: HeaderMap) -> Response {
+    json(
+        StatusCode::OK,
+        r#"["JVM-Thread-Deadlock: OK","Datastore-Query: OK"]"#.to_owned(),
+        &headers,
+    )
+}
+
+/// `GET /api/v1/health/check`: 204 when the server is up.
+pub async fn health_check() -> Response {
+    no_content()
+}

@@ -1,0 +1,276 @@
+//! `POST /api/v1/datapoints` (and Proficloud's `/api/v1/datapoints/write`): KairosDB ingest.
+//!
+//! Types: a series keeps one type for life. A new series is `int64` when all of its numeric
+//! points in the request are longs, `double` when any is a double, and `string` when its
+//! first point is a string. Later longs are stored in a double series as doubles (when
+//! exact, up to 2⁵³), and later doubles in an int64 series when they are integral; any
+//! other point that does not fit its series is refused with an error naming the metric and
+//! the point, never dropped silently. Series written by other protocols keep their types
+//! (a long fits a uint64 series when it is not negative, and so on).
+//!
+//! As KairosDB does, the valid metrics and points are stored even when others are refused:
+//! the reply is 204 when everything was stored, else 400 with every message.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sextant_kairos::KValue;
+use sextant_kairos::ingest::IngestMetric;
+use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
+use sextant_storage::{SeriesSelector, Store};
+
+use super::{Failure, body_bytes, check_scope, errors, model_error, no_content};
+use crate::auth::{Principal, Scope};
+use crate::state::{AppState, org_number};
+
+/// `POST /api/v1/datapoints`.
+pub async fn datapoints(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_scope(&principal, Scope::Ingest, "ingest") {
+        return r.into_response();
+    }
+    let org = org_number(&principal.organization_id);
+    let store = state.store.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let body = body_bytes(&headers, &body)?;
+        let ingest = sextant_kairos::ingest::parse(&body).map_err(model_error)?;
+        let mut messages = ingest.errors;
+        let stored = store_metrics(store.as_ref(), org, ingest.metrics, &mut messages);
+        Ok::<_, Failure>((stored, messages))
+    })
+    .await;
+    match outcome {
+        Ok(Ok((stored, messages))) => {
+            state.metrics.ingested("kairosdb", stored);
+            if messages.is_empty() {
+                no_content()
+            } else {
+                errors(StatusCode::BAD_REQUEST, messages)
+            }
+        }
+        Ok(Err(failure)) => failure.into_response(),
+        Err(e) => super::internal(e).into_response(),
+    }
+}
+
+struct Pending {
+    data_type: DataType,
+    points: Vec<Point>,
+    /// How errors name the metric objects that wrote to this series.
+    sources: BTreeSet<String>,
+}
+
+/// Stores the points of `metrics`, adding a message to `messages` for each point or series
+/// that cannot be stored; returns the points stored.
+pub fn store_metrics(
+    store: &dyn Store,
+    org: OrgId,
+    metrics: Vec<IngestMetric>,
+    messages: &mut Vec<String>,
+) -> usize {
+    // The types of existing series, one selection per metric name.
+    let mut existing: HashMap<SeriesKey, DataType> = HashMap::new();
+    let names: BTreeSet<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+    for name in names {
+        for info in store.select(org, &SeriesSelector::name(name)) {
+            existing.insert(info.key, info.data_type);
+        }
+    }
+    let mut pending: HashMap<SeriesKey, Pending> = HashMap::new();
+    let mut order: Vec<SeriesKey> = Vec::new();
+    for metric in metrics {
+        let key = match SeriesKey::new(metric.name.as_str(), metric.tags.iter()) {
+            Ok(key) => key,
+            Err(e) => {
+                messages.push(format!("{}: {e}", metric.point_path(None)));
+                continue;
+            }
+        };
+        let data_type = match existing.get(&key) {
+            Some(t) => *t,
+            None => match pending.get(&key) {
+                Some(p) => p.data_type,
+                None => new_series_type(&metric),
+            },
+        };
+        let entry = pending.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            Pending {
+                data_type,
+                points: Vec::new(),
+                sources: BTreeSet::new(),
+            }
+        });
+        entry.sources.insert(metric.point_path(None));
+        for (index, point) in &metric.points {
+            let Some(timestamp) = point.t.checked_mul(1_000_000) else {
+                messages.push(format!(
+                    "{} timestamp {} is outside the range Sextant stores",
+                    metric.point_path(*index),
+                    point.t
+                ));
+                continue;
+            };
+            match coerce(&point.v, data_type) {
+                Some(value) => entry.points.push(Point { timestamp, value }),
+                None => messages.push(format!(
+                    "{} value {} cannot be stored: series {key} holds {data_type} values (a series keeps the type of its first point)",
+                    metric.point_path(*index),
+                    describe(&point.v),
+                )),
+            }
+        }
+    }
+    // The head refuses a point further than its out-of-order window behind the newest of its
+    // series, counting the batch's own points; KairosDB clients send hours or days of a series
+    // at once. Each series' points are sorted (stably: a later duplicate still wins) and cut
+    // into runs shorter than the window, written run after run, so every run is newer than
+    // the last.
+    let mut rounds: Vec<Vec<(SeriesKey, Pending)>> = Vec::new();
+    for key in order {
+        let Some(mut p) = pending.remove(&key) else {
+            continue;
+        };
+        p.points.sort_by_key(|p| p.timestamp);
+        let mut round = 0;
+        let mut rest = p.points.as_slice();
+        while let Some(first) = rest.first() {
+            let cut = rest
+                .iter()
+                .position(|q| q.timestamp - first.timestamp >= RUN_NS)
+                .unwrap_or(rest.len());
+            if rounds.len() <= round {
+                rounds.push(Vec::new());
+            }
+            rounds[round].push((
+                key.clone(),
+                Pending {
+                    data_type: p.data_type,
+                    points: rest[..cut].to_vec(),
+                    sources: p.sources.clone(),
+                },
+            ));
+            rest = &rest[cut..];
+            round += 1;
+        }
+    }
+    rounds
+        .into_iter()
+        .map(|round| write_round(store, org, round, messages))
+        .sum()
+}
+
+/// The span of one run of a series' points: the head's default out-of-order window.
+const RUN_NS: i64 = 3_600_000_000_000;
+
+/// Writes one batch, setting aside (and reporting) the series the store refuses.
+fn write_round(
+    store: &dyn Store,
+    org: OrgId,
+    mut entries: Vec<(SeriesKey, Pending)>,
+    messages: &mut Vec<String>,
+) -> usize {
+    while !entries.is_empty() {
+        let mut batch = WriteBatch::new(org);
+        for (key, p) in &entries {
+            batch.push(key.clone(), p.data_type, p.points.clone());
+        }
+        let batch = match batch.validate() {
+            Ok(batch) => batch,
+            Err(e) => {
+                messages.push(e.to_string());
+                return 0;
+            }
+        };
+        match store.write(batch) {
+            Ok(receipt) => return receipt.points,
+            Err(error) => {
+                let refused = match &error {
+                    sextant_storage::Error::SeriesTypeConflict { series, .. }
+                    | sextant_storage::Error::TooOld { series, .. } => {
+                        entries.iter().position(|(k, _)| k.to_string() == *series)
+                    }
+                    _ => None,
+                };
+                match refused {
+                    Some(i) => {
+                        let (_, p) = entries.remove(i);
+                        for source in p.sources {
+                            messages.push(format!("{source}: {error}"));
+                        }
+                    }
+                    None => {
+                        tracing::error!(%error, "KairosDB write failed");
+                        messages.push(format!("the datastore failed: {error}"));
+                        return 0;
+                    }
+                }
+            }
+        }
+    }
+    0
+}
+
+fn new_series_type(metric: &IngestMetric) -> DataType {
+    match metric.points.first().map(|p| &p.1.v) {
+        Some(KValue::Text(_)) => DataType::String,
+        _ if metric
+            .points
+            .iter()
+            .any(|p| matches!(p.1.v, KValue::Double(_))) =>
+        {
+            DataType::Double
+        }
+        _ => DataType::Int64,
+    }
+}
+
+fn describe(v: &KValue) -> String {
+    match v {
+        KValue::Long(l) => format!("{l} (long)"),
+        KValue::Double(d) => format!("{d} (double)"),
+        KValue::Text(s) => format!("{s:?} (string)"),
+        KValue::Null => "null".to_owned(),
+    }
+}
+
+/// The value stored for `v` in a series of type `t`, when it fits exactly.
+fn coerce(v: &KValue, t: DataType) -> Option<Value> {
+    let integral = |v: &KValue| -> Option<i64> {
+        match v {
+            KValue::Long(l) => Some(*l),
+            KValue::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => Some(*d as i64),
+            _ => None,
+        }
+    };
+    Some(match t {
+        DataType::Double => match v {
+            KValue::Double(d) => Value::Double(*d),
+            KValue::Long(l) if (*l as f64) as i64 == *l => Value::Double(*l as f64),
+            _ => return None,
+        },
+        DataType::Float => Value::Float(v.as_f64()? as f32),
+        DataType::Int64 => Value::Int64(integral(v)?),
+        DataType::Int32 => Value::Int32(i32::try_from(integral(v)?).ok()?),
+        DataType::Uint32 => Value::Uint32(u32::try_from(integral(v)?).ok()?),
+        DataType::Uint64 => Value::Uint64(u64::try_from(integral(v)?).ok()?),
+        DataType::Bool => match integral(v)? {
+            0 => Value::Bool(false),
+            1 => Value::Bool(true),
+            _ => return None,
+        },
+        DataType::String => match v {
+            KValue::Text(s) => Value::String(s.clone()),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}

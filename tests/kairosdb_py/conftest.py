@@ -1,0 +1,94 @@
+"""Starts the real `sextant` binary for the tests of the published `python-kairosdb` client.
+
+The binary is `$SEXTANT_BIN`, or `target/debug/sextant` under the repository root. The module
+gets one server on a free port with a fresh data directory and a bootstrap admin key.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import threading
+import types
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LISTENING = re.compile(r"listening on http://(127\.0\.0\.1:\d+) ")
+TOKEN = "sxt_kairosdb_py_bootstrap_token"
+
+
+def sextant_bin() -> Path:
+    path = Path(os.environ.get("SEXTANT_BIN", "target/debug/sextant"))
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    if not path.is_file():
+        pytest.fail(f"no sextant binary at {path}: run `cargo build -p sextant-cli` or set SEXTANT_BIN")
+    return path
+
+
+@pytest.fixture(scope="module")
+def sextant(tmp_path_factory):
+    """`(address, token)` of a running server; stopped after the module."""
+    data_dir = tmp_path_factory.mktemp("sextant") / "data"
+    proc = subprocess.Popen(
+        [str(sextant_bin()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir),
+         "--bootstrap-token", TOKEN],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    address = None
+    for line in proc.stdout:
+        match = LISTENING.search(line)
+        if match:
+            address = match.group(1)
+            break
+    if address is None:
+        proc.kill()
+        pytest.fail(f"sextant exited with {proc.wait()} before listening")
+    # Keep reading so the server never blocks on a full pipe.
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    yield address, TOKEN
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def load_kairosdb() -> None:
+    """Imports the installed python-kairosdb 0.2.1.
+
+    Its `kairosdb/__init__.py` does not compile on Python 3.6 and later: `basic_logger()`
+    declares `global LOG` after reading `LOG`, which Python 2 only warned about and Python 3
+    rejects (`SyntaxError: name 'LOG' is used prior to global declaration`). The package has
+    no newer release. Its source is read from the installed file and compiled with that one
+    declaration moved to the top of the function; nothing else changes, and `kairosdb.client`
+    is imported from the installed file as it is.
+    """
+    if "kairosdb" in sys.modules:
+        return
+    spec = importlib.util.find_spec("kairosdb")
+    if spec is None or spec.origin is None:
+        pytest.fail("python-kairosdb is not installed: pip install -r tests/kairosdb_py/requirements.txt")
+    path = Path(spec.origin)
+    source = path.read_text()
+    broken = "    if not LOG:\n"
+    if source.count("        global LOG\n") != 1 or source.count(broken) != 1:
+        pytest.fail(f"{path} is not python-kairosdb 0.2.1's __init__.py")
+    fixed = source.replace("        global LOG\n", "").replace(broken, "    global LOG\n" + broken)
+    module = types.ModuleType("kairosdb")
+    module.__file__ = str(path)
+    module.__path__ = [str(path.parent)]
+    sys.modules["kairosdb"] = module
+    exec(compile(fixed, str(path), "exec"), module.__dict__)
+
+
+load_kairosdb()
