@@ -346,6 +346,7 @@ async fn measure(
     let (bytes, apparent) = server.data_bytes();
     run.bytes = Some(bytes);
     run.apparent_bytes = Some(apparent);
+    run.bytes_by_entry = server.data_breakdown();
     run.bytes_per_point = Some(bytes as f64 / sent.points.max(1) as f64);
 
     run.query = Some(query::run(server.system, server.addr, main, args.connections).await);
@@ -384,6 +385,7 @@ async fn sift_run(binary: &Path, args: &Args, run: &mut Run) {
         let (bytes, apparent) = server.data_bytes();
         run.bytes = Some(bytes);
         run.apparent_bytes = Some(apparent);
+        run.bytes_by_entry = server.data_breakdown();
         run.bytes_per_point = Some(bytes as f64 / sent.points.max(1) as f64);
         Ok::<_, anyhow::Error>(())
     }

@@ -51,6 +51,8 @@ pub struct Run {
     pub bytes: Option<u64>,
     /// The same as the sum of file sizes (counting preallocated holes).
     pub apparent_bytes: Option<u64>,
+    /// Allocated bytes by entry of the data directory, two levels deep.
+    pub bytes_by_entry: std::collections::BTreeMap<String, u64>,
     /// `bytes / points`.
     pub bytes_per_point: Option<f64>,
     /// The aggregation query.

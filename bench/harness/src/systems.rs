@@ -266,6 +266,11 @@ impl Server {
         dir_bytes(&self.data)
     }
 
+    /// [`breakdown`] of the data directory.
+    pub fn data_breakdown(&self) -> std::collections::BTreeMap<String, u64> {
+        breakdown(&self.data)
+    }
+
     /// Makes the data directory settle: everything in memory written out and merged as far
     /// as the system allows, then waits until its size and the server's CPU time stop moving.
     /// Returns a note on how it was done.
@@ -369,6 +374,42 @@ impl Drop for Server {
             self.kill();
         }
     }
+}
+
+/// Allocated bytes under each entry of the data directory, two levels deep (`parts`,
+/// `parts/<partition>`, `wal`, …): where the bytes are.
+pub fn breakdown(dir: &Path) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if path.is_dir() {
+            out.insert(format!("{name}/"), dir_bytes(&path).0);
+            for inner in fs::read_dir(&path).into_iter().flatten().flatten() {
+                let inner_path = inner.path();
+                let bytes = if inner_path.is_dir() {
+                    dir_bytes(&inner_path).0
+                } else {
+                    use std::os::unix::fs::MetadataExt;
+                    inner.metadata().map(|m| m.blocks() * 512).unwrap_or(0)
+                };
+                out.insert(
+                    format!("{name}/{}", inner.file_name().to_string_lossy()),
+                    bytes,
+                );
+            }
+        } else {
+            use std::os::unix::fs::MetadataExt;
+            out.insert(
+                name,
+                entry.metadata().map(|m| m.blocks() * 512).unwrap_or(0),
+            );
+        }
+    }
+    out
 }
 
 /// (Allocated, apparent) bytes of the files under `dir`.
