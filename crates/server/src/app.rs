@@ -1,7 +1,10 @@
 //! The router: every protocol's routes under one listener, behind authentication.
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::state::AppState;
@@ -19,11 +22,31 @@ pub fn router(state: AppState) -> Router {
     crate::sift::routes(&state)
         .into_axum_router()
         .merge(http)
+        .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,
         ))
         .layer(middleware::from_fn_with_state(state, crate::metrics::count))
+}
+
+/// A path no front end serves: gRPC's UNIMPLEMENTED for gRPC calls, a plain 404 for the rest.
+async fn unknown_route(req: Request<Body>) -> Response {
+    let grpc = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        let status = tonic::Status::unimplemented(format!("no method {}", req.uri().path()));
+        return status.into_http::<Body>().into_response();
+    }
+    let message = format!("no route for {} {}", req.method(), req.uri().path());
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
 }
 
 /// `GET /health`: 200 once the server accepts writes.
