@@ -41,13 +41,56 @@ pub struct ServeArgs {
     /// (in addition to each rule's own webhook_url).
     #[arg(long, env = "SEXTANT_WEBHOOK_URL")]
     webhook_url: Option<String>,
+    /// Write the in-memory head out to parts once it holds about this much (e.g. `128MiB`,
+    /// `1GiB`): the main bound on the server's memory.
+    #[arg(long, env = "SEXTANT_HEAD_MEMORY", default_value = "512MiB", value_parser = parse_size)]
+    head_memory: usize,
+    /// Refuse points further than this behind their series' newest point (e.g. `1h`, `30m`).
+    /// Without it, points of any age are accepted.
+    #[arg(long, env = "SEXTANT_OUT_OF_ORDER_WINDOW", value_parser = parse_duration)]
+    out_of_order_window: Option<std::time::Duration>,
+}
+
+/// The store's configuration: the defaults, with the memory bound and window of `args`.
+fn store_config(args: &ServeArgs) -> DbConfig {
+    let mut config = DbConfig::default();
+    config.parts.flush_head_bytes = args.head_memory.max(1);
+    if let Some(window) = args.out_of_order_window {
+        config.head.out_of_order_window = window;
+    }
+    config
+}
+
+/// A size in bytes such as `512MiB`, `1GiB`, `64KiB` or `1000000` (plain bytes).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("size {text:?} must start with a whole number"))?;
+    let scale: usize = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "size {text:?} has unit {other:?}; use B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
 /// A duration such as `0s`, `250ms`, `2s` or `1m`.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("duration {text:?} needs a unit: ns, us, ms, s or m"))?;
+        .ok_or_else(|| format!("duration {text:?} needs a unit: ns, us, ms, s, m or h"))?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number
         .parse()
@@ -58,9 +101,10 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "ms" => 1_000_000,
         "s" => 1_000_000_000,
         "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
         other => {
             return Err(format!(
-                "duration {text:?} has unit {other:?}; use ns, us, ms, s or m"
+                "duration {text:?} has unit {other:?}; use ns, us, ms, s, m or h"
             ));
         }
     };
@@ -97,7 +141,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     let first_key = bootstrap(catalog.as_ref(), args.bootstrap_token.as_deref())?;
     let opened = std::time::Instant::now();
     let store = Arc::new(
-        Db::open(&args.data_dir, DbConfig::default())
+        Db::open(&args.data_dir, store_config(&args))
             .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?,
     );
     tracing::info!(elapsed = ?opened.elapsed(), "store opened: write-ahead log replayed");
@@ -224,4 +268,23 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: no new connections; finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_parse_with_units_and_refuse_the_rest() {
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("12MB").unwrap_err().contains("unit \"MB\""));
+        assert!(parse_size("MiB").unwrap_err().contains("whole number"));
+        assert_eq!(
+            parse_duration("1h"),
+            Ok(std::time::Duration::from_secs(3600))
+        );
+        assert!(parse_duration("3d").unwrap_err().contains("unit \"d\""));
+    }
 }
