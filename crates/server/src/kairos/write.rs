@@ -132,19 +132,19 @@ pub fn store_metrics(
     // One batch for the whole request, so that it is stored or refused whole (but for the
     // series the store refuses, which are reported and set aside). Each series' points are
     // sorted stably, so a later duplicate still wins.
-    let mut round: Vec<(SeriesKey, Pending)> = Vec::new();
+    let mut entries: Vec<(SeriesKey, Pending)> = Vec::new();
     for key in order {
         let Some(mut p) = pending.remove(&key) else {
             continue;
         };
         p.points.sort_by_key(|p| p.timestamp);
-        round.push((key, p));
+        entries.push((key, p));
     }
-    write_round(store, org, round, messages)
+    write_entries(store, org, entries, messages)
 }
 
 /// Writes one batch, setting aside (and reporting) the series the store refuses.
-fn write_round(
+fn write_entries(
     store: &dyn Store,
     org: OrgId,
     mut entries: Vec<(SeriesKey, Pending)>,
