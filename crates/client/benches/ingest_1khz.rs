@@ -98,12 +98,19 @@ impl Server {
     fn cpu_seconds(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
             .expect("/proc/PID/stat of the server");
-        // The command name may hold spaces; the fields after it are plain numbers.
-        let after = &stat[stat.rfind(')').expect("a command name") + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        ticks as f64 / clock_ticks_per_second()
+        stat_cpu_seconds(&stat)
+    }
+
+    /// The CPU time of the server's rule engine thread, named `sextant-rules`.
+    fn rule_engine_cpu_seconds(&self) -> Option<f64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).ok()?;
+        tasks.flatten().find_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            (comm.trim() == "sextant-rules")
+                .then(|| std::fs::read_to_string(task.path().join("stat")).ok())
+                .flatten()
+                .map(|stat| stat_cpu_seconds(&stat))
+        })
     }
 }
 
@@ -112,6 +119,16 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// User plus system time from a `/proc/.../stat` line.
+fn stat_cpu_seconds(stat: &str) -> f64 {
+    // The command name may hold spaces; the fields after it are plain numbers.
+    let after = &stat[stat.rfind(')').expect("a command name") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / clock_ticks_per_second()
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -218,6 +235,7 @@ fn main() {
         .collect();
 
     let cpu_before = server.cpu_seconds();
+    let rules_cpu_before = server.rule_engine_cpu_seconds().unwrap_or(0.0);
     let started = Instant::now();
     runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
@@ -238,12 +256,13 @@ fn main() {
     let flushed = (rules > 0).then(|| flush_rules(&server));
     let wall = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
+    let rules_cpu = server.rule_engine_cpu_seconds().unwrap_or(0.0) - rules_cpu_before;
 
     println!(
         "ingest_1khz: {CHANNELS} channels x {flows_total} flows = {points_total} points, streams of {per_stream} flows, {in_flight} in flight, {rules} live rules"
     );
     if let Some(stats) = flushed {
-        println!("  rule engine: {stats}");
+        println!("  rule engine: {stats}, its thread's CPU {rules_cpu:.2} s");
     }
     println!(
         "  wall {wall:.2} s: {:.0} points/s",

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sextant_model::{Timestamp, Value};
+use sextant_model::{Point, Timestamp, Value};
 
 use crate::lower::{RootFn, lower};
 
@@ -47,7 +47,7 @@ pub struct EvalState {
 /// What one `held_for` call remembers: when the current run of true evaluations began, and the
 /// latest evaluation time seen.
 #[derive(Debug, Clone, Copy, Default)]
-struct HeldRun {
+pub(crate) struct HeldRun {
     since: Option<Timestamp>,
     latest: Option<Timestamp>,
 }
@@ -110,6 +110,28 @@ impl Program {
     }
 }
 
+impl Program {
+    /// Evaluates a stateless program at every row of inputs that share their timestamps:
+    /// at row `i`, input `j` has the value of `inputs[j][i]`. Gives one result per row, the
+    /// result [`Program::eval`] gives with those values, for as many rows as the shortest input
+    /// has; an input beyond the end of `inputs` is missing, as in `eval`.
+    ///
+    /// Each operation runs over all rows before the next one, in loops over typed values,
+    /// which costs a fraction of one [`Program::eval`] per row. A stateful program (one using
+    /// `held_for`) depends on the order of evaluations and gets `None`: evaluate it row by
+    /// row with `eval`.
+    pub fn eval_rows(&self, inputs: &[&[Point]]) -> Option<Vec<Option<bool>>> {
+        if self.is_stateful() {
+            return None;
+        }
+        let rows = inputs.iter().map(|points| points.len()).min().unwrap_or(0);
+        Some(crate::rows::bools(
+            &self.root,
+            &crate::rows::Rows::new(inputs, rows),
+        ))
+    }
+}
+
 /// What one evaluation sees: the inputs, the time and the `held_for` state.
 pub(crate) struct Ctx<'v, 's> {
     inputs: &'v [Option<&'v Value>],
@@ -117,7 +139,16 @@ pub(crate) struct Ctx<'v, 's> {
     held: &'s mut [HeldRun],
 }
 
-impl<'v> Ctx<'v, '_> {
+impl<'v, 's> Ctx<'v, 's> {
+    /// What an evaluation at `time` over `inputs` sees, with `held` its `held_for` state.
+    pub(crate) fn new(
+        inputs: &'v [Option<&'v Value>],
+        time: Timestamp,
+        held: &'s mut [HeldRun],
+    ) -> Self {
+        Ctx { inputs, time, held }
+    }
+
     #[inline]
     pub(crate) fn input(&self, slot: Slot) -> Option<&'v Value> {
         self.inputs.get(slot).copied().flatten()
@@ -270,21 +301,37 @@ pub(crate) enum IntLeaf {
 impl IntLeaf {
     #[inline(always)]
     pub(crate) fn read(self, ctx: &Ctx<'_, '_>) -> Option<i128> {
+        self.of(ctx.input(self.slot())?)
+    }
+
+    /// The input slot the leaf reads.
+    #[inline(always)]
+    pub(crate) fn slot(self) -> Slot {
         match self {
-            IntLeaf::Input(slot) => match ctx.input(slot)? {
+            IntLeaf::Input(slot)
+            | IntLeaf::EnumKey { slot, .. }
+            | IntLeaf::Element { slot, .. } => slot,
+        }
+    }
+
+    /// The leaf's integer in `value`, the value of its input.
+    #[inline(always)]
+    pub(crate) fn of(self, value: &Value) -> Option<i128> {
+        match self {
+            IntLeaf::Input(_) => match value {
                 Value::Int32(v) => Some(i128::from(*v)),
                 Value::Int64(v) => Some(i128::from(*v)),
                 Value::Uint32(v) => Some(i128::from(*v)),
                 Value::Uint64(v) | Value::BitField(v) => Some(i128::from(*v)),
                 _ => None,
             },
-            IntLeaf::EnumKey { slot, signed } => match ctx.input(slot)? {
+            IntLeaf::EnumKey { signed, .. } => match value {
                 // A signed table reads the same 32 bits as a two's-complement key.
                 Value::Enum(key) if signed => Some(i128::from(*key as i32)),
                 Value::Enum(key) => Some(i128::from(*key)),
                 _ => None,
             },
-            IntLeaf::Element { slot, shift, mask } => match ctx.input(slot)? {
+            IntLeaf::Element { shift, mask, .. } => match value {
                 Value::BitField(bits) => Some(i128::from((bits >> shift) & mask)),
                 _ => None,
             },
@@ -294,7 +341,13 @@ impl IntLeaf {
 
 #[inline(always)]
 pub(crate) fn read_float(ctx: &Ctx<'_, '_>, slot: Slot) -> Option<f64> {
-    match ctx.input(slot)? {
+    float_of(ctx.input(slot)?)
+}
+
+/// A numeric value as `f64`; other values are not numbers.
+#[inline(always)]
+pub(crate) fn float_of(value: &Value) -> Option<f64> {
+    match value {
         Value::Double(v) => Some(*v),
         Value::Float(v) => Some(f64::from(*v)),
         Value::Int32(v) => Some(f64::from(*v)),

@@ -6,7 +6,8 @@
 //! [`parse`], fills placeholders with [`Expr::substitute`] and checks the result against the bound
 //! channels' schemas with [`compile`], reporting every [`Diagnostic`] with its [`Span`]. The live
 //! rule engine then keeps one [`Program`] per rule and one [`EvalState`] per rule and asset, and
-//! calls [`Program::eval`] with the latest value of each input on every committed write; a result
+//! calls [`Program::eval`] with the latest value of each input on every committed write, or
+//! [`Program::eval_rows`] over many rows of inputs that share their timestamps at once; a result
 //! of `None` means "not known yet" and changes nothing.
 //!
 //! The language itself (grammar, types, missing values, `held_for`) is described in
@@ -32,6 +33,7 @@ mod functions;
 mod lexer;
 mod lower;
 mod parser;
+mod rows;
 
 pub use ast::{BinaryOp, Expr, ExprKind, Reference, ReferenceKind, UnaryOp};
 pub use compile::{ChannelSchema, compile};

@@ -25,14 +25,14 @@ pub(crate) fn lower(root: &BoolNode) -> Arc<RootFn> {
 }
 
 /// A comparison chosen at compile time, so each closure is specialized to one.
-trait Compare {
+pub(crate) trait Compare {
     fn apply<T: PartialOrd + ?Sized>(a: &T, b: &T) -> bool;
 }
 
 macro_rules! compare_types {
     ($($name:ident => $op:tt),*) => {
         $(
-            struct $name;
+            pub(crate) struct $name;
             impl Compare for $name {
                 #[inline(always)]
                 fn apply<T: PartialOrd + ?Sized>(a: &T, b: &T) -> bool {
@@ -58,6 +58,7 @@ macro_rules! by_cmp {
         }
     };
 }
+pub(crate) use by_cmp;
 
 fn int_leaf_const<C: Compare>(leaf: IntLeaf, c: i128) -> BoolFn {
     match leaf {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use sextant_expr::{ChannelSchema, Expr, ReferenceKind, compile, parse};
-use sextant_model::{BitFieldElement, DataType, EnumType, Value};
+use sextant_model::{BitFieldElement, DataType, EnumType, Point, Value};
 
 /// One channel of every data type, bound as `$1` ... `$11`.
 fn channels() -> Vec<(String, ChannelSchema)> {
@@ -189,6 +189,23 @@ fn typed_values() -> impl Strategy<Value = Vec<Option<Value>>> {
         .prop_map(|((a, b, c, d, e, f), (g, h, i, j, k))| vec![a, b, c, d, e, f, g, h, i, j, k])
 }
 
+/// A value of channel `index`'s type in `channels()`, for a row that must have one.
+fn fallback(index: usize) -> Value {
+    match index {
+        0 => Value::Double(0.5),
+        1 => Value::Float(-1.5),
+        2 => Value::String("ab".into()),
+        3 => Value::Bool(true),
+        4 => Value::Int32(-7),
+        5 => Value::Int64(i64::MAX),
+        6 => Value::Uint32(7),
+        7 => Value::Uint64(u64::MAX),
+        8 => Value::Enum(1),
+        9 => Value::BitField(0x80),
+        _ => Value::Bytes(b"ab".to_vec()),
+    }
+}
+
 fn assert_spans_inside(expr: &Expr, len: usize) {
     for reference in expr.references() {
         assert!(
@@ -286,6 +303,45 @@ proptest! {
         }
         let none: Vec<Option<&Value>> = vec![None; program.inputs().len()];
         let _ = program.eval(&mut program.new_state(), 0, &none);
+    }
+
+    #[test]
+    fn evaluating_rows_at_once_agrees_with_evaluating_each_row(
+        src in condition(),
+        rows in prop::collection::vec(typed_values(), 0..6),
+    ) {
+        let expr = parse(&src).map_err(|d| TestCaseError::fail(format!("{src}: {d:?}")))?;
+        let program = compile(&expr, &channels())
+            .map_err(|d| TestCaseError::fail(format!("{src}: {d:?}")))?;
+        let all = channels();
+        // Input j at row i: the row's value of the channel bound to input j.
+        let columns: Vec<Vec<Point>> = program
+            .inputs()
+            .iter()
+            .map(|name| {
+                let index = all.iter().position(|(n, _)| n == name).unwrap_or(0);
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, row)| {
+                        let value = row[index].clone().unwrap_or_else(|| fallback(index));
+                        Point::new(i as i64, value)
+                    })
+                    .collect()
+            })
+            .collect();
+        let slices: Vec<&[Point]> = columns.iter().map(Vec::as_slice).collect();
+        let Some(at_once) = program.eval_rows(&slices) else {
+            prop_assert!(program.is_stateful(), "{src}: a stateless program is evaluated");
+            return Ok(());
+        };
+        prop_assert!(!program.is_stateful());
+        let expected_rows = if slices.is_empty() { 0 } else { rows.len() };
+        prop_assert_eq!(at_once.len(), expected_rows);
+        for (i, result) in at_once.iter().enumerate() {
+            let inputs: Vec<Option<&Value>> = slices.iter().map(|c| Some(&c[i].value)).collect();
+            let one = program.eval(&mut program.new_state(), i as i64, &inputs);
+            prop_assert_eq!(*result, one, "{} at row {}", src, i);
+        }
     }
 
     #[test]

@@ -18,7 +18,10 @@ use sextant_storage::Store;
 
 use crate::compile::{CompiledRule, compile_rule};
 use crate::error::{Error, Result};
-use crate::evaluate::{StreamState, Transition, decode_state, encode_state, evaluate};
+use crate::evaluate::{
+    StreamState, Transition, decode_state, encode_state, evaluate, evaluate_aligned,
+    shared_timestamps,
+};
 
 /// Maps a catalog organization id to the store's organization number.
 pub type OrgNumber = fn(&str) -> OrgId;
@@ -374,6 +377,9 @@ fn all_pages<T>(
     }
 }
 
+/// A series read for a round: its points and the index of its timeline among the round's.
+type Read = (Arc<Vec<Point>>, usize);
+
 /// A stream as the worker keeps it between evaluations.
 struct LiveStream {
     rule_version: u32,
@@ -481,8 +487,11 @@ impl Worker {
             labels.push(("run", run_id));
         }
         let mut out = Vec::new();
-        // Rules of one asset share channels: each series is read once per span.
-        let mut reads: HashMap<(String, Timestamp, Timestamp), Arc<Vec<Point>>> = HashMap::new();
+        // Rules of one asset share channels: each series is read once per span, and noted
+        // with its timeline (series with the same timestamps, as the channels of one flow
+        // have, share one), so that rules over one flow skip aligning their inputs.
+        let mut reads: HashMap<(String, Timestamp, Timestamp), Read> = HashMap::new();
+        let mut timelines: Vec<Arc<Vec<Point>>> = Vec::new();
         for rule in rules.iter() {
             let compiled = &rule.compiled;
             let stream = RuleStream {
@@ -506,10 +515,12 @@ impl Worker {
             let end = through.map_or(Timestamp::MAX, |t| t.saturating_add(1));
             let mut inputs: Vec<Arc<Vec<Point>>> =
                 Vec::with_capacity(compiled.input_channels.len());
+            let mut input_timelines = Vec::with_capacity(compiled.input_channels.len());
             for channel in &compiled.input_channels {
                 let key = (channel.clone(), start, end);
-                if let Some(points) = reads.get(&key) {
+                if let Some((points, timeline)) = reads.get(&key) {
                     inputs.push(points.clone());
+                    input_timelines.push(*timeline);
                     continue;
                 }
                 let series =
@@ -525,13 +536,25 @@ impl Worker {
                     &series,
                     start..end,
                 )?);
-                reads.insert(key, points.clone());
+                let timeline = timelines
+                    .iter()
+                    .position(|seen| shared_timestamps(&[seen.as_slice(), points.as_slice()]))
+                    .unwrap_or_else(|| {
+                        timelines.push(points.clone());
+                        timelines.len() - 1
+                    });
+                reads.insert(key, (points.clone(), timeline));
                 inputs.push(points);
+                input_timelines.push(timeline);
             }
             let inputs: Vec<&[Point]> = inputs.iter().map(|p| p.as_slice()).collect();
             let was_open = live.state.open;
             let before = live.state.through;
-            let transitions = evaluate(&compiled.program, &mut live.state, &inputs, through);
+            let transitions = if input_timelines.windows(2).all(|w| w[0] == w[1]) {
+                evaluate_aligned(&compiled.program, &mut live.state, &inputs, through)
+            } else {
+                evaluate(&compiled.program, &mut live.state, &inputs, through)
+            };
             shared.evaluations.fetch_add(1, Ordering::Relaxed);
             if live.state.through != before {
                 live.dirty = true;

@@ -57,28 +57,67 @@ pub fn evaluate<P: AsRef<[Point]>>(
     until: Option<Timestamp>,
 ) -> Vec<Transition> {
     let inputs: Vec<&[Point]> = inputs.iter().map(AsRef::as_ref).collect();
+    let aligned = shared_timestamps(&inputs);
+    evaluate_inputs(program, state, &inputs, until, aligned)
+}
+
+/// [`evaluate`] for inputs the caller knows to have points at the same timestamps, as the
+/// channels of one flow read over one span do: the check that every input has the same
+/// timestamps, a pass over all of them, is left out. Inputs that do not share their
+/// timestamps are evaluated as if each had the first one's; nothing panics.
+pub fn evaluate_aligned(
+    program: &Program,
+    state: &mut StreamState,
+    inputs: &[&[Point]],
+    until: Option<Timestamp>,
+) -> Vec<Transition> {
+    evaluate_inputs(program, state, inputs, until, true)
+}
+
+fn evaluate_inputs(
+    program: &Program,
+    state: &mut StreamState,
+    inputs: &[&[Point]],
+    until: Option<Timestamp>,
+    aligned: bool,
+) -> Vec<Transition> {
     let mut transitions = Vec::new();
     if state.latest.len() != inputs.len() {
         state.latest.resize(inputs.len(), None);
     }
-    let mut cursors = vec![0usize; inputs.len()];
-    // Skip late points.
-    if let Some(through) = state.through {
-        for (cursor, points) in cursors.iter_mut().zip(&inputs) {
-            *cursor = points.partition_point(|p| p.timestamp <= through);
-        }
-    }
-    let stateful = program.is_stateful();
-    if let [points] = inputs.as_slice() {
-        single_input(
-            program,
-            state,
-            &points[cursors[0]..],
-            stateful,
-            &mut transitions,
-        );
+    // The new points of each input: late ones skipped.
+    let inputs: Vec<&[Point]> = inputs
+        .iter()
+        .map(|&points| match state.through {
+            Some(through) => &points[points.partition_point(|p| p.timestamp <= through)..],
+            None => points,
+        })
+        .collect();
+    let StreamState {
+        latest,
+        open,
+        through,
+        eval,
+    } = state;
+    let mut run = Run {
+        program,
+        stateful: program.is_stateful(),
+        current: latest.iter().map(Option::as_ref).collect(),
+        open,
+        eval,
+        through,
+        out: &mut transitions,
+    };
+    if aligned {
+        run.one_timeline(&inputs);
     } else {
-        several_inputs(program, state, &inputs, cursors, stateful, &mut transitions);
+        run.merged(&inputs);
+    }
+    // The latest value of each input is its last point.
+    for (latest, points) in latest.iter_mut().zip(&inputs) {
+        if let Some(last) = points.last() {
+            *latest = Some(last.value.clone());
+        }
     }
     if let Some(until) = until
         && state.through.is_none_or(|t| t < until)
@@ -88,118 +127,145 @@ pub fn evaluate<P: AsRef<[Point]>>(
     transitions
 }
 
-/// Applies one result at `time` to the open state.
-#[inline]
-fn apply(
-    state: &mut StreamState,
-    result: Option<bool>,
-    time: Timestamp,
-    out: &mut Vec<Transition>,
-) {
-    match result {
-        Some(true) if !state.open => {
-            state.open = true;
-            out.push(Transition::Opened(time));
-        }
-        Some(false) if state.open => {
-            state.open = false;
-            out.push(Transition::Closed(time));
-        }
-        _ => {}
-    }
+/// Whether every input has points at the same timestamps, as the channels of one flow do (the
+/// common case, which needs no merge).
+pub fn shared_timestamps(inputs: &[&[Point]]) -> bool {
+    let Some((first, rest)) = inputs.split_first() else {
+        return true;
+    };
+    rest.iter().all(|points| {
+        points.len() == first.len()
+            && points
+                .iter()
+                .zip(first.iter())
+                .all(|(a, b)| a.timestamp == b.timestamp)
+    })
 }
 
-/// The common case of a rule over one channel: no alignment needed. `points` hold one point
-/// per timestamp, in time order, none of them late.
-fn single_input(
-    program: &Program,
-    state: &mut StreamState,
-    points: &[Point],
+/// One evaluation pass over the new points: the value each input holds, borrowed from the
+/// stream's state or from the new points, and where results go.
+struct Run<'a, 'v> {
+    program: &'a Program,
     stateful: bool,
-    out: &mut Vec<Transition>,
-) {
-    for (i, point) in points.iter().enumerate() {
+    /// The value of each input at the current timestamp.
+    current: Vec<Option<&'v Value>>,
+    open: &'a mut bool,
+    eval: &'a mut EvalState,
+    through: &'a mut Option<Timestamp>,
+    out: &'a mut Vec<Transition>,
+}
+
+impl<'v> Run<'_, 'v> {
+    /// Inputs whose points share their timestamps: the i-th point of every input is at the
+    /// same time. A stateless expression is evaluated over all rows at once.
+    fn one_timeline(&mut self, inputs: &[&'v [Point]]) {
+        let Some(first) = inputs.first() else { return };
+        let rows = inputs.iter().map(|points| points.len()).min().unwrap_or(0);
         // Of several points at one timestamp, the last counts.
-        if points
-            .get(i + 1)
-            .is_some_and(|next| next.timestamp == point.timestamp)
-        {
-            continue;
-        }
-        state.through = Some(point.timestamp);
-        if !stateful && state.latest[0].as_ref() == Some(&point.value) {
-            continue;
-        }
-        let result = program.eval(&mut state.eval, point.timestamp, &[Some(&point.value)]);
-        state.latest[0] = Some(point.value.clone());
-        apply(state, result, point.timestamp, out);
-    }
-}
-
-/// Several channels, aligned on the union of their timestamps.
-fn several_inputs(
-    program: &Program,
-    state: &mut StreamState,
-    inputs: &[&[Point]],
-    mut cursors: Vec<usize>,
-    stateful: bool,
-    transitions: &mut Vec<Transition>,
-) {
-    /// Rules with up to this many inputs pass them on the stack.
-    const ON_STACK: usize = 8;
-    let n = inputs.len();
-    let mut buffer: Vec<Option<&Value>> = Vec::with_capacity(n);
-    loop {
-        // The next timestamp any input has.
-        let mut next = None;
-        for (points, &cursor) in inputs.iter().zip(&cursors) {
-            if let Some(point) = points.get(cursor)
-                && next.is_none_or(|t| point.timestamp < t)
+        let last_at_its_time = |i: usize| {
+            first
+                .get(i + 1)
+                .is_none_or(|next| next.timestamp != first[i].timestamp)
+        };
+        if let Some(results) = self.program.eval_rows(inputs) {
+            // Only a result that differs from the open state can change it: skip to the next.
+            let mut i = 0;
+            while let Some(found) = results[i..]
+                .iter()
+                .position(|result| *result == Some(!*self.open))
             {
-                next = Some(point.timestamp);
+                i += found;
+                if last_at_its_time(i) {
+                    self.apply(first[i].timestamp, results[i]);
+                }
+                i += 1;
             }
+            if let Some(last) = rows.checked_sub(1) {
+                *self.through = Some(first[last].timestamp);
+            }
+            return;
         }
-        let Some(time) = next else { break };
-        let mut changed = false;
-        for ((points, cursor), latest) in inputs.iter().zip(&mut cursors).zip(&mut state.latest) {
-            while let Some(point) = points.get(*cursor)
-                && point.timestamp == time
-            {
-                if latest.as_ref() != Some(&point.value) {
-                    *latest = Some(point.value.clone());
+        for i in 0..rows {
+            if !last_at_its_time(i) {
+                continue;
+            }
+            let mut changed = false;
+            for (current, points) in self.current.iter_mut().zip(inputs) {
+                let value = &points[i].value;
+                if *current != Some(value) {
+                    *current = Some(value);
                     changed = true;
                 }
-                *cursor += 1;
             }
+            self.step(first[i].timestamp, changed);
         }
-        state.through = Some(time);
-        // A stateless expression over unchanged inputs gives the result it gave last time,
-        // which changed nothing then and changes nothing now (slow channels repeat values).
-        if !changed && !stateful {
-            continue;
-        }
-        let result = if n <= ON_STACK {
-            let mut refs: [Option<&Value>; ON_STACK] = [None; ON_STACK];
-            for (slot, latest) in refs.iter_mut().zip(&state.latest) {
-                *slot = latest.as_ref();
-            }
-            program.eval(&mut state.eval, time, &refs[..n])
-        } else {
-            let mut refs = recycle(buffer);
-            refs.extend(state.latest.iter().map(Option::as_ref));
-            let result = program.eval(&mut state.eval, time, &refs);
-            buffer = recycle(refs);
-            result
-        };
-        apply(state, result, time, transitions);
     }
-}
 
-/// An empty vector of references of another lifetime on the same allocation, so that one
-/// buffer serves every evaluation without holding a borrow of the state between them.
-fn recycle<'b>(mut refs: Vec<Option<&Value>>) -> Vec<Option<&'b Value>> {
-    refs.clear();
-    refs.into_iter().map(|_| None).collect()
+    /// Inputs at different timestamps, aligned on the union of their timestamps.
+    fn merged(&mut self, inputs: &[&'v [Point]]) {
+        let mut cursors = vec![0usize; inputs.len()];
+        loop {
+            // The next timestamp any input has.
+            let mut next = None;
+            for (points, &cursor) in inputs.iter().zip(&cursors) {
+                if let Some(point) = points.get(cursor)
+                    && next.is_none_or(|t| point.timestamp < t)
+                {
+                    next = Some(point.timestamp);
+                }
+            }
+            let Some(time) = next else { break };
+            let mut changed = false;
+            for ((points, cursor), current) in
+                inputs.iter().zip(&mut cursors).zip(&mut self.current)
+            {
+                // Of several points at one timestamp, the last counts.
+                let mut value = None;
+                while let Some(point) = points.get(*cursor)
+                    && point.timestamp == time
+                {
+                    value = Some(&point.value);
+                    *cursor += 1;
+                }
+                if value.is_some() && *current != value {
+                    *current = value;
+                    changed = true;
+                }
+            }
+            self.step(time, changed);
+        }
+    }
+
+    /// Evaluates at `time`, unless nothing changed since the last evaluation of a stateless
+    /// expression: that would give the result it gave then, which changed nothing then and
+    /// changes nothing now (slow channels repeat values).
+    #[inline]
+    fn step(&mut self, time: Timestamp, changed: bool) {
+        if !changed && !self.stateful {
+            *self.through = Some(time);
+            return;
+        }
+        let result = self.program.eval(self.eval, time, &self.current);
+        self.apply(time, result);
+    }
+
+    /// Applies the result at `time`: a range opens on true while closed and closes on false
+    /// while open; an unknown result changes nothing.
+    #[inline]
+    fn apply(&mut self, time: Timestamp, result: Option<bool>) {
+        *self.through = Some(time);
+        match result {
+            Some(true) if !*self.open => {
+                *self.open = true;
+                self.out.push(Transition::Opened(time));
+            }
+            Some(false) if *self.open => {
+                *self.open = false;
+                self.out.push(Transition::Closed(time));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The ranges where the condition held, from transitions: `(start, end)`, with `end` `None`
@@ -319,4 +385,87 @@ pub(crate) fn decode_state(
         }
     }
     state
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use sextant_expr::{ChannelSchema, compile, parse};
+    use sextant_model::DataType;
+
+    use super::*;
+
+    fn program(src: &str) -> Program {
+        let channels: Vec<(String, ChannelSchema)> =
+            [DataType::Double, DataType::Int32, DataType::Bool]
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (format!("${}", i + 1), ChannelSchema::new(t)))
+                .collect();
+        compile(&parse(src).expect("parses"), &channels).expect("compiles")
+    }
+
+    /// Rows of (timestamp step, double, int, bool): inputs sharing their timestamps, with
+    /// repeated timestamps and repeated values.
+    fn rows() -> impl Strategy<Value = Vec<(i64, f64, i32, bool)>> {
+        prop::collection::vec((0..3i64, -3..4i32, -3..4i32, any::<bool>()), 0..40).prop_map(
+            |rows| {
+                let mut time = 0;
+                rows.into_iter()
+                    .map(|(step, d, i, b)| {
+                        time += step;
+                        (time, f64::from(d) / 2.0, i, b)
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    proptest! {
+        /// Evaluating inputs on one timeline, all rows at once or row by row for `held_for`,
+        /// finds the transitions the general merge finds, batch after batch.
+        #[test]
+        fn one_timeline_agrees_with_the_merge(
+            src in prop::sample::select(vec![
+                "$1 > 0",
+                "$1 > 0 && $3",
+                "abs($1 - $2) >= 1 || !$3",
+                "$2 % 2 == 0",
+                "held_for($1 > 0, 2ns)",
+            ]),
+            rows in rows(),
+            cuts in prop::collection::vec(0..40usize, 0..4),
+        ) {
+            let program = program(src);
+            let inputs: Vec<Vec<Point>> = vec![
+                rows.iter().map(|r| Point::new(r.0, Value::Double(r.1))).collect(),
+                rows.iter().map(|r| Point::new(r.0, Value::Int32(r.2))).collect(),
+                rows.iter().map(|r| Point::new(r.0, Value::Bool(r.3))).collect(),
+            ];
+            let used: Vec<&[Point]> = program
+                .inputs()
+                .iter()
+                .map(|name| inputs[name[1..].parse::<usize>().unwrap() - 1].as_slice())
+                .collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(rows.len())).collect();
+            cuts.push(rows.len());
+            cuts.sort_unstable();
+            let mut aligned = StreamState::new(&program);
+            let mut merged = StreamState::new(&program);
+            let mut from = 0;
+            for cut in cuts {
+                // A commit's data: what storage holds up to this row's time.
+                let until = rows.get(cut.max(1) - 1).map(|r| r.0);
+                let end = rows.partition_point(|r| Some(r.0) <= until);
+                let batch: Vec<&[Point]> = used.iter().map(|p| &p[from.min(end)..end]).collect();
+                from = from.max(end);
+                let a = evaluate_inputs(&program, &mut aligned, &batch, until, true);
+                let m = evaluate_inputs(&program, &mut merged, &batch, until, false);
+                prop_assert_eq!(&a, &m, "{} over {:?}", src, rows);
+                prop_assert_eq!(aligned.open, merged.open);
+                prop_assert_eq!(aligned.through, merged.through);
+                prop_assert_eq!(&aligned.latest, &merged.latest);
+            }
+        }
+    }
 }

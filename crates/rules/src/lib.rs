@@ -18,4 +18,6 @@ pub mod history;
 pub use compile::{CompiledRule, compile_rule, schema_of};
 pub use engine::{EngineConfig, EngineStats, Listener, OrgNumber, RuleEngine};
 pub use error::{Error, Result};
-pub use evaluate::{StreamState, Transition, evaluate, ranges};
+pub use evaluate::{
+    StreamState, Transition, evaluate, evaluate_aligned, ranges, shared_timestamps,
+};
