@@ -1,7 +1,7 @@
 //! The quickstart's telemetry config, built in Rust: one thruster temperature channel, one
 //! flow, and the rule that notifies Ripley when the thruster gets too hot.
 //!
-//! Run with `cargo run -p sextant-telemetry --example quickstart`.
+//! Run with `cargo run -p sextant-telemetry --example quickstart_config`.
 
 use sextant_model::DataType;
 use sextant_telemetry::{
