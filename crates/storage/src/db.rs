@@ -4,7 +4,7 @@
 //! ```text
 //! ValidatedBatch ──► Head::prepare ──► Wal::append (group commit, fsync) ──► Head::apply ──► ack
 //!                    (types, window,    one sync covers concurrent writers   (in WAL order)
-//!                     series limit)
+//!                     series limit)                                          feed tail ──► live consumers
 //!
 //! Db::flush: freeze the head at WAL seq S ──► one part per partition (fsync, rename, fsync dir)
 //!            ──► publish the parts, release the frozen points ──► drop WAL segments ≤ S
@@ -30,6 +30,9 @@
 //! - A background thread flushes when the head's memory estimate exceeds
 //!   [`PartsConfig::flush_head_bytes`] or every [`PartsConfig::flush_interval`];
 //!   [`Db::close`] flushes.
+//! - Every committed record reaches the commit [`feed`](crate::feed) in WAL order, from the same
+//!   hook that applies it to the head. A flush keeps the WAL segments that named feed consumers
+//!   have not committed past, within [`FeedConfig::max_held_segments`](crate::FeedConfig).
 //! - [`Db::open`] loads the parts' indexes (their series are listed and keep their type for
 //!   life) and replays the WAL into the head before returning.
 //! - Everything takes `&self` and may be called from many threads; share the `Db` in an `Arc`.
@@ -49,6 +52,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
+use crate::feed::{FeedConfig, FeedEvent, LocalFeed};
 use crate::head::SeriesSelector;
 use crate::head::{Head, HeadConfig, SeriesInfo, SeriesMatcher, merge_last_wins};
 use crate::part::{self, Keep, Part, PartSet};
@@ -64,6 +68,8 @@ pub struct DbConfig {
     pub head: HeadConfig,
     /// How the head is written out to parts.
     pub parts: PartsConfig,
+    /// How the commit feed keeps records for its readers.
+    pub feed: FeedConfig,
 }
 
 /// How and when the head is written out to parts.
@@ -217,6 +223,7 @@ struct Inner {
     config: DbConfig,
     head: Head,
     wal: Wal,
+    feed: LocalFeed,
     parts: PartSet,
     /// Held shared while a batch is applied to the head, exclusively while the head is frozen,
     /// so that a freeze sees exactly the batches up to `applied_seq`.
@@ -275,12 +282,19 @@ impl Db {
         let set = PartSet::default();
         set.add(parts);
         let next_id = set.max_id() + 1;
+        let feed = LocalFeed::open(
+            dir.join("wal"),
+            dir.join("feed"),
+            config.feed.clone(),
+            wal.committed_seq(),
+        )?;
         let inner = Arc::new(Inner {
             dir: dir.to_owned(),
             applied_seq: AtomicU64::new(wal.durable_seq()),
             config,
             head,
             wal,
+            feed,
             parts: set,
             gate: RwLock::new(()),
             flushing: Mutex::new(next_id),
@@ -312,10 +326,15 @@ impl Db {
     pub fn write(&self, batch: ValidatedBatch) -> Result<WriteReceipt> {
         let inner = &*self.inner;
         let prepared = inner.head.prepare(&batch)?;
+        let batch = Arc::new(batch);
         let (seq, ()) = inner.wal.append_with(&batch, |seq| {
             let _applying = inner.gate.read();
             inner.head.apply(&batch, &prepared);
             inner.applied_seq.store(seq, Ordering::Release);
+            inner.feed.push(FeedEvent::Write {
+                seq,
+                batch: Arc::clone(&batch),
+            });
         })?;
         if inner.head.memory_bytes() > inner.config.parts.flush_head_bytes {
             inner.signal.wake();
@@ -446,6 +465,11 @@ impl Db {
         &self.inner.wal
     }
 
+    /// The commit feed: every committed record, in WAL order, for live consumers.
+    pub fn feed(&self) -> &LocalFeed {
+        &self.inner.feed
+    }
+
     /// Closes the store: stops the background flusher, flushes the head into parts and syncs
     /// the WAL, reporting a failure, which dropping the store can only log.
     pub fn close(mut self) -> Result<()> {
@@ -523,10 +547,42 @@ impl Inner {
                 "flushed the head into parts",
             );
         }
-        // Everything up to wal_seq is durable in parts: the WAL may forget it.
+        // Everything up to wal_seq is durable in parts: the WAL may forget it, but for what
+        // the feed's named consumers have yet to read.
         self.wal.rotate()?;
-        report.wal_segments_removed = self.wal.truncate_before(wal_seq + 1)?;
+        let keep_from = self.wal_keep_from(wal_seq + 1);
+        report.wal_segments_removed = self.wal.truncate_before(keep_from)?;
         Ok(report)
+    }
+
+    /// The first WAL record to keep when the parts hold everything before `flushed`: the
+    /// oldest one a named feed consumer has not committed past, unless that keeps more than
+    /// [`FeedConfig::max_held_segments`] segments the parts no longer need.
+    fn wal_keep_from(&self, flushed: u64) -> u64 {
+        let Some(hold) = self.feed.hold_from().filter(|&hold| hold < flushed) else {
+            return flushed;
+        };
+        // Segment i holds records starts[i]..starts[i + 1]; only closed segments go.
+        let starts = self.wal.segment_starts();
+        let removable: Vec<usize> = (0..starts.len() - 1)
+            .filter(|&i| starts[i + 1] <= flushed)
+            .collect();
+        let held: Vec<usize> = removable
+            .into_iter()
+            .filter(|&i| starts[i + 1] > hold)
+            .collect();
+        let max = self.feed.max_held_segments();
+        if held.len() <= max {
+            return hold;
+        }
+        let dropped = held.len() - max;
+        tracing::warn!(
+            held = held.len(),
+            max,
+            oldest_needed = hold,
+            "a feed consumer is too far behind; removing the oldest WAL segments it has not read",
+        );
+        starts[held[dropped - 1] + 1]
     }
 
     fn delete(
@@ -549,11 +605,15 @@ impl Inner {
         if keys.is_empty() || range.start >= range.end {
             return Ok(report);
         }
-        let deletion = Deletion { org, keys, range };
+        let deletion = Arc::new(Deletion { org, keys, range });
         let (_, removed) = self.wal.append_delete_with(&deletion, |seq| {
             let _applying = self.gate.read();
             let removed = self.head.delete(org, &deletion.keys, &deletion.range);
             self.applied_seq.store(seq, Ordering::Release);
+            self.feed.push(FeedEvent::Delete {
+                seq,
+                deletion: Arc::clone(&deletion),
+            });
             removed
         })?;
         report.head_points = removed;

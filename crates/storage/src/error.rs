@@ -159,6 +159,33 @@ pub enum Error {
         series: String,
     },
 
+    /// A commit-feed position file holds bytes that are not a valid position.
+    #[error("corrupt feed position file {path:?} at byte offset {offset}: {detail}")]
+    FeedPositionCorrupt {
+        /// The position file.
+        path: PathBuf,
+        /// The byte offset of the bad field.
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A feed consumer name that cannot name a position file.
+    #[error(
+        "feed consumer name {name:?} is not valid: use 1 to 64 ASCII letters, digits, '-' or '_'"
+    )]
+    FeedConsumerName {
+        /// The name given.
+        name: String,
+    },
+
+    /// A named feed consumer already has a reader.
+    #[error("feed consumer {name:?} is already reading the feed")]
+    FeedConsumerBusy {
+        /// The consumer's name.
+        name: String,
+    },
+
     /// A read or an aggregation asks for something the series cannot give, e.g. an
     /// aggregate of a non-numeric series or a bucket width that is not positive.
     #[error("invalid query: {detail}")]
@@ -178,7 +205,10 @@ impl Error {
             | Error::WalVersion { .. }
             | Error::PartCorrupt { .. }
             | Error::PartVersion { .. }
-            | Error::PartWrite { .. } => ErrorKind::Internal,
+            | Error::PartWrite { .. }
+            | Error::FeedPositionCorrupt { .. } => ErrorKind::Internal,
+            Error::FeedConsumerName { .. } => ErrorKind::InvalidInput,
+            Error::FeedConsumerBusy { .. } => ErrorKind::AlreadyExists,
             Error::WalPoisoned { .. } => ErrorKind::Unavailable,
             Error::BatchTooLarge { .. } | Error::SeriesLimit { .. } => ErrorKind::LimitExceeded,
             Error::Batch(_)

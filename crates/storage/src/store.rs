@@ -7,6 +7,7 @@ use std::ops::Range;
 use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
 use crate::db::DeleteReport;
+use crate::feed::CommitFeed;
 use crate::head::SeriesSelector;
 use crate::head::{SeriesInfo, SeriesMatcher};
 use crate::wal::{SyncLatency, WalStats};
@@ -93,6 +94,10 @@ pub trait Store: Send + Sync + Debug {
 
     /// Figures about the store as a whole, for monitoring.
     fn stats(&self) -> StoreStats;
+
+    /// The commit feed: every committed write and deletion, in commit order, for live
+    /// consumers (see [`crate::feed`]).
+    fn feed(&self) -> &dyn CommitFeed;
 
     /// Writes everything held in memory into durable parts now (see [`Db::flush`]).
     fn flush(&self) -> Result<FlushReport>;
@@ -200,6 +205,10 @@ impl Store for Db {
             wal: self.wal().stats(),
             wal_sync_latency: self.wal().sync_latency(),
         }
+    }
+
+    fn feed(&self) -> &dyn CommitFeed {
+        Db::feed(self)
     }
 
     fn flush(&self) -> Result<FlushReport> {

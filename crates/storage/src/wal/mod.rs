@@ -31,6 +31,8 @@
 //!   tokio, `spawn_blocking`); the crate itself uses no runtime.
 
 pub(crate) mod payload;
+pub(crate) use segment::sync_dir;
+pub(crate) mod reader;
 mod replay;
 mod segment;
 
@@ -465,6 +467,20 @@ impl Wal {
     /// The sequence number of the newest durable record, 0 if there is none.
     pub fn durable_seq(&self) -> u64 {
         self.shared.state.lock().durable_seq
+    }
+
+    /// The sequence number of the newest record whose `on_durable` hook has run: every record
+    /// up to it is durable and applied, in order. 0 if there is none.
+    pub fn committed_seq(&self) -> u64 {
+        self.shared.state.lock().committed_seq
+    }
+
+    /// The first sequence number of every segment, oldest first, the open one last.
+    pub(crate) fn segment_starts(&self) -> Vec<u64> {
+        let io = self.shared.io.lock();
+        let mut starts: Vec<u64> = io.closed.iter().map(|s| s.first_seq).collect();
+        starts.push(io.first_seq);
+        starts
     }
 
     /// How long its syncs have taken since the WAL was opened.
