@@ -98,6 +98,7 @@ fn config() -> DbConfig {
             flush_interval: None,
             ..PartsConfig::default()
         },
+        ..DbConfig::default()
     }
 }
 
