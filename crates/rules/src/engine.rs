@@ -23,9 +23,6 @@ use crate::evaluate::{
     shared_timestamps,
 };
 
-/// Maps a catalog organization id to the store's organization number.
-pub type OrgNumber = fn(&str) -> OrgId;
-
 /// Called with every annotation a live rule opens or closes, after it is stored, and the rule
 /// that did it. Used for webhooks.
 pub type Listener = Arc<dyn Fn(&AnnotationEvent, &Rule) + Send + Sync>;
@@ -72,18 +69,22 @@ struct AssetRule {
 
 type RuleCache = HashMap<(String, String), Arc<Vec<Arc<AssetRule>>>>;
 
-struct Shared {
-    catalog: Arc<dyn Catalog>,
-    store: Arc<dyn Store>,
-    org_number: OrgNumber,
+pub(crate) struct Shared {
+    pub(crate) catalog: Arc<dyn Catalog>,
+    pub(crate) store: Arc<dyn Store>,
     config: EngineConfig,
     rules: Mutex<RuleCache>,
+    /// Bumped whenever cached rules are dropped, so that the feed follower drops what it
+    /// cached about assets too.
+    pub(crate) epoch: AtomicU64,
+    /// The feed follower's progress and stop flag.
+    pub(crate) follow: crate::follow::Progress,
     known: Mutex<HashSet<(String, RuleStream)>>,
     listeners: Mutex<Vec<Listener>>,
     evaluations: AtomicU64,
     opened: AtomicU64,
     closed: AtomicU64,
-    failures: AtomicU64,
+    pub(crate) failures: AtomicU64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -95,7 +96,7 @@ impl std::fmt::Debug for Shared {
 }
 
 /// Work for the evaluation thread.
-enum Job {
+pub(crate) enum Job {
     /// New data of one asset in one run is committed up to `through` (`None`: evaluate all
     /// that storage holds).
     Evaluate {
@@ -117,23 +118,25 @@ pub struct RuleEngine {
     shared: Arc<Shared>,
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    follower: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl RuleEngine {
     /// Starts the engine over these engines and catches up: every stream with a checkpoint is
-    /// evaluated up to the data in storage, so writes acknowledged before a crash but not
+    /// evaluated up to the data in storage, and the store's commit feed is followed from the
+    /// engine's committed position on, so writes acknowledged before a crash but not
     /// evaluated are not missed.
     pub fn start(
         catalog: Arc<dyn Catalog>,
         store: Arc<dyn Store>,
-        org_number: OrgNumber,
         config: EngineConfig,
     ) -> Arc<RuleEngine> {
         let shared = Arc::new(Shared {
             catalog,
             store,
-            org_number,
             config,
+            epoch: AtomicU64::new(0),
+            follow: crate::follow::Progress::default(),
             rules: Mutex::default(),
             known: Mutex::default(),
             listeners: Mutex::default(),
@@ -151,10 +154,12 @@ impl RuleEngine {
             .name("sextant-rules".into())
             .spawn(move || Worker::new(worker_shared).run(receiver))
             .expect("spawn the rule engine thread");
+        let follower = crate::follow::start(shared.clone(), sender.clone());
         Arc::new(RuleEngine {
             shared,
             sender: Mutex::new(Some(sender)),
             worker: Mutex::new(Some(worker)),
+            follower: Mutex::new(follower),
         })
     }
 
@@ -163,57 +168,11 @@ impl RuleEngine {
         self.shared.listeners.lock().push(listener);
     }
 
-    /// Records that data of `asset_id` (named `asset_name`) in run `run_id` ("" for none) with
-    /// timestamps in `[min, max]` is committed. Blocks on the catalog the first time a live rule
-    /// meets the stream, to create its checkpoint: call it after the write is durable and
-    /// before it is acknowledged, so that a crash cannot lose the evaluation. The evaluation
-    /// itself runs later, on the engine's thread.
-    pub fn committed(
-        &self,
-        org: &str,
-        asset_id: &str,
-        asset_name: &str,
-        run_id: &str,
-        min: Timestamp,
-        max: Timestamp,
-    ) -> Result<()> {
-        let rules = self.shared.live_rules(org, asset_id)?;
-        if rules.is_empty() {
-            return Ok(());
-        }
-        let new: Vec<(RuleStream, Option<Timestamp>)> = {
-            let known = self.shared.known.lock();
-            rules
-                .iter()
-                .map(|rule| RuleStream {
-                    rule_id: rule.compiled.rule.id.clone(),
-                    asset_id: asset_id.to_owned(),
-                    run_id: run_id.to_owned(),
-                })
-                .filter(|stream| !known.contains(&(org.to_owned(), stream.clone())))
-                .map(|stream| (stream, Some(min.saturating_sub(1))))
-                .collect()
-        };
-        if !new.is_empty() {
-            self.shared.catalog.ensure_rule_checkpoints(org, &new)?;
-            let mut known = self.shared.known.lock();
-            for (stream, _) in new {
-                known.insert((org.to_owned(), stream));
-            }
-        }
-        self.send(Job::Evaluate {
-            org: org.to_owned(),
-            asset_id: asset_id.to_owned(),
-            asset_name: asset_name.to_owned(),
-            run_id: run_id.to_owned(),
-            through: Some(max.saturating_sub(self.shared.config.lateness)),
-        })
-    }
-
     /// Tells the engine that rules of `org` were created, changed or archived, or that its
     /// channels changed.
     pub fn rules_changed(&self, org: &str) {
         self.shared.rules.lock().retain(|(o, _), _| o != org);
+        self.shared.epoch.fetch_add(1, Ordering::Release);
         // A stopped engine has nothing to refresh.
         let _ = self.send(Job::RulesChanged {
             org: org.to_owned(),
@@ -223,6 +182,9 @@ impl RuleEngine {
     /// Waits until everything committed before the call is evaluated and every checkpoint
     /// saved.
     pub fn flush(&self) -> Result<()> {
+        self.shared
+            .follow
+            .wait_for(self.shared.store.feed().last_seq());
         let (sender, receiver) = mpsc::channel();
         self.send(Job::Flush(sender))?;
         receiver.recv().map_err(|_| Error::Stopped)
@@ -232,6 +194,12 @@ impl RuleEngine {
     /// [`RuleEngine::committed`] fail with [`Error::Stopped`].
     pub fn shutdown(&self) {
         let _ = self.flush();
+        self.shared.follow.stop();
+        if let Some(follower) = self.follower.lock().take()
+            && follower.join().is_err()
+        {
+            tracing::error!("the rule engine's feed follower panicked");
+        }
         self.sender.lock().take();
         if let Some(worker) = self.worker.lock().take()
             && worker.join().is_err()
@@ -267,7 +235,7 @@ impl Drop for RuleEngine {
 }
 
 /// Queues an evaluation of every stream with a checkpoint up to the end of its data.
-fn queue_recovery(shared: &Shared, sender: &mpsc::Sender<Job>) -> Result<()> {
+pub(crate) fn queue_recovery(shared: &Shared, sender: &mpsc::Sender<Job>) -> Result<()> {
     for org in shared.catalog.list_organizations()? {
         let mut streams = HashSet::new();
         for checkpoint in shared.catalog.list_rule_checkpoints(&org.id)? {
@@ -288,6 +256,57 @@ fn queue_recovery(shared: &Shared, sender: &mpsc::Sender<Job>) -> Result<()> {
 }
 
 impl Shared {
+    /// Records that data of `asset_id` (named `asset_name`) in run `run_id` ("" for none) with
+    /// timestamps in `[min, max]` is committed, as the feed follower learns it. Blocks on the
+    /// catalog the first time a live rule meets the stream, to create its checkpoint, so that
+    /// the follower commits its position only once recovery would find the stream. The
+    /// evaluation itself runs later, on the engine's thread, which `sender` reaches.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn committed(
+        &self,
+        sender: &mpsc::Sender<Job>,
+        org: &str,
+        asset_id: &str,
+        asset_name: &str,
+        run_id: &str,
+        min: Timestamp,
+        max: Timestamp,
+    ) -> Result<()> {
+        let rules = self.live_rules(org, asset_id)?;
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let new: Vec<(RuleStream, Option<Timestamp>)> = {
+            let known = self.known.lock();
+            rules
+                .iter()
+                .map(|rule| RuleStream {
+                    rule_id: rule.compiled.rule.id.clone(),
+                    asset_id: asset_id.to_owned(),
+                    run_id: run_id.to_owned(),
+                })
+                .filter(|stream| !known.contains(&(org.to_owned(), stream.clone())))
+                .map(|stream| (stream, Some(min.saturating_sub(1))))
+                .collect()
+        };
+        if !new.is_empty() {
+            self.catalog.ensure_rule_checkpoints(org, &new)?;
+            let mut known = self.known.lock();
+            for (stream, _) in new {
+                known.insert((org.to_owned(), stream));
+            }
+        }
+        sender
+            .send(Job::Evaluate {
+                org: org.to_owned(),
+                asset_id: asset_id.to_owned(),
+                asset_name: asset_name.to_owned(),
+                run_id: run_id.to_owned(),
+                through: Some(max.saturating_sub(self.config.lateness)),
+            })
+            .map_err(|_| Error::Stopped)
+    }
+
     /// The live rules of an asset, compiled; cached until the organization's rules change.
     fn live_rules(&self, org: &str, asset_id: &str) -> Result<Arc<Vec<Arc<AssetRule>>>> {
         let key = (org.to_owned(), asset_id.to_owned());
@@ -481,7 +500,7 @@ impl Worker {
     ) -> Result<Vec<(StreamKey, RuleEvaluation)>> {
         let shared = self.shared.clone();
         let rules = shared.live_rules(org, asset_id)?;
-        let org_number = (shared.org_number)(org);
+        let org_number = sextant_catalog::org_number(org);
         let mut labels = vec![("asset", asset_name)];
         if !run_id.is_empty() {
             labels.push(("run", run_id));

@@ -6,24 +6,19 @@ use std::sync::Arc;
 
 use sextant_catalog::{
     AnnotationFilter, AnnotationType, Catalog, ChannelDef, FlowDef, Page, RuleAction, RuleDef,
-    SqliteCatalog,
+    SqliteCatalog, org_number,
 };
-use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
+use sextant_model::{DataType, Point, SeriesKey, Value, WriteBatch};
 use sextant_rules::{EngineConfig, RuleEngine};
 use sextant_storage::{Db, DbConfig};
 
 const SECOND: i64 = 1_000_000_000;
-
-fn org_number(_: &str) -> OrgId {
-    OrgId(7)
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,
     catalog: Arc<SqliteCatalog>,
     store: Arc<Db>,
     org: String,
-    asset: String,
 }
 
 impl Fixture {
@@ -74,7 +69,6 @@ impl Fixture {
             catalog,
             store,
             org,
-            asset: config.asset_id,
         }
     }
 
@@ -82,15 +76,15 @@ impl Fixture {
         RuleEngine::start(
             self.catalog.clone(),
             self.store.clone(),
-            org_number,
             EngineConfig::default(),
         )
     }
 
-    /// Stores temperatures at the given seconds; returns the span.
-    fn write(&self, points: &[(i64, f64)]) -> (i64, i64) {
+    /// Stores temperatures at the given seconds; the engine hears of them through the store's
+    /// commit feed.
+    fn write(&self, points: &[(i64, f64)]) {
         let key = SeriesKey::new("thruster.temperature", [("asset", "NostromoLV426")]).unwrap();
-        let mut batch = WriteBatch::new(OrgId(7));
+        let mut batch = WriteBatch::new(org_number(&self.org));
         batch.push(
             key,
             DataType::Double,
@@ -100,9 +94,6 @@ impl Fixture {
                 .collect(),
         );
         self.store.write(batch.validate().unwrap()).unwrap();
-        let min = points.iter().map(|p| p.0).min().unwrap() * SECOND;
-        let max = points.iter().map(|p| p.0).max().unwrap() * SECOND;
-        (min, max)
     }
 
     fn ranges(&self) -> Vec<(i64, Option<i64>)> {
@@ -130,16 +121,14 @@ impl Fixture {
 fn writes_left_unevaluated_at_a_stop_are_evaluated_on_start() {
     let f = Fixture::new();
     let engine = f.engine();
-    let (min, max) = f.write(&[(1, 100.0), (2, 500.0), (3, 450.0)]);
-    engine
-        .committed(&f.org, &f.asset, "NostromoLV426", "", min, max)
-        .unwrap();
+    f.write(&[(1, 100.0), (2, 500.0), (3, 450.0)]);
     engine.flush().unwrap();
     assert_eq!(f.ranges(), vec![(2, None)]);
     engine.shutdown();
     drop(engine);
 
-    // Stored and acknowledged, but the engine never heard of it (a crash in between).
+    // Stored and acknowledged while no engine runs (as after a crash): the next engine reads
+    // it from the commit feed, after the position the first one committed.
     f.write(&[(4, 100.0), (5, 600.0), (6, 50.0)]);
     let engine = f.engine();
     engine.flush().unwrap();
@@ -165,10 +154,7 @@ fn late_points_are_skipped_and_later_ones_evaluated() {
         vec![(5, 900.0), (12, 100.0)],
         vec![(13, 700.0)],
     ] {
-        let (min, max) = f.write(&batch);
-        engine
-            .committed(&f.org, &f.asset, "NostromoLV426", "", min, max)
-            .unwrap();
+        f.write(&batch);
         engine.flush().unwrap();
     }
     assert_eq!(f.ranges(), vec![(11, Some(12)), (13, None)]);
@@ -200,10 +186,7 @@ fn a_channel_that_never_sent_data_is_unknown_not_an_error() {
         )
         .unwrap();
     let engine = f.engine();
-    let (min, max) = f.write(&[(1, 100.0), (2, 500.0), (3, 100.0)]);
-    engine
-        .committed(&f.org, &f.asset, "NostromoLV426", "", min, max)
-        .unwrap();
+    f.write(&[(1, 100.0), (2, 500.0), (3, 100.0)]);
     engine.flush().unwrap();
     // true || unknown is true; false || unknown is unknown, which leaves the range open.
     let filter = AnnotationFilter {

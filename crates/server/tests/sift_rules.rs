@@ -565,3 +565,121 @@ async fn live_rules_annotate_ingested_streams() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     server.stop().await;
 }
+
+/// Registers a config for `asset` with one double channel, `thruster.temperature`, and a live
+/// phase rule `hot_<asset>` over it; returns the rule's id.
+async fn hot_rule(server: &TestServer, asset: &str) -> String {
+    let created = IngestionConfigServiceClient::new(authed(server.channel().await, TOKEN))
+        .create_ingestion_config(CreateIngestionConfigRequest {
+            asset_name: asset.into(),
+            flows: vec![FlowConfig {
+                name: "thermal".into(),
+                channels: vec![channel("thruster.temperature", ChannelDataType::Double)],
+            }],
+            client_key: format!("{asset}-thermal"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ingestion_config
+        .unwrap();
+    RuleServiceClient::new(authed(server.channel().await, TOKEN))
+        .create_rule(CreateRuleRequest {
+            update: Some(rule(
+                &format!("hot-{asset}"),
+                "$1 > 400",
+                &[("$1", "thruster.temperature")],
+                &created.asset_id,
+                None,
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rule_id
+}
+
+/// The (start, end) seconds after T0 of the annotations of rule `rule_id`.
+async fn ranges_of(server: &TestServer, rule_id: &str) -> Vec<(Option<i64>, Option<i64>)> {
+    let mut client = AnnotationServiceClient::new(authed(server.channel().await, TOKEN));
+    let mut found = annotations(&mut client, &format!("rule_id == '{rule_id}'")).await;
+    found.sort_by_key(|a| ns(&a.start_time));
+    found
+        .iter()
+        .map(|a| {
+            (
+                ns(&a.start_time).map(|t| (t - T0) / SECOND),
+                ns(&a.end_time).map(|t| (t - T0) / SECOND),
+            )
+        })
+        .collect()
+}
+
+/// Temperatures at seconds 0 to 6: above 400 from 1 to 3.
+const TEMPERATURES: [f64; 7] = [300.5, 410.5, 420.5, 450.5, 390.5, 100.5, 100.5];
+
+#[tokio::test]
+async fn live_rules_annotate_line_protocol_and_kairosdb_writes() {
+    let server = TestServer::start().await;
+    let by_lines = hot_rule(&server, "NostromoLV426").await;
+    let by_kairos = hot_rule(&server, "Sulaco").await;
+
+    // Line protocol: the tag `asset` names the asset, as Sift's ingestion does; the
+    // measurement and field make the channel name.
+    let lines: String = TEMPERATURES
+        .iter()
+        .enumerate()
+        .map(|(s, t)| {
+            format!(
+                "thruster,asset=NostromoLV426 temperature={t} {}\n",
+                T0 + s as i64 * SECOND
+            )
+        })
+        .collect();
+    let token = format!("Token {TOKEN}");
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/write?precision=ns",
+        &[("authorization", &token)],
+        lines.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    // KairosDB: the tag `asset` again, the metric is the channel, timestamps in milliseconds.
+    let datapoints: Vec<serde_json::Value> = TEMPERATURES
+        .iter()
+        .enumerate()
+        .map(|(s, t)| serde_json::json!([(T0 + s as i64 * SECOND) / 1_000_000, t]))
+        .collect();
+    let body = serde_json::json!([{
+        "name": "thruster.temperature",
+        "tags": {"asset": "Sulaco"},
+        "datapoints": datapoints,
+    }]);
+    let bearer = format!("Bearer {TOKEN}");
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/api/v1/datapoints",
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204, "{reply}");
+
+    flush(&server).await;
+    assert_eq!(
+        ranges_of(&server, &by_lines).await,
+        vec![(Some(1), Some(4))]
+    );
+    assert_eq!(
+        ranges_of(&server, &by_kairos).await,
+        vec![(Some(1), Some(4))]
+    );
+}

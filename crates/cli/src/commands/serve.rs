@@ -10,7 +10,7 @@ use clap::Args;
 use sextant_catalog::{Catalog, Scope, SqliteCatalog};
 use sextant_rules::{EngineConfig, RuleEngine};
 use sextant_server::listener::{TlsFiles, load_tls, serve};
-use sextant_server::state::{AppState, org_number};
+use sextant_server::state::AppState;
 use sextant_server::webhook::{WebhookConfig, Webhooks};
 use sextant_storage::{Db, DbConfig};
 
@@ -176,11 +176,11 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("authenticate every request with `authorization: Bearer <API key>`");
 
-    // Catches up first: streams with a checkpoint are evaluated up to the data in storage.
+    // Catches up first: streams with a checkpoint are evaluated up to the data in storage, and
+    // the commit feed is followed from the engine's last committed position.
     let rules = RuleEngine::start(
         catalog.clone(),
         store.clone(),
-        org_number,
         EngineConfig {
             lateness: i64::try_from(args.rules_lateness.as_nanos()).unwrap_or(i64::MAX),
             ..EngineConfig::default()

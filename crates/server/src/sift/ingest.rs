@@ -122,14 +122,7 @@ struct StreamBatch {
     points: usize,
     /// (run id, asset id) pairs to link once the stream is stored.
     run_assets: HashSet<(String, String)>,
-    /// For each config (by address) and run id of the stream: the earliest and latest
-    /// timestamps, handed to the rule engine once the stream is stored. Nested so that a
-    /// message's look-up allocates nothing.
-    spans: HashMap<usize, (Arc<ConfigInfo>, RunSpans)>,
 }
-
-/// The earliest and latest timestamp of a stream's messages per run id ("" for none).
-type RunSpans = HashMap<String, (i64, i64)>;
 
 impl StreamBatch {
     /// Makes sure `flow_slots` has the slots of `channels` sent with `run_id`, creating the
@@ -223,28 +216,6 @@ impl IngestService for Ingest {
                 .catalog(move |c| c.associate_asset(&org, &run_id, &asset_id))
                 .await?;
         }
-        // Before acknowledging: the rule engine records a checkpoint for any stream a live
-        // rule meets for the first time, so that a crash now cannot lose its evaluation. The
-        // evaluation itself runs on the engine's thread.
-        let org = principal.organization_id.clone();
-        let spans = batch.spans;
-        self.state
-            .rules(move |engine| {
-                for (config, runs) in spans.into_values() {
-                    for (run_id, (min, max)) in runs {
-                        engine.committed(
-                            &org,
-                            &config.asset_id,
-                            &config.asset_name,
-                            &run_id,
-                            min,
-                            max,
-                        )?;
-                    }
-                }
-                Ok(())
-            })
-            .await?;
         Ok(Response::new(IngestWithConfigDataStreamResponse {}))
     }
 
@@ -322,19 +293,6 @@ impl Ingest {
                 .insert((message.run_id.clone(), config.asset_id.clone()));
         }
         batch.ensure_slots(&config, channels, &message.run_id)?;
-        let (_, runs) = batch
-            .spans
-            .entry(Arc::as_ptr(&config) as usize)
-            .or_insert_with(|| (config.clone(), HashMap::new()));
-        match runs.get_mut(message.run_id.as_str()) {
-            Some((min, max)) => {
-                *min = (*min).min(timestamp);
-                *max = (*max).max(timestamp);
-            }
-            None => {
-                runs.insert(message.run_id.clone(), (timestamp, timestamp));
-            }
-        }
         let slots = &batch.flow_slots[&(Arc::as_ptr(channels) as usize)][message.run_id.as_str()];
         for ((value, channel), &slot) in message
             .channel_values
