@@ -53,6 +53,8 @@ class SextantProcess:
         self.log_path = log
         self.proc: Optional[subprocess.Popen] = None
         self.uri: Optional[str] = None
+        # Where to listen; a test that restarts on the same address sets it to the first one.
+        self.listen = "127.0.0.1:0"
         self._stdout_lines: list[str] = []
 
     @property
@@ -68,7 +70,7 @@ class SextantProcess:
                 str(self.binary),
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                self.listen,
                 "--data-dir",
                 str(self.data_dir),
                 "--bootstrap-token",
