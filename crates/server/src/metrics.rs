@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -225,6 +225,11 @@ pub async fn handler(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The `method` label of calls that reached no method Sextant serves: paths of no service,
+/// methods a service does not have, and calls refused before routing (no valid key). Labels
+/// come only from a closed set, so that no request can grow the metrics.
+const UNKNOWN_METHOD: &str = "unknown";
+
 /// The middleware counting requests: gRPC by method and the status code visible in the
 /// response headers (a failed call's code; OK otherwise), HTTP by status.
 pub async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -233,7 +238,9 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/grpc"));
-    let method = request.uri().path().to_owned();
+    // A path matched a served service's route; the method is known once its handler answered.
+    let routed = request.extensions().get::<MatchedPath>().is_some();
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     if grpc {
         let code = response
@@ -241,10 +248,17 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
             .get("grpc-status")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i32>().ok())
-            .map_or_else(
-                || "OK".to_owned(),
-                |c| format!("{:?}", tonic::Code::from(c)),
-            );
+            .map_or(tonic::Code::Ok, tonic::Code::from);
+        let method = match code {
+            tonic::Code::Unimplemented | tonic::Code::Unauthenticated => UNKNOWN_METHOD.to_owned(),
+            _ if routed => path,
+            _ => UNKNOWN_METHOD.to_owned(),
+        };
+        let code = if code == tonic::Code::Ok {
+            "OK".to_owned()
+        } else {
+            format!("{code:?}")
+        };
         state
             .metrics
             .grpc

@@ -91,3 +91,32 @@ async fn metrics_count_points_calls_series_and_wal_syncs() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn calls_to_paths_no_service_has_share_one_label() {
+    let server = TestServer::start().await;
+    // Without a key and with one; on no service and on a served service's unknown method.
+    let bearer = format!("Bearer {TOKEN}");
+    for i in 0..40 {
+        let path = if i % 2 == 0 {
+            format!("/made.up.Service{i}/Method")
+        } else {
+            format!("/sift.ingest.v1.IngestService/Nope{i}")
+        };
+        let mut headers = vec![("content-type", "application/grpc")];
+        if i % 4 >= 2 {
+            headers.push(("authorization", &bearer));
+        }
+        common::http(server.addr, "POST", &path, &headers, b"").await;
+    }
+    let text = scrape(&server).await;
+    assert!(!text.contains("made.up"), "{text}");
+    assert!(!text.contains("Nope"), "{text}");
+    let unknown: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("sextant_grpc_requests_total{method=\"unknown\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(unknown, 40, "{text}");
+    server.stop().await;
+}

@@ -14,7 +14,6 @@
 //! Bodies may be gzip-compressed (`Content-Encoding: gzip`).
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{LazyLock, Mutex};
 
 use axum::Extension;
@@ -98,7 +97,11 @@ async fn write(
 
     // Decompressing and parsing are CPU work: off the I/O threads.
     let decoded = tokio::task::spawn_blocking(move || {
-        let body = if gzip { gunzip(&body)? } else { body.to_vec() };
+        let body = if gzip {
+            crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(|e| e.to_string())?
+        } else {
+            body.to_vec()
+        };
         let parsed = build(&body, scale, now);
         Ok::<_, String>((body, parsed))
     })
@@ -430,20 +433,6 @@ fn precision_scale(precision: Option<&str>) -> Result<i64, String> {
             ));
         }
     })
-}
-
-fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
-        .take(MAX_BODY_BYTES as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("the gzip body cannot be decompressed: {e}"))?;
-    if out.len() > MAX_BODY_BYTES {
-        return Err(format!(
-            "the body decompresses to more than {MAX_BODY_BYTES} bytes; send smaller requests"
-        ));
-    }
-    Ok(out)
 }
 
 fn now_ns() -> Timestamp {

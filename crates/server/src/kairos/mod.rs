@@ -208,26 +208,8 @@ pub fn body_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Failure> 
     if !(says(header::CONTENT_ENCODING, "gzip") || says(header::CONTENT_TYPE, "application/gzip")) {
         return Ok(body.to_vec());
     }
-    use std::io::Read;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
-        .take(MAX_BODY_BYTES as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            Failure::new(
-                StatusCode::BAD_REQUEST,
-                vec![format!("the gzip body cannot be decompressed: {e}")],
-            )
-        })?;
-    if out.len() > MAX_BODY_BYTES {
-        return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            vec![format!(
-                "the body decompresses to more than {MAX_BODY_BYTES} bytes; send smaller requests"
-            )],
-        ));
-    }
-    Ok(out)
+    crate::body::gunzip(body, MAX_BODY_BYTES)
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, vec![e.to_string()]))
 }
 
 /// Now, in epoch milliseconds.
