@@ -266,6 +266,54 @@ impl From<tokio::task::JoinError> for HttpError {
     }
 }
 
+/// A JSON body whose refusal (no JSON content type, malformed JSON, a missing field) is an
+/// [`HttpError`], so that it is answered in the protocol's shape like every other error. The
+/// status stays axum's (415, 400 or 422) and the message names the problem.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    axum::Json<T>:
+        axum::extract::FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, HttpError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => {
+                Err(HttpError::invalid(rejection.body_text()).with_status(rejection.status()))
+            }
+        }
+    }
+}
+
+/// Query parameters whose refusal is an [`HttpError`], as for [`JsonBody`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for QueryParams<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, HttpError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(QueryParams(value)),
+            Err(rejection) => {
+                Err(HttpError::invalid(rejection.body_text()).with_status(rejection.status()))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

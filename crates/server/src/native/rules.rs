@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::Extension;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as JsonValue, json};
@@ -17,7 +17,7 @@ use sextant_model::{ErrorKind, Timestamp};
 
 use super::blocking;
 use crate::auth::{Action, authorize};
-use crate::error::HttpError;
+use crate::error::{HttpError, JsonBody, QueryParams};
 use crate::state::{AppState, org_number};
 
 // ---- users and tags ----
@@ -30,7 +30,7 @@ pub(super) struct NameBody {
 pub(super) async fn create_user(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<NameBody>,
+    JsonBody(body): JsonBody<NameBody>,
 ) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
     authorize(&principal, Action::ManageUsers)?;
     let user = blocking(move || {
@@ -68,7 +68,7 @@ pub(super) async fn list_users(
 pub(super) async fn create_tag(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<NameBody>,
+    JsonBody(body): JsonBody<NameBody>,
 ) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
     authorize(&principal, Action::WriteMetadata)?;
     let tag = blocking(move || {
@@ -267,7 +267,7 @@ pub(super) struct RuleListParams {
 pub(super) async fn list_rules(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(params): Query<RuleListParams>,
+    QueryParams(params): QueryParams<RuleListParams>,
 ) -> Result<Json<JsonValue>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
     let filter = RuleFilter {
@@ -291,7 +291,7 @@ pub(super) async fn list_rules(
 pub(super) async fn apply_rule(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<RuleBody>,
+    JsonBody(body): JsonBody<RuleBody>,
 ) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
     authorize(&principal, Action::ManageRules)?;
     let org = principal.organization_id.clone();
@@ -370,7 +370,7 @@ pub struct EvalBody {
 pub(super) async fn eval_rule(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<EvalBody>,
+    JsonBody(body): JsonBody<EvalBody>,
 ) -> Result<Json<JsonValue>, HttpError> {
     authorize(&principal, Action::ReadData)?;
     if body.annotate {
@@ -545,7 +545,7 @@ pub(super) struct AnnotationParams {
 pub(super) async fn list_annotations(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(params): Query<AnnotationParams>,
+    QueryParams(params): QueryParams<AnnotationParams>,
 ) -> Result<Json<JsonValue>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
     let states = params
@@ -600,7 +600,7 @@ pub(super) async fn update_annotation(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    Json(body): Json<JsonValue>,
+    JsonBody(body): JsonBody<JsonValue>,
 ) -> Result<Json<JsonValue>, HttpError> {
     authorize(&principal, Action::ManageRules)?;
     let JsonValue::Object(fields) = body else {
