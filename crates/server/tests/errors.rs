@@ -661,3 +661,102 @@ async fn front_ends_read_the_time_from_the_injected_clock() {
     let values = &reply.json()["queries"][0]["results"][0]["values"];
     assert_eq!(values, &serde_json::json!([[NOW / 1_000_000, 7]]));
 }
+
+#[tokio::test]
+async fn grpc_internal_errors_name_the_request_id_and_stop_run_reads_the_clock() {
+    use sift_rs::common::r#type::v1::ChannelDataType;
+    use sift_rs::ingest::v1::ingest_service_client::IngestServiceClient;
+    use sift_rs::ingest::v1::ingest_with_config_data_channel_value::Type as V;
+    use sift_rs::ingest::v1::{
+        IngestWithConfigDataChannelValue, IngestWithConfigDataStreamRequest,
+    };
+    use sift_rs::ingestion_configs::v2::ingestion_config_service_client::IngestionConfigServiceClient;
+    use sift_rs::ingestion_configs::v2::{ChannelConfig, CreateIngestionConfigRequest, FlowConfig};
+    use sift_rs::runs::v2::run_service_client::RunServiceClient;
+    use sift_rs::runs::v2::{CreateRunRequest, GetRunRequest, StopRunRequest};
+
+    let server = Server::start().await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let config = IngestionConfigServiceClient::new(common::authed(channel.clone(), TOKEN))
+        .create_ingestion_config(CreateIngestionConfigRequest {
+            asset_name: "NostromoLV426".into(),
+            flows: vec![FlowConfig {
+                name: "f".into(),
+                channels: vec![ChannelConfig {
+                    name: "velocity".into(),
+                    data_type: ChannelDataType::Double as i32,
+                    ..Default::default()
+                }],
+            }],
+            client_key: "nostromo".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ingestion_config
+        .unwrap();
+
+    server.fail(Fail::Disk);
+    let message = IngestWithConfigDataStreamRequest {
+        ingestion_config_id: config.ingestion_config_id,
+        flow: "f".into(),
+        timestamp: Some(pbjson_types::Timestamp {
+            seconds: 1_704_067_200,
+            nanos: 0,
+        }),
+        channel_values: vec![IngestWithConfigDataChannelValue {
+            r#type: Some(V::Double(1.5)),
+        }],
+        ..Default::default()
+    };
+    let err = IngestServiceClient::new(common::authed(channel.clone(), TOKEN))
+        .ingest_with_config_data_stream(tokio_stream::iter(vec![message]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Internal, "{}", err.message());
+    let id = err
+        .metadata()
+        .get("x-request-id")
+        .expect("the request id travels with the status")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(err.message(), generic(&id));
+    server.fail(Fail::Nothing);
+
+    // StopRun stamps the run with the injected clock's time.
+    let mut runs = RunServiceClient::new(common::authed(channel, TOKEN));
+    let run = runs
+        .create_run(CreateRunRequest {
+            name: "run 1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    runs.stop_run(StopRunRequest {
+        run_id: run.run_id.clone(),
+    })
+    .await
+    .unwrap();
+    let stopped = runs
+        .get_run(GetRunRequest { run_id: run.run_id })
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    let stop = stopped.stop_time.unwrap();
+    assert_eq!(
+        stop.seconds * 1_000_000_000 + i64::from(stop.nanos),
+        NOW,
+        "{stopped:?}"
+    );
+}
