@@ -17,9 +17,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 pub use sextant_catalog::{Principal, Scope};
-use tonic::Status;
-
 use sextant_model::ErrorKind;
+use tonic::Status;
 
 use crate::error::{HttpError, status};
 use crate::state::AppState;
@@ -50,7 +49,7 @@ pub async fn authenticate(
     let catalog = state.catalog.clone();
     let principal = tokio::task::spawn_blocking(move || catalog.authenticate(&secret))
         .await
-        .map_err(HttpError::internal)
+        .map_err(HttpError::from)
         .and_then(|found| found.map_err(HttpError::from));
     match principal {
         Ok(Some(principal)) => {
