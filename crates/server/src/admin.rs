@@ -9,12 +9,11 @@
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::auth::{Principal, Scope};
+use crate::auth::{Action, Principal, authorize};
+use crate::error::HttpError;
 use crate::state::AppState;
 
 /// The admin routes.
@@ -25,38 +24,19 @@ pub fn routes() -> axum::Router<AppState> {
 async fn flush(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Response {
-    if !principal.scope.allows(Scope::Admin) {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(json!({"error": format!("this {} key may not administer", principal.scope)})),
-        )
-            .into_response();
-    }
+) -> Result<Json<Value>, HttpError> {
+    authorize(&principal, Action::Maintain)?;
     let store = state.store.clone();
-    let done = tokio::task::spawn_blocking(move || {
+    let (flushed, merged) = tokio::task::spawn_blocking(move || {
         let flushed = store.flush()?;
         let merged = store.merge(2)?;
         Ok::<_, sextant_storage::Error>((flushed, merged))
     })
-    .await;
-    match done {
-        Ok(Ok((flushed, merged))) => Json(json!({
-            "flushed_points": flushed.points,
-            "parts_written": flushed.parts,
-            "partitions_merged": merged.partitions_rewritten,
-            "parts_removed": merged.parts_removed,
-        }))
-        .into_response(),
-        Ok(Err(error)) => (
-            crate::error::http_status(error.kind()),
-            Json(json!({"error": error.to_string()})),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": "the flush did not complete"})),
-        )
-            .into_response(),
-    }
+    .await??;
+    Ok(Json(json!({
+        "flushed_points": flushed.points,
+        "parts_written": flushed.parts,
+        "partitions_merged": merged.partitions_rewritten,
+        "parts_removed": merged.parts_removed,
+    })))
 }

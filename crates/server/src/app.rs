@@ -1,12 +1,16 @@
-//! The router: every protocol's routes under one listener, behind authentication.
+//! The router: every protocol's routes under one listener, behind authentication, each request
+//! with an id.
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Request, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use sextant_model::ErrorKind;
+
+use crate::error::HttpError;
 use crate::state::AppState;
 
 /// Builds the router of all front ends.
@@ -28,6 +32,8 @@ pub fn router(state: AppState) -> Router {
             crate::auth::authenticate,
         ))
         .layer(middleware::from_fn_with_state(state, crate::metrics::count))
+        // Outermost, so that every reply carries the id, refusals of authentication included.
+        .layer(middleware::from_fn(crate::request_id::assign))
 }
 
 /// A path no front end serves: gRPC's UNIMPLEMENTED for gRPC calls, a plain 404 for the rest.
@@ -42,11 +48,7 @@ async fn unknown_route(req: Request<Body>) -> Response {
         return status.into_http::<Body>().into_response();
     }
     let message = format!("no route for {} {}", req.method(), req.uri().path());
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(serde_json::json!({ "error": message })),
-    )
-        .into_response()
+    HttpError::new(ErrorKind::NotFound, message).into_response()
 }
 
 /// `GET /health`: 200 once the server accepts writes.

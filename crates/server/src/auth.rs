@@ -3,6 +3,10 @@
 //! without a valid key is refused — `UNAUTHENTICATED` for gRPC, 401 for HTTP — and touches
 //! nothing.
 //!
+//! Authorization is [`authorize`] over one scope matrix ([`Action::scopes`]): every protocol
+//! names what a request does as an [`Action`], and a refusal is a [`Denied`], mapped by each
+//! transport's one error mapping.
+//!
 //! Accepted forms: `authorization: Bearer KEY` (Sift, native), `authorization: Token KEY`
 //! (InfluxDB clients), `authorization: Basic …` with the key as the password (clients that can
 //! only send a user name and password, such as KairosDB's and Telegraf's InfluxDB 1.x output;
@@ -13,8 +17,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 pub use sextant_catalog::{Principal, Scope};
+use sextant_model::ErrorKind;
 use tonic::Status;
 
+use crate::error::{HttpError, status};
 use crate::state::AppState;
 
 /// Paths served without a key.
@@ -40,74 +46,148 @@ pub async fn authenticate(
     let Some(secret) = credential(request.headers()) else {
         return refuse(grpc, "missing API key: send `authorization: Bearer KEY`");
     };
-    let principal = state.catalog(move |c| c.authenticate(&secret)).await;
+    let catalog = state.catalog.clone();
+    let principal = tokio::task::spawn_blocking(move || catalog.authenticate(&secret))
+        .await
+        .map_err(HttpError::from)
+        .and_then(|found| found.map_err(HttpError::from));
     match principal {
         Ok(Some(principal)) => {
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
         Ok(None) => refuse(grpc, "invalid or revoked API key"),
-        Err(status) => {
-            if grpc {
-                status.into_http()
-            } else {
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    status.message().to_owned(),
-                )
-                    .into_response()
-            }
+        Err(error) if grpc => Status::from(error).into_http(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// What a request does, as far as authorization cares. Every handler of every protocol names
+/// one (or more) and calls [`authorize`]; the scopes allowed for each are [`Action::scopes`],
+/// the one scope matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Store points: Sift ingest streams, line protocol, KairosDB datapoints and `save_as`.
+    WritePoints,
+    /// Create or change what writing needs: ingestion configs and flows, runs, tags.
+    WriteMetadata,
+    /// Read metadata: assets, channels, configs, runs, rules, annotations, users, tags, metric
+    /// and tag names. Ingesting clients look up their own configs, so ingest keys may.
+    ReadMetadata,
+    /// Read points: Sift `GetData`, KairosDB queries, rule evaluation over stored data.
+    ReadData,
+    /// Delete points (KairosDB deletes).
+    DeleteData,
+    /// Create, change and archive rules; create and review annotations.
+    ManageRules,
+    /// Create users (and, later, keys and organizations).
+    ManageUsers,
+    /// Maintenance of the whole server: flushing and merging parts.
+    Maintain,
+}
+
+impl Action {
+    /// Every action, in the order of the matrix.
+    pub const ALL: [Action; 8] = [
+        Action::WritePoints,
+        Action::WriteMetadata,
+        Action::ReadMetadata,
+        Action::ReadData,
+        Action::DeleteData,
+        Action::ManageRules,
+        Action::ManageUsers,
+        Action::Maintain,
+    ];
+
+    /// The scope matrix: the scopes whose keys may do this. Drawn in `docs/architecture.md`
+    /// (*Authorization*); change both together.
+    ///
+    /// `admin` may do everything. `read` is for dashboards and analysts: it reads data and
+    /// metadata and changes nothing. `ingest` is for writers: points, the metadata writing
+    /// needs, rules and annotations, deletes; it reads metadata (a client looks up its own
+    /// configs and channels) but not points.
+    pub fn scopes(self) -> &'static [Scope] {
+        use Scope::{Admin, Ingest, Read};
+        match self {
+            Action::WritePoints => &[Ingest, Admin],
+            Action::WriteMetadata => &[Ingest, Admin],
+            Action::ReadMetadata => &[Ingest, Read, Admin],
+            Action::ReadData => &[Read, Admin],
+            Action::DeleteData => &[Ingest, Admin],
+            Action::ManageRules => &[Ingest, Admin],
+            Action::ManageUsers => &[Admin],
+            Action::Maintain => &[Admin],
+        }
+    }
+
+    /// What the action is, as a denial says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::WritePoints => "write points",
+            Action::WriteMetadata => "create or change ingestion configs, runs or tags",
+            Action::ReadMetadata => "read metadata",
+            Action::ReadData => "read data",
+            Action::DeleteData => "delete data",
+            Action::ManageRules => "manage rules or annotations",
+            Action::ManageUsers => "manage users",
+            Action::Maintain => "run maintenance",
         }
     }
 }
 
-/// The principal of a gRPC request, if it may do what `need` says.
-pub fn require<T>(request: &tonic::Request<T>, need: Need) -> Result<Principal, Status> {
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// A refusal: the key's scope does not allow the action. Answered as 403 over HTTP and
+/// `PERMISSION_DENIED` over gRPC, with this message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this {scope} key may not {action}: that needs a key of scope {}", allowed(*action))]
+pub struct Denied {
+    /// The scope of the key used.
+    pub scope: Scope,
+    /// What the request would have done.
+    pub action: Action,
+}
+
+impl Denied {
+    /// Always [`ErrorKind::PermissionDenied`].
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::PermissionDenied
+    }
+}
+
+fn allowed(action: Action) -> String {
+    let names: Vec<&str> = action.scopes().iter().map(|s| s.as_str()).collect();
+    names.join(" or ")
+}
+
+/// Whether `principal` may do `action`, by the scope matrix ([`Action::scopes`]). The one
+/// authorization check of every protocol; organizations are checked apart (every call is
+/// scoped to the key's organization, see [`check_organization`]).
+pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
+    if action.scopes().contains(&principal.scope) {
+        Ok(())
+    } else {
+        Err(Denied {
+            scope: principal.scope,
+            action,
+        })
+    }
+}
+
+/// The principal of a gRPC call, if it may do `action`: [`authorize`], with a refusal mapped
+/// by the gRPC mapping.
+pub fn authorize_call<T>(request: &tonic::Request<T>, action: Action) -> Result<Principal, Status> {
     let principal = request
         .extensions()
         .get::<Principal>()
         .cloned()
-        .ok_or_else(|| Status::unauthenticated("missing API key"))?;
-    let allowed = match need {
-        Need::Read => principal.scope.allows(Scope::Read) || principal.scope.allows(Scope::Ingest),
-        Need::Download => principal.scope.allows(Scope::Read),
-        Need::Ingest => principal.scope.allows(Scope::Ingest),
-        Need::Admin => principal.scope.allows(Scope::Admin),
-    };
-    if allowed {
-        Ok(principal)
-    } else {
-        Err(Status::permission_denied(format!(
-            "this {} key may not {}",
-            principal.scope,
-            need.describe()
-        )))
-    }
-}
-
-/// What a call needs its key to allow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// Reading metadata (assets, channels, configs, runs): read and ingest keys; ingesting
-    /// clients look up their own configs.
-    Read,
-    /// Reading data: read keys.
-    Download,
-    /// Writing data and the metadata that goes with it: ingest keys.
-    Ingest,
-    /// Managing keys and organizations.
-    Admin,
-}
-
-impl Need {
-    fn describe(self) -> &'static str {
-        match self {
-            Need::Read => "read metadata",
-            Need::Download => "read data",
-            Need::Ingest => "ingest",
-            Need::Admin => "administer",
-        }
-    }
+        .ok_or_else(|| status(ErrorKind::Unauthenticated, "missing API key"))?;
+    authorize(&principal, action)?;
+    Ok(principal)
 }
 
 /// Checks a request's `organization_id` field against the key's organization: empty means
@@ -116,10 +196,13 @@ pub fn check_organization(principal: &Principal, requested: &str) -> Result<(), 
     if requested.is_empty() || requested == principal.organization_id {
         Ok(())
     } else {
-        Err(Status::permission_denied(format!(
-            "this API key belongs to organization {}, not {requested}",
-            principal.organization_id
-        )))
+        Err(status(
+            ErrorKind::PermissionDenied,
+            format!(
+                "this API key belongs to organization {}, not {requested}",
+                principal.organization_id
+            ),
+        ))
     }
 }
 
@@ -173,5 +256,90 @@ fn refuse(grpc: bool, message: &str) -> Response {
             format!("{message}\n"),
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(scope: Scope) -> Principal {
+        Principal {
+            organization_id: "org".into(),
+            key_id: "key".into(),
+            scope,
+        }
+    }
+
+    /// The scope matrix as `docs/architecture.md` draws it: every action against every scope.
+    #[test]
+    fn the_scope_matrix() {
+        const Y: bool = true;
+        const N: bool = false;
+        #[rustfmt::skip]
+        let matrix = [
+            //                      ingest read admin
+            (Action::WritePoints,   [Y,     N,   Y]),
+            (Action::WriteMetadata, [Y,     N,   Y]),
+            (Action::ReadMetadata,  [Y,     Y,   Y]),
+            (Action::ReadData,      [N,     Y,   Y]),
+            (Action::DeleteData,    [Y,     N,   Y]),
+            (Action::ManageRules,   [Y,     N,   Y]),
+            (Action::ManageUsers,   [N,     N,   Y]),
+            (Action::Maintain,      [N,     N,   Y]),
+        ];
+        assert_eq!(
+            matrix.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+            Action::ALL,
+            "every action has a row"
+        );
+        for (action, row) in matrix {
+            for (scope, expected) in [Scope::Ingest, Scope::Read, Scope::Admin]
+                .into_iter()
+                .zip(row)
+            {
+                let got = authorize(&key(scope), action);
+                assert_eq!(got.is_ok(), expected, "{scope} × {action:?}");
+                if let Err(denied) = got {
+                    assert_eq!(denied, Denied { scope, action });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_denial_names_the_key_the_action_and_the_scopes_that_may() {
+        let denied = authorize(&key(Scope::Read), Action::WritePoints).unwrap_err();
+        assert_eq!(
+            denied.to_string(),
+            "this read key may not write points: that needs a key of scope ingest or admin"
+        );
+        assert_eq!(denied.kind(), ErrorKind::PermissionDenied);
+        let denied = authorize(&key(Scope::Ingest), Action::Maintain).unwrap_err();
+        assert_eq!(
+            denied.to_string(),
+            "this ingest key may not run maintenance: that needs a key of scope admin"
+        );
+    }
+
+    #[test]
+    fn a_grpc_denial_is_permission_denied_and_a_missing_key_unauthenticated() {
+        let mut request = tonic::Request::new(());
+        let err = authorize_call(&request, Action::ReadData).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        request.extensions_mut().insert(key(Scope::Ingest));
+        let err = authorize_call(&request, Action::ReadData).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        assert!(
+            err.message().contains("may not read data"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(
+            authorize_call(&request, Action::ReadMetadata)
+                .unwrap()
+                .scope,
+            Scope::Ingest
+        );
     }
 }

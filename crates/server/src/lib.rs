@@ -2,7 +2,7 @@
 //!
 //! Each protocol is a module that decodes its wire format into Sextant's own types and maps
 //! results and errors back; none touches files and none knows the others. [`app::router`]
-//! puts them under one router behind [`auth`], and [`listener::serve`] serves it on one
+//! puts them under one router behind [`auth`] and [`request_id`], and [`listener::serve`] serves it on one
 //! address, HTTP/1.1 and gRPC side by side. Handlers hold the engines as trait objects
 //! ([`state::AppState`]); only the binary builds concrete types.
 
@@ -16,6 +16,7 @@ pub mod kairos;
 pub mod listener;
 pub mod metrics;
 pub mod native;
+pub mod request_id;
 pub mod sift;
 pub mod state;
 pub mod webhook;

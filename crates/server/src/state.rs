@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sextant_catalog::Catalog;
+use sextant_catalog::{Catalog, Clock, SystemClock};
 use sextant_model::ErrorKind;
 use sextant_rules::{EngineConfig, RuleEngine};
 use sextant_storage::Store;
@@ -24,17 +24,20 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Live rule evaluation.
     pub rules: Arc<RuleEngine>,
+    /// The wall clock front ends read "now" from (a line without a timestamp, a relative
+    /// KairosDB query, a stopped run): the system's, unless a test fixes it.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
-    /// The state of a server over these engines.
-    /// The state of a server over these engines, with a rule engine of default settings.
+    /// The state of a server over these engines, with a rule engine of default settings and
+    /// the system clock.
     pub fn new(catalog: Arc<dyn Catalog>, store: Arc<dyn Store>) -> Self {
         let rules = RuleEngine::start(catalog.clone(), store.clone(), EngineConfig::default());
         Self::with_rules(catalog, store, rules)
     }
 
-    /// The state of a server over these engines and this rule engine.
+    /// The state of a server over these engines and this rule engine, with the system clock.
     pub fn with_rules(
         catalog: Arc<dyn Catalog>,
         store: Arc<dyn Store>,
@@ -46,7 +49,14 @@ impl AppState {
             store,
             metrics,
             rules,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same state reading the time from `clock` (tests fix the time with it).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs a rule-engine call on a blocking thread (it may wait on the catalog) and maps its

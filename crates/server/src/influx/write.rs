@@ -25,7 +25,8 @@ use serde::Deserialize;
 use sextant_model::{DataType, Point, SeriesKey, SeriesKeyError, Timestamp, Value, WriteBatch};
 
 use super::parser::{FieldValue, LineError, parse_lines};
-use crate::auth::{Principal, Scope};
+use crate::auth::{Action, Principal, authorize};
+use crate::error::{ErrorReply, HttpError, json_body};
 use crate::state::{AppState, org_number};
 
 /// The largest body accepted, after decompression.
@@ -76,23 +77,18 @@ async fn write(
     body: Bytes,
     dialect: Dialect,
 ) -> Response {
-    if !principal.scope.allows(Scope::Ingest) {
-        return reply(
-            dialect,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("this {} key may not write", principal.scope),
-        );
+    if let Err(denied) = authorize(&principal, Action::WritePoints) {
+        return reply(dialect, denied);
     }
     let scale = match precision_scale(params.precision.as_deref()) {
         Ok(scale) => scale,
-        Err(message) => return reply(dialect, StatusCode::BAD_REQUEST, "invalid", message),
+        Err(message) => return reply(dialect, HttpError::invalid(message)),
     };
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let now = now_ns();
+    let now = state.clock.now();
     let org = org_number(&principal.organization_id);
 
     // Decompressing and parsing are CPU work: off the I/O threads.
@@ -108,11 +104,8 @@ async fn write(
     .await;
     let (body, mut parsed) = match decoded {
         Ok(Ok(decoded)) => decoded,
-        Ok(Err(message)) => return reply(dialect, StatusCode::BAD_REQUEST, "invalid", message),
-        Err(_) => {
-            let message = "the body could not be read".to_owned();
-            return reply(dialect, StatusCode::BAD_REQUEST, "invalid", message);
-        }
+        Ok(Err(message)) => return reply(dialect, HttpError::invalid(message)),
+        Err(_) => return internal(dialect),
     };
 
     // The common case: every series is accepted, and the points move into the batch.
@@ -120,7 +113,7 @@ async fn write(
     if !parsed.slots.is_empty() {
         let batch = match parsed.take_batch(org) {
             Ok(batch) => batch,
-            Err(e) => return reply(dialect, StatusCode::BAD_REQUEST, "invalid", e.to_string()),
+            Err(e) => return reply(dialect, e),
         };
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.write(batch)).await {
@@ -141,10 +134,7 @@ async fn write(
                     Err(response) => return response,
                 }
             }
-            Ok(Err(error)) => {
-                let status = crate::error::http_status(error.kind());
-                return reply(dialect, status, "internal error", error.to_string());
-            }
+            Ok(Err(error)) => return reply(dialect, error),
             Err(_) => return internal(dialect),
         }
     }
@@ -160,12 +150,10 @@ async fn write(
     };
     reply(
         dialect,
-        StatusCode::BAD_REQUEST,
-        "invalid",
-        format!(
+        HttpError::invalid(format!(
             "partial write: {stored} points stored, {count} lines or points rejected: {}{more}",
             shown.join("; ")
-        ),
+        )),
     )
 }
 
@@ -182,9 +170,7 @@ async fn write_accepted(
         for slot in &parsed.slots {
             batch.push(slot.key.clone(), slot.data_type, slot.points.clone());
         }
-        let batch = batch
-            .validate()
-            .map_err(|e| reply(dialect, StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
+        let batch = batch.validate().map_err(|e| reply(dialect, e))?;
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.write(batch)).await {
             Ok(Ok(receipt)) => {
@@ -199,8 +185,7 @@ async fn write_accepted(
                         .position(|slot| slot.key.to_string() == s)
                 });
                 let Some(at) = refused else {
-                    let status = crate::error::http_status(error.kind());
-                    return Err(reply(dialect, status, "internal error", error.to_string()));
+                    return Err(reply(dialect, error));
                 };
                 let slot = parsed.slots.swap_remove(at);
                 for line in slot.lines {
@@ -213,12 +198,11 @@ async fn write_accepted(
     Ok(0)
 }
 
+/// A write task that panicked or was cancelled: a bug, logged and answered generically.
 fn internal(dialect: Dialect) -> Response {
     reply(
         dialect,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal error",
-        "the write failed".to_owned(),
+        HttpError::internal("a line-protocol write task failed"),
     )
 }
 
@@ -435,18 +419,31 @@ fn precision_scale(precision: Option<&str>) -> Result<i64, String> {
     })
 }
 
-fn now_ns() -> Timestamp {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+/// An error in the dialect's shape; the status and what is shown come from the one HTTP
+/// mapping ([`HttpError`]).
+fn reply(dialect: Dialect, error: impl Into<HttpError>) -> Response {
+    error.into().respond(|reply| match dialect {
+        Dialect::V1 => json_body(&serde_json::json!({ "error": reply.message() })),
+        Dialect::V2 => json_body(&serde_json::json!({
+            "code": v2_code(reply),
+            "message": reply.message(),
+        })),
+    })
 }
 
-fn reply(dialect: Dialect, status: StatusCode, code: &str, message: String) -> Response {
-    let body = match dialect {
-        Dialect::V1 => serde_json::json!({ "error": message }),
-        Dialect::V2 => serde_json::json!({ "code": code, "message": message }),
-    };
-    (status, axum::Json(body)).into_response()
+/// InfluxDB 2's `code` for a reply (its `influxdb/kit/platform/errors` names).
+fn v2_code(reply: &ErrorReply) -> &'static str {
+    use sextant_model::ErrorKind;
+    match reply.kind {
+        ErrorKind::InvalidInput => "invalid",
+        ErrorKind::NotFound => "not found",
+        ErrorKind::AlreadyExists => "conflict",
+        ErrorKind::Unauthenticated => "unauthorized",
+        ErrorKind::PermissionDenied => "forbidden",
+        ErrorKind::LimitExceeded => "too many requests",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Internal => "internal error",
+    }
 }
 
 #[cfg(test)]

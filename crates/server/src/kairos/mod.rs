@@ -8,7 +8,8 @@
 //! millisecond timestamps are Sextant's nanoseconds divided by 10⁶.
 //!
 //! Every route also answers with a trailing slash (Jersey does), and every route answers
-//! `OPTIONS` with a CORS preflight. Errors have KairosDB's shape, `{"errors": [...]}`.
+//! `OPTIONS` with a CORS preflight. Errors have KairosDB's shape, `{"errors": [...]}`, with
+//! the status of Sextant's one HTTP mapping ([`crate::error`]).
 
 pub mod read;
 pub mod write;
@@ -20,8 +21,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
-use sextant_catalog::{Principal, Scope};
+use sextant_model::ErrorKind;
 
+use crate::auth::Denied;
+use crate::error::{ErrorReply, HttpError};
 use crate::state::AppState;
 
 /// The largest body accepted, after decompression.
@@ -131,10 +134,10 @@ fn no_cache(h: &mut HeaderMap) {
     h.insert(header::EXPIRES, HeaderValue::from_static("0"));
 }
 
-/// `{"errors": [...]}` with `status`.
-pub fn errors(status: StatusCode, messages: Vec<String>) -> Response {
-    let body = serde_json::json!({ "errors": messages }).to_string();
-    let mut response = (status, body).into_response();
+/// KairosDB's error shape, `{"errors": [...]}`: the formatter of the one HTTP mapping.
+pub fn errors_body(reply: &ErrorReply) -> Response {
+    let body = serde_json::json!({ "errors": reply.messages }).to_string();
+    let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=UTF-8"),
@@ -142,58 +145,62 @@ pub fn errors(status: StatusCode, messages: Vec<String>) -> Response {
     response
 }
 
-/// A failed request: its status and the messages of its `{"errors": [...]}` body.
+/// A failed request, answered as `{"errors": [...]}` with the status of the one HTTP mapping
+/// ([`HttpError`]): internal details are logged, never answered.
 #[derive(Debug)]
-pub struct Failure {
-    status: StatusCode,
-    messages: Vec<String>,
-}
+pub struct Failure(pub HttpError);
 
 impl Failure {
-    /// A failure with `status` and `messages`.
-    pub fn new(status: StatusCode, messages: Vec<String>) -> Failure {
-        Failure { status, messages }
+    /// An invalid request, saying what is wrong.
+    pub fn invalid(message: impl std::fmt::Display) -> Failure {
+        Failure(HttpError::invalid(message))
+    }
+
+    /// An invalid request with one message per problem (KairosDB reports each).
+    pub fn rejected(messages: Vec<String>) -> Failure {
+        Failure(HttpError::with_messages(ErrorKind::InvalidInput, messages))
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        errors(self.status, self.messages)
+        self.0.respond(errors_body)
     }
 }
 
-/// The failure for an error of the KairosDB model: 400 for invalid requests, 500 for
-/// failures while evaluating.
-pub fn model_error(error: sextant_kairos::Error) -> Failure {
-    let status = match error {
-        sextant_kairos::Error::Invalid(_) => StatusCode::BAD_REQUEST,
-        sextant_kairos::Error::Runtime(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    Failure::new(status, error.messages())
-}
-
-/// A 500 for a storage failure; the detail goes to the log.
-pub fn internal(error: impl std::fmt::Display) -> Failure {
-    tracing::error!(error = %error, "KairosDB request failed");
-    Failure::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        vec![format!("the datastore failed: {error}")],
-    )
-}
-
-/// 403 unless the key may do what `scope` allows.
-pub fn check_scope(principal: &Principal, scope: Scope, what: &str) -> Result<(), Failure> {
-    if principal.scope.allows(scope) {
-        Ok(())
-    } else {
-        Err(Failure::new(
-            StatusCode::FORBIDDEN,
-            vec![format!(
-                "Forbidden: this {} key may not {what}.",
-                principal.scope
-            )],
-        ))
+impl From<HttpError> for Failure {
+    fn from(error: HttpError) -> Failure {
+        Failure(error)
     }
+}
+
+impl From<sextant_kairos::Error> for Failure {
+    fn from(error: sextant_kairos::Error) -> Failure {
+        Failure(error.into())
+    }
+}
+
+impl From<sextant_storage::Error> for Failure {
+    fn from(error: sextant_storage::Error) -> Failure {
+        Failure(error.into())
+    }
+}
+
+impl From<Denied> for Failure {
+    fn from(denied: Denied) -> Failure {
+        Failure(denied.into())
+    }
+}
+
+impl From<tokio::task::JoinError> for Failure {
+    fn from(error: tokio::task::JoinError) -> Failure {
+        Failure(error.into())
+    }
+}
+
+/// An internal failure: `detail` is logged, the client gets a generic message.
+pub fn internal(detail: impl std::fmt::Display) -> Failure {
+    Failure(HttpError::internal(detail))
 }
 
 /// The body, decompressed when it says it is gzip (`Content-Encoding: gzip`, or KairosDB's
@@ -208,13 +215,10 @@ pub fn body_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Failure> 
     if !(says(header::CONTENT_ENCODING, "gzip") || says(header::CONTENT_TYPE, "application/gzip")) {
         return Ok(body.to_vec());
     }
-    crate::body::gunzip(body, MAX_BODY_BYTES)
-        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, vec![e.to_string()]))
+    crate::body::gunzip(body, MAX_BODY_BYTES).map_err(|e| Failure::invalid(e.to_string()))
 }
 
-/// Now, in epoch milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// Now by the server's clock, in epoch milliseconds (KairosDB's relative times count from it).
+pub fn now_ms(state: &AppState) -> i64 {
+    state.clock.now().div_euclid(1_000_000)
 }

@@ -20,15 +20,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sextant_kairos::group::{GroupKind, MetricResult, SeriesData};
-use sextant_kairos::query::{MetricQuery, Query, TagValue};
+use sextant_kairos::query::{AggregatorKind, MetricQuery, Query, TagValue};
 use sextant_kairos::{DataPoint, KValue};
 use sextant_model::{DataType, OrgId, Timestamp, Value};
 use sextant_storage::{Match, SeriesSelector, Store};
 
-use super::{
-    Failure, body_bytes, check_scope, errors, internal, json, model_error, no_content, now_ms,
-};
-use crate::auth::{Principal, Scope};
+use super::{Failure, body_bytes, internal, json, no_content, now_ms};
+use crate::auth::{Action, Principal, authorize};
 use crate::state::{AppState, org_number};
 
 /// `POST /api/v1/datapoints/query`.
@@ -55,10 +53,10 @@ pub async fn query_get(
     UrlQuery(param): UrlQuery<QueryParam>,
 ) -> Response {
     let Some(query) = param.query else {
-        return errors(
-            StatusCode::BAD_REQUEST,
-            vec!["the query parameter `query` (the URL-encoded query JSON) is missing".to_owned()],
-        );
+        return Failure::invalid(
+            "the query parameter `query` (the URL-encoded query JSON) is missing",
+        )
+        .into_response();
     };
     run_query(state, principal, headers, query.into_bytes(), false).await
 }
@@ -70,40 +68,52 @@ async fn run_query(
     body: Vec<u8>,
     decode: bool,
 ) -> Response {
-    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r.into_response();
+    if let Err(denied) = authorize(&principal, Action::ReadData) {
+        return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
     let request_headers = headers.clone();
+    let now = now_ms(&state);
     let outcome = tokio::task::spawn_blocking(move || {
         let body = if decode {
             body_bytes(&request_headers, &body)?
         } else {
             body
         };
-        let now = now_ms();
-        let query = sextant_kairos::query::parse(&body, now).map_err(model_error)?;
+        let query = sextant_kairos::query::parse(&body, now)?;
+        // `save_as` stores points: such a query is a write too, refused before anything runs.
+        if query.metrics.iter().any(saves) {
+            authorize(&principal, Action::WritePoints)?;
+        }
         let mut results = Vec::with_capacity(query.metrics.len());
         for metric in &query.metrics {
             let result = match pushdown(store.as_ref(), org, &query, metric)? {
                 Some(result) => result,
                 None => {
                     let series = read_series(store.as_ref(), org, &query, metric)?;
-                    sextant_kairos::run_metric(&query, metric, now, series).map_err(model_error)?
+                    sextant_kairos::run_metric(&query, metric, now, series)?
                 }
             };
             save(store.as_ref(), org, &result);
             results.push(result);
         }
-        sextant_kairos::response::query_body(&results).map_err(model_error)
+        Ok::<_, Failure>(sextant_kairos::response::query_body(&results)?)
     })
     .await;
     match outcome {
         Ok(Ok(body)) => json(StatusCode::OK, body, &headers),
         Ok(Err(failure)) => failure.into_response(),
-        Err(e) => internal(e).into_response(),
+        Err(e) => Failure::from(e).into_response(),
     }
+}
+
+/// Whether a metric of a query has a `save_as` aggregator, which stores what it computes.
+fn saves(metric: &MetricQuery) -> bool {
+    metric
+        .aggregators
+        .iter()
+        .any(|a| matches!(a.kind, AggregatorKind::SaveAs { .. }))
 }
 
 /// Writes what `save_as` aggregators asked for; failures are logged, as KairosDB's
@@ -143,10 +153,7 @@ fn selector(metric: &MetricQuery) -> Result<SeriesSelector, Failure> {
                     })
                     .collect();
                 Match::regex(alternatives.join("|")).map_err(|e| {
-                    Failure::new(
-                        StatusCode::BAD_REQUEST,
-                        vec![format!("query.metric.tags.{}: {e}", filter.name)],
-                    )
+                    Failure::invalid(format!("query.metric.tags.{}: {e}", filter.name))
                 })?
             }
         };
@@ -217,7 +224,7 @@ fn read_series(
         };
         let points = store
             .read(org, &info.key, range.clone())
-            .map_err(internal)?;
+            .map_err(Failure::from)?;
         let mut points: Vec<DataPoint> = points
             .into_iter()
             .filter_map(|p| {
@@ -273,7 +280,7 @@ fn pushdown(
                 plan.bucket_ms * 1_000_000,
                 &aggs,
             )
-            .map_err(internal)?;
+            .map_err(Failure::from)?;
         let column = |agg| result.column(agg).cloned();
         let (Some(count), Some(sum), Some(min), Some(max)) = (
             column(sextant_storage::Agg::Count),
@@ -318,15 +325,16 @@ pub async fn query_tags(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r.into_response();
+    if let Err(denied) = authorize(&principal, Action::ReadMetadata) {
+        return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
     let request_headers = headers.clone();
+    let now = now_ms(&state);
     let outcome = tokio::task::spawn_blocking(move || {
         let body = body_bytes(&request_headers, &body)?;
-        let query = sextant_kairos::query::parse(&body, now_ms()).map_err(model_error)?;
+        let query = sextant_kairos::query::parse(&body, now)?;
         let mut queries = Vec::new();
         for metric in &query.metrics {
             let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -347,7 +355,7 @@ pub async fn query_tags(
     match outcome {
         Ok(Ok(body)) => json(StatusCode::OK, body, &headers),
         Ok(Err(failure)) => failure.into_response(),
-        Err(e) => internal(e).into_response(),
+        Err(e) => Failure::from(e).into_response(),
     }
 }
 
@@ -359,20 +367,21 @@ pub async fn delete_datapoints(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_scope(&principal, Scope::Ingest, "delete data") {
-        return r.into_response();
+    if let Err(denied) = authorize(&principal, Action::DeleteData) {
+        return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
+    let now = now_ms(&state);
     let outcome = tokio::task::spawn_blocking(move || {
         let body = body_bytes(&headers, &body)?;
-        let query = sextant_kairos::query::parse(&body, now_ms()).map_err(model_error)?;
+        let query = sextant_kairos::query::parse(&body, now)?;
         let range = nanos(query.start, query.end);
         for metric in &query.metrics {
             let selector = selector(metric)?;
             store
                 .delete(org, &selector, range.clone())
-                .map_err(internal)?;
+                .map_err(Failure::from)?;
         }
         Ok::<_, Failure>(())
     })
@@ -380,7 +389,7 @@ pub async fn delete_datapoints(
     match outcome {
         Ok(Ok(())) => no_content(),
         Ok(Err(failure)) => failure.into_response(),
-        Err(e) => internal(e).into_response(),
+        Err(e) => Failure::from(e).into_response(),
     }
 }
 
@@ -390,8 +399,8 @@ pub async fn delete_metric(
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Response {
-    if let Err(r) = check_scope(&principal, Scope::Ingest, "delete data") {
-        return r.into_response();
+    if let Err(denied) = authorize(&principal, Action::DeleteData) {
+        return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
@@ -401,8 +410,8 @@ pub async fn delete_metric(
     .await;
     match outcome {
         Ok(Ok(_)) => no_content(),
-        Ok(Err(e)) => internal(e).into_response(),
-        Err(e) => internal(e).into_response(),
+        Ok(Err(e)) => Failure::from(e).into_response(),
+        Err(e) => Failure::from(e).into_response(),
     }
 }
 
@@ -419,8 +428,8 @@ pub async fn metric_names(
     headers: HeaderMap,
     UrlQuery(param): UrlQuery<NamesParam>,
 ) -> Response {
-    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r.into_response();
+    if let Err(denied) = authorize(&principal, Action::ReadMetadata) {
+        return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
     let names = state
@@ -435,8 +444,8 @@ pub async fn tag_names(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r.into_response();
+    if let Err(denied) = authorize(&principal, Action::ReadMetadata) {
+        return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
     results(
@@ -451,8 +460,8 @@ pub async fn tag_values(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = check_scope(&principal, Scope::Read, "read data") {
-        return r.into_response();
+    if let Err(denied) = authorize(&principal, Action::ReadMetadata) {
+        return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
     let all = SeriesSelector::all();

@@ -16,15 +16,15 @@ use std::collections::{BTreeSet, HashMap};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use sextant_kairos::KValue;
 use sextant_kairos::ingest::IngestMetric;
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
 use sextant_storage::{SeriesSelector, Store};
 
-use super::{Failure, body_bytes, check_scope, errors, model_error, no_content};
-use crate::auth::{Principal, Scope};
+use super::{Failure, body_bytes, no_content};
+use crate::auth::{Action, Principal, authorize};
 use crate::state::{AppState, org_number};
 
 /// `POST /api/v1/datapoints`.
@@ -34,14 +34,14 @@ pub async fn datapoints(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_scope(&principal, Scope::Ingest, "ingest") {
-        return r.into_response();
+    if let Err(denied) = authorize(&principal, Action::WritePoints) {
+        return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let body = body_bytes(&headers, &body)?;
-        let ingest = sextant_kairos::ingest::parse(&body).map_err(model_error)?;
+        let ingest = sextant_kairos::ingest::parse(&body)?;
         let mut messages = ingest.errors;
         let stored = store_metrics(store.as_ref(), org, ingest.metrics, &mut messages);
         Ok::<_, Failure>((stored, messages))
@@ -53,11 +53,11 @@ pub async fn datapoints(
             if messages.is_empty() {
                 no_content()
             } else {
-                errors(StatusCode::BAD_REQUEST, messages)
+                Failure::rejected(messages).into_response()
             }
         }
         Ok(Err(failure)) => failure.into_response(),
-        Err(e) => super::internal(e).into_response(),
+        Err(e) => Failure::from(e).into_response(),
     }
 }
 
@@ -180,8 +180,7 @@ fn write_entries(
                         }
                     }
                     None => {
-                        tracing::error!(%error, "KairosDB write failed");
-                        messages.push(format!("the datastore failed: {error}"));
+                        messages.push(crate::error::shown_message(&error, error.kind()));
                         return 0;
                     }
                 }

@@ -4,18 +4,20 @@ use std::collections::BTreeMap;
 
 use axum::Extension;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as JsonValue, json};
 use sextant_catalog::{
     Annotation, AnnotationFilter, AnnotationState, AnnotationType, AnnotationUpdate, AssetFilter,
     Catalog, ChannelFilter, NameFilter, NewAnnotation, Page, Principal, Rule, RuleAction, RuleDef,
-    RuleFilter, Scope,
+    RuleFilter,
 };
 use sextant_model::{ErrorKind, Timestamp};
 
-use super::{ApiError, allow, blocking};
+use super::blocking;
+use crate::auth::{Action, authorize};
+use crate::error::{HttpError, JsonBody, QueryParams};
 use crate::state::{AppState, org_number};
 
 // ---- users and tags ----
@@ -28,9 +30,9 @@ pub(super) struct NameBody {
 pub(super) async fn create_user(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<NameBody>,
-) -> Result<(StatusCode, Json<JsonValue>), ApiError> {
-    allow(&principal, Scope::Admin)?;
+    JsonBody(body): JsonBody<NameBody>,
+) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
+    authorize(&principal, Action::ManageUsers)?;
     let user = blocking(move || {
         Ok(state
             .catalog
@@ -46,8 +48,8 @@ pub(super) async fn create_user(
 pub(super) async fn list_users(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<JsonValue>, ApiError> {
-    allow(&principal, Scope::Read)?;
+) -> Result<Json<JsonValue>, HttpError> {
+    authorize(&principal, Action::ReadMetadata)?;
     let users = blocking(move || {
         all_pages(|page| {
             state
@@ -66,9 +68,9 @@ pub(super) async fn list_users(
 pub(super) async fn create_tag(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<NameBody>,
-) -> Result<(StatusCode, Json<JsonValue>), ApiError> {
-    allow(&principal, Scope::Ingest)?;
+    JsonBody(body): JsonBody<NameBody>,
+) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
+    authorize(&principal, Action::WriteMetadata)?;
     let tag = blocking(move || {
         Ok(state
             .catalog
@@ -84,8 +86,8 @@ pub(super) async fn create_tag(
 pub(super) async fn list_tags(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<JsonValue>, ApiError> {
-    allow(&principal, Scope::Read)?;
+) -> Result<Json<JsonValue>, HttpError> {
+    authorize(&principal, Action::ReadMetadata)?;
     let tags = blocking(move || {
         all_pages(|page| {
             state
@@ -143,12 +145,12 @@ pub struct RuleBody {
 }
 
 /// Resolves a rule body's names into a declaration, creating missing tags.
-fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef, ApiError> {
+fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef, HttpError> {
     let annotation_type = match body.rule_type.as_deref().unwrap_or("review") {
         "review" => AnnotationType::DataReview,
         "phase" => AnnotationType::Phase,
         other => {
-            return Err(ApiError::invalid(format!(
+            return Err(HttpError::invalid(format!(
                 "rule `{}`: type `{other}` is not `review` or `phase`",
                 body.name
             )));
@@ -162,7 +164,7 @@ fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef,
         };
         let (assets, _) = catalog.list_assets(org, &filter, Page::first(1))?;
         let asset = assets.into_iter().next().ok_or_else(|| {
-            ApiError::new(
+            HttpError::new(
                 ErrorKind::NotFound,
                 format!("rule `{}`: no asset named `{name}`", body.name),
             )
@@ -181,7 +183,7 @@ fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef,
                     .into_iter()
                     .next()
                     .ok_or_else(|| {
-                        ApiError::new(
+                        HttpError::new(
                             ErrorKind::NotFound,
                             format!(
                                 "rule `{}`: no user named `{name}` (create one with POST /api/v1/users)",
@@ -201,7 +203,7 @@ fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef,
     if let Some(url) = &body.webhook_url
         && !url.starts_with("http://")
     {
-        return Err(ApiError::invalid(format!(
+        return Err(HttpError::invalid(format!(
             "rule `{}`: webhook_url {url:?} must start with http:// (HTTPS is not supported)",
             body.name
         )));
@@ -265,9 +267,9 @@ pub(super) struct RuleListParams {
 pub(super) async fn list_rules(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(params): Query<RuleListParams>,
-) -> Result<Json<JsonValue>, ApiError> {
-    allow(&principal, Scope::Read)?;
+    QueryParams(params): QueryParams<RuleListParams>,
+) -> Result<Json<JsonValue>, HttpError> {
+    authorize(&principal, Action::ReadMetadata)?;
     let filter = RuleFilter {
         asset_ids: params.asset_id.map(|id| vec![id]),
         include_archived: params.include_archived,
@@ -289,9 +291,9 @@ pub(super) async fn list_rules(
 pub(super) async fn apply_rule(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<RuleBody>,
-) -> Result<(StatusCode, Json<JsonValue>), ApiError> {
-    allow(&principal, Scope::Ingest)?;
+    JsonBody(body): JsonBody<RuleBody>,
+) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
+    authorize(&principal, Action::ManageRules)?;
     let org = principal.organization_id.clone();
     let engine = state.rules.clone();
     let (rule, created) = blocking(move || {
@@ -325,8 +327,8 @@ pub(super) async fn apply_rule(
 pub(super) async fn flush_rules(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<JsonValue>, ApiError> {
-    allow(&principal, Scope::Read)?;
+) -> Result<Json<JsonValue>, HttpError> {
+    authorize(&principal, Action::ReadMetadata)?;
     let engine = state.rules.clone();
     blocking(move || Ok(engine.flush()?)).await?;
     let stats = state.rules.stats();
@@ -368,11 +370,11 @@ pub struct EvalBody {
 pub(super) async fn eval_rule(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<EvalBody>,
-) -> Result<Json<JsonValue>, ApiError> {
-    allow(&principal, Scope::Read)?;
+    JsonBody(body): JsonBody<EvalBody>,
+) -> Result<Json<JsonValue>, HttpError> {
+    authorize(&principal, Action::ReadData)?;
     if body.annotate {
-        allow(&principal, Scope::Ingest)?;
+        authorize(&principal, Action::ManageRules)?;
     }
     let org = principal.organization_id.clone();
     let result = blocking(move || {
@@ -387,7 +389,7 @@ pub(super) async fn eval_rule(
             .into_iter()
             .next()
             .ok_or_else(|| {
-                ApiError::new(
+                HttpError::new(
                     ErrorKind::NotFound,
                     format!("no asset named `{}`", body.asset),
                 )
@@ -407,13 +409,13 @@ pub(super) async fn eval_rule(
                 modified_at: 0,
             },
             _ => {
-                return Err(ApiError::invalid(
+                return Err(HttpError::invalid(
                     "give either `rule_key` (a stored rule) or `rule` (a rule inline)",
                 ));
             }
         };
         if body.annotate && rule.id.is_empty() {
-            return Err(ApiError::invalid(
+            return Err(HttpError::invalid(
                 "`annotate` needs a stored rule (`rule_key`)",
             ));
         }
@@ -427,7 +429,7 @@ pub(super) async fn eval_rule(
         let start = body.start.unwrap_or(Timestamp::MIN);
         let end = body.end.unwrap_or(Timestamp::MAX);
         if end <= start {
-            return Err(ApiError::invalid(format!(
+            return Err(HttpError::invalid(format!(
                 "end ({end}) must be after start ({start})"
             )));
         }
@@ -476,7 +478,7 @@ pub(super) async fn eval_rule(
     Ok(Json(result))
 }
 
-fn tag_names(catalog: &dyn Catalog, org: &str, ids: &[String]) -> Result<Vec<String>, ApiError> {
+fn tag_names(catalog: &dyn Catalog, org: &str, ids: &[String]) -> Result<Vec<String>, HttpError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -543,9 +545,9 @@ pub(super) struct AnnotationParams {
 pub(super) async fn list_annotations(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(params): Query<AnnotationParams>,
-) -> Result<Json<JsonValue>, ApiError> {
-    allow(&principal, Scope::Read)?;
+    QueryParams(params): QueryParams<AnnotationParams>,
+) -> Result<Json<JsonValue>, HttpError> {
+    authorize(&principal, Action::ReadMetadata)?;
     let states = params
         .state
         .map(|s| s.parse::<AnnotationState>().map(|s| vec![s]))
@@ -581,8 +583,8 @@ pub(super) async fn get_annotation(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<JsonValue>, ApiError> {
-    allow(&principal, Scope::Read)?;
+) -> Result<Json<JsonValue>, HttpError> {
+    authorize(&principal, Action::ReadMetadata)?;
     let annotation = blocking(move || {
         Ok(state
             .catalog
@@ -598,11 +600,11 @@ pub(super) async fn update_annotation(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    Json(body): Json<JsonValue>,
-) -> Result<Json<JsonValue>, ApiError> {
-    allow(&principal, Scope::Ingest)?;
+    JsonBody(body): JsonBody<JsonValue>,
+) -> Result<Json<JsonValue>, HttpError> {
+    authorize(&principal, Action::ManageRules)?;
     let JsonValue::Object(fields) = body else {
-        return Err(ApiError::invalid("the body must be a JSON object"));
+        return Err(HttpError::invalid("the body must be a JSON object"));
     };
     let mut update = AnnotationUpdate::default();
     for (key, value) in fields {
@@ -610,7 +612,7 @@ pub(super) async fn update_annotation(
             value
                 .as_str()
                 .map(str::to_owned)
-                .ok_or_else(|| ApiError::invalid(format!("`{key}` must be a string")))
+                .ok_or_else(|| HttpError::invalid(format!("`{key}` must be a string")))
         };
         match key.as_str() {
             "state" => update.state = Some(text(&value)?.parse::<AnnotationState>()?),
@@ -625,11 +627,11 @@ pub(super) async fn update_annotation(
             "tags" => {
                 update.tags = Some(
                     serde_json::from_value::<Vec<String>>(value)
-                        .map_err(|_| ApiError::invalid("`tags` must be a list of strings"))?,
+                        .map_err(|_| HttpError::invalid("`tags` must be a list of strings"))?,
                 );
             }
             other => {
-                return Err(ApiError::invalid(format!(
+                return Err(HttpError::invalid(format!(
                     "cannot change `{other}`; an annotation's state, assignee_user_id, name, description and tags can change"
                 )));
             }
@@ -647,7 +649,7 @@ pub(super) async fn update_annotation(
 /// Every item of a paged catalog listing.
 fn all_pages<T>(
     mut list: impl FnMut(Page) -> sextant_catalog::Result<(Vec<T>, String)>,
-) -> Result<Vec<T>, ApiError> {
+) -> Result<Vec<T>, HttpError> {
     let mut out = Vec::new();
     let mut token = String::new();
     loop {

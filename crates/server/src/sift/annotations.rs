@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{timestamp_from_pb, timestamp_to_pb};
 use super::filter;
 use super::unsupported;
-use crate::auth::{Need, check_organization, require};
+use crate::auth::{Action, authorize_call, check_organization};
 use crate::state::AppState;
 
 /// The service.
@@ -98,7 +98,7 @@ impl AnnotationService for Annotations {
         &self,
         request: Request<CreateAnnotationRequest>,
     ) -> Result<Response<CreateAnnotationResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::ManageRules)?;
         let req = request.into_inner();
         check_organization(&principal, &req.organization_id)?;
         let start_time = req
@@ -186,7 +186,7 @@ impl AnnotationService for Annotations {
         &self,
         request: Request<ListAnnotationsRequest>,
     ) -> Result<Response<ListAnnotationsResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         check_organization(&principal, &req.organization_id)?;
         let parsed = filter::parse_for(
@@ -247,7 +247,7 @@ impl AnnotationService for Annotations {
         &self,
         request: Request<GetAnnotationRequest>,
     ) -> Result<Response<GetAnnotationResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let id = request.into_inner().annotation_id;
         let annotation = self
             .state
@@ -262,7 +262,7 @@ impl AnnotationService for Annotations {
         &self,
         request: Request<UpdateAnnotationRequest>,
     ) -> Result<Response<UpdateAnnotationResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::ManageRules)?;
         let req = request.into_inner();
         let annotation = req
             .annotation

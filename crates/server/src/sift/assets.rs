@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use super::convert::timestamp_to_pb;
 use super::filter;
 use super::unsupported;
-use crate::auth::{Need, require};
+use crate::auth::{Action, authorize_call};
 use crate::state::AppState;
 
 /// The service.
@@ -51,7 +51,7 @@ impl AssetService for Assets {
         &self,
         request: Request<GetAssetRequest>,
     ) -> Result<Response<GetAssetResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let id = request.into_inner().asset_id;
         let asset = self
             .state
@@ -66,7 +66,7 @@ impl AssetService for Assets {
         &self,
         request: Request<ListAssetsRequest>,
     ) -> Result<Response<ListAssetsResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let filter = filter::parse_for(&req.filter, &["name", "asset_id"])?;
         let filter = AssetFilter {

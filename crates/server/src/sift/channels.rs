@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_to_pb};
 use super::filter;
 use super::unsupported;
-use crate::auth::{Need, require};
+use crate::auth::{Action, authorize_call};
 use crate::state::AppState;
 
 /// The service.
@@ -41,7 +41,7 @@ impl ChannelService for Channels {
         &self,
         request: Request<GetChannelRequest>,
     ) -> Result<Response<GetChannelResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let id = request.into_inner().channel_id;
         let channel = self
             .state
@@ -56,7 +56,7 @@ impl ChannelService for Channels {
         &self,
         request: Request<ListChannelsRequest>,
     ) -> Result<Response<ListChannelsResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let filter = filter::parse_for(&req.filter, &["asset_id", "name", "channel_id"])?;
         let filter = ChannelFilter {

@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{
     bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_from_pb, timestamp_to_pb,
 };
-use crate::auth::{Need, require};
+use crate::auth::{Action, authorize_call};
 use crate::state::{AppState, org_number};
 
 /// The most encoded bytes of data one page carries.
@@ -82,7 +82,7 @@ impl DataService for Data {
         &self,
         request: Request<GetDataRequest>,
     ) -> Result<Response<GetDataResponse>, Status> {
-        let principal = require(&request, Need::Download)?;
+        let principal = authorize_call(&request, Action::ReadData)?;
         let req = request.into_inner();
         let start = req
             .start_time

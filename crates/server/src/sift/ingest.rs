@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::timestamp_from_pb;
 use super::unsupported;
-use crate::auth::{Need, Principal, check_organization, require};
+use crate::auth::{Action, Principal, authorize_call, check_organization};
 use crate::state::{AppState, org_number};
 
 /// Points one stream may carry; past this the stream is refused (RESOURCE_EXHAUSTED) rather
@@ -175,7 +175,7 @@ impl IngestService for Ingest {
         &self,
         request: Request<Streaming<IngestWithConfigDataStreamRequest>>,
     ) -> Result<Response<IngestWithConfigDataStreamResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::WritePoints)?;
         let mut stream = request.into_inner();
         let mut batch = StreamBatch::default();
         let mut number = 0usize;

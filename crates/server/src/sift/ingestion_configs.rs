@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{flow_from_pb, flow_to_pb, flows_as_config};
 use super::filter;
-use crate::auth::{Need, check_organization, require};
+use crate::auth::{Action, authorize_call, check_organization};
 use crate::state::AppState;
 
 /// The service.
@@ -34,7 +34,7 @@ impl IngestionConfigService for IngestionConfigs {
         &self,
         request: Request<GetIngestionConfigRequest>,
     ) -> Result<Response<GetIngestionConfigResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let id = request.into_inner().ingestion_config_id;
         let config = self
             .state
@@ -49,7 +49,7 @@ impl IngestionConfigService for IngestionConfigs {
         &self,
         request: Request<CreateIngestionConfigRequest>,
     ) -> Result<Response<CreateIngestionConfigResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::WriteMetadata)?;
         let req = request.into_inner();
         check_organization(&principal, &req.organization_id)?;
         if req.asset_name.trim().is_empty() {
@@ -79,7 +79,7 @@ impl IngestionConfigService for IngestionConfigs {
         &self,
         request: Request<ListIngestionConfigsRequest>,
     ) -> Result<Response<ListIngestionConfigsResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let filter = filter::parse_for(
             &req.filter,
@@ -108,7 +108,7 @@ impl IngestionConfigService for IngestionConfigs {
         &self,
         request: Request<CreateIngestionConfigFlowsRequest>,
     ) -> Result<Response<CreateIngestionConfigFlowsResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::WriteMetadata)?;
         let req = request.into_inner();
         let incoming: Vec<FlowDef> = req
             .flows
@@ -167,7 +167,7 @@ impl IngestionConfigService for IngestionConfigs {
         &self,
         request: Request<ListIngestionConfigFlowsRequest>,
     ) -> Result<Response<ListIngestionConfigFlowsResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let filter = filter::parse_for(&req.filter, &["name", "flow_name"])?;
         let names = filter

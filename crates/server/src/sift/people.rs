@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 use super::convert::timestamp_to_pb;
 use super::filter;
 use super::unsupported;
-use crate::auth::{Need, Principal, check_organization, require};
+use crate::auth::{Action, Principal, authorize_call, check_organization};
 use crate::state::AppState;
 
 /// The user service.
@@ -91,7 +91,7 @@ impl UserService for Users {
         &self,
         request: Request<GetUserRequest>,
     ) -> Result<Response<GetUserResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let id = request.into_inner().user_id;
         let user = self
             .state
@@ -106,7 +106,7 @@ impl UserService for Users {
         &self,
         request: Request<ListActiveUsersRequest>,
     ) -> Result<Response<ListActiveUsersResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         check_organization(&principal, &req.organization_id)?;
         let (users, next_page_token) = self
@@ -122,7 +122,7 @@ impl UserService for Users {
         &self,
         request: Request<ListUsersRequest>,
     ) -> Result<Response<ListUsersResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let (users, next_page_token) = self
             .list(principal, &req.filter, req.page_size, req.page_token)
@@ -140,7 +140,7 @@ impl TagService for Tags {
         &self,
         request: Request<CreateTagRequest>,
     ) -> Result<Response<CreateTagResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::WriteMetadata)?;
         let name = request.into_inner().name;
         let tag = self
             .state
@@ -155,7 +155,7 @@ impl TagService for Tags {
         &self,
         request: Request<ListTagsRequest>,
     ) -> Result<Response<ListTagsResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let filter = filter::parse_for(&req.filter, &["name", "tag_id"])?;
         let filter = NameFilter {

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 use super::convert::timestamp_to_pb;
 use super::filter;
 use super::unsupported;
-use crate::auth::{Need, Principal, check_organization, require};
+use crate::auth::{Action, Principal, authorize_call, check_organization};
 use crate::state::AppState;
 
 /// The service.
@@ -382,7 +382,7 @@ impl RuleService for Rules {
         &self,
         request: Request<GetRuleRequest>,
     ) -> Result<Response<GetRuleResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let rule = self.find(&principal, req.rule_id, req.client_key).await?;
         Ok(Response::new(GetRuleResponse {
@@ -394,7 +394,7 @@ impl RuleService for Rules {
         &self,
         request: Request<BatchGetRulesRequest>,
     ) -> Result<Response<BatchGetRulesResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let mut rules = Vec::new();
         for id in req.rule_ids {
@@ -412,7 +412,7 @@ impl RuleService for Rules {
         &self,
         request: Request<CreateRuleRequest>,
     ) -> Result<Response<CreateRuleResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::ManageRules)?;
         let req = request
             .into_inner()
             .update
@@ -432,7 +432,7 @@ impl RuleService for Rules {
         &self,
         request: Request<UpdateRuleRequest>,
     ) -> Result<Response<UpdateRuleResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::ManageRules)?;
         let req = request.into_inner();
         check_organization(&principal, &req.organization_id)?;
         let def = rule_from_pb(&req)?;
@@ -476,7 +476,7 @@ impl RuleService for Rules {
         &self,
         request: Request<ArchiveRuleRequest>,
     ) -> Result<Response<ArchiveRuleResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::ManageRules)?;
         let req = request.into_inner();
         self.set_archived(&principal, req.rule_id, req.client_key, true)
             .await?;
@@ -496,7 +496,7 @@ impl RuleService for Rules {
         &self,
         request: Request<BatchArchiveRulesRequest>,
     ) -> Result<Response<BatchArchiveRulesResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::ManageRules)?;
         let req = request.into_inner();
         for id in req.rule_ids {
             self.set_archived(&principal, id, String::new(), true)
@@ -513,7 +513,7 @@ impl RuleService for Rules {
         &self,
         request: Request<UnarchiveRuleRequest>,
     ) -> Result<Response<UnarchiveRuleResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::ManageRules)?;
         let req = request.into_inner();
         self.set_archived(&principal, req.rule_id, req.client_key, false)
             .await?;
@@ -524,7 +524,7 @@ impl RuleService for Rules {
         &self,
         request: Request<BatchUnarchiveRulesRequest>,
     ) -> Result<Response<BatchUnarchiveRulesResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::ManageRules)?;
         let req = request.into_inner();
         for id in req.rule_ids {
             self.set_archived(&principal, id, String::new(), false)
@@ -601,7 +601,7 @@ impl RuleService for Rules {
         &self,
         request: Request<ListRulesRequest>,
     ) -> Result<Response<ListRulesResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let filter =
             filter::parse_for(&req.filter, &["rule_id", "client_key", "name", "asset_id"])?;

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{metadata_from_pb, metadata_to_pb, timestamp_from_pb, timestamp_to_pb};
 use super::filter;
 use super::unsupported;
-use crate::auth::{Need, check_organization, require};
+use crate::auth::{Action, authorize_call, check_organization};
 use crate::state::AppState;
 
 /// The service.
@@ -52,7 +52,7 @@ impl RunService for Runs {
         &self,
         request: Request<GetRunRequest>,
     ) -> Result<Response<GetRunResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let id = request.into_inner().run_id;
         let run = self
             .state
@@ -67,7 +67,7 @@ impl RunService for Runs {
         &self,
         request: Request<ListRunsRequest>,
     ) -> Result<Response<ListRunsResponse>, Status> {
-        let principal = require(&request, Need::Read)?;
+        let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         let filter = filter::parse_for(&req.filter, &["name", "run_id", "client_key"])?;
         let filter = RunFilter {
@@ -93,7 +93,7 @@ impl RunService for Runs {
         &self,
         request: Request<CreateRunRequest>,
     ) -> Result<Response<CreateRunResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::WriteMetadata)?;
         let req = request.into_inner();
         check_organization(&principal, &req.organization_id)?;
         if req.name.trim().is_empty() {
@@ -136,7 +136,7 @@ impl RunService for Runs {
         &self,
         request: Request<UpdateRunRequest>,
     ) -> Result<Response<UpdateRunResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::WriteMetadata)?;
         let req = request.into_inner();
         let run = req
             .run
@@ -198,11 +198,9 @@ impl RunService for Runs {
         &self,
         request: Request<StopRunRequest>,
     ) -> Result<Response<StopRunResponse>, Status> {
-        let principal = require(&request, Need::Ingest)?;
+        let principal = authorize_call(&request, Action::WriteMetadata)?;
         let id = request.into_inner().run_id;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let now = self.state.clock.now();
         let update = RunUpdate {
             stop_time: Some(now),
             ..RunUpdate::default()
