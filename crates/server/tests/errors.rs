@@ -161,6 +161,10 @@ impl Store for FailingStore {
         Store::stats(&self.db)
     }
 
+    fn feed(&self) -> &dyn sextant_storage::CommitFeed {
+        Store::feed(&self.db)
+    }
+
     fn flush(&self) -> sextant_storage::Result<FlushReport> {
         self.check()?;
         self.db.flush()
