@@ -14,6 +14,7 @@ pub mod part;
 pub mod read;
 mod store;
 pub mod wal;
+mod write;
 
 pub use db::{
     Db, DbConfig, DeleteReport, FlushReport, MaintenanceReport, PartsConfig, RetentionRule,
@@ -23,3 +24,4 @@ pub use error::{Error, Result};
 pub use head::{Match, SelectorError, SeriesSelector};
 pub use read::{Agg, AggregateResult, ArrowPoints, Order};
 pub use store::{Store, StoreStats};
+pub use write::{Refusal, WriteOutcome, WritePolicy};
