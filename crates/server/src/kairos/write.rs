@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use sextant_kairos::KValue;
 use sextant_kairos::ingest::IngestMetric;
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
-use sextant_storage::{SeriesSelector, Store};
+use sextant_storage::{SeriesSelector, Store, WritePolicy};
 
 use super::{Failure, body_bytes, check_scope, errors, model_error, no_content};
 use crate::auth::{Principal, Scope};
@@ -129,66 +129,63 @@ pub fn store_metrics(
             }
         }
     }
-    // One batch for the whole request, so that it is stored or refused whole (but for the
-    // series the store refuses, which are reported and set aside). Each series' points are
-    // sorted stably, so a later duplicate still wins.
-    let mut entries: Vec<(SeriesKey, Pending)> = Vec::new();
+    // One write for the whole request: the store refuses the series it cannot take (reported
+    // for every metric object that wrote to them) and stores the others together. Each
+    // series' points are sorted stably, so a later duplicate still wins. A series whose every
+    // point was refused above has nothing to write.
+    let mut entries: Vec<(SeriesKey, Pending)> = Vec::with_capacity(order.len());
     for key in order {
         let Some(mut p) = pending.remove(&key) else {
             continue;
         };
+        if p.points.is_empty() {
+            continue;
+        }
         p.points.sort_by_key(|p| p.timestamp);
         entries.push((key, p));
     }
-    write_entries(store, org, entries, messages)
-}
-
-/// Writes one batch, setting aside (and reporting) the series the store refuses.
-fn write_entries(
-    store: &dyn Store,
-    org: OrgId,
-    mut entries: Vec<(SeriesKey, Pending)>,
-    messages: &mut Vec<String>,
-) -> usize {
-    while !entries.is_empty() {
-        let mut batch = WriteBatch::new(org);
-        for (key, p) in &entries {
-            batch.push(key.clone(), p.data_type, p.points.clone());
+    if entries.is_empty() {
+        return 0;
+    }
+    let mut batch = WriteBatch::new(org);
+    for (key, p) in &mut entries {
+        batch.push(key.clone(), p.data_type, std::mem::take(&mut p.points));
+    }
+    let batch = match batch.validate() {
+        Ok(batch) => batch,
+        Err(e) => {
+            messages.push(e.to_string());
+            return 0;
         }
-        let batch = match batch.validate() {
-            Ok(batch) => batch,
-            Err(e) => {
-                messages.push(e.to_string());
-                return 0;
-            }
-        };
-        match store.write(batch) {
-            Ok(receipt) => return receipt.points,
-            Err(error) => {
-                let refused = match &error {
-                    sextant_storage::Error::SeriesTypeConflict { series, .. }
-                    | sextant_storage::Error::TooOld { series, .. } => {
-                        entries.iter().position(|(k, _)| k.to_string() == *series)
-                    }
-                    _ => None,
+    };
+    match store.write_with(batch, WritePolicy::StoreTheRest) {
+        Ok(outcome) => {
+            // The batch's series are the entries, in order, each once.
+            for refusal in &outcome.refused {
+                let sources = match entries.get(refusal.index) {
+                    Some((key, p)) if *key == refusal.key => Some(&p.sources),
+                    _ => entries
+                        .iter()
+                        .find(|(key, _)| *key == refusal.key)
+                        .map(|(_, p)| &p.sources),
                 };
-                match refused {
-                    Some(i) => {
-                        let (_, p) = entries.remove(i);
-                        for source in p.sources {
-                            messages.push(format!("{source}: {error}"));
+                match sources {
+                    Some(sources) => {
+                        for source in sources {
+                            messages.push(format!("{source}: {refusal}"));
                         }
                     }
-                    None => {
-                        tracing::error!(%error, "KairosDB write failed");
-                        messages.push(format!("the datastore failed: {error}"));
-                        return 0;
-                    }
+                    None => messages.push(refusal.to_string()),
                 }
             }
+            outcome.points()
+        }
+        Err(error) => {
+            tracing::error!(%error, "KairosDB write failed");
+            messages.push(format!("the datastore failed: {error}"));
+            0
         }
     }
-    0
 }
 
 fn new_series_type(metric: &IngestMetric) -> DataType {
