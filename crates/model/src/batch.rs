@@ -206,7 +206,8 @@ impl ValidatedBatch {
         self.batch.org
     }
 
-    /// The series and their points; each series appears once.
+    /// The series and their points; each series appears once, in the order of its first
+    /// [`WriteBatch::push`], so that a batch that pushed each series once keeps its order.
     pub fn series(&self) -> &[SeriesPoints] {
         &self.batch.series
     }

@@ -204,7 +204,10 @@ async fn a_type_conflicting_series_is_refused_and_the_others_stored_in_one_write
         )),
         "{message}"
     );
-    assert!(message.contains(&format!("; line 4: {refused}")), "{message}");
+    assert!(
+        message.contains(&format!("; line 4: {refused}")),
+        "{message}"
+    );
     assert!(
         message.contains("has type int64 for life; cannot write double values"),
         "{message}"
@@ -212,8 +215,14 @@ async fn a_type_conflicting_series_is_refused_and_the_others_stored_in_one_write
     // The other series went in together, as one WAL record.
     assert_eq!(server.store.wal().durable_seq(), seq + 1);
     assert_eq!(values(&server, r#"m.v{host="e"}"#), [(20, Value::Int64(1))]);
-    assert_eq!(values(&server, r#"n.x{host="a"}"#), [(20, Value::Double(2.0))]);
-    assert_eq!(values(&server, r#"n.y{host="a"}"#), [(20, Value::Double(3.0))]);
+    assert_eq!(
+        values(&server, r#"n.x{host="a"}"#),
+        [(20, Value::Double(2.0))]
+    );
+    assert_eq!(
+        values(&server, r#"n.y{host="a"}"#),
+        [(20, Value::Double(3.0))]
+    );
     assert_eq!(values(&server, r#"m.v{host="a"}"#), [(1, Value::Int64(1))]);
     server.stop().await;
 }

@@ -187,10 +187,7 @@ fn refusal_status(refused: &[Refusal]) -> Option<Status> {
     let reasons: Vec<String> = refused.iter().map(Refusal::to_string).collect();
     Some(crate::error::status(
         first.kind(),
-        format!(
-            "nothing of the stream is stored: {}",
-            reasons.join("; ")
-        ),
+        format!("nothing of the stream is stored: {}", reasons.join("; ")),
     ))
 }
 

@@ -25,7 +25,7 @@
 //!   the new series of a write that do not fit are refused, each with [`Error::SeriesLimit`]
 //!   (those that come first in the batch fit). Replay ignores this limit: what is durable is
 //!   loaded.
-//! - **Refusals.** [`Head::prepare`] checks every series of a batch in one pass and reports
+//! - **Refusals.** `Head::prepare` checks every series of a batch in one pass and reports
 //!   each refused series with its reason; the [`WritePolicy`] says whether the others go on.
 //!   A refused series is never created, and under [`WritePolicy::AllOrNothing`] a batch with
 //!   a refusal creates none.
@@ -198,24 +198,24 @@ impl Head {
             }
         }
         let whole = policy == WritePolicy::AllOrNothing;
-        if missing > 0 && !(whole && !refused.is_empty()) {
+        // All or nothing, and already nothing: create no series.
+        let mut settled = whole && !refused.is_empty();
+        if missing > 0 && !settled {
             self.create_missing(batch, &mut states, &mut refused, whole);
-        }
-        if whole && !refused.is_empty() {
-            refused.sort_by_key(|r| r.index);
-            return Prepared {
-                series: Vec::new(),
-                refused,
-            };
+            settled = whole && !refused.is_empty();
         }
         refused.sort_by_key(|r| r.index);
-        let series = states
-            .into_iter()
-            .filter_map(|state| match state {
-                Admission::Found(s) => Some(s),
-                Admission::Missing | Admission::Refused => None,
-            })
-            .collect();
+        let series = if settled {
+            Vec::new()
+        } else {
+            states
+                .into_iter()
+                .filter_map(|state| match state {
+                    Admission::Found(s) => Some(s),
+                    Admission::Missing | Admission::Refused => None,
+                })
+                .collect()
+        };
         Prepared { series, refused }
     }
 
