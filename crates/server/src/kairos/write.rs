@@ -243,3 +243,72 @@ fn coerce(v: &KValue, t: DataType) -> Option<Value> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sextant_storage::{Db, DbConfig};
+
+    use super::*;
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    fn metrics(body: &str) -> Vec<IngestMetric> {
+        let ingest = sextant_kairos::ingest::parse(body.as_bytes()).unwrap();
+        assert!(ingest.errors.is_empty(), "{:?}", ingest.errors);
+        ingest.metrics
+    }
+
+    #[test]
+    fn refused_series_are_named_per_metric_object_and_the_rest_stored_in_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = DbConfig::default();
+        config.head.out_of_order_window = Duration::from_secs(3600);
+        config.parts.flush_interval = None;
+        config.parts.flush_head_bytes = usize::MAX;
+        let db = Db::open(dir.path(), config).unwrap();
+        let org = OrgId(1);
+        let mut messages = Vec::new();
+        let first = format!(
+            r#"[{{"name": "late", "tags": {{"h": "1"}}, "datapoints": [[{}, 1]]}},
+                {{"name": "ints", "tags": {{"h": "1"}}, "datapoints": [[0, 1]]}}]"#,
+            10 * HOUR_MS
+        );
+        assert_eq!(store_metrics(&db, org, metrics(&first), &mut messages), 2);
+        assert!(messages.is_empty(), "{messages:?}");
+        let seq = db.wal().durable_seq();
+
+        // `late{h="1"}` is older than the window behind its newest point; every point of
+        // `ints{h="1"}` is refused before the store, which leaves it nothing to write.
+        let body = r#"[
+            {"name": "late", "tags": {"h": "1"}, "datapoints": [[0, 2]]},
+            {"name": "fine", "tags": {"h": "1"}, "datapoints": [[0, 3], [1, 4]]},
+            {"name": "late", "tags": {"h": "1"}, "timestamp": 1, "value": 5},
+            {"name": "ints", "tags": {"h": "1"}, "datapoints": [[2, "x"]]}
+        ]"#;
+        let stored = store_metrics(&db, org, metrics(body), &mut messages);
+
+        assert_eq!(stored, 2, "{messages:?}");
+        assert_eq!(db.wal().durable_seq(), seq + 1);
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(
+            messages[0].starts_with(
+                r#"metric[3](name=ints).datapoints[0] value "x" (string) cannot be stored"#
+            ),
+            "{messages:?}"
+        );
+        for (message, source) in messages[1..].iter().zip(["metric[0]", "metric[2]"]) {
+            assert!(
+                message.starts_with(&format!(
+                    r#"{source}(name=late): point at 0 of series late{{h="1"}} is too old"#
+                )),
+                "{message}"
+            );
+        }
+        let fine = SeriesKey::new("fine", [("h", "1")]).unwrap();
+        assert_eq!(db.read(org, &fine, i64::MIN..i64::MAX).unwrap().len(), 2);
+        let late = SeriesKey::new("late", [("h", "1")]).unwrap();
+        assert_eq!(db.read(org, &late, i64::MIN..i64::MAX).unwrap().len(), 1);
+    }
+}
