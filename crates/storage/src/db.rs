@@ -352,10 +352,7 @@ impl Db {
             WritePolicy::StoreTheRest => {
                 // Refusals are in batch order: one pass moves the admitted series out.
                 let mut skip = refused.iter().map(|r| r.index).peekable();
-                batch.retain(|i, _| {
-                    let refused = skip.next_if_eq(&i).is_some();
-                    !refused
-                })
+                batch.retain(|i, _| skip.next_if_eq(&i).is_none())
             }
         };
         let receipt = match rest {
