@@ -206,7 +206,8 @@ impl ValidatedBatch {
         self.batch.org
     }
 
-    /// The series and their points; each series appears once.
+    /// The series and their points; each series appears once, in the order of its first
+    /// [`WriteBatch::push`], so that a batch that pushed each series once keeps its order.
     pub fn series(&self) -> &[SeriesPoints] {
         &self.batch.series
     }
@@ -219,6 +220,25 @@ impl ValidatedBatch {
     /// The batch, to be changed and validated again.
     pub fn into_inner(self) -> WriteBatch {
         self.batch
+    }
+
+    /// The batch without the series for which `keep` (given each series' index in
+    /// [`series`](Self::series) and the series) returns false, or `None` when no series is
+    /// kept. The kept series move, in order, with their points: nothing is cloned.
+    ///
+    /// Dropping whole series keeps every rule of the module docs but the first, hence the
+    /// `None`.
+    pub fn retain(mut self, mut keep: impl FnMut(usize, &SeriesPoints) -> bool) -> Option<Self> {
+        let mut index = 0;
+        self.batch.series.retain(|s| {
+            index += 1;
+            keep(index - 1, s)
+        });
+        if self.batch.series.is_empty() {
+            return None;
+        }
+        self.points = self.batch.series.iter().map(|s| s.points.len()).sum();
+        Some(self)
     }
 }
 
@@ -247,6 +267,20 @@ mod tests {
         assert_eq!(v.point_count(), 4);
         assert_eq!(v.series().len(), 2);
         assert_eq!(v.series()[0].points, doubles(&[1, 2, 3]));
+    }
+
+    #[test]
+    fn retain_drops_whole_series_and_recounts() {
+        let mut b = WriteBatch::new(OrgId(7));
+        b.push(key("a"), DataType::Double, doubles(&[1, 2]));
+        b.push(key("b"), DataType::Double, doubles(&[1]));
+        b.push(key("c"), DataType::Double, doubles(&[1, 2, 3]));
+        let v = b.validate().unwrap();
+        let kept = v.clone().retain(|i, _| i != 1).unwrap();
+        assert_eq!(kept.point_count(), 5);
+        let names: Vec<_> = kept.series().iter().map(|s| s.key.name()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(v.retain(|_, _| false), None);
     }
 
     #[test]

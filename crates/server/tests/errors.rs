@@ -64,6 +64,7 @@ impl FailingStore {
             }),
             Fail::Limit => Err(sextant_storage::Error::SeriesLimit {
                 org: OrgId(1),
+                series: "cpu.usage_user{host=\"h1\"}".into(),
                 current: 10,
                 new: 1,
                 limit: 10,
@@ -79,6 +80,15 @@ impl Store for FailingStore {
     fn write(&self, batch: ValidatedBatch) -> sextant_storage::Result<WriteReceipt> {
         self.check()?;
         self.db.write(batch)
+    }
+
+    fn write_with(
+        &self,
+        batch: ValidatedBatch,
+        policy: sextant_storage::WritePolicy,
+    ) -> sextant_storage::Result<sextant_storage::WriteOutcome> {
+        self.check()?;
+        self.db.write_with(batch, policy)
     }
 
     fn read(

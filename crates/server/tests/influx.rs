@@ -168,6 +168,66 @@ async fn bad_lines_are_reported_and_good_lines_stored() {
 }
 
 #[tokio::test]
+async fn a_type_conflicting_series_is_refused_and_the_others_stored_in_one_write() {
+    let server = TestServer::start().await;
+    let auth = format!("Token {TOKEN}");
+    let (status, _) = http(
+        server.addr,
+        "POST",
+        "/write",
+        &[("authorization", &auth)],
+        b"m,host=a v=1i 1\n",
+    )
+    .await;
+    assert_eq!(status, 204);
+    let seq = server.store.wal().durable_seq();
+
+    let body = "m,host=a v=9.5 20\n\
+                m,host=e v=1i 20\n\
+                n,host=a x=2,y=3 20\n\
+                m,host=a v=7.5 21\n";
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write",
+        &[("authorization", &auth)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    let message = reply["error"].as_str().unwrap();
+    let refused = r#"series m.v{host="a"} of org"#;
+    assert!(
+        message.starts_with(&format!(
+            "partial write: 3 points stored, 2 lines or points rejected: line 1: {refused}"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("; line 4: {refused}")),
+        "{message}"
+    );
+    assert!(
+        message.contains("has type int64 for life; cannot write double values"),
+        "{message}"
+    );
+    // The other series went in together, as one WAL record.
+    assert_eq!(server.store.wal().durable_seq(), seq + 1);
+    assert_eq!(values(&server, r#"m.v{host="e"}"#), [(20, Value::Int64(1))]);
+    assert_eq!(
+        values(&server, r#"n.x{host="a"}"#),
+        [(20, Value::Double(2.0))]
+    );
+    assert_eq!(
+        values(&server, r#"n.y{host="a"}"#),
+        [(20, Value::Double(3.0))]
+    );
+    assert_eq!(values(&server, r#"m.v{host="a"}"#), [(1, Value::Int64(1))]);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn gzip_bodies_and_basic_auth_work_and_no_key_is_refused() {
     let server = TestServer::start().await;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -6,7 +6,9 @@ mod common;
 
 use common::{Authed, TOKEN, TestServer, authed};
 use prost::Message;
-use sextant_catalog::Scope;
+use sextant_catalog::{Catalog, Scope};
+use sextant_model::{Point, SeriesKey, Value, WriteBatch};
+use sextant_server::state::org_number;
 use sift_rs::common::r#type::v1::{ChannelBitFieldElement, ChannelDataType, ChannelEnumType};
 use sift_rs::data::v2::data_service_client::DataServiceClient;
 use sift_rs::data::v2::*;
@@ -472,6 +474,29 @@ async fn invalid_streams_are_refused_whole_with_clear_errors() {
             .await
             .unwrap_err();
         assert_eq!(err.code(), code, "{}", err.message());
+        assert!(err.message().contains(expected), "{}", err.message());
+    }
+    // A stream whose series the store refuses (here two that other writers gave other types)
+    // is refused whole, naming every refused series.
+    let org = org_number(&server.catalog.list_organizations().unwrap()[0].id);
+    let mut taken = WriteBatch::new(org);
+    for (name, value) in [("thrust", Value::Int64(1)), ("log", Value::Double(1.0))] {
+        let key = SeriesKey::new(name, [("asset", "NostromoLV426")]).unwrap();
+        taken.push(key, value.data_type(), vec![Point::new(1, value)]);
+    }
+    server.store.write(taken.validate().unwrap()).unwrap();
+    let err = ingest
+        .ingest_with_config_data_stream(tokio_stream::iter(vec![good(0), good(1)]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    for expected in [
+        "nothing of the stream is stored",
+        r#"series thrust{asset="NostromoLV426"} of org"#,
+        "has type int64 for life; cannot write float values",
+        r#"series log{asset="NostromoLV426"} of org"#,
+        "has type double for life; cannot write string values",
+    ] {
         assert!(err.message().contains(expected), "{}", err.message());
     }
     // Nothing of any refused stream was stored.

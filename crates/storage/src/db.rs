@@ -4,7 +4,9 @@
 //! ```text
 //! ValidatedBatch ──► Head::prepare ──► Wal::append (group commit, fsync) ──► Head::apply ──► ack
 //!                    (types, window,    one sync covers concurrent writers   (in WAL order)
-//!                     series limit)                                          feed tail ──► live consumers
+//!                     series limit:     the record holds the admitted series     feed tail ──► live consumers
+//!                     refusals per      only
+//!                     series)
 //!
 //! Db::flush: freeze the head at WAL seq S ──► one part per partition (fsync, rename, fsync dir)
 //!            ──► publish the parts, release the frozen points ──► drop WAL segments ≤ S
@@ -12,9 +14,15 @@
 //!
 //! # Contract
 //!
-//! - [`Db::write`] returns only when the batch is durable in the WAL (per
-//!   [`SyncMode`](crate::wal::SyncMode)) and visible to [`Db::read`]. A batch is accepted or
-//!   rejected whole.
+//! - [`Db::write`] and [`Db::write_with`] return only when what they store is durable in the
+//!   WAL (per [`SyncMode`](crate::wal::SyncMode)) and visible to [`Db::read`].
+//! - A write checks every series of its batch in one pass before the WAL append and reports
+//!   each refused series with its reason (type for life, out-of-order window, series limit).
+//!   The caller's [`WritePolicy`] decides the rest: [`WritePolicy::AllOrNothing`] stores
+//!   nothing if any series is refused ([`Db::write`] is this policy, failing with the first
+//!   refusal); [`WritePolicy::StoreTheRest`] stores the other series in one WAL record that
+//!   holds exactly them. A refused series is never created. A failure of the batch as a whole
+//!   (WAL poisoned, record too large) is an `Err` and stores nothing.
 //! - Batches reach the head in WAL sequence order, so the head after a restart (replaying the
 //!   WAL) equals the head before it, duplicates included.
 //! - [`Db::read`] merges the head and the parts in time order; a timestamp held by several
@@ -54,9 +62,10 @@ use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 
 use crate::feed::{FeedConfig, FeedEvent, LocalFeed};
 use crate::head::SeriesSelector;
-use crate::head::{Head, HeadConfig, SeriesInfo, SeriesMatcher, merge_last_wins};
+use crate::head::{Head, HeadConfig, Prepared, SeriesInfo, SeriesMatcher, merge_last_wins};
 use crate::part::{self, Keep, Part, PartSet};
 use crate::wal::{Deletion, Record, Wal, WalConfig};
+use crate::write::{WriteOutcome, WritePolicy};
 use crate::{Error, Result};
 
 /// The configuration of a store.
@@ -318,31 +327,53 @@ impl Db {
         Ok(Db { inner, flusher })
     }
 
-    /// Writes `batch` and returns once it is durable and readable.
+    /// Writes `batch` whole and returns once it is durable and readable.
     ///
-    /// Fails without writing anything if the batch conflicts with a series' type, has a point
-    /// outside the out-of-order window, would exceed the organization's series limit or is too
-    /// large for one WAL record.
+    /// Fails without writing anything if a series conflicts with its type for life, has a
+    /// point outside the out-of-order window or would exceed the organization's series limit
+    /// (the error is the first such refusal; [`Db::write_with`] reports them all), or if the
+    /// batch is too large for one WAL record.
     pub fn write(&self, batch: ValidatedBatch) -> Result<WriteReceipt> {
-        let inner = &*self.inner;
-        let prepared = inner.head.prepare(&batch)?;
-        let batch = Arc::new(batch);
-        let (seq, ()) = inner.wal.append_with(&batch, |seq| {
-            let _applying = inner.gate.read();
-            inner.head.apply(&batch, &prepared);
-            inner.applied_seq.store(seq, Ordering::Release);
-            inner.feed.push(FeedEvent::Write {
-                seq,
-                batch: Arc::clone(&batch),
-            });
-        })?;
-        if inner.head.memory_bytes() > inner.config.parts.flush_head_bytes {
-            inner.signal.wake();
+        let mut prepared = self.inner.head.prepare(&batch, WritePolicy::AllOrNothing);
+        if let Some(first) = std::mem::take(&mut prepared.refused).into_iter().next() {
+            return Err(first.error);
         }
-        Ok(WriteReceipt {
-            seq,
-            points: batch.point_count(),
-        })
+        self.inner.append(batch, &prepared)
+    }
+
+    /// Writes `batch` under `policy` and returns once what it stores is durable and readable.
+    ///
+    /// Every series is checked in one pass before the WAL append; each refused series is
+    /// reported in the outcome with its reason. Under [`WritePolicy::StoreTheRest`] the other
+    /// series are stored in one WAL record, which holds exactly them, so that replay after a
+    /// restart gives back what was acknowledged; under [`WritePolicy::AllOrNothing`] a refusal
+    /// stores nothing. Refused series are never created.
+    ///
+    /// An `Err` is a failure of the batch as a whole (the WAL refuses writes, the record is
+    /// too large) and stores nothing.
+    pub fn write_with(&self, batch: ValidatedBatch, policy: WritePolicy) -> Result<WriteOutcome> {
+        let mut prepared = self.inner.head.prepare(&batch, policy);
+        let refused = std::mem::take(&mut prepared.refused);
+        if refused.is_empty() {
+            let receipt = self.inner.append(batch, &prepared)?;
+            return Ok(WriteOutcome {
+                receipt: Some(receipt),
+                refused,
+            });
+        }
+        let rest = match policy {
+            WritePolicy::AllOrNothing => None,
+            WritePolicy::StoreTheRest => {
+                // Refusals are in batch order: one pass moves the admitted series out.
+                let mut skip = refused.iter().map(|r| r.index).peekable();
+                batch.retain(|i, _| skip.next_if_eq(&i).is_none())
+            }
+        };
+        let receipt = match rest {
+            Some(rest) => Some(self.inner.append(rest, &prepared)?),
+            None => None,
+        };
+        Ok(WriteOutcome { receipt, refused })
     }
 
     /// The points of series `key` of `org` with timestamps in `range`, sorted by time, from
@@ -511,6 +542,28 @@ impl Signal {
 }
 
 impl Inner {
+    /// Appends `batch`, whose series `prepared` admitted, to the WAL and applies it to the
+    /// head once durable, in WAL order.
+    fn append(&self, batch: ValidatedBatch, prepared: &Prepared) -> Result<WriteReceipt> {
+        let batch = Arc::new(batch);
+        let (seq, ()) = self.wal.append_with(&batch, |seq| {
+            let _applying = self.gate.read();
+            self.head.apply(&batch, prepared);
+            self.applied_seq.store(seq, Ordering::Release);
+            self.feed.push(FeedEvent::Write {
+                seq,
+                batch: Arc::clone(&batch),
+            });
+        })?;
+        if self.head.memory_bytes() > self.config.parts.flush_head_bytes {
+            self.signal.wake();
+        }
+        Ok(WriteReceipt {
+            seq,
+            points: batch.point_count(),
+        })
+    }
+
     fn flush(&self) -> Result<FlushReport> {
         let mut next_id = self.flushing.lock();
         let (frozen, wal_seq) = {

@@ -131,16 +131,19 @@ pub enum Error {
         min_allowed: Timestamp,
     },
 
-    /// Writing would give an organization more series than its limit.
+    /// A new series would give an organization more series than its limit. Reported for each
+    /// new series of a write that does not fit.
     #[error(
-        "{org} has {current} series; the limit is {limit}, so {new} new series cannot be added"
+        "series {series} cannot be added: {org} may have at most {limit} series; it has {current} and this write brings {new} new ones"
     )]
     SeriesLimit {
         /// The organization.
         org: OrgId,
-        /// How many series it has.
+        /// The refused series, in canonical form.
+        series: String,
+        /// How many series the organization had when the write was checked.
         current: usize,
-        /// How many the batch would add.
+        /// How many new series the write brings, this one included.
         new: usize,
         /// The limit.
         limit: usize,

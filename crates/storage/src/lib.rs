@@ -16,6 +16,7 @@ pub mod part;
 pub mod read;
 mod store;
 pub mod wal;
+mod write;
 
 pub use db::{
     Db, DbConfig, DeleteReport, FlushReport, MaintenanceReport, PartsConfig, RetentionRule,
@@ -26,3 +27,4 @@ pub use feed::{CommitFeed, FeedConfig, FeedEvent, FeedReader, Start};
 pub use head::{Match, SelectorError, SeriesSelector};
 pub use read::{Agg, AggregateResult, ArrowPoints, Order};
 pub use store::{Store, StoreStats};
+pub use write::{Refusal, WriteOutcome, WritePolicy};

@@ -13,7 +13,7 @@ use crate::head::{SeriesInfo, SeriesMatcher};
 use crate::wal::{SyncLatency, WalStats};
 use crate::{
     Agg, AggregateResult, ArrowPoints, Db, FlushReport, MaintenanceReport, Order, Result,
-    WriteReceipt,
+    WriteOutcome, WritePolicy, WriteReceipt,
 };
 
 /// A durable time-series store.
@@ -22,9 +22,21 @@ use crate::{
 /// run them on blocking threads. Methods may be called from many threads at once.
 pub trait Store: Send + Sync + Debug {
     /// Stores a batch atomically: when this returns `Ok`, every point of the batch is durable
-    /// and visible to reads; on `Err`, none is stored. Batches are applied in one total order,
-    /// which replay after a crash reproduces.
+    /// and visible to reads; on `Err`, none is stored. A refused series (another type than
+    /// the one it has for life, a point outside the out-of-order window, a new series beyond
+    /// the organization's limit) refuses the batch, with the first refusal as the error:
+    /// [`Store::write_with`] under [`WritePolicy::AllOrNothing`], reporting one refusal.
+    /// Batches are applied in one total order, which replay after a crash reproduces.
     fn write(&self, batch: ValidatedBatch) -> Result<WriteReceipt>;
+
+    /// Stores a batch under `policy`, checking every series in one pass and reporting each
+    /// refused series with its reason, in the batch's order. Under
+    /// [`WritePolicy::AllOrNothing`] a refusal stores nothing; under
+    /// [`WritePolicy::StoreTheRest`] the other series are stored atomically, as one batch
+    /// whose replay after a crash gives back exactly them. A refused series is never created.
+    /// When this returns, what it stored is durable and visible to reads. An `Err` is a
+    /// failure of the batch as a whole and stores nothing.
+    fn write_with(&self, batch: ValidatedBatch, policy: WritePolicy) -> Result<WriteOutcome>;
 
     /// The points of one series of `org` in `[range.start, range.end)`, in time order, one per
     /// timestamp (the newest write's), whether in memory or on disk.
@@ -127,6 +139,10 @@ pub struct StoreStats {
 impl Store for Db {
     fn write(&self, batch: ValidatedBatch) -> Result<WriteReceipt> {
         Db::write(self, batch)
+    }
+
+    fn write_with(&self, batch: ValidatedBatch, policy: WritePolicy) -> Result<WriteOutcome> {
+        Db::write_with(self, batch, policy)
     }
 
     fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {

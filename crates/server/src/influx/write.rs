@@ -8,9 +8,11 @@
 //! double, `i` integers as int64, `u` integers as uint64, strings and booleans as themselves.
 //!
 //! As in InfluxDB, the lines that parse are stored and the others are reported: the reply is
-//! 204 when every line was stored, else 400 naming each rejected line (a line whose series
-//! already has another type, or is older than a configured out-of-order window, is rejected
-//! too).
+//! 204 when every line was stored, else 400 naming each rejected line. The body is parsed once
+//! and written in one store write under [`WritePolicy::StoreTheRest`]: the lines of a series
+//! the store refuses (it already has another type, a point is older than a configured
+//! out-of-order window, it would pass the organization's series limit) are rejected with the
+//! store's reason, and the other series are stored together.
 //! Bodies may be gzip-compressed (`Content-Encoding: gzip`).
 
 use std::collections::HashMap;
@@ -23,6 +25,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sextant_model::{DataType, Point, SeriesKey, SeriesKeyError, Timestamp, Value, WriteBatch};
+use sextant_storage::{Refusal, WritePolicy};
 
 use super::parser::{FieldValue, LineError, parse_lines};
 use crate::auth::{Action, Principal, authorize};
@@ -98,17 +101,17 @@ async fn write(
         } else {
             body.to_vec()
         };
-        let parsed = build(&body, scale, now);
-        Ok::<_, String>((body, parsed))
+        Ok::<_, String>(build(&body, scale, now))
     })
     .await;
-    let (body, mut parsed) = match decoded {
-        Ok(Ok(decoded)) => decoded,
+    let mut parsed = match decoded {
+        Ok(Ok(parsed)) => parsed,
         Ok(Err(message)) => return reply(dialect, HttpError::invalid(message)),
         Err(_) => return internal(dialect),
     };
 
-    // The common case: every series is accepted, and the points move into the batch.
+    // One write: the store refuses the series it cannot take (another type for life, older
+    // than the window, beyond the series limit) and stores the others.
     let mut stored = 0;
     if !parsed.slots.is_empty() {
         let batch = match parsed.take_batch(org) {
@@ -116,22 +119,17 @@ async fn write(
             Err(e) => return reply(dialect, e),
         };
         let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.write(batch)).await {
-            Ok(Ok(receipt)) => {
-                stored = receipt.points;
-                state.metrics.ingested("influx", stored);
-            }
-            Ok(Err(error)) if refused_series(&error).is_some() => {
-                // Some series are refused (another type for life, older than the window):
-                // parse again and store the others, setting the refused ones aside with their
-                // lines, one at a time.
-                parsed = match tokio::task::spawn_blocking(move || build(&body, scale, now)).await {
-                    Ok(parsed) => parsed,
-                    Err(_) => return internal(dialect),
-                };
-                match write_accepted(&state, org, &mut parsed, dialect).await {
-                    Ok(n) => stored = n,
-                    Err(response) => return response,
+        let written =
+            tokio::task::spawn_blocking(move || store.write_with(batch, WritePolicy::StoreTheRest))
+                .await;
+        match written {
+            Ok(Ok(outcome)) => {
+                if let Some(receipt) = outcome.receipt {
+                    stored = receipt.points;
+                    state.metrics.ingested("influx", stored);
+                }
+                for refusal in &outcome.refused {
+                    parsed.refuse(refusal);
                 }
             }
             Ok(Err(error)) => return reply(dialect, error),
@@ -157,62 +155,12 @@ async fn write(
     )
 }
 
-/// Writes the series of `parsed` that the store accepts, moving each refused one, with its
-/// lines, to the errors; returns the points stored.
-async fn write_accepted(
-    state: &AppState,
-    org: sextant_model::OrgId,
-    parsed: &mut Parsed,
-    dialect: Dialect,
-) -> Result<usize, Response> {
-    while !parsed.slots.is_empty() {
-        let mut batch = WriteBatch::new(org);
-        for slot in &parsed.slots {
-            batch.push(slot.key.clone(), slot.data_type, slot.points.clone());
-        }
-        let batch = batch.validate().map_err(|e| reply(dialect, e))?;
-        let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.write(batch)).await {
-            Ok(Ok(receipt)) => {
-                state.metrics.ingested("influx", receipt.points);
-                return Ok(receipt.points);
-            }
-            Ok(Err(error)) => {
-                let refused = refused_series(&error).and_then(|s| {
-                    parsed
-                        .slots
-                        .iter()
-                        .position(|slot| slot.key.to_string() == s)
-                });
-                let Some(at) = refused else {
-                    return Err(reply(dialect, error));
-                };
-                let slot = parsed.slots.swap_remove(at);
-                for line in slot.lines {
-                    parsed.errors.push(format!("line {line}: {error}"));
-                }
-            }
-            Err(_) => return Err(internal(dialect)),
-        }
-    }
-    Ok(0)
-}
-
 /// A write task that panicked or was cancelled: a bug, logged and answered generically.
 fn internal(dialect: Dialect) -> Response {
     reply(
         dialect,
         HttpError::internal("a line-protocol write task failed"),
     )
-}
-
-/// The series name of a storage error that refuses one series, if it is such an error.
-fn refused_series(error: &sextant_storage::Error) -> Option<String> {
-    match error {
-        sextant_storage::Error::SeriesTypeConflict { series, .. }
-        | sextant_storage::Error::TooOld { series, .. } => Some(series.clone()),
-        _ => None,
-    }
 }
 
 /// Lines parsed into series, and the problems of those that did not parse.
@@ -234,6 +182,23 @@ struct Slot {
 }
 
 impl Parsed {
+    /// Reports the lines of a series the store refused. The batch's series are the slots,
+    /// in order, each once, so the refusal's index finds its slot.
+    fn refuse(&mut self, refusal: &Refusal) {
+        let slot = match self.slots.get(refusal.index) {
+            Some(slot) if slot.key == refusal.key => Some(slot),
+            _ => self.slots.iter().find(|slot| slot.key == refusal.key),
+        };
+        match slot {
+            Some(slot) => {
+                for line in &slot.lines {
+                    self.errors.push(format!("line {line}: {refusal}"));
+                }
+            }
+            None => self.errors.push(refusal.to_string()),
+        }
+    }
+
     /// A batch of every series, the points moved out of the slots.
     fn take_batch(
         &mut self,

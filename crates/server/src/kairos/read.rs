@@ -130,7 +130,9 @@ fn save(store: &dyn Store, org: OrgId, result: &MetricResult) {
             points: request.points.iter().map(|p| (None, p.clone())).collect(),
         };
         let mut messages = Vec::new();
-        super::write::store_metrics(store, org, vec![metric], &mut messages);
+        if let Err(error) = super::write::store_metrics(store, org, vec![metric], &mut messages) {
+            tracing::error!(metric = %request.metric_name, %error, "save_as could not store its points");
+        }
         for message in messages {
             tracing::warn!(metric = %request.metric_name, %message, "save_as could not store a point");
         }

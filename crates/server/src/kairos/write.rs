@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use sextant_kairos::KValue;
 use sextant_kairos::ingest::IngestMetric;
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
-use sextant_storage::{SeriesSelector, Store};
+use sextant_storage::{SeriesSelector, Store, WritePolicy};
 
 use super::{Failure, body_bytes, no_content};
 use crate::auth::{Action, Principal, authorize};
@@ -43,7 +43,7 @@ pub async fn datapoints(
         let body = body_bytes(&headers, &body)?;
         let ingest = sextant_kairos::ingest::parse(&body)?;
         let mut messages = ingest.errors;
-        let stored = store_metrics(store.as_ref(), org, ingest.metrics, &mut messages);
+        let stored = store_metrics(store.as_ref(), org, ingest.metrics, &mut messages)?;
         Ok::<_, Failure>((stored, messages))
     })
     .await;
@@ -69,13 +69,14 @@ struct Pending {
 }
 
 /// Stores the points of `metrics`, adding a message to `messages` for each point or series
-/// that cannot be stored; returns the points stored.
+/// that cannot be stored; returns the points stored. Fails only when the write as a whole
+/// fails.
 pub fn store_metrics(
     store: &dyn Store,
     org: OrgId,
     metrics: Vec<IngestMetric>,
     messages: &mut Vec<String>,
-) -> usize {
+) -> Result<usize, sextant_storage::Error> {
     // The types of existing series, one selection per metric name.
     let mut existing: HashMap<SeriesKey, DataType> = HashMap::new();
     let names: BTreeSet<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
@@ -129,65 +130,61 @@ pub fn store_metrics(
             }
         }
     }
-    // One batch for the whole request, so that it is stored or refused whole (but for the
-    // series the store refuses, which are reported and set aside). Each series' points are
-    // sorted stably, so a later duplicate still wins.
-    let mut entries: Vec<(SeriesKey, Pending)> = Vec::new();
+    // One write for the whole request: the store refuses the series it cannot take (reported
+    // for every metric object that wrote to them) and stores the others together. Each
+    // series' points are sorted stably, so a later duplicate still wins. A series whose every
+    // point was refused above has nothing to write.
+    let mut entries: Vec<(SeriesKey, Pending)> = Vec::with_capacity(order.len());
     for key in order {
         let Some(mut p) = pending.remove(&key) else {
             continue;
         };
+        if p.points.is_empty() {
+            continue;
+        }
         p.points.sort_by_key(|p| p.timestamp);
         entries.push((key, p));
     }
-    write_entries(store, org, entries, messages)
-}
-
-/// Writes one batch, setting aside (and reporting) the series the store refuses.
-fn write_entries(
-    store: &dyn Store,
-    org: OrgId,
-    mut entries: Vec<(SeriesKey, Pending)>,
-    messages: &mut Vec<String>,
-) -> usize {
-    while !entries.is_empty() {
-        let mut batch = WriteBatch::new(org);
-        for (key, p) in &entries {
-            batch.push(key.clone(), p.data_type, p.points.clone());
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let mut batch = WriteBatch::new(org);
+    for (key, p) in &mut entries {
+        batch.push(key.clone(), p.data_type, std::mem::take(&mut p.points));
+    }
+    let batch = match batch.validate() {
+        Ok(batch) => batch,
+        Err(e) => {
+            messages.push(e.to_string());
+            return Ok(0);
         }
-        let batch = match batch.validate() {
-            Ok(batch) => batch,
-            Err(e) => {
-                messages.push(e.to_string());
-                return 0;
-            }
-        };
-        match store.write(batch) {
-            Ok(receipt) => return receipt.points,
-            Err(error) => {
-                let refused = match &error {
-                    sextant_storage::Error::SeriesTypeConflict { series, .. }
-                    | sextant_storage::Error::TooOld { series, .. } => {
-                        entries.iter().position(|(k, _)| k.to_string() == *series)
-                    }
-                    _ => None,
+    };
+    match store.write_with(batch, WritePolicy::StoreTheRest) {
+        Ok(outcome) => {
+            // The batch's series are the entries, in order, each once.
+            for refusal in &outcome.refused {
+                let sources = match entries.get(refusal.index) {
+                    Some((key, p)) if *key == refusal.key => Some(&p.sources),
+                    _ => entries
+                        .iter()
+                        .find(|(key, _)| *key == refusal.key)
+                        .map(|(_, p)| &p.sources),
                 };
-                match refused {
-                    Some(i) => {
-                        let (_, p) = entries.remove(i);
-                        for source in p.sources {
-                            messages.push(format!("{source}: {error}"));
+                match sources {
+                    Some(sources) => {
+                        for source in sources {
+                            messages.push(format!("{source}: {refusal}"));
                         }
                     }
-                    None => {
-                        messages.push(crate::error::shown_message(&error, error.kind()));
-                        return 0;
-                    }
+                    None => messages.push(refusal.to_string()),
                 }
             }
+            Ok(outcome.points())
         }
+        // The whole write failed (the WAL refuses writes, the record is too large): the
+        // request gets the error's own status through the one HTTP mapping.
+        Err(error) => Err(error),
     }
-    0
 }
 
 fn new_series_type(metric: &IngestMetric) -> DataType {
@@ -244,4 +241,76 @@ fn coerce(v: &KValue, t: DataType) -> Option<Value> {
         },
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sextant_storage::{Db, DbConfig};
+
+    use super::*;
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    fn metrics(body: &str) -> Vec<IngestMetric> {
+        let ingest = sextant_kairos::ingest::parse(body.as_bytes()).unwrap();
+        assert!(ingest.errors.is_empty(), "{:?}", ingest.errors);
+        ingest.metrics
+    }
+
+    #[test]
+    fn refused_series_are_named_per_metric_object_and_the_rest_stored_in_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = DbConfig::default();
+        config.head.out_of_order_window = Duration::from_secs(3600);
+        config.parts.flush_interval = None;
+        config.parts.flush_head_bytes = usize::MAX;
+        let db = Db::open(dir.path(), config).unwrap();
+        let org = OrgId(1);
+        let mut messages = Vec::new();
+        let first = format!(
+            r#"[{{"name": "late", "tags": {{"h": "1"}}, "datapoints": [[{}, 1]]}},
+                {{"name": "ints", "tags": {{"h": "1"}}, "datapoints": [[0, 1]]}}]"#,
+            10 * HOUR_MS
+        );
+        assert_eq!(
+            store_metrics(&db, org, metrics(&first), &mut messages).unwrap(),
+            2
+        );
+        assert!(messages.is_empty(), "{messages:?}");
+        let seq = db.wal().durable_seq();
+
+        // `late{h="1"}` is older than the window behind its newest point; every point of
+        // `ints{h="1"}` is refused before the store, which leaves it nothing to write.
+        let body = r#"[
+            {"name": "late", "tags": {"h": "1"}, "datapoints": [[0, 2]]},
+            {"name": "fine", "tags": {"h": "1"}, "datapoints": [[0, 3], [1, 4]]},
+            {"name": "late", "tags": {"h": "1"}, "timestamp": 1, "value": 5},
+            {"name": "ints", "tags": {"h": "1"}, "datapoints": [[2, "x"]]}
+        ]"#;
+        let stored = store_metrics(&db, org, metrics(body), &mut messages).unwrap();
+
+        assert_eq!(stored, 2, "{messages:?}");
+        assert_eq!(db.wal().durable_seq(), seq + 1);
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(
+            messages[0].starts_with(
+                r#"metric[3](name=ints).datapoints[0] value "x" (string) cannot be stored"#
+            ),
+            "{messages:?}"
+        );
+        for (message, source) in messages[1..].iter().zip(["metric[0]", "metric[2]"]) {
+            assert!(
+                message.starts_with(&format!(
+                    r#"{source}(name=late): point at 0 of series late{{h="1"}} is too old"#
+                )),
+                "{message}"
+            );
+        }
+        let fine = SeriesKey::new("fine", [("h", "1")]).unwrap();
+        assert_eq!(db.read(org, &fine, i64::MIN..i64::MAX).unwrap().len(), 2);
+        let late = SeriesKey::new("late", [("h", "1")]).unwrap();
+        assert_eq!(db.read(org, &late, i64::MIN..i64::MAX).unwrap().len(), 1);
+    }
 }

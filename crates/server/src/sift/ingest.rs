@@ -5,7 +5,10 @@
 //!
 //! A stream is all or nothing. Any invalid message — unknown config or flow, wrong value count
 //! or type, unknown run — fails the call with a non-retryable code (INVALID_ARGUMENT or
-//! NOT_FOUND) naming the message, and nothing of the stream is stored. This holds whether or
+//! NOT_FOUND) naming the message, and nothing of the stream is stored. The store writes the
+//! stream under [`WritePolicy::AllOrNothing`]: a series it refuses (another type for life,
+//! older than the out-of-order window, beyond the series limit) fails the call naming every
+//! refused series, and again nothing is stored. This holds whether or
 //! not the client set `end_stream_on_validation_error`: storing part of a stream would leave
 //! the client unable to know what to send again, and a retried stream would duplicate points.
 
@@ -14,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use sextant_catalog::ChannelDef;
 use sextant_model::{DataType, Point, SeriesKey, Value, WriteBatch};
+use sextant_storage::{Refusal, WritePolicy};
 use sift_rs::ingest::v1::ingest_service_server::IngestService;
 use sift_rs::ingest::v1::ingest_with_config_data_channel_value::Type as PbValue;
 use sift_rs::ingest::v1::*;
@@ -169,6 +173,17 @@ impl StreamBatch {
     }
 }
 
+/// The status of a stream the store refused, naming every refused series with its reason;
+/// its code is the first refusal's.
+fn refusal_status(refused: &[Refusal]) -> Option<Status> {
+    let first = refused.first()?;
+    let reasons: Vec<String> = refused.iter().map(Refusal::to_string).collect();
+    Some(crate::error::status(
+        first.kind(),
+        format!("nothing of the stream is stored: {}", reasons.join("; ")),
+    ))
+}
+
 #[tonic::async_trait]
 impl IngestService for Ingest {
     async fn ingest_with_config_data_stream(
@@ -207,8 +222,14 @@ impl IngestService for Ingest {
         let write = write
             .validate()
             .map_err(|e| crate::error::status(e.kind(), e))?;
-        let receipt = self.state.store(move |s| s.write(write)).await?;
-        self.state.metrics.ingested("sift", receipt.points);
+        let outcome = self
+            .state
+            .store(move |s| s.write_with(write, WritePolicy::AllOrNothing))
+            .await?;
+        if let Some(status) = refusal_status(&outcome.refused) {
+            return Err(status);
+        }
+        self.state.metrics.ingested("sift", outcome.points());
 
         for (run_id, asset_id) in batch.run_assets {
             let org = principal.organization_id.clone();

@@ -5,14 +5,14 @@
 //!
 //! - **Series registry.** Each `(organization, series key)` gets a [`SeriesId`] the first time it
 //!   is written; the id is stable while the store is open and never reused. A series has one
-//!   [`DataType`] for life: a batch declaring another is rejected whole with
+//!   [`DataType`] for life: a write declaring another refuses the series with
 //!   [`Error::SeriesTypeConflict`] (kind `InvalidInput`) naming the series and both types.
 //! - **Out-of-order points** are accepted at any age by default; with a
 //!   [`HeadConfig::out_of_order_window`] set, only when no older than the window behind the
-//!   series' newest timestamp, counting the batch's own points, and an older point rejects the
-//!   whole batch with [`Error::TooOld`]. The
-//!   window is an admission rule checked before the WAL: whatever reached the WAL is applied,
-//!   even if a concurrent write has moved the newest timestamp on since.
+//!   series' newest timestamp, counting the batch's own points; a series with an older point
+//!   is refused with [`Error::TooOld`]. The window is an admission rule checked before the
+//!   WAL: whatever reached the WAL is applied, even if a concurrent write has moved the newest
+//!   timestamp on since.
 //! - **Duplicates.** A point whose timestamp the series already holds replaces it: last write
 //!   wins, in WAL order, also within one batch.
 //! - **Isolation.** Every lookup and listing is by organization; one never sees another's series.
@@ -21,9 +21,14 @@
 //!   as in Prometheus); equality and prefix conditions narrow through the index's posting
 //!   lists before the other conditions are checked. [`SeriesMatcher`] is the equality-only
 //!   form and converts into a selector.
-//! - **Limits.** An organization may have at most [`HeadConfig::max_series_per_org`] series; a
-//!   batch that would add more is rejected whole with [`Error::SeriesLimit`]. Replay ignores
-//!   this limit: what is durable is loaded.
+//! - **Limits.** An organization may have at most [`HeadConfig::max_series_per_org`] series;
+//!   the new series of a write that do not fit are refused, each with [`Error::SeriesLimit`]
+//!   (those that come first in the batch fit). Replay ignores this limit: what is durable is
+//!   loaded.
+//! - **Refusals.** `Head::prepare` checks every series of a batch in one pass and reports
+//!   each refused series with its reason; the [`WritePolicy`] says whether the others go on.
+//!   A refused series is never created, and under [`WritePolicy::AllOrNothing`] a batch with
+//!   a refusal creates none.
 //! - **Concurrency.** All methods take `&self`. Writes to different series proceed in parallel;
 //!   a new series briefly takes the registry's write lock.
 //!
@@ -31,8 +36,9 @@
 //!   aside, still readable (newer writes win over them), until the parts holding them are
 //!   durable; then they are released. Series stay registered after their points are flushed.
 //!
-//! Only [`Db`](crate::Db) writes to the head: it checks a batch (creating new series) before
-//! the WAL append and stores its points after it, in WAL order. Reads are open to all.
+//! Only [`Db`](crate::Db) writes to the head: it checks a batch (creating the new series it
+//! admits) before the WAL append and stores the admitted series' points after it, in WAL
+//! order. Reads are open to all.
 
 mod index;
 mod selector;
@@ -40,7 +46,6 @@ mod selector;
 mod selector_tests;
 mod series;
 
-use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -51,6 +56,7 @@ use sextant_model::{
     DataType, OrgId, Point, SeriesId, SeriesKey, SeriesPoints, Timestamp, ValidatedBatch,
 };
 
+use crate::write::{Refusal, WritePolicy};
 use crate::{Error, Result};
 use index::Index;
 pub use index::SeriesMatcher;
@@ -97,10 +103,24 @@ pub struct SeriesInfo {
     pub points: usize,
 }
 
-/// The series of a batch, resolved by [`Head::prepare`], in the batch's order.
+/// The series of a batch, as [`Head::prepare`] found them.
 #[derive(Debug)]
 pub(crate) struct Prepared {
+    /// The admitted series, in the batch's order, the refused ones left out: the batch to
+    /// store is the written one without the refused series.
     series: Vec<Arc<MemSeries>>,
+    /// The refused series, in the batch's order.
+    pub(crate) refused: Vec<Refusal>,
+}
+
+/// Where [`Head::prepare`] stands with one series of a batch.
+enum Admission {
+    /// The series exists, with the batch's type and, as far as checked, within the window.
+    Found(Arc<MemSeries>),
+    /// The series does not exist yet.
+    Missing,
+    /// The series is refused; its reason is in the refusals.
+    Refused,
 }
 
 /// The in-memory head of the store. See the module docs for its contract.
@@ -124,34 +144,164 @@ impl Head {
         }
     }
 
-    /// Checks `batch` against the series registry, the out-of-order window and the series
-    /// limit, creating the series it writes first. Nothing is stored, and a rejected batch
-    /// creates no series. (A series created for a batch whose WAL append then fails stays
-    /// registered, without points.)
-    pub(crate) fn prepare(&self, batch: &ValidatedBatch) -> Result<Prepared> {
+    /// Checks every series of `batch` against the series registry, the out-of-order window
+    /// and the series limit, in one pass, and creates the new series it admits. Nothing is
+    /// stored. A refused series is not created; under [`WritePolicy::AllOrNothing`] nothing
+    /// is admitted and nothing created once any series is refused. (A series created for a
+    /// batch whose WAL append then fails stays registered, without points.)
+    ///
+    /// A series that a concurrent write creates between the lookup and the creation is taken
+    /// with its type checked but not its newest timestamp: when this write looked, it had none.
+    pub(crate) fn prepare(&self, batch: &ValidatedBatch, policy: WritePolicy) -> Prepared {
         let window = i64::try_from(self.config.out_of_order_window.as_nanos()).unwrap_or(i64::MAX);
-        if window == i64::MAX {
-            return Ok(Prepared {
-                series: self.resolve(batch, true)?,
-            });
-        }
-        for sp in batch.series() {
-            let batch_max = sp.points.iter().map(|p| p.timestamp).max();
-            check_window(sp, batch_max, window)?;
-        }
-        let series = self.resolve(batch, true)?;
-        for (s, sp) in series.iter().zip(batch.series()) {
-            let stored_max = s.data.lock().max_timestamp();
-            if stored_max.is_some() {
-                check_window(sp, stored_max, window)?;
+        let org = batch.org();
+        let written = batch.series();
+        let mut refused = Vec::new();
+        let mut states = Vec::with_capacity(written.len());
+        let mut missing = 0;
+        {
+            let index = self.index.read();
+            for (i, sp) in written.iter().enumerate() {
+                states.push(match index.get(org, &sp.key) {
+                    Some(s) => match check_type(s, sp.data_type) {
+                        Ok(()) => Admission::Found(Arc::clone(s)),
+                        Err(error) => {
+                            refused.push(refusal(i, sp, error));
+                            Admission::Refused
+                        }
+                    },
+                    None => {
+                        missing += 1;
+                        Admission::Missing
+                    }
+                });
             }
         }
-        Ok(Prepared { series })
+        if window != i64::MAX {
+            // Outside the registry's lock: a series' data lock is taken after it, never under.
+            for (i, (state, sp)) in states.iter_mut().zip(written).enumerate() {
+                let stored_max = match state {
+                    Admission::Refused => continue,
+                    Admission::Missing => None,
+                    Admission::Found(s) => s.data.lock().max_timestamp(),
+                };
+                let batch_max = sp.points.iter().map(|p| p.timestamp).max();
+                let checked = check_window(sp, batch_max, window)
+                    .and_then(|()| check_window(sp, stored_max, window));
+                if let Err(error) = checked {
+                    if matches!(state, Admission::Missing) {
+                        missing -= 1;
+                    }
+                    refused.push(refusal(i, sp, error));
+                    *state = Admission::Refused;
+                }
+            }
+        }
+        let whole = policy == WritePolicy::AllOrNothing;
+        // All or nothing, and already nothing: create no series.
+        let mut settled = whole && !refused.is_empty();
+        if missing > 0 && !settled {
+            self.create_missing(batch, &mut states, &mut refused, whole);
+            settled = whole && !refused.is_empty();
+        }
+        refused.sort_by_key(|r| r.index);
+        let series = if settled {
+            Vec::new()
+        } else {
+            states
+                .into_iter()
+                .filter_map(|state| match state {
+                    Admission::Found(s) => Some(s),
+                    Admission::Missing | Admission::Refused => None,
+                })
+                .collect()
+        };
+        Prepared { series, refused }
     }
 
-    /// Stores the points of `batch`, which `prepared` must come from. Infallible: the checks
-    /// were made before the batch became durable.
+    /// Creates the missing series of `batch` that fit the series limit, under the registry's
+    /// write lock, refusing those that do not; with `whole`, creates none if any series is
+    /// refused.
+    fn create_missing(
+        &self,
+        batch: &ValidatedBatch,
+        states: &mut [Admission],
+        refused: &mut Vec<Refusal>,
+        whole: bool,
+    ) {
+        let org = batch.org();
+        let mut index = self.index.write();
+        let mut new = 0;
+        for (i, (state, sp)) in states.iter_mut().zip(batch.series()).enumerate() {
+            if !matches!(state, Admission::Missing) {
+                continue;
+            }
+            // Created by a concurrent write since the lookup.
+            if let Some(s) = index.get(org, &sp.key) {
+                *state = match check_type(s, sp.data_type) {
+                    Ok(()) => Admission::Found(Arc::clone(s)),
+                    Err(error) => {
+                        refused.push(refusal(i, sp, error));
+                        Admission::Refused
+                    }
+                };
+                continue;
+            }
+            new += 1;
+        }
+        let current = index.series_count(org);
+        let limit = self.config.max_series_per_org;
+        let room = limit.saturating_sub(current);
+        if new > room {
+            let mut seen = 0;
+            for (i, (state, sp)) in states.iter_mut().zip(batch.series()).enumerate() {
+                if !matches!(state, Admission::Missing) {
+                    continue;
+                }
+                seen += 1;
+                if seen > room {
+                    let error = Error::SeriesLimit {
+                        org,
+                        series: sp.key.to_string(),
+                        current,
+                        new,
+                        limit,
+                    };
+                    refused.push(refusal(i, sp, error));
+                    *state = Admission::Refused;
+                }
+            }
+        }
+        if whole && !refused.is_empty() {
+            return;
+        }
+        for (state, sp) in states.iter_mut().zip(batch.series()) {
+            if matches!(state, Admission::Missing) {
+                *state = Admission::Found(self.create(&mut index, org, &sp.key, sp.data_type));
+            }
+        }
+    }
+
+    /// Registers a new series. The caller holds the registry's write lock and checked that
+    /// the series is missing.
+    fn create(
+        &self,
+        index: &mut Index,
+        org: OrgId,
+        key: &SeriesKey,
+        data_type: DataType,
+    ) -> Arc<MemSeries> {
+        let id = SeriesId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let s = Arc::new(MemSeries::new(id, org, key.clone(), data_type));
+        self.account(0, s.overhead_bytes());
+        index.insert(Arc::clone(&s));
+        s
+    }
+
+    /// Stores the points of `batch`, which must be the batch `prepared` comes from without
+    /// its refused series. Infallible: the checks were made before the batch became durable.
     pub(crate) fn apply(&self, batch: &ValidatedBatch, prepared: &Prepared) {
+        debug_assert_eq!(prepared.series.len(), batch.series().len());
         for (s, sp) in prepared.series.iter().zip(batch.series()) {
             let mut data = s.data.lock();
             let before = data.heap_bytes();
@@ -230,64 +380,27 @@ impl Head {
 
     /// Stores a batch read back from the WAL: no window and no limit, since it was acknowledged.
     pub(crate) fn apply_replayed(&self, batch: &ValidatedBatch) -> Result<()> {
-        let series = self.resolve(batch, false)?;
-        self.apply(batch, &Prepared { series });
-        Ok(())
-    }
-
-    /// The series of `batch`, created if missing, with their types checked.
-    fn resolve(&self, batch: &ValidatedBatch, enforce_limit: bool) -> Result<Vec<Arc<MemSeries>>> {
         let org = batch.org();
+        let mut series = Vec::with_capacity(batch.series().len());
         {
-            let index = self.index.read();
-            let found: Option<Vec<_>> = batch
-                .series()
-                .iter()
-                .map(|sp| index.get(org, &sp.key).cloned())
-                .collect();
-            if let Some(found) = found {
-                check_types(batch, &found)?;
-                return Ok(found);
+            let mut index = self.index.write();
+            for sp in batch.series() {
+                let s = match index.get(org, &sp.key) {
+                    Some(s) => {
+                        check_type(s, sp.data_type)?;
+                        Arc::clone(s)
+                    }
+                    None => self.create(&mut index, org, &sp.key, sp.data_type),
+                };
+                series.push(s);
             }
         }
-        let mut index = self.index.write();
-        let missing: HashSet<&SeriesKey> = batch
-            .series()
-            .iter()
-            .map(|sp| &sp.key)
-            .filter(|k| index.get(org, k).is_none())
-            .collect();
-        // Check the types of existing series before creating any: a rejected batch creates none.
-        for sp in batch.series() {
-            if let Some(s) = index.get(org, &sp.key) {
-                check_type(s, sp.data_type)?;
-            }
-        }
-        let current = index.series_count(org);
-        let limit = self.config.max_series_per_org;
-        if enforce_limit && current + missing.len() > limit {
-            return Err(Error::SeriesLimit {
-                org,
-                current,
-                new: missing.len(),
-                limit,
-            });
-        }
-        let mut out = Vec::with_capacity(batch.series().len());
-        for sp in batch.series() {
-            let s = match index.get(org, &sp.key) {
-                Some(s) => Arc::clone(s),
-                None => {
-                    let id = SeriesId(self.next_id.fetch_add(1, Ordering::Relaxed));
-                    let s = Arc::new(MemSeries::new(id, org, sp.key.clone(), sp.data_type));
-                    self.account(0, s.overhead_bytes());
-                    index.insert(Arc::clone(&s));
-                    s
-                }
-            };
-            out.push(s);
-        }
-        Ok(out)
+        let prepared = Prepared {
+            series,
+            refused: Vec::new(),
+        };
+        self.apply(batch, &prepared);
+        Ok(())
     }
 
     fn account(&self, before: usize, after: usize) {
@@ -406,13 +519,7 @@ impl Head {
                 check_type(s, data_type)?;
                 Arc::clone(s)
             }
-            None => {
-                let id = SeriesId(self.next_id.fetch_add(1, Ordering::Relaxed));
-                let s = Arc::new(MemSeries::new(id, org, key.clone(), data_type));
-                self.account(0, s.overhead_bytes());
-                index.insert(Arc::clone(&s));
-                s
-            }
+            None => self.create(&mut index, org, key, data_type),
         };
         s.data.lock().note_newest(newest);
         Ok(())
@@ -522,11 +629,12 @@ fn check_type(s: &MemSeries, requested: DataType) -> Result<()> {
     }
 }
 
-fn check_types(batch: &ValidatedBatch, series: &[Arc<MemSeries>]) -> Result<()> {
-    for (s, sp) in series.iter().zip(batch.series()) {
-        check_type(s, sp.data_type)?;
+fn refusal(index: usize, sp: &SeriesPoints, error: Error) -> Refusal {
+    Refusal {
+        index,
+        key: sp.key.clone(),
+        error,
     }
-    Ok(())
 }
 
 #[cfg(test)]

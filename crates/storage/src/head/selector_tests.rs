@@ -19,7 +19,8 @@ fn write(head: &Head, org: u64, keys: &[SeriesKey]) {
         );
     }
     let batch = b.validate().unwrap();
-    let prepared = head.prepare(&batch).unwrap();
+    let prepared = head.prepare(&batch, WritePolicy::AllOrNothing);
+    assert!(prepared.refused.is_empty(), "{:?}", prepared.refused);
     head.apply(&batch, &prepared);
 }
 

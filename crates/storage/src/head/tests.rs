@@ -18,8 +18,12 @@ fn doubles(org: u64, key: &SeriesKey, ts: &[i64]) -> ValidatedBatch {
     b.validate().unwrap()
 }
 
+/// Writes `batch` whole, as `Db::write` does: the first refusal is the error.
 fn write(head: &Head, batch: &ValidatedBatch) -> Result<()> {
-    let prepared = head.prepare(batch)?;
+    let mut prepared = head.prepare(batch, WritePolicy::AllOrNothing);
+    if let Some(first) = std::mem::take(&mut prepared.refused).into_iter().next() {
+        return Err(first.error);
+    }
     head.apply(batch, &prepared);
     Ok(())
 }
@@ -197,7 +201,7 @@ fn the_series_limit_rejects_whole_batches() {
     }
     let err = write(&head, &b.validate().unwrap()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::LimitExceeded);
-    assert!(err.to_string().contains("limit is 2"), "{err}");
+    assert!(err.to_string().contains("at most 2 series"), "{err}");
     assert_eq!(head.series_count(OrgId(1)), 1);
     // Other organizations have their own budget.
     write(&head, &doubles(2, &key("a", &[]), &[1])).unwrap();
