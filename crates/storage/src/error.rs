@@ -134,7 +134,7 @@ pub enum Error {
     /// A new series would give an organization more series than its limit. Reported for each
     /// new series of a write that does not fit.
     #[error(
-        "series {series} cannot be added: {org} may have at most {limit} series; it has {current} and this write brings {new} new ones"
+        "series {series} cannot be added: the series limit of {org} is {limit}; it has {current} and this write brings {new} new ones"
     )]
     SeriesLimit {
         /// The organization.
