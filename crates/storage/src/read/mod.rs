@@ -105,12 +105,27 @@ struct Sources {
 }
 
 impl Sources {
-    fn load(db: &Db, org: OrgId, key: &SeriesKey, range: &Range<Timestamp>) -> Result<Sources> {
+    /// The sources of a read of `range`; with a `limit`, the head contributes only its first
+    /// `limit` points in `order` (which is all a read cut to `limit` can use), so that a
+    /// limited read costs what it returns rather than the head's whole range.
+    fn load(
+        db: &Db,
+        org: OrgId,
+        key: &SeriesKey,
+        range: &Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Sources> {
         // The head first, then the parts, as `Db::read` does: a flush publishes parts before
         // it releases the frozen points, so in this order no point is missed.
-        let head = db.head().read(org, key, range.clone())?;
+        let head = db
+            .head()
+            .read_limited(org, key, range.clone(), limit, order)?;
         let parts = db.parts();
-        let mut data_type = head.first().map(|p| p.value.data_type());
+        let mut data_type = db
+            .head()
+            .data_type(org, key)
+            .or_else(|| head.first().map(|p| p.value.data_type()));
         if data_type.is_none() {
             data_type = parts
                 .iter()
@@ -209,7 +224,7 @@ impl Db {
         limit: Option<usize>,
         order: Order,
     ) -> Result<(Option<DataType>, Vec<Point>)> {
-        let sources = Sources::load(self, org, key, &range)?;
+        let sources = Sources::load(self, org, key, &range, limit, order)?;
         let mut blocks = sources.blocks(org, key, &range);
         if order == Order::Descending {
             blocks.sort_by_key(|b| std::cmp::Reverse(b.meta.summary.max_ts));
