@@ -418,6 +418,7 @@ impl SeriesData {
     }
 
     fn points_at(&self, positions: Range<usize>) -> Vec<Point> {
+        crate::read::note_scanned(positions.len());
         self.values.points(&self.timestamps, positions)
     }
 

@@ -51,6 +51,22 @@ use crate::{Db, Result};
 pub use aggregate::{Agg, AggregateResult};
 pub use arrow::arrow_type;
 
+#[cfg(test)]
+thread_local! {
+    /// Points this thread's reads took out of the head or decoded from part blocks, so that
+    /// tests can tell what a read cost, not only what it returned.
+    pub(crate) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `n` points taken out of the head or decoded, in tests.
+#[inline]
+pub(crate) fn note_scanned(n: usize) {
+    #[cfg(test)]
+    SCANNED.with(|c| c.set(c.get() + n));
+    #[cfg(not(test))]
+    let _ = n;
+}
+
 /// The order of the points a read returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -237,6 +253,7 @@ impl Db {
                 let Some(dt) = data_type else { break };
                 let mut points = Vec::new();
                 sources.parts[b.part].read_block_into(b.meta, dt, &range, &mut points)?;
+                note_scanned(b.meta.summary.count as usize);
                 decoded[b.part].push((b.meta.summary.min_ts, points));
                 let (Some(limit), Some(next)) = (limit, blocks.get(j + 1)) else {
                     continue;
