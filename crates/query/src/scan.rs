@@ -132,7 +132,9 @@ impl Scan {
 /// reading the series' window again.
 ///
 /// A cursor is only meaningful for the scan that made it (same series, range and order). Its
-/// [`Cursor::token`] is opaque text for clients to hand back.
+/// [`Cursor::token`] is opaque text for clients to hand back. A [`Series::Selector`] is
+/// resolved again for every page, so a series created between pages that sorts before the
+/// cursor's shifts the positions: a stable list ([`Series::List`]) avoids that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cursor {
     series: usize,

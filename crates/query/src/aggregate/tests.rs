@@ -18,7 +18,9 @@ const ALL: [Agg; 7] = [
 ];
 
 /// Bucket starts and each aggregate's values as `f64`.
-fn table(r: &AggregateResult) -> (Vec<i64>, Vec<(Agg, Vec<f64>)>) {
+type Table = (Vec<i64>, Vec<(Agg, Vec<f64>)>);
+
+fn table(r: &AggregateResult) -> Table {
     let columns = r
         .columns
         .iter()
@@ -214,25 +216,26 @@ fn every_selected_series_gets_its_aggregates_and_unknown_ones_none() {
             aggs: vec![Agg::Count, Agg::Last],
         })
         .unwrap();
-    let summary: Vec<(String, Vec<i64>, Vec<(Agg, Vec<f64>)>)> = got
+    let summary: Vec<(String, Table)> = got
         .iter()
-        .map(|s| {
-            let (b, c) = table(&s.result);
-            (s.key.to_string(), b, c)
-        })
+        .map(|s| (s.key.to_string(), table(&s.result)))
         .collect();
     assert_eq!(
         summary,
         [
             (
                 r#"v{asset="a"}"#.to_owned(),
-                vec![0],
-                vec![(Agg::Count, vec![10.0]), (Agg::Last, vec![1.0])]
+                (
+                    vec![0],
+                    vec![(Agg::Count, vec![10.0]), (Agg::Last, vec![1.0])]
+                )
             ),
             (
                 r#"v{asset="b"}"#.to_owned(),
-                vec![0],
-                vec![(Agg::Count, vec![1.0]), (Agg::Last, vec![1.5])]
+                (
+                    vec![0],
+                    vec![(Agg::Count, vec![1.0]), (Agg::Last, vec![1.5])]
+                )
             ),
         ]
     );

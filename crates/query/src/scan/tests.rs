@@ -13,8 +13,17 @@ fn doubles(ts: impl IntoIterator<Item = i64>) -> Vec<Point> {
         .collect()
 }
 
+/// Points as `(timestamp, value as text)`.
+type Rows = Vec<(i64, String)>;
+
+/// Per series position, its points.
+type Joined = Vec<(usize, Rows)>;
+
+/// A page's expected batches (series position, timestamps) and its next token.
+type PageCase<'a> = (&'a [(usize, &'a [i64])], Option<&'a str>);
+
 /// The points of a batch as `(timestamp, value)` text, for comparing with `read`'s.
-fn rows(points: &ArrowPoints) -> Vec<(i64, String)> {
+fn rows(points: &ArrowPoints) -> Rows {
     let data_type = points.values.data_type();
     let values: Vec<String> = if *data_type == Float64Type::DATA_TYPE {
         points
@@ -49,7 +58,7 @@ fn rows(points: &ArrowPoints) -> Vec<(i64, String)> {
         .collect()
 }
 
-fn point_rows(points: Vec<Point>) -> Vec<(i64, String)> {
+fn point_rows(points: Vec<Point>) -> Rows {
     points
         .into_iter()
         .map(|p| {
@@ -111,7 +120,7 @@ fn store(dir: &std::path::Path) -> Db {
 }
 
 /// What a whole scan returns: per series in scan order, `read`'s points in the order, cut.
-fn expected(db: &Db, scan: &Scan) -> Vec<(usize, Vec<(i64, String)>)> {
+fn expected(db: &Db, scan: &Scan) -> Joined {
     let reader = Reader::new(db, ORG);
     let mut out = Vec::new();
     for (i, s) in scan.series.resolve(&reader).iter().enumerate() {
@@ -130,9 +139,9 @@ fn expected(db: &Db, scan: &Scan) -> Vec<(usize, Vec<(i64, String)>)> {
 }
 
 /// Every page of `scan`, joined per series.
-fn all_pages(db: &Db, scan: &Scan) -> (Vec<(usize, Vec<(i64, String)>)>, usize) {
+fn all_pages(db: &Db, scan: &Scan) -> (Joined, usize) {
     let reader = Reader::new(db, ORG);
-    let mut out: Vec<(usize, Vec<(i64, String)>)> = Vec::new();
+    let mut out: Joined = Vec::new();
     let mut cursor = None;
     let mut pages = 0;
     loop {
@@ -220,7 +229,7 @@ fn a_page_stops_at_its_limit_and_the_next_starts_right_after() {
     ]);
     let scan = Scan::new(list, 0..100).limit(2);
     // (page's rows per series position, next token)
-    let cases: &[(&[(usize, &[i64])], Option<&str>)] = &[
+    let cases: &[PageCase<'_>] = &[
         (&[(0, &[10, 20])], Some("q1.0.20.2")),
         (&[(0, &[30]), (2, &[15])], Some("q1.2.15.1")),
         (&[(2, &[25])], None),

@@ -15,6 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, ArrayRef};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query as UrlQuery, State};
@@ -24,11 +27,6 @@ use serde::Deserialize;
 use sextant_kairos::group::{GroupKind, MetricResult, SeriesData};
 use sextant_kairos::query::{MetricQuery, Query, TagValue};
 use sextant_kairos::{DataPoint, KValue};
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type,
-};
-use arrow_array::{Array, ArrayRef};
 use sextant_model::{DataType, OrgId, Timestamp};
 use sextant_query::{
     Agg, Aggregation, Buckets, Match, Order, Reader, Scan, Selector, Series, SeriesRef,

@@ -15,9 +15,7 @@
 use std::collections::HashMap;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type,
-};
+use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, BinaryArray, BooleanArray, PrimitiveArray, StringArray};
 use prost::Message;
 use sextant_catalog::Channel;
@@ -168,25 +166,25 @@ impl DataService for Data {
             // One point beyond what the page can take tells whether the series goes on.
             let limit = budget.points.saturating_add(1);
             let page = query(&self.state, org, move |reader| {
-                    let mut series: Vec<SeriesRef> = reader
-                        .select(&Selector::from(&matcher))
-                        .into_iter()
-                        .filter(|s| s.data_type == data_type)
-                        .filter(|s| match (&run_filter, s.key.label("run")) {
-                            (None, _) => true,
-                            (Some(run), None) => run.is_empty(),
-                            (Some(run), Some(label)) => run == label,
-                        })
-                        .filter(|s| s.key.labels().len() <= 2)
-                        .map(SeriesRef::from)
-                        .collect();
-                    series.sort_by(|a, b| a.key.label("run").cmp(&b.key.label("run")));
-                    let scan = Scan::new(Series::List(series), start..end)
-                        .limit(limit)
-                        .cursor(Some(scan_cursor));
-                    reader.scan(&scan)
-                })
-                .await?;
+                let mut series: Vec<SeriesRef> = reader
+                    .select(&Selector::from(&matcher))
+                    .into_iter()
+                    .filter(|s| s.data_type == data_type)
+                    .filter(|s| match (&run_filter, s.key.label("run")) {
+                        (None, _) => true,
+                        (Some(run), None) => run.is_empty(),
+                        (Some(run), Some(label)) => run == label,
+                    })
+                    .filter(|s| s.key.labels().len() <= 2)
+                    .map(SeriesRef::from)
+                    .collect();
+                series.sort_by(|a, b| a.key.label("run").cmp(&b.key.label("run")));
+                let scan = Scan::new(Series::List(series), start..end)
+                    .limit(limit)
+                    .cursor(Some(scan_cursor));
+                reader.scan(&scan)
+            })
+            .await?;
 
             for batch in &page.batches {
                 cursor.series = batch.index;
@@ -328,7 +326,8 @@ fn encode(
     };
     macro_rules! values {
         ($values:ident, $value:ident, $array:expr, $convert:expr) => {
-            values!($values, $value, $array, $convert, |_| 0, |m: $values| m.encode_to_vec())
+            values!($values, $value, $array, $convert, |_| 0, |m: $values| m
+                .encode_to_vec())
         };
         ($values:ident, $value:ident, $array:expr, $convert:expr, $extra:expr, $encode:expr) => {{
             let array = $array.ok_or_else(mismatch)?;
