@@ -9,6 +9,11 @@
 //! point fixes the bucket's end; the points before that end form the bucket. A bucket is
 //! stamped with its start (`align_start_time`), its end (`align_end_time`) or else its first
 //! point's timestamp.
+//!
+//! These rules stay here rather than in `sextant-query`, whose buckets are fixed nanosecond
+//! widths from a fixed origin: KairosDB's origin, truncation toward zero, calendar units and
+//! first-point stamps share no code with them. Where a metric's buckets reduce to the query
+//! crate's, the server aggregates there instead ([`crate::pushdown`]).
 
 use chrono_tz::Tz;
 

@@ -365,19 +365,15 @@ impl Shared {
     }
 }
 
-/// The points of a series in `range`; a series with no point yet (a channel that has not sent
-/// anything) has none.
+/// The points of a series in `range`, through the query crate; a series with no point yet (a
+/// channel that has not sent anything) has none.
 pub(crate) fn read_points(
     store: &dyn Store,
     org: OrgId,
     key: &SeriesKey,
     range: std::ops::Range<Timestamp>,
 ) -> Result<Vec<Point>> {
-    match store.read(org, key, range) {
-        Ok(points) => Ok(points),
-        Err(sextant_storage::Error::SeriesNotFound { .. }) => Ok(Vec::new()),
-        Err(e) => Err(e.into()),
-    }
+    Ok(sextant_query::Reader::new(store, org).points(key, range)?)
 }
 
 /// Every item of a paged listing.

@@ -21,6 +21,10 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] sextant_storage::Error),
 
+    /// A read through the query crate failed.
+    #[error(transparent)]
+    Query(#[from] sextant_query::Error),
+
     /// The engine has been shut down.
     #[error("the rule engine has stopped")]
     Stopped,
@@ -33,6 +37,7 @@ impl Error {
             Error::InvalidRule { .. } => ErrorKind::InvalidInput,
             Error::Catalog(e) => e.kind(),
             Error::Store(e) => e.kind(),
+            Error::Query(e) => e.kind(),
             Error::Stopped => ErrorKind::Unavailable,
         }
     }

@@ -230,6 +230,12 @@ impl From<sextant_storage::Error> for HttpError {
     }
 }
 
+impl From<sextant_query::Error> for HttpError {
+    fn from(error: sextant_query::Error) -> HttpError {
+        HttpError::new(error.kind(), error)
+    }
+}
+
 impl From<sextant_rules::Error> for HttpError {
     fn from(error: sextant_rules::Error) -> HttpError {
         HttpError::new(error.kind(), error)

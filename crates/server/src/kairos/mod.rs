@@ -180,6 +180,12 @@ impl From<sextant_kairos::Error> for Failure {
     }
 }
 
+impl From<sextant_query::Error> for Failure {
+    fn from(error: sextant_query::Error) -> Failure {
+        Failure(error.into())
+    }
+}
+
 impl From<sextant_storage::Error> for Failure {
     fn from(error: sextant_storage::Error) -> Failure {
         Failure(error.into())

@@ -3,16 +3,21 @@
 //! `DELETE /api/v1/metric/{name}`, `GET /api/v1/metricnames`, `tagnames`, `tagvalues`,
 //! `version` and `health/{status,check}`.
 //!
-//! A query selects each metric's series by name and tag filter, reads their points in
-//! `[start, end]` and runs `sextant-kairos`'s pipeline over them. When a metric has a single
-//! avg, sum, min, max or count aggregator whose buckets are fixed-length and aligned to the
-//! epoch and stamped with their start or end, the store aggregates instead
-//! ([`Store::aggregate`], which answers whole blocks from their summaries) and no point is
-//! read.
+//! A query selects each metric's series by name and tag filter, scans their points in
+//! `[start, end]` (in the metric's order, cut to its limit, both pushed down to the store)
+//! and runs `sextant-kairos`'s pipeline over them. When a metric has a single avg, sum, min,
+//! max or count aggregator whose buckets are fixed-length and aligned to the epoch and
+//! stamped with their start or end, the query crate aggregates instead, in epoch-aligned
+//! nanosecond buckets that the store answers from block summaries where it can, and no
+//! point is read. Every read goes through `sextant-query`; KairosDB's parsing, bucket
+//! semantics and formatting stay in `sextant-kairos`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, ArrayRef};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query as UrlQuery, State};
@@ -22,8 +27,12 @@ use serde::Deserialize;
 use sextant_kairos::group::{GroupKind, MetricResult, SeriesData};
 use sextant_kairos::query::{AggregatorKind, MetricQuery, Query, TagValue};
 use sextant_kairos::{DataPoint, KValue};
-use sextant_model::{DataType, OrgId, Timestamp, Value};
-use sextant_storage::{Match, SeriesSelector, Store};
+use sextant_model::{DataType, OrgId, Timestamp};
+use sextant_query::{
+    Agg, Aggregation, Buckets, Match, Order, Reader, Scan, Selector, Series, SeriesRef,
+};
+use sextant_storage::Store;
+use sextant_storage::head::SeriesInfo;
 
 use super::{Failure, body_bytes, internal, json, no_content, now_ms};
 use crate::auth::{Action, Principal, authorize};
@@ -86,12 +95,13 @@ async fn run_query(
         if query.metrics.iter().any(saves) {
             authorize(&principal, Action::WritePoints)?;
         }
+        let reader = Reader::new(store.as_ref(), org);
         let mut results = Vec::with_capacity(query.metrics.len());
         for metric in &query.metrics {
-            let result = match pushdown(store.as_ref(), org, &query, metric)? {
+            let result = match pushdown(&reader, &query, metric)? {
                 Some(result) => result,
                 None => {
-                    let series = read_series(store.as_ref(), org, &query, metric)?;
+                    let series = read_series(&reader, &query, metric)?;
                     sextant_kairos::run_metric(&query, metric, now, series)?
                 }
             };
@@ -141,8 +151,8 @@ fn save(store: &dyn Store, org: OrgId, result: &MetricResult) {
 
 /// The selector of a metric's name and tag filters. A tag with several accepted values
 /// becomes one anchored alternation; `regex:` values are used as they are.
-fn selector(metric: &MetricQuery) -> Result<SeriesSelector, Failure> {
-    let mut selector = SeriesSelector::name(metric.name.as_str());
+fn selector(metric: &MetricQuery) -> Result<Selector, Failure> {
+    let mut selector = Selector::name(metric.name.as_str());
     for filter in &metric.tags {
         let m = match filter.values.as_slice() {
             [TagValue::Exact(v)] => Match::equal(v.as_str()),
@@ -165,13 +175,9 @@ fn selector(metric: &MetricQuery) -> Result<SeriesSelector, Failure> {
 }
 
 /// The series a metric selects: those that match every filter and have every filtered tag.
-fn select(
-    store: &dyn Store,
-    org: OrgId,
-    metric: &MetricQuery,
-) -> Result<Vec<sextant_storage::head::SeriesInfo>, Failure> {
+fn select(reader: &Reader<'_>, metric: &MetricQuery) -> Result<Vec<SeriesInfo>, Failure> {
     let selector = selector(metric)?;
-    let mut series = store.select(org, &selector);
+    let mut series = reader.select(&selector);
     series.retain(|s| metric.tags.iter().all(|f| s.key.label(&f.name).is_some()));
     Ok(series)
 }
@@ -195,111 +201,158 @@ fn kind_of(data_type: DataType) -> Option<GroupKind> {
     }
 }
 
-fn convert(value: Value) -> Option<KValue> {
-    Some(match value {
-        Value::Double(v) => KValue::Double(v),
-        Value::Float(v) => KValue::Double(f64::from(v)),
-        Value::Int64(v) => KValue::Long(v),
-        Value::Int32(v) => KValue::Long(i64::from(v)),
-        Value::Uint32(v) | Value::Enum(v) => KValue::Long(i64::from(v)),
-        Value::Uint64(v) | Value::BitField(v) => match i64::try_from(v) {
-            Ok(v) => KValue::Long(v),
-            Err(_) => KValue::Double(v as f64),
-        },
-        Value::Bool(v) => KValue::Long(i64::from(v)),
-        Value::String(v) => KValue::Text(v),
-        Value::Bytes(_) => return None,
+/// The values of a series of `data_type` as KairosDB values: integers as longs (a `uint64`
+/// beyond `i64` as a double), floats as doubles, bools as 0 and 1, strings as text. A null,
+/// which stands for a value of another type, is `None` and its point is left out. `None`
+/// as a whole if the array is not of the type's Arrow type.
+fn kvalues(data_type: DataType, values: &ArrayRef) -> Option<Vec<Option<KValue>>> {
+    fn each<A: Array, T>(array: &A, value: impl Fn(usize) -> T) -> Vec<Option<T>> {
+        (0..array.len())
+            .map(|i| (!array.is_null(i)).then(|| value(i)))
+            .collect()
+    }
+    Some(match data_type {
+        DataType::Double => {
+            let a = values.as_primitive_opt::<Float64Type>()?;
+            each(a, |i| KValue::Double(a.value(i)))
+        }
+        DataType::Float => {
+            let a = values.as_primitive_opt::<Float32Type>()?;
+            each(a, |i| KValue::Double(f64::from(a.value(i))))
+        }
+        DataType::Int64 => {
+            let a = values.as_primitive_opt::<Int64Type>()?;
+            each(a, |i| KValue::Long(a.value(i)))
+        }
+        DataType::Int32 => {
+            let a = values.as_primitive_opt::<Int32Type>()?;
+            each(a, |i| KValue::Long(i64::from(a.value(i))))
+        }
+        DataType::Uint32 | DataType::Enum => {
+            let a = values.as_primitive_opt::<UInt32Type>()?;
+            each(a, |i| KValue::Long(i64::from(a.value(i))))
+        }
+        DataType::Uint64 | DataType::BitField => {
+            let a = values.as_primitive_opt::<UInt64Type>()?;
+            each(a, |i| {
+                let v = a.value(i);
+                match i64::try_from(v) {
+                    Ok(v) => KValue::Long(v),
+                    Err(_) => KValue::Double(v as f64),
+                }
+            })
+        }
+        DataType::Bool => {
+            let a = values.as_boolean_opt()?;
+            each(a, |i| KValue::Long(i64::from(a.value(i))))
+        }
+        DataType::String => {
+            let a = values.as_string_opt::<i32>()?;
+            each(a, |i| KValue::Text(a.value(i).to_owned()))
+        }
+        DataType::Bytes => return None,
     })
 }
 
+fn tags(info_key: &sextant_model::SeriesKey) -> BTreeMap<String, String> {
+    info_key
+        .labels()
+        .iter()
+        .map(|l| (l.name.clone(), l.value.clone()))
+        .collect()
+}
+
 fn read_series(
-    store: &dyn Store,
-    org: OrgId,
+    reader: &Reader<'_>,
     query: &Query,
     metric: &MetricQuery,
 ) -> Result<Vec<SeriesData>, Failure> {
-    let range = nanos(query.start, query.end);
-    let mut out = Vec::new();
-    for info in select(store, org, metric)? {
-        let Some(kind) = kind_of(info.data_type) else {
+    // Bytes have no KairosDB type; such series are not read.
+    let series: Vec<SeriesRef> = select(reader, metric)?
+        .into_iter()
+        .filter(|s| kind_of(s.data_type).is_some())
+        .map(SeriesRef::from)
+        .collect();
+    let mut scan = Scan::new(Series::List(series), nanos(query.start, query.end));
+    if metric.descending {
+        scan = scan.order(Order::Descending);
+    }
+    if let Some(limit) = metric.limit {
+        scan = scan.series_limit(limit);
+    }
+    let page = reader.scan(&scan).map_err(Failure::from)?;
+    let mut out = Vec::with_capacity(page.batches.len());
+    for batch in page.batches {
+        let Some(kind) = kind_of(batch.data_type) else {
             continue;
         };
-        let points = store
-            .read(org, &info.key, range.clone())
-            .map_err(Failure::from)?;
-        let mut points: Vec<DataPoint> = points
-            .into_iter()
-            .filter_map(|p| {
-                convert(p.value).map(|v| DataPoint::new(p.timestamp.div_euclid(1_000_000), v))
-            })
-            .collect();
-        if metric.descending {
-            points.reverse();
-        }
-        if let Some(limit) = metric.limit {
-            points.truncate(limit);
-        }
-        let tags = info
-            .key
-            .labels()
+        let values = kvalues(batch.data_type, &batch.points.values).ok_or_else(|| {
+            internal(format!(
+                "series {} of type {} read back as Arrow {}",
+                batch.key,
+                batch.data_type,
+                batch.points.values.data_type()
+            ))
+        })?;
+        let points = batch
+            .points
+            .timestamps
+            .values()
             .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .zip(values)
+            .filter_map(|(&t, v)| Some(DataPoint::new(t.div_euclid(1_000_000), v?)))
             .collect();
-        out.push(SeriesData { tags, kind, points });
+        out.push(SeriesData {
+            tags: tags(&batch.key),
+            kind,
+            points,
+        });
     }
     Ok(out)
 }
 
-/// Runs a metric on the store's block-summary aggregation when its single aggregator
-/// allows: see the module docs.
+/// Runs a metric on the query crate's epoch-aligned buckets, which the store answers from
+/// block summaries where it can, when its single aggregator allows: see the module docs.
 fn pushdown(
-    store: &dyn Store,
-    org: OrgId,
+    reader: &Reader<'_>,
     query: &Query,
     metric: &MetricQuery,
 ) -> Result<Option<MetricResult>, Failure> {
     let Some(plan) = sextant_kairos::pushdown::plan(query, metric) else {
         return Ok(None);
     };
-    let series = select(store, org, metric)?;
+    let series = select(reader, metric)?;
     if series.iter().any(|s| !s.data_type.is_numeric()) {
         return Ok(None);
     }
-    let range = nanos(query.start, query.end);
-    let aggs = [
-        sextant_storage::Agg::Count,
-        sextant_storage::Agg::Sum,
-        sextant_storage::Agg::Min,
-        sextant_storage::Agg::Max,
-    ];
+    // The plan only admits bucket sizes whose nanoseconds fit.
+    let buckets = Buckets::new(plan.bucket_ms.saturating_mul(1_000_000)).map_err(Failure::from)?;
+    let aggregation = Aggregation {
+        series: Series::List(series.iter().map(SeriesRef::from).collect()),
+        range: nanos(query.start, query.end),
+        buckets,
+        aggs: vec![Agg::Count, Agg::Sum, Agg::Min, Agg::Max],
+    };
     let mut partials = Vec::with_capacity(series.len());
-    for info in series {
-        let result = store
-            .aggregate(
-                org,
-                &info.key,
-                range.clone(),
-                plan.bucket_ms * 1_000_000,
-                &aggs,
-            )
-            .map_err(Failure::from)?;
+    for s in reader.aggregate(&aggregation).map_err(Failure::from)? {
+        let result = &s.result;
         let column = |agg| result.column(agg).cloned();
         let (Some(count), Some(sum), Some(min), Some(max)) = (
-            column(sextant_storage::Agg::Count),
-            column(sextant_storage::Agg::Sum),
-            column(sextant_storage::Agg::Min),
-            column(sextant_storage::Agg::Max),
+            column(Agg::Count),
+            column(Agg::Sum),
+            column(Agg::Min),
+            column(Agg::Max),
         ) else {
             return Err(internal("the store left out an aggregate"));
         };
-        use arrow_array::cast::AsArray;
-        use arrow_array::types::{Float64Type, UInt64Type};
-        let count = count.as_primitive::<UInt64Type>();
-        let (sum, min, max) = (
-            sum.as_primitive::<Float64Type>(),
-            min.as_primitive::<Float64Type>(),
-            max.as_primitive::<Float64Type>(),
-        );
+        let (Some(count), Some(sum), Some(min), Some(max)) = (
+            count.as_primitive_opt::<UInt64Type>(),
+            sum.as_primitive_opt::<Float64Type>(),
+            min.as_primitive_opt::<Float64Type>(),
+            max.as_primitive_opt::<Float64Type>(),
+        ) else {
+            return Err(internal("the store's aggregates have unexpected types"));
+        };
         let buckets = (0..result.buckets.len())
             .map(|i| sextant_kairos::pushdown::Partial {
                 start: result.buckets.value(i).div_euclid(1_000_000),
@@ -309,13 +362,10 @@ fn pushdown(
                 max: max.value(i),
             })
             .collect();
-        let tags: BTreeMap<String, String> = info
-            .key
-            .labels()
-            .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
-            .collect();
-        partials.push(sextant_kairos::pushdown::SeriesPartials { tags, buckets });
+        partials.push(sextant_kairos::pushdown::SeriesPartials {
+            tags: tags(&s.key),
+            buckets,
+        });
     }
     Ok(Some(sextant_kairos::pushdown::run(metric, &plan, partials)))
 }
@@ -337,10 +387,11 @@ pub async fn query_tags(
     let outcome = tokio::task::spawn_blocking(move || {
         let body = body_bytes(&request_headers, &body)?;
         let query = sextant_kairos::query::parse(&body, now)?;
+        let reader = Reader::new(store.as_ref(), org);
         let mut queries = Vec::new();
         for metric in &query.metrics {
             let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for info in select(store.as_ref(), org, metric)? {
+            for info in select(&reader, metric)? {
                 for l in info.key.labels() {
                     tags.entry(l.name.clone())
                         .or_default()
@@ -407,7 +458,7 @@ pub async fn delete_metric(
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        store.delete(org, &SeriesSelector::name(name), i64::MIN..i64::MAX)
+        store.delete(org, &Selector::name(name), i64::MIN..i64::MAX)
     })
     .await;
     match outcome {
@@ -434,9 +485,8 @@ pub async fn metric_names(
         return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
-    let names = state
-        .store
-        .names(org, param.prefix.as_deref().filter(|p| !p.is_empty()));
+    let names = Reader::new(state.store.as_ref(), org)
+        .names(param.prefix.as_deref().filter(|p| !p.is_empty()));
     results(&headers, names)
 }
 
@@ -450,10 +500,8 @@ pub async fn tag_names(
         return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
-    results(
-        &headers,
-        state.store.label_names(org, &SeriesSelector::all()),
-    )
+    let reader = Reader::new(state.store.as_ref(), org);
+    results(&headers, reader.label_names(&Selector::all()))
 }
 
 /// `GET /api/v1/tagvalues` (KairosDB 1.2): every tag value, sorted, each once.
@@ -466,12 +514,12 @@ pub async fn tag_values(
         return Failure::from(denied).into_response();
     }
     let org = org_number(&principal.organization_id);
-    let all = SeriesSelector::all();
-    let values: BTreeSet<String> = state
-        .store
-        .label_names(org, &all)
+    let reader = Reader::new(state.store.as_ref(), org);
+    let all = Selector::all();
+    let values: BTreeSet<String> = reader
+        .label_names(&all)
         .iter()
-        .flat_map(|name| state.store.label_values(org, name, &all))
+        .flat_map(|name| reader.label_values(name, &all))
         .collect();
     results(&headers, values.into_iter().collect())
 }

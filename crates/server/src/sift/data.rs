@@ -8,13 +8,19 @@
 //! - A page holds at most `page_size` points (100,000 when 0 or larger) and at most
 //!   [`MAX_PAGE_BYTES`] of encoded messages, below the client's 4 MiB receive limit; the rest
 //!   follows `next_page_token`.
+//! - Reads go through `sextant-query`: one scan per channel query over its series, whose page
+//!   limit (the page's points left, plus one that tells whether the series goes on) and start
+//!   (the token's timestamp) reach the store, so each page costs the points it returns.
 
 use std::collections::HashMap;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, BinaryArray, BooleanArray, PrimitiveArray, StringArray};
 use prost::Message;
 use sextant_catalog::Channel;
-use sextant_model::{DataType, Point, Timestamp, Value};
-use sextant_storage::Order;
+use sextant_model::{DataType, ErrorKind, Timestamp};
+use sextant_query::{ArrowPoints, Reader, Scan, Selector, Series, SeriesRef};
 use sextant_storage::head::SeriesMatcher;
 use sift_rs::data::v2::data_service_server::DataService;
 use sift_rs::data::v2::*;
@@ -24,6 +30,7 @@ use super::convert::{
     bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_from_pb, timestamp_to_pb,
 };
 use crate::auth::{Action, authorize_call};
+use crate::error::status;
 use crate::state::{AppState, org_number};
 
 /// The most encoded bytes of data one page carries.
@@ -64,6 +71,15 @@ impl Cursor {
             series,
             from: Some(from),
         })
+    }
+
+    /// Where the query crate's scan of the current query resumes: the token holds the first
+    /// timestamp not yet sent, which is right after the last one sent.
+    fn scan_cursor(&self) -> sextant_query::Cursor {
+        match self.from.and_then(|t| t.checked_sub(1)) {
+            Some(last) => sextant_query::Cursor::after(self.series, last),
+            None => sextant_query::Cursor::series_start(self.series),
+        }
     }
 
     fn token(&self) -> String {
@@ -144,32 +160,35 @@ impl DataService for Data {
                 name: Some(channel.def.name.clone()),
                 labels: vec![("asset".to_owned(), asset_name.clone())],
             };
-            let mut series: Vec<_> = self
-                .state
-                .store
-                .series(org, &matcher)
-                .into_iter()
-                .filter(|s| s.data_type == channel.def.data_type)
-                .filter(|s| match (&channel_query.run_id, s.key.label("run")) {
-                    (None, _) => true,
-                    (Some(run), None) => run.is_empty(),
-                    (Some(run), Some(label)) => run == label,
-                })
-                .filter(|s| s.key.labels().len() <= 2)
-                .collect();
-            series.sort_by(|a, b| a.key.label("run").cmp(&b.key.label("run")));
+            let run_filter = channel_query.run_id.clone();
+            let data_type = channel.def.data_type;
+            let scan_cursor = cursor.scan_cursor();
+            // One point beyond what the page can take tells whether the series goes on.
+            let limit = budget.points.saturating_add(1);
+            let page = query(&self.state, org, move |reader| {
+                let mut series: Vec<SeriesRef> = reader
+                    .select(&Selector::from(&matcher))
+                    .into_iter()
+                    .filter(|s| s.data_type == data_type)
+                    .filter(|s| match (&run_filter, s.key.label("run")) {
+                        (None, _) => true,
+                        (Some(run), None) => run.is_empty(),
+                        (Some(run), Some(label)) => run == label,
+                    })
+                    .filter(|s| s.key.labels().len() <= 2)
+                    .map(SeriesRef::from)
+                    .collect();
+                series.sort_by(|a, b| a.key.label("run").cmp(&b.key.label("run")));
+                let scan = Scan::new(Series::List(series), start..end)
+                    .limit(limit)
+                    .cursor(Some(scan_cursor));
+                reader.scan(&scan)
+            })
+            .await?;
 
-            while cursor.series < series.len() {
-                let info = &series[cursor.series];
-                let from = cursor.from.unwrap_or(start).max(start);
-                let key = info.key.clone();
-                // One point beyond what the page can take tells whether the series goes on.
-                let limit = Some(budget.points.saturating_add(1));
-                let points = self
-                    .state
-                    .store(move |s| s.read_limited(org, &key, from..end, limit, Order::Ascending))
-                    .await?;
-                let run = match info.key.label("run") {
+            for batch in &page.batches {
+                cursor.series = batch.index;
+                let run = match batch.key.label("run") {
                     None => None,
                     Some(run_id) => Some(
                         run_name(&self.state, &principal.organization_id, run_id, &mut names)
@@ -186,28 +205,42 @@ impl DataService for Data {
                     run,
                     channel: Some(channel_metadata(&channel)),
                 };
-                let (message, taken) = encode(&channel, metadata, &points, &mut budget);
+                let (message, taken) = encode(&channel, metadata, &batch.points, &mut budget)?;
                 if let Some(message) = message {
                     data.push(message);
                 }
-                if taken < points.len() {
-                    cursor.from = Some(points[taken].timestamp);
+                if taken < batch.points.len() {
+                    cursor.from = Some(batch.points.timestamps.value(taken));
                     return Ok(Response::new(GetDataResponse {
                         next_page_token: cursor.token(),
                         data,
                     }));
                 }
-                cursor.series += 1;
-                cursor.from = None;
             }
+            // The scan's limit is one more than the page can take, so a scan cut by its limit
+            // always leaves a point untaken above; here every series of the query is done.
             cursor.query += 1;
             cursor.series = 0;
+            cursor.from = None;
         }
         Ok(Response::new(GetDataResponse {
             next_page_token: String::new(),
             data,
         }))
     }
+}
+
+/// Runs a read on a blocking thread and maps its error to a gRPC status.
+async fn query<T, F>(state: &AppState, org: sextant_model::OrgId, call: F) -> Result<T, Status>
+where
+    T: Send + 'static,
+    F: FnOnce(Reader<'_>) -> sextant_query::Result<T> + Send + 'static,
+{
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || call(Reader::new(store.as_ref(), org)))
+        .await
+        .map_err(|e| status(ErrorKind::Internal, e))?
+        .map_err(|e| status(e.kind(), e))
 }
 
 async fn run_name(
@@ -268,27 +301,48 @@ impl Budget {
 
 /// Encodes as many of `points` as the budget allows into one `Any`; returns it (or `None`
 /// when no point fitted) and how many points it holds.
+///
+/// Fails as an internal error if the values are not of the channel's type, which the store
+/// rules out (a series has one type for life and the scan selects the channel's).
 // Some `*Values` messages have fields beyond metadata and values, others do not.
 #[allow(clippy::needless_update)]
 fn encode(
     channel: &Channel,
     metadata: Metadata,
-    points: &[Point],
+    points: &ArrowPoints,
     budget: &mut Budget,
-) -> (Option<pbjson_types::Any>, usize) {
+) -> Result<(Option<pbjson_types::Any>, usize), Status> {
+    let timestamps = &points.timestamps;
+    let mismatch = || {
+        status(
+            ErrorKind::Internal,
+            format!(
+                "channel {} of type {} read back as Arrow {}",
+                channel.def.name,
+                channel.def.data_type,
+                points.values.data_type()
+            ),
+        )
+    };
     macro_rules! values {
-        ($values:ident, $value:ident, $pattern:pat => $converted:expr) => {
-            values!($values, $value, $pattern => $converted, |m: $values| m.encode_to_vec())
+        ($values:ident, $value:ident, $array:expr, $convert:expr) => {
+            values!($values, $value, $array, $convert, |_| 0, |m: $values| m
+                .encode_to_vec())
         };
-        ($values:ident, $value:ident, $pattern:pat => $converted:expr, $encode:expr) => {{
+        ($values:ident, $value:ident, $array:expr, $convert:expr, $extra:expr, $encode:expr) => {{
+            let array = $array.ok_or_else(mismatch)?;
             let mut values = Vec::new();
-            for point in points {
-                let $pattern = &point.value else { continue };
+            for i in 0..array.len() {
+                // A null stands for a value of another type, which the store rules out.
+                if array.is_null(i) {
+                    continue;
+                }
+                let raw = array.value(i);
                 let value = $value {
-                    timestamp: Some(timestamp_to_pb(point.timestamp)),
-                    value: $converted,
+                    timestamp: Some(timestamp_to_pb(timestamps.value(i))),
+                    value: $convert(raw),
                 };
-                if !budget.take(value.encoded_len() + negative_zero_len(&point.value)) {
+                if !budget.take(value.encoded_len() + $extra(raw)) {
                     break;
                 }
                 values.push(value);
@@ -299,43 +353,96 @@ fn encode(
                 values,
                 ..Default::default()
             };
-            (any(stringify!($values), $encode(message), taken), taken)
+            Ok((any(stringify!($values), $encode(message), taken), taken))
         }};
     }
+    let values = &points.values;
     match channel.def.data_type {
-        DataType::Double => {
-            values!(DoubleValues, DoubleValue, Value::Double(v) => *v, |mut m: DoubleValues| {
+        DataType::Double => values!(
+            DoubleValues,
+            DoubleValue,
+            values.as_primitive_opt::<Float64Type>(),
+            |v: f64| v,
+            |v: f64| if is_negative_zero(v) { 9 } else { 0 },
+            |mut m: DoubleValues| {
                 let values = std::mem::take(&mut m.values);
                 keep_negative_zeros(m.encode_to_vec(), &values, |v| {
                     let mut field = Vec::new();
-                    if v.value == 0.0 && v.value.is_sign_negative() {
+                    if is_negative_zero(v.value) {
                         prost::encoding::double::encode(2, &v.value, &mut field);
                     }
                     field
                 })
-            })
-        }
-        DataType::Float => {
-            values!(FloatValues, FloatValue, Value::Float(v) => *v, |mut m: FloatValues| {
+            }
+        ),
+        DataType::Float => values!(
+            FloatValues,
+            FloatValue,
+            values.as_primitive_opt::<Float32Type>(),
+            |v: f32| v,
+            |v: f32| if is_negative_zero(f64::from(v)) { 5 } else { 0 },
+            |mut m: FloatValues| {
                 let values = std::mem::take(&mut m.values);
                 keep_negative_zeros(m.encode_to_vec(), &values, |v| {
                     let mut field = Vec::new();
-                    if v.value == 0.0 && v.value.is_sign_negative() {
+                    if is_negative_zero(f64::from(v.value)) {
                         prost::encoding::float::encode(2, &v.value, &mut field);
                     }
                     field
                 })
-            })
-        }
-        DataType::String => values!(StringValues, StringValue, Value::String(v) => v.clone()),
-        DataType::Bool => values!(BoolValues, BoolValue, Value::Bool(v) => *v),
-        DataType::Int32 => values!(Int32Values, Int32Value, Value::Int32(v) => *v),
-        DataType::Int64 => values!(Int64Values, Int64Value, Value::Int64(v) => *v),
-        DataType::Uint32 => values!(Uint32Values, Uint32Value, Value::Uint32(v) => *v),
-        DataType::Uint64 => values!(Uint64Values, Uint64Value, Value::Uint64(v) => *v),
-        DataType::Enum => values!(EnumValues, EnumValue, Value::Enum(v) => *v),
-        DataType::Bytes => values!(BytesValues, BytesValue, Value::Bytes(v) => v.clone()),
+            }
+        ),
+        DataType::String => values!(
+            StringValues,
+            StringValue,
+            values.as_any().downcast_ref::<StringArray>(),
+            |v: &str| v.to_owned()
+        ),
+        DataType::Bool => values!(
+            BoolValues,
+            BoolValue,
+            values.as_any().downcast_ref::<BooleanArray>(),
+            |v: bool| v
+        ),
+        DataType::Int32 => values!(
+            Int32Values,
+            Int32Value,
+            values.as_primitive_opt::<Int32Type>(),
+            |v: i32| v
+        ),
+        DataType::Int64 => values!(
+            Int64Values,
+            Int64Value,
+            values.as_primitive_opt::<Int64Type>(),
+            |v: i64| v
+        ),
+        DataType::Uint32 => values!(
+            Uint32Values,
+            Uint32Value,
+            values.as_primitive_opt::<UInt32Type>(),
+            |v: u32| v
+        ),
+        DataType::Uint64 => values!(
+            Uint64Values,
+            Uint64Value,
+            values.as_primitive_opt::<UInt64Type>(),
+            |v: u64| v
+        ),
+        DataType::Enum => values!(
+            EnumValues,
+            EnumValue,
+            values.as_primitive_opt::<UInt32Type>(),
+            |v: u32| v
+        ),
+        DataType::Bytes => values!(
+            BytesValues,
+            BytesValue,
+            values.as_any().downcast_ref::<BinaryArray>(),
+            |v: &[u8]| v.to_vec()
+        ),
         DataType::BitField => {
+            let array: &PrimitiveArray<UInt64Type> =
+                values.as_primitive_opt().ok_or_else(mismatch)?;
             let elements = &channel.def.bit_field_elements;
             let mut columns: Vec<BitFieldElementValues> = elements
                 .iter()
@@ -345,20 +452,21 @@ fn encode(
                 })
                 .collect();
             let mut taken = 0;
-            'points: for point in points {
-                let Value::BitField(bits) = point.value else {
+            for i in 0..array.len() {
+                if array.is_null(i) {
                     continue;
-                };
+                }
+                let bits = array.value(i);
                 let row: Vec<BitFieldValue> = elements
                     .iter()
                     .map(|e| BitFieldValue {
-                        timestamp: Some(timestamp_to_pb(point.timestamp)),
+                        timestamp: Some(timestamp_to_pb(timestamps.value(i))),
                         value: u32::try_from(e.extract(bits)).unwrap_or(u32::MAX),
                     })
                     .collect();
                 let bytes: usize = row.iter().map(|v| v.encoded_len() + 4).sum();
                 if budget.points == 0 || budget.bytes < bytes {
-                    break 'points;
+                    break;
                 }
                 budget.points -= 1;
                 budget.bytes -= bytes;
@@ -371,7 +479,7 @@ fn encode(
                 metadata: Some(metadata),
                 values: columns,
             };
-            (any("BitFieldValues", message.encode_to_vec(), taken), taken)
+            Ok((any("BitFieldValues", message.encode_to_vec(), taken), taken))
         }
     }
 }
@@ -383,14 +491,10 @@ fn any(name: &str, message: Vec<u8>, points: usize) -> Option<pbjson_types::Any>
     })
 }
 
-/// The bytes prost leaves out of a point whose value is -0.0 and [`keep_negative_zeros`] puts
-/// back: tag and fixed64 or fixed32.
-fn negative_zero_len(value: &Value) -> usize {
-    match value {
-        Value::Double(v) if *v == 0.0 && v.is_sign_negative() => 9,
-        Value::Float(v) if *v == 0.0 && v.is_sign_negative() => 5,
-        _ => 0,
-    }
+/// Whether `v` is -0.0, which prost leaves out and [`keep_negative_zeros`] puts back: tag and
+/// fixed64 (9 bytes) or fixed32 (5 bytes) more than prost counts.
+fn is_negative_zero(v: f64) -> bool {
+    v == 0.0 && v.is_sign_negative()
 }
 
 /// Appends `values` as field 2 (the repeated points) to `head`, the encoded message without
@@ -439,10 +543,8 @@ mod tests {
                 field
             },
         );
-        assert_eq!(
-            kept.len(),
-            plain.len() + negative_zero_len(&Value::Double(-0.0))
-        );
+        assert!(is_negative_zero(-0.0) && !is_negative_zero(0.0));
+        assert_eq!(kept.len(), plain.len() + 9);
         let decoded = DoubleValues::decode(kept.as_slice()).unwrap();
         let signs: Vec<bool> = decoded
             .values

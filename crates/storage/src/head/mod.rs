@@ -423,6 +423,33 @@ impl Head {
         }
     }
 
+    /// The first `limit` points of series `key` of `org` with timestamps in `range` in
+    /// `order`, sorted by time: [`Head::read`] cut to the limit, taking no more points out of
+    /// memory than it returns (plus, during a flush, up to `limit` frozen ones).
+    pub fn read_limited(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: crate::Order,
+    ) -> Result<Vec<Point>> {
+        let series = self.index.read().get(org, key).cloned();
+        match series {
+            Some(s) => Ok(read_series_limited(&s, range, limit, order)),
+            None => Err(Error::SeriesNotFound {
+                org,
+                series: key.to_string(),
+            }),
+        }
+    }
+
+    /// The data type of series `key` of `org`, if the head has registered it (every series
+    /// of the store is, from the parts at open or at its first write).
+    pub fn data_type(&self, org: OrgId, key: &SeriesKey) -> Option<DataType> {
+        self.index.read().get(org, key).map(|s| s.data_type)
+    }
+
     /// The points of series `id` of `org` with timestamps in `range`, sorted by time. A series
     /// of another organization is not found.
     pub fn read_id(&self, org: OrgId, id: SeriesId, range: Range<Timestamp>) -> Result<Vec<Point>> {
@@ -579,6 +606,33 @@ fn read_series(s: &MemSeries, range: Range<Timestamp>) -> Vec<Point> {
         Some(f) => merge_last_wins(vec![f.read(range), live]),
         None => live,
     }
+}
+
+/// [`read_series`] cut to the first `limit` points in `order`. Each source is cut before the
+/// merge: a timestamp among the first `limit` of the merge is among the first `limit` of
+/// every source holding it, so the cut sources merge to the same first points, with the
+/// newest write winning as before.
+fn read_series_limited(
+    s: &MemSeries,
+    range: Range<Timestamp>,
+    limit: Option<usize>,
+    order: crate::Order,
+) -> Vec<Point> {
+    let live = s.data.lock().read_limited(range.clone(), limit, order);
+    let frozen = s.frozen.lock().clone();
+    let mut merged = match frozen {
+        Some(f) => merge_last_wins(vec![f.read_limited(range, limit, order), live]),
+        None => return live,
+    };
+    if let Some(limit) = limit.filter(|&l| l < merged.len()) {
+        match order {
+            crate::Order::Ascending => merged.truncate(limit),
+            crate::Order::Descending => {
+                merged.drain(..merged.len() - limit);
+            }
+        }
+    }
+    merged
 }
 
 /// Merges sorted point lists, oldest source first, into one sorted list in which a timestamp

@@ -394,7 +394,31 @@ impl SeriesData {
         self.points_at(start..end.max(start))
     }
 
+    /// The first `limit` points with timestamps in `range` in `order`, in time order:
+    /// [`SeriesData::read`] cut to the limit without taking out the points past it, so
+    /// that a limited read costs the points it returns, not the range.
+    pub(crate) fn read_limited(
+        &self,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: crate::Order,
+    ) -> Vec<Point> {
+        let mut start = self.timestamps.partition_point(|&t| t < range.start);
+        let mut end = self
+            .timestamps
+            .partition_point(|&t| t < range.end)
+            .max(start);
+        if let Some(limit) = limit {
+            match order {
+                crate::Order::Ascending => end = end.min(start.saturating_add(limit)),
+                crate::Order::Descending => start = start.max(end.saturating_sub(limit)),
+            }
+        }
+        self.points_at(start..end)
+    }
+
     fn points_at(&self, positions: Range<usize>) -> Vec<Point> {
+        crate::read::note_scanned(positions.len());
         self.values.points(&self.timestamps, positions)
     }
 

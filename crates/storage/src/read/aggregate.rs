@@ -333,7 +333,7 @@ impl Db {
                 detail: format!("bucket width {bucket_ns} ns is not positive"),
             });
         }
-        let sources = Sources::load(self, org, key, &range)?;
+        let sources = Sources::load(self, org, key, &range, None, crate::Order::Ascending)?;
         let mut buckets = Buckets {
             width: bucket_ns,
             states: BTreeMap::new(),

@@ -51,6 +51,22 @@ use crate::{Db, Result};
 pub use aggregate::{Agg, AggregateResult};
 pub use arrow::arrow_type;
 
+#[cfg(test)]
+thread_local! {
+    /// Points this thread's reads took out of the head or decoded from part blocks, so that
+    /// tests can tell what a read cost, not only what it returned.
+    pub(crate) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `n` points taken out of the head or decoded, in tests.
+#[inline]
+pub(crate) fn note_scanned(n: usize) {
+    #[cfg(test)]
+    SCANNED.with(|c| c.set(c.get() + n));
+    #[cfg(not(test))]
+    let _ = n;
+}
+
 /// The order of the points a read returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -105,12 +121,27 @@ struct Sources {
 }
 
 impl Sources {
-    fn load(db: &Db, org: OrgId, key: &SeriesKey, range: &Range<Timestamp>) -> Result<Sources> {
+    /// The sources of a read of `range`; with a `limit`, the head contributes only its first
+    /// `limit` points in `order` (which is all a read cut to `limit` can use), so that a
+    /// limited read costs what it returns rather than the head's whole range.
+    fn load(
+        db: &Db,
+        org: OrgId,
+        key: &SeriesKey,
+        range: &Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Sources> {
         // The head first, then the parts, as `Db::read` does: a flush publishes parts before
         // it releases the frozen points, so in this order no point is missed.
-        let head = db.head().read(org, key, range.clone())?;
+        let head = db
+            .head()
+            .read_limited(org, key, range.clone(), limit, order)?;
         let parts = db.parts();
-        let mut data_type = head.first().map(|p| p.value.data_type());
+        let mut data_type = db
+            .head()
+            .data_type(org, key)
+            .or_else(|| head.first().map(|p| p.value.data_type()));
         if data_type.is_none() {
             data_type = parts
                 .iter()
@@ -209,7 +240,7 @@ impl Db {
         limit: Option<usize>,
         order: Order,
     ) -> Result<(Option<DataType>, Vec<Point>)> {
-        let sources = Sources::load(self, org, key, &range)?;
+        let sources = Sources::load(self, org, key, &range, limit, order)?;
         let mut blocks = sources.blocks(org, key, &range);
         if order == Order::Descending {
             blocks.sort_by_key(|b| std::cmp::Reverse(b.meta.summary.max_ts));
@@ -222,6 +253,7 @@ impl Db {
                 let Some(dt) = data_type else { break };
                 let mut points = Vec::new();
                 sources.parts[b.part].read_block_into(b.meta, dt, &range, &mut points)?;
+                note_scanned(b.meta.summary.count as usize);
                 decoded[b.part].push((b.meta.summary.min_ts, points));
                 let (Some(limit), Some(next)) = (limit, blocks.get(j + 1)) else {
                     continue;

@@ -396,3 +396,64 @@ fn whole_blocks_are_not_decoded_and_limits_stop_decoding() {
             .is_err()
     );
 }
+
+#[test]
+fn paging_through_a_series_scans_each_point_about_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        DbConfig {
+            parts: PartsConfig {
+                block_points: 256,
+                flush_head_bytes: usize::MAX,
+                flush_interval: None,
+                ..PartsConfig::default()
+            },
+            ..DbConfig::default()
+        },
+    )
+    .unwrap();
+    // Half in a part, half in the head.
+    let n = 20_000i64;
+    let half: Vec<(i64, f64)> = (0..n / 2).map(|t| (t, t as f64)).collect();
+    write(&db, "s", DataType::Double, doubles(&half));
+    db.flush().unwrap();
+    let rest: Vec<(i64, f64)> = (n / 2..n).map(|t| (t, t as f64)).collect();
+    write(&db, "s", DataType::Double, doubles(&rest));
+    // (order, page size)
+    for (order, page) in [
+        (Order::Ascending, 100),
+        (Order::Descending, 100),
+        (Order::Ascending, 1_000),
+    ] {
+        SCANNED.with(|c| c.set(0));
+        let (mut seen, mut pages) = (0, 0);
+        let mut range = 0..n;
+        loop {
+            let got = db
+                .read_arrow(OrgId(1), &key("s"), range.clone(), Some(page + 1), order)
+                .unwrap();
+            pages += 1;
+            let taken = got.len().min(page);
+            seen += taken;
+            if got.len() <= page {
+                break;
+            }
+            // The next page starts right after the last point taken.
+            let last = got.timestamps.value(taken - 1);
+            range = match order {
+                Order::Ascending => last + 1..range.end,
+                Order::Descending => range.start..last,
+            };
+        }
+        assert_eq!(seen, n as usize);
+        let scanned = SCANNED.with(|c| c.get());
+        // A page takes at most its points and one more out of the head and decodes at most
+        // those and the blocks they end in; re-reading the rest of the window would scan
+        // more than n × pages / 2 points (1,000,000 for pages of 100).
+        assert!(
+            scanned <= 2 * n as usize + pages * (2 + 2 * 256),
+            "{order:?} pages of {page}: {scanned} points scanned for {n} over {pages} pages"
+        );
+    }
+}

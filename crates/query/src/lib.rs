@@ -1,0 +1,107 @@
+//! Sextant's one read path, between the front ends and the store.
+//!
+//! ```text
+//! front ends (Sift GetData, KairosDB, rules, …) ──► query: select → scan → Arrow → aggregate ──► Store
+//! ```
+//!
+//! A front end decodes its protocol's request into a [`Scan`] or an [`Aggregation`] over a
+//! [`Selector`] or a list of series, hands it to a [`Reader`] bound to one organization, and
+//! formats the Arrow arrays it gets back in its protocol's terms. The reader resolves the
+//! series, pushes time ranges, orders and limits down to the [`Store`]
+//! ([`Store::read_arrow`] decodes no more part blocks than a limit needs), resumes a paged scan
+//! right after the last point it returned ([`Cursor`]), and buckets time in nanoseconds for
+//! the general aggregators, answering whole part blocks from their summaries where it can
+//! ([`Store::aggregate`]). Protocols keep their own parsing, semantics and formatting: KairosDB's
+//! bucket rules stay in `sextant-kairos`, Sift's page tokens in the server.
+//!
+//! - [`selector`]: which series, and the text form of a selector.
+//! - [`scan`]: points of many series, in pages, as Arrow arrays.
+//! - [`aggregate`]: time buckets and the aggregators count, sum, min, max, avg, first, last.
+//!
+//! Every method blocks on the store; async callers run it on a blocking thread.
+
+pub mod aggregate;
+mod error;
+pub mod scan;
+pub mod selector;
+#[cfg(test)]
+mod testing;
+
+use std::ops::Range;
+
+use sextant_model::{OrgId, Point, SeriesKey, Timestamp};
+use sextant_storage::Store;
+use sextant_storage::head::SeriesInfo;
+
+pub use aggregate::{Agg, Aggregation, Buckets, SeriesAggregates};
+pub use error::{Error, Result};
+pub use scan::{Cursor, Page, Scan, Series, SeriesBatch, SeriesRef};
+pub use selector::{Match, Selector, SelectorError};
+pub use sextant_storage::{ArrowPoints, Order};
+
+/// Reads of one organization's data through one store. Cheap to make: a front end makes one
+/// per request.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    store: &'a dyn Store,
+    org: OrgId,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of `org`'s data in `store`. It never sees another organization's series.
+    pub fn new(store: &'a dyn Store, org: OrgId) -> Reader<'a> {
+        Reader { store, org }
+    }
+
+    /// The organization read.
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// The series `selector` selects, sorted by key, with their data types.
+    pub fn select(&self, selector: &Selector) -> Vec<SeriesInfo> {
+        self.store.select(self.org, selector)
+    }
+
+    /// The series names, sorted, each once; only those starting with `prefix` if given.
+    pub fn names(&self, prefix: Option<&str>) -> Vec<String> {
+        self.store.names(self.org, prefix)
+    }
+
+    /// The label names of the series `selector` selects, sorted, each once.
+    pub fn label_names(&self, selector: &Selector) -> Vec<String> {
+        self.store.label_names(self.org, selector)
+    }
+
+    /// The values of label `label` among the series `selector` selects, sorted, each once.
+    pub fn label_values(&self, label: &str, selector: &Selector) -> Vec<String> {
+        self.store.label_values(self.org, label, selector)
+    }
+
+    /// Every point of series `key` in `range`, in time order, as the store holds them: for
+    /// evaluators that work on points rather than columns (rules). A series the store does
+    /// not know, such as a channel that has sent nothing yet, has no point.
+    ///
+    /// Fails if the store fails to read a part.
+    pub fn points(&self, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
+        match self.store.read(self.org, key, range) {
+            Ok(points) => Ok(points),
+            Err(sextant_storage::Error::SeriesNotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One page of `scan`: see [`scan`] for limits, order and cursors.
+    pub fn scan(&self, scan: &Scan) -> Result<Page> {
+        scan::run(self, scan)
+    }
+
+    /// The aggregates of every series of `aggregation` per time bucket: see [`aggregate`].
+    pub fn aggregate(&self, aggregation: &Aggregation) -> Result<Vec<SeriesAggregates>> {
+        aggregate::run(self, aggregation)
+    }
+
+    fn store(&self) -> &'a dyn Store {
+        self.store
+    }
+}
