@@ -1,9 +1,9 @@
-//! `POST /api/v1/admin/flush`: writes the head into parts and merges every partition's parts
+//! `POST /api/native/v1/admin/flush`: writes the head into parts and merges every partition's parts
 //! into one, now rather than when the background flusher gets to it. For benchmarks and
 //! operators who want the data directory in its settled form (to measure it, or before a
 //! backup). Needs an `admin` key.
 //!
-//! The reply is `200` with what was done:
+//! The reply is `200` with what was done ([`AdminFlushResponse`]):
 //! `{"flushed_points": N, "parts_written": N, "partitions_merged": N, "parts_removed": N}`.
 
 use axum::Extension;
@@ -13,13 +13,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
+use sextant_api::{AdminFlushResponse, paths};
 
 use crate::auth::{Principal, Scope};
 use crate::state::AppState;
 
 /// The admin routes.
 pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route("/api/v1/admin/flush", post(flush))
+    axum::Router::new().route(paths::ADMIN_FLUSH, post(flush))
 }
 
 async fn flush(
@@ -41,12 +42,12 @@ async fn flush(
     })
     .await;
     match done {
-        Ok(Ok((flushed, merged))) => Json(json!({
-            "flushed_points": flushed.points,
-            "parts_written": flushed.parts,
-            "partitions_merged": merged.partitions_rewritten,
-            "parts_removed": merged.parts_removed,
-        }))
+        Ok(Ok((flushed, merged))) => Json(AdminFlushResponse {
+            flushed_points: flushed.points,
+            parts_written: flushed.parts as u64,
+            partitions_merged: merged.partitions_rewritten as u64,
+            parts_removed: merged.parts_removed as u64,
+        })
         .into_response(),
         Ok(Err(error)) => (
             crate::error::http_status(error.kind()),
