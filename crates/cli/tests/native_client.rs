@@ -78,7 +78,10 @@ async fn the_native_client_covers_the_native_api() {
         .await
         .unwrap();
     assert_eq!(ripley.name, "ellen.ripley@weylandcorp.com");
-    assert_eq!(client.list_users().await.unwrap(), [ripley.clone()]);
+    assert_eq!(
+        client.list_users().await.unwrap(),
+        std::slice::from_ref(&ripley)
+    );
     let warning = client.create_tag("warning").await.unwrap();
     assert_eq!(client.create_tag("warning").await.unwrap(), warning);
 
@@ -97,7 +100,7 @@ async fn the_native_client_covers_the_native_api() {
         (created.rule.rule_id.as_str(), 2)
     );
     let rules = client.list_rules(&RuleQuery::default()).await.unwrap();
-    assert_eq!(rules, [updated.rule.clone()]);
+    assert_eq!(rules, std::slice::from_ref(&updated.rule));
     let mut tags: Vec<String> = client
         .list_tags()
         .await
