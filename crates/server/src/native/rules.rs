@@ -331,8 +331,8 @@ pub(super) async fn eval_rule(
         let channels = all_pages(|page| catalog.list_channels(&org, &channel_filter, page))?;
         let compiled = sextant_rules::compile_rule(&rule, &asset.name, &channels)?;
         let run_id = body.run_id.clone().unwrap_or_default();
-        let start: Timestamp = body.start.unwrap_or(Timestamp::MIN);
-        let end: Timestamp = body.end.unwrap_or(Timestamp::MAX);
+        let start = body.start.unwrap_or(Timestamp::MIN);
+        let end = body.end.unwrap_or(Timestamp::MAX);
         if end <= start {
             return Err(ApiError::invalid(format!(
                 "end ({end}) must be after start ({start})"
