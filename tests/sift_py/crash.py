@@ -7,7 +7,7 @@ Three writers run at once, each for an asset of its own with a live rule `$1 > 4
 and KairosDB's REST API. Each sends batches of five points one second apart, whose values
 alternate between blocks of 100.0 and 500.0, and resends a batch until it is acknowledged.
 
-After each restart the checker waits for the rule engine (`POST /api/v1/rules/flush`), reads
+After each restart the checker waits for the rule engine (`POST /api/native/v1/rules/flush`), reads
 every asset's points back through KairosDB's query API and its annotations through the
 native API, and requires that
 
@@ -199,7 +199,7 @@ def annotations(uri: str, token: str, rule_id: str) -> List[Tuple[int, Optional[
     page = ""
     while True:
         answer = request(
-            uri, token, "GET", f"/api/v1/annotations?rule_id={rule_id}&page_size=1000&page_token={page}", None
+            uri, token, "GET", f"/api/native/v1/annotations?rule_id={rule_id}&page_size=1000&page_token={page}", None
         )
         found += [(a["start_time"], a.get("end_time")) for a in answer["annotations"]]
         page = answer.get("next_page_token") or ""
@@ -208,13 +208,13 @@ def annotations(uri: str, token: str, rule_id: str) -> List[Tuple[int, Optional[
 
 
 def rule_ids(uri: str, token: str) -> Dict[str, str]:
-    answer = request(uri, token, "GET", "/api/v1/rules", None)
+    answer = request(uri, token, "GET", "/api/native/v1/rules", None)
     return {r["client_key"]: r["rule_id"] for r in answer["rules"]}
 
 
 def check(cluster: Cluster, writers: List[Writer], round_no: int) -> Dict[str, int]:
     uri, token = cluster.uri, cluster.token
-    request(uri, token, "POST", "/api/v1/rules/flush", b"")
+    request(uri, token, "POST", "/api/native/v1/rules/flush", b"")
     rules = rule_ids(uri, token)
     counts = {}
     for w in writers:

@@ -163,7 +163,7 @@ def server(tmp_path, receiver, monkeypatch):
 
 def prepare_people(sextant, channel) -> str:
     """Ripley and the two tags; returns Ripley's user id."""
-    user = http(sextant, "POST", "/api/v1/users", {"name": RIPLEY})
+    user = http(sextant, "POST", "/api/native/v1/users", {"name": RIPLEY})
     tags = TagServiceStub(channel)
     for name in ["warning", "thruster"]:
         tags.CreateTag(CreateTagRequest(name=name))
@@ -239,9 +239,9 @@ def test_overheating_rule_registers_annotates_and_notifies(server, receiver):
         assert rules[0].rule_version.version == "2"
 
         # The native API lists the same annotations.
-        listed = http(sextant, "GET", f"/api/v1/annotations?rule_id={rule_id}")["annotations"]
+        listed = http(sextant, "GET", f"/api/native/v1/annotations?rule_id={rule_id}")["annotations"]
         assert [(a["start_time"], a["end_time"]) for a in listed] == [(ns(s), ns(e)) for s, e in EXPECTED_RANGES]
-        resolved = http(sextant, "PATCH", f"/api/v1/annotations/{listed[0]['annotation_id']}", {"state": "resolved"})
+        resolved = http(sextant, "PATCH", f"/api/native/v1/annotations/{listed[0]['annotation_id']}", {"state": "resolved"})
         assert resolved["state"] == "resolved"
 
 

@@ -282,19 +282,19 @@ impl Server {
                 let reply = conn
                     .send(
                         "POST",
-                        "/api/v1/admin/flush",
+                        "/api/native/v1/admin/flush",
                         &[("authorization", &auth)],
                         Bytes::new(),
                     )
                     .await?;
                 if !reply.ok() {
                     bail!(
-                        "POST /api/v1/admin/flush: HTTP {} {}",
+                        "POST /api/native/v1/admin/flush: HTTP {} {}",
                         reply.status,
                         reply.text(300)
                     );
                 }
-                "POST /api/v1/admin/flush (flush, then merge)".to_owned()
+                "POST /api/native/v1/admin/flush (flush, then merge)".to_owned()
             }
             System::VictoriaMetrics => {
                 for path in ["/internal/force_flush", "/internal/force_merge"] {

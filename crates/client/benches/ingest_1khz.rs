@@ -12,7 +12,7 @@
 //! once, default 1, as buffered ingestion sends them; with more, a later stream may commit
 //! before an earlier one, and the earlier one's points then land before points already held),
 //! `BENCH_RULES` (live rules over the channels, default 0; the server CPU then includes their
-//! evaluation, waited for with `POST /api/v1/rules/flush` before the CPU time is read).
+//! evaluation, waited for with `POST /api/native/v1/rules/flush` before the CPU time is read).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -395,7 +395,7 @@ fn flush_rules(server: &Server) -> String {
     let mut stream = std::net::TcpStream::connect(address).expect("connect for the flush");
     write!(
         stream,
-        "POST /api/v1/rules/flush HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST /api/native/v1/rules/flush HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .expect("send the flush");
     let mut answer = String::new();

@@ -31,7 +31,7 @@ pub enum Error {
     /// The server answered with something the SDK cannot read.
     #[error("{0}")]
     Decode(String),
-    /// An HTTP request (the KairosDB API) could not be made.
+    /// An HTTP request (the native or KairosDB API) could not be made.
     #[error("HTTP request to {url} failed: {detail}")]
     Http {
         /// The URL.
@@ -46,6 +46,16 @@ pub enum Error {
         status: u16,
         /// The messages of its `{"errors": [...]}` body.
         messages: Vec<String>,
+    },
+    /// The server refused a call of its native API.
+    #[error("{call}: the server answered {}: {message}", status_line(*.status))]
+    Api {
+        /// Which call, e.g. `POST /api/native/v1/rules`.
+        call: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message (its `{"error": ...}`).
+        message: String,
     },
     /// Writing a result out (CSV, Parquet, a table) failed.
     #[error("cannot write {what}: {source}")]
@@ -65,11 +75,14 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Decode(_) | Error::Export { .. } => ErrorKind::Internal,
             Error::Connect { .. } | Error::Http { .. } => ErrorKind::Unavailable,
-            Error::Kairos { status, .. } => match status {
-                400 => ErrorKind::InvalidInput,
+            Error::Kairos { status, .. } | Error::Api { status, .. } => match status {
+                400 | 422 => ErrorKind::InvalidInput,
                 401 => ErrorKind::Unauthenticated,
                 403 => ErrorKind::PermissionDenied,
                 404 => ErrorKind::NotFound,
+                409 => ErrorKind::AlreadyExists,
+                413 | 429 => ErrorKind::LimitExceeded,
+                503 => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
             },
             Error::Rpc { status, .. } => match status.code() {
@@ -93,6 +106,17 @@ impl Error {
     /// Wraps a status of `call`.
     pub fn rpc(call: &'static str, status: tonic::Status) -> Self {
         Error::Rpc { call, status }
+    }
+}
+
+/// `400 Bad Request`: the status with its reason, when it has one.
+fn status_line(status: u16) -> String {
+    match reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("{status} {reason}"),
+        None => status.to_string(),
     }
 }
 

@@ -12,7 +12,7 @@
 //!         .group_by_tags(["host"])
 //!         .aggregator(Aggregator::new("avg").sampling(1, "minutes").align_start_time()),
 //! );
-//! let batch = KairosClient::new("http://127.0.0.1:7777", "KEY").query(&query).await?;
+//! let batch = KairosClient::new("http://127.0.0.1:7777", "KEY")?.query(&query).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -31,8 +31,8 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::http::Http;
 use crate::{Error, Result};
 
 /// A query: a time range and metrics.
@@ -206,20 +206,18 @@ impl Aggregator {
     }
 }
 
-/// A client of Sextant's KairosDB REST API.
+/// A client of Sextant's KairosDB REST API; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct KairosClient {
-    base: String,
-    token: String,
+    http: Http,
 }
 
 impl KairosClient {
     /// A client of the server at `url` (`http://host:port`) with API key `token`.
-    pub fn new(url: &str, token: &str) -> KairosClient {
-        KairosClient {
-            base: url.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-        }
+    pub fn new(url: &str, token: &str) -> Result<KairosClient> {
+        Ok(KairosClient {
+            http: Http::new(url, token)?,
+        })
     }
 
     /// Runs `query` and returns its points as one batch (see the module docs).
@@ -233,9 +231,8 @@ impl KairosClient {
             status: 400,
             messages: e.messages(),
         })?;
-        let body = query.to_string();
         let (status, reply) = self
-            .post("/api/v1/datapoints/query", body.as_bytes())
+            .post("/api/v1/datapoints/query", query.to_string())
             .await?;
         let reply: Value = serde_json::from_slice(&reply).map_err(|e| {
             Error::Decode(format!(
@@ -256,64 +253,14 @@ impl KairosClient {
         to_batch(&reply)
     }
 
-    async fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
-        let url = format!("{}{path}", self.base);
-        let http = |detail: String| Error::Http {
-            url: url.clone(),
-            detail,
-        };
-        let Some(authority) = self.base.strip_prefix("http://") else {
-            return Err(http(
-                "only http:// URLs are supported by the KairosDB client".to_owned(),
-            ));
-        };
-        let mut stream = tokio::net::TcpStream::connect(authority)
-            .await
-            .map_err(|e| http(e.to_string()))?;
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            self.token,
-            body.len()
-        );
-        stream
-            .write_all(head.as_bytes())
-            .await
-            .map_err(|e| http(e.to_string()))?;
-        stream
-            .write_all(body)
-            .await
-            .map_err(|e| http(e.to_string()))?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .await
-            .map_err(|e| http(e.to_string()))?;
-        parse_reply(&raw).ok_or_else(|| http("the reply is not HTTP/1.1".to_owned()))
-    }
-}
-
-fn parse_reply(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    let mut body = &raw[split + 4..];
-    if !chunked {
-        return Some((status, body.to_vec()));
-    }
-    let mut out = Vec::new();
-    loop {
-        let end = body.windows(2).position(|w| w == b"\r\n")?;
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&body[..end]).ok()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some((status, out));
-        }
-        out.extend_from_slice(body.get(end + 2..end + 2 + size)?);
-        body = body.get(end + 4 + size..)?;
+    async fn post(&self, path: &str, body: String) -> Result<(u16, Vec<u8>)> {
+        let url = self.http.url(path);
+        let request = self
+            .http
+            .request(reqwest::Method::POST, &url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        self.http.send(request, &url).await
     }
 }
 
@@ -425,11 +372,5 @@ mod tests {
             .downcast_ref::<StringArray>()
             .unwrap();
         assert_eq!(text.value(2), "on");
-        assert_eq!(
-            parse_reply(
-                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-            ),
-            Some((200, b"abc".to_vec()))
-        );
     }
 }

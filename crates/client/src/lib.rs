@@ -4,14 +4,18 @@
 //! same program works against either. [`connect`] opens an authenticated channel; the
 //! ingestion side registers a telemetry config and sends flows; the download side reads
 //! channels back as Arrow record batches. [`kairos`] builds KairosDB queries and runs them
-//! over Sextant's KairosDB REST API, returning Arrow.
+//! over Sextant's KairosDB REST API, returning Arrow. [`native`] calls Sextant's own JSON API
+//! (rules, annotations, users, tags) with the typed bodies of `sextant-api`, which the server
+//! answers with.
 
 mod connect;
 pub mod download;
 mod error;
 pub mod export;
+mod http;
 pub mod ingest;
 pub mod kairos;
+pub mod native;
 
 pub use connect::{ClientConfig, SextantChannel, Tls, connect};
 pub use download::{ChannelQuery, DataQuery, DataService, QueryResult, align, parse_time};

@@ -36,7 +36,8 @@ pub async fn authenticate(
         return next.run(request).await;
     }
     // Browsers send CORS preflights without credentials; KairosDB answers them on every
-    // route, and they reach no data.
+    // route, and they reach no data. `/api/v1/` is KairosDB's alone: the native API is under
+    // `/api/native/v1/` and answers no preflight, so an unauthenticated OPTIONS there is a 401.
     if request.method() == axum::http::Method::OPTIONS
         && request.uri().path().starts_with("/api/v1/")
     {

@@ -7,25 +7,25 @@
 //! the last attempt it is logged and dropped. Notifications are not stored: those still queued
 //! when the server stops, or in flight when it crashes, are lost (the annotations themselves
 //! are not). Only `http://` URLs are supported; put a TLS-terminating proxy in front of an
-//! HTTPS receiver.
+//! HTTPS receiver. Redirects are not followed (a 3xx is a failure, retried like any other),
+//! and no proxy is taken from the environment.
+//!
+//! The body is a [`WebhookNotification`] of `sextant-api`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Request;
-use hyper::header::{CONTENT_TYPE, HOST};
-use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
-use serde_json::json;
+use reqwest::header::CONTENT_TYPE;
+use sextant_api::{WebhookEvent, WebhookNotification, WebhookRule};
 use sextant_catalog::{AnnotationEvent, Rule};
 use sextant_rules::Listener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::native::annotation_json;
+use crate::native::wire;
 
 /// How deliveries are retried.
 #[derive(Debug, Clone)]
@@ -73,17 +73,28 @@ impl Webhooks {
     /// notification.
     pub fn start(global: Option<String>, config: WebhookConfig) -> Arc<Webhooks> {
         if let Some(url) = &global
-            && let Err(e) = Target::parse(url)
+            && let Err(e) = check_url(url)
         {
             tracing::error!(url = %url, error = %e, "the webhook URL cannot be used");
         }
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| tracing::error!(error = %e, "no webhook will be sent: the HTTP client cannot start"))
+            .ok();
         let (sender, mut receiver) = mpsc::unbounded_channel::<Delivery>();
         let delivered = Arc::new(AtomicU64::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
         let (ok, lost) = (delivered.clone(), dropped.clone());
         let task = tokio::spawn(async move {
             while let Some(delivery) = receiver.recv().await {
-                if deliver(&delivery, &config).await {
+                let sent = match &client {
+                    Some(client) => deliver(client, &delivery, &config).await,
+                    None => false,
+                };
+                if sent {
                     ok.fetch_add(1, Ordering::Relaxed);
                 } else {
                     lost.fetch_add(1, Ordering::Relaxed);
@@ -114,16 +125,26 @@ impl Webhooks {
         if urls.is_empty() {
             return;
         }
-        let body = json!({
-            "event": if event.opened { "annotation.opened" } else { "annotation.closed" },
-            "annotation": annotation_json(&event.annotation),
-            "rule": {
-                "rule_id": rule.id,
-                "name": rule.def.name,
-                "client_key": rule.def.client_key,
+        let notification = WebhookNotification {
+            event: if event.opened {
+                WebhookEvent::AnnotationOpened
+            } else {
+                WebhookEvent::AnnotationClosed
             },
-        });
-        let body = Bytes::from(body.to_string());
+            annotation: wire::annotation(&event.annotation),
+            rule: WebhookRule {
+                rule_id: rule.id.clone(),
+                name: rule.def.name.clone(),
+                client_key: rule.def.client_key.clone(),
+            },
+        };
+        let body = match serde_json::to_vec(&notification) {
+            Ok(body) => Bytes::from(body),
+            Err(e) => {
+                tracing::error!(error = %e, "webhook notification not serialized");
+                return;
+            }
+        };
         let sender = self.sender.lock();
         let Some(sender) = sender.as_ref() else {
             return;
@@ -157,9 +178,9 @@ impl Webhooks {
 }
 
 /// Sends one delivery with retries; whether it got a 2xx answer.
-async fn deliver(delivery: &Delivery, config: &WebhookConfig) -> bool {
-    let target = match Target::parse(&delivery.url) {
-        Ok(target) => target,
+async fn deliver(client: &reqwest::Client, delivery: &Delivery, config: &WebhookConfig) -> bool {
+    let url = match check_url(&delivery.url) {
+        Ok(url) => url,
         Err(e) => {
             tracing::error!(url = %delivery.url, error = %e, "webhook not sent");
             return false;
@@ -167,14 +188,21 @@ async fn deliver(delivery: &Delivery, config: &WebhookConfig) -> bool {
     };
     let mut backoff = config.first_backoff;
     for attempt in 1..=config.attempts.max(1) {
-        let outcome = tokio::time::timeout(config.timeout, post(&target, delivery.body.clone()))
-            .await
-            .unwrap_or_else(|_| Err(format!("no answer within {:?}", config.timeout)));
+        let outcome = client
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(delivery.body.clone())
+            .send()
+            .await;
         match outcome {
-            Ok(status) if (200..300).contains(&status) => return true,
-            Ok(status) => {
+            Ok(response) if response.status().is_success() => return true,
+            Ok(response) => {
+                let status = response.status().as_u16();
                 tracing::warn!(url = %delivery.url, attempt, status, "webhook refused");
             }
+            Err(e) if e.is_timeout() => tracing::warn!(
+                url = %delivery.url, attempt, "webhook failed: no answer within {:?}", config.timeout
+            ),
             Err(e) => tracing::warn!(url = %delivery.url, attempt, error = %e, "webhook failed"),
         }
         if attempt < config.attempts {
@@ -186,68 +214,18 @@ async fn deliver(delivery: &Delivery, config: &WebhookConfig) -> bool {
     false
 }
 
-/// Where an `http://host[:port][/path]` URL points.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
-    host: String,
-    port: u16,
-    path: String,
-}
-
-impl Target {
-    fn parse(url: &str) -> Result<Target, String> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            format!("webhook URL {url:?} must start with http:// (HTTPS is not supported)")
-        })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => (
-                host,
-                port.parse::<u16>()
-                    .map_err(|_| format!("webhook URL {url:?} has a bad port {port:?}"))?,
-            ),
-            _ => (authority, 80),
-        };
-        if host.is_empty() {
-            return Err(format!("webhook URL {url:?} has no host"));
-        }
-        Ok(Target {
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port,
-            path: path.to_owned(),
-        })
+/// Checks that `url` is an `http://host[:port][/path]` URL.
+fn check_url(url: &str) -> Result<reqwest::Url, String> {
+    if !url.starts_with("http://") {
+        return Err(format!(
+            "webhook URL {url:?} must start with http:// (HTTPS is not supported)"
+        ));
     }
-}
-
-/// One POST over a fresh HTTP/1.1 connection; the status code.
-async fn post(target: &Target, body: Bytes) -> Result<u16, String> {
-    let stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-    let driver = tokio::spawn(connection);
-    let request = Request::post(target.path.as_str())
-        .header(HOST, format!("{}:{}", target.host, target.port))
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(body))
-        .map_err(|e| format!("cannot build the request: {e}"))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("request failed: {e}"))?;
-    let status = response.status().as_u16();
-    drop(response);
-    drop(sender);
-    driver.abort();
-    Ok(status)
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("webhook URL {url:?}: {e}"))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("webhook URL {url:?} has no host"));
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -256,30 +234,42 @@ mod tests {
 
     #[test]
     fn urls() {
-        // (url, expected host, port, path) or the error's fragment.
+        // (url, expected host, port, path, query)
         let good = [
-            ("http://127.0.0.1:8080/hook", "127.0.0.1", 8080, "/hook"),
-            ("http://example.com", "example.com", 80, "/"),
-            ("http://[::1]:9000/a/b?c=1", "::1", 9000, "/a/b?c=1"),
+            (
+                "http://127.0.0.1:8080/hook",
+                "127.0.0.1",
+                8080,
+                "/hook",
+                None,
+            ),
+            ("http://example.com", "example.com", 80, "/", None),
+            (
+                "http://[::1]:9000/a/b?c=1",
+                "[::1]",
+                9000,
+                "/a/b",
+                Some("c=1"),
+            ),
         ];
-        for (url, host, port, path) in good {
-            assert_eq!(
-                Target::parse(url).unwrap(),
-                Target {
-                    host: host.into(),
-                    port,
-                    path: path.into()
-                },
-                "{url}"
+        for (url, host, port, path, query) in good {
+            let parsed = check_url(url).unwrap();
+            let got = (
+                parsed.host_str().unwrap(),
+                parsed.port_or_known_default().unwrap(),
+                parsed.path(),
+                parsed.query(),
             );
+            assert_eq!(got, (host, port, path, query), "{url}");
         }
+        // (url, a fragment of the error)
         let bad = [
             ("https://example.com/", "must start with http://"),
-            ("http://host:99999/", "bad port"),
-            ("http:///x", "no host"),
+            ("http://host:99999/", "invalid port"),
+            ("http://", "empty host"),
         ];
         for (url, fragment) in bad {
-            let err = Target::parse(url).unwrap_err();
+            let err = check_url(url).unwrap_err();
             assert!(err.contains(fragment), "{url}: {err}");
         }
     }

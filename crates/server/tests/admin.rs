@@ -1,4 +1,4 @@
-//! `POST /api/v1/admin/flush` over a real socket: it moves the head into one merged part per
+//! `POST /api/native/v1/admin/flush` over a real socket: it moves the head into one merged part per
 //! partition, and only an admin key may call it.
 
 mod common;
@@ -39,7 +39,7 @@ async fn flush_writes_the_head_into_one_part_per_partition() {
     let (status, reply) = http(
         server.addr,
         "POST",
-        "/api/v1/admin/flush",
+        "/api/native/v1/admin/flush",
         &[("authorization", &bearer)],
         b"",
     )
@@ -58,12 +58,12 @@ async fn flush_needs_an_admin_key() {
     let (status, reply) = http(
         server.addr,
         "POST",
-        "/api/v1/admin/flush",
+        "/api/native/v1/admin/flush",
         &[("authorization", &format!("Bearer {key}"))],
         b"",
     )
     .await;
     assert_eq!(status, 403, "{reply}");
-    let (status, _) = http(server.addr, "POST", "/api/v1/admin/flush", &[], b"").await;
+    let (status, _) = http(server.addr, "POST", "/api/native/v1/admin/flush", &[], b"").await;
     assert_eq!(status, 401);
 }

@@ -340,7 +340,7 @@ async fn an_internal_failure_is_a_500_naming_the_request_id_and_no_detail() {
     server.fail(Fail::Disk);
 
     // Native shape.
-    let reply = server.send("POST", "/api/v1/admin/flush", TOKEN, "").await;
+    let reply = server.send("POST", "/api/native/v1/admin/flush", TOKEN, "").await;
     assert_eq!(reply.status, 500, "{reply:?}");
     let id = reply.request_id();
     assert_eq!(reply.json(), serde_json::json!({ "error": generic(id) }));
@@ -379,7 +379,7 @@ async fn an_internal_failure_is_a_500_naming_the_request_id_and_no_detail() {
 
     // No reply carries the detail.
     for (method, path, body) in [
-        ("POST", "/api/v1/admin/flush", ""),
+        ("POST", "/api/native/v1/admin/flush", ""),
         ("POST", "/write", "m v=1 1\n"),
         (
             "POST",
@@ -416,7 +416,7 @@ async fn limits_and_unavailability_keep_their_status_and_say_why() {
         message.contains("the WAL refuses writes after an earlier failure"),
         "{message}"
     );
-    let reply = server.send("POST", "/api/v1/admin/flush", TOKEN, "").await;
+    let reply = server.send("POST", "/api/native/v1/admin/flush", TOKEN, "").await;
     assert_eq!(reply.status, 503, "{reply:?}");
     assert!(reply.json()["error"].as_str().unwrap().contains("WAL"));
 }
@@ -445,7 +445,7 @@ async fn client_errors_name_the_problem() {
         ),
         (
             "POST",
-            "/api/v1/admin/flush",
+            "/api/native/v1/admin/flush",
             ingest.as_str(),
             "",
             403,
@@ -469,7 +469,7 @@ async fn client_errors_name_the_problem() {
         ),
         (
             "POST",
-            "/api/v1/users",
+            "/api/native/v1/users",
             ingest.as_str(),
             r#"{"name": "ripley"}"#,
             403,
@@ -477,7 +477,7 @@ async fn client_errors_name_the_problem() {
         ),
         (
             "GET",
-            "/api/v1/annotations/nope",
+            "/api/native/v1/annotations/nope",
             read.as_str(),
             "",
             404,
@@ -507,7 +507,7 @@ async fn client_errors_name_the_problem() {
     let reply = send(
         server.addr,
         "POST",
-        "/api/v1/users",
+        "/api/native/v1/users",
         &[("authorization", &auth)],
         r#"{"name": "ripley"}"#,
     )
@@ -520,14 +520,14 @@ async fn client_errors_name_the_problem() {
             .contains("Content-Type")
     );
     let reply = server
-        .send("POST", "/api/v1/users", TOKEN, r#"{"nom": "ripley"}"#)
+        .send("POST", "/api/native/v1/users", TOKEN, r#"{"nom": "ripley"}"#)
         .await;
     assert_eq!(reply.status, 422, "{reply:?}");
     assert!(
         reply.json()["error"]
             .as_str()
             .unwrap()
-            .contains("missing field `name`"),
+            .contains("unknown field `nom`"),
         "{reply:?}"
     );
 }
@@ -574,7 +574,7 @@ async fn request_ids_are_echoed_when_sane_and_made_otherwise() {
     let reply = send(
         server.addr,
         "POST",
-        "/api/v1/admin/flush",
+        "/api/native/v1/admin/flush",
         &[("authorization", &auth), ("x-request-id", "ticket-1234")],
         "",
     )
@@ -634,9 +634,9 @@ async fn reading_metadata_means_the_same_for_every_protocol() {
         "/api/v1/metricnames",
         "/api/v1/tagnames",
         "/api/v1/tagvalues",
-        "/api/v1/rules",
-        "/api/v1/users",
-        "/api/v1/annotations",
+        "/api/native/v1/rules",
+        "/api/native/v1/users",
+        "/api/native/v1/annotations",
     ] {
         for key in [ingest.as_str(), read.as_str(), TOKEN] {
             let reply = server.send("GET", path, key, "").await;

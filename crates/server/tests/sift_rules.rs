@@ -192,7 +192,7 @@ async fn flush(server: &TestServer) {
     let (status, body) = http(
         server.addr,
         "POST",
-        "/api/v1/rules/flush",
+        "/api/native/v1/rules/flush",
         &[("authorization", &auth)],
         b"",
     )
@@ -337,7 +337,7 @@ async fn users_and_tags_resolve_as_sift_py_looks_them_up() {
     let (status, body) = http(
         server.addr,
         "POST",
-        "/api/v1/users",
+        "/api/native/v1/users",
         &[
             ("authorization", &auth),
             ("content-type", "application/json"),

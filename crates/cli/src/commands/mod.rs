@@ -1,7 +1,6 @@
 //! The subcommands of `sextant`, one module each.
 
 pub mod config;
-mod http;
 pub mod ingest;
 pub mod query;
 pub mod rules;

@@ -86,7 +86,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             };
             let query: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", path.display()))?;
-            let client = sextant_client::kairos::KairosClient::new(&args.url, &args.token);
+            let client = sextant_client::kairos::KairosClient::new(&args.url, &args.token)?;
             runtime.block_on(client.query_json(&query))?
         }
         None => runtime.block_on(channels(&args))?,

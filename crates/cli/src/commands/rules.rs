@@ -1,20 +1,22 @@
 //! `sextant rules apply` and `sextant rules eval`: register rule modules with a running server,
 //! and find where a rule held over stored data. `sextant annotations list` lists what live
-//! rules found.
+//! rules found. `sextant users create` creates the users rules assign annotations to. All of
+//! them call the server's native API through the SDK's [`NativeClient`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use sextant_client::native::NativeClient;
+use sextant_client::native::api::{
+    AnnotationQuery, AnnotationState, AnnotationType, EvalRequest, RuleBody,
+};
 use sextant_client::parse_time;
 use sextant_telemetry::{
     ChannelScope, NamedExpressions, RuleConfig, RuleExpression, RuleType, load_named_expressions,
     load_rule_modules,
 };
-
-use super::http::Api;
 
 /// Subcommands of `sextant rules`.
 #[derive(Debug, Subcommand)]
@@ -22,7 +24,7 @@ pub enum RulesCommand {
     /// Create or update (by rule_client_key) the rules of rule modules on a running server.
     ///
     /// Every rule is checked first; nothing is sent when any has a problem. The assets a rule
-    /// names must exist, and its assignee must be a user of the server (POST /api/v1/users).
+    /// names must exist, and its assignee must be a user of the server (`sextant users create`).
     Apply(ApplyArgs),
     /// Evaluate one rule over an asset's stored data and print the ranges where it held.
     Eval(EvalArgs),
@@ -37,6 +39,33 @@ pub struct ServerArgs {
     /// An API key.
     #[arg(long, env = "SEXTANT_TOKEN", hide_env_values = true)]
     token: String,
+}
+
+impl ServerArgs {
+    /// A native API client of the server, with a runtime to drive its calls.
+    fn connect(&self) -> anyhow::Result<Native> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        Ok(Native {
+            runtime,
+            client: NativeClient::new(&self.url, &self.token)?,
+        })
+    }
+}
+
+/// A native API client and the runtime its calls run on.
+struct Native {
+    runtime: tokio::runtime::Runtime,
+    client: NativeClient,
+}
+
+impl Native {
+    /// Runs one call to completion.
+    fn run<T>(&self, call: impl Future<Output = sextant_client::Result<T>>) -> anyhow::Result<T> {
+        Ok(self.runtime.block_on(call)?)
+    }
 }
 
 /// Arguments of `sextant rules apply`.
@@ -161,57 +190,51 @@ fn expression_text(rule: &RuleConfig, text: &str) -> anyhow::Result<String> {
     Ok(parse(text)?.substitute(&subs).to_string())
 }
 
-/// The JSON body of `POST /api/v1/rules` for a rule.
-fn rule_body(rule: &RuleConfig, expression: &str, live: bool) -> Value {
+/// The body of `POST /api/native/v1/rules` for a rule.
+fn rule_body(rule: &RuleConfig, expression: &str, live: bool) -> RuleBody {
     let references: BTreeMap<String, String> = rule
         .channel_references
         .iter()
         .map(|r| (r.reference.clone(), r.full_name()))
         .collect();
-    json!({
-        "name": rule.name,
-        "client_key": rule.rule_client_key,
-        "description": rule.description.clone().unwrap_or_default(),
-        "expression": expression,
-        "channel_references": references,
-        "contextual_channels": rule.contextual_channels,
-        "asset_names": rule.asset_names,
-        "type": match rule.rule_type {
-            RuleType::Review => "review",
-            RuleType::Phase => "phase",
-        },
-        "assignee": rule.assignee,
-        "tags": rule.tags,
-        "live": live || rule.is_live,
-    })
+    RuleBody {
+        name: rule.name.clone(),
+        client_key: rule.rule_client_key.clone(),
+        description: rule.description.clone().unwrap_or_default(),
+        expression: expression.to_owned(),
+        channel_references: references,
+        contextual_channels: rule.contextual_channels.clone(),
+        asset_names: rule.asset_names.clone(),
+        rule_type: Some(match rule.rule_type {
+            RuleType::Review => AnnotationType::Review,
+            RuleType::Phase => AnnotationType::Phase,
+        }),
+        assignee: rule.assignee.clone(),
+        tags: rule.tags.clone(),
+        live: live || rule.is_live,
+        webhook_url: None,
+    }
 }
 
 fn apply(args: ApplyArgs) -> anyhow::Result<()> {
     let rules = load(&args.paths, &args.expressions)?;
-    let api = Api::new(&args.server.url, &args.server.token)?;
+    let native = args.server.connect()?;
     for (rule, expression) in &rules {
-        let answer = api
-            .call(
-                "POST",
-                "/api/v1/rules",
-                Some(&rule_body(rule, expression, args.live)),
-            )
+        let body = rule_body(rule, expression, args.live);
+        let applied = native
+            .run(native.client.apply_rule(&body))
             .with_context(|| format!("rule `{}`", rule.name))?;
-        let verb = if answer["created"].as_bool() == Some(true) {
-            "created"
-        } else {
-            "updated"
-        };
         println!(
-            "{verb} rule `{}` ({}) version {}{}",
-            rule.name,
-            answer["rule_id"].as_str().unwrap_or("?"),
-            answer["version"],
-            if answer["live"].as_bool() == Some(true) {
-                ", live"
+            "{} rule `{}` ({}) version {}{}",
+            if applied.created {
+                "created"
             } else {
-                ""
-            }
+                "updated"
+            },
+            rule.name,
+            applied.rule.rule_id,
+            applied.rule.version,
+            if applied.rule.live { ", live" } else { "" }
         );
     }
     println!("{} rules applied", rules.len());
@@ -219,45 +242,53 @@ fn apply(args: ApplyArgs) -> anyhow::Result<()> {
 }
 
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let mut body = json!({
-        "asset": args.asset,
-        "run_id": args.run_id,
-        "start": args.start.as_deref().map(parse_time).transpose().context("--start")?,
-        "end": args.end.as_deref().map(parse_time).transpose().context("--end")?,
-        "annotate": args.annotate,
-    });
+    let mut request = EvalRequest {
+        asset: args.asset.clone(),
+        run_id: args.run_id.clone(),
+        start: args
+            .start
+            .as_deref()
+            .map(parse_time)
+            .transpose()
+            .context("--start")?,
+        end: args
+            .end
+            .as_deref()
+            .map(parse_time)
+            .transpose()
+            .context("--end")?,
+        annotate: args.annotate,
+        ..EvalRequest::default()
+    };
     match (&args.rule, &args.file, &args.name) {
-        (Some(key), None, _) => body["rule_key"] = json!(key),
+        (Some(key), None, _) => request.rule_key = Some(key.clone()),
         (None, Some(file), Some(name)) => {
             let rules = load(std::slice::from_ref(file), &args.expressions)?;
             let (rule, text) = rules
                 .iter()
                 .find(|(rule, _)| rule.name == *name)
                 .with_context(|| format!("{} has no rule named `{name}`", file.display()))?;
-            body["rule"] = rule_body(rule, text, false);
+            request.rule = Some(rule_body(rule, text, false));
         }
         _ => bail!("name the rule with --rule KEY, or with --file PATH --name NAME"),
     }
-    let api = Api::new(&args.server.url, &args.server.token)?;
-    let answer = api.call("POST", "/api/v1/rules/eval", Some(&body))?;
-    let ranges = answer["ranges"].as_array().cloned().unwrap_or_default();
+    let native = args.server.connect()?;
+    let answer = native.run(native.client.eval_rule(&request))?;
     println!(
         "rule `{}` over asset `{}`: held {} time(s)",
-        answer["rule"].as_str().unwrap_or("?"),
-        answer["asset"].as_str().unwrap_or("?"),
-        ranges.len()
+        answer.rule,
+        answer.asset,
+        answer.ranges.len()
     );
-    for range in ranges {
-        let end = match range["end"].as_i64() {
+    for range in &answer.ranges {
+        let end = match range.end {
             Some(end) => end.to_string(),
             None => "(still holding at the end)".to_owned(),
         };
-        println!("  {} .. {end}", range["start"]);
+        println!("  {} .. {end}", range.start);
     }
-    if let Some(ids) = answer["annotation_ids"].as_array()
-        && !ids.is_empty()
-    {
-        println!("created {} annotations", ids.len());
+    if !answer.annotation_ids.is_empty() {
+        println!("created {} annotations", answer.annotation_ids.len());
     }
     Ok(())
 }
@@ -300,84 +331,53 @@ pub struct ListArgs {
 /// Runs a `sextant annotations` subcommand.
 pub fn run_annotations(command: AnnotationsCommand) -> anyhow::Result<()> {
     let AnnotationsCommand::List(args) = command;
-    let mut query = Vec::new();
-    for (key, value) in [
-        ("rule_id", args.rule_id.clone()),
-        ("asset_id", args.asset_id.clone()),
-        ("run_id", args.run_id.clone()),
-        ("state", args.state.clone()),
-        (
-            "from",
-            args.from
-                .as_deref()
-                .map(parse_time)
-                .transpose()
-                .context("--from")?
-                .map(|t| t.to_string()),
-        ),
-        (
-            "to",
-            args.to
-                .as_deref()
-                .map(parse_time)
-                .transpose()
-                .context("--to")?
-                .map(|t| t.to_string()),
-        ),
-    ] {
-        if let Some(value) = value {
-            if value.contains(['&', '=', ' ', '#', '?', '%']) {
-                bail!(
-                    "--{} {value:?} contains characters a query cannot carry",
-                    key.replace('_', "-")
-                );
-            }
-            query.push(format!("{key}={value}"));
+    let state = match args.state.as_deref() {
+        None => None,
+        Some("open") => Some(AnnotationState::Open),
+        Some("flagged") => Some(AnnotationState::Flagged),
+        Some("resolved") => Some(AnnotationState::Resolved),
+        Some(other) => bail!("--state {other:?} is not open, flagged or resolved"),
+    };
+    let time = |value: &Option<String>, flag: &str| {
+        value
+            .as_deref()
+            .map(parse_time)
+            .transpose()
+            .with_context(|| flag.to_owned())
+    };
+    let query = AnnotationQuery {
+        rule_id: args.rule_id.clone(),
+        asset_id: args.asset_id.clone(),
+        run_id: args.run_id.clone(),
+        state,
+        from: time(&args.from, "--from")?,
+        to: time(&args.to, "--to")?,
+        ..AnnotationQuery::default()
+    };
+    let native = args.server.connect()?;
+    let annotations = native.run(native.client.all_annotations(&query))?;
+    for a in &annotations {
+        if args.json {
+            println!("{}", serde_json::to_string(a)?);
+            continue;
         }
-    }
-    let api = Api::new(&args.server.url, &args.server.token)?;
-    let mut token = String::new();
-    let mut count = 0;
-    loop {
-        let mut path = format!("/api/v1/annotations?{}", query.join("&"));
-        if !token.is_empty() {
-            path.push_str(&format!("&page_token={token}"));
-        }
-        let answer = api.call("GET", &path, None)?;
-        for a in answer["annotations"].as_array().into_iter().flatten() {
-            count += 1;
-            if args.json {
-                println!("{a}");
-                continue;
-            }
-            let end = a["end_time"]
-                .as_i64()
-                .map_or("open".to_owned(), |e| e.to_string());
-            println!(
-                "{}  {}  {} .. {}  {}  {}  tags={}",
-                a["annotation_id"].as_str().unwrap_or("?"),
-                a["name"].as_str().unwrap_or("?"),
-                a["start_time"],
-                end,
-                a["type"].as_str().unwrap_or("?"),
-                a["state"].as_str().unwrap_or("?"),
-                a["tags"]
-                    .as_array()
-                    .map(|t| t
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(","))
-                    .unwrap_or_default(),
-            );
-        }
-        token = answer["next_page_token"].as_str().unwrap_or("").to_owned();
-        if token.is_empty() {
-            break;
-        }
+        let end = a.end_time.map_or("open".to_owned(), |e| e.to_string());
+        println!(
+            "{}  {}  {} .. {}  {}  {}  tags={}",
+            a.annotation_id,
+            a.name,
+            a.start_time,
+            end,
+            match a.annotation_type {
+                AnnotationType::Review => "review",
+                AnnotationType::Phase => "phase",
+            },
+            a.state.as_str(),
+            a.tags.join(","),
+        );
     }
     if !args.json {
-        println!("{count} annotations");
+        println!("{} annotations", annotations.len());
     }
     Ok(())
 }
@@ -401,12 +401,8 @@ pub struct CreateUserArgs {
 /// Runs a `sextant users` subcommand.
 pub fn run_users(command: UsersCommand) -> anyhow::Result<()> {
     let UsersCommand::Create(args) = command;
-    let api = Api::new(&args.server.url, &args.server.token)?;
-    let answer = api.call("POST", "/api/v1/users", Some(&json!({ "name": args.name })))?;
-    println!(
-        "created user `{}` ({})",
-        args.name,
-        answer["user_id"].as_str().unwrap_or("?")
-    );
+    let native = args.server.connect()?;
+    let user = native.run(native.client.create_user(&args.name))?;
+    println!("created user `{}` ({})", user.name, user.user_id);
     Ok(())
 }

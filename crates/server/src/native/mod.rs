@@ -1,16 +1,18 @@
-//! Sextant's own HTTP JSON API under `/api/v1`, for what no client protocol covers: users and
-//! tags that rules refer to, rules applied from rule modules, historical rule evaluation, and
-//! annotations (see `docs/rules.md` for the bodies).
+//! Sextant's own HTTP JSON API under `/api/native/v1`, for what no client protocol covers:
+//! users and tags that rules refer to, rules applied from rule modules, historical rule
+//! evaluation, and annotations (see `docs/rules.md` for the bodies). It has a prefix of its
+//! own because KairosDB's REST API owns `/api/v1`. The bodies are the types of `sextant-api`,
+//! which the SDK and the CLI read with.
 //!
 //! Errors are `{"error": "..."}` with the status of their kind ([`HttpError`]); times are
 //! nanoseconds since the Unix epoch.
 
 mod rules;
-
-pub use rules::{EvalBody, RuleBody, annotation_json};
+pub(crate) mod wire;
 
 use axum::Router;
 use axum::routing::{get, post};
+use sextant_api::paths;
 
 use crate::error::HttpError;
 use crate::state::AppState;
@@ -19,22 +21,16 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/api/v1/users",
+            paths::USERS,
             get(rules::list_users).post(rules::create_user),
         )
+        .route(paths::TAGS, get(rules::list_tags).post(rules::create_tag))
+        .route(paths::RULES, get(rules::list_rules).post(rules::apply_rule))
+        .route(paths::RULES_EVAL, post(rules::eval_rule))
+        .route(paths::RULES_FLUSH, post(rules::flush_rules))
+        .route(paths::ANNOTATIONS, get(rules::list_annotations))
         .route(
-            "/api/v1/tags",
-            get(rules::list_tags).post(rules::create_tag),
-        )
-        .route(
-            "/api/v1/rules",
-            get(rules::list_rules).post(rules::apply_rule),
-        )
-        .route("/api/v1/rules/eval", post(rules::eval_rule))
-        .route("/api/v1/rules/flush", post(rules::flush_rules))
-        .route("/api/v1/annotations", get(rules::list_annotations))
-        .route(
-            "/api/v1/annotations/{id}",
+            paths::ANNOTATION,
             get(rules::get_annotation).patch(rules::update_annotation),
         )
 }

@@ -1,20 +1,22 @@
 //! Users, tags, rules, historical evaluation and annotations over HTTP JSON.
 
-use std::collections::BTreeMap;
-
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value as JsonValue, json};
+use sextant_api::{
+    AnnotationList, AnnotationPatch, AnnotationQuery, AppliedRule, CreateTag, CreateUser,
+    EvalRequest, EvalResponse, FlushResponse, HeldRange, RuleBody, RuleList, RuleQuery, Tag,
+    TagList, User, UserList,
+};
 use sextant_catalog::{
-    Annotation, AnnotationFilter, AnnotationState, AnnotationType, AnnotationUpdate, AssetFilter,
-    Catalog, ChannelFilter, NameFilter, NewAnnotation, Page, Principal, Rule, RuleAction, RuleDef,
+    AnnotationFilter, AnnotationState, AnnotationType, AnnotationUpdate, AssetFilter, Catalog,
+    ChannelFilter, NameFilter, NewAnnotation, Page, Principal, Rule, RuleAction, RuleDef,
     RuleFilter,
 };
 use sextant_model::{ErrorKind, Timestamp};
 
+use super::wire;
 use super::blocking;
 use crate::auth::{Action, authorize};
 use crate::error::{HttpError, JsonBody, QueryParams};
@@ -22,16 +24,11 @@ use crate::state::{AppState, org_number};
 
 // ---- users and tags ----
 
-#[derive(Debug, Deserialize)]
-pub(super) struct NameBody {
-    name: String,
-}
-
 pub(super) async fn create_user(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    JsonBody(body): JsonBody<NameBody>,
-) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
+    JsonBody(body): JsonBody<CreateUser>,
+) -> Result<(StatusCode, Json<User>), HttpError> {
     authorize(&principal, Action::ManageUsers)?;
     let user = blocking(move || {
         Ok(state
@@ -41,14 +38,17 @@ pub(super) async fn create_user(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "user_id": user.id, "name": user.name })),
+        Json(User {
+            user_id: user.id,
+            name: user.name,
+        }),
     ))
 }
 
 pub(super) async fn list_users(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<JsonValue>, HttpError> {
+) -> Result<Json<UserList>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
     let users = blocking(move || {
         all_pages(|page| {
@@ -58,18 +58,21 @@ pub(super) async fn list_users(
         })
     })
     .await?;
-    let users: Vec<JsonValue> = users
+    let users = users
         .into_iter()
-        .map(|u| json!({ "user_id": u.id, "name": u.name }))
+        .map(|u| User {
+            user_id: u.id,
+            name: u.name,
+        })
         .collect();
-    Ok(Json(json!({ "users": users })))
+    Ok(Json(UserList { users }))
 }
 
 pub(super) async fn create_tag(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    JsonBody(body): JsonBody<NameBody>,
-) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
+    JsonBody(body): JsonBody<CreateTag>,
+) -> Result<(StatusCode, Json<Tag>), HttpError> {
     authorize(&principal, Action::WriteMetadata)?;
     let tag = blocking(move || {
         Ok(state
@@ -79,14 +82,17 @@ pub(super) async fn create_tag(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "tag_id": tag.id, "name": tag.name })),
+        Json(Tag {
+            tag_id: tag.id,
+            name: tag.name,
+        }),
     ))
 }
 
 pub(super) async fn list_tags(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<JsonValue>, HttpError> {
+) -> Result<Json<TagList>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
     let tags = blocking(move || {
         all_pages(|page| {
@@ -96,66 +102,21 @@ pub(super) async fn list_tags(
         })
     })
     .await?;
-    let tags: Vec<JsonValue> = tags
+    let tags = tags
         .into_iter()
-        .map(|t| json!({ "tag_id": t.id, "name": t.name }))
+        .map(|t| Tag {
+            tag_id: t.id,
+            name: t.name,
+        })
         .collect();
-    Ok(Json(json!({ "tags": tags })))
+    Ok(Json(TagList { tags }))
 }
 
 // ---- rules ----
 
-/// A rule as `POST /api/v1/rules` and `POST /api/v1/rules/eval` take it: names instead of ids.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleBody {
-    /// The rule's name.
-    pub name: String,
-    /// Identifies the rule when it is applied again.
-    #[serde(default)]
-    pub client_key: Option<String>,
-    /// Free text.
-    #[serde(default)]
-    pub description: String,
-    /// The condition, e.g. `$1 > 400`.
-    pub expression: String,
-    /// `$1` → full channel name.
-    pub channel_references: BTreeMap<String, String>,
-    /// Channels shown with the annotations.
-    #[serde(default)]
-    pub contextual_channels: Vec<String>,
-    /// The assets the rule watches, by name; they must exist.
-    #[serde(default)]
-    pub asset_names: Vec<String>,
-    /// `review` (the default) or `phase`.
-    #[serde(default, rename = "type")]
-    pub rule_type: Option<String>,
-    /// The user review annotations are assigned to, by name.
-    #[serde(default)]
-    pub assignee: Option<String>,
-    /// Tag names; created when missing.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Evaluate on live data.
-    #[serde(default)]
-    pub live: bool,
-    /// Where to POST notifications of this rule's annotations.
-    #[serde(default)]
-    pub webhook_url: Option<String>,
-}
-
 /// Resolves a rule body's names into a declaration, creating missing tags.
 fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef, HttpError> {
-    let annotation_type = match body.rule_type.as_deref().unwrap_or("review") {
-        "review" => AnnotationType::DataReview,
-        "phase" => AnnotationType::Phase,
-        other => {
-            return Err(HttpError::invalid(format!(
-                "rule `{}`: type `{other}` is not `review` or `phase`",
-                body.name
-            )));
-        }
-    };
+    let annotation_type = wire::catalog_annotation_type(body.rule_type.unwrap_or_default());
     let mut asset_ids = Vec::new();
     for name in &body.asset_names {
         let filter = AssetFilter {
@@ -186,7 +147,7 @@ fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef,
                         HttpError::new(
                             ErrorKind::NotFound,
                             format!(
-                                "rule `{}`: no user named `{name}` (create one with POST /api/v1/users)",
+                                "rule `{}`: no user named `{name}` (create one with POST /api/native/v1/users)",
                                 body.name
                             ),
                         )
@@ -232,43 +193,11 @@ fn resolve(catalog: &dyn Catalog, org: &str, body: &RuleBody) -> Result<RuleDef,
     })
 }
 
-fn rule_json(rule: &Rule) -> JsonValue {
-    let def = &rule.def;
-    json!({
-        "rule_id": rule.id,
-        "version": rule.version,
-        "name": def.name,
-        "client_key": def.client_key,
-        "description": def.description,
-        "expression": def.expression,
-        "channel_references": def.channel_references.iter().cloned().collect::<BTreeMap<_, _>>(),
-        "contextual_channels": def.contextual_channels,
-        "asset_ids": def.asset_ids,
-        "type": match def.action.annotation_type {
-            AnnotationType::DataReview => "review",
-            AnnotationType::Phase => "phase",
-        },
-        "assignee_user_id": def.action.assignee_user_id,
-        "tag_ids": def.action.tag_ids,
-        "live": def.is_live,
-        "webhook_url": def.webhook_url,
-        "archived": rule.archived_at.is_some(),
-    })
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct RuleListParams {
-    #[serde(default)]
-    asset_id: Option<String>,
-    #[serde(default)]
-    include_archived: bool,
-}
-
 pub(super) async fn list_rules(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    QueryParams(params): QueryParams<RuleListParams>,
-) -> Result<Json<JsonValue>, HttpError> {
+    QueryParams(params): QueryParams<RuleQuery>,
+) -> Result<Json<RuleList>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
     let filter = RuleFilter {
         asset_ids: params.asset_id.map(|id| vec![id]),
@@ -283,16 +212,16 @@ pub(super) async fn list_rules(
         })
     })
     .await?;
-    let rules: Vec<JsonValue> = rules.iter().map(rule_json).collect();
-    Ok(Json(json!({ "rules": rules })))
+    let rules = rules.iter().map(wire::rule).collect();
+    Ok(Json(RuleList { rules }))
 }
 
-/// `POST /api/v1/rules`: creates the rule, or updates the one with its client key.
+/// `POST /api/native/v1/rules`: creates the rule, or updates the one with its client key.
 pub(super) async fn apply_rule(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     JsonBody(body): JsonBody<RuleBody>,
-) -> Result<(StatusCode, Json<JsonValue>), HttpError> {
+) -> Result<(StatusCode, Json<AppliedRule>), HttpError> {
     authorize(&principal, Action::ManageRules)?;
     let org = principal.organization_id.clone();
     let engine = state.rules.clone();
@@ -317,61 +246,39 @@ pub(super) async fn apply_rule(
     } else {
         StatusCode::OK
     };
-    let mut body = rule_json(&rule);
-    body["created"] = json!(created);
-    Ok((status, Json(body)))
+    Ok((
+        status,
+        Json(AppliedRule {
+            rule: wire::rule(&rule),
+            created,
+        }),
+    ))
 }
 
-/// `POST /api/v1/rules/flush`: waits until every write committed before the call has been
+/// `POST /api/native/v1/rules/flush`: waits until every write committed before the call has been
 /// evaluated by the live rules and their checkpoints saved (tests and benchmarks use it).
 pub(super) async fn flush_rules(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<JsonValue>, HttpError> {
+) -> Result<Json<FlushResponse>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
     let engine = state.rules.clone();
     blocking(move || Ok(engine.flush()?)).await?;
     let stats = state.rules.stats();
-    Ok(Json(json!({
-        "evaluations": stats.evaluations,
-        "opened": stats.opened,
-        "closed": stats.closed,
-        "failures": stats.failures,
-    })))
+    Ok(Json(FlushResponse {
+        evaluations: stats.evaluations,
+        opened: stats.opened,
+        closed: stats.closed,
+        failures: stats.failures,
+    }))
 }
 
-/// What `POST /api/v1/rules/eval` takes.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvalBody {
-    /// A stored rule, by client key or id.
-    #[serde(default)]
-    pub rule_key: Option<String>,
-    /// A rule given inline (not stored).
-    #[serde(default)]
-    pub rule: Option<RuleBody>,
-    /// The asset whose data to evaluate, by name.
-    pub asset: String,
-    /// The run of the data; none for data sent without a run.
-    #[serde(default)]
-    pub run_id: Option<String>,
-    /// The first nanosecond (default: the beginning).
-    #[serde(default)]
-    pub start: Option<Timestamp>,
-    /// The nanosecond after the last (default: the end).
-    #[serde(default)]
-    pub end: Option<Timestamp>,
-    /// Store the ranges as annotations of the (stored) rule.
-    #[serde(default)]
-    pub annotate: bool,
-}
-
-/// `POST /api/v1/rules/eval`: the ranges where a rule held over stored data.
+/// `POST /api/native/v1/rules/eval`: the ranges where a rule held over stored data.
 pub(super) async fn eval_rule(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    JsonBody(body): JsonBody<EvalBody>,
-) -> Result<Json<JsonValue>, HttpError> {
+    JsonBody(body): JsonBody<EvalRequest>,
+) -> Result<Json<EvalResponse>, HttpError> {
     authorize(&principal, Action::ReadData)?;
     if body.annotate {
         authorize(&principal, Action::ManageRules)?;
@@ -464,15 +371,18 @@ pub(super) async fn eval_rule(
                 created.push(annotation.id);
             }
         }
-        Ok(json!({
-            "rule": rule.def.name,
-            "asset": asset.name,
-            "ranges": ranges
+        Ok(EvalResponse {
+            rule: rule.def.name,
+            asset: asset.name,
+            ranges: ranges
                 .iter()
-                .map(|r| json!({ "start": r.start, "end": r.end }))
-                .collect::<Vec<_>>(),
-            "annotation_ids": created,
-        }))
+                .map(|r| HeldRange {
+                    start: r.start,
+                    end: r.end,
+                })
+                .collect(),
+            annotation_ids: created,
+        })
     })
     .await?;
     Ok(Json(result))
@@ -494,64 +404,13 @@ fn tag_names(catalog: &dyn Catalog, org: &str, ids: &[String]) -> Result<Vec<Str
 
 // ---- annotations ----
 
-/// The JSON form of an annotation.
-pub fn annotation_json(a: &Annotation) -> JsonValue {
-    let f = &a.fields;
-    json!({
-        "annotation_id": a.id,
-        "name": f.name,
-        "description": f.description,
-        "start_time": f.start_time,
-        "end_time": f.end_time,
-        "asset_ids": f.asset_ids,
-        "run_id": f.run_id,
-        "type": match f.annotation_type {
-            AnnotationType::DataReview => "review",
-            AnnotationType::Phase => "phase",
-        },
-        "state": f.state.as_str(),
-        "assignee_user_id": f.assignee_user_id,
-        "tags": f.tags,
-        "rule_id": f.rule_id,
-        "created_at": a.created_at,
-        "modified_at": a.modified_at,
-    })
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct AnnotationParams {
-    #[serde(default)]
-    rule_id: Option<String>,
-    #[serde(default)]
-    asset_id: Option<String>,
-    #[serde(default)]
-    run_id: Option<String>,
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    assignee_user_id: Option<String>,
-    #[serde(default)]
-    tag: Option<String>,
-    #[serde(default)]
-    from: Option<Timestamp>,
-    #[serde(default)]
-    to: Option<Timestamp>,
-    #[serde(default)]
-    page_size: Option<u32>,
-    #[serde(default)]
-    page_token: Option<String>,
-}
-
 pub(super) async fn list_annotations(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    QueryParams(params): QueryParams<AnnotationParams>,
-) -> Result<Json<JsonValue>, HttpError> {
+    QueryParams(params): QueryParams<AnnotationQuery>,
+) -> Result<Json<AnnotationList>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
-    let states = params
-        .state
-        .map(|s| s.parse::<AnnotationState>().map(|s| vec![s]))
-        .transpose()?;
+    let states = params.state.map(|s| vec![wire::catalog_state(s)]);
     let filter = AnnotationFilter {
         ids: None,
         rule_ids: params.rule_id.map(|v| vec![v]),
@@ -573,17 +432,17 @@ pub(super) async fn list_annotations(
             .list_annotations(&principal.organization_id, &filter, page)?)
     })
     .await?;
-    let annotations: Vec<JsonValue> = annotations.iter().map(annotation_json).collect();
-    Ok(Json(
-        json!({ "annotations": annotations, "next_page_token": next }),
-    ))
+    Ok(Json(AnnotationList {
+        annotations: annotations.iter().map(wire::annotation).collect(),
+        next_page_token: next,
+    }))
 }
 
 pub(super) async fn get_annotation(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<JsonValue>, HttpError> {
+) -> Result<Json<sextant_api::Annotation>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
     let annotation = blocking(move || {
         Ok(state
@@ -591,59 +450,32 @@ pub(super) async fn get_annotation(
             .get_annotation(&principal.organization_id, &id)?)
     })
     .await?;
-    Ok(Json(annotation_json(&annotation)))
+    Ok(Json(wire::annotation(&annotation)))
 }
 
-/// `PATCH /api/v1/annotations/{id}` with any of `state`, `assignee_user_id` (null removes it),
-/// `name`, `description`, `tags`.
+/// `PATCH /api/native/v1/annotations/{id}` with any of `state`, `assignee_user_id` (null
+/// removes it), `name`, `description`, `tags`.
 pub(super) async fn update_annotation(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<JsonValue>,
-) -> Result<Json<JsonValue>, HttpError> {
+    JsonBody(body): JsonBody<AnnotationPatch>,
+) -> Result<Json<sextant_api::Annotation>, HttpError> {
     authorize(&principal, Action::ManageRules)?;
-    let JsonValue::Object(fields) = body else {
-        return Err(HttpError::invalid("the body must be a JSON object"));
+    let update = AnnotationUpdate {
+        state: body.state.map(wire::catalog_state),
+        assignee_user_id: body.assignee_user_id,
+        name: body.name,
+        description: body.description,
+        tags: body.tags,
     };
-    let mut update = AnnotationUpdate::default();
-    for (key, value) in fields {
-        let text = |value: &JsonValue| {
-            value
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| HttpError::invalid(format!("`{key}` must be a string")))
-        };
-        match key.as_str() {
-            "state" => update.state = Some(text(&value)?.parse::<AnnotationState>()?),
-            "assignee_user_id" => {
-                update.assignee_user_id = Some(match value {
-                    JsonValue::Null => None,
-                    ref v => Some(text(v)?),
-                });
-            }
-            "name" => update.name = Some(text(&value)?),
-            "description" => update.description = Some(text(&value)?),
-            "tags" => {
-                update.tags = Some(
-                    serde_json::from_value::<Vec<String>>(value)
-                        .map_err(|_| HttpError::invalid("`tags` must be a list of strings"))?,
-                );
-            }
-            other => {
-                return Err(HttpError::invalid(format!(
-                    "cannot change `{other}`; an annotation's state, assignee_user_id, name, description and tags can change"
-                )));
-            }
-        }
-    }
     let annotation = blocking(move || {
         Ok(state
             .catalog
             .update_annotation(&principal.organization_id, &id, update)?)
     })
     .await?;
-    Ok(Json(annotation_json(&annotation)))
+    Ok(Json(wire::annotation(&annotation)))
 }
 
 /// Every item of a paged catalog listing.

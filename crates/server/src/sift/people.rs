@@ -3,8 +3,8 @@
 //! resolve by name (`ListTags`); unknown tags are dropped by the client.
 //!
 //! Sextant has no user accounts of its own: a user is a name that annotations can be assigned
-//! to, created with `POST /api/v1/users`. Tags are created with `CreateTag` or
-//! `POST /api/v1/tags`; one set of tags serves every `tag_type`.
+//! to, created with `POST /api/native/v1/users`. Tags are created with `CreateTag` or
+//! `POST /api/native/v1/tags`; one set of tags serves every `tag_type`.
 
 use sextant_catalog::{NameFilter, Page, Tag, User};
 use sift_rs::common::r#type::v1::User as PbUser;

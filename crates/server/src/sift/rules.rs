@@ -558,7 +558,7 @@ impl RuleService for Rules {
         _request: Request<EvaluateRulesRequest>,
     ) -> Result<Response<EvaluateRulesResponse>, Status> {
         Err(unsupported(
-            "RuleService/EvaluateRules (use `sextant rules eval` or POST /api/v1/rules/eval)",
+            "RuleService/EvaluateRules (use `sextant rules eval` or POST /api/native/v1/rules/eval)",
         ))
     }
 

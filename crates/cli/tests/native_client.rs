@@ -1,0 +1,243 @@
+//! The SDK's native API client (`sextant_client::native`) against the real server: users,
+//! tags, rules applied and evaluated, annotations listed and changed, flushes, and the errors
+//! of refused calls, over the example Nostromo data.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::{Server, TOKEN, text};
+use sextant_client::Error;
+use sextant_client::native::NativeClient;
+use sextant_client::native::api::{
+    AnnotationPatch, AnnotationQuery, AnnotationState, AnnotationType, EvalRequest, HeldRange,
+    RuleBody, RuleQuery,
+};
+
+fn example(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn ingest_example(server: &Server) {
+    let output = server.sextant(&[
+        "ingest",
+        "--config",
+        &example("telemetry_configs/nostromo_lv_426.yml"),
+        "--expressions",
+        &example("expression_modules/kinematics.yml"),
+        &example("expression_modules/string.yml"),
+        "--flow",
+        "readings",
+        &example("data/readings.csv"),
+    ]);
+    assert!(
+        text(&output.stdout).contains("5 rows"),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+fn voltage_rule() -> RuleBody {
+    RuleBody {
+        name: "voltage_high".into(),
+        client_key: Some("voltage-high".into()),
+        description: "Voltage above 24 V".into(),
+        expression: "$1 > 24".into(),
+        channel_references: BTreeMap::from([("$1".into(), "voltage".into())]),
+        contextual_channels: vec![],
+        asset_names: vec!["NostromoLV426".into()],
+        rule_type: Some(AnnotationType::Review),
+        assignee: Some("ellen.ripley@weylandcorp.com".into()),
+        tags: vec!["power".into()],
+        live: false,
+        webhook_url: None,
+    }
+}
+
+// Voltages 24, 24, 23, 25, (bad row), 24: above 24 only at the fourth row.
+const HELD: HeldRange = HeldRange {
+    start: 1720141748855000000,
+    end: Some(1720141749055000000),
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_client_covers_the_native_api() {
+    let server = Server::start();
+    ingest_example(&server);
+    let client = NativeClient::new(&server.url, TOKEN).unwrap();
+
+    // Users and tags.
+    let ripley = client
+        .create_user("ellen.ripley@weylandcorp.com")
+        .await
+        .unwrap();
+    assert_eq!(ripley.name, "ellen.ripley@weylandcorp.com");
+    assert_eq!(
+        client.list_users().await.unwrap(),
+        std::slice::from_ref(&ripley)
+    );
+    let warning = client.create_tag("warning").await.unwrap();
+    assert_eq!(client.create_tag("warning").await.unwrap(), warning);
+
+    // Apply twice: created, then updated by client key.
+    let created = client.apply_rule(&voltage_rule()).await.unwrap();
+    assert!(created.created);
+    assert_eq!(created.rule.version, 1);
+    assert_eq!(
+        created.rule.assignee_user_id.as_deref(),
+        Some(&*ripley.user_id)
+    );
+    let updated = client.apply_rule(&voltage_rule()).await.unwrap();
+    assert!(!updated.created);
+    assert_eq!(
+        (updated.rule.rule_id.as_str(), updated.rule.version),
+        (created.rule.rule_id.as_str(), 2)
+    );
+    let rules = client.list_rules(&RuleQuery::default()).await.unwrap();
+    assert_eq!(rules, std::slice::from_ref(&updated.rule));
+    let mut tags: Vec<String> = client
+        .list_tags()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["power", "warning"]);
+
+    // Evaluate the stored rule, then the same rule inline, then with annotations.
+    let stored = EvalRequest {
+        rule_key: Some("voltage-high".into()),
+        asset: "NostromoLV426".into(),
+        ..EvalRequest::default()
+    };
+    let held = client.eval_rule(&stored).await.unwrap();
+    assert_eq!(
+        (held.rule.as_str(), held.ranges.as_slice()),
+        ("voltage_high", &[HELD][..])
+    );
+    assert!(held.annotation_ids.is_empty());
+    let inline = EvalRequest {
+        rule_key: None,
+        rule: Some(voltage_rule()),
+        ..stored.clone()
+    };
+    assert_eq!(client.eval_rule(&inline).await.unwrap().ranges, [HELD]);
+    let annotated = client
+        .eval_rule(&EvalRequest {
+            annotate: true,
+            ..stored.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(annotated.annotation_ids.len(), 1);
+    let id = &annotated.annotation_ids[0];
+
+    // Annotations: listed by rule and state, read one, change it.
+    let open = AnnotationQuery {
+        rule_id: Some(created.rule.rule_id.clone()),
+        state: Some(AnnotationState::Open),
+        ..AnnotationQuery::default()
+    };
+    let listed = client.all_annotations(&open).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let annotation = &listed[0];
+    assert_eq!(
+        (annotation.start_time, annotation.end_time),
+        (HELD.start, HELD.end)
+    );
+    assert_eq!(annotation.tags, ["power"]);
+    assert_eq!(
+        annotation.assignee_user_id.as_deref(),
+        Some(&*ripley.user_id)
+    );
+    assert_eq!(&client.get_annotation(id).await.unwrap(), annotation);
+    let resolved = client
+        .update_annotation(
+            id,
+            &AnnotationPatch {
+                state: Some(AnnotationState::Resolved),
+                assignee_user_id: Some(None),
+                ..AnnotationPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(resolved.state, AnnotationState::Resolved);
+    assert_eq!(resolved.assignee_user_id, None);
+    assert!(client.all_annotations(&open).await.unwrap().is_empty());
+    let page = client
+        .list_annotations(&AnnotationQuery {
+            page_size: Some(1),
+            ..AnnotationQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.annotations, [resolved]);
+
+    // Flushes.
+    let flushed = client.flush_rules().await.unwrap();
+    assert_eq!(flushed.failures, 0);
+    let settled = client.admin_flush().await.unwrap();
+    assert!(settled.flushed_points > 0, "{settled:?}");
+
+    // Refused calls carry the status and the server's message.
+    let unknown = client
+        .eval_rule(&EvalRequest {
+            asset: "Sulaco".into(),
+            ..stored.clone()
+        })
+        .await
+        .unwrap_err();
+    match &unknown {
+        Error::Api {
+            status, message, ..
+        } => {
+            assert_eq!(*status, 404, "{unknown}");
+            assert!(message.contains("no asset named `Sulaco`"), "{unknown}");
+        }
+        other => panic!("not an API error: {other}"),
+    }
+    assert_eq!(unknown.kind(), sextant_model::ErrorKind::NotFound);
+    let missing = client
+        .get_annotation("no-such-annotation")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, Error::Api { status: 404, .. }),
+        "{missing}"
+    );
+    let bad_id = client.get_annotation("../rules").await.unwrap_err();
+    assert!(matches!(bad_id, Error::Config(_)), "{bad_id}");
+    let stranger = NativeClient::new(&server.url, "sxt_not_a_key").unwrap();
+    let refused = stranger.list_users().await.unwrap_err();
+    assert!(
+        matches!(refused, Error::Api { status: 401, .. }),
+        "{refused}"
+    );
+
+    // The KairosDB API keeps its own prefix: the native routes are not under it.
+    let old = raw_get(&server.url, "/api/v1/annotations");
+    assert_eq!(old, 404);
+}
+
+/// The status of a bare `GET path` with the test key, over a raw socket.
+fn raw_get(url: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let authority = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer {TOKEN}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply[9..12].parse().unwrap()
+}
