@@ -44,12 +44,15 @@ mod tests {
         encoder.finish().unwrap()
     }
 
+    /// A body, a limit, and the bytes or the error message expected.
+    type Case<'a> = (&'a [u8], usize, Result<&'a [u8], &'a str>);
+
     #[test]
     fn every_member_is_decoded_and_limits_hold() {
         let mut two = gzip(b"cpu v=1 1\n");
         two.extend(gzip(b"cpu v=2 2\n"));
         let cut = gzip(b"cpu v=1 1\n")[..12].to_vec();
-        let cases: [(&[u8], usize, Result<&[u8], &str>); 4] = [
+        let cases: [Case<'_>; 4] = [
             (&two, 100, Ok(b"cpu v=1 1\ncpu v=2 2\n")),
             (&two, 15, Err("more than 15 bytes")),
             (&cut, 100, Err("cannot be decompressed")),

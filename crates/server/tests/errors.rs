@@ -340,7 +340,9 @@ async fn an_internal_failure_is_a_500_naming_the_request_id_and_no_detail() {
     server.fail(Fail::Disk);
 
     // Native shape.
-    let reply = server.send("POST", "/api/native/v1/admin/flush", TOKEN, "").await;
+    let reply = server
+        .send("POST", "/api/native/v1/admin/flush", TOKEN, "")
+        .await;
     assert_eq!(reply.status, 500, "{reply:?}");
     let id = reply.request_id();
     assert_eq!(reply.json(), serde_json::json!({ "error": generic(id) }));
@@ -416,7 +418,9 @@ async fn limits_and_unavailability_keep_their_status_and_say_why() {
         message.contains("the WAL refuses writes after an earlier failure"),
         "{message}"
     );
-    let reply = server.send("POST", "/api/native/v1/admin/flush", TOKEN, "").await;
+    let reply = server
+        .send("POST", "/api/native/v1/admin/flush", TOKEN, "")
+        .await;
     assert_eq!(reply.status, 503, "{reply:?}");
     assert!(reply.json()["error"].as_str().unwrap().contains("WAL"));
 }
@@ -520,7 +524,12 @@ async fn client_errors_name_the_problem() {
             .contains("Content-Type")
     );
     let reply = server
-        .send("POST", "/api/native/v1/users", TOKEN, r#"{"nom": "ripley"}"#)
+        .send(
+            "POST",
+            "/api/native/v1/users",
+            TOKEN,
+            r#"{"nom": "ripley"}"#,
+        )
         .await;
     assert_eq!(reply.status, 422, "{reply:?}");
     assert!(

@@ -16,8 +16,8 @@ use sextant_catalog::{
 };
 use sextant_model::{ErrorKind, Timestamp};
 
-use super::wire;
 use super::blocking;
+use super::wire;
 use crate::auth::{Action, authorize};
 use crate::error::{HttpError, JsonBody, QueryParams};
 use crate::state::{AppState, org_number};
