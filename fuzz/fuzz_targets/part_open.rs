@@ -47,7 +47,10 @@ fn fix_index_and_footer(bytes: &mut [u8]) {
 }
 
 fn read_everything(part: &Part) {
-    let keys: Vec<_> = part.series().map(|(org, key, _)| (org, key.clone())).collect();
+    let keys: Vec<_> = part
+        .series()
+        .map(|(org, key, _)| (org, key.clone()))
+        .collect();
     let mut out = Vec::new();
     for (org, key) in keys {
         out.clear();
