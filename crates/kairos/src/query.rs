@@ -897,17 +897,25 @@ fn relative(value: &Value, path: &str, now: i64) -> Result<i64> {
             "{path}.value must be greater than or equal to 0"
         )));
     }
-    Ok(time::relative(now, value, unit))
+    let t = time::relative(now, value, unit);
+    if !(-INSTANT_LIMIT_MS..=INSTANT_LIMIT_MS).contains(&t) {
+        return Err(Error::invalid(format!(
+            "{path} {value} {} before now is outside the supported range of ±{INSTANT_LIMIT_MS} milliseconds",
+            unit.upper_name().to_ascii_lowercase()
+        )));
+    }
+    Ok(t)
 }
 
 /// The earliest and latest instants accepted (about 250,000 years either side of 1970),
-/// inside the range calendar arithmetic covers.
+/// inside the range calendar arithmetic covers. Absolute and relative times alike are held
+/// within it, so that alignment and bucket arithmetic on them cannot overflow.
 pub const INSTANT_LIMIT_MS: i64 = 8_000_000_000_000_000;
 
 /// An instant in epoch milliseconds, within [`INSTANT_LIMIT_MS`].
 fn instant(value: &Value, path: &str) -> Result<i64> {
     let t = integer(value, path)?;
-    if t.abs() > INSTANT_LIMIT_MS {
+    if !(-INSTANT_LIMIT_MS..=INSTANT_LIMIT_MS).contains(&t) {
         return Err(Error::invalid(format!(
             "{path} {t} is outside the supported range of ±{INSTANT_LIMIT_MS} milliseconds"
         )));
@@ -1071,6 +1079,32 @@ mod tests {
             message(r#"{"start_absolute":-9000000000000000000,"metrics":[{"name":"m"}]}"#),
             "query.start_absolute -9000000000000000000 is outside the supported range of ±8000000000000000 milliseconds"
         );
+    }
+
+    /// Inputs the `kairos_query` fuzz target found to overflow (a panic with overflow checks,
+    /// a wrapped instant without): times at the ends of `i64` are refused, naming the field.
+    #[test]
+    fn times_beyond_the_supported_range_are_refused() {
+        for (body, expected) in [
+            (
+                r#"{"start_absolute":-9223372036854775808,"metrics":[{"name":"m"}]}"#,
+                "query.start_absolute -9223372036854775808 is outside the supported range of ±8000000000000000 milliseconds",
+            ),
+            (
+                r#"{"start_absolute":1,"end_absolute":"-9223372036854775808","metrics":[{"name":"m"}]}"#,
+                "query.end_absolute -9223372036854775808 is outside the supported range of ±8000000000000000 milliseconds",
+            ),
+            (
+                r#"{"start_relative":{"value":1000000,"unit":"years"},"metrics":[{"name":"m","aggregators":[{"name":"avg"}]}]}"#,
+                "query.start_relative 1000000 years before now is outside the supported range of ±8000000000000000 milliseconds",
+            ),
+            (
+                r#"{"start_absolute":1,"end_relative":{"value":9223372036854775807,"unit":"milliseconds"},"metrics":[{"name":"m"}]}"#,
+                "query.end_relative 9223372036854775807 milliseconds before now is outside the supported range of ±8000000000000000 milliseconds",
+            ),
+        ] {
+            assert_eq!(message(body), expected, "{body}");
+        }
     }
 
     proptest::proptest! {

@@ -367,6 +367,43 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
     parsed
 }
 
+/// What a body decodes to before it reaches the store: the series it holds and the problems
+/// of the lines that were refused.
+#[derive(Debug)]
+pub struct DecodedBody {
+    /// The batch of every series, validated; `None` when no line gave a point.
+    pub batch: Option<sextant_model::ValidatedBatch>,
+    /// A message per refused line or point, naming the line.
+    pub errors: Vec<String>,
+}
+
+/// The pure part of a write: a body, gzip-compressed or not, with the `precision` parameter,
+/// decoded and validated into a batch for `org`, as the handlers do before storing it. Points
+/// without a timestamp get `now`. Fails as a whole only when the body cannot be decompressed,
+/// the precision is unknown or the batch is invalid; bad lines are reported in
+/// [`DecodedBody::errors`]. Used by the fuzz targets.
+#[doc(hidden)]
+pub fn decode_body(
+    body: &[u8],
+    gzip: bool,
+    precision: Option<&str>,
+    org: sextant_model::OrgId,
+    now: Timestamp,
+) -> Result<DecodedBody, String> {
+    let scale = precision_scale(precision)?;
+    let body = if gzip { gunzip(body)? } else { body.to_vec() };
+    let mut parsed = build(&body, scale, now);
+    let batch = if parsed.slots.is_empty() {
+        None
+    } else {
+        Some(parsed.take_batch(org).map_err(|e| e.to_string())?)
+    };
+    Ok(DecodedBody {
+        batch,
+        errors: parsed.errors,
+    })
+}
+
 /// Nanoseconds per unit of the `precision` parameter.
 fn precision_scale(precision: Option<&str>) -> Result<i64, String> {
     Ok(match precision.unwrap_or("ns") {

@@ -70,6 +70,13 @@ pub struct Deletion {
     pub range: Range<Timestamp>,
 }
 
+/// Decodes the payload of one record (the bytes after its frame) as replay does. The error
+/// names the byte offset inside the payload and what is wrong. Used by the fuzz targets.
+#[doc(hidden)]
+pub fn decode_payload(payload: &[u8]) -> std::result::Result<Record, String> {
+    payload::decode(payload).map_err(|e| format!("at payload byte {}: {}", e.offset, e.detail))
+}
+
 /// When appended records are synced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SyncMode {

@@ -26,6 +26,12 @@ pub(crate) struct Recovered {
     pub(crate) records: u64,
 }
 
+/// The largest first sequence number a segment may carry. Sequence numbers start at 1 and
+/// grow by one per record, so a log never gets near 2^63; a segment named or headed beyond it
+/// is damaged, and refusing it keeps the sequence arithmetic of replay and of later appends
+/// from overflowing.
+pub(crate) const MAX_FIRST_SEQ: u64 = 1 << 63;
+
 fn corrupt(seg: &SegmentRef, offset: usize, detail: impl Into<String>) -> Error {
     Error::WalCorrupt {
         path: seg.path.clone(),
@@ -46,6 +52,16 @@ pub(crate) fn replay(
     while i < segments.len() {
         let seg = &segments[i];
         let last = i + 1 == segments.len();
+        if !(1..=MAX_FIRST_SEQ).contains(&seg.first_seq) {
+            return Err(corrupt(
+                seg,
+                0,
+                format!(
+                    "file name says the first record is seq {}, outside 1..={MAX_FIRST_SEQ}",
+                    seg.first_seq
+                ),
+            ));
+        }
         let bytes = fs::read(&seg.path).map_err(Error::io("read WAL segment", &seg.path))?;
         let first_seq = match segment::decode_header(&bytes) {
             Header::Valid { first_seq } => first_seq,

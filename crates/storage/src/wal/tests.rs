@@ -328,3 +328,45 @@ fn replay_errors_from_the_caller_stop_the_open() {
     let err = Wal::open(dir.path(), WalConfig::default(), refuse).unwrap_err();
     assert!(matches!(err, Error::SeriesNotFound { .. }), "{err}");
 }
+
+/// Inputs the `wal_replay` fuzz target found to overflow the sequence arithmetic: a segment
+/// whose name and header say its first record is seq 0 (replay then hands the writer a next
+/// seq of 0), and one at the largest seq (the next record's seq overflows). Both are refused
+/// as corruption naming the file.
+#[test]
+fn segments_outside_the_sequence_range_are_corrupt() {
+    for (first_seq, records) in [
+        (0, 0),
+        (0, 1),
+        (u64::MAX, 0),
+        (u64::MAX, 1),
+        ((1 << 63) + 1, 0),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = segment::encode_header(first_seq).to_vec();
+        for _ in 0..records {
+            let mut payload = Vec::new();
+            payload::encode(&batch(1), &mut payload);
+            let mut record = vec![0; FRAME_LEN];
+            record.extend_from_slice(&payload);
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&payload);
+            segment::write_frame(&mut record, first_seq, &crc);
+            bytes.extend_from_slice(&record);
+        }
+        let path = dir.path().join(segment::file_name(first_seq));
+        fs::write(&path, &bytes).unwrap();
+        let err = open_collect(dir.path(), WalConfig::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(&err, Error::WalCorrupt { path: p, offset: 0, .. } if *p == path),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!(
+                "file name says the first record is seq {first_seq}, outside 1..=9223372036854775808"
+            )),
+            "{msg}"
+        );
+    }
+}

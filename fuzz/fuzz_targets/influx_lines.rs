@@ -1,0 +1,20 @@
+//! The line-protocol parser on arbitrary bytes: every line parses or yields an error naming
+//! its line and a column inside it.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sextant_server::influx::parser::parse_lines;
+
+fuzz_target!(|body: &[u8]| {
+    let lines = body.split(|b| *b == b'\n').count();
+    let mut last = 0;
+    parse_lines(body, |number, result| {
+        assert!(number > last && number <= lines, "line {number} of {lines}");
+        last = number;
+        if let Err(e) = result {
+            assert_eq!(e.line, number);
+            assert!(e.column >= 1, "{e}");
+            assert!(!e.message.is_empty());
+        }
+    });
+});

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Seeds each fuzz target's corpus (fuzz/corpus/<target>/) from the test fixtures of the
+# repository, so that fuzzing starts from real inputs rather than from nothing.
+#
+#   fuzz/seed.sh             text targets from fixtures; storage targets from a real data
+#                            directory written by a `sextant` binary (built if missing)
+#   fuzz/seed.sh --no-store  text targets only
+#
+# Sources: tests/kairos/cases/*.json (line protocol, KairosDB ingest and query bodies),
+# crates/expr/tests/cases/*.txt (expressions), the filter strings of the Sift tests, and for
+# wal_*, part_open and codec_decode the WAL segments, parts and part blocks that a running
+# server writes for a few line-protocol and KairosDB bodies. fuzz/seeds/<target>/ holds small
+# hand-picked cases and regression inputs, copied in as they are.
+set -euo pipefail
+
+fuzz_dir=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$fuzz_dir")
+corpus="$fuzz_dir/corpus"
+with_store=1
+[[ "${1:-}" == "--no-store" ]] && with_store=0
+
+mkdir -p "$corpus"
+shopt -s nullglob
+for dir in "$fuzz_dir"/seeds/*/; do
+    target=$(basename "$dir")
+    mkdir -p "$corpus/$target"
+    cp "$dir"* "$corpus/$target/" 2>/dev/null || true
+done
+
+python3 - "$root" "$corpus" <<'PY'
+import gzip, hashlib, json, os, re, sys
+
+root, corpus = sys.argv[1], sys.argv[2]
+
+def put(target, data):
+    if isinstance(data, str):
+        data = data.encode()
+    d = os.path.join(corpus, target)
+    os.makedirs(d, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+cases = os.path.join(root, "tests/kairos/cases")
+for name in sorted(os.listdir(cases)):
+    if not name.endswith(".json"):
+        continue
+    with open(os.path.join(cases, name)) as f:
+        case = json.load(f)
+    if "datapoints" in case:
+        body = json.dumps(case["datapoints"]).encode()
+        put("kairos_ingest", b"\0" + body)
+    for step in case.get("steps", []):
+        path = step.get("path", "")
+        if "raw_body" in step:
+            body = step["raw_body"].encode()
+        elif "body" in step:
+            body = json.dumps(step["body"]).encode()
+        else:
+            continue
+        if path.startswith("/write") or path.startswith("/api/v2/write"):
+            put("influx_lines", body)
+            put("influx_body", b"\0" + body)
+            put("influx_body", b"\x07" + gzip.compress(body))
+        elif path.startswith("/api/v1/datapoints/query") or path.startswith("/api/v1/datapoints/delete"):
+            put("kairos_query", body)
+        elif path.startswith("/api/v1/datapoints"):
+            put("kairos_ingest", b"\0" + body)
+            put("kairos_ingest", b"\x01" + gzip.compress(body))
+
+# Expressions: the `expr:` lines of the golden cases.
+expr_cases = os.path.join(root, "crates/expr/tests/cases")
+for name in sorted(os.listdir(expr_cases)):
+    with open(os.path.join(expr_cases, name)) as f:
+        for line in f:
+            if line.startswith("expr:"):
+                put("expr_parse", line[5:].strip())
+
+# Line protocol: the string literals of the parser's and the write handler's tests.
+for source in ("crates/server/src/influx/parser.rs", "crates/server/src/influx/write.rs"):
+    with open(os.path.join(root, source)) as f:
+        tests = f.read().split("#[cfg(test)]", 1)[-1]
+    lines = re.findall(r'r#"(.*?)"#', tests) + re.findall(r'r"(.*?)"', tests)
+    for plain in re.findall(r'b?"((?:[^"\\]|\\.)*)"', tests, re.S):
+        plain = re.sub(r"\\\n\s*", "", plain)
+        lines.append(plain.encode().decode("unicode_escape").encode("latin-1", "replace").decode("utf-8", "replace"))
+    for text in lines:
+        if " " in text and "=" in text:
+            put("influx_lines", text)
+            put("influx_body", b"\x06" + text.encode())
+
+# Sift filters: the string literals of the filter parser's tests.
+with open(os.path.join(root, "crates/server/src/sift/filter.rs")) as f:
+    tests = f.read().split("#[cfg(test)]", 1)[-1]
+for raw in re.findall(r'r#"(.*?)"#', tests):
+    put("sift_filter", raw)
+for plain in re.findall(r'\(\s*"((?:[^"\\]|\\.)*)",', tests):
+    put("sift_filter", plain.encode().decode("unicode_escape").encode("latin-1").decode("utf-8", "replace"))
+PY
+
+if [[ $with_store == 0 ]]; then
+    echo "seeded (text targets only): $(find "$corpus" -type f | wc -l) files"
+    exit 0
+fi
+
+# Storage: a real data directory. The server is killed (no flush) to keep its WAL, then
+# started again and stopped cleanly, which replays the WAL and flushes it into parts.
+sextant=${SEXTANT_BIN:-$root/target/debug/sextant}
+if [[ ! -x $sextant ]]; then
+    (cd "$root" && cargo build -p sextant-cli)
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+port=$((20000 + RANDOM % 20000))
+token=fuzz-seed-token
+serve() {
+    "$sextant" serve --data-dir "$work/data" --listen "127.0.0.1:$port" \
+        --bootstrap-token "$token" >"$work/serve.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+        sleep 0.1
+    done
+    echo "the server did not start:" >&2
+    cat "$work/serve.log" >&2
+    exit 1
+}
+post() {
+    curl -s -o /dev/null -H "Authorization: Bearer $token" --data-binary @- "$@"
+}
+serve
+printf 'cpu,host=h1,region=eu usage=12.5,count=3i,flag=t,note="ok" 1704067200000\ncpu,host=h1,region=eu usage=13.25,count=4i,flag=f,note="warm" 1704067201000\ncpu,host=h2 usage=1,count=9u 1704067202000\n' |
+    post "http://127.0.0.1:$port/write?precision=ms"
+seq 0 199 | awk '{printf "regular,host=h3 v=%d.5,i=%di,s=\"%s\" %d\n", $1 % 17, $1 * 3, ($1 % 5 == 0) ? "on" : "off", 1704067200000 + $1 * 1000}' |
+    post "http://127.0.0.1:$port/write?precision=ms"
+seq 0 99 | awk '{printf "jitter,host=h4 v=%f %d\n", sin($1) * 100, 1704067200000 + $1 * 997 + ($1 % 7)}' |
+    post "http://127.0.0.1:$port/write?precision=ms"
+echo '[{"name":"k.m","tags":{"h":"a"},"datapoints":[[1704067200000,1],[1704067201000,2.5],[1704067202000,"text"]]}]' |
+    post -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/v1/datapoints"
+echo '{"metrics":[{"tags":{"host":["h2"]},"name":"cpu.usage"}],"start_absolute":1704067200000,"end_absolute":1704067202500}' |
+    post -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/v1/datapoints/delete"
+sleep 0.5
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+mkdir -p "$work/wal"
+cp "$work"/data/wal/*.wal "$work/wal/"
+serve
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null || true
+
+python3 - "$corpus" "$work/wal" "$work/data/parts" <<'PY'
+import hashlib, os, struct, sys
+
+corpus, wal_dir, parts_dir = sys.argv[1:4]
+
+def put(target, data):
+    d = os.path.join(corpus, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+SEPARATOR = b"\n--SEGMENT--\n"
+segments = [open(os.path.join(wal_dir, n), "rb").read() for n in sorted(os.listdir(wal_dir))]
+put("wal_replay", b"\0" + SEPARATOR.join(segments))
+put("wal_replay", b"\1" + SEPARATOR.join(segments))
+for seg in segments:
+    offset = 32
+    records = []
+    while offset + 16 <= len(seg):
+        (length,) = struct.unpack_from("<I", seg, offset)
+        payload = seg[offset + 16 : offset + 16 + length]
+        put("wal_payload", payload)
+        records.append(seg[offset : offset + 16 + length])
+        offset += 16 + length
+    # Each record alone in a segment of its own, as a small seed.
+    for record in records:
+        put("wal_replay", b"\1" + seg[:32] + record)
+
+# Parts whole, and their blocks' columns for the codecs (docs/format/parts.md). A type code
+# is its index in DataType::ALL plus one, which is also what codec_decode's first byte picks.
+FIXED = {1: 8, 2: 4, 4: 1, 5: 4, 6: 8, 7: 4, 8: 8, 9: 4, 10: 8}
+NUMERIC = {1, 2, 5, 6, 7, 8}
+
+def skip_value(index, pos, code):
+    if code in FIXED:
+        return pos + FIXED[code]
+    (n,) = struct.unpack_from("<I", index, pos)
+    return pos + 4 + n
+
+for dirpath, _, names in os.walk(parts_dir):
+    for name in names:
+        if not name.endswith(".part"):
+            continue
+        part = open(os.path.join(dirpath, name), "rb").read()
+        put("part_open", b"\0" + part)
+        put("part_open", b"\1" + part)
+        index_offset, index_len = struct.unpack_from("<QQ", part, len(part) - 88)
+        index = part[index_offset : index_offset + index_len]
+        pos = 0
+        while pos < len(index):
+            pos += 8
+            (klen,) = struct.unpack_from("<I", index, pos)
+            pos += 4 + klen
+            code = index[pos]
+            (blocks,) = struct.unpack_from("<I", index, pos + 1)
+            pos += 5
+            for _ in range(blocks):
+                boff, blen = struct.unpack_from("<QI", index, pos)
+                pos += 8 + 4 + 4 + 8 + 8
+                for _ in range(4 if code in NUMERIC else 2):
+                    pos = skip_value(index, pos, code)
+                if code in NUMERIC:
+                    pos += 8
+                block = part[boff : boff + blen]
+                (ts_len,) = struct.unpack_from("<I", block, 0)
+                put("codec_decode", b"\xff" + block[4 : 4 + ts_len])
+                put("codec_decode", bytes([code - 1]) + block[4 + ts_len : blen - 4])
+PY
+echo "seeded: $(find "$corpus" -type f | wc -l) files"
