@@ -83,10 +83,6 @@ async fn write(
     if let Err(denied) = authorize(&principal, Action::WritePoints) {
         return reply(dialect, denied);
     }
-    let scale = match precision_scale(params.precision.as_deref()) {
-        Ok(scale) => scale,
-        Err(message) => return reply(dialect, HttpError::invalid(message)),
-    };
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -95,17 +91,13 @@ async fn write(
     let org = org_number(&principal.organization_id);
 
     // Decompressing and parsing are CPU work: off the I/O threads.
+    let precision = params.precision;
     let decoded = tokio::task::spawn_blocking(move || {
-        let body = if gzip {
-            crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(|e| e.to_string())?
-        } else {
-            body.to_vec()
-        };
-        Ok::<_, String>(build(&body, scale, now))
+        decode_body(&body, gzip, precision.as_deref(), org, now)
     })
     .await;
     let mut parsed = match decoded {
-        Ok(Ok(parsed)) => parsed,
+        Ok(Ok(decoded)) => decoded,
         Ok(Err(message)) => return reply(dialect, HttpError::invalid(message)),
         Err(_) => return internal(dialect),
     };
@@ -113,11 +105,7 @@ async fn write(
     // One write: the store refuses the series it cannot take (another type for life, older
     // than the window, beyond the series limit) and stores the others.
     let mut stored = 0;
-    if !parsed.slots.is_empty() {
-        let batch = match parsed.take_batch(org) {
-            Ok(batch) => batch,
-            Err(e) => return reply(dialect, e),
-        };
+    if let Some(batch) = parsed.batch.take() {
         let store = state.store.clone();
         let written =
             tokio::task::spawn_blocking(move || store.write_with(batch, WritePolicy::StoreTheRest))
@@ -182,23 +170,6 @@ struct Slot {
 }
 
 impl Parsed {
-    /// Reports the lines of a series the store refused. The batch's series are the slots,
-    /// in order, each once, so the refusal's index finds its slot.
-    fn refuse(&mut self, refusal: &Refusal) {
-        let slot = match self.slots.get(refusal.index) {
-            Some(slot) if slot.key == refusal.key => Some(slot),
-            _ => self.slots.iter().find(|slot| slot.key == refusal.key),
-        };
-        match slot {
-            Some(slot) => {
-                for line in &slot.lines {
-                    self.errors.push(format!("line {line}: {refusal}"));
-                }
-            }
-            None => self.errors.push(refusal.to_string()),
-        }
-    }
-
     /// A batch of every series, the points moved out of the slots.
     fn take_batch(
         &mut self,
@@ -367,22 +338,43 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
     parsed
 }
 
-/// What a body decodes to before it reaches the store: the series it holds and the problems
-/// of the lines that were refused.
+/// What a body decodes to before it reaches the store: the batch of its series and the
+/// problems of the lines that were refused, with what it takes to name the lines of a series
+/// the store refuses later.
 #[derive(Debug)]
 pub struct DecodedBody {
     /// The batch of every series, validated; `None` when no line gave a point.
     pub batch: Option<sextant_model::ValidatedBatch>,
     /// A message per refused line or point, naming the line.
     pub errors: Vec<String>,
+    /// The series, in batch order, with their lines (the points moved into the batch).
+    slots: Vec<Slot>,
 }
 
-/// The pure part of a write: a body, gzip-compressed or not, with the `precision` parameter,
-/// decoded and validated into a batch for `org`, as the handlers do before storing it. Points
-/// without a timestamp get `now`. Fails as a whole only when the body cannot be decompressed,
-/// the precision is unknown or the batch is invalid; bad lines are reported in
-/// [`DecodedBody::errors`]. Used by the fuzz targets.
-#[doc(hidden)]
+impl DecodedBody {
+    /// Adds the store's refusal of a series, once per line it came from. The batch's series
+    /// are the slots, in order, each once, so the refusal's index finds its slot.
+    fn refuse(&mut self, refusal: &Refusal) {
+        let slot = match self.slots.get(refusal.index) {
+            Some(slot) if slot.key == refusal.key => Some(slot),
+            _ => self.slots.iter().find(|slot| slot.key == refusal.key),
+        };
+        match slot {
+            Some(slot) => {
+                for line in &slot.lines {
+                    self.errors.push(format!("line {line}: {refusal}"));
+                }
+            }
+            None => self.errors.push(refusal.to_string()),
+        }
+    }
+}
+
+/// The pure part of a write, the line-protocol decoder: a body, gzip-compressed or not, with
+/// the `precision` parameter, decoded and validated into a batch for `org`. Points without a
+/// timestamp get `now`. Fails as a whole only when the body cannot be decompressed, the
+/// precision is unknown or the batch is invalid; bad lines are reported in
+/// [`DecodedBody::errors`]. The handlers and the fuzz targets both call it.
 pub fn decode_body(
     body: &[u8],
     gzip: bool,
@@ -391,7 +383,13 @@ pub fn decode_body(
     now: Timestamp,
 ) -> Result<DecodedBody, String> {
     let scale = precision_scale(precision)?;
-    let body = if gzip { gunzip(body)? } else { body.to_vec() };
+    let body = if gzip {
+        std::borrow::Cow::Owned(
+            crate::body::gunzip(body, MAX_BODY_BYTES).map_err(|e| e.to_string())?,
+        )
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    };
     let mut parsed = build(&body, scale, now);
     let batch = if parsed.slots.is_empty() {
         None
@@ -401,6 +399,7 @@ pub fn decode_body(
     Ok(DecodedBody {
         batch,
         errors: parsed.errors,
+        slots: parsed.slots,
     })
 }
 
