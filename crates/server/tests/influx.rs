@@ -271,3 +271,34 @@ async fn gzip_bodies_and_basic_auth_work_and_no_key_is_refused() {
     assert!(reply.contains("cannot be decompressed"), "{reply}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_member_of_a_multi_member_gzip_body_is_stored() {
+    let server = TestServer::start().await;
+    let member = |text: &str| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    };
+    // As `cat a.gz b.gz` makes it: two complete gzip streams back to back.
+    let mut body = member("m,host=a v=1 1\n");
+    body.extend(member("m,host=a v=2 2\nm,host=b v=3 3\n"));
+    let token = format!("Token {TOKEN}");
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write?precision=ns",
+        &[("authorization", &token), ("content-encoding", "gzip")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 204, "{reply}");
+    assert_eq!(
+        values(&server, r#"m.v{host="a"}"#),
+        [(1, Value::Double(1.0)), (2, Value::Double(2.0))]
+    );
+    assert_eq!(
+        values(&server, r#"m.v{host="b"}"#),
+        [(3, Value::Double(3.0))]
+    );
+}
