@@ -112,6 +112,35 @@ pub(crate) enum Job {
     Flush(mpsc::Sender<()>),
 }
 
+/// What the front ends need of live rules, so that they hold a trait object and only the
+/// binary builds the engine.
+pub trait LiveRules: Send + Sync + std::fmt::Debug {
+    /// Tells the engine that rules of organization `org` were created, changed or archived,
+    /// or that its channels changed: cached rules are dropped and reloaded.
+    fn rules_changed(&self, org: &str);
+
+    /// Waits until every write committed before the call is evaluated and every checkpoint
+    /// saved.
+    fn flush(&self) -> Result<()>;
+
+    /// Figures so far.
+    fn stats(&self) -> EngineStats;
+}
+
+impl LiveRules for RuleEngine {
+    fn rules_changed(&self, org: &str) {
+        RuleEngine::rules_changed(self, org)
+    }
+
+    fn flush(&self) -> Result<()> {
+        RuleEngine::flush(self)
+    }
+
+    fn stats(&self) -> EngineStats {
+        RuleEngine::stats(self)
+    }
+}
+
 /// The live rule engine. See the crate documentation for the semantics.
 #[derive(Debug)]
 pub struct RuleEngine {

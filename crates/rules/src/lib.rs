@@ -18,7 +18,7 @@ mod follow;
 pub mod history;
 
 pub use compile::{CompiledRule, compile_rule, schema_of};
-pub use engine::{EngineConfig, EngineStats, Listener, RuleEngine};
+pub use engine::{EngineConfig, EngineStats, Listener, LiveRules, RuleEngine};
 pub use error::{Error, Result};
 pub use evaluate::{
     StreamState, Transition, evaluate, evaluate_aligned, ranges, shared_timestamps,

@@ -18,7 +18,7 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
-use sextant_rules::RuleEngine;
+use sextant_rules::LiveRules;
 use sextant_storage::Store;
 use sextant_storage::wal::SyncLatency;
 
@@ -52,7 +52,7 @@ pub struct Metrics {
 impl Metrics {
     /// Metrics that read the store's figures from `store` and the rule engine's from `rules`
     /// at each scrape.
-    pub fn new(store: Arc<dyn Store>, rules: Arc<RuleEngine>) -> Self {
+    pub fn new(store: Arc<dyn Store>, rules: Arc<dyn LiveRules>) -> Self {
         let mut registry = Registry::with_prefix("sextant");
         let points = Family::<ProtocolLabels, Counter>::default();
         registry.register(
@@ -102,7 +102,7 @@ impl Metrics {
 /// The live rule engine's counters, read at each scrape.
 #[derive(Debug)]
 struct RulesCollector {
-    rules: Arc<RuleEngine>,
+    rules: Arc<dyn LiveRules>,
 }
 
 impl Collector for RulesCollector {

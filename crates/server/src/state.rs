@@ -1,10 +1,11 @@
-//! What every front end shares: trait objects of the engines, built by the binary.
+//! What every front end shares: trait objects of the engines (store, catalog, live rules) and
+//! the clock, built by the binary.
 
 use std::sync::Arc;
 
 use sextant_catalog::{Catalog, Clock, SystemClock};
 use sextant_model::ErrorKind;
-use sextant_rules::{EngineConfig, RuleEngine};
+use sextant_rules::LiveRules;
 use sextant_storage::Store;
 use tonic::Status;
 
@@ -23,25 +24,18 @@ pub struct AppState {
     /// The server's own figures.
     pub metrics: Arc<Metrics>,
     /// Live rule evaluation.
-    pub rules: Arc<RuleEngine>,
+    pub rules: Arc<dyn LiveRules>,
     /// The wall clock front ends read "now" from (a line without a timestamp, a relative
     /// KairosDB query, a stopped run): the system's, unless a test fixes it.
     pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
-    /// The state of a server over these engines, with a rule engine of default settings and
-    /// the system clock.
-    pub fn new(catalog: Arc<dyn Catalog>, store: Arc<dyn Store>) -> Self {
-        let rules = RuleEngine::start(catalog.clone(), store.clone(), EngineConfig::default());
-        Self::with_rules(catalog, store, rules)
-    }
-
-    /// The state of a server over these engines and this rule engine, with the system clock.
-    pub fn with_rules(
+    /// The state of a server over these engines, with the system clock.
+    pub fn new(
         catalog: Arc<dyn Catalog>,
         store: Arc<dyn Store>,
-        rules: Arc<RuleEngine>,
+        rules: Arc<dyn LiveRules>,
     ) -> Self {
         let metrics = Arc::new(Metrics::new(store.clone(), rules.clone()));
         AppState {
@@ -57,20 +51,6 @@ impl AppState {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
-    }
-
-    /// Runs a rule-engine call on a blocking thread (it may wait on the catalog) and maps its
-    /// error to a gRPC status.
-    pub async fn rules<T, F>(&self, call: F) -> Result<T, Status>
-    where
-        T: Send + 'static,
-        F: FnOnce(&RuleEngine) -> sextant_rules::Result<T> + Send + 'static,
-    {
-        let rules = self.rules.clone();
-        tokio::task::spawn_blocking(move || call(rules.as_ref()))
-            .await
-            .map_err(|e| status(ErrorKind::Internal, e))?
-            .map_err(|e| status(e.kind(), e))
     }
 
     /// Runs a catalog call on a blocking thread (catalog calls wait on disk I/O) and maps its

@@ -202,7 +202,16 @@ impl Server {
             db: Db::open(dir.path(), DbConfig::default()).unwrap(),
             fail: Mutex::new(Fail::Nothing),
         });
-        let state = AppState::new(catalog.clone(), store.clone()).with_clock(Arc::new(FixedClock));
+        let state = AppState::new(
+            catalog.clone(),
+            store.clone(),
+            sextant_rules::RuleEngine::start(
+                catalog.clone(),
+                store.clone(),
+                sextant_rules::EngineConfig::default(),
+            ),
+        )
+        .with_clock(Arc::new(FixedClock));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {

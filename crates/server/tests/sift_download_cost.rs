@@ -139,7 +139,15 @@ async fn paging_a_channel_reads_each_point_about_once() {
         db: Db::open(dir.path(), DbConfig::default()).unwrap(),
         points: AtomicUsize::new(0),
     });
-    let state = AppState::new(catalog.clone(), store.clone());
+    let state = AppState::new(
+        catalog.clone(),
+        store.clone(),
+        sextant_rules::RuleEngine::start(
+            catalog.clone(),
+            store.clone(),
+            sextant_rules::EngineConfig::default(),
+        ),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

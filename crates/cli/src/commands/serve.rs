@@ -188,7 +188,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     );
     let webhooks = Webhooks::start(args.webhook_url.clone(), WebhookConfig::default());
     rules.listen(webhooks.listener());
-    let state = AppState::with_rules(catalog, store.clone(), rules.clone());
+    let state = AppState::new(catalog, store.clone(), rules.clone());
     serve(
         listener,
         sextant_server::app::router(state),

@@ -36,7 +36,15 @@ impl TestServer {
         let catalog = Arc::new(SqliteCatalog::open(dir.path().join("catalog.db")).unwrap());
         catalog.bootstrap(TOKEN).unwrap();
         let store = Arc::new(Db::open(dir.path(), DbConfig::default()).unwrap());
-        let state = AppState::new(catalog.clone(), store.clone());
+        let state = AppState::new(
+            catalog.clone(),
+            store.clone(),
+            sextant_rules::RuleEngine::start(
+                catalog.clone(),
+                store.clone(),
+                sextant_rules::EngineConfig::default(),
+            ),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
