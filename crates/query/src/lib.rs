@@ -24,8 +24,10 @@ pub mod aggregate;
 mod error;
 pub mod scan;
 pub mod selector;
-#[cfg(test)]
-mod testing;
+/// A real store for tests, here and in the crates above, and a wrapper of it that counts the
+/// points its reads return; not part of the API.
+#[doc(hidden)]
+pub mod testing;
 
 use std::ops::Range;
 

@@ -3,23 +3,16 @@
 
 mod common;
 
-use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use common::{TOKEN, authed};
 use prost::Message;
 use sextant_catalog::{Catalog, ChannelFilter, Page, SqliteCatalog};
-use sextant_model::{
-    DataType, OrgId, Point, SeriesKey, Timestamp, ValidatedBatch, Value, WriteBatch,
-};
+use sextant_model::{DataType, Point, SeriesKey, Value, WriteBatch};
+use sextant_query::testing::Counting;
 use sextant_server::state::{AppState, org_number};
-use sextant_storage::db::DeleteReport;
-use sextant_storage::head::{SeriesInfo, SeriesMatcher};
-use sextant_storage::{
-    Agg, AggregateResult, ArrowPoints, Db, DbConfig, FlushReport, MaintenanceReport, Order,
-    SeriesSelector, Store, StoreStats, WriteReceipt,
-};
+use sextant_storage::{Db, DbConfig, Store};
 use sift_rs::common::r#type::v1::ChannelDataType;
 use sift_rs::data::v2::data_service_client::DataServiceClient;
 use sift_rs::data::v2::*;
@@ -27,118 +20,14 @@ use sift_rs::ingestion_configs::v2::ingestion_config_service_client::IngestionCo
 use sift_rs::ingestion_configs::v2::{ChannelConfig, CreateIngestionConfigRequest, FlowConfig};
 use tokio::net::TcpListener;
 
-/// A real store that counts the points its reads return.
-#[derive(Debug)]
-struct Counting {
-    db: Db,
-    points: AtomicUsize,
-}
-
-impl Counting {
-    fn count<T>(&self, n: usize, value: T) -> T {
-        self.points.fetch_add(n, Ordering::Relaxed);
-        value
-    }
-}
-
-impl Store for Counting {
-    fn write(&self, batch: ValidatedBatch) -> sextant_storage::Result<WriteReceipt> {
-        self.db.write(batch)
-    }
-    fn write_with(
-        &self,
-        batch: ValidatedBatch,
-        policy: sextant_storage::WritePolicy,
-    ) -> sextant_storage::Result<sextant_storage::WriteOutcome> {
-        self.db.write_with(batch, policy)
-    }
-    fn read(
-        &self,
-        org: OrgId,
-        key: &SeriesKey,
-        range: Range<Timestamp>,
-    ) -> sextant_storage::Result<Vec<Point>> {
-        let p = self.db.read(org, key, range)?;
-        Ok(self.count(p.len(), p))
-    }
-    fn read_limited(
-        &self,
-        org: OrgId,
-        key: &SeriesKey,
-        range: Range<Timestamp>,
-        limit: Option<usize>,
-        order: Order,
-    ) -> sextant_storage::Result<Vec<Point>> {
-        let p = self.db.read_limited(org, key, range, limit, order)?;
-        Ok(self.count(p.len(), p))
-    }
-    fn read_arrow(
-        &self,
-        org: OrgId,
-        key: &SeriesKey,
-        range: Range<Timestamp>,
-        limit: Option<usize>,
-        order: Order,
-    ) -> sextant_storage::Result<ArrowPoints> {
-        let p = self.db.read_arrow(org, key, range, limit, order)?;
-        Ok(self.count(p.len(), p))
-    }
-    fn aggregate(
-        &self,
-        org: OrgId,
-        key: &SeriesKey,
-        range: Range<Timestamp>,
-        bucket_ns: i64,
-        aggs: &[Agg],
-    ) -> sextant_storage::Result<AggregateResult> {
-        self.db.aggregate(org, key, range, bucket_ns, aggs)
-    }
-    fn delete(
-        &self,
-        org: OrgId,
-        selector: &SeriesSelector,
-        range: Range<Timestamp>,
-    ) -> sextant_storage::Result<DeleteReport> {
-        self.db.delete(org, selector, range)
-    }
-    fn series(&self, org: OrgId, matcher: &SeriesMatcher) -> Vec<SeriesInfo> {
-        self.db.series(org, matcher)
-    }
-    fn select(&self, org: OrgId, selector: &SeriesSelector) -> Vec<SeriesInfo> {
-        self.db.select(org, selector)
-    }
-    fn label_names(&self, org: OrgId, selector: &SeriesSelector) -> Vec<String> {
-        self.db.label_names(org, selector)
-    }
-    fn label_values(&self, org: OrgId, label: &str, selector: &SeriesSelector) -> Vec<String> {
-        self.db.label_values(org, label, selector)
-    }
-    fn names(&self, org: OrgId, prefix: Option<&str>) -> Vec<String> {
-        self.db.names(org, prefix)
-    }
-    fn stats(&self) -> StoreStats {
-        Store::stats(&self.db)
-    }
-    fn feed(&self) -> &dyn sextant_storage::CommitFeed {
-        Store::feed(&self.db)
-    }
-    fn flush(&self) -> sextant_storage::Result<FlushReport> {
-        self.db.flush()
-    }
-    fn merge(&self, min_parts: usize) -> sextant_storage::Result<MaintenanceReport> {
-        self.db.merge(min_parts)
-    }
-}
-
 #[tokio::test]
 async fn paging_a_channel_reads_each_point_about_once() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = Arc::new(SqliteCatalog::open(dir.path().join("catalog.db")).unwrap());
     let principal = catalog.bootstrap(TOKEN).unwrap().unwrap();
-    let store = Arc::new(Counting {
-        db: Db::open(dir.path(), DbConfig::default()).unwrap(),
-        points: AtomicUsize::new(0),
-    });
+    let store = Arc::new(Counting::new(
+        Db::open(dir.path(), DbConfig::default()).unwrap(),
+    ));
     let state = AppState::new(
         catalog.clone(),
         store.clone(),
