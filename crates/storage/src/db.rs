@@ -63,7 +63,7 @@ use sextant_model::{OrgId, Point, SeriesKey, Timestamp, ValidatedBatch};
 use crate::feed::{FeedConfig, FeedEvent, LocalFeed};
 use crate::head::SeriesSelector;
 use crate::head::{Head, HeadConfig, Prepared, SeriesInfo, SeriesMatcher, merge_last_wins};
-use crate::part::{self, Keep, Part, PartSet};
+use crate::part::{self, Keep, LocalParts, Part, PartFiles, PartSet};
 use crate::wal::{Deletion, Record, Wal, WalConfig};
 use crate::write::{WriteOutcome, WritePolicy};
 use crate::{Error, Result};
@@ -234,6 +234,8 @@ struct Inner {
     wal: Wal,
     feed: LocalFeed,
     parts: PartSet,
+    /// Where the part files are.
+    files: Arc<dyn PartFiles>,
     /// Held shared while a batch is applied to the head, exclusively while the head is frozen,
     /// so that a freeze sees exactly the batches up to `applied_seq`.
     gate: RwLock<()>,
@@ -265,7 +267,20 @@ impl Db {
     pub fn open(dir: impl AsRef<Path>, config: DbConfig) -> Result<Db> {
         let dir = dir.as_ref();
         fs::create_dir_all(dir).map_err(Error::io("create data directory", dir))?;
-        let parts = part::load(&dir.join("parts"))?;
+        let files = Arc::new(LocalParts::open(dir.join("parts"))?);
+        Db::open_with_parts(dir, config, files)
+    }
+
+    /// Opens the store in `dir` as [`Db::open`] does, with its part files in `files` instead
+    /// of `dir/parts`; the WAL and feed positions stay in `dir`.
+    pub fn open_with_parts(
+        dir: impl AsRef<Path>,
+        config: DbConfig,
+        files: Arc<dyn PartFiles>,
+    ) -> Result<Db> {
+        let dir = dir.as_ref();
+        fs::create_dir_all(dir).map_err(Error::io("create data directory", dir))?;
+        let parts = part::load(&files)?;
         let head = Head::new(config.head.clone());
         for p in &parts {
             for (org, key, series) in p.series() {
@@ -305,6 +320,7 @@ impl Db {
             wal,
             feed,
             parts: set,
+            files,
             gate: RwLock::new(()),
             flushing: Mutex::new(next_id),
             maintenance: Mutex::new(()),
@@ -577,7 +593,7 @@ impl Inner {
         if !frozen.series.is_empty() {
             let started = Instant::now();
             let parts = part::write_frozen(
-                &self.dir.join("parts"),
+                self.files.as_ref(),
                 &frozen,
                 self.config.parts.partition_ns(),
                 self.config.parts.block_points,
@@ -682,7 +698,7 @@ impl Inner {
         let range = &deletion.range;
         let org = deletion.org;
         let mut rewritten = 0;
-        for (dir, inputs) in self.parts_by_partition() {
+        for inputs in self.parts_by_partition().into_values() {
             let mut touched = false;
             'parts: for p in &inputs {
                 let (min, max) = p.time_range();
@@ -707,12 +723,13 @@ impl Inner {
                     Keep::All
                 }
             };
-            let output = part::rewrite(&dir, &inputs, &keep, self.config.parts.block_points)?;
-            let emptied = output.is_none();
-            self.swap(&dir, &inputs, output)?;
-            if emptied && fs::remove_dir(&dir).is_ok() {
-                part::sync_dir(dir.parent().unwrap_or(Path::new(".")))?;
-            }
+            let output = part::rewrite(
+                self.files.as_ref(),
+                &inputs,
+                &keep,
+                self.config.parts.block_points,
+            )?;
+            self.swap(&inputs, output)?;
             rewritten += 1;
         }
         Ok(rewritten)
@@ -738,12 +755,14 @@ impl Inner {
             .any(|p| p.get(org, key).is_some())
     }
 
-    /// The parts, grouped by partition directory, oldest first within each.
-    fn parts_by_partition(&self) -> BTreeMap<PathBuf, Vec<Arc<Part>>> {
-        let mut groups: BTreeMap<PathBuf, Vec<Arc<Part>>> = BTreeMap::new();
+    /// The parts, grouped by the partition they are filed under, oldest first within each.
+    fn parts_by_partition(&self) -> BTreeMap<Timestamp, Vec<Arc<Part>>> {
+        let mut groups: BTreeMap<Timestamp, Vec<Arc<Part>>> = BTreeMap::new();
         for p in self.parts.snapshot().iter() {
-            let dir = p.path().parent().unwrap_or(Path::new("")).to_owned();
-            groups.entry(dir).or_default().push(Arc::clone(p));
+            groups
+                .entry(p.location().partition)
+                .or_default()
+                .push(Arc::clone(p));
         }
         groups
     }
@@ -753,7 +772,7 @@ impl Inner {
     fn merge_parts(&self, min_parts: usize, tiered: bool) -> Result<MaintenanceReport> {
         let _one = self.maintenance.lock();
         let mut report = MaintenanceReport::default();
-        for (dir, parts) in self.parts_by_partition() {
+        for parts in self.parts_by_partition().into_values() {
             let run = if tiered {
                 let sizes: Vec<u64> = parts.iter().map(|p| p.size()).collect();
                 part::select_run(&sizes, min_parts)
@@ -765,8 +784,9 @@ impl Inner {
             };
             let inputs = &parts[run];
             let block_points = self.config.parts.block_points;
-            let merged = part::rewrite(&dir, inputs, &|_, _| Keep::All, block_points)?;
-            self.swap(&dir, inputs, merged)?;
+            let merged =
+                part::rewrite(self.files.as_ref(), inputs, &|_, _| Keep::All, block_points)?;
+            self.swap(inputs, merged)?;
             report.partitions_rewritten += 1;
             report.parts_removed += inputs.len();
         }
@@ -791,7 +811,7 @@ impl Inner {
                     end <= now.saturating_sub(keep)
                 })
         };
-        for (dir, inputs) in self.parts_by_partition() {
+        for inputs in self.parts_by_partition().into_values() {
             let end = inputs
                 .iter()
                 .map(|p| p.partition().end)
@@ -813,7 +833,7 @@ impl Inner {
             }
             if kept {
                 let rewritten = part::rewrite(
-                    &dir,
+                    self.files.as_ref(),
                     &inputs,
                     &|_, key| {
                         if expired(end, key) {
@@ -824,15 +844,10 @@ impl Inner {
                     },
                     self.config.parts.block_points,
                 )?;
-                self.swap(&dir, &inputs, rewritten)?;
+                self.swap(&inputs, rewritten)?;
                 report.partitions_rewritten += 1;
             } else {
-                self.swap(&dir, &inputs, None)?;
-                // An empty partition directory goes too; a flush racing to create a part in it
-                // keeps it (removal of a non-empty directory fails, harmlessly).
-                if fs::remove_dir(&dir).is_ok() {
-                    part::sync_dir(dir.parent().unwrap_or(Path::new(".")))?;
-                }
+                self.swap(&inputs, None)?;
                 report.partitions_dropped += 1;
             }
             report.parts_removed += inputs.len();
@@ -846,17 +861,20 @@ impl Inner {
         Ok(report)
     }
 
-    /// Publishes `output` in place of `inputs` and removes the inputs' files. Readers holding
-    /// a snapshot keep reading the removed files through their open handles.
-    fn swap(&self, dir: &Path, inputs: &[Arc<Part>], output: Option<Arc<Part>>) -> Result<()> {
+    /// Publishes `output` in place of `inputs` and removes the inputs' files (and an emptied
+    /// partition). Readers holding a snapshot keep reading the removed files through their
+    /// open handles.
+    fn swap(&self, inputs: &[Arc<Part>], output: Option<Arc<Part>>) -> Result<()> {
         let names: Vec<_> = inputs.iter().map(|p| p.name()).collect();
         let replaced = output.as_ref().map(|p| p.name());
         self.parts.replace(&names, output);
-        // A rewrite of a single part has its name: the rename replaced the file atomically.
-        for p in inputs.iter().filter(|p| Some(p.name()) != replaced) {
-            fs::remove_file(p.path()).map_err(Error::io("remove part file", p.path()))?;
-        }
-        part::sync_dir(dir)
+        // A rewrite of a single part has its name: publishing it replaced the file atomically.
+        let removed: Vec<_> = inputs
+            .iter()
+            .filter(|p| Some(p.name()) != replaced)
+            .map(|p| p.location())
+            .collect();
+        self.files.remove(&removed)
     }
 
     /// Merges and applies retention after a background flush, logging failures.

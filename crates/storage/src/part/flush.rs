@@ -3,21 +3,20 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 use sextant_model::Timestamp;
 
-use super::{Part, PartName, PartWriter, create_dir, partition_dir_name, partition_of};
+use super::{Part, PartFiles, PartLocation, PartName, PartWriter, partition_of};
 use crate::Result;
 use crate::head::Frozen;
 
-/// Writes the points of `frozen` into new parts under `parts_dir`, one per partition of
+/// Writes the points of `frozen` into new parts in `files`, one per partition of
 /// `partition_len` ns, taking part ids from `next_id`; returns them opened, oldest first. Every
 /// part is durable when this returns. On error, parts already written stay (a later flush
 /// writes the same points again, and reads resolve the duplicates).
 pub(crate) fn write_frozen(
-    parts_dir: &Path,
+    files: &dyn PartFiles,
     frozen: &Frozen,
     partition_len: i64,
     block_points: usize,
@@ -52,10 +51,11 @@ pub(crate) fn write_frozen(
             let (sa, sb) = (&frozen.series[a.0].0, &frozen.series[b.0].0);
             (sa.org, &sa.key).cmp(&(sb.org, &sb.key))
         });
-        let dir = parts_dir.join(partition_dir_name(start));
-        create_dir(&dir)?;
-        let name = PartName::single(next_id());
-        let mut writer = PartWriter::create(&dir, name, partition, wal_seq)?;
+        let at = PartLocation {
+            partition: start,
+            name: PartName::single(next_id()),
+        };
+        let mut writer = PartWriter::create(files, at, partition, wal_seq)?;
         for (i, positions) in slices {
             let (series, data) = &frozen.series[i];
             writer.begin_series(series.org, &series.key, series.data_type);
@@ -66,8 +66,8 @@ pub(crate) fn write_frozen(
                 at = end;
             }
         }
-        let path = writer.finish()?;
-        written.push(Arc::new(Part::open(&path, name)?));
+        let at = writer.finish()?;
+        written.push(Arc::new(Part::open_in(files, at)?));
     }
     Ok(written)
 }

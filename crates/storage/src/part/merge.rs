@@ -10,13 +10,12 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
 
 use super::format::split_points;
-use super::{Part, PartName, PartWriter};
+use super::{Part, PartFiles, PartLocation, PartName, PartWriter};
 use crate::head::merge_last_wins;
 use crate::{Error, Result};
 
@@ -31,11 +30,11 @@ pub(crate) enum Keep {
     Outside(Range<Timestamp>),
 }
 
-/// Writes the points of `inputs` (parts of the partition directory `dir`, oldest first) that
-/// `keep` keeps into one new part, in blocks of up to `block_points`; returns it, or `None` if
-/// no point is kept. The inputs are left in place.
+/// Writes the points of `inputs` (parts filed under one partition of `files`, oldest first)
+/// that `keep` keeps into one new part there, in blocks of up to `block_points`; returns it, or
+/// `None` if no point is kept. The inputs are left in place.
 pub(crate) fn rewrite(
-    dir: &Path,
+    files: &dyn PartFiles,
     inputs: &[Arc<Part>],
     keep: &dyn Fn(OrgId, &SeriesKey) -> Keep,
     block_points: usize,
@@ -46,7 +45,11 @@ pub(crate) fn rewrite(
     ) else {
         return Ok(None);
     };
-    let name = PartName { first, last };
+    let at = PartLocation {
+        partition: inputs[0].location().partition,
+        name: PartName { first, last },
+    };
+    let path = files.describe(&at);
     let mut series: BTreeMap<(OrgId, SeriesKey), DataType> = BTreeMap::new();
     for part in inputs {
         for (org, key, s) in part.series() {
@@ -56,7 +59,7 @@ pub(crate) fn rewrite(
             let known = series.entry((org, key.clone())).or_insert(s.data_type);
             if *known != s.data_type {
                 return Err(Error::PartWrite {
-                    path: dir.join(name.file_name()),
+                    path: path.clone(),
                     detail: format!(
                         "series {key} of {org} has type {known} in one input part and {} in {:?}",
                         s.data_type,
@@ -73,7 +76,7 @@ pub(crate) fn rewrite(
         .unwrap_or(0);
     let end = inputs.iter().map(|p| p.partition().end).max().unwrap_or(0);
     let wal_seq = inputs.iter().map(|p| p.wal_seq()).max().unwrap_or(0);
-    let mut writer = PartWriter::create(dir, name, start..end, wal_seq)?;
+    let mut writer = PartWriter::create(files, at, start..end, wal_seq)?;
     for ((org, key), data_type) in series {
         let mut sources = Vec::with_capacity(inputs.len());
         for part in inputs {
@@ -97,7 +100,7 @@ pub(crate) fn rewrite(
             }
             let Some((timestamps, values)) = split_points(data_type, chunk) else {
                 return Err(Error::PartWrite {
-                    path: dir.join(name.file_name()),
+                    path: path.clone(),
                     detail: format!(
                         "series {key} of {org} holds values of another type than {data_type}"
                     ),
@@ -110,8 +113,8 @@ pub(crate) fn rewrite(
         writer.abandon()?;
         return Ok(None);
     }
-    let path = writer.finish()?;
-    Ok(Some(Arc::new(Part::open(&path, name)?)))
+    let at = writer.finish()?;
+    Ok(Some(Arc::new(Part::open_in(files, at)?)))
 }
 
 /// Which parts of one partition (oldest first, with their sizes in bytes) the background

@@ -23,21 +23,21 @@
 //!   [`Error::PartCorrupt`](crate::Error::PartCorrupt), naming the file and byte offset; reads
 //!   never panic on damaged files.
 
+mod files;
 mod flush;
 mod format;
 mod merge;
 mod reader;
 mod writer;
 
-use std::fs::{self, File};
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 use sextant_model::Timestamp;
 
-use crate::{Error, Result};
+use crate::Result;
+pub use files::{LocalFile, LocalParts, PartFile, PartFiles, PartLocation, PartSink};
 pub(crate) use flush::write_frozen;
 pub use format::{BlockMeta, BlockSummary, NumericSummary};
 pub(crate) use merge::{Keep, rewrite, select_run};
@@ -103,30 +103,6 @@ pub fn partition_of(ts: Timestamp, len: i64) -> Range<Timestamp> {
     clamp(start)..clamp(start + len)
 }
 
-/// The directory name of the partition starting at `start`.
-fn partition_dir_name(start: Timestamp) -> String {
-    start.to_string()
-}
-
-/// Makes creations, renames and removals of files in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("sync parts directory", dir))
-}
-
-/// Creates `dir` if missing and makes its entry in its parent durable.
-pub(crate) fn create_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs::create_dir_all(dir).map_err(Error::io("create parts directory", dir))?;
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        sync_dir(parent)?;
-    }
-    Ok(())
-}
-
 /// The parts of a store, oldest first (by last id), shared by readers and the flusher.
 #[derive(Debug, Default)]
 pub(crate) struct PartSet {
@@ -171,53 +147,28 @@ impl PartSet {
     }
 }
 
-/// Opens every part under `parts_dir` (created if missing), oldest first. Removes temporary
-/// files of interrupted writes and parts that a merged part supersedes (the merge finished,
-/// but a crash came before it removed its inputs).
-pub(crate) fn load(parts_dir: &Path) -> Result<Vec<Arc<Part>>> {
-    create_dir(parts_dir)?;
+/// Opens every part `files` holds, oldest first. Removes parts that a merged part supersedes
+/// (the merge finished, but a crash came before it removed its inputs).
+pub(crate) fn load(files: &Arc<dyn PartFiles>) -> Result<Vec<Arc<Part>>> {
+    let found = files.list()?;
+    let superseded: Vec<PartLocation> = found
+        .iter()
+        .filter(|p| {
+            found
+                .iter()
+                .any(|q| q.partition == p.partition && q.name.supersedes(&p.name))
+        })
+        .copied()
+        .collect();
+    for at in &superseded {
+        tracing::info!(part = %files.describe(at).display(), "removing part superseded by a merged part");
+    }
+    if !superseded.is_empty() {
+        files.remove(&superseded)?;
+    }
     let mut parts = Vec::new();
-    let entries = fs::read_dir(parts_dir).map_err(Error::io("list parts directory", parts_dir))?;
-    for entry in entries {
-        let entry = entry.map_err(Error::io("list parts directory", parts_dir))?;
-        let dir = entry.path();
-        if !dir.is_dir() {
-            continue;
-        }
-        let mut names = Vec::new();
-        let mut removed = false;
-        for file in fs::read_dir(&dir).map_err(Error::io("list partition directory", &dir))? {
-            let file = file.map_err(Error::io("list partition directory", &dir))?;
-            let file_name = file.file_name();
-            let Some(file_name) = file_name.to_str() else {
-                continue;
-            };
-            if file_name.ends_with(TMP_SUFFIX) {
-                tracing::warn!(path = %file.path().display(), "removing part file left unfinished by a crash");
-                fs::remove_file(file.path())
-                    .map_err(Error::io("remove unfinished part file", file.path()))?;
-                removed = true;
-            } else if let Some(name) = PartName::parse(file_name) {
-                names.push(name);
-            }
-        }
-        let superseded: Vec<PartName> = names
-            .iter()
-            .filter(|n| names.iter().any(|m| m.supersedes(n)))
-            .copied()
-            .collect();
-        for name in &superseded {
-            let path = dir.join(name.file_name());
-            tracing::info!(path = %path.display(), "removing part superseded by a merged part");
-            fs::remove_file(&path).map_err(Error::io("remove superseded part file", &path))?;
-            removed = true;
-        }
-        if removed {
-            sync_dir(&dir)?;
-        }
-        for name in names.into_iter().filter(|n| !superseded.contains(n)) {
-            parts.push(Arc::new(Part::open(&dir.join(name.file_name()), name)?));
-        }
+    for at in found.into_iter().filter(|p| !superseded.contains(p)) {
+        parts.push(Arc::new(Part::open_in(files.as_ref(), at)?));
     }
     parts.sort_by_key(|p| (p.name().last, p.name().first));
     Ok(parts)

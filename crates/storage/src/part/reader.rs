@@ -2,14 +2,14 @@
 //! demand, each checked against its CRC and its index entry before it is decoded.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
 
 use super::PartName;
+use super::files::{LocalFile, PartFile, PartFiles, PartLocation};
 use super::format::{self, BLOCK_OVERHEAD, BlockMeta, Cursor, FOOTER_LEN, Footer, FrameProblem};
 use crate::codec::{self, Column};
 use crate::{Error, Result};
@@ -25,12 +25,13 @@ pub struct PartSeries {
 
 /// An open, immutable part file with its index in memory.
 ///
-/// Reads may run from many threads at once (they use positioned reads on one file handle).
+/// Reads may run from many threads at once (they use positioned reads of the
+/// [`PartFile`]).
 #[derive(Debug)]
 pub struct Part {
     path: PathBuf,
-    file: File,
-    name: PartName,
+    file: Arc<dyn PartFile>,
+    at: PartLocation,
     footer: Footer,
     size: u64,
     series: HashMap<OrgId, HashMap<SeriesKey, PartSeries>>,
@@ -48,12 +49,26 @@ impl Part {
     /// Opens the part at `path`, named `name`, and loads its index. Fails with
     /// [`Error::PartCorrupt`] (naming the file and byte offset) if the header, footer or index
     /// is damaged, and with [`Error::PartVersion`] if another format version wrote it.
+    /// The part is filed under the partition its footer names.
     pub fn open(path: &Path, name: PartName) -> Result<Part> {
-        let file = File::open(path).map_err(Error::io("open part file", path))?;
-        let size = file
-            .metadata()
-            .map_err(Error::io("inspect part file", path))?
-            .len();
+        let file = Arc::new(LocalFile::open(path)?);
+        Part::read(file, path.to_owned(), name, None)
+    }
+
+    /// Opens the part at `at` in `files` and loads its index, failing as [`Part::open`] does.
+    pub fn open_in(files: &dyn PartFiles, at: PartLocation) -> Result<Part> {
+        let file = files.open(&at)?;
+        Part::read(file, files.describe(&at), at.name, Some(at.partition))
+    }
+
+    fn read(
+        file: Arc<dyn PartFile>,
+        path_buf: PathBuf,
+        name: PartName,
+        filed_under: Option<Timestamp>,
+    ) -> Result<Part> {
+        let path = path_buf.as_path();
+        let size = file.len();
         let min_len = (format::HEADER_LEN + FOOTER_LEN) as u64;
         if size < min_len {
             return Err(corrupt(
@@ -113,10 +128,14 @@ impl Part {
             ));
         }
         let series = parse_index(path, &index, &footer)?;
-        Ok(Part {
-            path: path.to_owned(),
-            file,
+        let at = PartLocation {
+            partition: filed_under.unwrap_or(footer.partition_start),
             name,
+        };
+        Ok(Part {
+            path: path_buf,
+            file,
+            at,
             footer,
             size,
             series,
@@ -130,7 +149,12 @@ impl Part {
 
     /// Its name: the range of part ids it holds.
     pub fn name(&self) -> PartName {
-        self.name
+        self.at.name
+    }
+
+    /// Where the part is filed.
+    pub fn location(&self) -> PartLocation {
+        self.at
     }
 
     /// The partition: `[start, end)` in nanoseconds.

@@ -41,7 +41,12 @@ fn points(timestamps: &[i64], column: &Column) -> Vec<Point> {
 /// Writes a part with one series per data type (blocks of four points) and returns its path
 /// and the points written per series.
 fn write_sample(dir: &Path) -> (PathBuf, Vec<(SeriesKey, DataType, Vec<Point>)>) {
-    let mut writer = PartWriter::create(dir, PartName::single(1), 0..1_000, 42).unwrap();
+    let files = LocalParts::open(dir).unwrap();
+    let at = PartLocation {
+        partition: 0,
+        name: PartName::single(1),
+    };
+    let mut writer = PartWriter::create(&files, at, 0..1_000, 42).unwrap();
     let mut written = Vec::new();
     for (i, t) in DataType::ALL.into_iter().enumerate() {
         let k = key(&format!("series.{}", t.as_str()));
@@ -55,7 +60,8 @@ fn write_sample(dir: &Path) -> (PathBuf, Vec<(SeriesKey, DataType, Vec<Point>)>)
         }
         written.push((k, t, points(&timestamps, &values)));
     }
-    (writer.finish().unwrap(), written)
+    let at = writer.finish().unwrap();
+    (files.describe(&at), written)
 }
 
 /// The values at positions `r` of `c`.

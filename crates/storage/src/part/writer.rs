@@ -1,16 +1,15 @@
-//! Writing one part file: blocks streamed to a temporary file, then the index and footer, then
-//! fsync, rename into place and fsync of the directory, so that a part is either absent or
-//! complete and durable under its final name.
+//! Writing one part file: blocks streamed to a [`PartSink`], then the index and footer, then
+//! the sink's commit, so that a part is either absent or complete and durable under its final
+//! name.
 
-use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sextant_model::{DataType, OrgId, SeriesKey, Timestamp};
 
-use super::PartName;
 use super::format::{self, BLOCK_OVERHEAD, BlockMeta, Footer};
+use super::{PartFiles, PartLocation, PartSink};
 use crate::codec::{self, Column};
 use crate::{Error, Result};
 
@@ -18,10 +17,10 @@ use crate::{Error, Result};
 /// look series up by key), add that series' blocks in time order, and finish with
 /// [`PartWriter::finish`]. Dropping an unfinished writer leaves a temporary file that the next
 /// open removes.
-#[derive(Debug)]
 pub(crate) struct PartWriter {
-    file: BufWriter<File>,
-    tmp_path: PathBuf,
+    file: BufWriter<Box<dyn PartSink>>,
+    at: PartLocation,
+    /// The part as [`PartFiles::describe`] names it, for errors.
     path: PathBuf,
     offset: u64,
     partition: Range<Timestamp>,
@@ -36,29 +35,23 @@ pub(crate) struct PartWriter {
 }
 
 impl PartWriter {
-    /// Starts part `name` of the partition `[partition.start, partition.end)` in `dir` (the
-    /// partition's directory, which must exist). `wal_seq` is the last WAL record whose points
-    /// the part may hold; it is recorded for inspection.
+    /// Starts the part at `at` in `files`, for the partition `[partition.start,
+    /// partition.end)`. `wal_seq` is the last WAL record whose points the part may hold; it is
+    /// recorded for inspection.
     pub(crate) fn create(
-        dir: &Path,
-        name: PartName,
+        files: &dyn PartFiles,
+        at: PartLocation,
         partition: Range<Timestamp>,
         wal_seq: u64,
     ) -> Result<PartWriter> {
-        let path = dir.join(name.file_name());
-        let tmp_path = dir.join(format!("{}.tmp", name.file_name()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp_path)
-            .map_err(Error::io("create part file", &tmp_path))?;
-        let mut file = BufWriter::with_capacity(1 << 20, file);
+        let path = files.describe(&at);
+        let sink = files.create(&at)?;
+        let mut file = BufWriter::with_capacity(1 << 20, sink);
         file.write_all(&format::encode_header())
-            .map_err(Error::io("write part file", &tmp_path))?;
+            .map_err(Error::io("write part file", &path))?;
         Ok(PartWriter {
             file,
-            tmp_path,
+            at,
             path,
             offset: format::HEADER_LEN as u64,
             partition,
@@ -111,7 +104,7 @@ impl PartWriter {
         })?;
         self.file
             .write_all(block)
-            .map_err(Error::io("write part file", &self.tmp_path))?;
+            .map_err(Error::io("write part file", &self.path))?;
         blocks.push(BlockMeta {
             offset: self.offset,
             len,
@@ -140,16 +133,18 @@ impl PartWriter {
         self.points == 0 && self.current.as_ref().is_none_or(|c| c.3.is_empty())
     }
 
-    /// Gives up the part, removing its temporary file.
+    /// Gives up the part; nothing is published.
     pub(crate) fn abandon(self) -> Result<()> {
-        let PartWriter { file, tmp_path, .. } = self;
-        drop(file);
-        std::fs::remove_file(&tmp_path).map_err(Error::io("remove unfinished part file", &tmp_path))
+        match self.file.into_inner() {
+            Ok(sink) => sink.abandon(),
+            // The buffered bytes could not be written: the sink is gone with them, and an open
+            // clears what it left.
+            Err(_) => Ok(()),
+        }
     }
 
-    /// Writes the index and footer, makes the file durable and renames it into place; returns
-    /// its final path.
-    pub(crate) fn finish(mut self) -> Result<PathBuf> {
+    /// Writes the index and footer and publishes the part durably; returns where it is.
+    pub(crate) fn finish(mut self) -> Result<PartLocation> {
         self.end_series();
         let footer = Footer {
             index_offset: self.offset,
@@ -162,23 +157,17 @@ impl PartWriter {
             points: self.points,
             wal_seq: self.wal_seq,
         };
-        let io = Error::io("write part file", &self.tmp_path);
+        let io = Error::io("write part file", &self.path);
         self.file
             .write_all(&self.index)
             .and_then(|()| self.file.write_all(&footer.encode()))
             .and_then(|()| self.file.flush())
             .map_err(io)?;
-        let file = self
+        let sink = self
             .file
             .into_inner()
-            .map_err(|e| Error::io("write part file", &self.tmp_path)(e.into_error()))?;
-        file.sync_all()
-            .map_err(Error::io("sync part file", &self.tmp_path))?;
-        drop(file);
-        std::fs::rename(&self.tmp_path, &self.path)
-            .map_err(Error::io("rename part file into place", &self.path))?;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        super::sync_dir(dir)?;
-        Ok(self.path)
+            .map_err(|e| Error::io("write part file", &self.path)(e.into_error()))?;
+        sink.commit()?;
+        Ok(self.at)
     }
 }
