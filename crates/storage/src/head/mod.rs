@@ -30,7 +30,10 @@
 //!   A refused series is never created, and under [`WritePolicy::AllOrNothing`] a batch with
 //!   a refusal creates none.
 //! - **Concurrency.** All methods take `&self`. Writes to different series proceed in parallel;
-//!   a new series briefly takes the registry's write lock.
+//!   a new series briefly takes the registry's write lock. Locks are taken in one order: a
+//!   series' data, then its frozen slot, then the registry; a series' data lock is never
+//!   taken while the registry's lock is held (a waiting registry writer would otherwise
+//!   deadlock a write with a hide of emptied series).
 //!
 //! - **Flushes.** [`Db::flush`](crate::Db::flush) freezes the head: every series' points move
 //!   aside, still readable (newer writes win over them), until the parts holding them are
@@ -366,15 +369,16 @@ impl Head {
         key: &SeriesKey,
         in_parts: impl FnOnce() -> bool,
     ) -> bool {
-        let index = self.index.read();
-        let Some(s) = index.get(org, key) else {
+        // Locks in the order writes take them: the series' data, then the registry (to count
+        // the flag's change while the data lock orders it against a write's).
+        let Some(s) = self.index.read().get(org, key).cloned() else {
             return false;
         };
         let data = s.data.lock();
         let empty = data.len() == 0 && s.frozen.lock().is_none() && !in_parts();
         let was = s.hidden.swap(empty, Ordering::AcqRel);
+        self.index.read().note_hidden(was, empty);
         drop(data);
-        index.note_hidden(was, empty);
         empty
     }
 
@@ -540,14 +544,17 @@ impl Head {
         data_type: DataType,
         newest: Timestamp,
     ) -> Result<()> {
-        let mut index = self.index.write();
-        let s = match index.get(org, key) {
-            Some(s) => {
-                check_type(s, data_type)?;
-                Arc::clone(s)
+        let s = {
+            let mut index = self.index.write();
+            match index.get(org, key) {
+                Some(s) => {
+                    check_type(s, data_type)?;
+                    Arc::clone(s)
+                }
+                None => self.create(&mut index, org, key, data_type),
             }
-            None => self.create(&mut index, org, key, data_type),
         };
+        // A series' data lock is never taken under the registry's.
         s.data.lock().note_newest(newest);
         Ok(())
     }
