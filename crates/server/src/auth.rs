@@ -13,7 +13,7 @@
 //! the user name is ignored) and `x-sf-token: KEY` (SignalFx clients).
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 pub use sextant_catalog::{Principal, Scope};
@@ -251,12 +251,11 @@ fn refuse(grpc: bool, message: &str) -> Response {
     if grpc {
         Status::unauthenticated(message).into_http()
     } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            format!("{message}\n"),
-        )
-            .into_response()
+        let mut response = HttpError::new(ErrorKind::Unauthenticated, message).into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
     }
 }
 

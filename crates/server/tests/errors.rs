@@ -572,6 +572,13 @@ async fn request_ids_are_echoed_when_sane_and_made_otherwise() {
     let a = send(server.addr, "GET", "/health", &[], "").await;
     let b = send(server.addr, "GET", "/api/v1/metricnames", &[], "").await;
     assert_eq!(b.status, 401);
+    // A refused key is answered like every other HTTP error: JSON naming what is wrong.
+    assert!(
+        b.json()["error"].as_str().unwrap().contains("missing API key"),
+        "{}",
+        b.body
+    );
+    assert_eq!(b.header("www-authenticate"), Some("Bearer"));
     for reply in [&a, &b] {
         let (prefix, n) = reply.request_id().split_once('-').unwrap();
         assert_eq!(prefix.len(), 8, "{}", reply.request_id());
