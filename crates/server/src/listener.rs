@@ -9,9 +9,10 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -100,21 +101,68 @@ const STREAM_WINDOW: u32 = 512 << 10;
 /// Streams open at once on one connection.
 const MAX_CONCURRENT_STREAMS: u32 = 100;
 
-/// Serves `app` on `listener` until `shutdown` completes and the requests in flight finish.
+/// Time limits on connections, so that clients that stall cannot hold the server's sockets
+/// and memory, nor keep it from stopping.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// HTTP/1.1: how long a client may take to send a request's headers once it started
+    /// one. The connection is closed when it runs out.
+    pub header_read_timeout: Duration,
+    /// HTTP/2: how often an idle connection is pinged; one that does not answer within the
+    /// same time is closed.
+    pub keep_alive_interval: Duration,
+    /// How long a shutdown waits for the requests in flight to finish before it closes their
+    /// connections.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(30),
+            keep_alive_interval: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `app` on `listener` with the default [`ConnectionLimits`] until `shutdown` completes
+/// and the requests in flight finish, or the shutdown grace runs out.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, tls, shutdown, &ConnectionLimits::default()).await
+}
+
+/// Serves `app` on `listener` under `limits` until `shutdown` completes and the requests in
+/// flight finish; requests still running when [`ConnectionLimits::shutdown_grace`] has passed
+/// since `shutdown` lose their connections.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: &ConnectionLimits,
+) -> std::io::Result<()> {
     let acceptor = tls.map(TlsAcceptor::from);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder
         .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.keep_alive_interval)
+        .keep_alive_timeout(limits.keep_alive_interval)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .initial_stream_window_size(STREAM_WINDOW)
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
     let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -134,7 +182,9 @@ pub async fn serve(
         let builder = builder.clone();
         let service = TowerToHyperService::new(app.clone());
         let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        // Reap finished connections, so the set holds only live ones.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             let result = match acceptor {
                 None => {
                     let connection = builder
@@ -162,6 +212,17 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace = ?limits.shutdown_grace,
+            connections = connections.len(),
+            "requests still running after the shutdown grace; closing their connections",
+        );
+    }
+    // Dropping the set aborts the connections left, and the requests on them.
+    drop(connections);
     Ok(())
 }

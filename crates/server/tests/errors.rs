@@ -574,7 +574,10 @@ async fn request_ids_are_echoed_when_sane_and_made_otherwise() {
     assert_eq!(b.status, 401);
     // A refused key is answered like every other HTTP error: JSON naming what is wrong.
     assert!(
-        b.json()["error"].as_str().unwrap().contains("missing API key"),
+        b.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing API key"),
         "{}",
         b.body
     );

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use sextant_catalog::{Catalog, Scope, SqliteCatalog};
 use sextant_rules::{EngineConfig, RuleEngine};
-use sextant_server::listener::{TlsFiles, load_tls, serve};
+use sextant_server::listener::{ConnectionLimits, TlsFiles, load_tls, serve_with};
 use sextant_server::state::AppState;
 use sextant_server::webhook::{WebhookConfig, Webhooks};
 use sextant_storage::{Db, DbConfig};
@@ -49,6 +49,24 @@ pub struct ServeArgs {
     /// Without it, points of any age are accepted.
     #[arg(long, env = "SEXTANT_OUT_OF_ORDER_WINDOW", value_parser = parse_duration)]
     out_of_order_window: Option<std::time::Duration>,
+    /// Close an HTTP/1.1 connection whose client takes longer than this to send a request's
+    /// headers.
+    #[arg(long, env = "SEXTANT_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    header_read_timeout: std::time::Duration,
+    /// On SIGTERM or SIGINT, how long requests in flight may go on before their connections
+    /// are closed and the process exits (it exits within about twice this).
+    #[arg(long, env = "SEXTANT_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    shutdown_grace: std::time::Duration,
+}
+
+impl ServeArgs {
+    fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            shutdown_grace: self.shutdown_grace,
+            ..ConnectionLimits::default()
+        }
+    }
 }
 
 /// The store's configuration: the defaults, with the memory bound and window of `args`.
@@ -115,24 +133,32 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
+///
+/// The data directory stays locked until this returns, after the last thread that could touch
+/// it (a query still running past the shutdown grace included) has been given up on.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("sextant")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve_until_signalled(args))
-}
-
-async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
             args.data_dir.display()
         )
     })?;
-    let _lock = lock_data_dir(&args.data_dir)?;
+    let lock = lock_data_dir(&args.data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sextant")
+        .build()
+        .context("cannot start the async runtime")?;
+    let grace = args.shutdown_grace;
+    let served = runtime.block_on(serve_until_signalled(args));
+    // Blocking work still running (a long query whose client is gone) is not waited for
+    // beyond the grace; the process ends with the lock held to the last.
+    runtime.shutdown_timeout(grace);
+    drop(lock);
+    served
+}
 
+async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     let catalog_path = args.data_dir.join("catalog.db");
     let catalog = Arc::new(
         SqliteCatalog::open(&catalog_path)
@@ -189,11 +215,12 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     let webhooks = Webhooks::start(args.webhook_url.clone(), WebhookConfig::default());
     rules.listen(webhooks.listener());
     let state = AppState::new(catalog, store.clone(), rules.clone());
-    serve(
+    serve_with(
         listener,
         sextant_server::app::router(state),
         tls,
         shutdown_signal(),
+        &args.connection_limits(),
     )
     .await
     .context("the server stopped with an error")?;

@@ -21,11 +21,17 @@ pub struct Server {
 impl Server {
     /// Starts a server and waits until it listens.
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts a server with more `sextant serve` arguments and waits until it listens.
+    pub fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
             .args(["--bootstrap-token", TOKEN])
+            .args(extra)
             .env("SEXTANT_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -57,6 +63,11 @@ impl Server {
         // Keep reading, so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
         Server { url, child, dir }
+    }
+
+    /// The server process.
+    pub fn process(&mut self) -> &mut Child {
+        &mut self.child
     }
 
     /// A scratch directory that lives as long as the server.
