@@ -257,12 +257,42 @@ impl Buckets {
         }
     }
 
+    /// Folds `points` in. They come sorted by time, so one bucket's points are one run: each
+    /// run is folded into a state of its own and the bucket looked up once per run.
     fn add_points(&mut self, points: &[Point]) {
+        let mut run: Option<(Timestamp, State)> = None;
         for p in points {
-            if let Some(v) = as_f64(&p.value) {
-                self.state(p.timestamp).add(p.timestamp, v);
+            let Some(v) = as_f64(&p.value) else {
+                continue;
+            };
+            let start = self.start(p.timestamp);
+            match &mut run {
+                Some((at, state)) if *at == start => state.add(p.timestamp, v),
+                _ => {
+                    if let Some((at, state)) = run.take() {
+                        self.fold(at, &state);
+                    }
+                    let mut state = State::default();
+                    state.add(p.timestamp, v);
+                    run = Some((start, state));
+                }
             }
         }
+        if let Some((at, state)) = run {
+            self.fold(at, &state);
+        }
+    }
+
+    /// Folds `state`, the points of one run, into the bucket starting at `start`.
+    fn fold(&mut self, start: Timestamp, state: &State) {
+        self.states.entry(start).or_default().add_many(
+            state.count,
+            state.sum,
+            state.min,
+            state.max,
+            state.first,
+            state.last,
+        );
     }
 }
 
