@@ -1,0 +1,457 @@
+//! `POST /v2/datapoint` and `POST /v2/event`: the glue between `sextant-signalfx`'s decoders
+//! and the store and catalog.
+//!
+//! A datapoint of metric `m` with dimensions `d` is a point of the series `m{d...}` (name =
+//! metric, labels = dimensions), so KairosDB, line-protocol and native queries read it under
+//! that name. Its value keeps its type (int64, double, string); its metric type is the
+//! metric's metadata, fixed by the metric's first point. New MTS are registered in the catalog
+//! before their points are written; points of known MTS touch only the in-memory index.
+//!
+//! A bad point is refused alone and the rest is stored (the client never shows errors): the
+//! refusal is logged with the key's name, the metric, the dimensions and the reason, and
+//! counted in `/metrics` (`sextant_refused_points_total{protocol="signalfx"}`). The reply is
+//! 200 with the JSON body `"OK"` once what was accepted is durable; only a body that cannot
+//! be read at all is answered 400.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use sextant_catalog::{SfxEvent, SfxNewMts, SfxPropertyValue};
+use sextant_model::{DataType, Point, SeriesKey, Value, WriteBatch};
+use sextant_signalfx::{Datapoint, MetricType, PointValue, PropertyValue, datapoint, event};
+use sextant_storage::WritePolicy;
+
+use super::index::mts_id;
+use super::{ok, reply_error};
+use crate::auth::{Action, Principal, authorize};
+use crate::error::HttpError;
+use crate::state::{AppState, org_number};
+
+/// The largest body accepted, after decompression.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// The body's encoding, from `Content-Type` (or its first byte when the type says neither).
+fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.contains("json") {
+        return true;
+    }
+    if content_type.contains("protobuf") {
+        return false;
+    }
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+/// The body, inflated when `Content-Encoding: gzip`.
+fn inflate(headers: &HeaderMap, body: Bytes) -> Result<Bytes, HttpError> {
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    if gzip {
+        crate::body::gunzip(&body, MAX_BODY_BYTES)
+            .map(Bytes::from)
+            .map_err(HttpError::invalid)
+    } else if body.len() > MAX_BODY_BYTES {
+        Err(HttpError::invalid(format!(
+            "the body is larger than {MAX_BODY_BYTES} bytes; send smaller requests"
+        )))
+    } else {
+        Ok(body)
+    }
+}
+
+/// One refused point, for the log and the counter.
+struct Refused {
+    metric: String,
+    dimensions: String,
+    reason: String,
+    class: &'static str,
+    /// How many points it stands for.
+    count: usize,
+}
+
+fn describe_dimensions(dimensions: &[(String, String)]) -> String {
+    let parts: Vec<String> = dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// One series of a request.
+struct Slot {
+    key: SeriesKey,
+    metric: String,
+    dimensions: Vec<(String, String)>,
+    metric_type: MetricType,
+    data_type: DataType,
+    points: Vec<Point>,
+}
+
+/// `POST /v2/datapoint`.
+pub async fn datapoint(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match store_datapoints(&state, &principal, &headers, body).await {
+        Ok(()) => ok(),
+        Err(error) => reply_error(error),
+    }
+}
+
+async fn store_datapoints(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(), HttpError> {
+    authorize(principal, Action::WritePoints)?;
+    let now = state.clock.now();
+    let json = is_json(headers, &body);
+    let headers = headers.clone();
+    let decoded = tokio::task::spawn_blocking(move || {
+        let body = inflate(&headers, body)?;
+        let decoded = if json {
+            datapoint::decode_json(&body)
+        } else {
+            datapoint::decode_protobuf(&body)
+        };
+        decoded.map_err(HttpError::invalid)
+    })
+    .await??;
+
+    let mut refused: Vec<Refused> = decoded
+        .refused
+        .into_iter()
+        .map(|bad| Refused {
+            metric: bad.metric.unwrap_or_default(),
+            dimensions: describe_dimensions(&bad.dimensions),
+            reason: format!("point {}: {}", bad.index, bad.reason),
+            class: "invalid",
+            count: 1,
+        })
+        .collect();
+
+    // Series of the request, each once, and the MTS it names that are new.
+    let index = state
+        .signalfx
+        .org(state, &principal.organization_id)
+        .await?;
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut slot_of: HashMap<SeriesKey, usize> = HashMap::new();
+    let mut new_mts: Vec<SfxNewMts> = Vec::new();
+    let mut metric_types: HashMap<String, MetricType> = HashMap::new();
+    {
+        let data = index.data.read();
+        for point in decoded.points {
+            let Datapoint {
+                metric,
+                mut dimensions,
+                timestamp_ms,
+                value,
+                metric_type,
+            } = point;
+            let timestamp = match timestamp_ms {
+                None => now,
+                Some(ms) => match ms.checked_mul(1_000_000) {
+                    Some(ns) => ns,
+                    None => {
+                        refused.push(Refused {
+                            dimensions: describe_dimensions(&dimensions),
+                            metric,
+                            reason: format!(
+                                "timestamp {ms} ms is outside the range Sextant stores"
+                            ),
+                            class: "invalid",
+                            count: 1,
+                        });
+                        continue;
+                    }
+                },
+            };
+            let (data_type, value) = match value {
+                PointValue::Int(v) => (DataType::Int64, Value::Int64(v)),
+                PointValue::Double(v) => (DataType::Double, Value::Double(v)),
+                PointValue::Str(v) => (DataType::String, Value::String(v)),
+            };
+            let key = match SeriesKey::new(
+                metric.as_str(),
+                dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ) {
+                Ok(key) => key,
+                Err(e) => {
+                    refused.push(Refused {
+                        dimensions: describe_dimensions(&dimensions),
+                        metric,
+                        reason: e.to_string(),
+                        class: "invalid",
+                        count: 1,
+                    });
+                    continue;
+                }
+            };
+            let slot = match slot_of.get(&key) {
+                Some(&slot) => slot,
+                None => {
+                    dimensions.sort();
+                    if !data.mts_by_key.contains_key(&key) {
+                        new_mts.push(SfxNewMts {
+                            id: mts_id(&metric, &dimensions),
+                            metric: metric.clone(),
+                            metric_type: metric_type.as_str().to_owned(),
+                            dimensions: dimensions.clone(),
+                        });
+                    }
+                    if let Some(known) = data.metrics.get(&metric)
+                        && let Some(t) = MetricType::parse(&known.metric_type)
+                    {
+                        metric_types.insert(metric.clone(), t);
+                    }
+                    slot_of.insert(key.clone(), slots.len());
+                    slots.push(Slot {
+                        key,
+                        metric,
+                        dimensions,
+                        metric_type,
+                        data_type,
+                        points: Vec::new(),
+                    });
+                    slots.len() - 1
+                }
+            };
+            let slot = &mut slots[slot];
+            if slot.data_type != data_type {
+                refused.push(Refused {
+                    metric: slot.metric.clone(),
+                    dimensions: describe_dimensions(&slot.dimensions),
+                    reason: format!(
+                        "the value is {data_type} here but {} earlier in the request (a series keeps one type)",
+                        slot.data_type
+                    ),
+                    class: "type_conflict",
+                    count: 1,
+                });
+                continue;
+            }
+            if slot.metric_type != metric_type {
+                refused.push(Refused {
+                    metric: slot.metric.clone(),
+                    dimensions: describe_dimensions(&slot.dimensions),
+                    reason: format!(
+                        "metric type {metric_type} here but {} earlier in the request",
+                        slot.metric_type
+                    ),
+                    class: "metric_type",
+                    count: 1,
+                });
+                continue;
+            }
+            slot.points.push(Point { timestamp, value });
+        }
+    }
+
+    // New MTS: registered (and their metrics' types fixed) before their points are stored.
+    if !new_mts.is_empty() {
+        let catalog = state.catalog.clone();
+        let org_id = principal.organization_id.clone();
+        let creator = principal.key_id.clone();
+        let registered =
+            tokio::task::spawn_blocking(move || catalog.sfx_register(&org_id, &creator, &new_mts))
+                .await??;
+        for (metric, t) in &registered.metric_types {
+            if let Some(t) = MetricType::parse(t) {
+                metric_types.insert(metric.clone(), t);
+            }
+        }
+        index.data.write().apply(registered);
+    }
+
+    // A metric keeps its type for life.
+    let mut batch = WriteBatch::new(org_number(&principal.organization_id));
+    let mut written: Vec<usize> = Vec::new();
+    for (at, slot) in slots.iter_mut().enumerate() {
+        if slot.points.is_empty() {
+            continue;
+        }
+        if let Some(&fixed) = metric_types.get(&slot.metric)
+            && fixed != slot.metric_type
+        {
+            refused.push(Refused {
+                metric: slot.metric.clone(),
+                dimensions: describe_dimensions(&slot.dimensions),
+                reason: format!(
+                    "{} points refused: metric `{}` is a {fixed} (a metric keeps the type of its first point), these are {}",
+                    slot.points.len(),
+                    slot.metric,
+                    slot.metric_type
+                ),
+                class: "metric_type",
+                count: slot.points.len(),
+            });
+            continue;
+        }
+        let mut points = std::mem::take(&mut slot.points);
+        points.sort_by_key(|p| p.timestamp);
+        batch.push(slot.key.clone(), slot.data_type, points);
+        written.push(at);
+    }
+
+    let mut stored = 0;
+    if !written.is_empty() {
+        let batch = batch.validate()?;
+        let counts: Vec<usize> = batch.series().iter().map(|s| s.points.len()).collect();
+        let store = state.store.clone();
+        let outcome =
+            tokio::task::spawn_blocking(move || store.write_with(batch, WritePolicy::StoreTheRest))
+                .await??;
+        stored = outcome.points();
+        for refusal in &outcome.refused {
+            let slot = written
+                .get(refusal.index)
+                .map(|&at| &slots[at])
+                .filter(|slot| slot.key == refusal.key);
+            let (metric, dimensions) = match slot {
+                Some(slot) => (slot.metric.clone(), describe_dimensions(&slot.dimensions)),
+                None => (refusal.key.name().to_owned(), String::new()),
+            };
+            let n = counts.get(refusal.index).copied().unwrap_or(1);
+            refused.push(Refused {
+                metric,
+                dimensions,
+                reason: format!("{n} points refused: {refusal}"),
+                class: store_class(refusal),
+                count: n,
+            });
+        }
+    }
+    state.metrics.ingested("signalfx", stored);
+    for r in &refused {
+        // One log line per refusal; the counter counts every point.
+        state.metrics.refused("signalfx", r.class, r.count);
+        tracing::warn!(
+            key = %principal.key_name,
+            metric = %r.metric,
+            dimensions = %r.dimensions,
+            reason = %r.reason,
+            "SignalFx datapoint refused"
+        );
+    }
+    Ok(())
+}
+
+fn store_class(refusal: &sextant_storage::Refusal) -> &'static str {
+    match refusal.error {
+        sextant_storage::Error::SeriesTypeConflict { .. } => "type_conflict",
+        sextant_storage::Error::TooOld { .. } => "too_old",
+        sextant_storage::Error::SeriesLimit { .. } => "series_limit",
+        _ => "store",
+    }
+}
+
+/// `POST /v2/event`.
+pub async fn event(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match store_events(&state, &principal, &headers, body).await {
+        Ok(()) => ok(),
+        Err(error) => reply_error(error),
+    }
+}
+
+async fn store_events(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(), HttpError> {
+    authorize(principal, Action::WritePoints)?;
+    let now = state.clock.now();
+    let json = is_json(headers, &body);
+    let headers = headers.clone();
+    let decoded = tokio::task::spawn_blocking(move || {
+        let body = inflate(&headers, body)?;
+        let decoded = if json {
+            event::decode_json(&body)
+        } else {
+            event::decode_protobuf(&body)
+        };
+        decoded.map_err(HttpError::invalid)
+    })
+    .await??;
+    let mut refused: Vec<(String, String)> = decoded
+        .refused
+        .into_iter()
+        .map(|bad| {
+            (
+                bad.event_type.unwrap_or_default(),
+                format!("event {}: {}", bad.index, bad.reason),
+            )
+        })
+        .collect();
+    let mut events = Vec::with_capacity(decoded.events.len());
+    for e in decoded.events {
+        let timestamp = match e.timestamp_ms {
+            None => now,
+            Some(ms) => match ms.checked_mul(1_000_000) {
+                Some(ns) => ns,
+                None => {
+                    refused.push((
+                        e.event_type,
+                        format!("timestamp {ms} ms is outside the range Sextant stores"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let mut dimensions = e.dimensions;
+        dimensions.sort();
+        events.push(SfxEvent {
+            id: 0,
+            event_type: e.event_type,
+            category: e.category.as_str().to_owned(),
+            dimensions,
+            properties: e
+                .properties
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        PropertyValue::Str(s) => SfxPropertyValue::Str(s),
+                        PropertyValue::Double(d) => SfxPropertyValue::Double(d),
+                        PropertyValue::Int(i) => SfxPropertyValue::Int(i),
+                        PropertyValue::Bool(b) => SfxPropertyValue::Bool(b),
+                    };
+                    (k, v)
+                })
+                .collect(),
+            timestamp,
+        });
+    }
+    if !events.is_empty() {
+        let catalog = state.catalog.clone();
+        let org_id = principal.organization_id.clone();
+        tokio::task::spawn_blocking(move || catalog.sfx_add_events(&org_id, &events)).await??;
+    }
+    for (event_type, reason) in &refused {
+        state.metrics.refused("signalfx_event", "invalid", 1);
+        tracing::warn!(
+            key = %principal.key_name,
+            event_type = %event_type,
+            reason = %reason,
+            "SignalFx event refused"
+        );
+    }
+    Ok(())
+}
