@@ -13,7 +13,7 @@
 //! 200 with the JSON body `"OK"` once what was accepted is durable; only a body that cannot
 //! be read at all is answered 400.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -148,7 +148,11 @@ async fn store_datapoints(
         .org(state, &principal.organization_id)
         .await?;
     let mut slots: Vec<Slot> = Vec::new();
-    let mut slot_of: HashMap<SeriesKey, usize> = HashMap::new();
+    // A series' points of one value type each: when a request sends one series values of two
+    // types, the type the series already has wins (else the first sent), and the others are
+    // refused alone.
+    let mut slot_of: HashMap<(SeriesKey, DataType), usize> = HashMap::new();
+    let mut mts_seen: HashSet<SeriesKey> = HashSet::new();
     let mut new_mts: Vec<SfxNewMts> = Vec::new();
     let mut metric_types: HashMap<String, MetricType> = HashMap::new();
     {
@@ -179,6 +183,22 @@ async fn store_datapoints(
                     }
                 },
             };
+            // A known metric keeps its type: a point of another type is refused alone.
+            if let Some(known) = data.metrics.get(&metric)
+                && known.metric_type != metric_type.as_str()
+            {
+                refused.push(Refused {
+                    reason: format!(
+                        "metric `{metric}` is a {} (a metric keeps the type of its first point), this point is a {metric_type}",
+                        known.metric_type
+                    ),
+                    dimensions: describe_dimensions(&dimensions),
+                    metric,
+                    class: "metric_type",
+                    count: 1,
+                });
+                continue;
+            }
             let (data_type, value) = match value {
                 PointValue::Int(v) => (DataType::Int64, Value::Int64(v)),
                 PointValue::Double(v) => (DataType::Double, Value::Double(v)),
@@ -200,11 +220,11 @@ async fn store_datapoints(
                     continue;
                 }
             };
-            let slot = match slot_of.get(&key) {
+            let slot = match slot_of.get(&(key.clone(), data_type)) {
                 Some(&slot) => slot,
                 None => {
                     dimensions.sort();
-                    if !data.mts_by_key.contains_key(&key) {
+                    if !data.mts_by_key.contains_key(&key) && mts_seen.insert(key.clone()) {
                         new_mts.push(SfxNewMts {
                             id: mts_id(&metric, &dimensions),
                             metric: metric.clone(),
@@ -217,7 +237,7 @@ async fn store_datapoints(
                     {
                         metric_types.insert(metric.clone(), t);
                     }
-                    slot_of.insert(key.clone(), slots.len());
+                    slot_of.insert((key.clone(), data_type), slots.len());
                     slots.push(Slot {
                         key,
                         metric,
@@ -230,19 +250,6 @@ async fn store_datapoints(
                 }
             };
             let slot = &mut slots[slot];
-            if slot.data_type != data_type {
-                refused.push(Refused {
-                    metric: slot.metric.clone(),
-                    dimensions: describe_dimensions(&slot.dimensions),
-                    reason: format!(
-                        "the value is {data_type} here but {} earlier in the request (a series keeps one type)",
-                        slot.data_type
-                    ),
-                    class: "type_conflict",
-                    count: 1,
-                });
-                continue;
-            }
             if slot.metric_type != metric_type {
                 refused.push(Refused {
                     metric: slot.metric.clone(),
@@ -258,6 +265,10 @@ async fn store_datapoints(
             }
             slot.points.push(Point { timestamp, value });
         }
+    }
+
+    if has_twins(&slots) {
+        settle_value_types(state, principal, &mut slots, &mut refused);
     }
 
     // New MTS: registered (and their metrics' types fixed) before their points are stored.
@@ -347,6 +358,65 @@ async fn store_datapoints(
         );
     }
     Ok(())
+}
+
+/// Whether some series has points of two value types in the request.
+fn has_twins(slots: &[Slot]) -> bool {
+    let mut keys = HashSet::with_capacity(slots.len());
+    slots.iter().any(|slot| !keys.insert(&slot.key))
+}
+
+/// For each series sent with values of several types, keeps the points of the type the series
+/// already has (or, for a new series, of the first type sent) and refuses the others.
+fn settle_value_types(
+    state: &AppState,
+    principal: &Principal,
+    slots: &mut [Slot],
+    refused: &mut Vec<Refused>,
+) {
+    let org = org_number(&principal.organization_id);
+    let mut first: HashMap<SeriesKey, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (at, slot) in slots.iter().enumerate() {
+        match first.get(&slot.key) {
+            Some(&g) => groups[g].push(at),
+            None => {
+                first.insert(slot.key.clone(), groups.len());
+                groups.push(vec![at]);
+            }
+        }
+    }
+    for group in groups.into_iter().filter(|g| g.len() > 1) {
+        let key = &slots[group[0]].key;
+        let matcher = key.labels().iter().fold(
+            sextant_storage::head::SeriesMatcher::name(key.name()),
+            |m, l| m.label(l.name.as_str(), l.value.as_str()),
+        );
+        let existing = state
+            .store
+            .series(org, &matcher)
+            .into_iter()
+            .find(|info| &info.key == key)
+            .map(|info| info.data_type);
+        let keep = existing.unwrap_or(slots[group[0]].data_type);
+        for at in group {
+            let slot = &mut slots[at];
+            if slot.data_type != keep && !slot.points.is_empty() {
+                refused.push(Refused {
+                    metric: slot.metric.clone(),
+                    dimensions: describe_dimensions(&slot.dimensions),
+                    reason: format!(
+                        "{} points refused: the series holds {keep} values (a series keeps one type), these are {}",
+                        slot.points.len(),
+                        slot.data_type
+                    ),
+                    class: "type_conflict",
+                    count: slot.points.len(),
+                });
+                slot.points.clear();
+            }
+        }
+    }
 }
 
 fn store_class(refusal: &sextant_storage::Refusal) -> &'static str {
