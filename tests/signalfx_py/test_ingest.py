@@ -6,12 +6,15 @@ type; bad and read-only keys. Everything is read back through the KairosDB and n
 
 from __future__ import annotations
 
-import math
+import json
+import subprocess
 import time
 
 import requests
 import signalfx
 from signalfx.ingest import JsonSignalFxIngestClient, ProtoBufSignalFxIngestClient
+
+from conftest import sextant_bin
 
 T0 = 1_700_000_000_000
 
@@ -162,6 +165,16 @@ def test_events_with_every_property_type(sextant):
     alerts = events(sextant, sextant.read, start=str((T0 + 5) * 1_000_000), end=str((T0 + 6) * 1_000_000))
     assert [e["event_type"] for e in alerts] == ["restart", "restart"]
     assert alerts[0]["category"] == "ALERT"
+    # The same through the CLI, one JSON object a line.
+    out = subprocess.run(
+        [str(sextant_bin()), "events", "--url", sextant.url, "--token", sextant.read,
+         "--event-type", "deploy", "-d", "service:shop", "-d", "env:prod"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [e["properties"]["build"] for e in lines] == [1234, 1234]
+    assert all(e["dimensions"]["env"] == "prod" for e in lines)
 
 
 def test_bad_tokens_and_read_keys_store_nothing(sextant):

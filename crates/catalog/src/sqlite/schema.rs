@@ -171,7 +171,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (rule_id, asset_id, run_id)
     ) WITHOUT ROWID;
     "#,
-    // 2: SignalFx metadata (metrics, dimensions, tags, MTS) and custom events.
+    // 3: SignalFx metadata (metrics, dimensions, tags, MTS) and custom events.
     r#"
     CREATE TABLE sfx_objects (
         seq                 INTEGER PRIMARY KEY,
