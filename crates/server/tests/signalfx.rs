@@ -188,6 +188,74 @@ async fn protobuf_datapoints_of_every_type_are_stored_as_series() {
     server.stop().await;
 }
 
+/// Points of known MTS touch only the in-memory index: the catalog's write-ahead log does not
+/// grow while they are ingested (SQLite appends to it on every commit).
+#[tokio::test]
+async fn points_of_known_mts_write_nothing_to_the_catalog() {
+    let server = TestServer::start().await;
+    let batch = |t: i64| {
+        encode_protobuf(
+            &(0..300)
+                .map(|i| {
+                    dp(
+                        "known.cpu",
+                        &format!("h{i}"),
+                        Some(t),
+                        PointValue::Double(i as f64),
+                        MetricType::Gauge,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (status, _) = post(
+        &server,
+        "/v2/datapoint",
+        TOKEN,
+        "application/x-protobuf",
+        &batch(1),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let wal = server.dir().join("catalog.db-wal");
+    let before = std::fs::metadata(&wal).unwrap().len();
+    for t in 2..12 {
+        let (status, _) = post(
+            &server,
+            "/v2/datapoint",
+            TOKEN,
+            "application/x-protobuf",
+            &batch(t),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), before);
+    assert_eq!(
+        values(&server, r#"known.cpu{app="api",host="h7"}"#).len(),
+        11
+    );
+    // A new MTS is registered: the log grows.
+    let new = encode_protobuf(&[dp(
+        "known.cpu",
+        "h-new",
+        Some(1),
+        PointValue::Double(1.0),
+        MetricType::Gauge,
+    )]);
+    let (status, _) = post(
+        &server,
+        "/v2/datapoint",
+        TOKEN,
+        "application/x-protobuf",
+        &new,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(std::fs::metadata(&wal).unwrap().len() > before);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn bad_points_are_refused_alone_logged_and_counted() {
     let server = TestServer::start().await;
