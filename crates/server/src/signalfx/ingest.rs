@@ -14,6 +14,7 @@
 //! be read at all is answered 400.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{LazyLock, Mutex};
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -21,11 +22,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use sextant_catalog::{SfxEvent, SfxNewMts, SfxPropertyValue};
-use sextant_model::{DataType, Point, SeriesKey, Value, WriteBatch};
-use sextant_signalfx::{Datapoint, MetricType, PointValue, PropertyValue, datapoint, event};
+use sextant_model::{DataType, Point, SeriesKey, SeriesKeyError, Value, WriteBatch};
+use sextant_signalfx::fast::{self, PointRef, ValueRef};
+use sextant_signalfx::{MetricType, PointValue, PropertyValue, datapoint, event};
 use sextant_storage::WritePolicy;
 
-use super::index::mts_id;
+use super::index::{OrgData, mts_id};
 use super::{ok, reply_error};
 use crate::auth::{Action, Principal, authorize};
 use crate::error::HttpError;
@@ -119,153 +121,72 @@ async fn store_datapoints(
     let now = state.clock.now();
     let json = is_json(headers, &body);
     let headers = headers.clone();
-    let decoded = tokio::task::spawn_blocking(move || {
-        let body = inflate(&headers, body)?;
-        let decoded = if json {
-            datapoint::decode_json(&body)
-        } else {
-            datapoint::decode_protobuf(&body)
-        };
-        decoded.map_err(HttpError::invalid)
-    })
-    .await??;
-
-    let mut refused: Vec<Refused> = decoded
-        .refused
-        .into_iter()
-        .map(|bad| Refused {
-            metric: bad.metric.unwrap_or_default(),
-            dimensions: describe_dimensions(&bad.dimensions),
-            reason: format!("point {}: {}", bad.index, bad.reason),
-            class: "invalid",
-            count: 1,
-        })
-        .collect();
-
-    // Series of the request, each once, and the MTS it names that are new.
     let index = state
         .signalfx
         .org(state, &principal.organization_id)
         .await?;
-    let mut slots: Vec<Slot> = Vec::new();
-    // A series' points of one value type each: when a request sends one series values of two
-    // types, the type the series already has wins (else the first sent), and the others are
-    // refused alone.
-    let mut slot_of: HashMap<(SeriesKey, DataType), usize> = HashMap::new();
-    let mut mts_seen: HashSet<SeriesKey> = HashSet::new();
-    let mut new_mts: Vec<SfxNewMts> = Vec::new();
-    let mut metric_types: HashMap<String, MetricType> = HashMap::new();
-    {
-        let data = index.data.read();
-        for point in decoded.points {
-            let Datapoint {
-                metric,
-                mut dimensions,
-                timestamp_ms,
-                value,
-                metric_type,
-            } = point;
-            let timestamp = match timestamp_ms {
-                None => now,
-                Some(ms) => match ms.checked_mul(1_000_000) {
-                    Some(ns) => ns,
-                    None => {
-                        refused.push(Refused {
-                            dimensions: describe_dimensions(&dimensions),
-                            metric,
-                            reason: format!(
-                                "timestamp {ms} ms is outside the range Sextant stores"
-                            ),
-                            class: "invalid",
-                            count: 1,
-                        });
-                        continue;
-                    }
-                },
-            };
-            // A known metric keeps its type: a point of another type is refused alone.
-            if let Some(known) = data.metrics.get(&metric)
-                && known.metric_type != metric_type.as_str()
-            {
-                refused.push(Refused {
-                    reason: format!(
-                        "metric `{metric}` is a {} (a metric keeps the type of its first point), this point is a {metric_type}",
-                        known.metric_type
-                    ),
-                    dimensions: describe_dimensions(&dimensions),
-                    metric,
-                    class: "metric_type",
-                    count: 1,
-                });
-                continue;
+    let read_index = index.clone();
+    // Inflating, decoding and sorting points into series are CPU work: off the I/O threads.
+    let collected = tokio::task::spawn_blocking(move || {
+        let body = inflate(&headers, body)?;
+        let data = read_index.data.read();
+        let mut collector = Collector::new(&data, now);
+        if json {
+            let decoded = datapoint::decode_json(&body).map_err(HttpError::invalid)?;
+            for bad in decoded.refused {
+                collector.refuse_decoded(
+                    bad.index,
+                    bad.metric.as_deref(),
+                    &bad.dimensions,
+                    &bad.reason,
+                );
             }
-            let (data_type, value) = match value {
-                PointValue::Int(v) => (DataType::Int64, Value::Int64(v)),
-                PointValue::Double(v) => (DataType::Double, Value::Double(v)),
-                PointValue::Str(v) => (DataType::String, Value::String(v)),
-            };
-            let key = match SeriesKey::new(
-                metric.as_str(),
-                dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            ) {
-                Ok(key) => key,
-                Err(e) => {
-                    refused.push(Refused {
-                        dimensions: describe_dimensions(&dimensions),
-                        metric,
-                        reason: e.to_string(),
-                        class: "invalid",
-                        count: 1,
-                    });
-                    continue;
-                }
-            };
-            let slot = match slot_of.get(&(key.clone(), data_type)) {
-                Some(&slot) => slot,
-                None => {
-                    dimensions.sort();
-                    if !data.mts_by_key.contains_key(&key) && mts_seen.insert(key.clone()) {
-                        new_mts.push(SfxNewMts {
-                            id: mts_id(&metric, &dimensions),
-                            metric: metric.clone(),
-                            metric_type: metric_type.as_str().to_owned(),
-                            dimensions: dimensions.clone(),
-                        });
-                    }
-                    if let Some(known) = data.metrics.get(&metric)
-                        && let Some(t) = MetricType::parse(&known.metric_type)
-                    {
-                        metric_types.insert(metric.clone(), t);
-                    }
-                    slot_of.insert((key.clone(), data_type), slots.len());
-                    slots.push(Slot {
-                        key,
-                        metric,
-                        dimensions,
-                        metric_type,
-                        data_type,
-                        points: Vec::new(),
-                    });
-                    slots.len() - 1
-                }
-            };
-            let slot = &mut slots[slot];
-            if slot.metric_type != metric_type {
-                refused.push(Refused {
-                    metric: slot.metric.clone(),
-                    dimensions: describe_dimensions(&slot.dimensions),
-                    reason: format!(
-                        "metric type {metric_type} here but {} earlier in the request",
-                        slot.metric_type
-                    ),
-                    class: "metric_type",
-                    count: 1,
+            let mut dims: Vec<(&str, &str)> = Vec::new();
+            for point in &decoded.points {
+                dims.clear();
+                dims.extend(
+                    point
+                        .dimensions
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                );
+                let value = match &point.value {
+                    PointValue::Int(v) => ValueRef::Int(*v),
+                    PointValue::Double(v) => ValueRef::Double(*v),
+                    PointValue::Str(v) => ValueRef::Str(v),
+                };
+                collector.point(PointRef {
+                    metric: &point.metric,
+                    dimensions: &dims,
+                    timestamp_ms: point.timestamp_ms,
+                    value,
+                    metric_type: point.metric_type,
                 });
-                continue;
             }
-            slot.points.push(Point { timestamp, value });
+        } else {
+            let mut dims = Vec::new();
+            fast::for_each_point(&body, &mut dims, |point| match point {
+                Ok(point) => collector.point(point),
+                Err(bad) => {
+                    let dims: Vec<(String, String)> = bad
+                        .dimensions
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    collector.refuse_decoded(bad.index, bad.metric, &dims, &bad.reason)
+                }
+            })
+            .map_err(HttpError::invalid)?;
         }
-    }
+        Ok::<_, HttpError>(collector.finish())
+    })
+    .await??;
+    let Collected {
+        mut slots,
+        new_mts,
+        mut metric_types,
+        mut refused,
+    } = collected;
 
     if has_twins(&slots) {
         settle_value_types(state, principal, &mut slots, &mut refused);
@@ -358,6 +279,214 @@ async fn store_datapoints(
         );
     }
     Ok(())
+}
+
+/// The series keys of recent points by their text (metric and dimensions as sent), so that a
+/// series sent again costs a lookup rather than building its key. Shared by every request: the
+/// mapping is a pure function of the text. Emptied when it holds [`KNOWN_KEYS_BYTES`] of text.
+static KNOWN_KEYS: LazyLock<Mutex<KnownKeys>> = LazyLock::new(Mutex::default);
+
+/// The most text the key cache holds before it starts over.
+const KNOWN_KEYS_BYTES: usize = 64 << 20;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+#[derive(Default)]
+struct KnownKeys {
+    keys: FastMap<Box<[u8]>, SeriesKey>,
+    bytes: usize,
+}
+
+/// Appends `bytes` to `out` with its length first, so that concatenations are unambiguous.
+fn push_part(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// What a request's points came to: its series, the new MTS they name, the metric types
+/// known, and the refusals so far.
+struct Collected {
+    slots: Vec<Slot>,
+    new_mts: Vec<SfxNewMts>,
+    metric_types: HashMap<String, MetricType>,
+    refused: Vec<Refused>,
+}
+
+/// Sorts a request's points into series, one point at a time, against the organization's
+/// index (read-locked for the whole request).
+struct Collector<'d> {
+    data: &'d OrgData,
+    now: i64,
+    slots: Vec<Slot>,
+    /// A series' points of one value type each: when a request sends one series values of
+    /// two types, the type the series already has wins (else the first sent), and the others
+    /// are refused alone ([`settle_value_types`]).
+    slot_of: FastMap<(SeriesKey, DataType), usize>,
+    mts_seen: HashSet<SeriesKey>,
+    new_mts: Vec<SfxNewMts>,
+    metric_types: HashMap<String, MetricType>,
+    refused: Vec<Refused>,
+    text: Vec<u8>,
+}
+
+impl<'d> Collector<'d> {
+    fn new(data: &'d OrgData, now: i64) -> Self {
+        Collector {
+            data,
+            now,
+            slots: Vec::new(),
+            slot_of: FastMap::default(),
+            mts_seen: HashSet::new(),
+            new_mts: Vec::new(),
+            metric_types: HashMap::new(),
+            refused: Vec::new(),
+            text: Vec::new(),
+        }
+    }
+
+    fn finish(self) -> Collected {
+        Collected {
+            slots: self.slots,
+            new_mts: self.new_mts,
+            metric_types: self.metric_types,
+            refused: self.refused,
+        }
+    }
+
+    fn refuse_decoded(
+        &mut self,
+        index: usize,
+        metric: Option<&str>,
+        dimensions: &[(String, String)],
+        reason: &str,
+    ) {
+        self.refused.push(Refused {
+            metric: metric.unwrap_or_default().to_owned(),
+            dimensions: describe_dimensions(dimensions),
+            reason: format!("point {index}: {reason}"),
+            class: "invalid",
+            count: 1,
+        });
+    }
+
+    fn refuse(&mut self, point: &PointRef<'_>, reason: String, class: &'static str) {
+        let dims: Vec<(String, String)> = point
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.refused.push(Refused {
+            metric: point.metric.to_owned(),
+            dimensions: describe_dimensions(&dims),
+            reason,
+            class,
+            count: 1,
+        });
+    }
+
+    /// The series key of a point, from the cache or built.
+    fn key(&mut self, point: &PointRef<'_>) -> Result<SeriesKey, SeriesKeyError> {
+        self.text.clear();
+        push_part(&mut self.text, point.metric.as_bytes());
+        for (k, v) in point.dimensions {
+            push_part(&mut self.text, k.as_bytes());
+            push_part(&mut self.text, v.as_bytes());
+        }
+        if let Some(key) = KNOWN_KEYS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys
+            .get(self.text.as_slice())
+        {
+            return Ok(key.clone());
+        }
+        let key = SeriesKey::new(point.metric, point.dimensions.iter().copied())?;
+        let mut known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
+        if known.bytes + self.text.len() > KNOWN_KEYS_BYTES {
+            known.keys.clear();
+            known.bytes = 0;
+        }
+        known.bytes += self.text.len() + key.heap_size();
+        known.keys.insert(self.text.as_slice().into(), key.clone());
+        Ok(key)
+    }
+
+    fn point(&mut self, point: PointRef<'_>) {
+        let timestamp = match point.timestamp_ms {
+            None => self.now,
+            Some(ms) => match ms.checked_mul(1_000_000) {
+                Some(ns) => ns,
+                None => {
+                    let reason = format!("timestamp {ms} ms is outside the range Sextant stores");
+                    return self.refuse(&point, reason, "invalid");
+                }
+            },
+        };
+        let metric_type = point.metric_type;
+        // A known metric keeps its type: a point of another type is refused alone.
+        if let Some(known) = self.data.metrics.get(point.metric)
+            && known.metric_type != metric_type.as_str()
+        {
+            let reason = format!(
+                "metric `{}` is a {} (a metric keeps the type of its first point), this point is a {metric_type}",
+                point.metric, known.metric_type
+            );
+            return self.refuse(&point, reason, "metric_type");
+        }
+        let (data_type, value) = match point.value {
+            ValueRef::Int(v) => (DataType::Int64, Value::Int64(v)),
+            ValueRef::Double(v) => (DataType::Double, Value::Double(v)),
+            ValueRef::Str(v) => (DataType::String, Value::String(v.to_owned())),
+        };
+        let key = match self.key(&point) {
+            Ok(key) => key,
+            Err(e) => return self.refuse(&point, e.to_string(), "invalid"),
+        };
+        let slot = match self.slot_of.get(&(key.clone(), data_type)) {
+            Some(&slot) => slot,
+            None => {
+                let mut dimensions: Vec<(String, String)> = point
+                    .dimensions
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                dimensions.sort();
+                if !self.data.mts_by_key.contains_key(&key) && self.mts_seen.insert(key.clone()) {
+                    self.new_mts.push(SfxNewMts {
+                        id: mts_id(point.metric, &dimensions),
+                        metric: point.metric.to_owned(),
+                        metric_type: metric_type.as_str().to_owned(),
+                        dimensions: dimensions.clone(),
+                    });
+                }
+                if let Some(known) = self.data.metrics.get(point.metric)
+                    && let Some(t) = MetricType::parse(&known.metric_type)
+                {
+                    self.metric_types.insert(point.metric.to_owned(), t);
+                }
+                self.slot_of
+                    .insert((key.clone(), data_type), self.slots.len());
+                self.slots.push(Slot {
+                    key,
+                    metric: point.metric.to_owned(),
+                    dimensions,
+                    metric_type,
+                    data_type,
+                    points: Vec::new(),
+                });
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[slot];
+        if slot.metric_type != metric_type {
+            let reason = format!(
+                "metric type {metric_type} here but {} earlier in the request",
+                slot.metric_type
+            );
+            return self.refuse(&point, reason, "metric_type");
+        }
+        slot.points.push(Point { timestamp, value });
+    }
 }
 
 /// Whether some series has points of two value types in the request.
