@@ -49,6 +49,13 @@ pub struct OrgData {
     /// For each MTS, the positions in `dimensions` of the dimensions it carries (whose
     /// custom properties and tags it inherits).
     pub mts_dimensions: Vec<Vec<u32>>,
+    /// For each dimension, the positions in `mts` of the MTS that carry it (ascending).
+    pub mts_by_dimension: Vec<Vec<u32>>,
+    /// Positions in `dimensions` by key.
+    pub dimensions_by_key: HashMap<String, Vec<u32>>,
+    /// Positions in `dimensions` of those with a description, custom properties or tags:
+    /// the only ones an MTS inherits anything from.
+    pub described: std::collections::BTreeSet<u32>,
     /// Position in `mts` by series key.
     pub mts_by_key: HashMap<SeriesKey, usize>,
     /// Position in `mts` by id.
@@ -123,6 +130,9 @@ impl OrgData {
                 .iter()
                 .map(|(k, v)| self.dimension_position(k, v, &mts.meta))
                 .collect();
+            for &d in &dims {
+                self.mts_by_dimension[d as usize].push(at as u32);
+            }
             self.mts_dimensions.push(dims);
             self.mts_by_key.insert(key, at);
             self.mts_by_id.insert(mts.id.clone(), at);
@@ -137,12 +147,31 @@ impl OrgData {
     /// Adds or replaces a dimension.
     pub fn put_dimension(&mut self, dimension: SfxDimension) {
         let key = (dimension.key.clone(), dimension.value.clone());
-        match self.dimension_at.get(&key) {
-            Some(&at) => self.dimensions[at] = dimension,
-            None => {
-                self.dimension_at.insert(key, self.dimensions.len());
-                self.dimensions.push(dimension);
+        let meta = &dimension.meta;
+        let described = !meta.description.is_empty()
+            || !meta.custom_properties.is_empty()
+            || !meta.tags.is_empty();
+        let at = match self.dimension_at.get(&key) {
+            Some(&at) => {
+                self.dimensions[at] = dimension;
+                at
             }
+            None => {
+                let at = self.dimensions.len();
+                self.dimension_at.insert(key.clone(), at);
+                self.dimensions_by_key
+                    .entry(key.0)
+                    .or_default()
+                    .push(at as u32);
+                self.dimensions.push(dimension);
+                self.mts_by_dimension.push(Vec::new());
+                at
+            }
+        };
+        if described {
+            self.described.insert(at as u32);
+        } else {
+            self.described.remove(&(at as u32));
         }
     }
 

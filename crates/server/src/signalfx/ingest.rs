@@ -326,7 +326,10 @@ struct Collector<'d> {
     new_mts: Vec<SfxNewMts>,
     metric_types: HashMap<String, MetricType>,
     refused: Vec<Refused>,
+    /// The text of the current point: metric and dimensions, length-prefixed.
     text: Vec<u8>,
+    /// Slots by the text of their points and their value type.
+    local: FastMap<Box<[u8]>, usize>,
 }
 
 impl<'d> Collector<'d> {
@@ -341,6 +344,7 @@ impl<'d> Collector<'d> {
             metric_types: HashMap::new(),
             refused: Vec::new(),
             text: Vec::new(),
+            local: FastMap::default(),
         }
     }
 
@@ -384,14 +388,8 @@ impl<'d> Collector<'d> {
         });
     }
 
-    /// The series key of a point, from the cache or built.
+    /// The series key of the point whose text is in `self.text`, from the cache or built.
     fn key(&mut self, point: &PointRef<'_>) -> Result<SeriesKey, SeriesKeyError> {
-        self.text.clear();
-        push_part(&mut self.text, point.metric.as_bytes());
-        for (k, v) in point.dimensions {
-            push_part(&mut self.text, k.as_bytes());
-            push_part(&mut self.text, v.as_bytes());
-        }
         if let Some(key) = KNOWN_KEYS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -438,6 +436,20 @@ impl<'d> Collector<'d> {
             ValueRef::Double(v) => (DataType::Double, Value::Double(v)),
             ValueRef::Str(v) => (DataType::String, Value::String(v.to_owned())),
         };
+        // The point's text (metric and dimensions as sent) and value type find its slot when
+        // the request has sent the same text before: one hash per point.
+        self.text.clear();
+        push_part(&mut self.text, point.metric.as_bytes());
+        for (k, v) in point.dimensions {
+            push_part(&mut self.text, k.as_bytes());
+            push_part(&mut self.text, v.as_bytes());
+        }
+        let text_len = self.text.len();
+        self.text.push(data_type as u8);
+        if let Some(&slot) = self.local.get(self.text.as_slice()) {
+            return self.push(slot, &point, metric_type, timestamp, value);
+        }
+        self.text.truncate(text_len);
         let key = match self.key(&point) {
             Ok(key) => key,
             Err(e) => return self.refuse(&point, e.to_string(), "invalid"),
@@ -477,13 +489,26 @@ impl<'d> Collector<'d> {
                 self.slots.len() - 1
             }
         };
+        self.text.push(data_type as u8);
+        self.local.insert(self.text.as_slice().into(), slot);
+        self.push(slot, &point, metric_type, timestamp, value);
+    }
+
+    fn push(
+        &mut self,
+        slot: usize,
+        point: &PointRef<'_>,
+        metric_type: MetricType,
+        timestamp: i64,
+        value: Value,
+    ) {
         let slot = &mut self.slots[slot];
         if slot.metric_type != metric_type {
             let reason = format!(
                 "metric type {metric_type} here but {} earlier in the request",
                 slot.metric_type
             );
-            return self.refuse(&point, reason, "metric_type");
+            return self.refuse(point, reason, "metric_type");
         }
         slot.points.push(Point { timestamp, value });
     }

@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 use sextant_catalog::{SfxDimension, SfxMeta, SfxMetric, SfxMts, SfxTag, SfxUpdate};
-use sextant_signalfx::query::{Query, Searchable};
+use sextant_signalfx::query::{Pattern, Query, Searchable};
 
 use super::index::OrgData;
 use super::reply_error;
@@ -225,12 +225,16 @@ impl Searchable for TagView<'_> {
     }
 }
 
+/// An MTS as a searchable object, field by field: the definition the posting-list search
+/// ([`matching_mts`]) is held to by test.
+#[cfg(test)]
 struct MtsView<'a> {
     data: &'a OrgData,
     mts: &'a SfxMts,
     at: usize,
 }
 
+#[cfg(test)]
 impl Searchable for MtsView<'_> {
     fn any_value(&self, field: &str, test: &mut dyn FnMut(&str) -> bool) -> bool {
         match field {
@@ -564,28 +568,12 @@ pub async fn search_mts(
     )
 }
 
-/// The MTS search itself, over one organization's index.
+/// The MTS search itself, over one organization's index: the query is evaluated into a set
+/// of MTS positions with the index's posting lists (MTS by metric, by dimension, and the
+/// dimensions that have something to inherit), so its cost follows the matching metrics and
+/// dimensions, not a walk over every MTS and its strings.
 pub fn search_mts_in(data: &OrgData, query: &Query, search: &Search) -> Json {
-    let pinned = query.pinned("sf_metric").or_else(|| query.pinned("metric"));
-    let candidates: Box<dyn Iterator<Item = usize>> = match pinned {
-        Some(metric) => Box::new(
-            data.mts_by_metric
-                .get(metric)
-                .into_iter()
-                .flatten()
-                .copied(),
-        ),
-        None => Box::new(0..data.mts.len()),
-    };
-    let matches = candidates
-        .filter(|&at| {
-            query.matches(&MtsView {
-                data,
-                mts: &data.mts[at],
-                at,
-            })
-        })
-        .collect();
+    let matches: Vec<usize> = matching_mts(data, query).positions().collect();
     page(
         &data.mts,
         matches,
@@ -602,6 +590,139 @@ pub fn search_mts_in(data: &OrgData, query: &Query, search: &Search) -> Json {
         },
         |m| mts_json(data, m),
     )
+}
+
+/// A set of MTS positions.
+#[derive(Debug, Clone, PartialEq)]
+struct Bits {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bits {
+    fn empty(len: usize) -> Bits {
+        Bits {
+            words: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    fn full(len: usize) -> Bits {
+        let mut bits = Bits {
+            words: vec![u64::MAX; len.div_ceil(64)],
+            len,
+        };
+        bits.trim();
+        bits
+    }
+
+    fn trim(&mut self) {
+        if !self.len.is_multiple_of(64)
+            && let Some(last) = self.words.last_mut()
+        {
+            *last &= (1u64 << (self.len % 64)) - 1;
+        }
+    }
+
+    fn set_all(&mut self, positions: &[u32]) {
+        for &p in positions {
+            self.words[p as usize / 64] |= 1 << (p % 64);
+        }
+    }
+
+    fn positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                if word == 0 {
+                    return None;
+                }
+                let bit = word.trailing_zeros() as usize;
+                word &= word - 1;
+                Some(i * 64 + bit)
+            })
+        })
+    }
+}
+
+fn matching_mts(data: &OrgData, query: &Query) -> Bits {
+    let len = data.mts.len();
+    match query {
+        Query::All => Bits::full(len),
+        Query::And(a, b) => {
+            let mut x = matching_mts(data, a);
+            let y = matching_mts(data, b);
+            x.words.iter_mut().zip(&y.words).for_each(|(x, y)| *x &= y);
+            x
+        }
+        Query::Or(a, b) => {
+            let mut x = matching_mts(data, a);
+            let y = matching_mts(data, b);
+            x.words.iter_mut().zip(&y.words).for_each(|(x, y)| *x |= y);
+            x
+        }
+        Query::Not(a) => {
+            let mut x = matching_mts(data, a);
+            x.words.iter_mut().for_each(|w| *w = !*w);
+            x.trim();
+            x
+        }
+        Query::Term { field, pattern } => {
+            let mut bits = Bits::empty(len);
+            match field.as_str() {
+                "sf_metric" | "metric" => {
+                    if let Pattern::Exact(name) = pattern {
+                        if let Some(positions) = data.mts_by_metric.get(name) {
+                            positions
+                                .iter()
+                                .for_each(|&p| bits.words[p / 64] |= 1 << (p % 64));
+                        }
+                    } else {
+                        for (name, positions) in &data.mts_by_metric {
+                            if pattern.matches(name) {
+                                positions
+                                    .iter()
+                                    .for_each(|&p| bits.words[p / 64] |= 1 << (p % 64));
+                            }
+                        }
+                    }
+                }
+                "id" | "sf_tsid" => {
+                    for (p, mts) in data.mts.iter().enumerate() {
+                        if pattern.matches(&mts.id) {
+                            bits.words[p / 64] |= 1 << (p % 64);
+                        }
+                    }
+                }
+                _ => {
+                    // The MTS carrying a dimension `field` whose value matches...
+                    match pattern {
+                        Pattern::Exact(value) => {
+                            if let Some(&d) = data.dimension_at.get(&(field.clone(), value.clone()))
+                            {
+                                bits.set_all(&data.mts_by_dimension[d]);
+                            }
+                        }
+                        Pattern::Glob(_) => {
+                            for &d in data.dimensions_by_key.get(field).into_iter().flatten() {
+                                if pattern.matches(&data.dimensions[d as usize].value) {
+                                    bits.set_all(&data.mts_by_dimension[d as usize]);
+                                }
+                            }
+                        }
+                    }
+                    // ...and those inheriting a matching property or tag from a dimension.
+                    for &d in &data.described {
+                        let meta = &data.dimensions[d as usize].meta;
+                        if meta_value(meta, field, &mut |v| pattern.matches(v)) {
+                            bits.set_all(&data.mts_by_dimension[d as usize]);
+                        }
+                    }
+                }
+            }
+            bits
+        }
+    }
 }
 
 /// `GET /v2/metrictimeseries/{id}`.
@@ -740,7 +861,64 @@ pub async fn organization(
 
 #[cfg(test)]
 mod tests {
+    use sextant_catalog::{SfxNewMts, SfxRegistered};
+
     use super::*;
+
+    #[test]
+    fn the_posting_list_search_agrees_with_matching_each_mts() {
+        let mut data = OrgData::default();
+        let mut registered = SfxRegistered::default();
+        for i in 0..150 {
+            let new = SfxNewMts {
+                id: super::super::index::mts_id("m", &[]),
+                metric: if i % 3 == 0 { "cpu.user" } else { "mem.free" }.into(),
+                metric_type: "GAUGE".into(),
+                dimensions: vec![
+                    ("host".into(), format!("h{i}")),
+                    ("rack".into(), format!("r{}", i % 7)),
+                ],
+            };
+            registered.mts.push(SfxMts {
+                id: format!("id{i}"),
+                metric: new.metric,
+                dimensions: new.dimensions,
+                meta: SfxMeta::default(),
+            });
+        }
+        data.apply(registered);
+        let mut rack = data.dimension("rack", "r3").unwrap().clone();
+        rack.meta
+            .custom_properties
+            .insert("team".into(), "infra".into());
+        rack.meta.tags = vec!["critical".into()];
+        data.put_dimension(rack);
+        for text in [
+            "*",
+            "sf_metric:cpu.user",
+            "sf_metric:*.free AND rack:r3",
+            "host:h1*",
+            "team:infra",
+            "tags:crit* AND NOT sf_metric:cpu.user",
+            "rack:r1 OR (rack:r2 AND host:h2?)",
+            "NOT missing:*",
+            "missing:*",
+            "id:id1?",
+        ] {
+            let query = Query::parse(text).unwrap();
+            let fast: Vec<usize> = matching_mts(&data, &query).positions().collect();
+            let slow: Vec<usize> = (0..data.mts.len())
+                .filter(|&at| {
+                    query.matches(&MtsView {
+                        data: &data,
+                        mts: &data.mts[at],
+                        at,
+                    })
+                })
+                .collect();
+            assert_eq!(fast, slow, "{text}");
+        }
+    }
 
     #[test]
     fn the_raw_query_keeps_plus_signs_and_ampersands() {
