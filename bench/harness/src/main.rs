@@ -7,6 +7,7 @@ mod http;
 mod query;
 mod report;
 mod sift;
+mod signalfx;
 mod systems;
 mod workload;
 
@@ -62,6 +63,13 @@ struct Args {
     /// Skip the Sift gRPC run of W2.
     #[arg(long)]
     no_sift: bool,
+    /// Instead of the runs above: SignalFx protobuf ingest (300- and 10,000-point requests)
+    /// beside line protocol on W1, and metadata search over --mts MTS; writes signalfx.md.
+    #[arg(long)]
+    signalfx: bool,
+    /// MTS created for the --signalfx search figures.
+    #[arg(long, default_value_t = 1_000_000)]
+    mts: usize,
 }
 
 fn main() {
@@ -97,6 +105,22 @@ fn run(args: Args) -> anyhow::Result<()> {
         "no sextant binary at {} (build it with `cargo build --release -p sextant-cli`, or pass --sextant)",
         sextant.display()
     );
+    if args.signalfx {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(signalfx::run(
+            &sextant,
+            args.scale,
+            args.connections,
+            args.mts,
+        ))?;
+        std::fs::create_dir_all(&args.out)?;
+        write(&args.out.join("signalfx.md"), &report)?;
+        println!("{report}");
+        return Ok(());
+    }
     let mut systems: Vec<(System, Result<PathBuf, String>)> = vec![(System::Sextant, Ok(sextant))];
     if args.peers {
         let peers = systems::find_or_install_peers(!args.no_install);

@@ -42,6 +42,8 @@ pub mod paths {
     pub const ANNOTATION: &str = "/api/native/v1/annotations/{id}";
     /// `POST` flushes the head into parts and merges them.
     pub const ADMIN_FLUSH: &str = "/api/native/v1/admin/flush";
+    /// `GET` lists custom events (SignalFx's `/v2/event`).
+    pub const EVENTS: &str = "/api/native/v1/events";
 
     /// The path of the annotation `id`.
     pub fn annotation(id: &str) -> String {
@@ -551,4 +553,66 @@ mod tests {
             "annotation.closed"
         );
     }
+}
+
+// ---- events ----
+
+/// A property value of a custom event, with its type: a JSON string, integer, number with a
+/// fraction, or boolean. A non-finite double is written as `null` (JSON has no NaN).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EventProperty {
+    /// A boolean.
+    Bool(bool),
+    /// A 64-bit integer.
+    Int(i64),
+    /// A double.
+    Double(f64),
+    /// A string.
+    Str(String),
+}
+
+/// A custom event, as SignalFx clients send them to `/v2/event`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Its number in the organization, in the order stored.
+    pub id: i64,
+    /// The event type.
+    pub event_type: String,
+    /// The category: `USER_DEFINED`, `ALERT`, `AUDIT`, `JOB`, `COLLECTD`,
+    /// `SERVICE_DISCOVERY`, `EXCEPTION` or `AGENT`.
+    pub category: String,
+    /// Dimensions.
+    pub dimensions: BTreeMap<String, String>,
+    /// Properties.
+    pub properties: BTreeMap<String, EventProperty>,
+    /// When it happened, nanoseconds since the Unix epoch.
+    pub timestamp: i64,
+}
+
+/// The reply of `GET /api/native/v1/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventList {
+    /// The events, oldest first.
+    pub events: Vec<Event>,
+}
+
+/// Which events to list (a query string; absent fields select everything).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventQuery {
+    /// Of this event type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// Carrying these dimensions: `key:value`, several separated by commas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    /// At or after this time (nanoseconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<i64>,
+    /// Before this time (nanoseconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<i64>,
+    /// At most this many (default 1,000, at most 100,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }

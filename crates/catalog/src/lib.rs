@@ -11,6 +11,7 @@
 
 mod error;
 mod rule_types;
+mod signalfx_types;
 mod sqlite;
 mod types;
 
@@ -23,6 +24,10 @@ pub use rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationState, AnnotationType,
     AnnotationUpdate, NameFilter, NewAnnotation, Rule, RuleAction, RuleCheckpoint, RuleDef,
     RuleEvaluation, RuleFilter, RuleStream, Tag, User,
+};
+pub use signalfx_types::{
+    SfxDimension, SfxEvent, SfxEventFilter, SfxMeta, SfxMetric, SfxMts, SfxNewMts,
+    SfxPropertyValue, SfxRegistered, SfxSnapshot, SfxTag, SfxUpdate,
 };
 pub use sqlite::SqliteCatalog;
 pub use types::{
@@ -314,6 +319,51 @@ pub trait Catalog: Send + Sync + Debug {
         org_id: &str,
         evaluations: &[RuleEvaluation],
     ) -> Result<Vec<AnnotationEvent>>;
+
+    // ---- SignalFx metadata and events ----
+
+    /// Registers MTS not yet known, with their metrics (a new metric takes the type of its
+    /// first MTS; an existing one keeps its own) and dimensions, created by key `creator`.
+    /// MTS already registered are left as they are. Returns what was created and the stored
+    /// type of every metric named.
+    fn sfx_register(&self, org_id: &str, creator: &str, mts: &[SfxNewMts])
+    -> Result<SfxRegistered>;
+
+    /// Every metric, dimension, MTS and tag of the organization.
+    fn sfx_snapshot(&self, org_id: &str) -> Result<SfxSnapshot>;
+
+    /// Replaces a metric's description, custom properties and tags. `NotFound` when unknown.
+    fn sfx_update_metric(
+        &self,
+        org_id: &str,
+        name: &str,
+        update: &SfxUpdate,
+        by: &str,
+    ) -> Result<SfxMetric>;
+
+    /// Replaces a dimension's description, custom properties and tags, creating the
+    /// dimension if it is new (SignalFx lets a dimension be described before data carries it).
+    fn sfx_update_dimension(
+        &self,
+        org_id: &str,
+        key: &str,
+        value: &str,
+        update: &SfxUpdate,
+        by: &str,
+    ) -> Result<SfxDimension>;
+
+    /// Creates or replaces a tag's description and custom properties.
+    fn sfx_put_tag(&self, org_id: &str, name: &str, update: &SfxUpdate, by: &str)
+    -> Result<SfxTag>;
+
+    /// Deletes a tag. `NotFound` when unknown.
+    fn sfx_delete_tag(&self, org_id: &str, name: &str) -> Result<()>;
+
+    /// Stores events, durably and together; returns them with their ids.
+    fn sfx_add_events(&self, org_id: &str, events: &[SfxEvent]) -> Result<Vec<SfxEvent>>;
+
+    /// Events matching `filter`, oldest first.
+    fn sfx_events(&self, org_id: &str, filter: &SfxEventFilter) -> Result<Vec<SfxEvent>>;
 }
 
 /// Where the catalog reads the time for `created_at` and friends; tests inject a fixed one.

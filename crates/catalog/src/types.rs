@@ -96,6 +96,8 @@ pub struct Principal {
     pub organization_id: String,
     /// The key used.
     pub key_id: String,
+    /// The key's name, as logs name it.
+    pub key_name: String,
     /// What the key may do.
     pub scope: Scope,
 }

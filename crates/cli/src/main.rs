@@ -38,6 +38,9 @@ enum Command {
     /// Apply rule modules to a running server, or evaluate a rule over stored data.
     #[command(subcommand)]
     Rules(commands::rules::RulesCommand),
+    /// List the custom events of a running server (SignalFx's `/v2/event`), one JSON object a
+    /// line.
+    Events(commands::events::EventsArgs),
     /// List the annotations of a running server.
     #[command(subcommand)]
     Annotations(commands::rules::AnnotationsCommand),
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Config(command) => commands::config::run(command),
         Command::Query(args) => commands::query::run(args).map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => commands::ingest::run(args),
+        Command::Events(args) => commands::events::run(args).map(|()| ExitCode::SUCCESS),
         Command::Rules(command) => commands::rules::run(command).map(|()| ExitCode::SUCCESS),
         Command::Annotations(command) => {
             commands::rules::run_annotations(command).map(|()| ExitCode::SUCCESS)

@@ -26,8 +26,8 @@ use serde::de::DeserializeOwned;
 pub use sextant_api as api;
 use sextant_api::{
     AdminFlushResponse, Annotation, AnnotationList, AnnotationPatch, AnnotationQuery, AppliedRule,
-    CreateTag, CreateUser, ErrorBody, EvalRequest, EvalResponse, FlushResponse, Rule, RuleBody,
-    RuleList, RuleQuery, Tag, TagList, User, UserList, paths,
+    CreateTag, CreateUser, ErrorBody, EvalRequest, EvalResponse, Event, EventList, EventQuery,
+    FlushResponse, Rule, RuleBody, RuleList, RuleQuery, Tag, TagList, User, UserList, paths,
 };
 
 use crate::http::Http;
@@ -128,6 +128,14 @@ impl NativeClient {
             }
             query.page_token = Some(page.next_page_token);
         }
+    }
+
+    /// The custom events `query` selects, oldest first.
+    pub async fn list_events(&self, query: &EventQuery) -> Result<Vec<Event>> {
+        let list: EventList = self
+            .call(Method::GET, paths::EVENTS, Some(query), None::<&()>)
+            .await?;
+        Ok(list.events)
     }
 
     /// One annotation.

@@ -20,13 +20,17 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::handler))
         .merge(crate::influx::routes())
         .merge(crate::kairos::routes())
+        .merge(crate::signalfx::routes())
         .merge(crate::admin::routes())
         .merge(crate::native::routes())
         .with_state(state.clone());
+    // SignalFx's REST client does not strip a trailing slash from its endpoint, so its paths
+    // may start `//v2/`: such a path is served as if its slashes were single.
+    let signalfx = crate::signalfx::routes().with_state(state.clone());
     crate::sift::routes(&state)
         .into_axum_router()
         .merge(http)
-        .fallback(unknown_route)
+        .fallback(move |req: Request<Body>| collapse_slashes(signalfx.clone(), req))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,
@@ -34,6 +38,42 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state, crate::metrics::count))
         // Outermost, so that every reply carries the id, refusals of authentication included.
         .layer(middleware::from_fn(crate::request_id::assign))
+}
+
+/// A path with repeated slashes that SignalFx serves once they are collapsed; any other
+/// unknown path is [`unknown_route`].
+async fn collapse_slashes(signalfx: Router, mut req: Request<Body>) -> Response {
+    use tower::ServiceExt;
+    let path = req.uri().path();
+    if !path.contains("//") {
+        return unknown_route(req).await;
+    }
+    let mut collapsed = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && collapsed.ends_with('/')) {
+            collapsed.push(c);
+        }
+    }
+    if !collapsed.starts_with("/v2/") {
+        return unknown_route(req).await;
+    }
+    if let Some(query) = req.uri().query() {
+        collapsed.push('?');
+        collapsed.push_str(query);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    match collapsed.parse() {
+        Ok(path_and_query) => parts.path_and_query = Some(path_and_query),
+        Err(_) => return unknown_route(req).await,
+    }
+    match axum::http::Uri::from_parts(parts) {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return unknown_route(req).await,
+    }
+    match signalfx.oneshot(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 /// A path no front end serves: gRPC's UNIMPLEMENTED for gRPC calls, a plain 404 for the rest.

@@ -267,6 +267,7 @@ mod tests {
         Principal {
             organization_id: "org".into(),
             key_id: "key".into(),
+            key_name: "test key".into(),
             scope,
         }
     }

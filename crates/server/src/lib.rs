@@ -18,5 +18,6 @@ pub mod metrics;
 pub mod native;
 pub mod request_id;
 pub mod sift;
+pub mod signalfx;
 pub mod state;
 pub mod webhook;

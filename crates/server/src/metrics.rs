@@ -30,6 +30,12 @@ struct ProtocolLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    protocol: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrpcLabels {
     method: String,
     code: String,
@@ -45,6 +51,7 @@ struct HttpLabels {
 pub struct Metrics {
     registry: Registry,
     points: Family<ProtocolLabels, Counter>,
+    refused: Family<RefusedLabels, Counter>,
     grpc: Family<GrpcLabels, Counter>,
     http: Family<HttpLabels, Counter>,
 }
@@ -59,6 +66,13 @@ impl Metrics {
             "ingested_points",
             "Points stored, by the protocol they came in by",
             points.clone(),
+        );
+        let refused = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            "refused_points",
+            "Points or events refused alone while the rest of their request was stored, by \
+             protocol and reason (each is logged with the key's name and the reason)",
+            refused.clone(),
         );
         let grpc = Family::<GrpcLabels, Counter>::default();
         registry.register(
@@ -77,6 +91,7 @@ impl Metrics {
         Metrics {
             registry,
             points,
+            refused,
             grpc,
             http,
         }
@@ -86,6 +101,13 @@ impl Metrics {
     pub fn ingested(&self, protocol: &'static str, n: usize) {
         self.points
             .get_or_create(&ProtocolLabels { protocol })
+            .inc_by(n as u64);
+    }
+
+    /// Counts `n` points (or events) from `protocol` refused alone for `reason`.
+    pub fn refused(&self, protocol: &'static str, reason: &'static str, n: usize) {
+        self.refused
+            .get_or_create(&RefusedLabels { protocol, reason })
             .inc_by(n as u64);
     }
 

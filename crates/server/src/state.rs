@@ -28,6 +28,9 @@ pub struct AppState {
     /// The wall clock front ends read "now" from (a line without a timestamp, a relative
     /// KairosDB query, a stopped run): the system's, unless a test fixes it.
     pub clock: Arc<dyn Clock>,
+    /// SignalFx's metadata (metrics, dimensions, MTS, tags) in memory, loaded from the
+    /// catalog per organization on first use.
+    pub signalfx: Arc<crate::signalfx::index::SfxIndex>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             metrics,
             rules,
             clock: Arc::new(SystemClock),
+            signalfx: Arc::default(),
         }
     }
 

@@ -167,7 +167,7 @@ pub(super) fn authenticate(conn: &Connection, secret: &str) -> Result<Option<Pri
         return Ok(None);
     }
     let mut statement = conn.prepare_cached(
-        "SELECT organization_id, id, scope FROM api_keys
+        "SELECT organization_id, id, scope, name FROM api_keys
          WHERE secret_sha256 = ?1 AND revoked_at IS NULL",
     )?;
     let found = statement
@@ -176,10 +176,11 @@ pub(super) fn authenticate(conn: &Connection, secret: &str) -> Result<Option<Pri
                 row.get::<_, String>(0)?,
                 row.get(1)?,
                 row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
             ))
         })
         .optional()?;
-    let Some((organization_id, key_id, scope)) = found else {
+    let Some((organization_id, key_id, scope, key_name)) = found else {
         return Ok(None);
     };
     let scope = scope
@@ -188,6 +189,7 @@ pub(super) fn authenticate(conn: &Connection, secret: &str) -> Result<Option<Pri
     Ok(Some(Principal {
         organization_id,
         key_id,
+        key_name,
         scope,
     }))
 }
@@ -257,6 +259,7 @@ pub(super) fn bootstrap(
     Ok(Some(Principal {
         organization_id: organization.id,
         key_id: key.id,
+        key_name: key.name,
         scope: key.scope,
     }))
 }

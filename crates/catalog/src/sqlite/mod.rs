@@ -9,6 +9,7 @@ mod query;
 mod rules;
 mod runs;
 mod schema;
+mod signalfx;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,10 @@ use crate::error::{Error, Result};
 use crate::rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationUpdate, NameFilter, NewAnnotation,
     Rule, RuleCheckpoint, RuleDef, RuleEvaluation, RuleFilter, RuleStream, Tag, User,
+};
+use crate::signalfx_types::{
+    SfxDimension, SfxEvent, SfxEventFilter, SfxMetric, SfxNewMts, SfxRegistered, SfxSnapshot,
+    SfxTag, SfxUpdate,
 };
 use crate::types::{
     ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
@@ -369,5 +374,61 @@ impl Catalog for SqliteCatalog {
         evaluations: &[RuleEvaluation],
     ) -> Result<Vec<AnnotationEvent>> {
         self.write(|tx, now| rules::commit_rule_evaluations(tx, org_id, evaluations, now))
+    }
+
+    fn sfx_register(
+        &self,
+        org_id: &str,
+        creator: &str,
+        mts: &[SfxNewMts],
+    ) -> Result<SfxRegistered> {
+        self.write(|tx, now| signalfx::register(tx, org_id, creator, mts, now))
+    }
+
+    fn sfx_snapshot(&self, org_id: &str) -> Result<SfxSnapshot> {
+        self.read(|conn| signalfx::snapshot(conn, org_id))
+    }
+
+    fn sfx_update_metric(
+        &self,
+        org_id: &str,
+        name: &str,
+        update: &SfxUpdate,
+        by: &str,
+    ) -> Result<SfxMetric> {
+        self.write(|tx, now| signalfx::update_metric(tx, org_id, name, update, by, now))
+    }
+
+    fn sfx_update_dimension(
+        &self,
+        org_id: &str,
+        key: &str,
+        value: &str,
+        update: &SfxUpdate,
+        by: &str,
+    ) -> Result<SfxDimension> {
+        self.write(|tx, now| signalfx::update_dimension(tx, org_id, key, value, update, by, now))
+    }
+
+    fn sfx_put_tag(
+        &self,
+        org_id: &str,
+        name: &str,
+        update: &SfxUpdate,
+        by: &str,
+    ) -> Result<SfxTag> {
+        self.write(|tx, now| signalfx::put_tag(tx, org_id, name, update, by, now))
+    }
+
+    fn sfx_delete_tag(&self, org_id: &str, name: &str) -> Result<()> {
+        self.write(|tx, _| signalfx::delete_tag(tx, org_id, name))
+    }
+
+    fn sfx_add_events(&self, org_id: &str, events: &[SfxEvent]) -> Result<Vec<SfxEvent>> {
+        self.write(|tx, _| signalfx::add_events(tx, org_id, events))
+    }
+
+    fn sfx_events(&self, org_id: &str, filter: &SfxEventFilter) -> Result<Vec<SfxEvent>> {
+        self.read(|conn| signalfx::events(conn, org_id, filter))
     }
 }

@@ -171,6 +171,48 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (rule_id, asset_id, run_id)
     ) WITHOUT ROWID;
     "#,
+    // 3: SignalFx metadata (metrics, dimensions, tags, MTS) and custom events.
+    r#"
+    CREATE TABLE sfx_objects (
+        seq                 INTEGER PRIMARY KEY,
+        organization_id     TEXT    NOT NULL REFERENCES organizations (id),
+        kind                TEXT    NOT NULL CHECK (kind IN ('metric', 'dimension', 'tag')),
+        name                TEXT    NOT NULL,
+        value               TEXT    NOT NULL,
+        metric_type         TEXT    NOT NULL,
+        description         TEXT    NOT NULL,
+        custom_properties   TEXT    NOT NULL,
+        tags                TEXT    NOT NULL,
+        created             INTEGER NOT NULL,
+        creator             TEXT    NOT NULL,
+        last_updated        INTEGER NOT NULL,
+        last_updated_by     TEXT    NOT NULL,
+        UNIQUE (organization_id, kind, name, value)
+    );
+
+    CREATE TABLE sfx_mts (
+        seq                 INTEGER PRIMARY KEY,
+        organization_id     TEXT    NOT NULL REFERENCES organizations (id),
+        id                  TEXT    NOT NULL,
+        metric              TEXT    NOT NULL,
+        dimensions          TEXT    NOT NULL,
+        created             INTEGER NOT NULL,
+        creator             TEXT    NOT NULL,
+        UNIQUE (organization_id, id)
+    );
+
+    CREATE TABLE sfx_events (
+        seq                 INTEGER PRIMARY KEY,
+        organization_id     TEXT    NOT NULL REFERENCES organizations (id),
+        event_type          TEXT    NOT NULL,
+        category            TEXT    NOT NULL,
+        dimensions          TEXT    NOT NULL,
+        properties          TEXT    NOT NULL,
+        timestamp           INTEGER NOT NULL
+    );
+    CREATE INDEX sfx_events_by_type ON sfx_events (organization_id, event_type, timestamp);
+    CREATE INDEX sfx_events_by_time ON sfx_events (organization_id, timestamp);
+    "#,
 ];
 
 /// The schema version this build writes.

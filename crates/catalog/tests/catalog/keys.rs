@@ -61,6 +61,7 @@ fn keys_authenticate_until_revoked() {
     let principal = |key: &sextant_catalog::ApiKey| Principal {
         organization_id: key.organization_id.clone(),
         key_id: key.id.clone(),
+        key_name: key.name.clone(),
         scope: key.scope,
     };
     // (secret presented, expected principal)

@@ -1,6 +1,7 @@
 //! The subcommands of `sextant`, one module each.
 
 pub mod config;
+pub mod events;
 pub mod ingest;
 pub mod query;
 pub mod rules;

@@ -7,6 +7,7 @@
 //! Errors are `{"error": "..."}` with the status of their kind ([`HttpError`]); times are
 //! nanoseconds since the Unix epoch.
 
+mod events;
 mod rules;
 pub(crate) mod wire;
 
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::RULES_EVAL, post(rules::eval_rule))
         .route(paths::RULES_FLUSH, post(rules::flush_rules))
         .route(paths::ANNOTATIONS, get(rules::list_annotations))
+        .route(paths::EVENTS, get(events::list_events))
         .route(
             paths::ANNOTATION,
             get(rules::get_annotation).patch(rules::update_annotation),

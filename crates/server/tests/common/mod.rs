@@ -70,6 +70,11 @@ impl TestServer {
         }
     }
 
+    /// The data directory (catalog and store).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// A plaintext gRPC channel.
     pub async fn channel(&self) -> Channel {
         tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
