@@ -7,21 +7,7 @@ use std::io::Write;
 
 use base64::Engine;
 use common::{TOKEN, TestServer, http};
-use sextant_catalog::Catalog;
-use sextant_model::{SeriesKey, Value};
-use sextant_server::state::org_number;
-
-fn values(server: &TestServer, key: &str) -> Vec<(i64, Value)> {
-    let org = org_number(&server.catalog.list_organizations().unwrap()[0].id);
-    let key: SeriesKey = key.parse().unwrap();
-    server
-        .store
-        .read(org, &key, i64::MIN..i64::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|p| (p.timestamp, p.value))
-        .collect()
-}
+use sextant_model::Value;
 
 #[tokio::test]
 async fn every_field_type_and_precision_is_stored() {
@@ -40,23 +26,23 @@ async fn every_field_type_and_precision_is_stored() {
     assert_eq!(status, 204, "{reply}");
     let t = 1_700_000_000_000_000_000;
     assert_eq!(
-        values(&server, r#"cpu.usage_user{host="h7",region="eu"}"#),
+        server.values(r#"cpu.usage_user{host="h7",region="eu"}"#),
         [(t, Value::Double(12.5))]
     );
     assert_eq!(
-        values(&server, r#"cpu.usage_system{host="h7",region="eu"}"#),
+        server.values(r#"cpu.usage_system{host="h7",region="eu"}"#),
         [(t, Value::Int64(3))]
     );
     assert_eq!(
-        values(&server, r#"cpu.count{host="h7",region="eu"}"#),
+        server.values(r#"cpu.count{host="h7",region="eu"}"#),
         [(t, Value::Uint64(7))]
     );
     assert_eq!(
-        values(&server, r#"log.msg{host="h7"}"#),
+        server.values(r#"log.msg{host="h7"}"#),
         [(t + 1_000_000_000, Value::String("disk \"sda\" full".into()))]
     );
     assert_eq!(
-        values(&server, r#"log.ok{host="h7"}"#),
+        server.values(r#"log.ok{host="h7"}"#),
         [(t + 1_000_000_000, Value::Bool(false))]
     );
 
@@ -77,7 +63,7 @@ async fn every_field_type_and_precision_is_stored() {
         .await;
         assert_eq!(status, 204);
         assert_eq!(
-            values(&server, &format!(r#"p.v{{precision="{precision}"}}"#))[0].0,
+            server.values(&format!(r#"p.v{{precision="{precision}"}}"#))[0].0,
             expected,
             "{precision}"
         );
@@ -126,10 +112,10 @@ async fn bad_lines_are_reported_and_good_lines_stored() {
         "{message}"
     );
     assert_eq!(
-        values(&server, r#"m.v{host="a"}"#),
+        server.values(r#"m.v{host="a"}"#),
         [(1, Value::Int64(1)), (2, Value::Int64(2))]
     );
-    assert_eq!(values(&server, r#"m.v{host="c"}"#), [(5, Value::Int64(4))]);
+    assert_eq!(server.values(r#"m.v{host="c"}"#), [(5, Value::Int64(4))]);
 
     // A series that already has another type: its lines are rejected, the others stored.
     let (status, reply) = http(
@@ -150,7 +136,7 @@ async fn bad_lines_are_reported_and_good_lines_stored() {
     );
     assert!(message.contains("has type int64 for life"), "{message}");
     assert_eq!(
-        values(&server, r#"m.v{host="d"}"#),
+        server.values(r#"m.v{host="d"}"#),
         [(10, Value::Double(1.0))]
     );
 
@@ -214,16 +200,16 @@ async fn a_type_conflicting_series_is_refused_and_the_others_stored_in_one_write
     );
     // The other series went in together, as one WAL record.
     assert_eq!(server.store.wal().durable_seq(), seq + 1);
-    assert_eq!(values(&server, r#"m.v{host="e"}"#), [(20, Value::Int64(1))]);
+    assert_eq!(server.values(r#"m.v{host="e"}"#), [(20, Value::Int64(1))]);
     assert_eq!(
-        values(&server, r#"n.x{host="a"}"#),
+        server.values(r#"n.x{host="a"}"#),
         [(20, Value::Double(2.0))]
     );
     assert_eq!(
-        values(&server, r#"n.y{host="a"}"#),
+        server.values(r#"n.y{host="a"}"#),
         [(20, Value::Double(3.0))]
     );
-    assert_eq!(values(&server, r#"m.v{host="a"}"#), [(1, Value::Int64(1))]);
+    assert_eq!(server.values(r#"m.v{host="a"}"#), [(1, Value::Int64(1))]);
     server.stop().await;
 }
 
@@ -248,7 +234,7 @@ async fn gzip_bodies_and_basic_auth_work_and_no_key_is_refused() {
     )
     .await;
     assert_eq!(status, 204, "{reply}");
-    assert_eq!(values(&server, r#"g.v{host="h3"}"#).len(), 100);
+    assert_eq!(server.values(r#"g.v{host="h3"}"#).len(), 100);
 
     let (status, reply) = http(
         server.addr,
@@ -294,11 +280,8 @@ async fn every_member_of_a_multi_member_gzip_body_is_stored() {
     .await;
     assert_eq!(status, 204, "{reply}");
     assert_eq!(
-        values(&server, r#"m.v{host="a"}"#),
+        server.values(r#"m.v{host="a"}"#),
         [(1, Value::Double(1.0)), (2, Value::Double(2.0))]
     );
-    assert_eq!(
-        values(&server, r#"m.v{host="b"}"#),
-        [(3, Value::Double(3.0))]
-    );
+    assert_eq!(server.values(r#"m.v{host="b"}"#), [(3, Value::Double(3.0))]);
 }

@@ -17,18 +17,6 @@ fn org_id(server: &TestServer) -> String {
     server.catalog.list_organizations().unwrap()[0].id.clone()
 }
 
-fn values(server: &TestServer, key: &str) -> Vec<(i64, Value)> {
-    let org = org_number(&org_id(server));
-    let key: SeriesKey = key.parse().unwrap();
-    server
-        .store
-        .read(org, &key, i64::MIN..i64::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|p| (p.timestamp, p.value))
-        .collect()
-}
-
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(8));
     encoder.write_all(data).unwrap();
@@ -125,24 +113,24 @@ async fn protobuf_datapoints_of_every_type_are_stored_as_series() {
     assert_eq!((status, reply.as_str()), (200, "\"OK\""));
 
     let ns = t * 1_000_000;
-    let latency = values(&server, r#"req.latency{app="api",host="h1"}"#);
+    let latency = server.values(r#"req.latency{app="api",host="h1"}"#);
     assert_eq!(latency.len(), 2);
     assert_eq!(latency[0], (ns, Value::Double(1.5)));
     assert!(matches!(latency[1], (t1, Value::Double(v)) if t1 == ns + 1_000_000_000 && v.is_nan()));
     assert_eq!(
-        values(&server, r#"req.latency{app="api",host="h2"}"#),
+        server.values(r#"req.latency{app="api",host="h2"}"#),
         [(ns, Value::Double(f64::NEG_INFINITY))]
     );
     assert_eq!(
-        values(&server, r#"req.count{app="api",host="h1"}"#),
+        server.values(r#"req.count{app="api",host="h1"}"#),
         [(ns, Value::Int64(42))]
     );
     assert_eq!(
-        values(&server, r#"build{app="api",host="h1"}"#),
+        server.values(r#"build{app="api",host="h1"}"#),
         [(ns, Value::String("v1.2".into()))]
     );
     // No timestamp: the server's time.
-    let total = values(&server, r#"req.total{app="api",host="h1"}"#);
+    let total = server.values(r#"req.total{app="api",host="h1"}"#);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -231,10 +219,7 @@ async fn points_of_known_mts_write_nothing_to_the_catalog() {
         assert_eq!(status, 200);
     }
     assert_eq!(std::fs::metadata(&wal).unwrap().len(), before);
-    assert_eq!(
-        values(&server, r#"known.cpu{app="api",host="h7"}"#).len(),
-        11
-    );
+    assert_eq!(server.values(r#"known.cpu{app="api",host="h7"}"#).len(), 11);
     // A new MTS is registered: the log grows.
     let new = encode_protobuf(&[dp(
         "known.cpu",
@@ -281,13 +266,13 @@ async fn bad_points_are_refused_alone_logged_and_counted() {
     assert_eq!((status, reply.as_str()), (200, "\"OK\""));
     let ns = t * 1_000_000;
     assert_eq!(
-        values(&server, r#"temp{room="a"}"#),
+        server.values(r#"temp{room="a"}"#),
         [
             (ns, Value::Double(21.5)),
             (ns + 1_000_000, Value::Double(f64::INFINITY))
         ]
     );
-    assert_eq!(values(&server, "hits"), [(ns, Value::Int64(3))]);
+    assert_eq!(server.values("hits"), [(ns, Value::Int64(3))]);
     // The refused point created no series.
     let org = org_number(&org_id(&server));
     let refused: SeriesKey = r#"temp{room="b"}"#.parse().unwrap();
@@ -332,10 +317,10 @@ async fn bad_points_are_refused_alone_logged_and_counted() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(values(&server, "hits"), [(ns, Value::Int64(3))]);
-    assert_eq!(values(&server, r#"temp{room="a"}"#).len(), 2);
+    assert_eq!(server.values("hits"), [(ns, Value::Int64(3))]);
+    assert_eq!(server.values(r#"temp{room="a"}"#).len(), 2);
     assert_eq!(
-        values(&server, r#"temp{room="c"}"#),
+        server.values(r#"temp{room="c"}"#),
         [(ns + 5_000_000, Value::Double(19.0))]
     );
 

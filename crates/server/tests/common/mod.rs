@@ -70,6 +70,19 @@ impl TestServer {
         }
     }
 
+    /// Every stored point of series `key` (in its text form) of the first organization.
+    pub fn values(&self, key: &str) -> Vec<(i64, sextant_model::Value)> {
+        let org =
+            sextant_server::state::org_number(&self.catalog.list_organizations().unwrap()[0].id);
+        let key: sextant_model::SeriesKey = key.parse().unwrap();
+        self.store
+            .read(org, &key, i64::MIN..i64::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.timestamp, p.value))
+            .collect()
+    }
+
     /// The data directory (catalog and store).
     pub fn dir(&self) -> &std::path::Path {
         self._dir.path()
