@@ -251,7 +251,7 @@ pub async fn run(
     let started = Instant::now();
     let say = |what: &str| eprintln!("[{:>6.0} s] {what}", started.elapsed().as_secs_f64());
     say("generating W1");
-    let w1 = generate(
+    let mut w1 = generate(
         Kind::W1,
         Options {
             scale,
@@ -265,25 +265,44 @@ pub async fn run(
     for request in &w1.requests {
         points.extend(to_datapoints(&request.body)?);
     }
-    let lines = Arc::new(w1.requests);
     let mut figures = Vec::new();
-
-    say("line protocol, 10,000 points a request");
-    figures.push(
-        ingest(
+    // Line protocol in requests of the same sizes: a W1 line holds 10 points, so a request of
+    // 300 points names as many series as a SignalFx request of 300 datapoints.
+    let mut line_figures = Vec::new();
+    for per_request in [10_000, 300] {
+        let requests = if per_request == 10_000 {
+            std::mem::take(&mut w1.requests)
+        } else {
+            generate(
+                Kind::W1,
+                Options {
+                    scale,
+                    batch_points: per_request,
+                    offset_ms: 0,
+                    max_points: u64::MAX,
+                    truth: false,
+                },
+            )
+            .requests
+        };
+        let variant = format!("line protocol, {per_request} points a request");
+        say(&variant);
+        let figure = ingest(
             binary,
-            "line protocol, 10,000 points a request",
+            &variant,
             |addr| Target {
                 addr,
                 path: "/write?precision=ms".to_owned(),
                 headers: vec![("authorization".into(), format!("Bearer {SEXTANT_TOKEN}"))],
             },
-            lines,
+            Arc::new(requests),
             connections,
         )
-        .await?,
-    );
-    for (per_request, compress) in [(300, true), (10_000, true), (10_000, false)] {
+        .await?;
+        line_figures.push((per_request, figure.points_per_cpu_s));
+        figures.push(figure);
+    }
+    for (per_request, compress) in [(300, true), (300, false), (10_000, true), (10_000, false)] {
         let variant = format!(
             "SignalFx protobuf, {per_request} points a request, {}",
             if compress { "gzip" } else { "uncompressed" }
@@ -306,21 +325,29 @@ pub async fn run(
     let (registration, searches) = search(binary, mts, connections).await?;
 
     let baseline = figures[0].points_per_cpu_s;
+    let same_size = |f: &Figure| {
+        line_figures
+            .iter()
+            .find(|(n, _)| f.variant.contains(&format!(", {n} points a request")))
+            .map(|(_, cpu)| format!("{:.2}x", f.points_per_cpu_s / cpu))
+            .unwrap_or_else(|| "–".to_owned())
+    };
     let mut md = String::new();
     md.push_str(&format!(
         "W1 at scale {scale}: {} points, {connections} connections, closed loop, one fresh server per row.\n\n",
         figures[0].points
     ));
-    md.push_str("| what | requests | points/s | points per server CPU-s | vs line protocol |\n");
-    md.push_str("|---|---:|---:|---:|---:|\n");
+    md.push_str("| what | requests | points/s | points per server CPU-s | vs line protocol, 10,000 a request | vs line protocol, same request size |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|\n");
     for f in figures.iter().chain(std::iter::once(&registration)) {
         md.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {:.2}x |\n",
+            "| {} | {} | {:.0} | {:.0} | {:.2}x | {} |\n",
             f.variant,
             f.requests,
             f.points_per_s,
             f.points_per_cpu_s,
-            f.points_per_cpu_s / baseline
+            f.points_per_cpu_s / baseline,
+            same_size(f)
         ));
     }
     md.push_str(&format!(

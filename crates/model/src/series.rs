@@ -21,8 +21,9 @@
 //! without labels), so `key.to_string().parse() == Ok(key)` for every key.
 
 use std::fmt;
+use std::hash::BuildHasher;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::ErrorKind;
 
@@ -63,13 +64,36 @@ pub struct Label {
 ///
 /// A key is shared, not copied: cloning one is a reference-count increment, so the write path
 /// can hand the same key to the batch, the WAL and the index without allocating.
+///
+/// A key carries a hash of its name and labels, computed once when it is built: maps keyed by
+/// series hash those eight bytes rather than the whole text. The hash is seeded per process,
+/// so it is never stored or sent anywhere.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey(Arc<KeyParts>);
 
-#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Eq, PartialOrd, Ord)]
 struct KeyParts {
     name: String,
     labels: Vec<Label>,
+    /// `SEED.hash_one((&name, &labels))`. Last, so that ordering is by name, then labels.
+    hash: u64,
+}
+
+/// The seed of every key's hash: random per process, so that crafted keys cannot be made to
+/// collide.
+static SEED: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+
+impl PartialEq for KeyParts {
+    fn eq(&self, other: &Self) -> bool {
+        // The hash first: most keys that differ differ there.
+        self.hash == other.hash && self.name == other.name && self.labels == other.labels
+    }
+}
+
+impl std::hash::Hash for KeyParts {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
 }
 
 impl fmt::Debug for SeriesKey {
@@ -176,7 +200,8 @@ impl SeriesKey {
                 });
             }
         }
-        Ok(SeriesKey(Arc::new(KeyParts { name, labels })))
+        let hash = SEED.hash_one((&name, &labels));
+        Ok(SeriesKey(Arc::new(KeyParts { name, labels, hash })))
     }
 
     /// The series name, e.g. `mainmotor.velocity`.
@@ -200,7 +225,7 @@ impl SeriesKey {
 
     /// An estimate of the heap bytes this key holds (shared by its clones).
     pub fn heap_size(&self) -> usize {
-        let KeyParts { name, labels } = &*self.0;
+        let KeyParts { name, labels, .. } = &*self.0;
         std::mem::size_of::<KeyParts>()
             + 16
             + name.capacity()

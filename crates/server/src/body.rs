@@ -21,7 +21,14 @@ pub enum GzipError {
 /// as soon as the output would exceed `limit` bytes, so a small body that inflates enormously
 /// costs at most `limit` bytes of memory.
 pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, GzipError> {
-    let mut out = Vec::new();
+    // A gzip member ends with its uncompressed size (modulo 2^32): room for that at once
+    // rather than growing step by step. Only a hint, held to the limit and to what deflate
+    // can expand the body to (at most 1032 times), so a lying trailer reserves no more.
+    let hint = body
+        .last_chunk::<4>()
+        .map_or(0, |size| u32::from_le_bytes(*size) as usize);
+    let room = hint.min(limit).min(body.len().saturating_mul(1032));
+    let mut out = Vec::with_capacity(room.saturating_add(1));
     flate2::read::MultiGzDecoder::new(body)
         .take(limit as u64 + 1)
         .read_to_end(&mut out)

@@ -65,7 +65,20 @@ impl<'a> Reader<'a> {
         self.at >= self.bytes.len()
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64> {
+        // Most varints here (keys, lengths, metric types) are one byte.
+        if let Some(&b) = self.bytes.get(self.at)
+            && b < 0x80
+        {
+            self.at += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_slow()
+    }
+
+    #[cold]
+    fn varint_slow(&mut self) -> Result<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let Some(&b) = self.bytes.get(self.at) else {
@@ -94,6 +107,7 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(array))
     }
 
+    #[inline(always)]
     fn delimited(&mut self) -> Result<&'a [u8]> {
         let len = self.varint()?;
         let len = usize::try_from(len).map_err(|_| malformed("a length is too large"))?;
@@ -108,6 +122,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field's number and wire type.
+    #[inline(always)]
     fn tag(&mut self) -> Result<(u32, u8)> {
         let key = self.varint()?;
         if key > u64::from(u32::MAX) {
@@ -165,6 +180,7 @@ fn utf8(bytes: &[u8]) -> Result<&str> {
     std::str::from_utf8(bytes).map_err(|_| malformed("a string is not valid UTF-8"))
 }
 
+#[inline(always)]
 fn expect(wire: u8, want: u8) -> Result<()> {
     if wire == want {
         Ok(())
@@ -183,82 +199,229 @@ pub fn for_each_point<'a>(
     dims: &mut Vec<(&'a str, &'a str)>,
     mut on_point: impl FnMut(Result<PointRef<'_>, BadPointRef<'_>>),
 ) -> Result<()> {
-    // The whole message is read before any point is handed on, so that a damaged body is
-    // refused whole, as the owned decoder does. Dimensions go to one flat list.
+    let mut scratch = Scratch {
+        dims: std::mem::take(dims),
+        ..Scratch::default()
+    };
+    let result = for_each_point_known(
+        body,
+        &mut scratch,
+        |_| None::<()>,
+        |point| on_point(point.map(|p| p.point)),
+    );
+    *dims = std::mem::take(&mut scratch.dims);
     dims.clear();
-    let mut points: Vec<(Raw<'a>, std::ops::Range<usize>)> = Vec::new();
+    result
+}
+
+/// Scratch space for [`for_each_point_known`], reused across calls.
+#[derive(Debug, Default)]
+pub struct Scratch<'a> {
+    dims: Vec<(&'a str, &'a str)>,
+    texts: Vec<u8>,
+}
+
+/// A good point from [`for_each_point_known`].
+#[derive(Debug)]
+pub struct KnownPoint<'p, K> {
+    /// The point. Its `dimensions` are empty when `known` is set: they were not read.
+    pub point: PointRef<'p>,
+    /// The point's series text: its `metric` and `dimensions` fields exactly as encoded in
+    /// the body (key, length and bytes, in the order sent). Equal texts name the same series.
+    pub text: &'p [u8],
+    /// What the `known` callback returned for `text`.
+    pub known: Option<K>,
+}
+
+/// As [`for_each_point`], but reads a point's dimensions only when its series text (see
+/// [`KnownPoint::text`]) is not known: for each point, `known` is asked about the text first,
+/// and when it answers, the dimensions are skipped (neither split into keys and values nor
+/// checked) and its answer is handed on with the point.
+///
+/// `known` must answer only for texts that it saw in a good point before (a [`KnownPoint`]
+/// with `known` unset): equal bytes decode to the same good dimensions, so skipping them
+/// changes nothing. A point with a known text can still be refused for its value or type; its
+/// dimensions are then read for the refusal.
+pub fn for_each_point_known<'a, K>(
+    body: &'a [u8],
+    scratch: &mut Scratch<'a>,
+    mut known: impl FnMut(&[u8]) -> Option<K>,
+    mut on_point: impl FnMut(Result<KnownPoint<'_, K>, BadPointRef<'_>>),
+) -> Result<()> {
+    // The whole message is read before any point is handed on, so that a damaged body is
+    // refused whole, as the owned decoder does. Dimensions go to one flat list, series texts
+    // to one buffer.
+    let Scratch { dims, texts } = scratch;
+    dims.clear();
+    texts.clear();
+    // Every point's text is part of its bytes: the texts take less room than the body.
+    texts.reserve(body.len());
+    let mut points: Vec<Read<'a, K>> = Vec::with_capacity(count_points(body));
     let mut reader = Reader { bytes: body, at: 0 };
     while !reader.done() {
         let (field, wire) = reader.tag()?;
         if field == 1 {
             expect(wire, 2)?;
             let bytes = reader.delimited()?;
-            let from = dims.len();
-            let raw = parse_point(bytes, dims)?;
-            points.push((raw, from..dims.len()));
+            let text_from = texts.len();
+            let raw = parse_point(bytes, texts, &mut known, dims)?;
+            points.push(Read {
+                text: text_from..texts.len(),
+                ..raw
+            });
         } else {
             reader.skip(field, wire)?;
         }
     }
-    for (index, (raw, range)) in points.into_iter().enumerate() {
-        let dimensions = &dims[range];
+    let mut cold: Vec<(&str, &str)> = Vec::new();
+    for (index, raw) in points.into_iter().enumerate() {
+        let text = &texts[raw.text.clone()];
+        let dimensions = if raw.known.is_none() {
+            &dims[raw.dims.clone()]
+        } else {
+            &[][..]
+        };
         let metric = Some(raw.metric).filter(|m| !m.is_empty());
-        let bad = |reason: String| BadPointRef {
-            index,
-            metric,
-            dimensions,
-            reason,
+        // The checks and their order are the owned decoder's. A known text passed the first
+        // two before.
+        let reason = if let Err(reason) = check_dims(dimensions) {
+            Some(reason)
+        } else if metric.is_none() {
+            Some("the point has no metric name".to_owned())
+        } else {
+            None
         };
-        // The checks and their order are the owned decoder's.
-        if let Err(reason) = check_dims(dimensions) {
-            on_point(Err(bad(reason)));
-            continue;
+        let checked = match reason {
+            Some(reason) => Err(reason),
+            None => check_value(&raw),
+        };
+        match checked {
+            Ok((value, metric_type)) => on_point(Ok(KnownPoint {
+                point: PointRef {
+                    metric: raw.metric,
+                    dimensions,
+                    timestamp_ms: raw.timestamp_ms,
+                    value,
+                    metric_type,
+                },
+                text,
+                known: raw.known,
+            })),
+            Err(reason) => {
+                let dimensions = if raw.known.is_some() {
+                    // Read the skipped dimensions for the refusal: the text holds them.
+                    cold.clear();
+                    text_dims(text, &mut cold);
+                    &cold[..]
+                } else {
+                    dimensions
+                };
+                on_point(Err(BadPointRef {
+                    index,
+                    metric,
+                    dimensions,
+                    reason,
+                }))
+            }
         }
-        if metric.is_none() {
-            on_point(Err(bad("the point has no metric name".to_owned())));
-            continue;
-        }
-        let metric_type = match raw.metric_type.map(|t| t as i32) {
-            None | Some(0) => MetricType::Gauge,
-            Some(1) => MetricType::Counter,
-            Some(3) => MetricType::CumulativeCounter,
-            Some(2) => {
-                on_point(Err(bad(
-                    "metric type ENUM is not served: send GAUGE, COUNTER or CUMULATIVE_COUNTER"
-                        .to_owned(),
-                )));
-                continue;
-            }
-            Some(other) => {
-                on_point(Err(bad(format!("unknown metric type {other}"))));
-                continue;
-            }
-        };
-        let value = match (raw.str_value, raw.double_value, raw.int_value) {
-            (Some(s), None, None) => ValueRef::Str(s),
-            (None, Some(d), None) => ValueRef::Double(d),
-            (None, None, Some(i)) => ValueRef::Int(i),
-            (None, None, None) => {
-                on_point(Err(bad("the point has no value".to_owned())));
-                continue;
-            }
-            _ => {
-                on_point(Err(bad(
-                    "the point's value sets more than one of strValue, doubleValue and intValue"
-                        .to_owned(),
-                )));
-                continue;
-            }
-        };
-        on_point(Ok(PointRef {
-            metric: raw.metric,
-            dimensions,
-            timestamp_ms: raw.timestamp_ms,
-            value,
-            metric_type,
-        }));
     }
     Ok(())
+}
+
+/// Adds the field at `field` to the run of text bytes not yet copied, copying the run first
+/// when the field does not follow it.
+#[inline(always)]
+fn extend_run(
+    texts: &mut Vec<u8>,
+    bytes: &[u8],
+    run: &mut std::ops::Range<usize>,
+    field: std::ops::Range<usize>,
+) {
+    if run.end == field.start && run.start < run.end {
+        run.end = field.end;
+    } else {
+        texts.extend_from_slice(&bytes[run.clone()]);
+        *run = field;
+    }
+}
+
+/// How many points a body holds, as far as it can be read: to size the lists once.
+fn count_points(body: &[u8]) -> usize {
+    let mut reader = Reader { bytes: body, at: 0 };
+    let mut count = 0;
+    while !reader.done() {
+        let Ok((field, wire)) = reader.tag() else {
+            break;
+        };
+        count += usize::from(field == 1);
+        if reader.skip(field, wire).is_err() {
+            break;
+        }
+    }
+    count
+}
+
+/// A point's value and metric type, or why it is refused.
+fn check_value<'a, K>(raw: &Read<'a, K>) -> Result<(ValueRef<'a>, MetricType), String> {
+    let metric_type = match raw.metric_type.map(|t| t as i32) {
+        None | Some(0) => MetricType::Gauge,
+        Some(1) => MetricType::Counter,
+        Some(3) => MetricType::CumulativeCounter,
+        Some(2) => {
+            return Err(
+                "metric type ENUM is not served: send GAUGE, COUNTER or CUMULATIVE_COUNTER"
+                    .to_owned(),
+            );
+        }
+        Some(other) => return Err(format!("unknown metric type {other}")),
+    };
+    let value = match (raw.str_value, raw.double_value, raw.int_value) {
+        (Some(s), None, None) => ValueRef::Str(s),
+        (None, Some(d), None) => ValueRef::Double(d),
+        (None, None, Some(i)) => ValueRef::Int(i),
+        (None, None, None) => return Err("the point has no value".to_owned()),
+        _ => {
+            return Err(
+                "the point's value sets more than one of strValue, doubleValue and intValue"
+                    .to_owned(),
+            );
+        }
+    };
+    Ok((value, metric_type))
+}
+
+/// The dimensions in a series text, which held good dimensions when it was first read.
+fn text_dims<'t>(text: &'t [u8], out: &mut Vec<(&'t str, &'t str)>) {
+    let mut reader = Reader { bytes: text, at: 0 };
+    while let Ok((field, _)) = reader.tag() {
+        let Ok(bytes) = reader.delimited() else {
+            return;
+        };
+        if field == 6 {
+            let _ = read_dimension(bytes).map(|d| out.push(d));
+        }
+    }
+}
+
+/// One `Dimension` message: its key and value.
+fn read_dimension(bytes: &[u8]) -> Result<(&str, &str)> {
+    let mut d = Reader { bytes, at: 0 };
+    let (mut key, mut value) = ("", "");
+    while !d.done() {
+        let (field, wire) = d.tag()?;
+        match field {
+            1 => {
+                expect(wire, 2)?;
+                key = utf8(d.delimited()?)?;
+            }
+            2 => {
+                expect(wire, 2)?;
+                value = utf8(d.delimited()?)?;
+            }
+            _ => d.skip(field, wire)?,
+        }
+    }
+    Ok((key, value))
 }
 
 fn check_dims(dims: &[(&str, &str)]) -> Result<(), String> {
@@ -277,29 +440,54 @@ fn check_dims(dims: &[(&str, &str)]) -> Result<(), String> {
 }
 
 /// One `DataPoint` as read, before its checks.
-struct Raw<'a> {
+struct Read<'a, K> {
     metric: &'a str,
     timestamp_ms: Option<i64>,
     metric_type: Option<u64>,
     str_value: Option<&'a str>,
     double_value: Option<f64>,
     int_value: Option<i64>,
+    /// Its series text, in the texts buffer.
+    text: std::ops::Range<usize>,
+    /// What `known` said of the text; when set, `dims` is empty.
+    known: Option<K>,
+    /// Its dimensions, in the dimensions list.
+    dims: std::ops::Range<usize>,
 }
 
-/// Reads one `DataPoint`, appending its dimensions to `dims`. Repeated scalar fields keep
-/// the last value and a repeated `value` message merges, as protobuf decoders do.
-fn parse_point<'a>(bytes: &'a [u8], dims: &mut Vec<(&'a str, &'a str)>) -> Result<Raw<'a>> {
+/// Reads one `DataPoint`: appends its series text (the `metric` and `dimensions` fields as
+/// encoded) to `texts` and, unless `known` answers for that text, its dimensions to `dims`.
+/// Repeated scalar fields keep the last value and a repeated `value` message merges, as
+/// protobuf decoders do.
+fn parse_point<'a, K>(
+    bytes: &'a [u8],
+    texts: &mut Vec<u8>,
+    known: &mut impl FnMut(&[u8]) -> Option<K>,
+    dims: &mut Vec<(&'a str, &'a str)>,
+) -> Result<Read<'a, K>> {
     let mut reader = Reader { bytes, at: 0 };
-    let mut raw = Raw {
+    let mut raw = Read {
         metric: "",
         timestamp_ms: None,
         metric_type: None,
         str_value: None,
         double_value: None,
         int_value: None,
+        text: 0..0,
+        known: None,
+        dims: 0..0,
     };
+    let text_from = texts.len();
+    // The text's bytes not yet copied: fields 2 and 6 that follow one another are copied at
+    // once.
+    let mut run = 0..0;
     while !reader.done() {
+        let field_at = reader.at;
         let (field, wire) = reader.tag()?;
+        if field != 2 && field != 6 && run.start < run.end {
+            texts.extend_from_slice(&bytes[run.clone()]);
+            run = 0..0;
+        }
         match field {
             1 => {
                 expect(wire, 2)?;
@@ -308,6 +496,7 @@ fn parse_point<'a>(bytes: &'a [u8], dims: &mut Vec<(&'a str, &'a str)>) -> Resul
             2 => {
                 expect(wire, 2)?;
                 raw.metric = utf8(reader.delimited()?)?;
+                extend_run(texts, bytes, &mut run, field_at..reader.at);
             }
             3 => {
                 expect(wire, 0)?;
@@ -344,35 +533,35 @@ fn parse_point<'a>(bytes: &'a [u8], dims: &mut Vec<(&'a str, &'a str)>) -> Resul
             }
             6 => {
                 expect(wire, 2)?;
-                let mut d = Reader {
-                    bytes: reader.delimited()?,
-                    at: 0,
-                };
-                let (mut key, mut value) = ("", "");
-                while !d.done() {
-                    let (field, wire) = d.tag()?;
-                    match field {
-                        1 => {
-                            expect(wire, 2)?;
-                            key = utf8(d.delimited()?)?;
-                        }
-                        2 => {
-                            expect(wire, 2)?;
-                            value = utf8(d.delimited()?)?;
-                        }
-                        _ => d.skip(field, wire)?,
-                    }
-                }
-                dims.push((key, value));
+                reader.delimited()?;
+                extend_run(texts, bytes, &mut run, field_at..reader.at);
             }
             _ => reader.skip(field, wire)?,
         }
     }
+    texts.extend_from_slice(&bytes[run]);
+    raw.known = known(&texts[text_from..]);
+    let dims_from = dims.len();
+    if raw.known.is_none() {
+        // A second walk over the fields, read whole above, for the dimensions.
+        let mut reader = Reader { bytes, at: 0 };
+        while !reader.done() {
+            let (field, wire) = reader.tag()?;
+            if field == 6 {
+                dims.push(read_dimension(reader.delimited()?)?);
+            } else {
+                reader.skip(field, wire)?;
+            }
+        }
+    }
+    raw.dims = dims_from..dims.len();
     Ok(raw)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -397,24 +586,32 @@ mod tests {
         let mut dims = Vec::new();
         for_each_point(body, &mut dims, |p| {
             seen.push(match p {
-                Ok(p) => Seen::Good(
-                    p.metric.to_owned(),
-                    p.dimensions
+                Ok(p) => {
+                    let dims = p
+                        .dimensions
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                    p.timestamp_ms,
-                    match p.value {
-                        ValueRef::Int(i) => format!("i{i}"),
-                        ValueRef::Double(d) => format!("d{:?}", d.to_bits()),
-                        ValueRef::Str(s) => format!("s{s}"),
-                    },
-                    p.metric_type,
-                ),
+                        .collect();
+                    good(&p, dims)
+                }
                 Err(b) => Seen::Bad(b.index, b.metric.map(str::to_owned), b.reason),
             })
         })?;
         Ok(seen)
+    }
+
+    fn good(p: &PointRef<'_>, dims: Vec<(String, String)>) -> Seen {
+        Seen::Good(
+            p.metric.to_owned(),
+            dims,
+            p.timestamp_ms,
+            match p.value {
+                ValueRef::Int(i) => format!("i{i}"),
+                ValueRef::Double(d) => format!("d{:?}", d.to_bits()),
+                ValueRef::Str(s) => format!("s{s}"),
+            },
+            p.metric_type,
+        )
     }
 
     fn owned(body: &[u8]) -> Result<Vec<Seen>> {
@@ -498,6 +695,45 @@ mod tests {
         ) {
             let body = prost::Message::encode_to_vec(&proto::DataPointUploadMessage { datapoints: points });
             prop_assert_eq!(fast(&body).unwrap(), owned(&body).unwrap());
+        }
+
+        #[test]
+        fn known_texts_skip_their_dimensions_and_change_nothing(
+            points in proptest::collection::vec(point(), 0..8)
+        ) {
+            let body = prost::Message::encode_to_vec(&proto::DataPointUploadMessage { datapoints: points });
+            let want = owned(&body).unwrap();
+            // A first read learns the dimensions of every good point's text.
+            let mut learned: HashMap<Vec<u8>, Vec<(String, String)>> = HashMap::new();
+            let mut scratch = Scratch::default();
+            for_each_point_known(&body, &mut scratch, |_| None::<()>, |p| {
+                if let Ok(p) = p {
+                    learned.insert(
+                        p.text.to_vec(),
+                        p.point.dimensions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                    );
+                }
+            }).unwrap();
+            // A second read knows them: it reads no dimensions of those points, and with the
+            // learned ones put back, sees what the owned decoder sees.
+            let mut seen = Vec::new();
+            let mut scratch = Scratch::default();
+            for_each_point_known(&body, &mut scratch, |text| learned.get(text).cloned(), |p| {
+                seen.push(match p {
+                    Ok(p) => {
+                        let dims = match p.known {
+                            Some(dims) => {
+                                assert!(p.point.dimensions.is_empty());
+                                dims
+                            }
+                            None => p.point.dimensions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                        };
+                        good(&p.point, dims)
+                    }
+                    Err(b) => Seen::Bad(b.index, b.metric.map(str::to_owned), b.reason),
+                });
+            }).unwrap();
+            prop_assert_eq!(seen, want);
         }
 
         #[test]

@@ -88,11 +88,19 @@ fn describe_dimensions(dimensions: &[(String, String)]) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
-/// One series of a request.
+/// A series' dimensions (its labels, sorted by key) as the log shows them.
+fn describe_labels(key: &SeriesKey) -> String {
+    let parts: Vec<String> = key
+        .labels()
+        .iter()
+        .map(|l| format!("{}={}", l.name, l.value))
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// One series of a request: its metric is the key's name, its dimensions the key's labels.
 struct Slot {
     key: SeriesKey,
-    metric: String,
-    dimensions: Vec<(String, String)>,
     metric_type: MetricType,
     data_type: DataType,
     points: Vec<Point>,
@@ -155,18 +163,37 @@ async fn store_datapoints(
                     PointValue::Double(v) => ValueRef::Double(*v),
                     PointValue::Str(v) => ValueRef::Str(v),
                 };
-                collector.point(PointRef {
-                    metric: &point.metric,
-                    dimensions: &dims,
-                    timestamp_ms: point.timestamp_ms,
-                    value,
-                    metric_type: point.metric_type,
-                });
+                collector.point(
+                    PointRef {
+                        metric: &point.metric,
+                        dimensions: &dims,
+                        timestamp_ms: point.timestamp_ms,
+                        value,
+                        metric_type: point.metric_type,
+                    },
+                    Series::Parts,
+                );
             }
         } else {
-            let mut dims = Vec::new();
-            fast::for_each_point(&body, &mut dims, |point| match point {
-                Ok(point) => collector.point(point),
+            let mut scratch = fast::Scratch::default();
+            // The texts this request has asked about: the shared cache is locked once each.
+            let mut asked: FastMap<Box<[u8]>, Option<SeriesKey>> = FastMap::default();
+            let known = |text: &[u8]| {
+                if let Some(found) = asked.get(text) {
+                    return found.clone();
+                }
+                let found = KnownKeys::get(TextKind::Protobuf, text);
+                asked.insert(text.into(), found.clone());
+                found
+            };
+            fast::for_each_point_known(&body, &mut scratch, known, |point| match point {
+                Ok(p) => {
+                    let series = match p.known {
+                        Some(key) => Series::Known(key),
+                        None => Series::NewText(p.text),
+                    };
+                    collector.point(p.point, series)
+                }
                 Err(bad) => {
                     let dims: Vec<(String, String)> = bad
                         .dimensions
@@ -215,16 +242,16 @@ async fn store_datapoints(
         if slot.points.is_empty() {
             continue;
         }
-        if let Some(&fixed) = metric_types.get(&slot.metric)
+        if let Some(&fixed) = metric_types.get(slot.key.name())
             && fixed != slot.metric_type
         {
             refused.push(Refused {
-                metric: slot.metric.clone(),
-                dimensions: describe_dimensions(&slot.dimensions),
+                metric: slot.key.name().to_owned(),
+                dimensions: describe_labels(&slot.key),
                 reason: format!(
                     "{} points refused: metric `{}` is a {fixed} (a metric keeps the type of its first point), these are {}",
                     slot.points.len(),
-                    slot.metric,
+                    slot.key.name(),
                     slot.metric_type
                 ),
                 class: "metric_type",
@@ -253,7 +280,7 @@ async fn store_datapoints(
                 .map(|&at| &slots[at])
                 .filter(|slot| slot.key == refusal.key);
             let (metric, dimensions) = match slot {
-                Some(slot) => (slot.metric.clone(), describe_dimensions(&slot.dimensions)),
+                Some(slot) => (slot.key.name().to_owned(), describe_labels(&slot.key)),
                 None => (refusal.key.name().to_owned(), String::new()),
             };
             let n = counts.get(refusal.index).copied().unwrap_or(1);
@@ -281,9 +308,10 @@ async fn store_datapoints(
     Ok(())
 }
 
-/// The series keys of recent points by their text (metric and dimensions as sent), so that a
-/// series sent again costs a lookup rather than building its key. Shared by every request: the
-/// mapping is a pure function of the text. Emptied when it holds [`KNOWN_KEYS_BYTES`] of text.
+/// The series keys of recent points by their text, so that a series sent again costs a lookup
+/// rather than building its key (and, in protobuf, reading its dimensions). Shared by every
+/// request: the mapping is a pure function of the text, and only texts of good points are
+/// entered. Emptied when it holds [`KNOWN_KEYS_BYTES`] of text.
 static KNOWN_KEYS: LazyLock<Mutex<KnownKeys>> = LazyLock::new(Mutex::default);
 
 /// The most text the key cache holds before it starts over.
@@ -291,10 +319,64 @@ const KNOWN_KEYS_BYTES: usize = 64 << 20;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Which kind of text a key is cached under.
+#[derive(Clone, Copy)]
+enum TextKind {
+    /// Metric and dimensions, each length-prefixed ([`push_part`]): JSON bodies.
+    Parts,
+    /// A protobuf point's `metric` and `dimensions` fields as encoded
+    /// ([`fast::KnownPoint::text`]).
+    Protobuf,
+}
+
 #[derive(Default)]
 struct KnownKeys {
-    keys: FastMap<Box<[u8]>, SeriesKey>,
+    parts: FastMap<Box<[u8]>, SeriesKey>,
+    protobuf: FastMap<Box<[u8]>, SeriesKey>,
     bytes: usize,
+}
+
+impl KnownKeys {
+    fn get(kind: TextKind, text: &[u8]) -> Option<SeriesKey> {
+        let known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
+        match kind {
+            TextKind::Parts => known.parts.get(text),
+            TextKind::Protobuf => known.protobuf.get(text),
+        }
+        .cloned()
+    }
+
+    fn insert(kind: TextKind, text: &[u8], key: &SeriesKey) {
+        let mut known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
+        let present = match kind {
+            TextKind::Parts => known.parts.contains_key(text),
+            TextKind::Protobuf => known.protobuf.contains_key(text),
+        };
+        if present {
+            return;
+        }
+        if known.bytes + text.len() > KNOWN_KEYS_BYTES {
+            known.parts.clear();
+            known.protobuf.clear();
+            known.bytes = 0;
+        }
+        known.bytes += text.len() + key.heap_size();
+        let map = match kind {
+            TextKind::Parts => &mut known.parts,
+            TextKind::Protobuf => &mut known.protobuf,
+        };
+        map.insert(text.into(), key.clone());
+    }
+}
+
+/// Where a point's series key comes from.
+enum Series<'t> {
+    /// Known from the point's protobuf text: the dimensions were not read.
+    Known(SeriesKey),
+    /// A protobuf point whose text is new: built from its dimensions and remembered.
+    NewText(&'t [u8]),
+    /// A JSON point: looked up by its metric and dimensions.
+    Parts,
 }
 
 /// Appends `bytes` to `out` with its length first, so that concatenations are unambiguous.
@@ -373,71 +455,77 @@ impl<'d> Collector<'d> {
         });
     }
 
-    fn refuse(&mut self, point: &PointRef<'_>, reason: String, class: &'static str) {
-        let dims: Vec<(String, String)> = point
-            .dimensions
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    /// Refuses one point. `key` describes its dimensions when the point's were not read.
+    fn refuse(
+        &mut self,
+        point: &PointRef<'_>,
+        key: Option<&SeriesKey>,
+        reason: String,
+        class: &'static str,
+    ) {
+        let dimensions = match key {
+            Some(key) if point.dimensions.is_empty() => describe_labels(key),
+            _ => {
+                let dims: Vec<(String, String)> = point
+                    .dimensions
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                describe_dimensions(&dims)
+            }
+        };
         self.refused.push(Refused {
             metric: point.metric.to_owned(),
-            dimensions: describe_dimensions(&dims),
+            dimensions,
             reason,
             class,
             count: 1,
         });
     }
 
-    /// The series key of the point whose text is in `self.text`, from the cache or built.
-    fn key(&mut self, point: &PointRef<'_>) -> Result<SeriesKey, SeriesKeyError> {
-        if let Some(key) = KNOWN_KEYS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys
-            .get(self.text.as_slice())
-        {
-            return Ok(key.clone());
+    /// The series key of a JSON point whose text is in `self.text`, from the cache or built.
+    fn parts_key(&mut self, point: &PointRef<'_>) -> Result<SeriesKey, SeriesKeyError> {
+        if let Some(key) = KnownKeys::get(TextKind::Parts, &self.text) {
+            return Ok(key);
         }
         let key = SeriesKey::new(point.metric, point.dimensions.iter().copied())?;
-        let mut known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
-        if known.bytes + self.text.len() > KNOWN_KEYS_BYTES {
-            known.keys.clear();
-            known.bytes = 0;
-        }
-        known.bytes += self.text.len() + key.heap_size();
-        known.keys.insert(self.text.as_slice().into(), key.clone());
+        KnownKeys::insert(TextKind::Parts, &self.text, &key);
         Ok(key)
     }
 
-    fn point(&mut self, point: PointRef<'_>) {
+    fn point(&mut self, point: PointRef<'_>, series: Series<'_>) {
         let timestamp = match point.timestamp_ms {
             None => self.now,
             Some(ms) => match ms.checked_mul(1_000_000) {
                 Some(ns) => ns,
                 None => {
                     let reason = format!("timestamp {ms} ms is outside the range Sextant stores");
-                    return self.refuse(&point, reason, "invalid");
+                    let key = match &series {
+                        Series::Known(key) => Some(key),
+                        _ => None,
+                    };
+                    return self.refuse(&point, key, reason, "invalid");
                 }
             },
         };
         let metric_type = point.metric_type;
-        // A known metric keeps its type: a point of another type is refused alone.
-        if let Some(known) = self.data.metrics.get(point.metric)
-            && known.metric_type != metric_type.as_str()
-        {
-            let reason = format!(
-                "metric `{}` is a {} (a metric keeps the type of its first point), this point is a {metric_type}",
-                point.metric, known.metric_type
-            );
-            return self.refuse(&point, reason, "metric_type");
-        }
         let (data_type, value) = match point.value {
             ValueRef::Int(v) => (DataType::Int64, Value::Int64(v)),
             ValueRef::Double(v) => (DataType::Double, Value::Double(v)),
             ValueRef::Str(v) => (DataType::String, Value::String(v.to_owned())),
         };
-        // The point's text (metric and dimensions as sent) and value type find its slot when
-        // the request has sent the same text before: one hash per point.
+        // A protobuf point whose series is known finds its slot by its key: one hash of eight
+        // bytes and a pointer comparison.
+        if let Series::Known(key) = &series
+            && let Some(&slot) = self.slot_of.get(&(key.clone(), data_type))
+        {
+            return self.push(slot, &point, metric_type, timestamp, value);
+        }
+        if !matches!(series, Series::Parts) {
+            return self.new_slot(point, series, None, data_type, timestamp, value);
+        }
+        // A JSON point's text (metric and dimensions as sent) and value type find its slot
+        // when the request has sent the same text before: one hash per point.
         self.text.clear();
         push_part(&mut self.text, point.metric.as_bytes());
         for (k, v) in point.dimensions {
@@ -450,28 +538,76 @@ impl<'d> Collector<'d> {
             return self.push(slot, &point, metric_type, timestamp, value);
         }
         self.text.truncate(text_len);
-        let key = match self.key(&point) {
+        self.new_slot(
+            point,
+            Series::Parts,
+            Some(text_len),
+            data_type,
+            timestamp,
+            value,
+        );
+    }
+
+    /// The first point of a series text in the request: checks its metric's type, finds or
+    /// builds its key and finds or opens its slot. `parts_text` is the length of a JSON
+    /// point's text in `self.text`.
+    fn new_slot(
+        &mut self,
+        point: PointRef<'_>,
+        series: Series<'_>,
+        parts_text: Option<usize>,
+        data_type: DataType,
+        timestamp: i64,
+        value: Value,
+    ) {
+        let metric_type = point.metric_type;
+        // A known metric keeps its type: a point of another type is refused alone (and its
+        // text is not remembered, so the next one is checked again).
+        let known = self.data.metrics.get(point.metric);
+        if let Some(known) = known
+            && known.metric_type != metric_type.as_str()
+        {
+            let reason = format!(
+                "metric `{}` is a {} (a metric keeps the type of its first point), this point is a {metric_type}",
+                point.metric, known.metric_type
+            );
+            let key = match &series {
+                Series::Known(key) => Some(key),
+                _ => None,
+            };
+            return self.refuse(&point, key, reason, "metric_type");
+        }
+        let key = match series {
+            Series::Known(key) => Ok(key),
+            Series::NewText(text) => SeriesKey::new(point.metric, point.dimensions.iter().copied())
+                .inspect(|key| {
+                    KnownKeys::insert(TextKind::Protobuf, text, key);
+                }),
+            Series::Parts => self.parts_key(&point),
+        };
+        let key = match key {
             Ok(key) => key,
-            Err(e) => return self.refuse(&point, e.to_string(), "invalid"),
+            Err(e) => return self.refuse(&point, None, e.to_string(), "invalid"),
         };
         let slot = match self.slot_of.get(&(key.clone(), data_type)) {
             Some(&slot) => slot,
             None => {
-                let mut dimensions: Vec<(String, String)> = point
-                    .dimensions
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-                dimensions.sort();
                 if !self.data.mts_by_key.contains_key(&key) && self.mts_seen.insert(key.clone()) {
+                    // The key's labels are the dimensions sorted by key.
+                    let dimensions: Vec<(String, String)> = key
+                        .labels()
+                        .iter()
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .collect();
                     self.new_mts.push(SfxNewMts {
                         id: mts_id(point.metric, &dimensions),
                         metric: point.metric.to_owned(),
                         metric_type: metric_type.as_str().to_owned(),
-                        dimensions: dimensions.clone(),
+                        dimensions,
                     });
                 }
-                if let Some(known) = self.data.metrics.get(point.metric)
+                if let Some(known) = known
+                    && !self.metric_types.contains_key(point.metric)
                     && let Some(t) = MetricType::parse(&known.metric_type)
                 {
                     self.metric_types.insert(point.metric.to_owned(), t);
@@ -480,8 +616,6 @@ impl<'d> Collector<'d> {
                     .insert((key.clone(), data_type), self.slots.len());
                 self.slots.push(Slot {
                     key,
-                    metric: point.metric.to_owned(),
-                    dimensions,
                     metric_type,
                     data_type,
                     points: Vec::new(),
@@ -489,8 +623,11 @@ impl<'d> Collector<'d> {
                 self.slots.len() - 1
             }
         };
-        self.text.push(data_type as u8);
-        self.local.insert(self.text.as_slice().into(), slot);
+        if let Some(len) = parts_text {
+            self.text.truncate(len);
+            self.text.push(data_type as u8);
+            self.local.insert(self.text.as_slice().into(), slot);
+        }
         self.push(slot, &point, metric_type, timestamp, value);
     }
 
@@ -508,7 +645,8 @@ impl<'d> Collector<'d> {
                 "metric type {metric_type} here but {} earlier in the request",
                 slot.metric_type
             );
-            return self.refuse(point, reason, "metric_type");
+            let key = slot.key.clone();
+            return self.refuse(point, Some(&key), reason, "metric_type");
         }
         slot.points.push(Point { timestamp, value });
     }
@@ -557,8 +695,8 @@ fn settle_value_types(
             let slot = &mut slots[at];
             if slot.data_type != keep && !slot.points.is_empty() {
                 refused.push(Refused {
-                    metric: slot.metric.clone(),
-                    dimensions: describe_dimensions(&slot.dimensions),
+                    metric: slot.key.name().to_owned(),
+                    dimensions: describe_labels(&slot.key),
                     reason: format!(
                         "{} points refused: the series holds {keep} values (a series keeps one type), these are {}",
                         slot.points.len(),
