@@ -96,6 +96,81 @@ for raw in re.findall(r'r#"(.*?)"#', tests):
     put("sift_filter", raw)
 for plain in re.findall(r'\(\s*"((?:[^"\\]|\\.)*)",', tests):
     put("sift_filter", plain.encode().decode("unicode_escape").encode("latin-1").decode("utf-8", "replace"))
+
+# SignalFx: datapoint and event bodies in protobuf (encoded here, field by field) and in the
+# JSON of the fallback client, and metadata search queries.
+import struct
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+def ld(field, payload):
+    return varint(field << 3 | 2) + varint(len(payload)) + payload
+
+def dims(pairs, field=6):
+    return b"".join(ld(field, ld(1, k.encode()) + ld(2, v.encode())) for k, v in pairs)
+
+def datum(value):
+    if isinstance(value, str):
+        return ld(1, value.encode())
+    if isinstance(value, float):
+        return varint(2 << 3 | 1) + struct.pack("<d", value)
+    return varint(3 << 3) + varint(value & 0xFFFFFFFFFFFFFFFF)
+
+def datapoint(metric, value, ts=None, mtype=None, pairs=()):
+    out = ld(2, metric.encode())
+    if ts is not None:
+        out += varint(3 << 3) + varint(ts)
+    out += ld(4, datum(value))
+    if mtype is not None:
+        out += varint(5 << 3) + varint(mtype)
+    return out + dims(pairs)
+
+host = [("host", "web-1"), ("region", "eu")]
+points = [
+    datapoint("cpu.usage", 12.5, 1704067200000, 0, host),
+    datapoint("requests", 7, 1704067201000, 1, host),
+    datapoint("bytes.total", 123456789, None, 3, [("host", "web-2")]),
+    datapoint("build", "v1.2.3", 1704067202000, None, ()),
+    datapoint("cpu.usage", float("nan"), 1704067203000, 0, host),
+]
+put("signalfx_body", b"\0" + b"".join(ld(1, p) for p in points))
+put("signalfx_body", b"\0" + ld(1, points[0]) * 3)
+put("signalfx_body", b"\0" + ld(1, datapoint("m", 1, 1, 2, [("a", "")])))
+put("signalfx_body", b"\1" + json.dumps({
+    "gauge": [{"metric": "cpu.usage", "value": 12.5, "dimensions": {"host": "web-1"}, "timestamp": 1704067200000}],
+    "counter": [{"metric": "requests", "value": 7}],
+    "cumulative_counter": [{"metric": "bytes.total", "value": 123456789, "dimensions": {"host": "web-2"}}],
+}).encode())
+put("signalfx_body", b"\1" + json.dumps({"gauge": [{"metric": "big", "value": 2 ** 70}]}).encode())
+
+def prop(key, value):
+    if isinstance(value, bool):
+        v = varint(4 << 3) + varint(int(value))
+    elif isinstance(value, str):
+        v = ld(1, value.encode())
+    elif isinstance(value, float):
+        v = varint(2 << 3 | 1) + struct.pack("<d", value)
+    else:
+        v = varint(3 << 3) + varint(value)
+    return ld(3, ld(1, key.encode()) + ld(2, v))
+
+event = (ld(1, b"deploy") + dims(host, 2) + prop("version", "1.2") + prop("ok", True)
+         + prop("ms", 12.5) + prop("n", 3) + varint(5 << 3) + varint(1704067200000)
+         + varint(4 << 3) + varint(100000))
+put("signalfx_body", b"\2" + ld(1, event))
+put("signalfx_body", b"\3" + json.dumps([{
+    "eventType": "deploy", "category": "USER_DEFINED", "dimensions": {"host": "web-1"},
+    "properties": {"version": "1.2", "ok": True, "ms": 12.5, "n": 3}, "timestamp": 1704067200000,
+}]).encode())
+for query in ["sf_metric:cpu.usage AND host:web-1", "host:web-* OR NOT region:eu",
+              "(rack:r042 AND group:g42) OR *", "sf_key:host", "name:\"a b\""]:
+    put("signalfx_body", b"\4" + query.encode())
 PY
 
 if [[ $with_store == 0 ]]; then

@@ -285,3 +285,68 @@ async fn every_member_of_a_multi_member_gzip_body_is_stored() {
     );
     assert_eq!(server.values(r#"m.v{host="b"}"#), [(3, Value::Double(3.0))]);
 }
+
+#[tokio::test]
+async fn oversized_or_control_character_keys_and_the_last_instant_are_refused_alone() {
+    let server = TestServer::start().await;
+    let auth = format!("Token {TOKEN}");
+    let huge = "x".repeat(60_000);
+    let body = format!(
+        "m,host={huge} v=1 10\n\
+         bad\u{1b}[2J,host=a v=2 10\n\
+         m,host=late v=3 9223372036854775807\n\
+         m,host=edge v=4 9223372036854775806\n\
+         m,host=ok v=5 10\n"
+    );
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/write",
+        &[("authorization", &auth)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    let message = reply["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("partial write: 2 points stored, 3 lines or points rejected"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the value of label \"host\" is 60000 bytes long; the limit is 4096"),
+        "{message}"
+    );
+    assert!(
+        message.contains("holds a control character at byte 3"),
+        "{message}"
+    );
+    assert!(
+        message.contains("point at 9223372036854775807 of series m.v{host=\"late\"}"),
+        "{message}"
+    );
+    // The refused key is cut in the message, not repeated whole.
+    assert!(message.len() < 2_000, "{} bytes", message.len());
+    assert_eq!(
+        server.values(r#"m.v{host="ok"}"#),
+        [(10, Value::Double(5.0))]
+    );
+    assert_eq!(
+        server.values(r#"m.v{host="edge"}"#),
+        [(9_223_372_036_854_775_806, Value::Double(4.0))]
+    );
+    // The refused series were never created.
+    let org = server.org();
+    for key in [
+        r#"m.v{host="late"}"#.to_owned(),
+        format!("m.v{{host=\"{huge}\"}}"),
+    ] {
+        let key: sextant_model::SeriesKey = key.parse().unwrap();
+        let read = server.store.read(org, &key, i64::MIN..i64::MAX);
+        assert!(
+            matches!(read, Err(sextant_storage::Error::SeriesNotFound { .. })),
+            "{read:?}"
+        );
+    }
+    server.stop().await;
+}

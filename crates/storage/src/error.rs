@@ -149,6 +149,29 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A new series' key breaks a limit on names and labels or holds a control character
+    /// ([`crate::head::limits`]).
+    #[error("series {series} is refused: {reason}")]
+    SeriesKeyRefused {
+        /// The series, in canonical form, cut after 200 bytes.
+        series: String,
+        /// Which limit, and by how much.
+        reason: String,
+    },
+
+    /// A point's timestamp is past the last instant a read can return.
+    #[error(
+        "point at {timestamp} of series {series} is refused: timestamps must be at most {max} nanoseconds since the epoch, the last instant a read can return"
+    )]
+    TimestampOutOfRange {
+        /// The series, in canonical form, cut after 200 bytes.
+        series: String,
+        /// The refused timestamp.
+        timestamp: Timestamp,
+        /// The newest timestamp accepted.
+        max: Timestamp,
+    },
+
     /// A series selector or a regular expression in one is not valid.
     #[error(transparent)]
     Selector(#[from] crate::head::SelectorError),
@@ -217,6 +240,8 @@ impl Error {
             Error::Batch(_)
             | Error::SeriesTypeConflict { .. }
             | Error::TooOld { .. }
+            | Error::TimestampOutOfRange { .. }
+            | Error::SeriesKeyRefused { .. }
             | Error::Selector(_)
             | Error::InvalidQuery { .. } => ErrorKind::InvalidInput,
             Error::SeriesNotFound { .. } => ErrorKind::NotFound,

@@ -716,6 +716,8 @@ fn store_class(refusal: &sextant_storage::Refusal) -> &'static str {
         sextant_storage::Error::SeriesTypeConflict { .. } => "type_conflict",
         sextant_storage::Error::TooOld { .. } => "too_old",
         sextant_storage::Error::SeriesLimit { .. } => "series_limit",
+        sextant_storage::Error::SeriesKeyRefused { .. } => "series_key",
+        sextant_storage::Error::TimestampOutOfRange { .. } => "timestamp_range",
         _ => "store",
     }
 }

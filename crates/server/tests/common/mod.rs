@@ -70,10 +70,14 @@ impl TestServer {
         }
     }
 
+    /// The number of the first organization.
+    pub fn org(&self) -> sextant_model::OrgId {
+        sextant_server::state::org_number(&self.catalog.list_organizations().unwrap()[0].id)
+    }
+
     /// Every stored point of series `key` (in its text form) of the first organization.
     pub fn values(&self, key: &str) -> Vec<(i64, sextant_model::Value)> {
-        let org =
-            sextant_server::state::org_number(&self.catalog.list_organizations().unwrap()[0].id);
+        let org = self.org();
         let key: sextant_model::SeriesKey = key.parse().unwrap();
         self.store
             .read(org, &key, i64::MIN..i64::MAX)

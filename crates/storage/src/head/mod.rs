@@ -44,6 +44,7 @@
 //! order. Reads are open to all.
 
 mod index;
+pub mod limits;
 mod selector;
 #[cfg(test)]
 mod selector_tests;
@@ -165,6 +166,11 @@ impl Head {
         {
             let index = self.index.read();
             for (i, sp) in written.iter().enumerate() {
+                if let Err(error) = limits::check_timestamps(sp) {
+                    refused.push(refusal(i, sp, error));
+                    states.push(Admission::Refused);
+                    continue;
+                }
                 states.push(match index.get(org, &sp.key) {
                     Some(s) => match check_type(s, sp.data_type) {
                         Ok(()) => Admission::Found(Arc::clone(s)),
@@ -173,10 +179,16 @@ impl Head {
                             Admission::Refused
                         }
                     },
-                    None => {
-                        missing += 1;
-                        Admission::Missing
-                    }
+                    None => match limits::check_new_key(&sp.key) {
+                        Ok(()) => {
+                            missing += 1;
+                            Admission::Missing
+                        }
+                        Err(error) => {
+                            refused.push(refusal(i, sp, error));
+                            Admission::Refused
+                        }
+                    },
                 });
             }
         }
