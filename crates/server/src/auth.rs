@@ -70,7 +70,8 @@ pub async fn authenticate(
 pub enum Action {
     /// Store points: Sift ingest streams, line protocol, KairosDB datapoints and `save_as`.
     WritePoints,
-    /// Create or change what writing needs: ingestion configs and flows, runs, tags.
+    /// Create or change what writing needs: ingestion configs and flows, runs, tags; SignalFx
+    /// metric, dimension and tag updates and tag deletes.
     WriteMetadata,
     /// Read metadata: assets, channels, configs, runs, rules, annotations, users, tags, metric
     /// and tag names. Ingesting clients look up their own configs, so ingest keys may.

@@ -67,3 +67,22 @@ async fn flush_needs_an_admin_key() {
     let (status, _) = http(server.addr, "POST", "/api/native/v1/admin/flush", &[], b"").await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn an_admin_key_of_another_organization_cannot_flush_every_organization() {
+    let server = TestServer::start().await;
+    let key = server.key_in_new_org("tenant", Scope::Admin);
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/api/native/v1/admin/flush",
+        &[("authorization", &format!("Bearer {key}"))],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 403, "{reply}");
+    assert!(
+        reply.contains("only an admin key of the server's own organization"),
+        "{reply}"
+    );
+}
