@@ -241,3 +241,40 @@ fn raw_get(url: &str, path: &str) -> u16 {
     stream.read_to_string(&mut reply).unwrap();
     reply[9..12].parse().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_webhook_may_only_name_an_allowed_host() {
+    let server = Server::start_with(&["--webhook-allow", "hooks.example:8080,127.0.0.1"]);
+    ingest_example(&server);
+    let client = NativeClient::new(&server.url, TOKEN).unwrap();
+    client
+        .create_user("ellen.ripley@weylandcorp.com")
+        .await
+        .unwrap();
+    let with_hook = |url: &str| RuleBody {
+        webhook_url: Some(url.to_owned()),
+        ..voltage_rule()
+    };
+    for refused in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://hooks.example:9090/alert",
+        "http://localhost:8080/alert",
+    ] {
+        match client.apply_rule(&with_hook(refused)).await {
+            Err(Error::Api {
+                status, message, ..
+            }) => {
+                assert_eq!(status, 400, "{message}");
+                assert!(
+                    message.contains("not on the server's webhook allow-list"),
+                    "{message}"
+                );
+            }
+            other => panic!("{refused}: {other:?}"),
+        }
+    }
+    for allowed in ["http://HOOKS.example:8080/alert", "http://127.0.0.1:9/x"] {
+        let applied = client.apply_rule(&with_hook(allowed)).await.unwrap();
+        assert_eq!(applied.rule.webhook_url.as_deref(), Some(allowed));
+    }
+}

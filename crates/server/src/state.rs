@@ -31,6 +31,9 @@ pub struct AppState {
     /// SignalFx's metadata (metrics, dimensions, MTS, tags) in memory, loaded from the
     /// catalog per organization on first use.
     pub signalfx: Arc<crate::signalfx::index::SfxIndex>,
+    /// The hosts rules' own webhooks may reach (`sextant serve --webhook-allow`); empty
+    /// unless set with [`AppState::with_webhook_allow`].
+    pub webhook_allow: Arc<crate::webhook::AllowList>,
 }
 
 impl AppState {
@@ -48,7 +51,14 @@ impl AppState {
             rules,
             clock: Arc::new(SystemClock),
             signalfx: Arc::default(),
+            webhook_allow: Arc::default(),
         }
+    }
+
+    /// The same state allowing rules' webhooks to reach the hosts of `allow`.
+    pub fn with_webhook_allow(mut self, allow: crate::webhook::AllowList) -> Self {
+        self.webhook_allow = Arc::new(allow);
+        self
     }
 
     /// The same state reading the time from `clock` (tests fix the time with it).

@@ -10,6 +10,13 @@
 //! HTTPS receiver. Redirects are not followed (a 3xx is a failure, retried like any other),
 //! and no proxy is taken from the environment.
 //!
+//! A rule's own `webhook_url` can be set by any key that manages rules, so it may only name a
+//! host the operator allowed (`sextant serve --webhook-allow HOST[:PORT]`, [`AllowList`]):
+//! otherwise a rule could make the server send requests to any address it can reach. The
+//! list is empty by default, which allows no rule webhooks; the server-wide URL, set by the
+//! operator, needs no entry. A rule naming another host is refused when it is created or
+//! changed, and its notifications are skipped (and logged) if the list changed since.
+//!
 //! The body is a [`WebhookNotification`] of `sextant-api`.
 
 use std::sync::Arc;
@@ -27,7 +34,59 @@ use tokio::task::JoinHandle;
 
 use crate::native::wire;
 
-/// How deliveries are retried.
+/// The hosts rules' own webhooks may reach: `host` (any port) or `host:port` entries, names
+/// compared without case, as the URL names them (no name resolution).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AllowList {
+    entries: Vec<(String, Option<u16>)>,
+}
+
+impl AllowList {
+    /// The list from `--webhook-allow` entries.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<AllowList, String> {
+        let mut list = AllowList::default();
+        for entry in entries {
+            let entry = entry.as_ref().trim();
+            let url = reqwest::Url::parse(&format!("http://{entry}/"))
+                .map_err(|e| format!("webhook allow-list entry {entry:?}: {e}"))?;
+            let host = match url.host_str() {
+                Some(host)
+                    if !host.is_empty() && url.path() == "/" && url.username().is_empty() =>
+                {
+                    host.to_ascii_lowercase()
+                }
+                _ => {
+                    return Err(format!(
+                        "webhook allow-list entry {entry:?} is not HOST or HOST:PORT"
+                    ));
+                }
+            };
+            list.entries.push((host, url.port()));
+        }
+        Ok(list)
+    }
+
+    /// Whether a rule's webhook may reach `url`; the error names the host and the option.
+    pub fn check(&self, url: &str) -> Result<(), String> {
+        let parsed = check_url(url)?;
+        let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+        let port = parsed.port_or_known_default();
+        let allowed = self
+            .entries
+            .iter()
+            .any(|(h, p)| *h == host && p.is_none_or(|p| Some(p) == port));
+        if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "webhook URL {url:?} names host {host}:{}, which is not on the server's webhook allow-list (sextant serve --webhook-allow HOST[:PORT])",
+                port.unwrap_or(80)
+            ))
+        }
+    }
+}
+
+/// How deliveries are retried, and where rules' own webhooks may go.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     /// Attempts per delivery, the first included.
@@ -38,6 +97,8 @@ pub struct WebhookConfig {
     pub max_backoff: Duration,
     /// The longest one attempt may take.
     pub timeout: Duration,
+    /// The hosts rules' own webhooks may reach.
+    pub allow: AllowList,
 }
 
 impl Default for WebhookConfig {
@@ -47,6 +108,7 @@ impl Default for WebhookConfig {
             first_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
             timeout: Duration::from_secs(5),
+            allow: AllowList::default(),
         }
     }
 }
@@ -62,6 +124,7 @@ struct Delivery {
 #[derive(Debug)]
 pub struct Webhooks {
     global: Option<String>,
+    allow: AllowList,
     sender: Mutex<Option<mpsc::UnboundedSender<Delivery>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     delivered: Arc<AtomicU64>,
@@ -72,6 +135,7 @@ impl Webhooks {
     /// Starts the delivery task on the current Tokio runtime; `global` receives every
     /// notification.
     pub fn start(global: Option<String>, config: WebhookConfig) -> Arc<Webhooks> {
+        let allow = config.allow.clone();
         if let Some(url) = &global
             && let Err(e) = check_url(url)
         {
@@ -103,6 +167,7 @@ impl Webhooks {
         });
         Arc::new(Webhooks {
             global,
+            allow,
             sender: Mutex::new(Some(sender)),
             task: Mutex::new(Some(task)),
             delivered,
@@ -117,11 +182,15 @@ impl Webhooks {
     }
 
     fn queue(&self, event: &AnnotationEvent, rule: &Rule) {
-        let urls: Vec<&String> = self
-            .global
-            .iter()
-            .chain(rule.def.webhook_url.iter())
-            .collect();
+        let own = rule.def.webhook_url.iter().filter(|url| {
+            let check = self.allow.check(url);
+            if let Err(e) = &check {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(rule = %rule.def.name, error = %e, "rule webhook skipped");
+            }
+            check.is_ok()
+        });
+        let urls: Vec<&String> = self.global.iter().chain(own).collect();
         if urls.is_empty() {
             return;
         }
@@ -231,6 +300,37 @@ fn check_url(url: &str) -> Result<reqwest::Url, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_allow_list_matches_hosts_and_ports_as_written() {
+        let list = AllowList::parse(&["Hooks.Example:8080", " 10.0.0.7 ", "[::1]:9000"]).unwrap();
+        for url in [
+            "http://hooks.example:8080/a",
+            "http://HOOKS.EXAMPLE:8080",
+            "http://10.0.0.7/x",
+            "http://10.0.0.7:1234/x",
+            "http://[::1]:9000/",
+        ] {
+            assert_eq!(list.check(url), Ok(()), "{url}");
+        }
+        for url in [
+            "http://hooks.example/a",
+            "http://hooks.example:8081/a",
+            "http://127.0.0.1/",
+            "http://10.0.0.70/",
+            "http://[::1]:9001/",
+        ] {
+            let err = list.check(url).unwrap_err();
+            assert!(
+                err.contains("not on the server's webhook allow-list"),
+                "{err}"
+            );
+        }
+        assert!(AllowList::default().check("http://127.0.0.1/").is_err());
+        for bad in ["", "http://x", "host/path", "user@host"] {
+            assert!(AllowList::parse(&[bad]).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn urls() {

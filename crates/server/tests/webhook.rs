@@ -102,6 +102,7 @@ fn config(attempts: u32) -> WebhookConfig {
         first_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(40),
         timeout: Duration::from_millis(300),
+        allow: Default::default(),
     }
 }
 
@@ -227,4 +228,32 @@ async fn a_delivery_is_dropped_after_its_last_attempt() {
     let nowhere = Webhooks::start(Some(url), config(2));
     nowhere.listener()(&event(true, 5), &rule());
     wait_for("the undeliverable one", || nowhere.counts() == (0, 1)).await;
+}
+
+#[tokio::test]
+async fn a_rule_webhook_off_the_allow_list_is_skipped() {
+    let global = receiver(vec![]).await;
+    let own = receiver(vec![]).await;
+    let mut rule = rule();
+    rule.def.webhook_url = Some(own.url.clone());
+
+    // Allowed: the rule's own URL gets the notification, beside the server-wide one.
+    let allow = sextant_server::webhook::AllowList::parse(&["127.0.0.1"]).unwrap();
+    let hooks = Webhooks::start(
+        Some(global.url.clone()),
+        WebhookConfig { allow, ..config(2) },
+    );
+    hooks.listener()(&event(true, 5), &rule);
+    wait_for("the rule's delivery", || own.bodies.lock().len() == 1).await;
+    wait_for("the global delivery", || global.bodies.lock().len() == 1).await;
+    hooks.shutdown(Duration::from_secs(1)).await;
+
+    // Not allowed (the list changed since the rule was made): skipped and counted as dropped;
+    // the server-wide URL still gets it.
+    let hooks = Webhooks::start(Some(global.url.clone()), config(2));
+    hooks.listener()(&event(true, 6), &rule);
+    wait_for("the global delivery", || global.bodies.lock().len() == 2).await;
+    assert_eq!(hooks.counts(), (1, 1));
+    hooks.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(own.bodies.lock().len(), 1);
 }

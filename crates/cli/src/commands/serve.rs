@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// (in addition to each rule's own webhook_url).
     #[arg(long, env = "SEXTANT_WEBHOOK_URL")]
     webhook_url: Option<String>,
+    /// A host (`HOST`, any port, or `HOST:PORT`) that rules' own webhook_url may name;
+    /// repeat or separate with commas. Without it no rule may have its own webhook (the
+    /// server-wide --webhook-url needs no entry).
+    #[arg(long, env = "SEXTANT_WEBHOOK_ALLOW", value_delimiter = ',')]
+    webhook_allow: Vec<String>,
     /// Write the in-memory head out to parts once it holds about this much (e.g. `128MiB`,
     /// `1GiB`): the main bound on the server's memory.
     #[arg(long, env = "SEXTANT_HEAD_MEMORY", default_value = "512MiB", value_parser = parse_size)]
@@ -159,6 +164,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
+    let webhook_allow = sextant_server::webhook::AllowList::parse(&args.webhook_allow)
+        .map_err(anyhow::Error::msg)
+        .context("--webhook-allow")?;
     let catalog_path = args.data_dir.join("catalog.db");
     let catalog = Arc::new(
         SqliteCatalog::open(&catalog_path)
@@ -212,9 +220,16 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
             ..EngineConfig::default()
         },
     );
-    let webhooks = Webhooks::start(args.webhook_url.clone(), WebhookConfig::default());
+    let webhooks = Webhooks::start(
+        args.webhook_url.clone(),
+        WebhookConfig {
+            allow: webhook_allow.clone(),
+            ..WebhookConfig::default()
+        },
+    );
     rules.listen(webhooks.listener());
-    let state = AppState::new(catalog, store.clone(), rules.clone());
+    let state =
+        AppState::new(catalog, store.clone(), rules.clone()).with_webhook_allow(webhook_allow);
     serve_with(
         listener,
         sextant_server::app::router(state),

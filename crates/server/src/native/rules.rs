@@ -223,6 +223,12 @@ pub(super) async fn apply_rule(
     JsonBody(body): JsonBody<RuleBody>,
 ) -> Result<(StatusCode, Json<AppliedRule>), HttpError> {
     authorize(&principal, Action::ManageRules)?;
+    if let Some(url) = &body.webhook_url {
+        state
+            .webhook_allow
+            .check(url)
+            .map_err(|e| HttpError::invalid(format!("rule `{}`: {e}", body.name)))?;
+    }
     let org = principal.organization_id.clone();
     let engine = state.rules.clone();
     let (rule, created) = blocking(move || {
