@@ -172,3 +172,30 @@ def test_a_bad_query_is_a_400_naming_the_problem(fleet):
             api.search_metrics("name:(rest")
         assert error.value.response.status_code == 400
         assert "cannot parse query" in error.value.response.json()["message"]
+
+
+def test_login_gives_a_session_key_with_the_scope_of_the_login(fleet):
+    reply = requests.post(
+        fleet.url + "/api/native/v1/users",
+        headers={"Authorization": f"Bearer {fleet.admin}"},
+        json={"name": "ripley", "email": "ripley@example.com", "password": "nostromo-180924",
+              "session_scope": "read"},
+        timeout=10,
+    )
+    assert reply.status_code == 201, reply.text
+    # A trailing slash on the endpoint makes the client post to //v2/session.
+    sfx = signalfx.SignalFx(api_endpoint=fleet.url + "/")
+    token = sfx.login("Ripley@Example.com", "nostromo-180924")
+    assert token not in (fleet.admin, fleet.ingest, fleet.read)
+    with sfx.rest(token) as api:
+        assert api.get_organization()["organizationName"] == "default"
+        assert api.search_metrics("name:rest.*")["count"] == 3
+        with pytest.raises(requests.HTTPError) as error:
+            api.update_tag("by-session")
+        assert error.value.response.status_code == 403
+    for email, password in [("ripley@example.com", "wrong-password"),
+                            ("nobody@example.com", "nostromo-180924")]:
+        with pytest.raises(requests.HTTPError) as error:
+            sfx.login(email, password)
+        assert error.value.response.status_code == 401
+        assert error.value.response.json()["message"] == "wrong e-mail address or password"

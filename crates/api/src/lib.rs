@@ -66,6 +66,16 @@ pub struct ErrorBody {
 pub struct CreateUser {
     /// The user's name, usually an e-mail address; rules name assignees by it.
     pub name: String,
+    /// An e-mail address to log in with (`POST /v2/session`), unique across the server. Needs
+    /// `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The password of the login, at least 8 characters. Only its hash is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The scope of the session keys a login gives: `read` (the default), `ingest` or `admin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_scope: Option<String>,
 }
 
 /// A user annotations can be assigned to.

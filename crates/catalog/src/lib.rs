@@ -22,7 +22,7 @@ use sextant_model::{OrgId, Timestamp};
 pub use error::{Error, Result};
 pub use rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationState, AnnotationType,
-    AnnotationUpdate, NameFilter, NewAnnotation, Rule, RuleAction, RuleCheckpoint, RuleDef,
+    AnnotationUpdate, Login, NameFilter, NewAnnotation, Rule, RuleAction, RuleCheckpoint, RuleDef,
     RuleEvaluation, RuleFilter, RuleStream, Tag, User,
 };
 pub use signalfx_types::{
@@ -88,7 +88,18 @@ pub trait Catalog: Send + Sync + Debug {
     /// only this once: the catalog keeps a hash of it.
     fn create_api_key(&self, org_id: &str, name: &str, scope: Scope) -> Result<(ApiKey, String)>;
 
-    /// Who the secret belongs to, or `None` when it is no valid key (unknown or revoked).
+    /// Creates a key that stops working at `expires_at` (a session token) and returns it with
+    /// its secret.
+    fn create_session_key(
+        &self,
+        org_id: &str,
+        name: &str,
+        scope: Scope,
+        expires_at: Timestamp,
+    ) -> Result<(ApiKey, String)>;
+
+    /// Who the secret belongs to, or `None` when it is no valid key (unknown, revoked or
+    /// expired).
     fn authenticate(&self, secret: &str) -> Result<Option<Principal>>;
 
     /// The organization's keys, revoked ones included, in creation order.
@@ -216,6 +227,21 @@ pub trait Catalog: Send + Sync + Debug {
 
     /// The user with this id.
     fn get_user(&self, org_id: &str, user_id: &str) -> Result<User>;
+
+    /// Gives a user a login: an e-mail address (unique across the server, compared without
+    /// case), the hash of a password, and the scope of the session keys a login gives. A taken
+    /// address is `AlreadyExists`.
+    fn set_user_login(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        email: &str,
+        password_hash: &str,
+        session_scope: Scope,
+    ) -> Result<()>;
+
+    /// The login of this e-mail address, if a user has it.
+    fn find_login(&self, email: &str) -> Result<Option<Login>>;
 
     /// Users matching the filter, one page of them.
     fn list_users(

@@ -21,6 +21,21 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
+/// A user's login: what `POST /v2/session` checks an e-mail address and password against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The user's organization.
+    pub organization_id: String,
+    /// The user's id.
+    pub user_id: String,
+    /// The e-mail address, as it was set.
+    pub email: String,
+    /// The password's hash, in the PHC string format.
+    pub password_hash: String,
+    /// The scope of the session keys a login gives.
+    pub session_scope: crate::types::Scope,
+}
+
 /// A label for annotations (and, in Sift, other things), unique by name in an organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag {

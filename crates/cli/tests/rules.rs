@@ -165,3 +165,62 @@ fn apply_eval_annotate_and_list() {
     let still = ok(&server.sextant(&["rules", "apply", &module]));
     assert!(still.contains("version 3"), "{still}");
 }
+
+#[tokio::test]
+async fn a_user_created_with_a_login_gets_a_session_key_for_its_password() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let server = Server::start();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args([
+            "users",
+            "create",
+            "dallas",
+            "--email",
+            "dallas@nostromo.example",
+        ])
+        .args(["--session-scope", "ingest"])
+        .env("SEXTANT_URL", &server.url)
+        .env("SEXTANT_TOKEN", common::TOKEN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"special-order-937\n")
+        .unwrap();
+    let created = child.wait_with_output().unwrap();
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert!(
+        text(&created.stdout).contains("with the login dallas@nostromo.example"),
+        "{}",
+        text(&created.stdout)
+    );
+
+    let http = reqwest::Client::new();
+    let login = |password: &'static str| {
+        http.post(format!("{}/v2/session", server.url))
+            .json(&serde_json::json!({"email": "dallas@nostromo.example", "password": password}))
+            .send()
+    };
+    let refused = login("special-order-938").await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let accepted = login("special-order-937").await.unwrap();
+    assert_eq!(accepted.status(), 200);
+    let reply: serde_json::Value = accepted.json().await.unwrap();
+    let token = reply["accessToken"].as_str().unwrap();
+    // An ingest-scoped session writes.
+    let write = http
+        .post(format!("{}/write", server.url))
+        .header("X-SF-Token", token)
+        .body("m v=1 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 204);
+}

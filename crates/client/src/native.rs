@@ -50,10 +50,19 @@ impl NativeClient {
 
     /// Creates a user that review annotations can be assigned to (an admin key is needed).
     pub async fn create_user(&self, name: &str) -> Result<User> {
-        let body = CreateUser {
+        self.create_user_with(&CreateUser {
             name: name.to_owned(),
-        };
-        self.call(Method::POST, paths::USERS, None::<&()>, Some(&body))
+            email: None,
+            password: None,
+            session_scope: None,
+        })
+        .await
+    }
+
+    /// Creates a user with everything [`CreateUser`] can set: also a login (an e-mail address
+    /// and a password) that `POST /v2/session` exchanges for a session key.
+    pub async fn create_user_with(&self, user: &CreateUser) -> Result<User> {
+        self.call(Method::POST, paths::USERS, None::<&()>, Some(user))
             .await
     }
 

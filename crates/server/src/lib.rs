@@ -14,6 +14,7 @@ pub mod error;
 pub mod influx;
 pub mod kairos;
 pub mod listener;
+pub mod login;
 pub mod metrics;
 pub mod native;
 pub mod request_id;

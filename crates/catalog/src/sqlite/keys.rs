@@ -162,16 +162,21 @@ pub(super) fn create_api_key(
     Ok((key, secret))
 }
 
-pub(super) fn authenticate(conn: &Connection, secret: &str) -> Result<Option<Principal>> {
+pub(super) fn authenticate(
+    conn: &Connection,
+    secret: &str,
+    now: Timestamp,
+) -> Result<Option<Principal>> {
     if secret.is_empty() {
         return Ok(None);
     }
     let mut statement = conn.prepare_cached(
         "SELECT organization_id, id, scope, name FROM api_keys
-         WHERE secret_sha256 = ?1 AND revoked_at IS NULL",
+         WHERE secret_sha256 = ?1 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ?2)",
     )?;
     let found = statement
-        .query_row([secret_hash(secret)], |row| {
+        .query_row(params![secret_hash(secret), now], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get(1)?,
@@ -192,6 +197,22 @@ pub(super) fn authenticate(conn: &Connection, secret: &str) -> Result<Option<Pri
         key_name,
         scope,
     }))
+}
+
+pub(super) fn create_session_key(
+    conn: &Connection,
+    org_id: &str,
+    name: &str,
+    scope: Scope,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<(ApiKey, String)> {
+    let (key, secret) = create_api_key(conn, org_id, name, scope, now)?;
+    conn.execute(
+        "UPDATE api_keys SET expires_at = ?1 WHERE id = ?2",
+        params![expires_at, key.id],
+    )?;
+    Ok((key, secret))
 }
 
 pub(super) fn list_api_keys(conn: &Connection, org_id: &str) -> Result<Vec<ApiKey>> {

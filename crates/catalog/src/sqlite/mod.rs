@@ -21,8 +21,9 @@ use sextant_model::Timestamp;
 
 use crate::error::{Error, Result};
 use crate::rule_types::{
-    Annotation, AnnotationEvent, AnnotationFilter, AnnotationUpdate, NameFilter, NewAnnotation,
-    Rule, RuleCheckpoint, RuleDef, RuleEvaluation, RuleFilter, RuleStream, Tag, User,
+    Annotation, AnnotationEvent, AnnotationFilter, AnnotationUpdate, Login, NameFilter,
+    NewAnnotation, Rule, RuleCheckpoint, RuleDef, RuleEvaluation, RuleFilter, RuleStream, Tag,
+    User,
 };
 use crate::signalfx_types::{
     SfxDimension, SfxEvent, SfxEventFilter, SfxMetric, SfxNewMts, SfxRegistered, SfxSnapshot,
@@ -131,8 +132,19 @@ impl Catalog for SqliteCatalog {
         self.write(|tx, now| keys::create_api_key(tx, org_id, name, scope, now))
     }
 
+    fn create_session_key(
+        &self,
+        org_id: &str,
+        name: &str,
+        scope: Scope,
+        expires_at: Timestamp,
+    ) -> Result<(ApiKey, String)> {
+        self.write(|tx, now| keys::create_session_key(tx, org_id, name, scope, expires_at, now))
+    }
+
     fn authenticate(&self, secret: &str) -> Result<Option<Principal>> {
-        self.read(|conn| keys::authenticate(conn, secret))
+        let now = self.clock.now();
+        self.read(|conn| keys::authenticate(conn, secret, now))
     }
 
     fn list_api_keys(&self, org_id: &str) -> Result<Vec<ApiKey>> {
@@ -269,6 +281,23 @@ impl Catalog for SqliteCatalog {
 
     fn create_user(&self, org_id: &str, name: &str) -> Result<User> {
         self.write(|tx, now| people::create_user(tx, org_id, name, now))
+    }
+
+    fn set_user_login(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        email: &str,
+        password_hash: &str,
+        session_scope: Scope,
+    ) -> Result<()> {
+        self.write(|tx, _| {
+            people::set_user_login(tx, org_id, user_id, email, password_hash, session_scope)
+        })
+    }
+
+    fn find_login(&self, email: &str) -> Result<Option<Login>> {
+        self.read(|conn| people::find_login(conn, email))
     }
 
     fn get_user(&self, org_id: &str, user_id: &str) -> Result<User> {

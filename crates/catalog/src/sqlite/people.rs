@@ -5,8 +5,8 @@ use sextant_model::Timestamp;
 
 use super::query::{Conditions, Order, list_page, new_id, require_name};
 use crate::error::{Error, Result};
-use crate::rule_types::{NameFilter, Tag, User};
-use crate::types::Page;
+use crate::rule_types::{Login, NameFilter, Tag, User};
+use crate::types::{Page, Scope};
 
 fn read_user(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -55,6 +55,80 @@ pub(super) fn create_user(
         params![id, org_id, name, now],
     )?;
     get_user(conn, org_id, &id)
+}
+
+pub(super) fn set_user_login(
+    conn: &Connection,
+    org_id: &str,
+    user_id: &str,
+    email: &str,
+    password_hash: &str,
+    session_scope: Scope,
+) -> Result<()> {
+    let email = email.trim();
+    if email.is_empty() || !email.contains('@') || email.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(format!(
+            "{email:?} is not an e-mail address"
+        )));
+    }
+    get_user(conn, org_id, user_id)?;
+    let taken: Option<String> = conn
+        .query_row(
+            "SELECT id FROM users WHERE lower(email) = lower(?1) AND id <> ?2",
+            [email, user_id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if taken.is_some() {
+        return Err(Error::already_exists(
+            "login",
+            format!("e-mail address {email:?} is taken"),
+        ));
+    }
+    conn.execute(
+        "UPDATE users SET email = ?1, password_hash = ?2, session_scope = ?3
+         WHERE organization_id = ?4 AND id = ?5",
+        params![
+            email,
+            password_hash,
+            session_scope.as_str(),
+            org_id,
+            user_id
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn find_login(conn: &Connection, email: &str) -> Result<Option<Login>> {
+    let found = conn
+        .query_row(
+            "SELECT organization_id, id, email, password_hash, session_scope FROM users
+             WHERE lower(email) = lower(?1) AND password_hash IS NOT NULL",
+            [email.trim()],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((organization_id, user_id, email, password_hash, scope)) = found else {
+        return Ok(None);
+    };
+    let session_scope = scope
+        .parse()
+        .map_err(|err| Error::Corrupt(format!("login of user {user_id:?}: {err}")))?;
+    Ok(Some(Login {
+        organization_id,
+        user_id,
+        email,
+        password_hash,
+        session_scope,
+    }))
 }
 
 pub(super) fn get_user(conn: &Connection, org_id: &str, user_id: &str) -> Result<User> {

@@ -213,6 +213,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sfx_events_by_type ON sfx_events (organization_id, event_type, timestamp);
     CREATE INDEX sfx_events_by_time ON sfx_events (organization_id, timestamp);
     "#,
+    // 4: logins (an e-mail address and a password hash) for users, and keys that expire
+    // (the session tokens a login gives).
+    r#"
+    ALTER TABLE users ADD COLUMN email TEXT;
+    ALTER TABLE users ADD COLUMN password_hash TEXT;
+    ALTER TABLE users ADD COLUMN session_scope TEXT;
+    CREATE UNIQUE INDEX users_by_email ON users (lower(email)) WHERE email IS NOT NULL;
+    ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -199,3 +199,76 @@ fn bootstrap_does_nothing_when_any_key_exists_and_reuses_default() {
     assert_eq!(principal.organization_id, default);
     assert_eq!(f.catalog.list_organizations().unwrap().len(), 1);
 }
+
+#[test]
+fn logins_are_found_by_address_and_session_keys_expire() {
+    let f = Fixture::new();
+    let org = f.catalog.create_organization("acme").unwrap();
+    let other = f.catalog.create_organization("other").unwrap();
+    let ripley = f.catalog.create_user(&org.id, "ripley").unwrap();
+    let dallas = f.catalog.create_user(&other.id, "dallas").unwrap();
+    assert_eq!(f.catalog.find_login("ripley@example.com").unwrap(), None);
+
+    f.catalog
+        .set_user_login(
+            &org.id,
+            &ripley.id,
+            "Ripley@Example.com",
+            "$argon2id$x",
+            Scope::Read,
+        )
+        .unwrap();
+    let login = f
+        .catalog
+        .find_login(" ripley@EXAMPLE.com")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            login.organization_id.as_str(),
+            login.user_id.as_str(),
+            login.email.as_str()
+        ),
+        (org.id.as_str(), ripley.id.as_str(), "Ripley@Example.com")
+    );
+    assert_eq!(login.password_hash, "$argon2id$x");
+    assert_eq!(login.session_scope, Scope::Read);
+
+    // One address, one user, across organizations; a user of another organization is not
+    // found through this one.
+    let taken = f
+        .catalog
+        .set_user_login(
+            &other.id,
+            &dallas.id,
+            "ripley@example.com",
+            "h",
+            Scope::Admin,
+        )
+        .unwrap_err();
+    assert_eq!(taken.kind(), ErrorKind::AlreadyExists);
+    let missing = f
+        .catalog
+        .set_user_login(&org.id, &dallas.id, "dallas@example.com", "h", Scope::Admin)
+        .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+    let bad = f
+        .catalog
+        .set_user_login(&org.id, &ripley.id, "not an address", "h", Scope::Read)
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::InvalidInput);
+
+    // The ticking clock reads START and up: a key that expires in a million ticks works, one
+    // that expired before START does not.
+    let (_, live) = f
+        .catalog
+        .create_session_key(&org.id, "session", Scope::Read, START + 1_000_000)
+        .unwrap();
+    let principal = f.catalog.authenticate(&live).unwrap().unwrap();
+    assert_eq!(principal.scope, Scope::Read);
+    let (_, dead) = f
+        .catalog
+        .create_session_key(&org.id, "old session", Scope::Read, START - 1)
+        .unwrap();
+    assert_eq!(f.catalog.authenticate(&dead).unwrap(), None);
+}

@@ -394,6 +394,14 @@ pub enum UsersCommand {
 pub struct CreateUserArgs {
     /// The user's name, usually an e-mail address; rules name assignees by it.
     name: String,
+    /// Give the user a login with this e-mail address: `POST /v2/session` (SignalFx's
+    /// `login(email, password)`) exchanges it and the password for a session key. The password
+    /// is read from the first line of standard input.
+    #[arg(long)]
+    email: Option<String>,
+    /// The scope of the login's session keys: read, ingest or admin.
+    #[arg(long, default_value = "read", requires = "email")]
+    session_scope: String,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -401,8 +409,35 @@ pub struct CreateUserArgs {
 /// Runs a `sextant users` subcommand.
 pub fn run_users(command: UsersCommand) -> anyhow::Result<()> {
     let UsersCommand::Create(args) = command;
+    let password = match &args.email {
+        Some(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']).to_owned();
+            anyhow::ensure!(
+                !password.is_empty(),
+                "--email needs a password on the first line of standard input"
+            );
+            Some(password)
+        }
+        None => None,
+    };
     let native = args.server.connect()?;
-    let user = native.run(native.client.create_user(&args.name))?;
-    println!("created user `{}` ({})", user.name, user.user_id);
+    let body = sextant_client::native::api::CreateUser {
+        name: args.name.clone(),
+        session_scope: args.email.as_ref().map(|_| args.session_scope.clone()),
+        email: args.email.clone(),
+        password,
+    };
+    let user = native.run(native.client.create_user_with(&body))?;
+    match &args.email {
+        Some(email) => println!(
+            "created user `{}` ({}) with the login {email}",
+            user.name, user.user_id
+        ),
+        None => println!("created user `{}` ({})", user.name, user.user_id),
+    }
     Ok(())
 }

@@ -12,7 +12,7 @@ use sextant_api::{
 use sextant_catalog::{
     AnnotationFilter, AnnotationState, AnnotationType, AnnotationUpdate, AssetFilter, Catalog,
     ChannelFilter, NameFilter, NewAnnotation, Page, Principal, Rule, RuleAction, RuleDef,
-    RuleFilter,
+    RuleFilter, Scope,
 };
 use sextant_model::{ErrorKind, Timestamp};
 
@@ -30,10 +30,35 @@ pub(super) async fn create_user(
     JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), HttpError> {
     authorize(&principal, Action::ManageUsers)?;
+    let session_scope: Scope = match body.session_scope.as_deref() {
+        None => Scope::Read,
+        Some(scope) => scope
+            .parse()
+            .map_err(|e| HttpError::invalid(format!("session_scope: {e}")))?,
+    };
+    let login = match (&body.email, &body.password) {
+        (None, None) => None,
+        (Some(email), Some(password)) => Some((email.clone(), password.clone())),
+        _ => {
+            return Err(HttpError::invalid(
+                "a login needs both `email` and `password`",
+            ));
+        }
+    };
     let user = blocking(move || {
-        Ok(state
-            .catalog
-            .create_user(&principal.organization_id, &body.name)?)
+        // Hashed before the user is created, so that a refused password creates no user.
+        let login = match login {
+            Some((email, password)) => Some((email, crate::login::hash_password(&password)?)),
+            None => None,
+        };
+        let org = &principal.organization_id;
+        let user = state.catalog.create_user(org, &body.name)?;
+        if let Some((email, hash)) = login {
+            state
+                .catalog
+                .set_user_login(org, &user.id, &email, &hash, session_scope)?;
+        }
+        Ok(user)
     })
     .await?;
     Ok((

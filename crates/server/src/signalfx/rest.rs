@@ -839,6 +839,59 @@ pub async fn delete_tag(
 }
 
 /// `GET /v2/organization`: the key's organization.
+/// `POST /v2/session` (`SignalFx.login(email, password)`, no key): a user's e-mail address and
+/// password give a session key of the user's organization, with the scope the login was
+/// given, that works for [`crate::login::SESSION_LIFETIME`]. The reply carries it as
+/// `accessToken`. A wrong address or password is 401, with the same message for both.
+pub async fn create_session(State(state): State<AppState>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Login {
+        email: String,
+        password: String,
+    }
+    respond(
+        async {
+            let login: Login = serde_json::from_slice(&body).map_err(|e| {
+                HttpError::invalid(format!(
+                    "the body is not {{\"email\": …, \"password\": …}}: {e}"
+                ))
+            })?;
+            let catalog = state.catalog.clone();
+            let now = state.clock.now();
+            let lifetime =
+                i64::try_from(crate::login::SESSION_LIFETIME.as_nanos()).unwrap_or(i64::MAX);
+            let expires_at = now.saturating_add(lifetime);
+            let session = tokio::task::spawn_blocking(move || {
+                let found = catalog.find_login(&login.email)?;
+                let hash = found.as_ref().map(|f| f.password_hash.as_str());
+                if !crate::login::verify_password(&login.password, hash) {
+                    return Err(crate::login::refused());
+                }
+                let Some(found) = found else {
+                    return Err(crate::login::refused());
+                };
+                let (key, secret) = catalog.create_session_key(
+                    &found.organization_id,
+                    &format!("session of {}", found.email),
+                    found.session_scope,
+                    expires_at,
+                )?;
+                Ok((found, key, secret))
+            })
+            .await??;
+            let (found, key, secret) = session;
+            tracing::info!(email = %found.email, key = %key.id, "session started");
+            Ok(json!({
+                "accessToken": secret,
+                "orgId": found.organization_id,
+                "userId": found.user_id,
+                "expiresAt": ms(expires_at),
+            }))
+        }
+        .await,
+    )
+}
+
 pub async fn organization(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
