@@ -199,3 +199,17 @@ def test_login_gives_a_session_key_with_the_scope_of_the_login(fleet):
             sfx.login(email, password)
         assert error.value.response.status_code == 401
         assert error.value.response.json()["message"] == "wrong e-mail address or password"
+
+
+def test_a_query_nested_thousands_deep_is_refused_not_fatal(fleet):
+    with rest(fleet) as api:
+        with pytest.raises(requests.HTTPError) as error:
+            api.search_metrics("(" * 5000 + "sf_metric:rest.cpu" + ")" * 5000)
+        assert error.value.response.status_code == 400
+        assert "more than 32 deep" in error.value.response.json()["message"]
+        with pytest.raises(requests.HTTPError) as error:
+            api.search_metrics(" OR ".join(["sf_metric:rest.cpu"] * 600))
+        assert error.value.response.status_code == 400
+        assert "more than 256 terms" in error.value.response.json()["message"]
+        # The server is still there.
+        assert api.search_metrics("sf_metric:rest.cpu")["count"] == 1

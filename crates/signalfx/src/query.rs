@@ -86,6 +86,8 @@ impl Query {
             text,
             tokens,
             at: 0,
+            depth: 0,
+            terms: 0,
         };
         let query = parser.or()?;
         if let Some((at, token)) = parser.tokens.get(parser.at) {
@@ -321,10 +323,22 @@ fn lex(text: &str) -> Result<Vec<(usize, Token)>, QueryError> {
     Ok(tokens)
 }
 
+/// The deepest a query may nest `(` and `NOT`.
+pub const MAX_NESTING: usize = 32;
+
+/// The most terms a query may have. Each `AND` or `OR` adds a level to the query's tree, and
+/// matching and dropping it recurse through every level: bounded, so that no query can
+/// exhaust a thread's stack.
+pub const MAX_TERMS: usize = 256;
+
 struct Parser<'a> {
     text: &'a str,
     tokens: Vec<(usize, Token)>,
     at: usize,
+    /// `(` and `NOT` open around the current token.
+    depth: usize,
+    /// Terms read so far.
+    terms: usize,
 }
 
 impl Parser<'_> {
@@ -373,10 +387,29 @@ impl Parser<'_> {
             ));
         };
         self.at += 1;
+        if matches!(token, Token::Not | Token::Open) {
+            self.depth += 1;
+            if self.depth > MAX_NESTING {
+                return Err(self.error(
+                    at,
+                    format!("the query nests `(` and NOT more than {MAX_NESTING} deep"),
+                ));
+            }
+        } else {
+            self.terms += 1;
+            if self.terms > MAX_TERMS {
+                return Err(self.error(at, format!("the query has more than {MAX_TERMS} terms")));
+            }
+        }
         match token {
-            Token::Not => Ok(Query::Not(Box::new(self.not()?))),
+            Token::Not => {
+                let query = Query::Not(Box::new(self.not()?));
+                self.depth -= 1;
+                Ok(query)
+            }
             Token::Open => {
                 let query = self.or()?;
+                self.depth -= 1;
                 if self.peek() != Some(&Token::Close) {
                     let at = self.tokens.get(self.at).map_or(self.end(), |(at, _)| *at);
                     return Err(self.error(at, format!("expected `)` to close the `(` at {at}")));
@@ -496,6 +529,45 @@ mod tests {
             let err = Query::parse(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text}: {err}");
         }
+    }
+
+    /// Found by fuzzing: 4,000 `(` overflowed the stack of a fuzzing process (and would have
+    /// overflowed a server thread's). Nesting and terms are bounded now, and the bounds hold
+    /// on a thread with a small stack.
+    #[test]
+    fn deep_or_long_queries_are_refused_before_they_exhaust_a_stack() {
+        let deep_parens = format!("{}a:b{}", "(".repeat(4000), ")".repeat(4000));
+        let deep_nots = format!("{}a:b", "NOT ".repeat(4000));
+        let long_and = vec!["a:b"; 4000].join(" AND ");
+        let long_or = vec!["a:b"; 4000].join(" OR ");
+        let at_limits = format!(
+            "{}{}{}",
+            "(".repeat(MAX_NESTING),
+            vec!["a:b"; MAX_TERMS].join(" OR "),
+            ")".repeat(MAX_NESTING)
+        );
+        let refused = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                assert!(Query::parse(&at_limits).is_ok());
+                [deep_parens, deep_nots, long_and, long_or]
+                    .map(|q| Query::parse(&q).unwrap_err().to_string())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(
+            refused[0].contains("nests `(` and NOT more than 32 deep"),
+            "{}",
+            refused[0]
+        );
+        assert!(
+            refused[1].contains("nests `(` and NOT more than 32 deep"),
+            "{}",
+            refused[1]
+        );
+        assert!(refused[2].contains("more than 256 terms"), "{}", refused[2]);
+        assert!(refused[3].contains("more than 256 terms"), "{}", refused[3]);
     }
 
     #[test]
