@@ -198,3 +198,27 @@ def test_ingest_answers_ok_as_json(sextant):
                           headers={"X-SF-Token": sextant.ingest, "Content-Type": "application/json"}, timeout=10)
     assert reply.status_code == 200
     assert reply.json() == "OK"
+
+
+def test_the_pyformance_reporter_sends_counters_gauges_and_histograms(sextant):
+    from signalfx import pyformance as sfx_pyformance
+
+    registry = sfx_pyformance.MetricsRegistry()
+    registry.counter("pyf.requests", host="pyf-1").inc(3)
+    registry.gauge("pyf.temperature", host="pyf-1").set_value(21.5)
+    latency = registry.histogram("pyf.latency", host="pyf-1")
+    for ms in (10, 20, 30):
+        latency.add(ms)
+    reporter = sfx_pyformance.SignalFxReporter(
+        token=sextant.ingest, ingest_endpoint=sextant.url, registry=registry,
+        reporting_interval=3600,
+    )
+    reporter.report_now(timestamp=T0 // 1000)
+    reporter.stop()
+    # A counter's count is a cumulative counter; every other submetric a gauge named
+    # metric.submetric, with the metric's dimensions.
+    assert sextant.kairos("pyf.requests", {"host": "pyf-1"}) == [[T0, 3]]
+    assert sextant.kairos("pyf.temperature", {"host": "pyf-1"}) == [[T0, 21.5]]
+    assert sextant.kairos("pyf.latency", {"host": "pyf-1"}) == [[T0, 3]]
+    assert sextant.kairos("pyf.latency.max", {"host": "pyf-1"}) == [[T0, 30]]
+    assert sextant.kairos("pyf.latency.avg", {"host": "pyf-1"}) == [[T0, 20.0]]
