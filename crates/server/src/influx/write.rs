@@ -233,13 +233,48 @@ fn known_key(
     Ok(key)
 }
 
+/// The slots of one series text's fields: a list while it is short (a line has a handful of
+/// fields, and comparing a few names beats hashing them), a map beyond [`FieldSlots::FEW`],
+/// so that a line of 100,000 fields costs linear time, not quadratic.
+#[derive(Default)]
+struct FieldSlots {
+    few: Vec<(Box<str>, usize)>,
+    many: FastMap<Box<str>, usize>,
+}
+
+impl FieldSlots {
+    const FEW: usize = 32;
+
+    fn get(&self, field: &str) -> Option<usize> {
+        if self.many.is_empty() {
+            self.few
+                .iter()
+                .find(|(f, _)| **f == *field)
+                .map(|&(_, slot)| slot)
+        } else {
+            self.many.get(field).copied()
+        }
+    }
+
+    fn insert(&mut self, field: &str, slot: usize) {
+        if self.many.is_empty() && self.few.len() < Self::FEW {
+            self.few.push((field.into(), slot));
+            return;
+        }
+        if self.many.is_empty() {
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(field.into(), slot);
+    }
+}
+
 fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
     let mut parsed = Parsed::default();
     // A series key is built once per series, not once per field of every line: a line's
     // measurement and tags as written are hashed once and give its fields' slots; a field not
     // seen with them before is looked up by key (tags written in another order name the same
     // series).
-    let mut by_text: FastMap<Vec<u8>, Vec<(Box<str>, usize)>> = FastMap::default();
+    let mut by_text: FastMap<Vec<u8>, FieldSlots> = FastMap::default();
     let mut by_key: FastMap<SeriesKey, usize> = FastMap::default();
     let mut text = Vec::new();
     parse_lines(body, |line_number, result| {
@@ -287,9 +322,8 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                 FieldValue::String(v) => (DataType::String, Value::String(v.to_string())),
                 FieldValue::Boolean(v) => (DataType::Bool, Value::Bool(*v)),
             };
-            let known = fields.iter().find(|(f, _)| **f == **field);
-            let slot = match known {
-                Some(&(_, slot)) => slot,
+            let slot = match fields.get(field) {
+                Some(slot) => slot,
                 None => {
                     text.truncate(series_text);
                     text.push(0xff);
@@ -315,7 +349,7 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                         });
                         parsed.slots.len() - 1
                     });
-                    fields.push((field.as_ref().into(), slot));
+                    fields.insert(field, slot);
                     slot
                 }
             };
@@ -486,6 +520,32 @@ mod tests {
                 "line 5: field `usage_system` is double here but int64 earlier in the body",
             ]
         );
+    }
+
+    /// A line of many fields, past the point where a series' fields are kept in a map, and
+    /// fields repeated on a later line, in both forms: every field finds its own series.
+    #[test]
+    fn wide_lines_give_every_field_its_series() {
+        let fields: Vec<String> = (0..100).map(|i| format!("f{i}={i}i")).collect();
+        let body = format!(
+            "wide,host=a {} 1\nwide,host=a f99=7i,f3=8i,f0=9i 2\n",
+            fields.join(",")
+        );
+        let parsed = build(body.as_bytes(), 1, 0);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        assert_eq!(parsed.slots.len(), 100);
+        for (field, want) in [("f0", [0, 9]), ("f3", [3, 8]), ("f99", [99, 7])] {
+            let key = SeriesKey::new(format!("wide.{field}"), [("host", "a")]).unwrap();
+            let values: Vec<Value> = parsed
+                .slot(&key)
+                .points
+                .iter()
+                .map(|p| p.value.clone())
+                .collect();
+            assert_eq!(values, want.map(Value::Int64), "{field}");
+        }
+        let f50 = SeriesKey::new("wide.f50", [("host", "a")]).unwrap();
+        assert_eq!(parsed.slot(&f50).points.len(), 1);
     }
 
     #[test]
