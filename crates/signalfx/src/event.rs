@@ -133,8 +133,22 @@ pub struct EventBody {
     pub refused: Vec<BadEvent>,
 }
 
+/// The most events one body may hold (the client sends one per request).
+pub const MAX_EVENTS: usize = 100_000;
+
 /// Decodes an `EventUploadMessage`.
 pub fn decode_protobuf(bytes: &[u8]) -> Result<EventBody> {
+    // Counted before decoding: each event decoded costs about a hundred bytes whatever its
+    // size in the body.
+    let count = crate::fast::count_points(bytes);
+    if count > MAX_EVENTS {
+        return Err(Error::Protobuf {
+            message: "EventUploadMessage",
+            reason: format!(
+                "the body holds {count} events; at most {MAX_EVENTS} are read from one request"
+            ),
+        });
+    }
     let message: proto::EventUploadMessage =
         prost::Message::decode(bytes).map_err(|e| Error::Protobuf {
             message: "EventUploadMessage",
@@ -365,6 +379,15 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_body_of_more_events_than_the_limit_is_refused_whole() {
+        let body = [0x0a, 0x00].repeat(MAX_EVENTS + 1);
+        let err = decode_protobuf(&body).unwrap_err().to_string();
+        assert!(err.contains("holds 100001 events; at most 100000"), "{err}");
+        let body = [0x0a, 0x00].repeat(MAX_EVENTS);
+        assert_eq!(decode_protobuf(&body).unwrap().refused.len(), MAX_EVENTS);
+    }
 
     #[test]
     fn protobuf_events_keep_presence_and_property_types() {

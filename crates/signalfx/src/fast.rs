@@ -255,8 +255,14 @@ pub fn for_each_point_known<'a, K>(
     dims.clear();
     texts.clear();
     // Every point's text is part of its bytes: the texts take less room than the body.
+    let count = count_points(body);
+    if count > MAX_POINTS {
+        return Err(malformed(format!(
+            "the body holds {count} datapoints; at most {MAX_POINTS} are read from one request"
+        )));
+    }
     texts.reserve(body.len());
-    let mut points: Vec<Read<'a, K>> = Vec::with_capacity(count_points(body));
+    let mut points: Vec<Read<'a, K>> = Vec::with_capacity(count);
     let mut reader = Reader { bytes: body, at: 0 };
     while !reader.done() {
         let (field, wire) = reader.tag()?;
@@ -345,8 +351,14 @@ fn extend_run(
     }
 }
 
-/// How many points a body holds, as far as it can be read: to size the lists once.
-fn count_points(body: &[u8]) -> usize {
+/// The most datapoints one body may hold. Every point read costs about a hundred bytes
+/// before it is checked, whatever its size in the body, and a gzipped body of empty points
+/// inflates to millions of them: past this the body is refused whole.
+pub const MAX_POINTS: usize = 1_000_000;
+
+/// How many times field 1 (the repeated message of an upload: datapoints or events) occurs at
+/// the top level of a body, as far as it can be read.
+pub(crate) fn count_points(body: &[u8]) -> usize {
     let mut reader = Reader { bytes: body, at: 0 };
     let mut count = 0;
     while !reader.done() {
@@ -686,6 +698,24 @@ mod tests {
                         .collect(),
                 },
             )
+    }
+
+    /// A gzipped body of empty datapoints (2 bytes each) inflates to millions of them: the
+    /// count is checked before anything is read into memory.
+    #[test]
+    fn a_body_of_more_points_than_the_limit_is_refused_whole() {
+        let body = [0x0a, 0x00].repeat(MAX_POINTS + 1);
+        let mut calls = 0;
+        let err = for_each_point(&body, &mut Vec::new(), |_| calls += 1).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("holds 1000001 datapoints; at most 1000000"),
+            "{err}"
+        );
+        assert_eq!(calls, 0);
+        let body = [0x0a, 0x00].repeat(MAX_POINTS);
+        for_each_point(&body, &mut Vec::new(), |_| calls += 1).unwrap();
+        assert_eq!(calls, MAX_POINTS);
     }
 
     proptest! {

@@ -33,6 +33,9 @@ use crate::auth::{Action, Principal, authorize};
 use crate::error::HttpError;
 use crate::state::{AppState, org_number};
 
+/// How many refusals of one request are logged one by one.
+const LOGGED_REFUSALS: usize = 20;
+
 /// The largest body accepted, after decompression.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 
@@ -294,15 +297,25 @@ async fn store_datapoints(
         }
     }
     state.metrics.ingested("signalfx", stored);
-    for r in &refused {
-        // One log line per refusal; the counter counts every point.
+    for (n, r) in refused.iter().enumerate() {
+        // One log line per refusal, up to a few per request (a body of a million bad points
+        // must not become a million log lines); the counter counts every point.
         state.metrics.refused("signalfx", r.class, r.count);
+        if n < LOGGED_REFUSALS {
+            tracing::warn!(
+                key = %principal.key_name,
+                metric = %r.metric,
+                dimensions = %r.dimensions,
+                reason = %r.reason,
+                "SignalFx datapoint refused"
+            );
+        }
+    }
+    if refused.len() > LOGGED_REFUSALS {
         tracing::warn!(
             key = %principal.key_name,
-            metric = %r.metric,
-            dimensions = %r.dimensions,
-            reason = %r.reason,
-            "SignalFx datapoint refused"
+            more = refused.len() - LOGGED_REFUSALS,
+            "more SignalFx datapoints of this request refused (counted in sextant_refused_points_total, not logged)"
         );
     }
     Ok(())
@@ -808,13 +821,22 @@ async fn store_events(
         let org_id = principal.organization_id.clone();
         tokio::task::spawn_blocking(move || catalog.sfx_add_events(&org_id, &events)).await??;
     }
-    for (event_type, reason) in &refused {
+    for (n, (event_type, reason)) in refused.iter().enumerate() {
         state.metrics.refused("signalfx_event", "invalid", 1);
+        if n < LOGGED_REFUSALS {
+            tracing::warn!(
+                key = %principal.key_name,
+                event_type = %event_type,
+                reason = %reason,
+                "SignalFx event refused"
+            );
+        }
+    }
+    if refused.len() > LOGGED_REFUSALS {
         tracing::warn!(
             key = %principal.key_name,
-            event_type = %event_type,
-            reason = %reason,
-            "SignalFx event refused"
+            more = refused.len() - LOGGED_REFUSALS,
+            "more SignalFx events of this request refused (counted in sextant_refused_points_total, not logged)"
         );
     }
     Ok(())
