@@ -254,13 +254,13 @@ pub fn for_each_point_known<'a, K>(
     let Scratch { dims, texts } = scratch;
     dims.clear();
     texts.clear();
-    // Every point's text is part of its bytes: the texts take less room than the body.
     let count = count_points(body);
     if count > MAX_POINTS {
         return Err(malformed(format!(
             "the body holds {count} datapoints; at most {MAX_POINTS} are read from one request"
         )));
     }
+    // Every point's text is part of its bytes: the texts take less room than the body.
     texts.reserve(body.len());
     let mut points: Vec<Read<'a, K>> = Vec::with_capacity(count);
     let mut reader = Reader { bytes: body, at: 0 };
