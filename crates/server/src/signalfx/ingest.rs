@@ -86,19 +86,21 @@ struct Refused {
     count: usize,
 }
 
-fn describe_dimensions(dimensions: &[(String, String)]) -> String {
-    let parts: Vec<String> = dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+fn describe<'a>(dimensions: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let parts: Vec<String> = dimensions
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     format!("{{{}}}", parts.join(","))
 }
 
 /// A series' dimensions (its labels, sorted by key) as the log shows them.
 fn describe_labels(key: &SeriesKey) -> String {
-    let parts: Vec<String> = key
-        .labels()
-        .iter()
-        .map(|l| format!("{}={}", l.name, l.value))
-        .collect();
-    format!("{{{}}}", parts.join(","))
+    describe(
+        key.labels()
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str())),
+    )
 }
 
 /// One series of a request: its metric is the key's name, its dimensions the key's labels.
@@ -145,12 +147,8 @@ async fn store_datapoints(
         if json {
             let decoded = datapoint::decode_json(&body).map_err(HttpError::invalid)?;
             for bad in decoded.refused {
-                collector.refuse_decoded(
-                    bad.index,
-                    bad.metric.as_deref(),
-                    &bad.dimensions,
-                    &bad.reason,
-                );
+                let dimensions = describe(bad.dimensions.iter().map(|(k, v)| (&**k, &**v)));
+                collector.refuse_decoded(bad.index, bad.metric.as_deref(), dimensions, &bad.reason);
             }
             let mut dims: Vec<(&str, &str)> = Vec::new();
             for point in &decoded.points {
@@ -198,12 +196,8 @@ async fn store_datapoints(
                     collector.point(p.point, series)
                 }
                 Err(bad) => {
-                    let dims: Vec<(String, String)> = bad
-                        .dimensions
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect();
-                    collector.refuse_decoded(bad.index, bad.metric, &dims, &bad.reason)
+                    let dimensions = describe(bad.dimensions.iter().copied());
+                    collector.refuse_decoded(bad.index, bad.metric, dimensions, &bad.reason)
                 }
             })
             .map_err(HttpError::invalid)?;
@@ -332,7 +326,7 @@ const KNOWN_KEYS_BYTES: usize = 64 << 20;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Which kind of text a key is cached under.
+/// Which kind of text a key is cached under: each has a map of its own.
 #[derive(Clone, Copy)]
 enum TextKind {
     /// Metric and dimensions, each length-prefixed ([`push_part`]): JSON bodies.
@@ -344,41 +338,28 @@ enum TextKind {
 
 #[derive(Default)]
 struct KnownKeys {
-    parts: FastMap<Box<[u8]>, SeriesKey>,
-    protobuf: FastMap<Box<[u8]>, SeriesKey>,
+    /// By [`TextKind`].
+    maps: [FastMap<Box<[u8]>, SeriesKey>; 2],
     bytes: usize,
 }
 
 impl KnownKeys {
     fn get(kind: TextKind, text: &[u8]) -> Option<SeriesKey> {
         let known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
-        match kind {
-            TextKind::Parts => known.parts.get(text),
-            TextKind::Protobuf => known.protobuf.get(text),
-        }
-        .cloned()
+        known.maps[kind as usize].get(text).cloned()
     }
 
     fn insert(kind: TextKind, text: &[u8], key: &SeriesKey) {
         let mut known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
-        let present = match kind {
-            TextKind::Parts => known.parts.contains_key(text),
-            TextKind::Protobuf => known.protobuf.contains_key(text),
-        };
-        if present {
+        if known.maps[kind as usize].contains_key(text) {
             return;
         }
         if known.bytes + text.len() > KNOWN_KEYS_BYTES {
-            known.parts.clear();
-            known.protobuf.clear();
+            known.maps.iter_mut().for_each(FastMap::clear);
             known.bytes = 0;
         }
         known.bytes += text.len() + key.heap_size();
-        let map = match kind {
-            TextKind::Parts => &mut known.parts,
-            TextKind::Protobuf => &mut known.protobuf,
-        };
-        map.insert(text.into(), key.clone());
+        known.maps[kind as usize].insert(text.into(), key.clone());
     }
 }
 
@@ -390,6 +371,16 @@ enum Series<'t> {
     NewText(&'t [u8]),
     /// A JSON point: looked up by its metric and dimensions.
     Parts,
+}
+
+impl Series<'_> {
+    /// The key, when it is known before the point's dimensions are read.
+    fn known_key(&self) -> Option<&SeriesKey> {
+        match self {
+            Series::Known(key) => Some(key),
+            _ => None,
+        }
+    }
 }
 
 /// Appends `bytes` to `out` with its length first, so that concatenations are unambiguous.
@@ -456,12 +447,12 @@ impl<'d> Collector<'d> {
         &mut self,
         index: usize,
         metric: Option<&str>,
-        dimensions: &[(String, String)],
+        dimensions: String,
         reason: &str,
     ) {
         self.refused.push(Refused {
             metric: metric.unwrap_or_default().to_owned(),
-            dimensions: describe_dimensions(dimensions),
+            dimensions,
             reason: format!("point {index}: {reason}"),
             class: "invalid",
             count: 1,
@@ -478,14 +469,7 @@ impl<'d> Collector<'d> {
     ) {
         let dimensions = match key {
             Some(key) if point.dimensions.is_empty() => describe_labels(key),
-            _ => {
-                let dims: Vec<(String, String)> = point
-                    .dimensions
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-                describe_dimensions(&dims)
-            }
+            _ => describe(point.dimensions.iter().copied()),
         };
         self.refused.push(Refused {
             metric: point.metric.to_owned(),
@@ -513,11 +497,7 @@ impl<'d> Collector<'d> {
                 Some(ns) => ns,
                 None => {
                     let reason = format!("timestamp {ms} ms is outside the range Sextant stores");
-                    let key = match &series {
-                        Series::Known(key) => Some(key),
-                        _ => None,
-                    };
-                    return self.refuse(&point, key, reason, "invalid");
+                    return self.refuse(&point, series.known_key(), reason, "invalid");
                 }
             },
         };
@@ -529,7 +509,7 @@ impl<'d> Collector<'d> {
         };
         // A protobuf point whose series is known finds its slot by its key: one hash of eight
         // bytes and a pointer comparison.
-        if let Series::Known(key) = &series
+        if let Some(key) = series.known_key()
             && let Some(&slot) = self.slot_of.get(&(key.clone(), data_type))
         {
             return self.push(slot, &point, metric_type, timestamp, value);
@@ -584,11 +564,7 @@ impl<'d> Collector<'d> {
                 "metric `{}` is a {} (a metric keeps the type of its first point), this point is a {metric_type}",
                 point.metric, known.metric_type
             );
-            let key = match &series {
-                Series::Known(key) => Some(key),
-                _ => None,
-            };
-            return self.refuse(&point, key, reason, "metric_type");
+            return self.refuse(&point, series.known_key(), reason, "metric_type");
         }
         let key = match series {
             Series::Known(key) => Ok(key),

@@ -864,10 +864,8 @@ pub async fn create_session(State(state): State<AppState>, body: Bytes) -> Respo
             let session = tokio::task::spawn_blocking(move || {
                 let found = catalog.find_login(&login.email)?;
                 let hash = found.as_ref().map(|f| f.password_hash.as_str());
-                if !crate::login::verify_password(&login.password, hash) {
-                    return Err(crate::login::refused());
-                }
-                let Some(found) = found else {
+                let accepted = crate::login::verify_password(&login.password, hash);
+                let Some(found) = found.filter(|_| accepted) else {
                     return Err(crate::login::refused());
                 };
                 let (key, secret) = catalog.create_session_key(
