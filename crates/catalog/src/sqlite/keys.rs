@@ -123,6 +123,7 @@ fn insert_key(
     name: &str,
     scope: Scope,
     secret: &str,
+    expires_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<ApiKey> {
     let key = ApiKey {
@@ -134,15 +135,17 @@ fn insert_key(
         revoked_at: None,
     };
     conn.execute(
-        "INSERT INTO api_keys (id, organization_id, name, scope, secret_sha256, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO api_keys (id, organization_id, name, scope, secret_sha256, created_at,
+                               expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             key.id,
             key.organization_id,
             key.name,
             key.scope.as_str(),
             secret_hash(secret),
-            key.created_at
+            key.created_at,
+            expires_at
         ],
     )?;
     Ok(key)
@@ -155,10 +158,22 @@ pub(super) fn create_api_key(
     scope: Scope,
     now: Timestamp,
 ) -> Result<(ApiKey, String)> {
+    create_key(conn, org_id, name, scope, None, now)
+}
+
+/// A new key with a generated secret, working until `expires_at` if given.
+fn create_key(
+    conn: &Connection,
+    org_id: &str,
+    name: &str,
+    scope: Scope,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(ApiKey, String)> {
     require_name("API key", name)?;
     get_organization(conn, org_id)?;
     let secret = new_secret()?;
-    let key = insert_key(conn, org_id, name, scope, &secret, now)?;
+    let key = insert_key(conn, org_id, name, scope, &secret, expires_at, now)?;
     Ok((key, secret))
 }
 
@@ -207,12 +222,7 @@ pub(super) fn create_session_key(
     expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<(ApiKey, String)> {
-    let (key, secret) = create_api_key(conn, org_id, name, scope, now)?;
-    conn.execute(
-        "UPDATE api_keys SET expires_at = ?1 WHERE id = ?2",
-        params![expires_at, key.id],
-    )?;
-    Ok((key, secret))
+    create_key(conn, org_id, name, scope, Some(expires_at), now)
 }
 
 pub(super) fn list_api_keys(conn: &Connection, org_id: &str) -> Result<Vec<ApiKey>> {
@@ -275,6 +285,7 @@ pub(super) fn bootstrap(
         BOOTSTRAP_KEY_NAME,
         Scope::Admin,
         token,
+        None,
         now,
     )?;
     Ok(Some(Principal {
