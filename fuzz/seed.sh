@@ -7,7 +7,8 @@
 #   fuzz/seed.sh --no-store  text targets only
 #
 # Sources: tests/kairos/cases/*.json (line protocol, KairosDB ingest and query bodies),
-# crates/expr/tests/cases/*.txt (expressions), the filter strings of the Sift tests, and for
+# crates/expr/tests/cases/*.txt (expressions), the programs of the SignalFlow parser's tests
+# (crates/signalflow/src/lang/tests.rs), the filter strings of the Sift tests, and for
 # wal_*, part_open and codec_decode the WAL segments, parts and part blocks that a running
 # server writes for a few line-protocol and KairosDB bodies. fuzz/seeds/<target>/ holds small
 # hand-picked cases and regression inputs, copied in as they are.
@@ -75,6 +76,33 @@ for name in sorted(os.listdir(expr_cases)):
         for line in f:
             if line.startswith("expr:"):
                 put("expr_parse", line[5:].strip())
+
+# SignalFlow: the source of each case of the parser's golden and error tables, and a few
+# whole programs.
+with open(os.path.join(root, "crates/signalflow/src/lang/tests.rs")) as f:
+    tests = f.read()
+
+def rust_string(body):
+    def unescape(m):
+        e = m.group(1)
+        if e.startswith("u{"):
+            return chr(int(e[2:-1], 16))
+        return {"n": "\n", "r": "\r", "t": "\t", "0": "\0"}.get(e, e)
+    return re.sub(r"\\(u\{[0-9a-fA-F]+\}|.)", unescape, body, flags=re.S)
+
+for plain in re.findall(r'^\s*\(\s*"((?:[^"\\]|\\.)*)",', tests, re.M):
+    put("signalflow_program", rust_string(plain))
+for raw in re.findall(r'^\s*\(\s*r#?"(.*?)"#?,', tests, re.M):
+    put("signalflow_program", raw)
+for program in [
+    "A = data('cpu.utilization', filter=filter('host', 'web*')).mean(by=['host'])\nA.publish('A')\n",
+    "A = data('requests').sum(over='1m')\nB = data('errors').sum(over='1m')\n(B / A * 100).publish('error rate')\n",
+    "# CPU alert\nC = data('cpu').mean()\ndetect(when(C > 90, lasting='5m'), off=when(C < 80)).publish('cpu high')\n",
+    "events('deploy', filter=filter('service', 'api')).publish()\n",
+    "x = threshold(10) if data('m').max() > 5 else const(0); x.publish()\n",
+    "data('m').map(lambda v: v * 2 ** -1).publish(label='half', enable={'a': (1, 2.5e3, 0x1F)})\n",
+]:
+    put("signalflow_program", program)
 
 # Line protocol: the string literals of the parser's and the write handler's tests.
 for source in ("crates/server/src/influx/parser.rs", "crates/server/src/influx/write.rs"):

@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::influx::routes())
         .merge(crate::kairos::routes())
         .merge(crate::signalfx::routes())
+        .merge(crate::signalflow::routes())
         .merge(crate::admin::routes())
         .merge(crate::native::routes())
         .with_state(state.clone());

@@ -34,7 +34,11 @@ pub async fn authenticate(
 ) -> Response {
     let path = request.uri().path();
     // `POST /v2/session` is how a SignalFx client gets a key; its path may start `//`.
-    if PUBLIC.contains(&path) || path.trim_start_matches('/') == "v2/session" {
+    // The SignalFlow WebSocket carries its token in its first message (`signalflow::ws`).
+    if PUBLIC.contains(&path)
+        || path.trim_start_matches('/') == "v2/session"
+        || path == "/v2/signalflow/connect"
+    {
         return next.run(request).await;
     }
     // Browsers send CORS preflights without credentials; KairosDB answers them on every

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod native;
 pub mod request_id;
 pub mod sift;
+pub mod signalflow;
 pub mod signalfx;
 pub mod state;
 pub mod webhook;

@@ -34,6 +34,8 @@ pub struct AppState {
     /// The hosts rules' own webhooks may reach (`sextant serve --webhook-allow`); empty
     /// unless set with [`AppState::with_webhook_allow`].
     pub webhook_allow: Arc<crate::webhook::AllowList>,
+    /// The SignalFlow computations running, counted per organization for its limit.
+    pub computations: Arc<crate::signalflow::Computations>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             signalfx: Arc::default(),
             webhook_allow: Arc::default(),
+            computations: Arc::default(),
         }
     }
 

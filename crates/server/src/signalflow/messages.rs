@@ -1,0 +1,321 @@
+//! The messages of a computation's channel, and their two encodings: JSON objects (text
+//! frames, SSE records) and binary data frames (version 1).
+//!
+//! A batch computation's messages keep the order the `signalfx` client's batching needs
+//! (`docs/signalflow.md`, *Message order*): stream and job start, every series' metadata,
+//! the first logical timestamp's data, then the info messages (the client counts data
+//! messages per timestamp until the first info), then exactly one data message for every
+//! later logical timestamp, events in time order between them, and the end of the channel.
+
+use serde_json::{Map, Value, json};
+use sextant_signalflow::exec::live::Step;
+use sextant_signalflow::exec::series::{TsId, ts_id_text};
+use sextant_signalflow::exec::{EventKind, Info, OutEvent, OutSeries, Output};
+
+/// One message of a channel, before the transport encodes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// A JSON message: control, metadata, info, event or error (the transport adds the
+    /// channel).
+    Json(Value),
+    /// The values of one logical timestamp.
+    Data {
+        /// The logical timestamp, milliseconds.
+        timestamp: i64,
+        /// Each series' value.
+        points: Vec<(TsId, f64)>,
+    },
+}
+
+/// Version 1 of the binary data message.
+const BINARY_VERSION: u8 = 1;
+/// Message type "data batch".
+const BINARY_DATA: u8 = 5;
+/// The header: version, type, flags, a reserved byte and the channel in 16 bytes.
+const HEADER: usize = 20;
+/// The value type of a 64-bit float.
+const VALUE_DOUBLE: u8 = 2;
+
+impl Message {
+    /// A control message.
+    pub fn control(event: &str, now: i64) -> Message {
+        Message::Json(json!({"type": "control-message", "event": event, "timestampMs": now}))
+    }
+
+    /// An error the client raises as `SignalFlowException(code, message)`.
+    pub fn error(code: u16, error_type: &str, message: &str) -> Message {
+        Message::Json(json!({
+            "type": "error",
+            "error": code,
+            "errorType": error_type,
+            "message": message,
+        }))
+    }
+
+    /// The message as a JSON object with `channel` set (data in its JSON form).
+    pub fn to_json(&self, channel: &str) -> Value {
+        let mut value = match self {
+            Message::Json(v) => v.clone(),
+            Message::Data { timestamp, points } => json!({
+                "type": "data",
+                "logicalTimestampMs": timestamp,
+                "data": points
+                    .iter()
+                    .map(|(id, v)| json!({"tsId": ts_id_text(id), "value": number(*v)}))
+                    .collect::<Vec<_>>(),
+            }),
+        };
+        if let Value::Object(map) = &mut value {
+            map.insert("channel".into(), Value::String(channel.to_owned()));
+        }
+        value
+    }
+
+    /// The `type` of the message, SSE's event name.
+    pub fn kind(&self) -> String {
+        match self {
+            Message::Json(v) => v
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("message")
+                .to_owned(),
+            Message::Data { .. } => "data".to_owned(),
+        }
+    }
+
+    /// A binary data frame (version 1, uncompressed) for `channel`, if this is data and the
+    /// channel's name fits the header's 16 bytes.
+    pub fn to_binary(&self, channel: &str) -> Option<Vec<u8>> {
+        let Message::Data { timestamp, points } = self else {
+            return None;
+        };
+        if channel.len() > 16 || !channel.is_ascii() {
+            return None;
+        }
+        let mut frame = Vec::with_capacity(HEADER + 12 + 17 * points.len());
+        frame.extend([BINARY_VERSION, BINARY_DATA, 0, 0]);
+        let mut name = [0u8; 16];
+        name[..channel.len()].copy_from_slice(channel.as_bytes());
+        frame.extend(name);
+        frame.extend(timestamp.to_be_bytes());
+        frame.extend(
+            u32::try_from(points.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        for (id, value) in points {
+            frame.push(VALUE_DOUBLE);
+            frame.extend(id);
+            frame.extend(value.to_be_bytes());
+        }
+        Some(frame)
+    }
+}
+
+/// A JSON number, or `null` for NaN and infinities (which JSON cannot write).
+fn number(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+/// Writes one computation's messages in the order the client needs, whether its data comes
+/// as one batch [`Output`], step by step from a live job, or both.
+#[derive(Debug)]
+pub struct Writer {
+    handle: String,
+    resolution: i64,
+    /// Info messages held until the first data message is out.
+    held: Vec<Message>,
+    data_sent: bool,
+}
+
+impl Writer {
+    /// The writer of computation `handle`, with its opening messages.
+    pub fn begin(handle: &str, now: i64) -> (Writer, Vec<Message>) {
+        let writer = Writer {
+            handle: handle.to_owned(),
+            resolution: 0,
+            held: Vec::new(),
+            data_sent: false,
+        };
+        let opening = vec![
+            Message::control("STREAM_START", now),
+            Message::Json(json!({
+                "type": "control-message", "event": "JOB_START", "handle": handle, "timestampMs": now,
+            })),
+        ];
+        (writer, opening)
+    }
+
+    /// The messages of a batch output: metadata, data per logical timestamp with events
+    /// between, and its notes after the first data.
+    pub fn output(&mut self, output: &Output, now: i64) -> Vec<Message> {
+        let timeline = output.timeline;
+        self.resolution = timeline.resolution;
+        let mut out: Vec<Message> = output.series.iter().map(|s| self.metadata(s)).collect();
+        self.held.push(info(
+            now,
+            timeline.first,
+            "JOB_RUNNING_RESOLUTION",
+            json!({"resolutionMs": timeline.resolution}),
+        ));
+        for i in &output.infos {
+            self.held.push(note(i, now, timeline.first));
+        }
+        let mut events = output.events.iter().peekable();
+        for i in 0..timeline.len {
+            let t = timeline.at(i);
+            while let Some(e) = events.next_if(|e| e.timestamp <= t) {
+                out.push(event(e, timeline.resolution));
+            }
+            let points = output
+                .series
+                .iter()
+                .filter_map(|s| s.values[i].map(|v| (s.id, v)))
+                .collect();
+            self.data(&mut out, t, points);
+        }
+        out.extend(events.map(|e| event(e, timeline.resolution)));
+        out
+    }
+
+    /// The messages of one live step.
+    pub fn step(&mut self, step: &Step) -> Vec<Message> {
+        let mut out: Vec<Message> = step.new_series.iter().map(|s| self.metadata(s)).collect();
+        out.extend(step.events.iter().map(|e| event(e, self.resolution)));
+        self.data(&mut out, step.timestamp, step.points.clone());
+        out
+    }
+
+    /// The closing messages: notes never sent (a computation without any logical
+    /// timestamp) and the end of the channel.
+    pub fn end(&mut self, now: i64) -> Vec<Message> {
+        let mut out = std::mem::take(&mut self.held);
+        out.push(Message::control("END_OF_CHANNEL", now));
+        out
+    }
+
+    /// One data message, with the held notes after the first.
+    fn data(&mut self, out: &mut Vec<Message>, timestamp: i64, points: Vec<(TsId, f64)>) {
+        out.push(Message::Data { timestamp, points });
+        if !self.data_sent {
+            // After the first data: the client counts data messages per timestamp until the
+            // first info message.
+            self.data_sent = true;
+            out.append(&mut self.held);
+        }
+    }
+
+    fn metadata(&self, s: &OutSeries) -> Message {
+        let meta = &s.meta;
+        let mut properties = Map::new();
+        for (k, v) in meta.props.iter().chain(meta.dims.iter()) {
+            properties.insert(k.clone(), Value::String(v.clone()));
+        }
+        if !meta.tags.is_empty() {
+            properties.insert("sf_tags".into(), json!(meta.tags));
+        }
+        let mut key: Vec<&str> = meta.dims.keys().map(String::as_str).collect();
+        key.push("sf_metric");
+        key.sort_unstable();
+        properties.insert("sf_metric".into(), json!(meta.metric));
+        if let Some(origin) = &meta.originating_metric {
+            properties.insert("sf_originatingMetric".into(), json!(origin));
+        }
+        properties.insert("sf_key".into(), json!(key));
+        properties.insert("sf_type".into(), json!("MetricTimeSeries"));
+        properties.insert("sf_streamLabel".into(), json!(s.label));
+        properties.insert("sf_resolutionMs".into(), json!(self.resolution));
+        properties.insert("sf_isPreQuantized".into(), json!(true));
+        properties.insert("jobId".into(), json!(self.handle));
+        Message::Json(json!({
+            "type": "metadata",
+            "tsId": ts_id_text(&s.id),
+            "properties": properties,
+        }))
+    }
+}
+
+/// The info message of a note.
+fn note(i: &Info, now: i64, logical: i64) -> Message {
+    match i {
+        Info::InputCount(n) => {
+            let mut m = info(now, logical, "FETCH_NUM_TIMESERIES", json!({}));
+            if let Message::Json(Value::Object(o)) = &mut m
+                && let Some(Value::Object(msg)) = o.get_mut("message")
+            {
+                msg.insert("numInputTimeSeries".into(), json!(n));
+            }
+            m
+        }
+        Info::NoTimeSeries { metric } => info(
+            now,
+            logical,
+            "FIND_MATCHED_NO_TIMESERIES",
+            json!({"query": format!("sf_metric:{metric}")}),
+        ),
+        Info::MissingGroupBy { keys } => info(
+            now,
+            logical,
+            "GROUPBY_MISSING_PROPERTY",
+            json!({"propertyNames": keys}),
+        ),
+        Info::InitialMaxDelay(ms) => info(
+            now,
+            logical,
+            "JOB_INITIAL_MAX_DELAY",
+            json!({"maxDelayMs": ms}),
+        ),
+    }
+}
+
+fn info(now: i64, logical: i64, code: &str, contents: Value) -> Message {
+    Message::Json(json!({
+        "type": "message",
+        "logicalTimestampMs": logical,
+        "message": {
+            "messageCode": code,
+            "messageLevel": "INFO",
+            "timestampMs": now,
+            "contents": contents,
+        },
+    }))
+}
+
+fn event(e: &OutEvent, resolution: i64) -> Message {
+    let mut metadata = Map::new();
+    for (k, v) in &e.dims {
+        metadata.insert(k.clone(), json!(v));
+    }
+    metadata.insert("sf_type".into(), json!("EventTimeSeries"));
+    metadata.insert("sf_eventType".into(), json!(e.event_type));
+    metadata.insert("sf_streamLabel".into(), json!(e.label));
+    let properties = match &e.kind {
+        EventKind::Detector {
+            anomalous,
+            incident,
+            value,
+        } => {
+            let (is, was) = if *anomalous {
+                ("anomalous", "ok")
+            } else {
+                ("ok", "anomalous")
+            };
+            metadata.insert("sf_detectInputContexts".into(), json!("{}"));
+            json!({
+                "is": is,
+                "was": was,
+                "incidentId": incident,
+                "sf_resolutionMs": resolution,
+                "inputs": {"_S0": {"value": value.map(number), "key": e.dims}},
+            })
+        }
+        EventKind::Custom(properties) => json!(properties),
+    };
+    Message::Json(json!({
+        "type": "event",
+        "tsId": ts_id_text(&e.id),
+        "timestampMs": e.timestamp,
+        "metadata": metadata,
+        "properties": properties,
+    }))
+}

@@ -1,0 +1,327 @@
+//! SignalFlow over WebSocket (`/v2/signalflow/connect`, the `signalfx` client's default) and
+//! Server-Sent Events (`POST /v2/signalflow/execute`). The language and its execution are the
+//! pure crate `sextant-signalflow`; this module finds a job's data ([`source`]), runs it on a
+//! blocking thread, and encodes its messages ([`messages`]) for each transport ([`ws`],
+//! [`sse`]). `docs/signalflow.md` says what is served.
+
+pub mod messages;
+pub mod source;
+pub mod sse;
+pub mod ws;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use parking_lot::Mutex;
+use sextant_catalog::{Clock, Principal, org_number};
+use sextant_model::{OrgId, SeriesKey, Value};
+use sextant_signalflow::exec::live::{InputAt, Live, LiveRequest};
+use sextant_signalflow::exec::{ExecError, Job, Request};
+use sextant_storage::Store;
+use sextant_storage::feed::FeedEvent;
+use tokio::sync::mpsc;
+
+use crate::auth::{Action, authorize};
+use crate::state::AppState;
+use messages::{Message, Writer};
+use source::StoreSource;
+
+/// Computations one organization may run at once.
+pub const MAX_COMPUTATIONS_PER_ORG: usize = 32;
+
+/// Input time series one computation may read.
+pub const MAX_INPUT_MTS: usize = 100_000;
+
+/// Bytes of program text accepted.
+pub const MAX_PROGRAM_BYTES: usize = 256 * 1024;
+
+/// The SignalFlow routes. The WebSocket route is served without a key: the client sends its
+/// token in the first message.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/signalflow/connect", get(ws::connect))
+        .route("/v2/signalflow/execute", post(sse::execute))
+        .route("/v2/signalflow/preflight", post(sse::execute))
+}
+
+/// The computations running, per organization: the limit's bookkeeping.
+#[derive(Debug, Default)]
+pub struct Computations {
+    running: Mutex<HashMap<String, usize>>,
+}
+
+/// A computation's place among its organization's; given back when dropped.
+#[derive(Debug)]
+pub struct Slot {
+    computations: Arc<Computations>,
+    org: String,
+}
+
+impl Computations {
+    /// A slot for one more computation of `org`, unless it runs [`MAX_COMPUTATIONS_PER_ORG`].
+    pub fn take(self: &Arc<Self>, org: &str) -> Option<Slot> {
+        let mut running = self.running.lock();
+        let n = running.entry(org.to_owned()).or_default();
+        if *n >= MAX_COMPUTATIONS_PER_ORG {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            computations: self.clone(),
+            org: org.to_owned(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut running = self.computations.running.lock();
+        if let Some(n) = running.get_mut(&self.org) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                running.remove(&self.org);
+            }
+        }
+    }
+}
+
+/// What an `execute` asks for, in the client's terms (milliseconds).
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    /// The program text.
+    pub program: String,
+    /// The first instant; absent: now (a live computation).
+    pub start: Option<i64>,
+    /// The end; absent: never (a live computation).
+    pub stop: Option<i64>,
+    /// The smallest resolution wanted.
+    pub resolution: Option<i64>,
+    /// Whether a stop in the future ends the computation now rather than waiting.
+    pub immediate: bool,
+    /// How long a live computation waits for late points, milliseconds.
+    pub max_delay: Option<i64>,
+}
+
+/// The wait for late points of a live computation that does not say.
+pub const DEFAULT_MAX_DELAY: i64 = 1_000;
+
+/// The longest wait for late points a live computation may ask for.
+pub const MAX_MAX_DELAY: i64 = 15 * 60_000;
+
+/// Runs one computation and sends its messages to `tx` until its end (a batch computation,
+/// or a live one reaching its stop) or until `tx` is closed (the client went away). A
+/// computation that cannot run sends one error message.
+pub async fn run(
+    state: &AppState,
+    principal: &Principal,
+    params: Params,
+    tx: mpsc::Sender<Message>,
+) {
+    if let Err(denied) = authorize(principal, Action::ReadData) {
+        let _ = tx
+            .send(Message::error(403, "FORBIDDEN", &denied.to_string()))
+            .await;
+        return;
+    }
+    let Some(slot) = state.computations.take(&principal.organization_id) else {
+        let message = format!(
+            "this organization already runs {MAX_COMPUTATIONS_PER_ORG} computations, its limit; stop one first"
+        );
+        let _ = tx
+            .send(Message::error(429, "TOO_MANY_COMPUTATIONS", &message))
+            .await;
+        return;
+    };
+    let index = match state.signalfx.org(state, &principal.organization_id).await {
+        Ok(index) => index,
+        Err(e) => {
+            let _ = tx
+                .send(Message::error(500, "INTERNAL", &e.reply().message()))
+                .await;
+            return;
+        }
+    };
+    let org = org_number(&principal.organization_id);
+    let source = StoreSource::new(
+        state.store.clone(),
+        state.catalog.clone(),
+        org,
+        principal.organization_id.clone(),
+        index,
+    );
+    let store = state.store.clone();
+    let clock = state.clock.clone();
+    let key = principal.key_name.clone();
+    let errors = tx.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        compute(store.as_ref(), &source, clock.as_ref(), org, params, &tx)
+    })
+    .await;
+    let message = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => {
+            tracing::info!(key = %key, error = %e, "SignalFlow computation refused");
+            Message::error(400, "ANALYTICS_PROGRAM_ERROR", &e.to_string())
+        }
+        Err(e) => Message::error(500, "INTERNAL", &e.to_string()),
+    };
+    let _ = errors.send(message).await;
+}
+
+/// Milliseconds since the epoch by `clock`.
+fn now_ms(clock: &dyn Clock) -> i64 {
+    clock.now() / 1_000_000
+}
+
+/// The body of a computation, on a blocking thread. Returns `Ok` once it ended or its client
+/// went away.
+fn compute(
+    store: &dyn Store,
+    source: &StoreSource,
+    clock: &dyn Clock,
+    org: OrgId,
+    params: Params,
+    tx: &mpsc::Sender<Message>,
+) -> Result<(), ExecError> {
+    let send = |messages: Vec<Message>| -> bool {
+        messages.into_iter().all(|m| tx.blocking_send(m).is_ok())
+    };
+    if params.program.len() > MAX_PROGRAM_BYTES {
+        return Err(ExecError::job(format!(
+            "the program is {} bytes, more than the limit of {MAX_PROGRAM_BYTES}",
+            params.program.len()
+        )));
+    }
+    let program = sextant_signalflow::parse(&params.program).map_err(|e| ExecError {
+        pos: Some(e.pos),
+        message: e.message,
+    })?;
+    let job = Job::compile(&program)?;
+    let now = now_ms(clock);
+    let start = params.start.unwrap_or(now);
+    let handle = handle();
+    let batch_stop = match params.stop {
+        Some(stop) if stop <= now => Some(stop),
+        Some(_) if params.immediate => Some(now.max(start)),
+        _ => None,
+    };
+    if let Some(stop) = batch_stop {
+        let mut request = Request::new(start, stop);
+        request.resolution = params.resolution.filter(|r| *r > 0);
+        request.max_input_mts = MAX_INPUT_MTS;
+        let output = job.run(source, &request)?;
+        let (mut writer, mut messages) = Writer::begin(&handle, now);
+        messages.extend(writer.output(&output, now));
+        messages.extend(writer.end(now));
+        send(messages);
+        return Ok(());
+    }
+    // Live: note the feed's position before reading the store, so that every point
+    // committed after the read is in the feed (see `sextant_signalflow::exec::live`).
+    let after = store.feed().last_seq();
+    let request = LiveRequest {
+        start,
+        stop: params.stop,
+        resolution: params.resolution.filter(|r| *r > 0),
+        max_delay: params
+            .max_delay
+            .filter(|d| *d > 0)
+            .unwrap_or(DEFAULT_MAX_DELAY)
+            .min(MAX_MAX_DELAY),
+        max_input_mts: MAX_INPUT_MTS,
+    };
+    let (mut live, past) = Live::start(job, source, &request, now)?;
+    let (mut writer, mut messages) = Writer::begin(&handle, now);
+    messages.extend(writer.output(&past, now));
+    if !send(messages) {
+        return Ok(());
+    }
+    let mut places: HashMap<SeriesKey, Vec<InputAt>> = HashMap::new();
+    for (at, meta) in live.inputs() {
+        if let Ok(key) = SeriesKey::new(
+            meta.metric.as_str(),
+            meta.dims.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ) {
+            places.entry(key).or_default().push(at);
+        }
+    }
+    let mut reader = store.feed().follow(after);
+    loop {
+        if tx.is_closed() {
+            return Ok(());
+        }
+        let now = now_ms(clock);
+        for step in live.advance(now, false)? {
+            if !send(writer.step(&step)) {
+                return Ok(());
+            }
+        }
+        let Some(deadline) = live.next_deadline() else {
+            send(writer.end(now_ms(clock)));
+            return Ok(());
+        };
+        let wait = Duration::from_millis((deadline - now).clamp(1, 1_000) as u64);
+        let event = reader
+            .next(wait)
+            .map_err(|e| ExecError::job(format!("reading committed writes failed: {e}")))?;
+        let Some(FeedEvent::Write { batch, .. }) = event else {
+            continue;
+        };
+        if batch.org() != org {
+            continue;
+        }
+        for series in batch.series() {
+            let at = match places.get(&series.key) {
+                Some(at) => at.clone(),
+                None => {
+                    if !live.wants_metric(series.key.name()) {
+                        continue;
+                    }
+                    let at = source
+                        .describe(&series.key, series.data_type)
+                        .map(|input| live.discover(input))
+                        .unwrap_or_default();
+                    // Remembered either way: a series that matches nothing is not looked at
+                    // again.
+                    places.insert(series.key.clone(), at.clone());
+                    at
+                }
+            };
+            for point in &series.points {
+                if let Some(v) = number(&point.value) {
+                    for place in &at {
+                        live.push(*place, point.timestamp / 1_000_000, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A committed value as a number, if it is one.
+fn number(value: &Value) -> Option<f64> {
+    Some(match value {
+        Value::Double(v) => *v,
+        Value::Float(v) => f64::from(*v),
+        Value::Int32(v) => f64::from(*v),
+        Value::Int64(v) => *v as f64,
+        Value::Uint32(v) => f64::from(*v),
+        Value::Uint64(v) => *v as f64,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        _ => return None,
+    })
+}
+
+/// A new computation handle: 11 characters of URL-safe base64, like SignalFx's.
+fn handle() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 8];
+    // A handle only names a computation on its connection; a failing random source leaves
+    // zeros, which still work.
+    let _ = getrandom::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

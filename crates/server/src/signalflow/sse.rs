@@ -1,0 +1,112 @@
+//! The Server-Sent Events transport: `POST /v2/signalflow/execute` (and `/preflight`) with
+//! the program as the body and the options in the query string, answered with one SSE record
+//! per message (`event: <type>`, `data: <JSON>`), data in its JSON form.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sextant_catalog::Principal;
+
+use super::{Params, run};
+use crate::state::AppState;
+
+/// The channel name SSE messages carry: one computation per request.
+const CHANNEL: &str = "sse";
+
+/// `POST /v2/signalflow/execute`.
+pub async fn execute(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let program = match String::from_utf8(body.to_vec()) {
+        Ok(p) => p,
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "the program is not UTF-8 text"),
+    };
+    let millis = |name: &str| -> Result<Option<i64>, String> {
+        match query.get(name).map(String::as_str) {
+            None | Some("" | "None") => Ok(None),
+            Some(text) => text
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| format!("`{name}` must be milliseconds, not `{text}`")),
+        }
+    };
+    let params = match (millis("start"), millis("stop"), millis("resolution")) {
+        (Ok(start), Ok(stop), Ok(resolution)) => Params {
+            program,
+            start,
+            stop,
+            resolution,
+            immediate: query
+                .get("immediate")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            max_delay: None,
+        },
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return refuse(StatusCode::BAD_REQUEST, &e),
+    };
+    let now = state.clock.now() / 1_000_000;
+    let bounded = match params.stop {
+        Some(stop) => params.start.is_some() && (stop <= now || params.immediate),
+        None => false,
+    };
+    if !bounded {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the SSE transport serves computations with a start and a stop in the past (or immediate=True); use the WebSocket transport for live ones",
+        );
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let (_, messages) = tokio::join!(run(&state, &principal, params, tx), async {
+        let mut all = Vec::new();
+        while let Some(m) = rx.recv().await {
+            all.push(m);
+        }
+        all
+    });
+    if let [only] = messages.as_slice()
+        && only.kind() == "error"
+    {
+        let json = only.to_json(CHANNEL);
+        let status = json
+            .get("error")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|c| StatusCode::from_u16(c as u16).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        let message = json
+            .get("message")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("the computation failed");
+        return refuse(status, message);
+    }
+    let mut body = String::new();
+    for m in &messages {
+        body.push_str("event: ");
+        body.push_str(&m.kind());
+        body.push_str("\ndata: ");
+        body.push_str(&m.to_json(CHANNEL).to_string());
+        body.push_str("\n\n");
+    }
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    response
+}
+
+/// A refusal the client reads: exactly `application/json` with `message` and `errorType`.
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({"message": message, "errorType": "ANALYTICS_PROGRAM_ERROR"});
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

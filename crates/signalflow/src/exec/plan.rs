@@ -1,0 +1,432 @@
+//! The stream graph a program builds: what each published stream is computed from.
+//!
+//! Running a program first evaluates its statements over static values (numbers, strings,
+//! lists, filters) and builds this graph of [`Node`]s; no data is read then. The job then finds
+//! the inputs of every `data()` node, picks its resolution, and evaluates the graph over its
+//! timeline ([`super::eval`]).
+
+use std::rc::Rc;
+
+use crate::lang::{Expr, Pos};
+
+use super::series::Filter;
+
+/// A node of the stream graph, shared where a stream is used twice.
+pub type NodeRef = Rc<Node>;
+
+/// The rollups of `data()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollup {
+    /// The metric kind's default: average for gauges, sum for counters, delta for cumulative
+    /// counters.
+    Default,
+    /// Mean of the interval's points.
+    Average,
+    /// Sum.
+    Sum,
+    /// Smallest.
+    Min,
+    /// Largest.
+    Max,
+    /// How many points.
+    Count,
+    /// The last point.
+    Latest,
+    /// The increase since the previous interval's last point.
+    Delta,
+    /// Per second: sum for counters, delta otherwise, over the interval's seconds.
+    Rate,
+}
+
+impl Rollup {
+    /// The rollup named `name` in `data(rollup=…)`.
+    pub fn from_name(name: &str) -> Option<Rollup> {
+        Some(match name {
+            "average" | "mean" => Rollup::Average,
+            "sum" => Rollup::Sum,
+            "min" => Rollup::Min,
+            "max" => Rollup::Max,
+            "count" => Rollup::Count,
+            "latest" => Rollup::Latest,
+            "delta" => Rollup::Delta,
+            "rate" => Rollup::Rate,
+            _ => return None,
+        })
+    }
+}
+
+/// What fills an interval without data in `data()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extrapolation {
+    /// Nothing.
+    Null,
+    /// Zero.
+    Zero,
+    /// The last value seen.
+    LastValue,
+}
+
+/// Statistics over several values: across series (aggregations) or over a window of one
+/// series (transformations).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stat {
+    /// Arithmetic mean.
+    Mean,
+    /// Sum.
+    Sum,
+    /// Smallest.
+    Min,
+    /// Largest.
+    Max,
+    /// How many values.
+    Count,
+    /// Population standard deviation.
+    Stddev,
+    /// Population variance.
+    Variance,
+    /// The 50th percentile.
+    Median,
+    /// A percentile, 0 < p ≤ 100, interpolated between closest ranks.
+    Percentile(f64),
+}
+
+/// One-input arithmetic on values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MapOp {
+    /// `-x`
+    Neg,
+    /// `abs(x)`
+    Abs,
+    /// `x × m`
+    Scale(f64),
+    /// `sqrt(x)`
+    Sqrt,
+    /// `floor(x)`
+    Floor,
+    /// `ceil(x)`
+    Ceil,
+    /// `not x` on a boolean stream.
+    Not,
+}
+
+/// Two-input arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arith {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`; dividing by zero gives no value.
+    Div,
+    /// `//`
+    FloorDiv,
+    /// `%`
+    Mod,
+    /// `**`
+    Pow,
+}
+
+/// Comparisons, giving boolean streams (1 or 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+/// A stream or a constant on one side of an operator.
+#[derive(Debug, Clone)]
+pub enum Operand {
+    /// A stream.
+    Stream(NodeRef),
+    /// The same number at every logical timestamp.
+    Scalar(f64),
+}
+
+/// A scalar function written as a lambda: `lambda x: x * 2`.
+#[derive(Debug, Clone)]
+pub struct Lambda {
+    /// Its one parameter.
+    pub param: String,
+    /// Its body.
+    pub body: Expr,
+}
+
+/// A node of the graph.
+#[derive(Debug)]
+pub enum Node {
+    /// `data(metric, filter, rollup, extrapolation, maxExtrapolations)`.
+    Data {
+        /// The metric name or pattern.
+        metric: String,
+        /// The filter, if any.
+        filter: Option<Filter>,
+        /// The rollup.
+        rollup: Rollup,
+        /// The extrapolation policy.
+        extrapolation: Extrapolation,
+        /// At most this many intervals extrapolated in a row; negative: no limit.
+        max_extrapolations: i64,
+        /// A minimum resolution for the job, in milliseconds.
+        resolution: Option<i64>,
+        /// Where `data` is called.
+        pos: Pos,
+    },
+    /// `const(value, dimensions)`.
+    Const {
+        /// The value.
+        value: f64,
+        /// Its dimensions.
+        dims: Vec<(String, String)>,
+    },
+    /// An aggregation across series, per group of `by` keys.
+    Aggregate {
+        /// The input.
+        input: NodeRef,
+        /// The statistic.
+        stat: Stat,
+        /// Group keys; `None` makes one group of everything.
+        by: Option<Vec<String>>,
+    },
+    /// A transformation over a trailing window of each series.
+    Window {
+        /// The input.
+        input: NodeRef,
+        /// The statistic.
+        stat: Stat,
+        /// The window, milliseconds.
+        over: i64,
+    },
+    /// Value-by-value arithmetic.
+    Map {
+        /// The input.
+        input: NodeRef,
+        /// The operation.
+        op: MapOp,
+    },
+    /// `map(lambda x: …)`.
+    MapLambda {
+        /// The input.
+        input: NodeRef,
+        /// The function.
+        lambda: Rc<Lambda>,
+    },
+    /// `timeshift(offset)`: the value `offset` milliseconds earlier.
+    Timeshift {
+        /// The input.
+        input: NodeRef,
+        /// Milliseconds; positive looks back.
+        offset: i64,
+    },
+    /// `delta()`: the change from the previous logical timestamp.
+    Delta(NodeRef),
+    /// `rateofchange()`: the change per second.
+    RateOfChange(NodeRef),
+    /// `ewma(alpha)`.
+    Ewma {
+        /// The input.
+        input: NodeRef,
+        /// The smoothing factor, 0 < alpha ≤ 1.
+        alpha: f64,
+    },
+    /// `fill(value, duration, max_count)`.
+    Fill {
+        /// The input.
+        input: NodeRef,
+        /// The value to fill with; `None` repeats the last value.
+        value: Option<f64>,
+        /// At most this many logical timestamps filled in a row, or this many milliseconds.
+        limit: FillLimit,
+    },
+    /// `top(count)` or `bottom(count)`: at each logical timestamp only the `count` largest
+    /// (smallest) values keep their value.
+    Rank {
+        /// The input.
+        input: NodeRef,
+        /// How many.
+        count: usize,
+        /// Smallest instead of largest.
+        bottom: bool,
+    },
+    /// `union(a, b, …)`.
+    Union(Vec<NodeRef>),
+    /// `a + b` and the other arithmetic on streams.
+    Binary {
+        /// The operator.
+        op: Arith,
+        /// Left.
+        lhs: Operand,
+        /// Right.
+        rhs: Operand,
+    },
+    /// `a > b` and the other comparisons.
+    Compare {
+        /// The operator.
+        op: Cmp,
+        /// Left.
+        lhs: Operand,
+        /// Right.
+        rhs: Operand,
+    },
+    /// `a and b`, `a or b` on boolean streams.
+    Logic {
+        /// `and` rather than `or`.
+        and: bool,
+        /// Left.
+        lhs: NodeRef,
+        /// Right.
+        rhs: NodeRef,
+    },
+    /// `a if b else c`.
+    IfElse {
+        /// The value where the test holds.
+        then: Operand,
+        /// The test.
+        test: NodeRef,
+        /// The value elsewhere.
+        otherwise: Operand,
+    },
+    /// `when(predicate, lasting, at_least)`.
+    When {
+        /// The boolean input.
+        predicate: NodeRef,
+        /// How long it must hold, milliseconds; `None`: one logical timestamp.
+        lasting: Option<i64>,
+        /// The share of the window it must hold, 0 < at_least ≤ 1.
+        at_least: f64,
+    },
+}
+
+/// How far `fill()` reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FillLimit {
+    /// Without limit.
+    None,
+    /// At most this many logical timestamps in a row.
+    Count(usize),
+    /// At most this many milliseconds after the last value.
+    Duration(i64),
+}
+
+/// `detect(on, off, mode)`.
+#[derive(Debug, Clone)]
+pub struct Detect {
+    /// Fires when this boolean stream holds.
+    pub on: NodeRef,
+    /// Clears when this holds; `None`: when `on` stops holding.
+    pub off: Option<NodeRef>,
+    /// `split` mode: a clear needs `off` and a new trigger needs `on` again.
+    pub split: bool,
+    /// Where `detect` is called.
+    pub pos: Pos,
+}
+
+/// `events(eventType, filter)`.
+#[derive(Debug, Clone)]
+pub struct Events {
+    /// The event type, or a pattern of them.
+    pub event_type: String,
+    /// The filter on the events' dimensions.
+    pub filter: Option<Filter>,
+}
+
+/// What a program publishes.
+#[derive(Debug, Clone)]
+pub enum Publication {
+    /// A stream's series, with the label given to `publish`.
+    Stream {
+        /// The label, `sf_streamLabel`.
+        label: String,
+        /// The stream.
+        node: NodeRef,
+    },
+    /// A detector's trigger and clear events.
+    Detect {
+        /// The label.
+        label: String,
+        /// The detector.
+        detect: Rc<Detect>,
+    },
+    /// Stored custom events.
+    Events {
+        /// The label.
+        label: String,
+        /// Which events.
+        events: Rc<Events>,
+    },
+}
+
+impl Node {
+    /// The nodes this one reads.
+    pub fn inputs(&self) -> Vec<&NodeRef> {
+        fn operand(o: &Operand) -> Option<&NodeRef> {
+            match o {
+                Operand::Stream(n) => Some(n),
+                Operand::Scalar(_) => None,
+            }
+        }
+        match self {
+            Node::Data { .. } | Node::Const { .. } => vec![],
+            Node::Aggregate { input, .. }
+            | Node::Window { input, .. }
+            | Node::Map { input, .. }
+            | Node::MapLambda { input, .. }
+            | Node::Timeshift { input, .. }
+            | Node::Delta(input)
+            | Node::RateOfChange(input)
+            | Node::Ewma { input, .. }
+            | Node::Fill { input, .. }
+            | Node::Rank { input, .. } => vec![input],
+            Node::When { predicate, .. } => vec![predicate],
+            Node::Union(all) => all.iter().collect(),
+            Node::Binary { lhs, rhs, .. } | Node::Compare { lhs, rhs, .. } => {
+                operand(lhs).into_iter().chain(operand(rhs)).collect()
+            }
+            Node::Logic { lhs, rhs, .. } => vec![lhs, rhs],
+            Node::IfElse {
+                then,
+                test,
+                otherwise,
+            } => operand(then)
+                .into_iter()
+                .chain([test])
+                .chain(operand(otherwise))
+                .collect(),
+        }
+    }
+
+    /// Milliseconds of data before a logical timestamp this node needs, besides its inputs'
+    /// own needs, at resolution `resolution`.
+    pub fn reach(&self, resolution: i64) -> i64 {
+        match self {
+            Node::Window { over, .. } => *over,
+            Node::Timeshift { offset, .. } => (*offset).max(0),
+            Node::Delta(_) | Node::RateOfChange(_) => resolution,
+            Node::When {
+                lasting: Some(l), ..
+            } => *l,
+            // An average of this many steps weighs the rest below 1e-4 for alpha ≥ 0.1.
+            Node::Ewma { alpha, .. } => ((9.3 / alpha.max(0.01)).ceil() as i64) * resolution,
+            Node::Fill {
+                limit: FillLimit::Duration(d),
+                ..
+            } => *d,
+            Node::Fill {
+                limit: FillLimit::Count(n),
+                ..
+            } => *n as i64 * resolution,
+            _ => 0,
+        }
+    }
+}
