@@ -3,6 +3,7 @@
 //! `bench/README.md`.
 
 mod drive;
+mod grouped;
 mod http;
 mod query;
 mod report;
@@ -236,6 +237,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
+    cross_check_grouped(&mut runs);
     let ratios = report::ratios(&runs);
     let header = header(&args);
     let md = report::markdown(&header, &runs, &ratios);
@@ -374,6 +376,7 @@ async fn measure(
     run.bytes_per_point = Some(bytes as f64 / sent.points.max(1) as f64);
 
     run.query = Some(query::run(server.system, server.addr, main, args.connections).await);
+    run.grouped = grouped::run(server.system, server.addr, main).await;
 
     let requests = paced.len();
     let cpu3 = server.cpu_seconds()?;
@@ -468,4 +471,24 @@ fn header(args: &Args) -> String {
         args.paced_rate,
         args.paced_points,
     )
+}
+
+/// Checks Sextant's grouped answers by region against VictoriaMetrics' (by host, each is
+/// checked against the generator already).
+fn cross_check_grouped(runs: &mut [Run]) {
+    let peer = runs
+        .iter()
+        .find(|r| r.system == "VictoriaMetrics" && !r.grouped.is_empty())
+        .map(|r| r.grouped.clone());
+    let Some(peer) = peer else { return };
+    for run in runs.iter_mut().filter(|r| r.system == "Sextant") {
+        for g in &mut run.grouped {
+            if g.query != "by region" {
+                continue;
+            }
+            if let Some(other) = peer.iter().find(|p| p.query == g.query) {
+                grouped::cross_check(g, other);
+            }
+        }
+    }
 }

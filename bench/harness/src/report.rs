@@ -57,6 +57,8 @@ pub struct Run {
     pub bytes_per_point: Option<f64>,
     /// The aggregation query.
     pub query: Option<QueryReport>,
+    /// The grouped per-minute averages (W1, Sextant and VictoriaMetrics).
+    pub grouped: Vec<crate::grouped::GroupedReport>,
     /// The paced ingest (a later copy of the workload).
     pub paced: Option<Ingest>,
     /// The rate the paced ingest aimed at, points/s.
@@ -92,7 +94,7 @@ pub struct Ratio {
 
 /// The figures compared, with their goals against VictoriaMetrics: (name, higher is better,
 /// goal per workload W1, W2, W3).
-pub const METRICS: [(&str, bool, [Option<f64>; 3]); 7] = [
+pub const METRICS: [(&str, bool, [Option<f64>; 3]); 9] = [
     (
         "points per server CPU-second",
         true,
@@ -101,6 +103,8 @@ pub const METRICS: [(&str, bool, [Option<f64>; 3]); 7] = [
     ("wall points/s", true, [None, None, None]),
     ("bytes per point", false, [Some(0.9), Some(0.9), Some(0.9)]),
     ("query seconds", false, [None, Some(0.5), None]),
+    ("grouped by host seconds", false, [Some(0.5), None, None]),
+    ("grouped by region seconds", false, [None, None, None]),
     (
         "p99 latency at the paced rate",
         false,
@@ -117,6 +121,15 @@ pub fn figure(run: &Run, metric: &str) -> Option<f64> {
         "wall points/s" => run.ingest.as_ref().map(|i| i.points_per_s),
         "bytes per point" => run.bytes_per_point,
         "query seconds" => run.query.as_ref().and_then(|q| q.seconds),
+        "grouped by host seconds" | "grouped by region seconds" => {
+            let query = metric
+                .trim_start_matches("grouped ")
+                .trim_end_matches(" seconds");
+            run.grouped
+                .iter()
+                .find(|g| g.query == query)
+                .and_then(|g| g.seconds)
+        }
         "p99 latency at the paced rate" => run.paced.as_ref().map(|p| p.p99_ms),
         "p99 latency closed-loop" => run.ingest.as_ref().map(|i| i.p99_ms),
         "peak RSS" => run.peak_rss_bytes.map(|b| b as f64),
@@ -251,6 +264,39 @@ pub fn markdown(header: &str, runs: &[Run], ratios: &[Ratio]) -> String {
                 opt(answers),
                 opt(r.peak_rss_bytes.map(mib)),
             );
+        }
+        md.push('\n');
+    }
+    let grouped: Vec<&Run> = runs.iter().filter(|r| !r.grouped.is_empty()).collect();
+    if !grouped.is_empty() {
+        let _ = writeln!(
+            md,
+            "### Grouped per-minute averages over W1 (SignalFlow `data('cpu.usage_user').mean(by=[key])` / MetricsQL `avg by (key) (avg_over_time(cpu_usage_user[1m]))`)\n"
+        );
+        let _ = writeln!(
+            md,
+            "| system | query | seconds | groups | values | answers |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
+        for r in grouped {
+            for g in &r.grouped {
+                let answers = if g.seconds.is_none() {
+                    g.status.clone()
+                } else if g.mismatches == 0 {
+                    "agree".to_owned()
+                } else {
+                    format!("{} differ, e.g. {}", g.mismatches, g.examples.join("; "))
+                };
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {answers} |",
+                    r.system,
+                    g.query,
+                    opt(g.seconds.map(|s| format!("{s:.3}"))),
+                    g.groups,
+                    g.values,
+                );
+            }
         }
         md.push('\n');
     }
