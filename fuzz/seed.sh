@@ -104,6 +104,23 @@ for program in [
 ]:
     put("signalflow_program", program)
 
+# SignalFlow programs run: the golden programs of crates/signalflow/src/exec/tests.rs, their
+# metrics renamed to the fuzz target's `m`, and a few written here.
+with open(os.path.join(root, "crates/signalflow/src/exec/tests.rs")) as f:
+    tests = f.read()
+for literal in re.findall(r'(?:run|run_at|output|err)\(\s*"((?:[^"\\]|\\.)*)"', tests):
+    program = rust_string(literal)
+    for metric in ("cpu", "hits", "total", "sparse"):
+        program = program.replace(f"'{metric}'", "'m'")
+    put("signalflow_run", program)
+for program in [
+    "A = data('m')\nB = A.mean(over='3s').timeshift('2s')\n(A - B).abs().publish('x')\n",
+    "detect(when(data('m') > 5, lasting='3s', at_least=0.5), off=when(data('m') < 2)).publish('d')\n",
+    "union(data('m').top(1), data('m').bottom(1), const(3)).ewma(0.3).fill(0, max_count=2).publish()\n",
+    "events('e', filter=filter('k', '0')).publish()\ndata('m', rollup='rate').percentile(90, by=['k']).publish()\n",
+]:
+    put("signalflow_run", program)
+
 # Line protocol: the string literals of the parser's and the write handler's tests.
 for source in ("crates/server/src/influx/parser.rs", "crates/server/src/influx/write.rs"):
     with open(os.path.join(root, source)) as f:

@@ -9,6 +9,7 @@
 //! PostgreSQL implementation can replace [`SqliteCatalog`] when Sextant runs on several nodes.
 //! The SQLite schema is described in `docs/catalog.md`.
 
+mod detector_types;
 mod error;
 mod rule_types;
 mod signalfx_types;
@@ -19,6 +20,7 @@ use std::fmt::Debug;
 
 use sextant_model::{OrgId, Timestamp};
 
+pub use detector_types::{SfxDetector, SfxDetectorStep, SfxIncident};
 pub use error::{Error, Result};
 pub use rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationState, AnnotationType,
@@ -390,6 +392,75 @@ pub trait Catalog: Send + Sync + Debug {
 
     /// Events matching `filter`, oldest first.
     fn sfx_events(&self, org_id: &str, filter: &SfxEventFilter) -> Result<Vec<SfxEvent>>;
+
+    // ---- SignalFlow detectors and incidents ----
+
+    /// Stores a new detector (its id, name and program set by the caller); `created` and
+    /// friends are set here.
+    fn sfx_create_detector(
+        &self,
+        org_id: &str,
+        detector: &SfxDetector,
+        by: &str,
+    ) -> Result<SfxDetector>;
+
+    /// A detector. `NotFound` when unknown.
+    fn sfx_get_detector(&self, org_id: &str, id: &str) -> Result<SfxDetector>;
+
+    /// The detectors named `name` (all without), by creation, from `offset`, at most `limit`
+    /// (0: all); with the count of all that match.
+    fn sfx_detectors(
+        &self,
+        org_id: &str,
+        name: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<SfxDetector>)>;
+
+    /// Every enabled detector of every organization, with its organization: what a server
+    /// starts running.
+    fn sfx_enabled_detectors(&self) -> Result<Vec<(String, SfxDetector)>>;
+
+    /// Replaces a detector's name, description, program, body and state. A changed program
+    /// starts over: its evaluation restarts now and its open incidents are cleared.
+    /// `NotFound` when unknown.
+    fn sfx_update_detector(
+        &self,
+        org_id: &str,
+        detector: &SfxDetector,
+        by: &str,
+    ) -> Result<SfxDetector>;
+
+    /// Deletes a detector and its incidents. `NotFound` when unknown.
+    fn sfx_delete_detector(&self, org_id: &str, id: &str) -> Result<()>;
+
+    /// Stores one evaluation of a detector: its events, the incidents it opened and cleared,
+    /// and how far it got, all or nothing. `evaluated_until` never moves back
+    /// (`InvalidInput`). `NotFound` when the detector is gone.
+    fn sfx_detector_step(
+        &self,
+        org_id: &str,
+        detector_id: &str,
+        step: &SfxDetectorStep,
+    ) -> Result<()>;
+
+    /// Incidents, newest first: of one detector or all; only open ones unless
+    /// `include_resolved`; from `offset`, at most `limit` (0: all).
+    fn sfx_incidents(
+        &self,
+        org_id: &str,
+        detector_id: Option<&str>,
+        include_resolved: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SfxIncident>>;
+
+    /// One incident. `NotFound` when unknown.
+    fn sfx_get_incident(&self, org_id: &str, id: &str) -> Result<SfxIncident>;
+
+    /// Clears an open incident by hand at `at` (milliseconds); a cleared one is left as it
+    /// is. `NotFound` when unknown.
+    fn sfx_clear_incident(&self, org_id: &str, id: &str, at: i64) -> Result<SfxIncident>;
 }
 
 /// Where the catalog reads the time for `created_at` and friends; tests inject a fixed one.

@@ -36,6 +36,10 @@ pub struct AppState {
     pub webhook_allow: Arc<crate::webhook::AllowList>,
     /// The SignalFlow computations running, counted per organization for its limit.
     pub computations: Arc<crate::signalflow::Computations>,
+    /// The SignalFlow detectors running.
+    pub detectors: Arc<crate::signalflow::detectors::Detectors>,
+    /// The webhook sender, when the binary started one ([`AppState::with_webhooks`]).
+    pub webhooks: Option<Arc<crate::webhook::Webhooks>>,
 }
 
 impl AppState {
@@ -55,12 +59,20 @@ impl AppState {
             signalfx: Arc::default(),
             webhook_allow: Arc::default(),
             computations: Arc::default(),
+            detectors: Arc::default(),
+            webhooks: None,
         }
     }
 
     /// The same state allowing rules' webhooks to reach the hosts of `allow`.
     pub fn with_webhook_allow(mut self, allow: crate::webhook::AllowList) -> Self {
         self.webhook_allow = Arc::new(allow);
+        self
+    }
+
+    /// The same state sending detectors' notifications through `webhooks`.
+    pub fn with_webhooks(mut self, webhooks: Arc<crate::webhook::Webhooks>) -> Self {
+        self.webhooks = Some(webhooks);
         self
     }
 

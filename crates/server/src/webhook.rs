@@ -226,6 +226,34 @@ impl Webhooks {
         }
     }
 
+    /// Queues `body` for the server's webhook URL and for `own` URLs (a detector rule's),
+    /// each of which must be allowed; `source` names the sender in logs.
+    pub fn queue_json(&self, source: &str, own: &[String], body: &serde_json::Value) {
+        let own = own.iter().filter(|url| {
+            let check = self.allow.check(url);
+            if let Err(e) = &check {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(source = %source, error = %e, "detector webhook skipped");
+            }
+            check.is_ok()
+        });
+        let urls: Vec<&String> = self.global.iter().chain(own).collect();
+        if urls.is_empty() {
+            return;
+        }
+        let body = Bytes::from(body.to_string());
+        let sender = self.sender.lock();
+        let Some(sender) = sender.as_ref() else {
+            return;
+        };
+        for url in urls {
+            let _ = sender.send(Delivery {
+                url: url.clone(),
+                body: body.clone(),
+            });
+        }
+    }
+
     /// Notifications delivered and dropped so far.
     pub fn counts(&self) -> (u64, u64) {
         (

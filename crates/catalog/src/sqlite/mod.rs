@@ -1,6 +1,7 @@
 //! [`SqliteCatalog`]: the catalog in one SQLite file.
 
 mod assets;
+mod detectors;
 mod ingestion;
 mod json;
 mod keys;
@@ -19,6 +20,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use sextant_model::Timestamp;
 
+use crate::detector_types::{SfxDetector, SfxDetectorStep, SfxIncident};
 use crate::error::{Error, Result};
 use crate::rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationUpdate, Login, NameFilter,
@@ -459,5 +461,75 @@ impl Catalog for SqliteCatalog {
 
     fn sfx_events(&self, org_id: &str, filter: &SfxEventFilter) -> Result<Vec<SfxEvent>> {
         self.read(|conn| signalfx::events(conn, org_id, filter))
+    }
+
+    fn sfx_create_detector(
+        &self,
+        org_id: &str,
+        detector: &SfxDetector,
+        by: &str,
+    ) -> Result<SfxDetector> {
+        self.write(|tx, now| detectors::create(tx, org_id, detector, by, now))
+    }
+
+    fn sfx_get_detector(&self, org_id: &str, id: &str) -> Result<SfxDetector> {
+        self.read(|conn| detectors::get(conn, org_id, id))
+    }
+
+    fn sfx_detectors(
+        &self,
+        org_id: &str,
+        name: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<SfxDetector>)> {
+        self.read(|conn| detectors::list(conn, org_id, name, offset, limit))
+    }
+
+    fn sfx_enabled_detectors(&self) -> Result<Vec<(String, SfxDetector)>> {
+        self.read(detectors::enabled)
+    }
+
+    fn sfx_update_detector(
+        &self,
+        org_id: &str,
+        detector: &SfxDetector,
+        by: &str,
+    ) -> Result<SfxDetector> {
+        self.write(|tx, now| detectors::update(tx, org_id, detector, by, now))
+    }
+
+    fn sfx_delete_detector(&self, org_id: &str, id: &str) -> Result<()> {
+        self.write(|tx, _| detectors::delete(tx, org_id, id))
+    }
+
+    fn sfx_detector_step(
+        &self,
+        org_id: &str,
+        detector_id: &str,
+        step: &SfxDetectorStep,
+    ) -> Result<()> {
+        self.write(|tx, _| detectors::step(tx, org_id, detector_id, step))
+    }
+
+    fn sfx_incidents(
+        &self,
+        org_id: &str,
+        detector_id: Option<&str>,
+        include_resolved: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SfxIncident>> {
+        self.read(|conn| {
+            detectors::incidents(conn, org_id, detector_id, include_resolved, offset, limit)
+        })
+    }
+
+    fn sfx_get_incident(&self, org_id: &str, id: &str) -> Result<SfxIncident> {
+        self.read(|conn| detectors::get_incident(conn, org_id, id))
+    }
+
+    fn sfx_clear_incident(&self, org_id: &str, id: &str, at: i64) -> Result<SfxIncident> {
+        self.write(|tx, _| detectors::clear_incident(tx, org_id, id, at))
     }
 }

@@ -222,6 +222,42 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX users_by_email ON users (lower(email)) WHERE email IS NOT NULL;
     ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
     "#,
+    // 5: SignalFlow detectors and their incidents.
+    r#"
+    CREATE TABLE sfx_detectors (
+        seq                 INTEGER PRIMARY KEY,
+        organization_id     TEXT    NOT NULL REFERENCES organizations (id),
+        id                  TEXT    NOT NULL,
+        name                TEXT    NOT NULL,
+        description         TEXT    NOT NULL,
+        program_text        TEXT    NOT NULL,
+        body                TEXT    NOT NULL,
+        disabled            INTEGER NOT NULL,
+        created             INTEGER NOT NULL,
+        creator             TEXT    NOT NULL,
+        last_updated        INTEGER NOT NULL,
+        last_updated_by     TEXT    NOT NULL,
+        evaluated_until     INTEGER,
+        UNIQUE (organization_id, id)
+    );
+    CREATE TABLE sfx_incidents (
+        seq                 INTEGER PRIMARY KEY,
+        organization_id     TEXT    NOT NULL REFERENCES organizations (id),
+        id                  TEXT    NOT NULL,
+        detector_id         TEXT    NOT NULL,
+        detect_label        TEXT    NOT NULL,
+        series_id           TEXT    NOT NULL,
+        severity            TEXT    NOT NULL,
+        dimensions          TEXT    NOT NULL,
+        triggered_at        INTEGER NOT NULL,
+        trigger_value       REAL,
+        cleared_at          INTEGER,
+        clear_value         REAL,
+        cleared_manually    INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (organization_id, id)
+    );
+    CREATE INDEX sfx_incidents_by_detector ON sfx_incidents (organization_id, detector_id, triggered_at);
+    "#,
 ];
 
 /// The schema version this build writes.

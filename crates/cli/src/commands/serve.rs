@@ -228,8 +228,12 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
         },
     );
     rules.listen(webhooks.listener());
-    let state =
-        AppState::new(catalog, store.clone(), rules.clone()).with_webhook_allow(webhook_allow);
+    let state = AppState::new(catalog, store.clone(), rules.clone())
+        .with_webhook_allow(webhook_allow)
+        .with_webhooks(webhooks.clone());
+    // Stored SignalFlow detectors resume where their stored evaluation ends.
+    let detectors = state.detectors.clone();
+    detectors.start_all(&state).await;
     serve_with(
         listener,
         sextant_server::app::router(state),
@@ -239,6 +243,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("the server stopped with an error")?;
+    detectors.shutdown().await;
     tracing::info!("evaluating the rules' last writes");
     rules.shutdown();
     drop(rules);

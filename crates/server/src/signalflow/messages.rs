@@ -319,3 +319,135 @@ fn event(e: &OutEvent, resolution: i64) -> Message {
         "properties": properties,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sextant_signalflow::exec::series::Meta;
+    use sextant_signalflow::exec::time::Timeline;
+
+    use super::*;
+
+    fn kinds(messages: &[Message]) -> Vec<String> {
+        messages
+            .iter()
+            .map(|m| match m {
+                Message::Data { timestamp, .. } => format!("data@{timestamp}"),
+                Message::Json(v) => v
+                    .get("event")
+                    .or_else(|| v.get("message").and_then(|m| m.get("messageCode")))
+                    .and_then(Value::as_str)
+                    .unwrap_or_else(|| v["type"].as_str().unwrap_or("?"))
+                    .to_owned(),
+            })
+            .collect()
+    }
+
+    fn output(len: usize) -> Output {
+        let meta = Arc::new(Meta {
+            metric: "cpu".into(),
+            ..Meta::default()
+        });
+        Output {
+            timeline: Timeline {
+                first: 60_000,
+                resolution: 60_000,
+                len,
+            },
+            series: vec![OutSeries {
+                id: [1; 8],
+                label: "A".into(),
+                meta,
+                // Nothing at the first logical timestamp: its data message is still sent.
+                values: (0..len).map(|i| (i > 0).then_some(i as f64)).collect(),
+            }],
+            events: Vec::new(),
+            infos: vec![Info::InputCount(1)],
+        }
+    }
+
+    /// The client counts data messages per timestamp until its first info message: the
+    /// infos go after the first data, and every timestamp has exactly one data message.
+    #[test]
+    fn infos_follow_the_first_data_and_every_timestamp_has_one_data_message() {
+        let (mut writer, mut all) = Writer::begin("h", 5);
+        all.extend(writer.output(&output(3), 5));
+        all.extend(writer.end(6));
+        assert_eq!(
+            kinds(&all),
+            [
+                "STREAM_START",
+                "JOB_START",
+                "metadata",
+                "data@60000",
+                "JOB_RUNNING_RESOLUTION",
+                "FETCH_NUM_TIMESERIES",
+                "data@120000",
+                "data@180000",
+                "END_OF_CHANNEL"
+            ]
+        );
+        assert_eq!(
+            all[3],
+            Message::Data {
+                timestamp: 60_000,
+                points: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_live_computation_keeps_the_order_across_its_steps() {
+        let (mut writer, mut all) = Writer::begin("h", 5);
+        all.extend(writer.output(&output(0), 5));
+        let step = Step {
+            timestamp: 60_000,
+            new_series: output(1).series,
+            points: vec![([1; 8], 2.0)],
+            events: Vec::new(),
+        };
+        all.extend(writer.step(&step));
+        all.extend(writer.step(&Step {
+            timestamp: 120_000,
+            ..Step::default()
+        }));
+        assert_eq!(
+            kinds(&all),
+            [
+                "STREAM_START",
+                "JOB_START",
+                "metadata",
+                "data@60000",
+                "JOB_RUNNING_RESOLUTION",
+                "FETCH_NUM_TIMESERIES",
+                "data@120000"
+            ]
+        );
+    }
+
+    #[test]
+    fn binary_data_frames_are_version_1_with_17_bytes_a_value() {
+        let message = Message::Data {
+            timestamp: 1_700_000_000_000,
+            points: vec![([7; 8], 1.5), ([9; 8], -2.0)],
+        };
+        let frame = message.to_binary("channel-abcd1234").unwrap();
+        assert_eq!(frame.len(), 20 + 12 + 2 * 17);
+        assert_eq!(&frame[..4], &[1, 5, 0, 0]);
+        assert_eq!(&frame[4..20], b"channel-abcd1234");
+        assert_eq!(
+            i64::from_be_bytes(frame[20..28].try_into().unwrap()),
+            1_700_000_000_000
+        );
+        assert_eq!(u32::from_be_bytes(frame[28..32].try_into().unwrap()), 2);
+        assert_eq!(frame[32], 2);
+        assert_eq!(&frame[33..41], &[7; 8]);
+        assert_eq!(f64::from_be_bytes(frame[41..49].try_into().unwrap()), 1.5);
+        // A channel name longer than the header's 16 bytes goes as JSON instead.
+        assert!(message.to_binary("a-channel-name-too-long").is_none());
+        let json = message.to_json("c");
+        assert_eq!(json["data"][0]["tsId"], "BwcHBwcHBwc");
+        assert_eq!(json["channel"], "c");
+    }
+}

@@ -4,6 +4,7 @@
 //! blocking thread, and encodes its messages ([`messages`]) for each transport ([`ws`],
 //! [`sse`]). `docs/signalflow.md` says what is served.
 
+pub mod detectors;
 pub mod messages;
 pub mod source;
 pub mod sse;
@@ -18,7 +19,7 @@ use axum::routing::{get, post};
 use parking_lot::Mutex;
 use sextant_catalog::{Clock, Principal, org_number};
 use sextant_model::{OrgId, SeriesKey, Value};
-use sextant_signalflow::exec::live::{InputAt, Live, LiveRequest};
+use sextant_signalflow::exec::live::{InputAt, Live, LiveRequest, Step};
 use sextant_signalflow::exec::{ExecError, Job, Request};
 use sextant_storage::Store;
 use sextant_storage::feed::FeedEvent;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/signalflow/connect", get(ws::connect))
         .route("/v2/signalflow/execute", post(sse::execute))
         .route("/v2/signalflow/preflight", post(sse::execute))
+        .merge(detectors::routes())
 }
 
 /// The computations running, per organization: the limit's bookkeeping.
@@ -233,6 +235,7 @@ fn compute(
             .unwrap_or(DEFAULT_MAX_DELAY)
             .min(MAX_MAX_DELAY),
         max_input_mts: MAX_INPUT_MTS,
+        resume: None,
     };
     let (mut live, past) = Live::start(job, source, &request, now)?;
     let (mut writer, mut messages) = Writer::begin(&handle, now);
@@ -240,6 +243,37 @@ fn compute(
     if !send(messages) {
         return Ok(());
     }
+    let finished = follow(
+        store,
+        source,
+        clock,
+        org,
+        &mut live,
+        after,
+        |step| send(writer.step(step)),
+        || tx.is_closed(),
+    )?;
+    if finished {
+        send(writer.end(now_ms(clock)));
+    }
+    Ok(())
+}
+
+/// Runs a live job on: feeds it every point of its organization committed after feed
+/// position `after` and hands each logical timestamp it emits to `on_step`, until the job
+/// reaches its stop (`Ok(true)`), or `on_step` returns false or `stopped()` holds
+/// (`Ok(false)`). Blocking.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn follow(
+    store: &dyn Store,
+    source: &StoreSource,
+    clock: &dyn Clock,
+    org: OrgId,
+    live: &mut Live,
+    after: u64,
+    mut on_step: impl FnMut(&Step) -> bool,
+    stopped: impl Fn() -> bool,
+) -> Result<bool, ExecError> {
     let mut places: HashMap<SeriesKey, Vec<InputAt>> = HashMap::new();
     for (at, meta) in live.inputs() {
         if let Ok(key) = SeriesKey::new(
@@ -251,18 +285,17 @@ fn compute(
     }
     let mut reader = store.feed().follow(after);
     loop {
-        if tx.is_closed() {
-            return Ok(());
+        if stopped() {
+            return Ok(false);
         }
         let now = now_ms(clock);
         for step in live.advance(now, false)? {
-            if !send(writer.step(&step)) {
-                return Ok(());
+            if !on_step(&step) {
+                return Ok(false);
             }
         }
         let Some(deadline) = live.next_deadline() else {
-            send(writer.end(now_ms(clock)));
-            return Ok(());
+            return Ok(true);
         };
         let wait = Duration::from_millis((deadline - now).clamp(1, 1_000) as u64);
         let event = reader

@@ -60,7 +60,7 @@ fn ok() -> Response {
 }
 
 /// An error in SignalFx's shape.
-fn reply_error(error: HttpError) -> Response {
+pub(crate) fn reply_error(error: HttpError) -> Response {
     error.respond(|reply| {
         json_body(&serde_json::json!({
             "code": reply.status.as_u16(),

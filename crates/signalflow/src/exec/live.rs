@@ -42,6 +42,10 @@ pub struct LiveRequest {
     pub max_delay: i64,
     /// The most input time series.
     pub max_input_mts: usize,
+    /// For a stored detector resuming its evaluation: the incidents open when it stopped, as
+    /// (detect label, series id, incident id). Its detectors then start from this state at
+    /// `start` instead of replaying the look-back. `None` for a computation.
+    pub resume: Option<Vec<(String, TsId, String)>>,
 }
 
 /// What one emitted logical timestamp carries.
@@ -173,8 +177,18 @@ impl Live {
             });
         }
         let mut publisher = Publisher::new(job.published.len());
+        let state_from = match &request.resume {
+            Some(open) => {
+                for (label, series, incident) in open {
+                    publisher.restore(&job, label, *series, incident);
+                }
+                plan.back
+            }
+            None => 0,
+        };
         let mut evaluator = super::eval::Evaluator::new(extended, data);
-        let (series, mut events) = publisher.publish(&job, &mut evaluator, plan.back, 0)?;
+        let (series, mut events) =
+            publisher.publish(&job, &mut evaluator, plan.back, state_from)?;
         for p in &job.published {
             if let Publication::Events {
                 label,

@@ -269,6 +269,11 @@ impl Job {
         Ok(Job { published })
     }
 
+    /// What the program publishes, in program order.
+    pub fn publications(&self) -> &[Publication] {
+        &self.published
+    }
+
     /// Runs the job over `request`'s range.
     pub fn run(&self, source: &dyn Source, request: &Request) -> Result<Output, ExecError> {
         let plan = self.plan(source, request)?;
@@ -739,6 +744,17 @@ impl Publisher {
             }
         }
         Ok((series, events))
+    }
+
+    /// Marks `incident` open for `series` in the detector published as `label`.
+    fn restore(&mut self, job: &Job, label: &str, series: TsId, incident: &str) {
+        let index = job
+            .published
+            .iter()
+            .position(|p| matches!(p, Publication::Detect { label: l, .. } if l == label));
+        if let Some(index) = index {
+            self.incidents[index].insert(series, incident.to_owned());
+        }
     }
 
     /// The id of series `id` in publication `index`: its own the first time it is

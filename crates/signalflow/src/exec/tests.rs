@@ -781,6 +781,7 @@ fn a_live_job_matches_the_batch_job_over_the_same_points() {
         resolution: Some(1000),
         max_delay: 500,
         max_input_mts: 100,
+        resume: None,
     };
     // At 4.2 s with half a second of delay, 0 .. 2 s are closed: 3 s is still open.
     let (mut live, past) = Live::start(job, &early, &request, cut + 200).unwrap();
@@ -866,6 +867,7 @@ fn a_live_job_takes_series_that_appear_after_its_start() {
         resolution: Some(1000),
         max_delay: 0,
         max_input_mts: 100,
+        resume: None,
     };
     let (mut live, past) = Live::start(job, &fleet(), &request, 10_000).unwrap();
     assert_eq!(past.timeline.len, 0);
