@@ -400,7 +400,10 @@ mod tests {
     #[test]
     fn a_live_computation_keeps_the_order_across_its_steps() {
         let (mut writer, mut all) = Writer::begin("h", 5);
-        all.extend(writer.output(&output(0), 5));
+        // A live computation started now: nothing in the past, its series seen live.
+        let mut past = output(0);
+        past.series.clear();
+        all.extend(writer.output(&past, 5));
         let step = Step {
             timestamp: 60_000,
             new_series: output(1).series,
