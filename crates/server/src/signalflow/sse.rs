@@ -89,7 +89,7 @@ pub async fn execute(
         body.push_str("event: ");
         body.push_str(&m.kind());
         body.push_str("\ndata: ");
-        body.push_str(&m.to_json(CHANNEL).to_string());
+        m.write_json(CHANNEL, &mut body);
         body.push_str("\n\n");
     }
     let mut response = body.into_response();

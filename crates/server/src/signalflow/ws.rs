@@ -72,7 +72,11 @@ async fn session(state: AppState, mut socket: WebSocket) {
                 }
                 let frame = match message.to_binary(&channel) {
                     Some(bytes) => Frame::Binary(bytes.into()),
-                    None => Frame::Text(message.to_json(&channel).to_string().into()),
+                    None => {
+                        let mut text = String::new();
+                        message.write_json(&channel, &mut text);
+                        Frame::Text(text.into())
+                    }
                 };
                 if socket.send(frame).await.is_err() {
                     break;

@@ -298,23 +298,14 @@ impl Buckets {
 
 /// Builds the result from bucket states.
 pub(crate) fn finish(states: &BTreeMap<Timestamp, State>, aggs: &[Agg]) -> AggregateResult {
-    let states: BTreeMap<Timestamp, State> = states
-        .iter()
-        .filter(|(_, s)| s.count > 0)
-        .map(|(&t, &s)| (t, s))
-        .collect();
-    let buckets = arrow::timestamps(states.keys().copied().collect());
+    let kept = || states.iter().filter(|(_, s)| s.count > 0);
+    let buckets = arrow::timestamps(kept().map(|(&t, _)| t).collect());
     let columns = aggs
         .iter()
         .map(|&agg| {
             let array: ArrayRef = match agg {
-                Agg::Count => Arc::new(states.values().map(|s| s.count).collect::<UInt64Array>()),
-                _ => Arc::new(
-                    states
-                        .values()
-                        .map(|s| s.value(agg))
-                        .collect::<Float64Array>(),
-                ),
+                Agg::Count => Arc::new(kept().map(|(_, s)| s.count).collect::<UInt64Array>()),
+                _ => Arc::new(kept().map(|(_, s)| s.value(agg)).collect::<Float64Array>()),
             };
             (agg, array)
         })
