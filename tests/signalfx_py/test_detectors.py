@@ -116,10 +116,10 @@ def test_a_detector_opens_and_clears_an_incident(sextant):
     assert seen == ["anomalous", "ok"]
 
 
-def start_server(data_dir):
+def start_server(data_dir, *extra):
     proc = subprocess.Popen(
         [str(sextant_bin()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir),
-         "--bootstrap-token", ADMIN],
+         "--bootstrap-token", ADMIN, *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
         match = LISTENING.search(line)
@@ -129,9 +129,34 @@ def start_server(data_dir):
     pytest.fail(f"sextant exited with {proc.wait()} before listening")
 
 
+class Receiver:
+    """A webhook receiver on loopback: the JSON bodies it was sent."""
+
+    def __init__(self):
+        import http.server
+        import json
+
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 def test_a_killed_server_resumes_its_detectors_without_duplicate_or_lost_triggers(tmp_path):
     data_dir = tmp_path / "data"
-    proc, url = start_server(data_dir)
+    receiver = Receiver()
+    proc, url = start_server(data_dir, "--webhook-url", receiver.url)
     try:
         ingest = create_key(sextant_bin(), data_dir, "ingest", "det-ingest")
         with signalfx.SignalFx(api_endpoint=url).rest(ingest) as rest:
@@ -143,10 +168,13 @@ def test_a_killed_server_resumes_its_detectors_without_duplicate_or_lost_trigger
         send(url, ingest, "crash.det", [70, 80])
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        proc, url = start_server(data_dir)
+        proc, url = start_server(data_dir, "--webhook-url", receiver.url)
         with signalfx.SignalFx(api_endpoint=url).rest(ingest) as rest:
             wait_for("the trigger after the restart",
                      lambda: rest.get_detector_incidents(created["id"]))
+            hook = wait_for("the trigger's webhook", lambda: receiver.bodies)[0]
+            assert hook["event"] == "detector.triggered" and hook["detectorId"] == created["id"]
+            assert hook["severity"] == "Major" and hook["dimensions"] == {"host": "d1"}
             # An open incident, then another SIGKILL: the restart must not trigger it again.
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
@@ -159,6 +187,8 @@ def test_a_killed_server_resumes_its_detectors_without_duplicate_or_lost_trigger
             events = rest.get_detector_events(created["id"])
             assert [e["anomalyState"] for e in events] == ["ANOMALOUS", "OK"], events
             assert len({e["incidentId"] for e in events}) == 1
+            # The third server was started without a webhook: only the trigger was sent.
+            assert [b["event"] for b in receiver.bodies] == ["detector.triggered"]
     finally:
         proc.terminate()
         try:

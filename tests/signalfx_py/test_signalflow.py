@@ -344,3 +344,26 @@ def test_a_live_computation_sees_points_written_after_it_started(fleet):
         writer.join()
         flow.close()
     assert dict(values) == sent
+
+
+def test_stop_ends_a_live_computation(fleet):
+    import threading
+
+    flow = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    seen = []
+
+    def consume():
+        computation = flow.execute("data('sfl.cpu').publish()", resolution=1000)
+        for message in computation.stream():
+            seen.append(type(message).__name__)
+            if isinstance(message, messages.JobStartMessage):
+                flow.stop(computation.id, reason="enough")
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    try:
+        assert not reader.is_alive(), "stop must end the computation's stream"
+        assert seen[0] == "JobStartMessage"
+    finally:
+        flow.close()

@@ -105,6 +105,8 @@ pub struct Params {
     pub immediate: bool,
     /// How long a live computation waits for late points, milliseconds.
     pub max_delay: Option<i64>,
+    /// The computation's handle, when the transport chose it; a new one otherwise.
+    pub handle: Option<String>,
 }
 
 /// The wait for late points of a live computation that does not say.
@@ -205,7 +207,7 @@ fn compute(
     let job = Job::compile(&program)?;
     let now = now_ms(clock);
     let start = params.start.unwrap_or(now);
-    let handle = handle();
+    let handle = params.handle.clone().unwrap_or_else(handle);
     let batch_stop = match params.stop {
         Some(stop) if stop <= now => Some(stop),
         Some(_) if params.immediate => Some(now.max(start)),
@@ -350,7 +352,7 @@ fn number(value: &Value) -> Option<f64> {
 }
 
 /// A new computation handle: 11 characters of URL-safe base64, like SignalFx's.
-fn handle() -> String {
+pub(crate) fn handle() -> String {
     use base64::Engine;
     let mut bytes = [0u8; 8];
     // A handle only names a computation on its connection; a failing random source leaves

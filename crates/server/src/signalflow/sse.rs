@@ -47,6 +47,7 @@ pub async fn execute(
                 .get("immediate")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             max_delay: None,
+            handle: None,
         },
         (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return refuse(StatusCode::BAD_REQUEST, &e),
     };

@@ -48,13 +48,15 @@ async fn session(state: AppState, mut socket: WebSocket) {
     };
     let (tx, mut rx) = mpsc::channel::<(String, Message)>(1024);
     let mut jobs: HashMap<String, JoinHandle<()>> = HashMap::new();
+    // Each running computation's channel, by handle, for `stop`.
+    let mut handles: HashMap<String, String> = HashMap::new();
     let mut last_sent = Instant::now();
     let mut tick = tokio::time::interval(KEEP_ALIVE / 4);
     loop {
         tokio::select! {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Frame::Text(text))) => {
-                    if let Some(reply) = request(&state, &principal, text.as_str(), &tx, &mut jobs) {
+                    if let Some(reply) = request(&state, &principal, text.as_str(), &tx, &mut jobs, &mut handles) {
                         if send_json(&mut socket, reply).await.is_err() {
                             break;
                         }
@@ -183,6 +185,7 @@ fn request(
     text: &str,
     tx: &mpsc::Sender<(String, Message)>,
     jobs: &mut HashMap<String, JoinHandle<()>>,
+    handles: &mut HashMap<String, String>,
 ) -> Option<Value> {
     let mut request: Value = match serde_json::from_str(text) {
         Ok(v) => v,
@@ -226,6 +229,10 @@ fn request(
                 Ok(p) => p,
                 Err(message) => return failure(&Some(channel), 400, message),
             };
+            handles.retain(|_, c| jobs.contains_key(c));
+            if let Some(handle) = &params.handle {
+                handles.insert(handle.clone(), channel.clone());
+            }
             let (state, principal, tx) = (state.clone(), principal.clone(), tx.clone());
             let name = channel.clone();
             let job = tokio::spawn(async move {
@@ -249,8 +256,19 @@ fn request(
             }
             None
         }
-        // Computations end with their channel; there is nothing to keep alive or stop apart.
-        "keepalive" | "stop" => None,
+        // A computation lives as long as its channel: there is nothing to keep alive apart.
+        "keepalive" => None,
+        // Stops the computation of `handle`; its channel ends.
+        "stop" => {
+            let handle = request.get("handle").and_then(Value::as_str).unwrap_or("");
+            let channel = handles.remove(handle)?;
+            let job = jobs.remove(&channel)?;
+            job.abort();
+            let now = state.clock.now() / 1_000_000;
+            let mut end = Message::control("END_OF_CHANNEL", now).to_json(&channel);
+            end["reason"] = request.get("reason").cloned().unwrap_or(Value::Null);
+            Some(end)
+        }
         "attach" => failure(
             &channel,
             400,
@@ -288,5 +306,6 @@ fn params(request: &Value) -> Result<Params, String> {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         max_delay: millis("maxDelay")?,
+        handle: Some(super::handle()),
     })
 }
