@@ -7,7 +7,7 @@
 //! messages per timestamp until the first info), then exactly one data message for every
 //! later logical timestamp, events in time order between them, and the end of the channel.
 
-use serde_json::{Map, Value, Value as Json, json};
+use serde_json::{Map, Value, json};
 use sextant_signalflow::exec::live::Step;
 use sextant_signalflow::exec::series::{TsId, ts_id_text};
 use sextant_signalflow::exec::{EventKind, Info, OutEvent, OutSeries, Output};
@@ -73,32 +73,35 @@ impl Message {
 
     /// The message as JSON text with `channel` set, appended to `out`. Data messages, the
     /// bulk of a computation, are written directly rather than built as a JSON tree.
-    pub fn write_json(&self, channel: &str, out: &mut String) {
+    pub fn write_json(&self, channel: &str, out: &mut Vec<u8>) {
         use base64::Engine;
-        use std::fmt::Write;
+        use std::io::Write;
         let Message::Data { timestamp, points } = self else {
-            out.push_str(&self.to_json(channel).to_string());
+            let _ = serde_json::to_writer(&mut *out, &self.to_json(channel));
             return;
         };
         out.reserve(64 + points.len() * 40);
-        out.push_str("{\"type\":\"data\",\"channel\":");
-        out.push_str(&Json::String(channel.to_owned()).to_string());
+        out.extend_from_slice(b"{\"type\":\"data\",\"channel\":");
+        let _ = serde_json::to_writer(&mut *out, channel);
         let _ = write!(out, ",\"logicalTimestampMs\":{timestamp},\"data\":[");
+        let mut id_text = String::with_capacity(11);
         for (i, (id, v)) in points.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str("{\"tsId\":\"");
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(id, out);
-            out.push_str("\",\"value\":");
+            out.extend_from_slice(b"{\"tsId\":\"");
+            id_text.clear();
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(id, &mut id_text);
+            out.extend_from_slice(id_text.as_bytes());
+            out.extend_from_slice(b"\",\"value\":");
             if v.is_finite() {
-                let _ = write!(out, "{v:?}");
+                let _ = serde_json::to_writer(&mut *out, v);
             } else {
-                out.push_str("null");
+                out.extend_from_slice(b"null");
             }
-            out.push('}');
+            out.push(b'}');
         }
-        out.push_str("]}");
+        out.extend_from_slice(b"]}");
     }
 
     /// The `type` of the message, SSE's event name.
@@ -483,17 +486,17 @@ mod tests {
         assert_eq!(json["data"][0]["tsId"], "BwcHBwcHBwc");
         assert_eq!(json["channel"], "c");
         // The direct JSON writer says the same as the tree.
-        let mut text = String::new();
+        let mut text = Vec::new();
         message.write_json("c", &mut text);
-        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json);
+        assert_eq!(serde_json::from_slice::<Value>(&text).unwrap(), json);
         let odd = Message::Data {
             timestamp: 1,
             points: vec![([0; 8], f64::NAN), ([1; 8], 1e300), ([2; 8], -0.5)],
         };
-        let mut text = String::new();
+        let mut text = Vec::new();
         odd.write_json("c\"q", &mut text);
         assert_eq!(
-            serde_json::from_str::<Value>(&text).unwrap(),
+            serde_json::from_slice::<Value>(&text).unwrap(),
             odd.to_json("c\"q")
         );
     }

@@ -85,13 +85,13 @@ pub async fn execute(
             .unwrap_or("the computation failed");
         return refuse(status, message);
     }
-    let mut body = String::new();
+    let mut body: Vec<u8> = Vec::new();
     for m in &messages {
-        body.push_str("event: ");
-        body.push_str(&m.kind());
-        body.push_str("\ndata: ");
+        body.extend_from_slice(b"event: ");
+        body.extend_from_slice(m.kind().as_bytes());
+        body.extend_from_slice(b"\ndata: ");
         m.write_json(CHANNEL, &mut body);
-        body.push_str("\n\n");
+        body.extend_from_slice(b"\n\n");
     }
     let mut response = body.into_response();
     response.headers_mut().insert(

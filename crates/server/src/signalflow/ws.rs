@@ -75,9 +75,10 @@ async fn session(state: AppState, mut socket: WebSocket) {
                 let frame = match message.to_binary(&channel) {
                     Some(bytes) => Frame::Binary(bytes.into()),
                     None => {
-                        let mut text = String::new();
+                        let mut text = Vec::new();
                         message.write_json(&channel, &mut text);
-                        Frame::Text(text.into())
+                        // JSON text is UTF-8.
+                        Frame::Text(String::from_utf8_lossy(&text).into_owned().into())
                     }
                 };
                 if socket.send(frame).await.is_err() {

@@ -208,12 +208,56 @@ fn column_f64(c: Column) -> Vec<f64> {
 }
 
 /// The buckets being filled, by start.
+///
+/// Blocks and head points mostly come in time order, so buckets are kept in a vector that is
+/// appended to, and its last bucket updated, without a lookup. A bucket before the last one
+/// (overlapping parts) moves every bucket to a map, which takes any order.
 struct Buckets {
     width: i64,
-    states: BTreeMap<Timestamp, State>,
+    /// Ascending by start, while `map` is empty.
+    sorted: Vec<(Timestamp, State)>,
+    /// Every bucket, once one came out of order.
+    map: BTreeMap<Timestamp, State>,
 }
 
 impl Buckets {
+    fn new(width: i64) -> Buckets {
+        Buckets {
+            width,
+            sorted: Vec::new(),
+            map: BTreeMap::new(),
+        }
+    }
+
+    /// The state of the bucket starting at `start`, created empty if new.
+    fn at(&mut self, start: Timestamp) -> &mut State {
+        if self.map.is_empty() {
+            let last = self.sorted.last().map(|(t, _)| *t);
+            match last {
+                Some(t) if t == start => {
+                    let n = self.sorted.len();
+                    return &mut self.sorted[n - 1].1;
+                }
+                Some(t) if t > start => self.map.extend(self.sorted.drain(..)),
+                _ => {
+                    self.sorted.push((start, State::default()));
+                    let n = self.sorted.len();
+                    return &mut self.sorted[n - 1].1;
+                }
+            }
+        }
+        self.map.entry(start).or_default()
+    }
+
+    /// The buckets, ascending.
+    fn into_states(self) -> Vec<(Timestamp, State)> {
+        if self.map.is_empty() {
+            self.sorted
+        } else {
+            self.map.into_iter().collect()
+        }
+    }
+
     /// The start of the bucket of `ts` (saturating at the edge of time).
     fn start(&self, ts: Timestamp) -> Timestamp {
         ts.saturating_sub(ts.rem_euclid(self.width))
@@ -221,7 +265,7 @@ impl Buckets {
 
     fn state(&mut self, ts: Timestamp) -> &mut State {
         let start = self.start(ts);
-        self.states.entry(start).or_default()
+        self.at(start)
     }
 
     /// Folds sorted `timestamps` with their `values`, one bucket's run at a time.
@@ -229,11 +273,24 @@ impl Buckets {
         let mut i = 0;
         while i < timestamps.len() {
             let start = self.start(timestamps[i]);
+            // Runs are short (a few points a bucket) or long: look a few points ahead, then
+            // search.
             let end = match start.checked_add(self.width) {
-                Some(end) => i + timestamps[i..].partition_point(|&t| t < end),
+                Some(end) => {
+                    let near = timestamps[i..]
+                        .iter()
+                        .take(16)
+                        .take_while(|&&t| t < end)
+                        .count();
+                    if near < 16 {
+                        i + near
+                    } else {
+                        i + timestamps[i..].partition_point(|&t| t < end)
+                    }
+                }
                 None => timestamps.len(),
             };
-            let state = self.states.entry(start).or_default();
+            let state = self.at(start);
             let run = &values[i..end];
             let (mut sum, mut min, mut max) = (0.0, f64::NAN, f64::NAN);
             for &v in run {
@@ -285,7 +342,7 @@ impl Buckets {
 
     /// Folds `state`, the points of one run, into the bucket starting at `start`.
     fn fold(&mut self, start: Timestamp, state: &State) {
-        self.states.entry(start).or_default().add_many(
+        self.at(start).add_many(
             state.count,
             state.sum,
             state.min,
@@ -297,9 +354,9 @@ impl Buckets {
 }
 
 /// Builds the result from bucket states.
-pub(crate) fn finish(states: &BTreeMap<Timestamp, State>, aggs: &[Agg]) -> AggregateResult {
+pub(crate) fn finish(states: &[(Timestamp, State)], aggs: &[Agg]) -> AggregateResult {
     let kept = || states.iter().filter(|(_, s)| s.count > 0);
-    let buckets = arrow::timestamps(kept().map(|(&t, _)| t).collect());
+    let buckets = arrow::timestamps(kept().map(|(t, _)| *t).collect());
     let columns = aggs
         .iter()
         .map(|&agg| {
@@ -355,12 +412,9 @@ impl Db {
             });
         }
         let sources = Sources::load(self, org, key, &range, None, crate::Order::Ascending)?;
-        let mut buckets = Buckets {
-            width: bucket_ns,
-            states: BTreeMap::new(),
-        };
+        let mut buckets = Buckets::new(bucket_ns);
         let Some(data_type) = sources.data_type else {
-            return Ok(finish(&buckets.states, aggs));
+            return Ok(finish(&[], aggs));
         };
         if !is_numeric(data_type) {
             return Err(Error::InvalidQuery {
@@ -396,6 +450,39 @@ impl Db {
             overlapping.push(sources.head);
             buckets.add_points(&merge_last_wins(overlapping));
         }
-        Ok(finish(&buckets.states, aggs))
+        Ok(finish(&buckets.into_states(), aggs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Buckets filled in order, then out of order (as overlapping parts do), give the same
+    /// states as a map filled in any order.
+    #[test]
+    fn buckets_in_and_out_of_order_agree_with_a_map() {
+        let runs: [(i64, f64); 8] = [
+            (0, 1.0),
+            (5, 2.0),
+            (12, 3.0),
+            (31, 4.0),
+            (7, 5.0),
+            (40, 6.0),
+            (31, 7.0),
+            (-3, 8.0),
+        ];
+        let mut buckets = Buckets::new(10);
+        let mut map: BTreeMap<Timestamp, State> = BTreeMap::new();
+        for (i, &(t, v)) in runs.iter().enumerate() {
+            buckets.state(t).add(t, v);
+            map.entry(t.div_euclid(10) * 10).or_default().add(t, v);
+            if i == 3 {
+                // Still in order so far: no map yet.
+                assert!(buckets.map.is_empty());
+            }
+        }
+        let expected: Vec<(Timestamp, State)> = map.into_iter().collect();
+        assert_eq!(buckets.into_states(), expected);
     }
 }
