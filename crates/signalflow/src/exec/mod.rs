@@ -708,8 +708,14 @@ impl Publisher {
                                     Some((true, incident))
                                 }
                                 Some(incident) => {
+                                    // Paired mode clears only once `on` stopped holding too;
+                                    // split mode on `off` alone.
+                                    let on_holds = s.values[i].is_some_and(|v| v != 0.0);
                                     let clear = match off_series {
-                                        Some(Some(o)) => o.values[i].is_some_and(|v| v != 0.0),
+                                        Some(Some(o)) => {
+                                            o.values[i].is_some_and(|v| v != 0.0)
+                                                && (detect.split || !on_holds)
+                                        }
                                         Some(None) => false,
                                         None => s.values[i].is_some_and(|v| v == 0.0),
                                     };

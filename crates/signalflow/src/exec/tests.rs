@@ -671,6 +671,33 @@ fn detectors_fire_and_clear() {
 }
 
 #[test]
+fn paired_detectors_clear_only_when_on_stops_holding_and_split_ones_on_off_alone() {
+    // b = 10 + 2t: on = b > 12 (from 2 s), off = b > 15 (from 3 s), which holds while on does.
+    let program = |mode: &str| {
+        format!(
+            "B = data('cpu', filter=filter('host', 'b'))\ndetect(B > 12, off=B > 15, mode='{mode}').publish('d')"
+        )
+    };
+    let times = |mode: &str| -> Vec<(i64, bool)> {
+        output(&program(mode), 0, 10, 1)
+            .events
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Detector { anomalous, .. } => (e.timestamp / 1000, *anomalous),
+                _ => unreachable!(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        times("paired"),
+        [(2, true)],
+        "off holds but on too: no clear"
+    );
+    // Split: cleared at 3 s by off, fired again at 4 s since on still holds.
+    assert_eq!(times("split")[..3], [(2, true), (3, false), (4, true)]);
+}
+
+#[test]
 fn events_are_read_in_range_and_filtered() {
     let out = output("events('deploy').publish('e')", 0, 10, 1);
     assert_eq!(
