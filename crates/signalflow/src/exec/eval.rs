@@ -133,6 +133,58 @@ impl Evaluator {
                     })
                     .collect()
             }
+            Node::Cycle {
+                input,
+                stat,
+                unit,
+                offset,
+                partial,
+            } => {
+                let timeline = self.timeline;
+                let input = self.stream(input)?;
+                let mut scratch = Vec::new();
+                input
+                    .iter()
+                    .map(|s| {
+                        let mut values = vec![None; len];
+                        let mut from = 0;
+                        // Running figures since the period's start; percentiles sort the
+                        // period's values when asked.
+                        let mut run = Running::default();
+                        // One index into the timeline, the input's values and the output's.
+                        #[allow(clippy::needless_range_loop)]
+                        for i in 0..len {
+                            let t = timeline.at(i);
+                            let start = unit.start(t - offset) + offset;
+                            if i == 0 || timeline.at(i - 1) < start {
+                                from = i;
+                                run = Running::default();
+                            }
+                            if let Some(v) = s.values[i] {
+                                run.add(v);
+                            }
+                            let last = timeline.at(i + 1) >= unit.next(t - offset) + offset;
+                            // Only whole periods (or their parts so far) are reported: not one
+                            // that began before the timeline.
+                            if (!partial && !last) || timeline.first > start {
+                                continue;
+                            }
+                            values[i] = match stat {
+                                Stat::Median | Stat::Percentile(_) => {
+                                    scratch.clear();
+                                    scratch.extend(s.values[from..=i].iter().flatten());
+                                    compute_stat(*stat, &mut scratch)
+                                }
+                                _ => run.value(*stat),
+                            };
+                        }
+                        Series {
+                            meta: computed(&s.meta, &name("CYCLE"), seq),
+                            values,
+                        }
+                    })
+                    .collect()
+            }
             Node::Map { input, op } => {
                 let input = self.stream(input)?;
                 input
@@ -527,6 +579,57 @@ fn common_meta(members: &[&Series], metric: &str, seq: usize) -> Arc<Meta> {
     }
     meta.id = stable_id(&["agg", &seq.to_string(), &meta.identity()]);
     Arc::new(meta)
+}
+
+/// Count, sum, sum of squares and extremes of values added one by one.
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    count: f64,
+    sum: f64,
+    squares: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for Running {
+    fn default() -> Self {
+        Running {
+            count: 0.0,
+            sum: 0.0,
+            squares: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Running {
+    fn add(&mut self, v: f64) {
+        self.count += 1.0;
+        self.sum += v;
+        self.squares += v * v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    /// A statistic other than the median and percentiles; `None` before any value.
+    fn value(&self, stat: Stat) -> Option<f64> {
+        if self.count == 0.0 {
+            return None;
+        }
+        let mean = self.sum / self.count;
+        let variance = (self.squares / self.count - mean * mean).max(0.0);
+        Some(match stat {
+            Stat::Count => self.count,
+            Stat::Sum => self.sum,
+            Stat::Mean => mean,
+            Stat::Min => self.min,
+            Stat::Max => self.max,
+            Stat::Variance => variance,
+            Stat::Stddev => variance.sqrt(),
+            Stat::Median | Stat::Percentile(_) => return None,
+        })
+    }
 }
 
 /// One statistic of `values` (reordered in place), or `None` for no values.

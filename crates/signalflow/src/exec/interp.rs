@@ -11,8 +11,8 @@ use crate::lang::{
 
 use super::ExecError;
 use super::plan::{
-    Arith, Cmp, Detect, Events, Extrapolation, FillLimit, Lambda, MapOp, Node, NodeRef, Operand,
-    Publication, Rollup, Stat,
+    Arith, Cmp, CycleUnit, Detect, Events, Extrapolation, FillLimit, Lambda, MapOp, Node, NodeRef,
+    Operand, Publication, Rollup, Stat,
 };
 use super::series::Filter;
 use super::time::parse_duration;
@@ -962,14 +962,46 @@ impl Interp {
                 None | Some((Val::None, _)) => None,
                 Some(v) => Some(duration(v, "over=")?),
             };
-            if let Some((_, p)) = args.keyword("cycle") {
-                return Err(ExecError::at(
-                    p,
-                    "calendar windows (cycle=) are not supported yet; use over= with a duration",
-                ));
-            }
+            let cycle = match args.keyword("cycle") {
+                None | Some((Val::None, _)) => None,
+                Some(v) => {
+                    let p = v.1;
+                    let text = string(v, "cycle=")?;
+                    Some(CycleUnit::from_name(&text).ok_or_else(|| {
+                        ExecError::at(
+                            p,
+                            format!(
+                                "unknown cycle '{text}': use hour, day, week, month, quarter or year"
+                            ),
+                        )
+                    })?)
+                }
+            };
+            let cycle_start = match args.keyword("cycle_start") {
+                None | Some((Val::None, _)) => 0,
+                Some(v) => duration(v, "cycle_start=")?,
+            };
+            let partial = args.keyword("partial_values").is_some_and(|v| truthy(&v.0));
             args.keyword("allow_missing");
             args.done()?;
+            if let Some(unit) = cycle {
+                if by.is_some() || over.is_some() {
+                    return Err(ExecError::at(
+                        pos,
+                        format!("{name}() takes cycle= alone, without by= or over="),
+                    ));
+                }
+                return self.node(
+                    Node::Cycle {
+                        input,
+                        stat,
+                        unit,
+                        offset: cycle_start,
+                        partial,
+                    },
+                    pos,
+                );
+            }
             return match (by, over) {
                 (Some(_), Some(_)) => Err(ExecError::at(
                     pos,

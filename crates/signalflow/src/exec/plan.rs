@@ -90,6 +90,89 @@ pub enum Stat {
     Percentile(f64),
 }
 
+/// The calendar periods of `cycle=` transformations, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CycleUnit {
+    /// From each whole hour.
+    Hour,
+    /// From each midnight.
+    Day,
+    /// From each Monday midnight.
+    Week,
+    /// From the first of each month.
+    Month,
+    /// From January, April, July and October the first.
+    Quarter,
+    /// From each January the first.
+    Year,
+}
+
+impl CycleUnit {
+    /// The unit named `name` in `cycle=…`.
+    pub fn from_name(name: &str) -> Option<CycleUnit> {
+        Some(match name {
+            "hour" => CycleUnit::Hour,
+            "day" => CycleUnit::Day,
+            "week" => CycleUnit::Week,
+            "month" => CycleUnit::Month,
+            "quarter" => CycleUnit::Quarter,
+            "year" => CycleUnit::Year,
+            _ => return None,
+        })
+    }
+
+    /// The longest period, milliseconds.
+    pub fn longest(self) -> i64 {
+        const DAY: i64 = 86_400_000;
+        match self {
+            CycleUnit::Hour => 3_600_000,
+            CycleUnit::Day => DAY,
+            CycleUnit::Week => 7 * DAY,
+            CycleUnit::Month => 31 * DAY,
+            CycleUnit::Quarter => 92 * DAY,
+            CycleUnit::Year => 366 * DAY,
+        }
+    }
+
+    /// The start of the period holding `t` (milliseconds since the epoch, UTC).
+    pub fn start(self, t: i64) -> i64 {
+        use chrono::{Datelike, TimeZone, Utc};
+        const DAY: i64 = 86_400_000;
+        match self {
+            CycleUnit::Hour => t.div_euclid(3_600_000) * 3_600_000,
+            CycleUnit::Day => t.div_euclid(DAY) * DAY,
+            CycleUnit::Week => {
+                // 1970-01-01 was a Thursday: Monday is 3 days before a multiple of 7 days.
+                let days = t.div_euclid(DAY);
+                (days - (days + 3).rem_euclid(7)) * DAY
+            }
+            CycleUnit::Month | CycleUnit::Quarter | CycleUnit::Year => {
+                let Some(at) = Utc.timestamp_millis_opt(t).single() else {
+                    return t.div_euclid(DAY) * DAY;
+                };
+                let month = match self {
+                    CycleUnit::Month => at.month(),
+                    CycleUnit::Quarter => (at.month() - 1) / 3 * 3 + 1,
+                    _ => 1,
+                };
+                Utc.with_ymd_and_hms(at.year(), month, 1, 0, 0, 0)
+                    .single()
+                    .map_or(t.div_euclid(DAY) * DAY, |d| d.timestamp_millis())
+            }
+        }
+    }
+
+    /// The start of the period after the one holding `t`.
+    pub fn next(self, t: i64) -> i64 {
+        let start = self.start(t);
+        match self {
+            CycleUnit::Hour | CycleUnit::Day | CycleUnit::Week => start + self.longest(),
+            // The longest period always reaches into the next one; its start is that one's.
+            _ => self.start(start + self.longest()),
+        }
+    }
+}
+
 /// One-input arithmetic on values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MapOp {
@@ -207,6 +290,21 @@ pub enum Node {
         stat: Stat,
         /// The window, milliseconds.
         over: i64,
+    },
+    /// A transformation over the calendar period holding each logical timestamp: from the
+    /// period's start up to it.
+    Cycle {
+        /// The input.
+        input: NodeRef,
+        /// The statistic.
+        stat: Stat,
+        /// The period.
+        unit: CycleUnit,
+        /// Periods start this many milliseconds after the calendar's (`cycle_start=`).
+        offset: i64,
+        /// Whether every logical timestamp gets the value so far (`partial_values=True`), or
+        /// only the last one of each period the whole period's.
+        partial: bool,
     },
     /// Value-by-value arithmetic.
     Map {
@@ -380,6 +478,7 @@ impl Node {
             Node::Data { .. } | Node::Const { .. } => vec![],
             Node::Aggregate { input, .. }
             | Node::Window { input, .. }
+            | Node::Cycle { input, .. }
             | Node::Map { input, .. }
             | Node::MapLambda { input, .. }
             | Node::Timeshift { input, .. }
@@ -411,6 +510,7 @@ impl Node {
     pub fn reach(&self, resolution: i64) -> i64 {
         match self {
             Node::Window { over, .. } => *over,
+            Node::Cycle { unit, offset, .. } => unit.longest() + offset.rem_euclid(unit.longest()),
             Node::Timeshift { offset, .. } => (*offset).max(0),
             Node::Delta(_) | Node::RateOfChange(_) => resolution,
             Node::When {

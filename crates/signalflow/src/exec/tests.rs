@@ -440,7 +440,66 @@ fn transformations_over_a_window_read_before_the_start() {
     );
     assert_eq!(one(&r, "w:c"), s(&[99.0]));
     assert!(err("data('cpu').mean(over='5m', by=['host'])").contains("not both"));
-    assert!(err("data('cpu').mean(cycle='week')").contains("not supported yet"));
+    assert!(err("data('cpu').mean(cycle='fortnight')").contains("unknown cycle 'fortnight'"));
+    assert!(err("data('cpu').mean(cycle='day', by=['host'])").contains("cycle= alone"));
+}
+
+#[test]
+fn calendar_cycles_from_the_period_start() {
+    use super::plan::CycleUnit;
+    // Periods in UTC: 2026-01-07 (a Wednesday) 15:30 falls in the week from Monday 2026-01-05,
+    // the month from 2026-01-01, the quarter and year from 2026-01-01.
+    let t = 1_767_799_800_000; // 2026-01-07T15:30:00Z
+    assert_eq!(CycleUnit::Hour.start(t), 1_767_798_000_000);
+    assert_eq!(CycleUnit::Day.start(t), 1_767_744_000_000);
+    assert_eq!(CycleUnit::Week.start(t), 1_767_571_200_000);
+    assert_eq!(CycleUnit::Month.start(t), 1_767_225_600_000);
+    assert_eq!(CycleUnit::Quarter.start(t), 1_767_225_600_000);
+    assert_eq!(CycleUnit::Year.start(t), 1_767_225_600_000);
+    assert_eq!(CycleUnit::Month.next(t), 1_769_904_000_000); // 2026-02-01
+    assert_eq!(CycleUnit::Quarter.next(t), 1_775_001_600_000); // 2026-04-01
+    assert_eq!(CycleUnit::Week.next(t), 1_768_176_000_000); // Monday 2026-01-12
+
+    let r = run(
+        "data('cpu', filter=filter('host', 'a')).sum(cycle='hour', partial_values=True).publish('c')",
+        0,
+        10,
+    );
+    // The epoch is an hour start, so the job reads back to it: 0..9 s is the hour so far.
+    assert_eq!(
+        one(&r, "c:a"),
+        s(&[0.0, 1.0, 3.0, 6.0, 10.0, 15.0, 21.0, 28.0, 36.0, 45.0])
+    );
+    // Without partial values only the period's last logical timestamp has one: none here.
+    let r = run(
+        "data('cpu', filter=filter('host', 'a')).sum(cycle='hour').publish('c')",
+        0,
+        10,
+    );
+    assert_eq!(one(&r, "c:a"), vec![None; 10]);
+    // With hours from 0:00:05, the hour ending at 5 s reports its whole sum at 4 s, its last
+    // logical timestamp.
+    let r = run(
+        "data('cpu', filter=filter('host', 'a')).sum(cycle='hour', cycle_start='5s').publish('c')",
+        0,
+        8,
+    );
+    let mut expected = vec![None; 8];
+    expected[4] = Some(0.0 + 1.0 + 2.0 + 3.0 + 4.0);
+    assert_eq!(one(&r, "c:a"), expected);
+    // cycle_start shifts the periods: hours from 0:00:05, so 5 s starts a new one.
+    let r = run(
+        "data('cpu', filter=filter('host', 'a')).max(cycle='hour', cycle_start='5s', partial_values=True).publish('c')",
+        5,
+        8,
+    );
+    assert_eq!(one(&r, "c:a"), s(&[5.0, 6.0, 7.0]));
+    let r = run(
+        "data('cpu', filter=filter('host', 'a')).median(cycle='hour', partial_values=True).publish('c')",
+        0,
+        4,
+    );
+    assert_eq!(one(&r, "c:a"), s(&[0.0, 0.5, 1.0, 1.5]));
 }
 
 #[test]
