@@ -102,6 +102,7 @@ fuzz_target!(|data: &[u8]| {
         resolution: None,
         max_delay: 0,
         max_input_mts: 100,
+        max_step_values: 100_000,
         resume: None,
     };
     if let Ok((mut live, _)) = Live::start(job, &Memory, &live, 10_500) {

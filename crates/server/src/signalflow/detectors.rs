@@ -35,7 +35,10 @@ use sextant_signalflow::exec::{EventKind, ExecError, Job, OutEvent};
 use tokio::task::JoinHandle;
 
 use super::source::StoreSource;
-use super::{DEFAULT_MAX_DELAY, MAX_INPUT_MTS, MAX_MAX_DELAY, MAX_PROGRAM_BYTES, follow, now_ms};
+use super::{
+    DEFAULT_MAX_DELAY, MAX_INPUT_MTS, MAX_MAX_DELAY, MAX_PROGRAM_BYTES, MAX_STEP_VALUES, follow,
+    now_ms,
+};
 use crate::auth::{Action, authorize};
 use crate::error::{HttpError, json_body};
 use crate::signalfx::reply_error;
@@ -721,6 +724,7 @@ fn evaluate(
         resolution: None,
         max_delay,
         max_input_mts: MAX_INPUT_MTS,
+        max_step_values: MAX_STEP_VALUES,
         resume: Some(resume),
     };
     let after = state.store.feed().last_seq();

@@ -36,6 +36,10 @@ pub const MAX_COMPUTATIONS_PER_ORG: usize = 32;
 /// Input time series one computation may read.
 pub const MAX_INPUT_MTS: usize = 100_000;
 
+/// Values a live computation may evaluate at each logical timestamp (input series × the
+/// logical timestamps its windows look back): the bound on its work per emission.
+pub const MAX_STEP_VALUES: usize = 2_000_000;
+
 /// Bytes of program text accepted.
 pub const MAX_PROGRAM_BYTES: usize = 256 * 1024;
 
@@ -237,6 +241,7 @@ fn compute(
             .unwrap_or(DEFAULT_MAX_DELAY)
             .min(MAX_MAX_DELAY),
         max_input_mts: MAX_INPUT_MTS,
+        max_step_values: MAX_STEP_VALUES,
         resume: None,
     };
     let (mut live, past) = Live::start(job, source, &request, now)?;

@@ -42,6 +42,10 @@ pub struct LiveRequest {
     pub max_delay: i64,
     /// The most input time series.
     pub max_input_mts: usize,
+    /// The most values one logical timestamp evaluates: input series × (the look-back in
+    /// logical timestamps + 1). Each emission evaluates the program over its look-back, so
+    /// this bounds the work per emission.
+    pub max_step_values: usize,
     /// For a stored detector resuming its evaluation: the incidents open when it stopped, as
     /// (detect label, series id, incident id). Its detectors then start from this state at
     /// `start` instead of replaying the look-back. `None` for a computation.
@@ -121,6 +125,17 @@ impl Live {
         batch_request.max_input_mts = request.max_input_mts;
         let plan = job.plan(source, &batch_request)?;
         let resolution = plan.resolution;
+        let inputs: usize = plan.found.iter().map(|(_, i)| i.len()).sum();
+        let per_step = inputs.max(1).saturating_mul(plan.back + 1);
+        if per_step > request.max_step_values {
+            return Err(ExecError::job(format!(
+                "a live job would evaluate {per_step} values at every logical timestamp ({} time series × {} logical timestamps of look-back at {} ms), more than the limit of {}; use a coarser resolution or shorter windows",
+                inputs.max(1),
+                plan.back + 1,
+                resolution,
+                request.max_step_values
+            )));
+        }
         // The first logical timestamp still open at `now`.
         let open = align_down(now - request.max_delay - resolution, resolution) + resolution;
         let first = align_up(request.start, resolution);

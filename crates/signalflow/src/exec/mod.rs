@@ -159,7 +159,7 @@ impl Request {
             stop,
             resolution: None,
             max_input_mts: 100_000,
-            max_values: 50_000_000,
+            max_values: 10_000_000,
         }
     }
 }

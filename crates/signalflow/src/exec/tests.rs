@@ -867,6 +867,7 @@ fn a_live_job_matches_the_batch_job_over_the_same_points() {
         resolution: Some(1000),
         max_delay: 500,
         max_input_mts: 100,
+        max_step_values: 1_000_000,
         resume: None,
     };
     // At 4.2 s with half a second of delay, 0 .. 2 s are closed: 3 s is still open.
@@ -953,6 +954,7 @@ fn a_live_job_takes_series_that_appear_after_its_start() {
         resolution: Some(1000),
         max_delay: 0,
         max_input_mts: 100,
+        max_step_values: 1_000_000,
         resume: None,
     };
     let (mut live, past) = Live::start(job, &fleet(), &request, 10_000).unwrap();
@@ -990,4 +992,25 @@ fn a_live_job_takes_series_that_appear_after_its_start() {
     let steps = live.advance(12_000, false).unwrap();
     assert!(steps[0].new_series.is_empty() && steps[0].points.is_empty());
     assert!(!live.finished());
+}
+
+#[test]
+fn a_live_job_refuses_a_look_back_it_would_evaluate_at_every_step() {
+    use super::live::{Live, LiveRequest};
+    let job =
+        Job::compile(&parse("when(data('cpu') > 1, lasting='1h').publish()").unwrap()).unwrap();
+    let request = LiveRequest {
+        start: 0,
+        stop: None,
+        resolution: Some(1000),
+        max_delay: 0,
+        max_input_mts: 100,
+        max_step_values: 10_000,
+        resume: None,
+    };
+    let e = Live::start(job, &fleet(), &request, 10_000)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3 time series × 3601 logical timestamps"), "{e}");
+    assert!(e.contains("more than the limit of 10000"), "{e}");
 }
