@@ -214,16 +214,7 @@ impl Webhooks {
                 return;
             }
         };
-        let sender = self.sender.lock();
-        let Some(sender) = sender.as_ref() else {
-            return;
-        };
-        for url in urls {
-            let _ = sender.send(Delivery {
-                url: url.clone(),
-                body: body.clone(),
-            });
-        }
+        self.send(&urls, body);
     }
 
     /// Queues `body` for the server's webhook URL and for `own` URLs (a detector rule's),
@@ -241,14 +232,18 @@ impl Webhooks {
         if urls.is_empty() {
             return;
         }
-        let body = Bytes::from(body.to_string());
+        self.send(&urls, Bytes::from(body.to_string()));
+    }
+
+    /// Queues `body` for each of `urls`.
+    fn send(&self, urls: &[&String], body: Bytes) {
         let sender = self.sender.lock();
         let Some(sender) = sender.as_ref() else {
             return;
         };
         for url in urls {
             let _ = sender.send(Delivery {
-                url: url.clone(),
+                url: (*url).clone(),
                 body: body.clone(),
             });
         }

@@ -18,18 +18,23 @@ const INCIDENT_COLUMNS: &str = "id, detector_id, detect_label, severity, dimensi
                                 trigger_value, cleared_at, clear_value, cleared_manually, series_id";
 
 fn detector(row: &Row<'_>) -> rusqlite::Result<SfxDetector> {
+    detector_from(row, 0)
+}
+
+/// A detector from the columns of [`DETECTOR_COLUMNS`], the first at `at`.
+fn detector_from(row: &Row<'_>, at: usize) -> rusqlite::Result<SfxDetector> {
     Ok(SfxDetector {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        description: row.get(2)?,
-        program_text: row.get(3)?,
-        body: row.get(4)?,
-        disabled: row.get::<_, i64>(5)? != 0,
-        created: row.get(6)?,
-        creator: row.get(7)?,
-        last_updated: row.get(8)?,
-        last_updated_by: row.get(9)?,
-        evaluated_until: row.get(10)?,
+        id: row.get(at)?,
+        name: row.get(at + 1)?,
+        description: row.get(at + 2)?,
+        program_text: row.get(at + 3)?,
+        body: row.get(at + 4)?,
+        disabled: row.get::<_, i64>(at + 5)? != 0,
+        created: row.get(at + 6)?,
+        creator: row.get(at + 7)?,
+        last_updated: row.get(at + 8)?,
+        last_updated_by: row.get(at + 9)?,
+        evaluated_until: row.get(at + 10)?,
     })
 }
 
@@ -136,25 +141,7 @@ pub(super) fn enabled(conn: &Connection) -> Result<Vec<(String, SfxDetector)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT organization_id, {DETECTOR_COLUMNS} FROM sfx_detectors WHERE disabled = 0 ORDER BY seq"
     ))?;
-    let rows = stmt.query_map([], |row| {
-        let org: String = row.get(0)?;
-        Ok((
-            org,
-            SfxDetector {
-                id: row.get(1)?,
-                name: row.get(2)?,
-                description: row.get(3)?,
-                program_text: row.get(4)?,
-                body: row.get(5)?,
-                disabled: row.get::<_, i64>(6)? != 0,
-                created: row.get(7)?,
-                creator: row.get(8)?,
-                last_updated: row.get(9)?,
-                last_updated_by: row.get(10)?,
-                evaluated_until: row.get(11)?,
-            },
-        ))
-    })?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, detector_from(row, 1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -4,6 +4,7 @@
 mod common;
 
 mod assets;
+mod detectors;
 mod durability;
 mod ingestion;
 mod isolation;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::lang::{BinaryOp, CompareOp, Expr, ExprKind, LogicalOp, UnaryOp};
+use crate::lang::{Expr, ExprKind, LogicalOp, UnaryOp};
 
 use super::ExecError;
 use super::plan::{Arith, Cmp, FillLimit, Lambda, MapOp, Node, NodeRef, Operand, Stat};
@@ -731,15 +731,7 @@ fn scalar(e: &Expr, param: &str, x: f64) -> Result<Option<f64>, ExecError> {
         }
         ExprKind::Binary { op, lhs, rhs } => {
             let (l, r) = (scalar(lhs, param, x)?, scalar(rhs, param, x)?);
-            let op = match op {
-                BinaryOp::Add => Arith::Add,
-                BinaryOp::Sub => Arith::Sub,
-                BinaryOp::Mul => Arith::Mul,
-                BinaryOp::Div => Arith::Div,
-                BinaryOp::FloorDiv => Arith::FloorDiv,
-                BinaryOp::Mod => Arith::Mod,
-                BinaryOp::Pow => Arith::Pow,
-            };
+            let op = Arith::from(*op);
             match (l, r) {
                 (Some(l), Some(r)) => arith(op, l, r),
                 _ => None,
@@ -747,14 +739,7 @@ fn scalar(e: &Expr, param: &str, x: f64) -> Result<Option<f64>, ExecError> {
         }
         ExprKind::Compare { op, lhs, rhs } => {
             let (l, r) = (scalar(lhs, param, x)?, scalar(rhs, param, x)?);
-            let op = match op {
-                CompareOp::Lt => Cmp::Lt,
-                CompareOp::Le => Cmp::Le,
-                CompareOp::Gt => Cmp::Gt,
-                CompareOp::Ge => Cmp::Ge,
-                CompareOp::Eq => Cmp::Eq,
-                CompareOp::Ne => Cmp::Ne,
-            };
+            let op = Cmp::from(*op);
             match (l, r) {
                 (Some(l), Some(r)) => b(compare(op, l, r)),
                 _ => None,

@@ -451,15 +451,7 @@ impl Interp {
     }
 
     fn binary(&mut self, op: BinaryOp, a: Val, b: Val, pos: Pos) -> Result<Val, ExecError> {
-        let arith = match op {
-            BinaryOp::Add => Arith::Add,
-            BinaryOp::Sub => Arith::Sub,
-            BinaryOp::Mul => Arith::Mul,
-            BinaryOp::Div => Arith::Div,
-            BinaryOp::FloorDiv => Arith::FloorDiv,
-            BinaryOp::Mod => Arith::Mod,
-            BinaryOp::Pow => Arith::Pow,
-        };
+        let arith = Arith::from(op);
         if let (Val::Str(x), Val::Str(y), Arith::Add) = (&a, &b, arith) {
             return Ok(Val::Str(format!("{x}{y}")));
         }
@@ -514,14 +506,7 @@ impl Interp {
     }
 
     fn compare(&mut self, op: CompareOp, a: Val, b: Val, pos: Pos) -> Result<Val, ExecError> {
-        let cmp = match op {
-            CompareOp::Lt => Cmp::Lt,
-            CompareOp::Le => Cmp::Le,
-            CompareOp::Gt => Cmp::Gt,
-            CompareOp::Ge => Cmp::Ge,
-            CompareOp::Eq => Cmp::Eq,
-            CompareOp::Ne => Cmp::Ne,
-        };
+        let cmp = Cmp::from(op);
         if matches!(a, Val::Stream(_)) || matches!(b, Val::Stream(_)) {
             let (ka, kb) = (a.kind(), b.kind());
             let (Some(lhs), Some(rhs)) = (operand(a), operand(b)) else {

@@ -21,12 +21,12 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::plan::{Extrapolation, Node, NodeRef, Publication};
+use super::plan::{Extrapolation, Node, NodeRef};
 use super::series::{Meta, Series, TsId};
 use super::time::{Timeline, align_down, align_up};
 use super::{
     ExecError, Info, Input, Job, OutEvent, OutSeries, Primitive, Publisher, Request, Source,
-    derive, load, primitive, stored_events,
+    derive, load, primitive,
 };
 
 /// What a live job is asked for.
@@ -204,21 +204,7 @@ impl Live {
         let mut evaluator = super::eval::Evaluator::new(extended, data);
         let (series, mut events) =
             publisher.publish(&job, &mut evaluator, plan.back, state_from)?;
-        for p in &job.published {
-            if let Publication::Events {
-                label,
-                events: spec,
-            } = p
-            {
-                events.extend(stored_events(
-                    source,
-                    label,
-                    spec,
-                    visible.first,
-                    visible.end(),
-                )?);
-            }
-        }
+        events.extend(job.stored_events(source, visible)?);
         events.sort_by_key(|e| e.timestamp);
         let announced = series.iter().map(|s| s.id).collect();
         let live = Live {

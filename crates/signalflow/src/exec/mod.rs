@@ -287,21 +287,7 @@ impl Job {
         let mut evaluator = eval::Evaluator::new(extended, data);
         let mut publisher = Publisher::new(self.published.len());
         let (series, mut events) = publisher.publish(self, &mut evaluator, plan.back, 0)?;
-        for p in &self.published {
-            if let Publication::Events {
-                label,
-                events: spec,
-            } = p
-            {
-                events.extend(stored_events(
-                    source,
-                    label,
-                    spec,
-                    visible.first,
-                    visible.end(),
-                )?);
-            }
-        }
+        events.extend(self.stored_events(source, visible)?);
         events.sort_by_key(|e| e.timestamp);
         Ok(Output {
             timeline: visible,
@@ -309,6 +295,45 @@ impl Job {
             events,
             infos: plan.infos,
         })
+    }
+
+    /// The stored events every `events()` publication streams over `timeline`.
+    fn stored_events(
+        &self,
+        source: &dyn Source,
+        timeline: Timeline,
+    ) -> Result<Vec<OutEvent>, ExecError> {
+        let mut out = Vec::new();
+        for p in &self.published {
+            let Publication::Events {
+                label,
+                events: spec,
+            } = p
+            else {
+                continue;
+            };
+            let stored = source
+                .events(&spec.event_type, timeline.first, timeline.end())
+                .map_err(ExecError::job)?;
+            for e in stored {
+                let meta = Meta {
+                    dims: e.dims.clone(),
+                    ..Meta::default()
+                };
+                if spec.filter.as_ref().is_some_and(|f| !f.matches(&meta)) {
+                    continue;
+                }
+                out.push(OutEvent {
+                    id: stable_id(&["event", &e.event_type, &meta.identity()]),
+                    label: label.clone(),
+                    timestamp: e.timestamp,
+                    event_type: e.event_type,
+                    dims: e.dims,
+                    kind: EventKind::Custom(e.properties),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Finds the inputs of every `data()` node and picks the resolution and the look-back.
@@ -776,36 +801,4 @@ impl Publisher {
         self.ids.insert((index, id), given);
         given
     }
-}
-
-/// The stored events of an `events()` publication in `[start, end)`.
-fn stored_events(
-    source: &dyn Source,
-    label: &str,
-    spec: &plan::Events,
-    start: i64,
-    end: i64,
-) -> Result<Vec<OutEvent>, ExecError> {
-    let stored = source
-        .events(&spec.event_type, start, end)
-        .map_err(ExecError::job)?;
-    let mut out = Vec::new();
-    for e in stored {
-        let meta = Meta {
-            dims: e.dims.clone(),
-            ..Meta::default()
-        };
-        if spec.filter.as_ref().is_some_and(|f| !f.matches(&meta)) {
-            continue;
-        }
-        out.push(OutEvent {
-            id: stable_id(&["event", &e.event_type, &meta.identity()]),
-            label: label.to_owned(),
-            timestamp: e.timestamp,
-            event_type: e.event_type,
-            dims: e.dims,
-            kind: EventKind::Custom(e.properties),
-        });
-    }
-    Ok(out)
 }

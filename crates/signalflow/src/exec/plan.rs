@@ -7,7 +7,7 @@
 
 use std::rc::Rc;
 
-use crate::lang::{Expr, Pos};
+use crate::lang::{BinaryOp, CompareOp, Expr, Pos};
 
 use super::series::Filter;
 
@@ -226,6 +226,33 @@ pub enum Cmp {
     Eq,
     /// `!=`
     Ne,
+}
+
+impl From<BinaryOp> for Arith {
+    fn from(op: BinaryOp) -> Arith {
+        match op {
+            BinaryOp::Add => Arith::Add,
+            BinaryOp::Sub => Arith::Sub,
+            BinaryOp::Mul => Arith::Mul,
+            BinaryOp::Div => Arith::Div,
+            BinaryOp::FloorDiv => Arith::FloorDiv,
+            BinaryOp::Mod => Arith::Mod,
+            BinaryOp::Pow => Arith::Pow,
+        }
+    }
+}
+
+impl From<CompareOp> for Cmp {
+    fn from(op: CompareOp) -> Cmp {
+        match op {
+            CompareOp::Lt => Cmp::Lt,
+            CompareOp::Le => Cmp::Le,
+            CompareOp::Gt => Cmp::Gt,
+            CompareOp::Ge => Cmp::Ge,
+            CompareOp::Eq => Cmp::Eq,
+            CompareOp::Ne => Cmp::Ne,
+        }
+    }
 }
 
 /// A stream or a constant on one side of an operator.
