@@ -40,8 +40,9 @@ use super::{
     now_ms,
 };
 use crate::auth::{Action, authorize};
-use crate::error::{HttpError, json_body};
+use crate::error::HttpError;
 use crate::signalfx::reply_error;
+use crate::signalfx::rest::{blocking, respond};
 use crate::state::AppState;
 
 /// How long a detector that failed waits before it starts again.
@@ -58,19 +59,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/incident", get(incidents))
         .route("/v2/incident/{id}", get(incident))
         .route("/v2/incident/{id}/clear", put(clear))
-}
-
-fn respond(result: Result<Json, HttpError>) -> Response {
-    match result {
-        Ok(body) => json_body(&body),
-        Err(error) => reply_error(error),
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> sextant_catalog::Result<T> + Send + 'static,
-) -> Result<T, HttpError> {
-    Ok(tokio::task::spawn_blocking(call).await??)
 }
 
 /// What a detector's body says, checked: the fields Sextant interprets.

@@ -34,7 +34,7 @@ pub const DEFAULT_LIMIT: usize = 50;
 /// The largest page.
 pub const MAX_LIMIT: usize = 10_000;
 
-fn respond(result: Result<Json, HttpError>) -> Response {
+pub(crate) fn respond(result: Result<Json, HttpError>) -> Response {
     match result {
         Ok(body) => json_body(&body),
         Err(error) => reply_error(error),
@@ -432,7 +432,7 @@ fn update_body(body: &[u8]) -> Result<(SfxUpdate, serde_json::Map<String, Json>)
     Ok((update, object))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> sextant_catalog::Result<T> + Send + 'static,
 ) -> Result<T, HttpError> {
     Ok(tokio::task::spawn_blocking(call).await??)
