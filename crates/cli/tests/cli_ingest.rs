@@ -41,6 +41,16 @@ fn ingest(server: &Server, file: &str, extra: &[&str]) -> std::process::Output {
     server.sextant(&args)
 }
 
+/// A server with the users the example config's rules are assigned to.
+fn nostromo_server() -> Server {
+    let server = Server::start();
+    for user in ["ellen.ripley@weylandcorp.com", "bob@example.com"] {
+        let out = server.sextant(&["users", "create", user]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    server
+}
+
 /// Every stored (timestamp, value) of a channel of NostromoLV426, as text, of one run or all.
 async fn stored(server: &Server, name: &str, run_id: Option<&str>) -> Vec<(i64, String)> {
     let channel = server.channel().await;
@@ -122,7 +132,7 @@ async fn stored(server: &Server, name: &str, run_id: Option<&str>) -> Vec<(i64, 
 
 #[tokio::test]
 async fn a_csv_with_a_bad_row_stores_the_good_rows_and_names_the_bad_one() {
-    let server = Server::start();
+    let server = nostromo_server();
     let csv = server.path("readings.csv");
     std::fs::write(
         &csv,
@@ -163,6 +173,26 @@ time,mainmotor.velocity,voltage,vehicle_state,gpio
         voltage,
         [(t0, "5".to_owned()), (t0 + 1_000_000_000, "6".to_owned())]
     );
+
+    // The config's rules were registered with it, named expressions resolved.
+    let native = sextant_client::native::NativeClient::new(&server.url, common::TOKEN).unwrap();
+    let mut rules = native.list_rules(&Default::default()).await.unwrap();
+    rules.sort_by(|a, b| a.client_key.cmp(&b.client_key));
+    let keys: Vec<&str> = rules
+        .iter()
+        .filter_map(|r| r.client_key.as_deref())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "accelerating-phase",
+            "kinetic-energy-rule",
+            "log-errors-rule",
+            "overheating-rule"
+        ]
+    );
+    assert_eq!(rules[1].expression, "(((0.5 * 10) * $1) * $1) > 470");
+    assert_eq!(rules[3].expression, "$1 == \"Stopped\" && $2.heater == 1");
     let state = stored(&server, "vehicle_state", None).await;
     assert_eq!(
         state.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>(),
@@ -181,7 +211,7 @@ time,mainmotor.velocity,voltage,vehicle_state,gpio
 #[tokio::test]
 async fn a_parquet_file_is_sent_in_batches_into_a_run() {
     use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, TimestampMicrosecondArray};
-    let server = Server::start();
+    let server = nostromo_server();
     let path = server.path("readings.parquet");
     let n = 25_000usize;
     let t0_us = 1_720_141_748_000_000i64;
@@ -239,7 +269,7 @@ async fn a_parquet_file_is_sent_in_batches_into_a_run() {
 
 #[test]
 fn a_wrong_key_or_a_foreign_column_is_a_clear_error() {
-    let server = Server::start();
+    let server = nostromo_server();
     let csv = server.path("readings.csv");
     std::fs::write(&csv, "time,voltage\n1,5\n").unwrap();
     let config = example("telemetry_configs/nostromo_lv_426.yml");
@@ -259,7 +289,7 @@ fn a_wrong_key_or_a_foreign_column_is_a_clear_error() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("error: IngestionConfigService/ListIngestionConfigs failed"),
+        stderr.contains("error: UserService/ListActiveUsers failed"),
         "{stderr}"
     );
     assert!(stderr.contains("Unauthenticated"), "{stderr}");

@@ -33,6 +33,7 @@ fn ingest_example(server: &Server) {
         &example("expression_modules/string.yml"),
         "--flow",
         "readings",
+        "--skip-rules",
         &example("data/readings.csv"),
     ]);
     assert!(

@@ -60,6 +60,7 @@ fn apply_eval_annotate_and_list() {
         &strings,
         "--flow",
         "readings",
+        "--skip-rules",
         &data,
     ]);
     // One row of the example is bad on purpose; the others are stored.

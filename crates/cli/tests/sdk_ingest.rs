@@ -245,7 +245,14 @@ async fn registration_creates_once_then_reuses_and_adds_flows() {
 
     // A channel redefined in an existing flow needs a new key; the server names the change.
     let mut changed = config("nostromo_lv_426");
-    changed.flows[1].channels[1] = ChannelConfig::new("voltage", DataType::Double);
+    // (Flow `everything` is left out: it declares voltage too, and one config cannot
+    // declare a channel two ways.)
+    changed.flows.remove(0);
+    let redefined = ChannelConfig::new("voltage", DataType::Double);
+    changed.flows[0].channels[1] = redefined.clone();
+    for declared in changed.channels.iter_mut().filter(|c| c.name == "voltage") {
+        *declared = redefined.clone();
+    }
     let err = IngestionService::new(channel.clone(), &changed)
         .await
         .unwrap_err();

@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .description("temperature of thruster")
         .unit("Kelvin");
 
-    // Declared for completeness; the SDK does not register rules yet.
+    // Registered with the config; its assignee must be a user of the organization.
     let overheating = RuleConfig::review("overheating", "$1 > 400")
         .client_key("overheating-rule")
         .description("Notify Ripley if thrusters get too hot")

@@ -18,14 +18,15 @@
 //! streams that may not have reached the server are retried with backoff ([`RetryPolicy`]).
 //! [`IngestionService::attach_run`] makes the data that follows belong to a run.
 //!
-//! Rules declared in the telemetry config are not registered with the server yet; only the
-//! asset, channels and flows are.
+//! Rules declared in the telemetry config are registered with it, by their client keys, so a
+//! live rule of the config annotates the data the service sends.
 
 mod buffered;
 mod convert;
 mod flow;
 mod registration;
 mod retry;
+mod rules;
 mod run;
 mod service;
 pub mod time;
@@ -33,5 +34,6 @@ pub mod time;
 pub use buffered::{BufferedIngestion, OnError};
 pub use flow::{ChannelValue, Flow, OrderedFlow, bit_field_value};
 pub use retry::RetryPolicy;
+pub use rules::RegisteredRule;
 pub use run::{MetadataValue, RunOptions};
-pub use service::IngestionService;
+pub use service::{IngestionService, IngestionServiceBuilder};

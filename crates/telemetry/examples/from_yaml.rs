@@ -16,7 +16,7 @@ fn main() {
     };
     let expression_modules: Vec<PathBuf> = args.collect();
 
-    match TelemetryConfig::try_from_yaml(&config_path, &expression_modules) {
+    match TelemetryConfig::try_from_yaml_with_modules(&config_path, &expression_modules) {
         Ok(config) => {
             println!("asset {}", config.asset_name);
             for flow in &config.flows {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use sextant_expr::{ChannelSchema, Expr, Program, ReferenceKind};
+use sextant_expr::{ChannelSchema, Expr, ExprKind, Program, ReferenceKind};
 use sextant_model::DataType;
 
 use crate::config::{
@@ -92,6 +92,18 @@ impl ValidConfig {
     pub fn into_config(self) -> TelemetryConfig {
         self.config
     }
+
+    /// Gives back the config with each rule's expression resolved, as `sift_py` holds a
+    /// loaded config: a named expression replaced by its text and sub-expressions put in
+    /// place, so that the config validates again without its named-expression modules.
+    pub fn into_resolved_config(self) -> TelemetryConfig {
+        let mut config = self.config;
+        for (rule, compiled) in config.rules.iter_mut().zip(self.rules) {
+            rule.expression = RuleExpression::Text(compiled.expression);
+            rule.sub_expressions.clear();
+        }
+        config
+    }
 }
 
 /// A rule whose expression resolved, type-checked and compiled.
@@ -101,6 +113,9 @@ pub struct CompiledRule {
     pub rule: RuleConfig,
     /// The expression text after resolving a named expression (placeholders still in it).
     pub expression_text: String,
+    /// The expression as a server stores it: the text as written, or, with sub-expressions,
+    /// the expression with them put in place of their placeholders, printed back.
+    pub expression: String,
     /// The program; its inputs are the rule's `$N` references.
     pub program: Program,
     /// Each input of the program: the full name of the channel bound to it.
@@ -517,7 +532,12 @@ pub fn validate_rule(
                 .collect();
             Some(CompiledRule {
                 rule: rule.clone(),
-                expression_text: text,
+                expression_text: text.clone(),
+                expression: if rule.sub_expressions.is_empty() {
+                    text.clone()
+                } else {
+                    unparenthesized(&expr)
+                },
                 program,
                 input_channels,
             })
@@ -797,4 +817,13 @@ fn column(text: &str, at: usize) -> usize {
     let prefix = text.get(..at).unwrap_or(text);
     let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
     prefix[line_start..].chars().count() + 1
+}
+
+/// An expression printed back without the parentheses around the whole of it: `$1 > 400`.
+fn unparenthesized(expr: &Expr) -> String {
+    let text = expr.to_string();
+    match expr.kind() {
+        ExprKind::Unary { .. } | ExprKind::Binary { .. } => text[1..text.len() - 1].to_owned(),
+        _ => text,
+    }
 }

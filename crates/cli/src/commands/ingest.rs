@@ -31,7 +31,8 @@ use self::rows::RowDecoder;
 /// Arguments of `sextant ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// The telemetry config (YAML) that declares the flow; it is registered as the SDK does.
+    /// The telemetry config (YAML) that declares the flow; it is registered as the SDK does,
+    /// rules included.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Named-expression modules the config's rules refer to.
@@ -46,6 +47,10 @@ pub struct IngestArgs {
     /// enums a key or a name, bit fields an integer (0x… and 0b… too), bytes hex.
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// Register only the config's asset, channels and flows, not its rules (whose assignees
+    /// must otherwise be users of the organization).
+    #[arg(long)]
+    skip_rules: bool,
     /// Send the rows as part of this run (found by name, or created).
     #[arg(long)]
     run: Option<String>,
@@ -76,7 +81,7 @@ struct Tally {
 /// Reads the table, sends its valid rows and prints a summary. Exits 0 when every row was
 /// stored, 1 when some rows were rejected (the others are stored); errors exit 2.
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let config = TelemetryConfig::try_from_yaml(&args.config, &args.expressions)
+    let config = TelemetryConfig::try_from_yaml_with_modules(&args.config, &args.expressions)
         .map_err(|problems| anyhow!("{}:\n{problems}", args.config.display()))?;
     if config.flow_named(&args.flow).is_none() {
         let names: Vec<&str> = config.flows.iter().map(|f| f.name.as_str()).collect();
@@ -95,7 +100,11 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let service = runtime.block_on(async {
         let channel = connect(&ClientConfig::new(&args.url, &args.token)).await?;
-        let mut service = IngestionService::new(channel, &config).await?;
+        let mut builder = IngestionService::builder(channel, &config);
+        if args.skip_rules {
+            builder = builder.skip_rules();
+        }
+        let mut service = builder.build().await?;
         if let Some(run) = &args.run {
             service.attach_run(run, RunOptions::default()).await?;
         }

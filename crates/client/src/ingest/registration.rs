@@ -113,12 +113,6 @@ pub(crate) async fn register(
             )));
         }
     }
-    if !config.rules.is_empty() {
-        tracing::warn!(
-            rules = config.rules.len(),
-            "the telemetry config declares rules; this SDK does not register rules yet"
-        );
-    }
     let table = FlowTable {
         ingestion_config_id: ingestion_config.ingestion_config_id,
         organization_id,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sextant_telemetry::{FlowConfig, TelemetryConfig};
+use sextant_telemetry::{FlowConfig, NamedExpressions, TelemetryConfig, validate_config};
 use sift_rs::ingest::v1::IngestWithConfigDataStreamRequest;
 use sift_rs::ingest::v1::ingest_service_client::IngestServiceClient;
 
@@ -12,8 +12,9 @@ use super::convert::FlowTable;
 use super::flow::{Flow, OrderedFlow};
 use super::registration::register;
 use super::retry::{Failure, RetryPolicy, retry_call};
+use super::rules::{Names, RegisteredRule, register_rules};
 use super::run::{RunOptions, find_or_create};
-use crate::{Result, SextantChannel};
+use crate::{Error, Result, SextantChannel};
 
 /// The RPC every ingest call is.
 pub(crate) const INGEST_CALL: &str = "IngestService/IngestWithConfigDataStream";
@@ -45,6 +46,7 @@ pub(crate) const INGEST_CALL: &str = "IngestService/IngestWithConfigDataStream";
 pub struct IngestionService {
     channel: SextantChannel,
     table: Arc<FlowTable>,
+    rules: Arc<[RegisteredRule]>,
     asset_id: String,
     run_id: String,
     retry: RetryPolicy,
@@ -54,6 +56,10 @@ impl IngestionService {
     /// Registers `config` and returns a service for its flows, as `sift_py`'s
     /// `IngestionService(channel, config)` does:
     ///
+    /// 0. validates the config as a YAML file is validated (`validate_config`), so nothing is
+    ///    sent for a config with a problem: the [`Error::Validation`] lists every problem with
+    ///    where it is (`rules[0].rule_client_key`, say); and finds the users the rules are
+    ///    assigned to ([`Error::NotFound`] names the rule and the user when one is missing);
     /// 1. finds the ingestion config by `ingestion_client_key`, or creates it with the asset
     ///    and every flow (channels by full name, `component.name`, with unit, description,
     ///    enum table and bit-field elements);
@@ -62,9 +68,10 @@ impl IngestionService {
     ///    changes that would alter data already sent (a channel redefined, a channel added to
     ///    a flow) — those need a new `ingestion_client_key`;
     /// 3. lists the flows as the server holds them: values are laid out in the server's
-    ///    channel order.
-    ///
-    /// Rules of the config are not registered yet.
+    ///    channel order;
+    /// 4. registers the config's rules on its asset, each by its `rule_client_key` (created,
+    ///    or updated when the server has it): annotation tags the organization lacks are
+    ///    created. Live rules (`is_live`) evaluate the data sent from then on.
     pub async fn new(channel: SextantChannel, config: &TelemetryConfig) -> Result<Self> {
         Self::with_retry(channel, config, RetryPolicy::default()).await
     }
@@ -75,14 +82,36 @@ impl IngestionService {
         config: &TelemetryConfig,
         policy: RetryPolicy,
     ) -> Result<Self> {
-        let (table, asset_id) = register(&channel, config, &policy).await?;
-        Ok(IngestionService {
+        Self::builder(channel, config)
+            .retry_policy(policy)
+            .build()
+            .await
+    }
+
+    /// Settings beyond the config's, with the defaults of [`IngestionService::new`]:
+    ///
+    /// ```no_run
+    /// # async fn example(channel: sextant_client::SextantChannel, config: sextant_telemetry::TelemetryConfig) -> sextant_client::Result<()> {
+    /// use sextant_client::ingest::{IngestionService, RetryPolicy};
+    ///
+    /// let service = IngestionService::builder(channel, &config)
+    ///     .retry_policy(RetryPolicy::none())
+    ///     .skip_rules()
+    ///     .build()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder(
+        channel: SextantChannel,
+        config: &TelemetryConfig,
+    ) -> IngestionServiceBuilder<'_> {
+        IngestionServiceBuilder {
             channel,
-            table: Arc::new(table),
-            asset_id,
-            run_id: String::new(),
-            retry: policy,
-        })
+            config,
+            retry: RetryPolicy::default(),
+            rules: true,
+        }
     }
 
     /// The server's id of the ingestion config.
@@ -106,6 +135,11 @@ impl IngestionService {
         self.table.flows.values().map(|f| &f.config)
     }
 
+    /// The config's rules as the server registered them, in the config's order.
+    pub fn rules(&self) -> &[RegisteredRule] {
+        &self.rules
+    }
+
     /// The retry policy of calls.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
@@ -114,7 +148,7 @@ impl IngestionService {
     /// Attaches the run called `name`: unless `options.force_new`, an existing run of that
     /// name (`ListRuns`); otherwise a new one (`CreateRun`). Flows sent afterwards belong to
     /// it. Returns the run's id.
-    pub async fn attach_run(&mut self, name: &str, options: RunOptions) -> Result<&str> {
+    pub async fn attach_run(&mut self, name: &str, options: RunOptions) -> Result<String> {
         self.run_id = find_or_create(
             &self.channel,
             name,
@@ -123,7 +157,7 @@ impl IngestionService {
             &self.retry,
         )
         .await?;
-        Ok(&self.run_id)
+        Ok(self.run_id.clone())
     }
 
     /// Attaches a run by id, without calling the server; the server checks the id with the
@@ -228,4 +262,66 @@ impl IngestionService {
         .await
         .map(|_| ())
     }
+}
+
+/// How an [`IngestionService`] is set up; from [`IngestionService::builder`].
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is awaited"]
+pub struct IngestionServiceBuilder<'a> {
+    channel: SextantChannel,
+    config: &'a TelemetryConfig,
+    retry: RetryPolicy,
+    rules: bool,
+}
+
+impl IngestionServiceBuilder<'_> {
+    /// How failed calls are retried ([`RetryPolicy::default`] unless set).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Registers only the asset, channels and flows: the config's rules are still validated
+    /// but left as the server holds them, and their assignees need not exist. For programs
+    /// that send data under a config whose rules someone else manages.
+    pub fn skip_rules(mut self) -> Self {
+        self.rules = false;
+        self
+    }
+
+    /// Validates and registers the config (see [`IngestionService::new`]).
+    pub async fn build(self) -> Result<IngestionService> {
+        let IngestionServiceBuilder {
+            channel,
+            config,
+            retry,
+            rules,
+        } = self;
+        let valid = validate_config(config, &NamedExpressions::new()).map_err(|problems| {
+            Error::Validation(format!(
+                "the telemetry config of asset `{}` has {}:\n{problems}",
+                config.asset_name,
+                plural(problems.0.len(), "problem", "problems")
+            ))
+        })?;
+        let to_register = if rules { valid.rules() } else { &[] };
+        let mut names = Names::new(&channel, &retry);
+        names.find_assignees(to_register).await?;
+        let (table, asset_id) = register(&channel, config, &retry).await?;
+        let rules =
+            register_rules(&mut names, to_register, &asset_id, &table.organization_id).await?;
+        Ok(IngestionService {
+            channel,
+            table: Arc::new(table),
+            rules: rules.into(),
+            asset_id,
+            run_id: String::new(),
+            retry,
+        })
+    }
+}
+
+/// `1 problem`, `2 problems`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -356,13 +356,46 @@ fn locate_all(problems: Vec<Problem>, map: &SourceMap) -> Problems {
 }
 
 impl TelemetryConfig {
-    /// Reads and validates a telemetry config file, with the named-expression modules it
-    /// uses: the equivalent of `sift_py`'s `TelemetryConfig.try_from_yaml(path, modules)`.
-    pub fn try_from_yaml<P: AsRef<Path>>(
+    /// Reads and validates a telemetry config file whose rules use no named expressions: the
+    /// equivalent of `sift_py`'s `TelemetryConfig.try_from_yaml(path)`.
+    ///
+    /// ```
+    /// use sextant_telemetry::TelemetryConfig;
+    ///
+    /// let path = std::env::temp_dir().join(format!("lv426-{}.yml", std::process::id()));
+    /// std::fs::write(&path, "
+    /// asset_name: LV426
+    /// ingestion_client_key: lv426
+    /// channels:
+    ///   temperature: &temperature
+    ///     name: temperature
+    ///     component: thruster
+    ///     data_type: double
+    /// flows:
+    ///   - name: reading
+    ///     channels:
+    ///       - <<: *temperature
+    /// ")?;
+    /// let config = TelemetryConfig::try_from_yaml(&path)?;
+    /// assert_eq!(config.asset_name, "LV426");
+    /// assert_eq!(config.flows[0].channels[0].full_name(), "thruster.temperature");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_from_yaml(path: impl AsRef<Path>) -> Result<TelemetryConfig, Problems> {
+        load_config_file(path.as_ref(), &NamedExpressions::new())
+            .map(ValidConfig::into_resolved_config)
+    }
+
+    /// Reads and validates a telemetry config file with the named-expression modules its
+    /// rules use: `sift_py`'s `TelemetryConfig.try_from_yaml(path, modules)`. As there, each
+    /// rule comes back with its expression resolved (the named expression's text with
+    /// sub-expressions in place).
+    pub fn try_from_yaml_with_modules<P: AsRef<Path>>(
         path: impl AsRef<Path>,
         expression_modules: &[P],
     ) -> Result<TelemetryConfig, Problems> {
         let named = load_named_expressions(expression_modules)?;
-        load_config_file(path.as_ref(), &named).map(ValidConfig::into_config)
+        load_config_file(path.as_ref(), &named).map(ValidConfig::into_resolved_config)
     }
 }
