@@ -292,7 +292,7 @@ fn a_wrong_key_or_a_foreign_column_is_a_clear_error() {
         stderr.contains("error: UserService/ListActiveUsers failed"),
         "{stderr}"
     );
-    assert!(stderr.contains("Unauthenticated"), "{stderr}");
+    assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
 
     std::fs::write(&csv, "time,temperature\n1,5\n").unwrap();
     let out = ingest(&server, csv.to_str().unwrap(), &[]);

@@ -407,7 +407,7 @@ async fn buffered_ingestion_of_every_type_flushes_on_drop() {
         .unwrap();
     let n = 10_007i64;
     {
-        let buffered = service.buffered(1_000, None, None).unwrap();
+        let buffered = service.buffered().start().unwrap();
         for i in 0..n {
             buffered.try_ingest_flows(&[everything(i)]).await.unwrap();
         }
@@ -449,13 +449,10 @@ async fn buffered_timer_flushes_and_background_errors_reach_the_callback() {
     let errors: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = errors.clone();
     let buffered = service
-        .buffered(
-            1_000,
-            Some(Duration::from_millis(50)),
-            Some(Box::new(move |e: Error| {
-                seen.lock().unwrap().push(e.to_string())
-            })),
-        )
+        .buffered()
+        .flush_interval(Duration::from_millis(50))
+        .on_error(move |e: Error| seen.lock().unwrap().push(e.to_string()))
+        .start()
         .unwrap();
     buffered
         .try_ingest_flows(
@@ -565,6 +562,59 @@ async fn a_wrong_key_is_a_clear_error() {
     assert_eq!(status.code(), sift_rs::GrpcCode::Unauthenticated, "{err}");
     assert!(err.to_string().contains("ListIngestionConfigs"), "{err}");
     assert_ne!(TOKEN, "sxt_not_a_key");
+}
+
+#[tokio::test]
+async fn a_uri_as_sift_py_writes_it_connects_and_connection_errors_name_their_cause() {
+    let server = Server::start();
+    let host_port = server.url.trim_start_matches("http://").to_owned();
+
+    // host:port with use_ssl(false), as sift_py's SiftChannelConfig takes it.
+    let channel = connect(&ClientConfig::new(&host_port, TOKEN).use_ssl(false))
+        .await
+        .unwrap();
+    IngestionService::new(channel, &config("schemeless"))
+        .await
+        .unwrap();
+
+    // TLS (the default for host:port, as in sift_py) against this plaintext server: the
+    // error says what is wrong and what to do.
+    let err = connect(&ClientConfig::new(&host_port, TOKEN))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("cannot connect to https://{host_port}: ")),
+        "{text}"
+    );
+    assert!(
+        text.contains("use an http:// URI, or use_ssl(false)"),
+        "{text}"
+    );
+    assert_eq!(format!("{err:?}"), text, "Debug is the message");
+
+    // Nothing listening: the cause is the operating system's.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let err = connect(&ClientConfig::new(
+        format!("http://127.0.0.1:{port}"),
+        TOKEN,
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), sextant_model::ErrorKind::Unavailable);
+    assert!(err.to_string().contains("Connection refused"), "{err}");
+
+    // A scheme that is neither.
+    let err = connect(&ClientConfig::new("grpc://127.0.0.1:1", TOKEN))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the scheme must be http:// or https://"),
+        "{err}"
+    );
 }
 
 /// `sextant serve` on a given address and data directory, for a server that restarts.

@@ -119,13 +119,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
 
     // Buffered ingestion: streams of 750 flows, a flush every second, the rest on close.
-    let buffered = ingestion_service.buffered(
-        750,
-        Some(Duration::from_secs(1)),
-        Some(Box::new(|error| {
-            eprintln!("a background flush failed: {error}")
-        })),
-    )?;
+    let buffered = ingestion_service
+        .buffered()
+        .buffer_size(750)
+        .flush_interval(Duration::from_secs(1))
+        .on_error(|error| eprintln!("a background flush failed: {error}"))
+        .start()?;
     let start = time::now();
     for i in 0..2_000i64 {
         buffered

@@ -1,21 +1,23 @@
 use sextant_model::ErrorKind;
 
-/// The SDK's error.
-#[derive(Debug, thiserror::Error)]
+/// The SDK's error. Its `Debug` is its `Display`, so that `unwrap` and `main` returning an
+/// error print the message rather than the structure.
+#[derive(thiserror::Error)]
 pub enum Error {
     /// The connection settings are unusable.
     #[error("invalid connection settings: {0}")]
     Config(String),
     /// The server could not be reached.
-    #[error("cannot connect to {uri}")]
+    #[error("cannot connect to {uri}: {cause}")]
     Connect {
         /// The server's URI.
         uri: String,
-        /// The cause.
-        source: tonic::transport::Error,
+        /// Why, each cause after the one it explains: `transport error: tcp connect error:
+        /// Connection refused (os error 111)`.
+        cause: String,
     },
     /// The server refused or failed a call.
-    #[error("{call} failed: {status_message} ({code:?})", status_message = .status.message(), code = .status.code())]
+    #[error("{call} failed: {status_message} ({code})", status_message = .status.message(), code = code_name(.status.code()))]
     Rpc {
         /// Which call.
         call: &'static str,
@@ -107,6 +109,52 @@ impl Error {
     pub fn rpc(call: &'static str, status: tonic::Status) -> Self {
         Error::Rpc { call, status }
     }
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// A gRPC status code's name as the gRPC documentation writes it: `UNAUTHENTICATED`.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// An error and each of its sources, joined by `: `, leaving out a source that only repeats
+/// the text before it.
+pub(crate) fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `400 Bad Request`: the status with its reason, when it has one.

@@ -31,7 +31,7 @@ mod run;
 mod service;
 pub mod time;
 
-pub use buffered::{BufferedIngestion, OnError};
+pub use buffered::{BufferedIngestion, BufferedIngestionBuilder, DEFAULT_BUFFER_SIZE};
 pub use flow::{ChannelValue, Flow, OrderedFlow, bit_field_value};
 pub use retry::RetryPolicy;
 pub use rules::RegisteredRule;

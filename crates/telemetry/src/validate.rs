@@ -771,7 +771,11 @@ pub(crate) fn describe_difference(a: &ChannelConfig, b: &ChannelConfig) -> Strin
         fields.push(format!("data_type {} vs {}", a.data_type, b.data_type));
     }
     if a.unit != b.unit {
-        fields.push(format!("unit {:?} vs {:?}", a.unit, b.unit));
+        let unit = |u: &Option<String>| match u {
+            Some(unit) => format!("`{unit}`"),
+            None => "none".to_owned(),
+        };
+        fields.push(format!("unit {} vs {}", unit(&a.unit), unit(&b.unit)));
     }
     if a.description != b.description {
         fields.push("description".to_owned());

@@ -1,33 +1,7 @@
 //! [`BufferedIngestion`]: flows gathered client-side and sent in streams of a fixed size, so
 //! that a program sending one flow at a time still sends few, large streams.
 //!
-//! # When flows are sent
-//!
-//! - when the buffer holds `buffer_size` flows, by the call that filled it, in streams of
-//!   exactly `buffer_size` flows (what is left waits);
-//! - on [`BufferedIngestion::flush`] and every `flush_interval`, everything buffered;
-//! - on [`BufferedIngestion::close`] and on drop, everything buffered.
-//!
-//! Flushes never overlap, so streams leave in the order their flows were buffered.
-//!
-//! # When a stream fails
-//!
-//! The server stores a stream whole or not at all. A stream that failed on the way, after the
-//! retries of the [`RetryPolicy`](super::RetryPolicy), goes back to the front of the buffer and
-//! is sent again by the next flush: nothing is lost while the buffer lives. A stream the server
-//! refused (an invalid flow from `ingest_flows`, say) cannot succeed by sending it again; it is
-//! dropped and the refusal, which names the offending message, is reported. A flush awaited by
-//! a caller returns its error; flushes that no caller awaits — the timer's and the one on drop —
-//! hand theirs to the `on_error` callback, or log them without one.
-//!
-//! # Drop
-//!
-//! Dropping a buffer that still holds flows sends them before the drop returns when it can
-//! wait without blocking the runtime the connection runs on: on a multi-thread Tokio runtime
-//! (with `block_in_place`), or from a thread outside the runtime. On a current-thread runtime
-//! waiting would deadlock, so the final flush is spawned onto the runtime instead and completes
-//! only if the runtime keeps running; call [`BufferedIngestion::close`] there (it is the better
-//! habit anywhere, since it returns the error of the last flush).
+//! The rules of sending, failing and dropping are documented on [`BufferedIngestion`].
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,11 +16,107 @@ use super::service::{INGEST_CALL, IngestionService};
 use crate::{Error, Result};
 
 /// Receives the errors of flushes that no caller awaits (the timer's and the one on drop).
-pub type OnError = Box<dyn Fn(Error) + Send + Sync + 'static>;
+pub(crate) type OnError = Box<dyn Fn(Error) + Send + Sync + 'static>;
 
-/// A buffer in front of an [`IngestionService`]; see the [module docs](self).
+/// The buffer size of `sift_py`'s buffered ingestion, and this SDK's default.
+pub const DEFAULT_BUFFER_SIZE: usize = 1_000;
+
+/// How a [`BufferedIngestion`] is set up; from [`IngestionService::buffered`].
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct BufferedIngestionBuilder {
+    service: IngestionService,
+    buffer_size: usize,
+    flush_interval: Option<Duration>,
+    on_error: Option<OnError>,
+}
+
+impl std::fmt::Debug for BufferedIngestionBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BufferedIngestionBuilder")
+            .field("buffer_size", &self.buffer_size)
+            .field("flush_interval", &self.flush_interval)
+            .field("on_error", &self.on_error.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BufferedIngestionBuilder {
+    pub(crate) fn new(service: IngestionService) -> Self {
+        BufferedIngestionBuilder {
+            service,
+            buffer_size: DEFAULT_BUFFER_SIZE,
+            flush_interval: None,
+            on_error: None,
+        }
+    }
+
+    /// Flows per stream ([`DEFAULT_BUFFER_SIZE`] unless set; 0 counts as 1).
+    pub fn buffer_size(mut self, flows: usize) -> Self {
+        self.buffer_size = flows;
+        self
+    }
+
+    /// Sends what is buffered at this interval too (never, unless set; a zero interval is
+    /// none).
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = Some(interval);
+        self
+    }
+
+    /// Receives the errors of flushes that no caller awaits (the timer's and the one on
+    /// drop); without it they are logged with `tracing`.
+    pub fn on_error(mut self, on_error: impl Fn(Error) + Send + Sync + 'static) -> Self {
+        self.on_error = Some(Box::new(on_error));
+        self
+    }
+
+    /// Starts the buffer (and its timer). Needs a Tokio runtime: it fails with
+    /// [`Error::Config`] outside one.
+    pub fn start(self) -> Result<BufferedIngestion> {
+        BufferedIngestion::new(
+            self.service,
+            self.buffer_size,
+            self.flush_interval,
+            self.on_error,
+        )
+    }
+}
+
+/// A buffer in front of an [`IngestionService`], from [`IngestionService::buffered`]: flows
+/// gathered client-side and sent in streams of a fixed size, so that a program sending one
+/// flow at a time still sends few, large streams.
 ///
 /// The methods take `&self`, so one buffer can be shared by several tasks (in an `Arc`).
+///
+/// # When flows are sent
+///
+/// - when the buffer holds [`buffer_size`](BufferedIngestionBuilder::buffer_size) flows, by the call that filled it, in streams of
+///   exactly `buffer_size` flows (what is left waits);
+/// - on [`BufferedIngestion::flush`] and every
+///   [`flush_interval`](BufferedIngestionBuilder::flush_interval), everything buffered;
+/// - on [`BufferedIngestion::close`] and on drop, everything buffered.
+///
+/// Flushes never overlap, so streams leave in the order their flows were buffered.
+///
+/// # When a stream fails
+///
+/// The server stores a stream whole or not at all. A stream that failed on the way, after the
+/// retries of the [`RetryPolicy`](crate::ingest::RetryPolicy), goes back to the front of the buffer and
+/// is sent again by the next flush: nothing is lost while the buffer lives. A stream the server
+/// refused (an invalid flow from `ingest_flows`, say) cannot succeed by sending it again; it is
+/// dropped and the refusal, which names the offending message, is reported. A flush awaited by
+/// a caller returns its error; flushes that no caller awaits — the timer's and the one on drop —
+/// hand theirs to the [`on_error`](BufferedIngestionBuilder::on_error) callback, or log them
+/// without one.
+///
+/// # Drop
+///
+/// Dropping a buffer that still holds flows sends them before the drop returns when it can
+/// wait without blocking the runtime the connection runs on: on a multi-thread Tokio runtime
+/// (with `block_in_place`), or from a thread outside the runtime. On a current-thread runtime
+/// waiting would deadlock, so the final flush is spawned onto the runtime instead and completes
+/// only if the runtime keeps running; call [`BufferedIngestion::close`] there (it is the better
+/// habit anywhere, since it returns the error of the last flush).
 pub struct BufferedIngestion {
     shared: Arc<Shared>,
     timer: Option<(Arc<Notify>, JoinHandle<()>)>,
@@ -110,7 +180,7 @@ impl BufferedIngestion {
     /// full streams if the buffer is full. A checking error buffers none of the flows.
     ///
     /// An error of the send leaves the flows in the buffer when they may yet be stored (see
-    /// the [module docs](self)); do not buffer them again.
+    /// [`BufferedIngestion`]); do not buffer them again.
     pub async fn try_ingest_flows(&self, flows: &[Flow]) -> Result<()> {
         let messages = self.shared.service.encode(flows)?;
         self.push(messages).await

@@ -1,13 +1,12 @@
 //! [`IngestionService`]: a registered telemetry config and the calls that send its flows.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sextant_telemetry::{FlowConfig, NamedExpressions, TelemetryConfig, validate_config};
 use sift_rs::ingest::v1::IngestWithConfigDataStreamRequest;
 use sift_rs::ingest::v1::ingest_service_client::IngestServiceClient;
 
-use super::buffered::{BufferedIngestion, OnError};
+use super::buffered::BufferedIngestionBuilder;
 use super::convert::FlowTable;
 use super::flow::{Flow, OrderedFlow};
 use super::registration::register;
@@ -195,20 +194,26 @@ impl IngestionService {
         self.send(messages).await
     }
 
-    /// A buffer in front of this service (with its current run): flows are sent in streams of
-    /// `buffer_size`, when the buffer fills, on [`BufferedIngestion::flush`], every
-    /// `flush_interval` if given, on [`BufferedIngestion::close`] and on drop. `on_error`
-    /// receives the errors of flushes that no caller awaits (timer and drop); without it they
-    /// are logged.
+    /// A buffer in front of this service (with its current run), as `sift_py`'s
+    /// `buffered_ingestion()`: flows are sent in streams of 1,000 unless the builder says
+    /// otherwise. See [`BufferedIngestion`](super::BufferedIngestion) for when flows are sent and what happens when a
+    /// stream fails.
     ///
-    /// Needs a Tokio runtime: it fails with [`Error::Config`](crate::Error::Config) outside one.
-    pub fn buffered(
-        &self,
-        buffer_size: usize,
-        flush_interval: Option<Duration>,
-        on_error: Option<OnError>,
-    ) -> Result<BufferedIngestion> {
-        BufferedIngestion::new(self.clone(), buffer_size, flush_interval, on_error)
+    /// ```no_run
+    /// # async fn example(service: sextant_client::ingest::IngestionService) -> sextant_client::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// let buffered = service
+    ///     .buffered()
+    ///     .buffer_size(5_000)
+    ///     .flush_interval(Duration::from_secs(1))
+    ///     .on_error(|error| eprintln!("a background flush failed: {error}"))
+    ///     .start()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn buffered(&self) -> BufferedIngestionBuilder {
+        BufferedIngestionBuilder::new(self.clone())
     }
 
     pub(crate) fn encode(&self, flows: &[Flow]) -> Result<Vec<IngestWithConfigDataStreamRequest>> {
