@@ -455,14 +455,21 @@ async fn missing_names_are_reported_clearly() {
     let service = DataService::new(server.channel().await);
     let query = DataQuery::new(ASSET, None, None)
         .channel(ChannelQuery::new("voltage"))
-        .channel(ChannelQuery::new("nope"))
-        .channel(ChannelQuery::new("gone"));
+        .channel(ChannelQuery::new("velocity"))
+        .channel(ChannelQuery::new("gone"))
+        .channel(ChannelQuery::new("votlage"));
     let err = service.execute(&query).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
-    assert_eq!(
-        err.to_string(),
-        "asset \"NostromoLV426\" has no channel \"gone\", \"nope\""
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "asset \"NostromoLV426\" has no channel \"gone\", \
+             \"velocity\" (did you mean \"mainmotor.velocity\"?), \
+             \"votlage\" (did you mean \"voltage\"?); its channels are "
+        ),
+        "{text}"
     );
+    assert!(text.contains("mainmotor.velocity, "), "{text}");
 
     let query = DataQuery::new("Sulaco", None, None).channel(ChannelQuery::new("voltage"));
     let err = service.execute(&query).await.unwrap_err();
@@ -652,9 +659,12 @@ async fn the_query_command_prints_tables_and_csv() {
 
     let out = server.sextant(&["query", "--asset", ASSET, "--channel", "voltage", "warp"]);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        text(&out.stderr),
-        "error: asset \"NostromoLV426\" has no channel \"warp\"\n"
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: asset \"NostromoLV426\" has no channel \"warp\"; its channels are "
+        ),
+        "{stderr}"
     );
     let out = server.sextant(&[
         "query",

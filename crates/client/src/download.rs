@@ -291,18 +291,43 @@ impl DataService {
             }
             page_token = page.next_page_token;
         }
-        let missing: Vec<String> = wanted
+        let missing: Vec<&str> = wanted
             .iter()
-            .filter(|name| !found.contains_key(**name))
-            .map(|name| format!("{name:?}"))
+            .copied()
+            .filter(|name| !found.contains_key(*name))
             .collect();
         if !missing.is_empty() {
-            return Err(Error::NotFound(format!(
-                "asset {asset_name:?} has no channel {}",
-                missing.join(", ")
+            let known = self.channel_names(asset_id).await?;
+            return Err(Error::NotFound(missing_channels(
+                asset_name, &missing, &known,
             )));
         }
         Ok(found)
+    }
+
+    /// The names of every channel of an asset, sorted.
+    async fn channel_names(&self, asset_id: &str) -> Result<Vec<String>> {
+        let mut client = ChannelServiceClient::new(self.channel.clone());
+        let filter = format!("asset_id=={}", quote(asset_id)?);
+        let mut names = BTreeSet::new();
+        let mut page_token = String::new();
+        loop {
+            let page = client
+                .list_channels(ListChannelsRequest {
+                    page_size: LIST_PAGE_SIZE,
+                    page_token,
+                    filter: filter.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|status| Error::rpc("ListChannels", status))?
+                .into_inner();
+            names.extend(page.channels.into_iter().map(|c| c.name));
+            if page.next_page_token.is_empty() {
+                return Ok(names.into_iter().collect());
+            }
+            page_token = page.next_page_token;
+        }
     }
 
     /// The id of every run the query names, by name; fails naming the missing ones.
@@ -476,5 +501,64 @@ mod tests {
         assert_eq!(timestamp(-1).nanos, 999_999_999);
         assert_eq!(timestamp(1_500_000_000).seconds, 1);
         assert_eq!(timestamp(1_500_000_000).nanos, 500_000_000);
+    }
+}
+
+/// The most channel names a "no channel" message lists.
+const LISTED_CHANNELS: usize = 20;
+
+/// `asset "A" has no channel "temperature" (did you mean "thruster.temperature"?); its
+/// channels are …`: each missing name with the channel it most likely means (the same name
+/// under a component, or a close spelling), then the asset's channels.
+fn missing_channels(asset_name: &str, missing: &[&str], known: &[String]) -> String {
+    let described: Vec<String> = missing
+        .iter()
+        .map(|name| {
+            let suffix = format!(".{name}");
+            let guess = known
+                .iter()
+                .map(String::as_str)
+                .find(|k| k.ends_with(&suffix))
+                .or_else(|| sextant_expr::did_you_mean(name, known.iter().map(String::as_str)));
+            match guess {
+                Some(guess) => format!("{name:?} (did you mean {guess:?}?)"),
+                None => format!("{name:?}"),
+            }
+        })
+        .collect();
+    let channels = if known.is_empty() {
+        "it has no channels".to_owned()
+    } else if known.len() <= LISTED_CHANNELS {
+        format!("its channels are {}", known.join(", "))
+    } else {
+        format!(
+            "its channels are {}, and {} more",
+            known[..LISTED_CHANNELS].join(", "),
+            known.len() - LISTED_CHANNELS
+        )
+    };
+    format!(
+        "asset {asset_name:?} has no channel {}; {channels}",
+        described.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod missing_tests {
+    use super::missing_channels;
+
+    #[test]
+    fn a_missing_channel_names_what_was_probably_meant() {
+        let known = ["mainmotor.velocity", "thruster.temperature", "voltage"].map(String::from);
+        assert_eq!(
+            missing_channels("Nostromo", &["temperature", "voltgae", "pressure"], &known),
+            "asset \"Nostromo\" has no channel \"temperature\" (did you mean \"thruster.temperature\"?), \
+             \"voltgae\" (did you mean \"voltage\"?), \"pressure\"; its channels are \
+             mainmotor.velocity, thruster.temperature, voltage"
+        );
+        assert_eq!(
+            missing_channels("Empty", &["x"], &[]),
+            "asset \"Empty\" has no channel \"x\"; it has no channels"
+        );
     }
 }

@@ -39,4 +39,5 @@ pub use ast::{BinaryOp, Expr, ExprKind, Reference, ReferenceKind, UnaryOp};
 pub use compile::{ChannelSchema, compile};
 pub use diagnostic::{Diagnostic, Span};
 pub use eval::{EvalState, Program};
+pub use functions::did_you_mean;
 pub use parser::{MAX_DEPTH, parse};
