@@ -285,13 +285,14 @@ async fn every_data_type_downloads_exactly() {
             "uptime",
             "packets",
             "vehicle_state",
+            "gpio",
             "gpio.12v",
             "gpio.charge",
             "gpio.led",
             "gpio.heater",
             "frame"
         ],
-        "query order, bit-field elements in their order"
+        "query order, a bit field then its elements in their order"
     );
     let all: Vec<i64> = (0..FLOWS).collect();
     let expected_times: Vec<i64> = all.iter().map(|&i| time(i)).collect();
@@ -387,6 +388,34 @@ async fn every_data_type_downloads_exactly() {
             "gpio.{element}"
         );
     }
+    // The whole bit field, put together from its elements (which cover all 8 bits).
+    let whole: Vec<u64> = all.iter().map(|&i| u64::from(gpio(i))).collect();
+    assert_eq!(
+        get("gpio").as_primitive::<UInt64Type>().values().to_vec(),
+        whole
+    );
+    // The same through the typed accessors, and a wrong type named.
+    assert_eq!(
+        result
+            .values::<UInt64Type>("gpio")
+            .unwrap()
+            .values()
+            .to_vec(),
+        whole
+    );
+    assert_eq!(
+        result.times("gpio").unwrap().values().to_vec(),
+        expected_times
+    );
+    let err = result.values::<Float64Type>("voltage").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the value column of channel \"voltage\" holds Int32, not Float64"
+    );
+    assert_eq!(
+        result.value_names("vehicle_state").unwrap().value(0),
+        vehicle_state(0).1
+    );
 }
 
 #[tokio::test]
@@ -479,10 +508,10 @@ async fn missing_names_are_reported_clearly() {
         .execute(&DataQuery::new(ASSET, None, None).channel(ChannelQuery::new("gpio")))
         .await
         .unwrap();
-    let err = result.channels(&["gpio"]).unwrap_err();
+    let err = result.channels(&["gpio.fan"]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the result has no channel \"gpio\"; it has gpio.12v, gpio.charge, gpio.led, gpio.heater"
+        "the result has no channel \"gpio.fan\"; it has gpio, gpio.12v, gpio.charge, gpio.led, gpio.heater"
     );
 }
 
@@ -560,9 +589,9 @@ async fn csv_and_parquet_hold_exactly_the_batches() {
     let mut csv = Vec::new();
     sextant_client::export::write_csv(&first_rows, &mut csv, "memory").unwrap();
     let expected = "\
-time,mainmotor.velocity,thrust,log,door_open,voltage,energy,uptime,packets,vehicle_state,vehicle_state.value_name,gpio.12v,gpio.charge,gpio.led,gpio.heater,frame
-2024-07-05T01:09:08.047512000Z,-3.25,0.0,line 0,true,-2147483648,9223372036854775807,4294967295,18446744073709551615,0,Accelerating,0,0,0,0,0000ff
-2024-07-05T01:09:08.048512123Z,-2.75,0.25,\"a \"\"quoted\"\", line\",false,-2147483647,9223372036854775806,4294967294,18446744073709551614,2,Stopped,1,2,4,0,0100ff
+time,mainmotor.velocity,thrust,log,door_open,voltage,energy,uptime,packets,vehicle_state,vehicle_state.value_name,gpio,gpio.12v,gpio.charge,gpio.led,gpio.heater,frame
+2024-07-05T01:09:08.047512000Z,-3.25,0.0,line 0,true,-2147483648,9223372036854775807,4294967295,18446744073709551615,0,Accelerating,0,0,0,0,0,0000ff
+2024-07-05T01:09:08.048512123Z,-2.75,0.25,\"a \"\"quoted\"\", line\",false,-2147483647,9223372036854775806,4294967294,18446744073709551614,2,Stopped,37,1,2,4,0,0100ff
 ";
     assert_eq!(text(&csv), expected);
     let path = server.path("aligned.csv");
@@ -598,9 +627,9 @@ async fn the_query_command_prints_tables_and_csv() {
     assert_eq!(
         lines[..3],
         [
-            "time,voltage,vehicle_state,vehicle_state.value_name,gpio.12v,gpio.charge,gpio.led,gpio.heater",
-            "2024-07-05T01:09:08.147524300Z,-2147483548,0,Accelerating,0,2,14,0",
-            "2024-07-05T01:09:08.148524423Z,-2147483547,2,Stopped,1,0,3,1",
+            "time,voltage,vehicle_state,vehicle_state.value_name,gpio,gpio.12v,gpio.charge,gpio.led,gpio.heater",
+            "2024-07-05T01:09:08.147524300Z,-2147483548,0,Accelerating,116,0,2,14,0",
+            "2024-07-05T01:09:08.148524423Z,-2147483547,2,Stopped,153,1,0,3,1",
         ]
     );
 

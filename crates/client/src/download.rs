@@ -40,6 +40,7 @@ use sift_rs::data::v2::{GetDataRequest, Query, query};
 use sift_rs::runs::v2::ListRunsRequest;
 use sift_rs::runs::v2::run_service_client::RunServiceClient;
 
+use crate::ingest::time::{IntoTimestamp, format_rfc3339};
 use crate::{Error, Result, SextantChannel};
 
 /// The page size of the list calls.
@@ -80,6 +81,21 @@ impl DataQuery {
             channels: Vec::new(),
             sample_ms: 0,
         }
+    }
+
+    /// Starts the query at this instant (included): nanoseconds, a `SystemTime` or a
+    /// `chrono` date-time ([`IntoTimestamp`]).
+    #[must_use]
+    pub fn start_at(mut self, start: impl IntoTimestamp) -> Self {
+        self.start = Some(start.into_timestamp());
+        self
+    }
+
+    /// Ends the query at this instant (excluded).
+    #[must_use]
+    pub fn end_at(mut self, end: impl IntoTimestamp) -> Self {
+        self.end = Some(end.into_timestamp());
+        self
     }
 
     /// Adds a channel.
@@ -179,7 +195,9 @@ impl DataService {
             && end < start
         {
             return Err(Error::Validation(format!(
-                "the query's end {end} is before its start {start}"
+                "the query's end {} is before its start {}",
+                format_rfc3339(end),
+                format_rfc3339(start)
             )));
         }
         let asset_id = self.asset_id(&query.asset_name).await?;

@@ -17,6 +17,15 @@ pub mod ingest;
 pub mod kairos;
 pub mod native;
 
+/// The Arrow crates results are built with, at the SDK's versions: `arrow_array` for typed
+/// columns (`sextant_client::arrow::array::Float64Array`, `…::types::Float64Type`),
+/// `arrow_schema` for schemas and data types.
+pub mod arrow {
+    pub use arrow_array as array;
+    pub use arrow_array::RecordBatch;
+    pub use arrow_schema as schema;
+}
+
 pub use connect::{ClientConfig, SextantChannel, Tls, connect};
 pub use download::{ChannelQuery, DataQuery, DataService, QueryResult, align, parse_time};
 pub use error::{Error, Result};

@@ -8,6 +8,11 @@
 //! | `value` | the channel's type: `Float64`, `Float32`, `Utf8`, `Boolean`, `Int32`, `Int64`, `UInt32`, `UInt64`, `Binary`; `UInt32` for an enum's key and a bit-field element | not null |
 //! | `value_name` | `Utf8`, enums only: the key's name in the enum table | null for a key outside the table |
 //!
+//! A bit field has a batch per element, keyed `<channel>.<element>`, and one keyed by the
+//! channel's own name whose `value` is the whole integer (`UInt64`), put together from the
+//! elements: bit `index` of each element's value at its place. Bits no element covers read as
+//! 0 (Sift's API sends elements only).
+//!
 //! The schema's metadata carries the key under `channel`; the `value` field's metadata carries
 //! the unit under `unit` when the channel has one.
 
@@ -84,6 +89,56 @@ impl QueryResult {
         self.channels
     }
 
+    /// The `time` column of `key`: nanoseconds since the Unix epoch, UTC, sorted.
+    pub fn times(&self, key: &str) -> Result<&TimestampNanosecondArray> {
+        self.column(key, TIME, "timestamps")
+    }
+
+    /// The `value` column of `key` as numbers of Arrow type `T`, for example
+    /// `values::<Float64Type>("mainmotor.velocity")`; an enum's keys and a bit-field element
+    /// are `UInt32Type`, a whole bit field `UInt64Type`. Fails naming the column's type when
+    /// it holds another.
+    pub fn values<T: ArrowPrimitiveType>(&self, key: &str) -> Result<&PrimitiveArray<T>> {
+        self.column(key, VALUE, &T::DATA_TYPE.to_string())
+    }
+
+    /// The `value` column of a string channel.
+    pub fn strings(&self, key: &str) -> Result<&StringArray> {
+        self.column(key, VALUE, "Utf8")
+    }
+
+    /// The `value` column of a bool channel.
+    pub fn bools(&self, key: &str) -> Result<&BooleanArray> {
+        self.column(key, VALUE, "Boolean")
+    }
+
+    /// The `value` column of a bytes channel.
+    pub fn bytes(&self, key: &str) -> Result<&BinaryArray> {
+        self.column(key, VALUE, "Binary")
+    }
+
+    /// The `value_name` column of an enum channel: each key's name, null outside the table.
+    pub fn value_names(&self, key: &str) -> Result<&StringArray> {
+        self.column(key, VALUE_NAME, "Utf8")
+    }
+
+    fn column<A: Array + 'static>(&self, key: &str, name: &str, wanted: &str) -> Result<&A> {
+        let [batch] = self.channels(&[key])?[..] else {
+            unreachable!("one key asked, one batch given")
+        };
+        let column = batch.column_by_name(name).ok_or_else(|| {
+            Error::Validation(format!(
+                "channel {key:?} has no {name} column (only enums have value names)"
+            ))
+        })?;
+        column.as_any().downcast_ref::<A>().ok_or_else(|| {
+            Error::Validation(format!(
+                "the {name} column of channel {key:?} holds {}, not {wanted}",
+                column.data_type()
+            ))
+        })
+    }
+
     /// `keys` on the timeline of the first, as [`super::align`] does.
     pub fn align(&self, keys: &[&str]) -> Result<RecordBatch> {
         let batches = self.channels(keys)?;
@@ -97,6 +152,8 @@ impl QueryResult {
 pub(crate) struct Builder {
     order: Vec<String>,
     series: HashMap<String, Series>,
+    /// Each bit field's key, with its elements' keys and first bits.
+    bit_fields: HashMap<String, Vec<(String, u32)>>,
 }
 
 impl Builder {
@@ -116,11 +173,22 @@ impl Builder {
             .map(|e| (e.key, e.name.clone()))
             .collect();
         let keys: Vec<String> = if data_type == ChannelDataType::BitField {
-            channel
+            let elements: Vec<(String, u32)> = channel
                 .bit_field_elements
                 .iter()
-                .map(|e| format!("{}.{}", channel.name, e.name))
-                .collect()
+                .map(|e| {
+                    (
+                        format!("{}.{}", channel.name, e.name),
+                        e.index.max(0) as u32,
+                    )
+                })
+                .collect();
+            if !self.bit_fields.contains_key(&channel.name) {
+                self.order.push(channel.name.clone());
+            }
+            let keys = elements.iter().map(|(key, _)| key.clone()).collect();
+            self.bit_fields.insert(channel.name.clone(), elements);
+            keys
         } else {
             vec![channel.name.clone()]
         };
@@ -165,6 +233,11 @@ impl Builder {
     pub fn finish(mut self) -> Result<QueryResult> {
         let mut channels = Vec::with_capacity(self.order.len());
         for key in self.order {
+            if let Some(elements) = self.bit_fields.get(&key) {
+                let batch = batch(&whole_bit_field(&key, elements, &self.series))?;
+                channels.push((key, batch));
+                continue;
+            }
             let Some(mut series) = self.series.remove(&key) else {
                 continue;
             };
@@ -179,6 +252,39 @@ impl Builder {
             channels.push((key, batch));
         }
         Ok(QueryResult { channels })
+    }
+}
+
+/// A bit field's whole integers, from its elements' series.
+fn whole_bit_field(
+    key: &str,
+    elements: &[(String, u32)],
+    series: &HashMap<String, Series>,
+) -> Series {
+    let mut whole: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+    for (element, index) in elements {
+        let Some(Series {
+            times,
+            values: Values::BitFieldElement(values),
+            ..
+        }) = series.get(element)
+        else {
+            continue;
+        };
+        for (&t, &v) in times.iter().zip(values) {
+            *whole.entry(t).or_default() |= u64::from(v).checked_shl(*index).unwrap_or(0);
+        }
+    }
+    let unit = elements
+        .iter()
+        .find_map(|(element, _)| series.get(element).map(|s| s.unit.clone()))
+        .unwrap_or_default();
+    Series {
+        key: key.to_owned(),
+        times: whole.keys().copied().collect(),
+        values: Values::Uint64(whole.into_values().collect()),
+        enum_types: Vec::new(),
+        unit,
     }
 }
 

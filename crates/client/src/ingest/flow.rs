@@ -6,6 +6,8 @@
 
 use sextant_model::{Timestamp, Value};
 
+use super::time::IntoTimestamp;
+
 /// A flow's values at one time, each naming its channel.
 ///
 /// ```
@@ -39,11 +41,12 @@ pub struct ChannelValue {
 }
 
 impl Flow {
-    /// A flow called `flow_name` at `timestamp` with no values yet.
-    pub fn new(flow_name: impl Into<String>, timestamp: Timestamp) -> Self {
+    /// A flow called `flow_name` at `timestamp` (nanoseconds, a `SystemTime`, a `chrono`
+    /// date-time: see [`IntoTimestamp`]) with no values yet.
+    pub fn new(flow_name: impl Into<String>, timestamp: impl IntoTimestamp) -> Self {
         Flow {
             flow_name: flow_name.into(),
-            timestamp,
+            timestamp: timestamp.into_timestamp(),
             channel_values: Vec::new(),
         }
     }
@@ -78,12 +81,12 @@ impl OrderedFlow {
     /// A flow called `flow_name` at `timestamp` with these values, in channel order.
     pub fn new(
         flow_name: impl Into<String>,
-        timestamp: Timestamp,
+        timestamp: impl IntoTimestamp,
         channel_values: impl IntoIterator<Item = Option<Value>>,
     ) -> Self {
         OrderedFlow {
             flow_name: flow_name.into(),
-            timestamp,
+            timestamp: timestamp.into_timestamp(),
             channel_values: channel_values.into_iter().collect(),
         }
     }

@@ -9,6 +9,55 @@ use sextant_model::Timestamp;
 
 use crate::{Error, Result};
 
+/// An instant the SDK takes wherever it takes a time ([`Flow::new`](super::Flow::new),
+/// [`DataQuery::start_at`](crate::DataQuery::start_at), …): `i64` nanoseconds since the
+/// Unix epoch, a [`SystemTime`], or a `chrono` `DateTime` in any time zone. Times outside
+/// 1677-09-21..2262-04-11 saturate at those bounds.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use sextant_client::ingest::time::IntoTimestamp;
+///
+/// let t = UNIX_EPOCH + Duration::from_millis(1_720_141_748_555);
+/// assert_eq!(t.into_timestamp(), 1_720_141_748_555_000_000);
+/// let utc = chrono::DateTime::parse_from_rfc3339("2024-07-05T01:09:08.555Z").unwrap();
+/// assert_eq!(utc.into_timestamp(), 1_720_141_748_555_000_000);
+/// assert_eq!(1_720_141_748_555_000_000i64.into_timestamp(), 1_720_141_748_555_000_000);
+/// ```
+pub trait IntoTimestamp {
+    /// Nanoseconds since the Unix epoch, UTC.
+    fn into_timestamp(self) -> Timestamp;
+}
+
+impl IntoTimestamp for Timestamp {
+    fn into_timestamp(self) -> Timestamp {
+        self
+    }
+}
+
+impl IntoTimestamp for SystemTime {
+    fn into_timestamp(self) -> Timestamp {
+        from_system_time(self)
+    }
+}
+
+impl<Tz: chrono::TimeZone> IntoTimestamp for chrono::DateTime<Tz> {
+    fn into_timestamp(self) -> Timestamp {
+        self.timestamp_nanos_opt()
+            .unwrap_or(if self.timestamp() < 0 {
+                i64::MIN
+            } else {
+                i64::MAX
+            })
+    }
+}
+
+impl<T: IntoTimestamp + Copy> IntoTimestamp for &T {
+    fn into_timestamp(self) -> Timestamp {
+        (*self).into_timestamp()
+    }
+}
+
 /// The current time.
 pub fn now() -> Timestamp {
     from_system_time(SystemTime::now())
