@@ -21,9 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry_config = TelemetryConfig::new("NostromoLV426", "nostromo_lv_426_runs")
         .flow(FlowConfig::new("velocity_reading", [velocity]));
 
-    let url = std::env::var("SEXTANT_URL").unwrap_or_else(|_| "http://127.0.0.1:7777".into());
-    let token = std::env::var("SEXTANT_TOKEN").map_err(|_| "set SEXTANT_TOKEN to an API key")?;
-    let channel = connect(&ClientConfig::new(url, token)).await?;
+    let channel = connect(&ClientConfig::from_env()?).await?;
     let mut ingestion_service = IngestionService::new(channel, &telemetry_config).await?;
 
     let now = time::now();
@@ -41,8 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .metadata("attempt", MetadataValue::Number(1.0))
                 .metadata("operator", MetadataValue::String("ripley".into())),
         )
-        .await?
-        .to_owned();
+        .await?;
     println!("attached run {run_name} ({run_id})");
 
     let flows: Vec<Flow> = (0..100i64)

@@ -15,9 +15,7 @@ const RUN: &str = "[NostromoLV426].1720141748.047512";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("SEXTANT_URL").unwrap_or_else(|_| "http://127.0.0.1:7777".to_owned());
-    let token = std::env::var("SEXTANT_TOKEN").map_err(|_| "set SEXTANT_TOKEN to an API key")?;
-    let channel = connect(&ClientConfig::new(url, token)).await?;
+    let channel = connect(&ClientConfig::from_env()?).await?;
     let data_service = DataService::new(channel);
 
     let query = DataQuery::new(

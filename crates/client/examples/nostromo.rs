@@ -67,9 +67,7 @@ fn readings(timestamp: i64) -> Flow {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("SEXTANT_URL").unwrap_or_else(|_| "http://127.0.0.1:7777".into());
-    let token = std::env::var("SEXTANT_TOKEN").map_err(|_| "set SEXTANT_TOKEN to an API key")?;
-    let channel = connect(&ClientConfig::new(url, token)).await?;
+    let channel = connect(&ClientConfig::from_env()?).await?;
     let ingestion_service = IngestionService::new(channel, &nostromos_lv_426()).await?;
 
     // try_ingest_flows: each value names its channel; everything is checked before sending.

@@ -32,9 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .flow(FlowConfig::new("temperature_reading", [temperature]))
         .rule(overheating);
 
-    let url = std::env::var("SEXTANT_URL").unwrap_or_else(|_| "http://127.0.0.1:7777".into());
-    let token = std::env::var("SEXTANT_TOKEN").map_err(|_| "set SEXTANT_TOKEN to an API key")?;
-    let channel = connect(&ClientConfig::new(url, token)).await?;
+    let channel = connect(&ClientConfig::from_env()?).await?;
 
     let ingestion_service = IngestionService::new(channel, &telemetry_config).await?;
 

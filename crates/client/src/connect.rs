@@ -56,13 +56,13 @@ impl ClientConfig {
         }
     }
 
-    /// Settings from the environment, as the examples and tests use them: `SEXTANT_URI`
-    /// (default `http://127.0.0.1:7777`) and `SEXTANT_API_KEY`, which must be set.
+    /// Settings from the environment variables the `sextant` command reads: `SEXTANT_URL`
+    /// (default `http://127.0.0.1:7777`) and `SEXTANT_TOKEN`, the API key, which must be set.
     pub fn from_env() -> Result<Self> {
-        let uri = std::env::var("SEXTANT_URI").unwrap_or_else(|_| "http://127.0.0.1:7777".into());
-        let api_key = std::env::var("SEXTANT_API_KEY").map_err(|_| {
+        let uri = std::env::var("SEXTANT_URL").unwrap_or_else(|_| "http://127.0.0.1:7777".into());
+        let api_key = std::env::var("SEXTANT_TOKEN").map_err(|_| {
             Error::Config(
-                "SEXTANT_API_KEY is not set: set it to an API key (`sextant token create`)".into(),
+                "SEXTANT_TOKEN is not set: set it to an API key (`sextant token create`)".into(),
             )
         })?;
         Ok(ClientConfig::new(uri, api_key))

@@ -1,12 +1,4 @@
-//! The Rust SDK for Sextant, with the ergonomics of Sift's Python client in idiomatic Rust.
-//!
-//! It sits in front of the server: it speaks Sift's gRPC API, which Sextant serves, so the
-//! same program works against either. [`connect`] opens an authenticated channel; the
-//! ingestion side registers a telemetry config and sends flows; the download side reads
-//! channels back as Arrow record batches. [`kairos`] builds KairosDB queries and runs them
-//! over Sextant's KairosDB REST API, returning Arrow. [`native`] calls Sextant's own JSON API
-//! (rules, annotations, users, tags) with the typed bodies of `sextant-api`, which the server
-//! answers with.
+#![doc = include_str!("../README.md")]
 
 mod connect;
 pub mod download;
@@ -30,3 +22,9 @@ pub use connect::{ClientConfig, SextantChannel, Tls, connect};
 pub use download::{ChannelQuery, DataQuery, DataService, QueryResult, align, parse_time};
 pub use error::{Error, Result};
 pub use ingest::{BufferedIngestion, Flow, IngestionService, OrderedFlow, RetryPolicy, RunOptions};
+/// Values, data types and timestamps (the `sextant-model` crate).
+pub use sextant_model as model;
+pub use sextant_model::{DataType, Timestamp, Value};
+/// Telemetry configs: channels, flows, rules, YAML, validation (the `sextant-telemetry` crate).
+pub use sextant_telemetry as telemetry;
+pub use sextant_telemetry::{ChannelConfig, FlowConfig, RuleConfig, TelemetryConfig};

@@ -1,6 +1,6 @@
 //! Which series a read is about: one selector type for every front end.
 //!
-//! [`Selector`] is storage's [`SeriesSelector`] under the name readers use, with its text
+//! [`Selector`] is storage's [`SeriesSelector`](sextant_storage::SeriesSelector) under the name readers use, with its text
 //! form (`cpu{host=~"h[0-9]+",region!="eu"}`; see `docs/query.md` and
 //! [`sextant_storage::head`] for the grammar and matching rules).
 //!

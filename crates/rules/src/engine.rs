@@ -220,7 +220,7 @@ impl RuleEngine {
     }
 
     /// Evaluates what is queued, saves the checkpoints and stops the thread. Later calls of
-    /// [`RuleEngine::committed`] fail with [`Error::Stopped`].
+    /// that hand the engine committed writes fail with [`Error::Stopped`].
     pub fn shutdown(&self) {
         let _ = self.flush();
         self.shared.follow.stop();

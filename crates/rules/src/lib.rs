@@ -6,7 +6,7 @@
 //! its series, with the span of timestamps). The engine evaluates every live rule of the
 //! asset over the new data on a thread of its own, reading the rule's input channels back from
 //! the store, and stores the annotations it opens and closes in the catalog together with the
-//! stream's checkpoint, in one transaction. [`evaluate`] holds the semantics (alignment of
+//! stream's checkpoint, in one transaction. [`evaluate`](mod@evaluate) holds the semantics (alignment of
 //! inputs, unknown values, ranges) with no I/O; [`compile_rule`] checks a stored rule against an
 //! asset's channels. `docs/rules.md` describes the semantics, out-of-order data and restarts.
 

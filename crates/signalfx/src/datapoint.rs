@@ -6,7 +6,7 @@
 //! dimension, an unknown metric type) becomes a [`BadPoint`] naming its position, metric,
 //! dimensions and reason; the other points are kept, since the client never learns of an
 //! error and failing a request would lose up to 300 good points. Only a body that is not a
-//! message of the right type at all is an [`Error`](crate::Error).
+//! message of the right type at all is an [`Error`].
 //!
 //! Presence is kept: a point without a timestamp has `timestamp_ms: None` (the server's time),
 //! and a protobuf point without a metric type is a gauge (the proto2 default).

@@ -5,7 +5,7 @@
 //! `authenticated` or for a close with a code other than 1000: a bad token is answered with
 //! an error and a close with 4401, never with silence. Data goes out as binary frames
 //! (version 1), everything else as JSON text. An idle connection gets a `KEEP_ALIVE` every
-//! [`KEEP_ALIVE`], since the client never pings.
+//! 20 seconds, since the client never pings.
 
 use std::collections::HashMap;
 use std::time::Duration;

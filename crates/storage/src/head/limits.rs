@@ -1,5 +1,5 @@
 //! What a write may bring: limits on a new series' name and labels, and the range of
-//! timestamps. Checked when a write is prepared ([`super::Head::prepare`]), never on WAL
+//! timestamps. Checked when a write is prepared (`Head::prepare`), never on WAL
 //! replay: a series stored before a limit existed stays readable and writable.
 
 use sextant_model::{SeriesKey, SeriesPoints, Timestamp};
