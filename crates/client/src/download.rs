@@ -259,7 +259,7 @@ impl DataService {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::rpc("ListAssets", status))?
+            .map_err(|status| Error::rpc("AssetService/ListAssets", status))?
             .into_inner();
         match response.assets.into_iter().next() {
             Some(asset) => Ok(asset.asset_id),
@@ -296,7 +296,7 @@ impl DataService {
                     ..Default::default()
                 })
                 .await
-                .map_err(|status| Error::rpc("ListChannels", status))?
+                .map_err(|status| Error::rpc("ChannelService/ListChannels", status))?
                 .into_inner();
             for channel in page.channels {
                 let same = found.entry(channel.name.clone()).or_default();
@@ -338,7 +338,7 @@ impl DataService {
                     ..Default::default()
                 })
                 .await
-                .map_err(|status| Error::rpc("ListChannels", status))?
+                .map_err(|status| Error::rpc("ChannelService/ListChannels", status))?
                 .into_inner();
             names.extend(page.channels.into_iter().map(|c| c.name));
             if page.next_page_token.is_empty() {
@@ -375,7 +375,7 @@ impl DataService {
                     ..Default::default()
                 })
                 .await
-                .map_err(|status| Error::rpc("ListRuns", status))?
+                .map_err(|status| Error::rpc("RunService/ListRuns", status))?
                 .into_inner();
             for run in page.runs {
                 if wanted.contains(run.name.as_str()) {
@@ -430,7 +430,7 @@ async fn get_data(
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::rpc("GetData", status))?
+            .map_err(|status| Error::rpc("DataService/GetData", status))?
             .into_inner();
         for data in &page.data {
             series.extend(decode::decode(data)?);

@@ -27,6 +27,27 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
+/// A value as messages show it: numbers and bools as written, text in double quotes, bytes
+/// in hex (`0x0aff`), an enum key or a bit field as its integer.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Double(v) => write!(f, "{v:?}"),
+            Value::Float(v) => write!(f, "{v:?}"),
+            Value::String(v) => write!(f, "{v:?}"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Int32(v) => write!(f, "{v}"),
+            Value::Int64(v) => write!(f, "{v}"),
+            Value::Uint32(v) | Value::Enum(v) => write!(f, "{v}"),
+            Value::Uint64(v) | Value::BitField(v) => write!(f, "{v}"),
+            Value::Bytes(v) => {
+                f.write_str("0x")?;
+                v.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+        }
+    }
+}
+
 impl Value {
     /// The data type of this value.
     pub fn data_type(&self) -> DataType {

@@ -283,7 +283,7 @@ impl FlowTable {
                 let channel = &registered.config.channels[position];
                 if cv.value.data_type() != channel.data_type {
                     return Err(Error::Validation(format!(
-                        "{}: channel `{}` is {} but the value is {} {:?}",
+                        "{}: channel `{}` is {} but the value is {} {}",
                         at(),
                         cv.channel_name,
                         channel.data_type,
@@ -443,7 +443,7 @@ mod tests {
             ),
             (
                 at(flow().value("voltage", Value::Double(5.0))),
-                "channel `voltage` is int32 but the value is double Double(5.0)",
+                "channel `voltage` is int32 but the value is double 5.0",
             ),
             (
                 at(flow().value("vehicle_state", Value::Enum(7))),
