@@ -35,7 +35,7 @@ pub use sqlite::SqliteCatalog;
 pub use types::{
     ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
     IngestionConfigFilter, MetadataValue, NewRun, Organization, Page, Principal, Run, RunFilter,
-    RunUpdate, Scope,
+    RunUpdate, Scope, Scopes,
 };
 
 /// Sextant's metadata store.
@@ -88,7 +88,7 @@ pub trait Catalog: Send + Sync + Debug {
 
     /// Creates a key for an organization and returns it with its secret. The secret is shown
     /// only this once: the catalog keeps a hash of it.
-    fn create_api_key(&self, org_id: &str, name: &str, scope: Scope) -> Result<(ApiKey, String)>;
+    fn create_api_key(&self, org_id: &str, name: &str, scopes: Scopes) -> Result<(ApiKey, String)>;
 
     /// Creates a key that stops working at `expires_at` (a session token) and returns it with
     /// its secret.

@@ -72,6 +72,69 @@ impl FromStr for Scope {
     }
 }
 
+/// The scopes of one key: one or several of ingest, read and admin, written `ingest,read`.
+/// A key may do what any of its scopes may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    fn bit(scope: Scope) -> u8 {
+        match scope {
+            Scope::Ingest => 1,
+            Scope::Read => 2,
+            Scope::Admin => 4,
+        }
+    }
+
+    /// Whether `scope` is one of these.
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & Self::bit(scope) != 0
+    }
+
+    /// Each scope, in the order ingest, read, admin.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    /// Scopes from a list; `None` for an empty one (a key needs at least one scope).
+    pub fn from_list(scopes: impl IntoIterator<Item = Scope>) -> Option<Scopes> {
+        let bits = scopes.into_iter().fold(0, |bits, s| bits | Self::bit(s));
+        (bits != 0).then_some(Scopes(bits))
+    }
+}
+
+impl From<Scope> for Scopes {
+    fn from(scope: Scope) -> Self {
+        Scopes(Self::bit(scope))
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, scope) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(scope.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Scopes {
+    type Err = Error;
+
+    /// `ingest`, `ingest,read`, …: as stored in the catalog and typed on the command line.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let scopes = s
+            .split(',')
+            .map(|part| part.trim().parse::<Scope>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Scopes::from_list(scopes)
+            .ok_or_else(|| Error::InvalidInput("a key needs at least one scope".into()))
+    }
+}
+
 /// An API key as listed: everything but its secret, which the catalog never stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
@@ -82,7 +145,7 @@ pub struct ApiKey {
     /// A label chosen by whoever created the key.
     pub name: String,
     /// What the key may do.
-    pub scope: Scope,
+    pub scopes: Scopes,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it was revoked; a revoked key no longer authenticates.
@@ -99,7 +162,7 @@ pub struct Principal {
     /// The key's name, as logs name it.
     pub key_name: String,
     /// What the key may do.
-    pub scope: Scope,
+    pub scopes: Scopes,
 }
 
 /// A thing that produces telemetry: a vehicle, a test stand, a service.
@@ -360,6 +423,22 @@ mod tests {
         for (scope, required, allowed) in cases {
             assert_eq!(scope.allows(required), allowed, "{scope} allows {required}");
         }
+    }
+
+    #[test]
+    fn scope_sets_read_and_print_as_lists() {
+        let both: Scopes = "ingest,read".parse().unwrap();
+        assert!(both.contains(Scope::Ingest) && both.contains(Scope::Read));
+        assert!(!both.contains(Scope::Admin));
+        assert_eq!(both.to_string(), "ingest,read");
+        assert_eq!(" read , ingest".parse::<Scopes>().unwrap(), both);
+        assert_eq!(
+            "admin".parse::<Scopes>().unwrap(),
+            Scopes::from(Scope::Admin)
+        );
+        let err = "ingest,root".parse::<Scopes>().unwrap_err();
+        assert!(err.to_string().contains("\"root\""), "{err}");
+        assert_eq!(Scopes::from_list([]), None);
     }
 
     #[test]

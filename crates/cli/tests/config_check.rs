@@ -32,14 +32,14 @@ fn a_valid_config_prints_its_summary_and_exits_0() {
     assert!(out.status.success(), "{}{}", stdout, text(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     let expected = "\
-named expressions: 4 from 2 module(s)
+named expressions: 4 from 2 modules
 examples/telemetry_configs/nostromo_lv_426.yml: ok
   asset NostromoLV426 (ingestion_client_key nostromo_lv_426)
   channels: 11: 1 bit_field, 1 bool, 1 bytes, 1 double, 1 enum, 1 float, 1 int32, 1 int64, 1 string, 1 uint32, 1 uint64
   flows: 5: readings (4), voltage (1), gpio_channel (1), logs (1), power (6)
-  rules: 4 (3 review, 1 phase, 1 live)
-examples/rule_modules/power/voltage.yml: rule module, 2 rule(s)
-examples/rule_modules/thermal.yaml: rule module, 1 rule(s)
+  rules: 4: 3 review, 1 phase; 1 of them live
+examples/rule_modules/power/voltage.yml: rule module, 2 rules
+examples/rule_modules/thermal.yaml: rule module, 1 rule
 ";
     assert_eq!(stdout, expected);
 }

@@ -503,6 +503,12 @@ async fn missing_names_are_reported_clearly() {
     let query = DataQuery::new("Sulaco", None, None).channel(ChannelQuery::new("voltage"));
     let err = service.execute(&query).await.unwrap_err();
     assert_eq!(err.to_string(), "no asset named \"Sulaco\"");
+    let query = DataQuery::new("NostromoLV462", None, None).channel(ChannelQuery::new("voltage"));
+    let err = service.execute(&query).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no asset named \"NostromoLV462\"; did you mean \"NostromoLV426\"?"
+    );
 
     let result: QueryResult = service
         .execute(&DataQuery::new(ASSET, None, None).channel(ChannelQuery::new("gpio")))

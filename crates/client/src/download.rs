@@ -261,10 +261,24 @@ impl DataService {
             .await
             .map_err(|status| Error::rpc("AssetService/ListAssets", status))?
             .into_inner();
-        match response.assets.into_iter().next() {
-            Some(asset) => Ok(asset.asset_id),
-            None => Err(Error::NotFound(format!("no asset named {name:?}"))),
+        if let Some(asset) = response.assets.into_iter().next() {
+            return Ok(asset.asset_id);
         }
+        // Not found: a close name, if the first page of assets has one.
+        let assets = AssetServiceClient::new(self.channel.clone())
+            .list_assets(ListAssetsRequest {
+                page_size: LIST_PAGE_SIZE,
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| Error::rpc("AssetService/ListAssets", status))?
+            .into_inner()
+            .assets;
+        let guess = sextant_expr::did_you_mean(name, assets.iter().map(|a| a.name.as_str()));
+        Err(Error::NotFound(match guess {
+            Some(guess) => format!("no asset named {name:?}; did you mean {guess:?}?"),
+            None => format!("no asset named {name:?}"),
+        }))
     }
 
     /// Every channel of the asset named in `names`, by name; fails naming the missing ones.

@@ -55,11 +55,10 @@ impl Function {
             return None;
         }
         let wanted = match self.max_args {
-            Some(max) if max == self.min_args => format!("{max} {}", plural(max, "argument")),
+            Some(max) if max == self.min_args => sextant_model::count(max, "argument", "arguments"),
             _ => format!(
-                "at least {} {}",
-                self.min_args,
-                plural(self.min_args, "argument")
+                "at least {}",
+                sextant_model::count(self.min_args, "argument", "arguments")
             ),
         };
         let were = if given == 1 { "was" } else { "were" };
@@ -67,14 +66,6 @@ impl Function {
             "`{}` takes {wanted}, but {given} {were} given",
             self.name
         ))
-    }
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        word.to_owned()
-    } else {
-        format!("{word}s")
     }
 }
 

@@ -19,12 +19,14 @@ mod batch;
 mod data_type;
 mod error_kind;
 mod series;
+mod text;
 mod value;
 
 pub use batch::{BatchError, Point, SeriesPoints, ValidatedBatch, WriteBatch};
 pub use data_type::{BitFieldElement, DataType, EnumType, UnknownDataType};
 pub use error_kind::ErrorKind;
 pub use series::{Label, OrgId, SeriesId, SeriesKey, SeriesKeyError};
+pub use text::count;
 pub use value::Value;
 
 /// A point in time: nanoseconds since the Unix epoch, UTC.

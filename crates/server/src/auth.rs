@@ -16,7 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-pub use sextant_catalog::{Principal, Scope};
+pub use sextant_catalog::{Principal, Scope, Scopes};
 use sextant_model::ErrorKind;
 use tonic::Status;
 
@@ -32,7 +32,8 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
+    let path = request.uri().path().to_owned();
+    let path = path.as_str();
     // `POST /v2/session` is how a SignalFx client gets a key; its path may start `//`.
     // The SignalFlow WebSocket carries its token in its first message (`signalflow::ws`).
     if PUBLIC.contains(&path)
@@ -51,7 +52,11 @@ pub async fn authenticate(
     }
     let grpc = is_grpc(request.headers());
     let Some(secret) = credential(request.headers()) else {
-        return refuse(grpc, "missing API key: send `authorization: Bearer KEY`");
+        return refuse(
+            grpc,
+            path,
+            "missing API key: send `authorization: Bearer KEY`",
+        );
     };
     let catalog = state.catalog.clone();
     let principal = tokio::task::spawn_blocking(move || catalog.authenticate(&secret))
@@ -63,7 +68,7 @@ pub async fn authenticate(
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
-        Ok(None) => refuse(grpc, "invalid or revoked API key"),
+        Ok(None) => refuse(grpc, path, "invalid or revoked API key"),
         Err(error) if grpc => Status::from(error).into_http(),
         Err(error) => error.into_response(),
     }
@@ -152,10 +157,10 @@ impl std::fmt::Display for Action {
 /// A refusal: the key's scope does not allow the action. Answered as 403 over HTTP and
 /// `PERMISSION_DENIED` over gRPC, with this message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("this {scope} key may not {action}: that needs a key of scope {}", allowed(*action))]
+#[error("this {scopes} key may not {action}: that needs a key of scope {}", allowed(*action))]
 pub struct Denied {
-    /// The scope of the key used.
-    pub scope: Scope,
+    /// The scopes of the key used.
+    pub scopes: Scopes,
     /// What the request would have done.
     pub action: Action,
 }
@@ -176,11 +181,15 @@ fn allowed(action: Action) -> String {
 /// authorization check of every protocol; organizations are checked apart (every call is
 /// scoped to the key's organization, see [`check_organization`]).
 pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
-    if action.scopes().contains(&principal.scope) {
+    if action
+        .scopes()
+        .iter()
+        .any(|s| principal.scopes.contains(*s))
+    {
         Ok(())
     } else {
         Err(Denied {
-            scope: principal.scope,
+            scopes: principal.scopes,
             action,
         })
     }
@@ -254,11 +263,21 @@ fn is_grpc(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/grpc"))
 }
 
-fn refuse(grpc: bool, message: &str) -> Response {
+/// A 401 in the error shape of the protocol the path belongs to, as its clients parse it:
+/// InfluxDB 2's `{"code", "message"}` under `/api/v2/`, KairosDB's `{"errors": [...]}` under
+/// `/api/v1/`, `{"error": ...}` elsewhere (InfluxDB 1, SignalFx, the native API).
+fn refuse(grpc: bool, path: &str, message: &str) -> Response {
     if grpc {
         Status::unauthenticated(message).into_http()
     } else {
-        let mut response = HttpError::new(ErrorKind::Unauthenticated, message).into_response();
+        let error = HttpError::new(ErrorKind::Unauthenticated, message);
+        let mut response = if path.starts_with("/api/v2/") {
+            crate::influx::write::reply(crate::influx::write::Dialect::V2, error)
+        } else if path.starts_with("/api/v1/") {
+            error.respond(crate::kairos::errors_body)
+        } else {
+            error.into_response()
+        };
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -270,12 +289,12 @@ fn refuse(grpc: bool, message: &str) -> Response {
 mod tests {
     use super::*;
 
-    fn key(scope: Scope) -> Principal {
+    fn key(scopes: impl Into<Scopes>) -> Principal {
         Principal {
             organization_id: "org".into(),
             key_id: "key".into(),
             key_name: "test key".into(),
-            scope,
+            scopes: scopes.into(),
         }
     }
 
@@ -309,7 +328,13 @@ mod tests {
                 let got = authorize(&key(scope), action);
                 assert_eq!(got.is_ok(), expected, "{scope} × {action:?}");
                 if let Err(denied) = got {
-                    assert_eq!(denied, Denied { scope, action });
+                    assert_eq!(
+                        denied,
+                        Denied {
+                            scopes: scope.into(),
+                            action
+                        }
+                    );
                 }
             }
         }
@@ -327,6 +352,16 @@ mod tests {
         assert_eq!(
             denied.to_string(),
             "this ingest key may not run maintenance: that needs a key of scope admin"
+        );
+        // A key of several scopes may do what any of them may.
+        let both: Scopes = "ingest,read".parse().unwrap();
+        for action in [Action::WritePoints, Action::ReadData, Action::ManageRules] {
+            assert!(authorize(&key(both), action).is_ok(), "{action:?}");
+        }
+        let denied = authorize(&key(both), Action::ManageUsers).unwrap_err();
+        assert_eq!(
+            denied.to_string(),
+            "this ingest,read key may not manage users: that needs a key of scope admin"
         );
     }
 
@@ -346,8 +381,8 @@ mod tests {
         assert_eq!(
             authorize_call(&request, Action::ReadMetadata)
                 .unwrap()
-                .scope,
-            Scope::Ingest
+                .scopes,
+            Scope::Ingest.into()
         );
     }
 }

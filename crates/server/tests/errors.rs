@@ -240,7 +240,7 @@ impl Server {
     fn key(&self, scope: Scope) -> String {
         let principal = self.catalog.authenticate(TOKEN).unwrap().unwrap();
         self.catalog
-            .create_api_key(&principal.organization_id, "test", scope)
+            .create_api_key(&principal.organization_id, "test", scope.into())
             .unwrap()
             .1
     }
@@ -515,6 +515,34 @@ async fn client_errors_name_the_problem() {
         assert!(reply.header("x-request-id").is_some());
     }
 
+    // A wrong key is refused in the error shape of each protocol.
+    let wrong = "Token sxt_not_a_key";
+    for (path, pointer) in [
+        ("/write", "/error"),
+        ("/api/v2/write", "/message"),
+        ("/api/v1/datapoints", "/errors/0"),
+        ("/v2/datapoint", "/error"),
+        ("/api/native/v1/rules", "/error"),
+    ] {
+        let reply = send(server.addr, "POST", path, &[("authorization", wrong)], "").await;
+        assert_eq!(reply.status, 401, "{path}: {reply:?}");
+        assert_eq!(
+            reply.json().pointer(pointer).and_then(|m| m.as_str()),
+            Some("invalid or revoked API key"),
+            "{path}: {}",
+            reply.body
+        );
+    }
+    let reply = send(
+        server.addr,
+        "POST",
+        "/api/v2/write",
+        &[("authorization", wrong)],
+        "",
+    )
+    .await;
+    assert_eq!(reply.json()["code"], "unauthorized", "{}", reply.body);
+
     // A body the native API cannot take is refused in its shape too.
     let auth = format!("Bearer {TOKEN}");
     let reply = send(
@@ -572,9 +600,10 @@ async fn request_ids_are_echoed_when_sane_and_made_otherwise() {
     let a = send(server.addr, "GET", "/health", &[], "").await;
     let b = send(server.addr, "GET", "/api/v1/metricnames", &[], "").await;
     assert_eq!(b.status, 401);
-    // A refused key is answered like every other HTTP error: JSON naming what is wrong.
+    // A refused key is answered like every other HTTP error of the protocol (KairosDB's
+    // here): JSON naming what is wrong.
     assert!(
-        b.json()["error"]
+        b.json()["errors"][0]
             .as_str()
             .unwrap()
             .contains("missing API key"),

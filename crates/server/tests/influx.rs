@@ -100,7 +100,7 @@ async fn bad_lines_are_reported_and_good_lines_stored() {
     let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
     let message = reply["error"].as_str().unwrap();
     assert!(
-        message.starts_with("partial write: 2 points stored, 2 lines or points rejected: "),
+        message.starts_with("partial write: 2 points stored, 2 refused: "),
         "{message}"
     );
     assert!(
@@ -183,10 +183,10 @@ async fn a_type_conflicting_series_is_refused_and_the_others_stored_in_one_write
     assert_eq!(status, 400, "{reply}");
     let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
     let message = reply["error"].as_str().unwrap();
-    let refused = r#"series m.v{host="a"} of org"#;
+    let refused = r#"series m.v{host="a"} has type int64 for life"#;
     assert!(
         message.starts_with(&format!(
-            "partial write: 3 points stored, 2 lines or points rejected: line 1: {refused}"
+            "partial write: 3 points stored, 2 refused: line 1: {refused}"
         )),
         "{message}"
     );
@@ -310,7 +310,7 @@ async fn oversized_or_control_character_keys_and_the_last_instant_are_refused_al
     let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
     let message = reply["error"].as_str().unwrap();
     assert!(
-        message.starts_with("partial write: 2 points stored, 3 lines or points rejected"),
+        message.starts_with("partial write: 2 points stored, 3 refused"),
         "{message}"
     );
     assert!(

@@ -492,9 +492,9 @@ async fn invalid_streams_are_refused_whole_with_clear_errors() {
     assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
     for expected in [
         "nothing of the stream is stored",
-        r#"series thrust{asset="NostromoLV426"} of org"#,
+        r#"series thrust{asset="NostromoLV426"} has type"#,
         "has type int64 for life; cannot write float values",
-        r#"series log{asset="NostromoLV426"} of org"#,
+        r#"series log{asset="NostromoLV426"} has type"#,
         "has type double for life; cannot write string values",
     ] {
         assert!(err.message().contains(expected), "{}", err.message());

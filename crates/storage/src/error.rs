@@ -102,9 +102,7 @@ pub enum Error {
     Batch(#[from] BatchError),
 
     /// A batch declares a series with a data type other than the one the series has.
-    #[error(
-        "series {series} of {org} has type {existing} for life; cannot write {requested} values to it"
-    )]
+    #[error("series {series} has type {existing} for life; cannot write {requested} values to it")]
     SeriesTypeConflict {
         /// The organization.
         org: OrgId,
@@ -134,7 +132,7 @@ pub enum Error {
     /// A new series would give an organization more series than its limit. Reported for each
     /// new series of a write that does not fit.
     #[error(
-        "series {series} cannot be added: the series limit of {org} is {limit}; it has {current} and this write brings {new} new ones"
+        "series {series} cannot be added: the organization's series limit is {limit}; it has {current} and this write brings {new} new ones"
     )]
     SeriesLimit {
         /// The organization.
@@ -177,7 +175,7 @@ pub enum Error {
     Selector(#[from] crate::head::SelectorError),
 
     /// No such series in the organization.
-    #[error("{org} has no series {series}")]
+    #[error("the organization has no series {series}")]
     SeriesNotFound {
         /// The organization.
         org: OrgId,

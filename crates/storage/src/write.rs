@@ -171,7 +171,8 @@ mod tests {
 
     const TYPE: &str = "has type double for life; cannot write int64";
     const OLD: &str = "out-of-order window";
-    const LIMIT: &str = "the series limit of org 1 is 3; it has 2 and this write brings 2 new ones";
+    const LIMIT: &str =
+        "the organization's series limit is 3; it has 2 and this write brings 2 new ones";
 
     const CASES: &[Case] = &[
         Case {

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::query::{new_id, require_name};
 use crate::error::{Error, Result};
-use crate::types::{ApiKey, Organization, Principal, Scope};
+use crate::types::{ApiKey, Organization, Principal, Scope, Scopes};
 
 /// The organization `bootstrap` creates or reuses.
 const BOOTSTRAP_ORGANIZATION: &str = "default";
@@ -104,12 +104,12 @@ fn new_secret() -> Result<String> {
 const KEY_COLUMNS: &str = "id, organization_id, name, scope, created_at, revoked_at";
 
 fn read_key(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
-    let scope: String = row.get(3)?;
+    let scopes: String = row.get(3)?;
     Ok(ApiKey {
         id: row.get(0)?,
         organization_id: row.get(1)?,
         name: row.get(2)?,
-        scope: scope.parse().map_err(|err| {
+        scopes: scopes.parse().map_err(|err| {
             rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(err))
         })?,
         created_at: row.get(4)?,
@@ -121,7 +121,7 @@ fn insert_key(
     conn: &Connection,
     org_id: &str,
     name: &str,
-    scope: Scope,
+    scopes: Scopes,
     secret: &str,
     expires_at: Option<Timestamp>,
     now: Timestamp,
@@ -130,7 +130,7 @@ fn insert_key(
         id: new_id(),
         organization_id: org_id.to_owned(),
         name: name.to_owned(),
-        scope,
+        scopes,
         created_at: now,
         revoked_at: None,
     };
@@ -142,7 +142,7 @@ fn insert_key(
             key.id,
             key.organization_id,
             key.name,
-            key.scope.as_str(),
+            key.scopes.to_string(),
             secret_hash(secret),
             key.created_at,
             expires_at
@@ -155,10 +155,10 @@ pub(super) fn create_api_key(
     conn: &Connection,
     org_id: &str,
     name: &str,
-    scope: Scope,
+    scopes: Scopes,
     now: Timestamp,
 ) -> Result<(ApiKey, String)> {
-    create_key(conn, org_id, name, scope, None, now)
+    create_key(conn, org_id, name, scopes, None, now)
 }
 
 /// A new key with a generated secret, working until `expires_at` if given.
@@ -166,14 +166,14 @@ fn create_key(
     conn: &Connection,
     org_id: &str,
     name: &str,
-    scope: Scope,
+    scopes: Scopes,
     expires_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<(ApiKey, String)> {
     require_name("API key", name)?;
     get_organization(conn, org_id)?;
     let secret = new_secret()?;
-    let key = insert_key(conn, org_id, name, scope, &secret, expires_at, now)?;
+    let key = insert_key(conn, org_id, name, scopes, &secret, expires_at, now)?;
     Ok((key, secret))
 }
 
@@ -200,17 +200,17 @@ pub(super) fn authenticate(
             ))
         })
         .optional()?;
-    let Some((organization_id, key_id, scope, key_name)) = found else {
+    let Some((organization_id, key_id, scopes, key_name)) = found else {
         return Ok(None);
     };
-    let scope = scope
+    let scopes = scopes
         .parse()
         .map_err(|err| Error::Corrupt(format!("API key {key_id:?}: {err}")))?;
     Ok(Some(Principal {
         organization_id,
         key_id,
         key_name,
-        scope,
+        scopes,
     }))
 }
 
@@ -222,7 +222,7 @@ pub(super) fn create_session_key(
     expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<(ApiKey, String)> {
-    create_key(conn, org_id, name, scope, Some(expires_at), now)
+    create_key(conn, org_id, name, scope.into(), Some(expires_at), now)
 }
 
 pub(super) fn list_api_keys(conn: &Connection, org_id: &str) -> Result<Vec<ApiKey>> {
@@ -283,7 +283,7 @@ pub(super) fn bootstrap(
         conn,
         &organization.id,
         BOOTSTRAP_KEY_NAME,
-        Scope::Admin,
+        Scope::Admin.into(),
         token,
         None,
         now,
@@ -292,7 +292,7 @@ pub(super) fn bootstrap(
         organization_id: organization.id,
         key_id: key.id,
         key_name: key.name,
-        scope: key.scope,
+        scopes: key.scopes,
     }))
 }
 

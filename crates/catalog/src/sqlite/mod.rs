@@ -34,6 +34,7 @@ use crate::signalfx_types::{
 use crate::types::{
     ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
     IngestionConfigFilter, NewRun, Organization, Page, Principal, Run, RunFilter, RunUpdate, Scope,
+    Scopes,
 };
 use crate::{Catalog, Clock, SystemClock};
 
@@ -130,8 +131,8 @@ impl Catalog for SqliteCatalog {
         self.read(keys::list_organizations)
     }
 
-    fn create_api_key(&self, org_id: &str, name: &str, scope: Scope) -> Result<(ApiKey, String)> {
-        self.write(|tx, now| keys::create_api_key(tx, org_id, name, scope, now))
+    fn create_api_key(&self, org_id: &str, name: &str, scopes: Scopes) -> Result<(ApiKey, String)> {
+        self.write(|tx, now| keys::create_api_key(tx, org_id, name, scopes, now))
     }
 
     fn create_session_key(

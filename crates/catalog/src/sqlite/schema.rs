@@ -258,6 +258,29 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sfx_incidents_by_detector ON sfx_incidents (organization_id, detector_id, triggered_at);
     "#,
+    // 6: keys with several scopes, stored as a list (`ingest,read`). SQLite cannot change a
+    // CHECK constraint in place, so the table is rebuilt with its rows.
+    r#"
+    CREATE TABLE api_keys_v6 (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT    NOT NULL UNIQUE,
+        organization_id TEXT    NOT NULL REFERENCES organizations (id),
+        name            TEXT    NOT NULL,
+        scope           TEXT    NOT NULL CHECK (length(scope) > 0),
+        secret_sha256   BLOB    NOT NULL UNIQUE CHECK (length(secret_sha256) = 32),
+        created_at      INTEGER NOT NULL,
+        revoked_at      INTEGER,
+        expires_at      INTEGER
+    );
+    INSERT INTO api_keys_v6 (seq, id, organization_id, name, scope, secret_sha256, created_at,
+                             revoked_at, expires_at)
+        SELECT seq, id, organization_id, name, scope, secret_sha256, created_at, revoked_at,
+               expires_at
+        FROM api_keys;
+    DROP TABLE api_keys;
+    ALTER TABLE api_keys_v6 RENAME TO api_keys;
+    CREATE INDEX api_keys_by_organization ON api_keys (organization_id);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -281,4 +304,46 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalog of schema 5 keeps its keys through the rebuild of `api_keys` (migration 6),
+    /// and the rebuilt table takes keys of several scopes.
+    #[test]
+    fn keys_survive_the_migration_to_scope_lists() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..5] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 5;
+             INSERT INTO organizations (id, name, created_at) VALUES ('o', 'default', 1);
+             INSERT INTO api_keys (id, organization_id, name, scope, secret_sha256, created_at,
+                                   revoked_at, expires_at)
+             VALUES ('k', 'o', 'rig', 'ingest', zeroblob(32), 2, NULL, 9);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let row: (String, String, i64, Option<i64>) = conn
+            .query_row(
+                "SELECT id, scope, created_at, expires_at FROM api_keys",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("k".into(), "ingest".into(), 2, Some(9)));
+        conn.execute(
+            "INSERT INTO api_keys (id, organization_id, name, scope, secret_sha256, created_at)
+             VALUES ('k2', 'o', 'both', 'ingest,read', randomblob(32), 3)",
+            [],
+        )
+        .unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 }

@@ -21,9 +21,12 @@ fn everything_survives_reopening() {
     let org = f.org("acme");
     let (key, secret) = f
         .catalog
-        .create_api_key(&org, "rig", Scope::Ingest)
+        .create_api_key(&org, "rig", Scope::Ingest.into())
         .unwrap();
-    let (revoked, revoked_secret) = f.catalog.create_api_key(&org, "old", Scope::Read).unwrap();
+    let (revoked, revoked_secret) = f
+        .catalog
+        .create_api_key(&org, "old", Scope::Read.into())
+        .unwrap();
     f.catalog.revoke_api_key(&org, &revoked.id).unwrap();
     let flows = seed_flows();
     let config = f

@@ -43,7 +43,10 @@ fn tenant(f: &Fixture, name: &str, client_key: &str) -> Tenant {
         .associate_asset(&org, &run.id, &config.asset_id)
         .unwrap();
     let run = f.catalog.get_run(&org, &run.id).unwrap();
-    let (key, _) = f.catalog.create_api_key(&org, "k", Scope::Read).unwrap();
+    let (key, _) = f
+        .catalog
+        .create_api_key(&org, "k", Scope::Read.into())
+        .unwrap();
     Tenant {
         org,
         config,

@@ -44,15 +44,15 @@ fn keys_authenticate_until_revoked() {
     let other = f.org("initech");
     let (ingest, ingest_secret) = f
         .catalog
-        .create_api_key(&org, "rig 1", Scope::Ingest)
+        .create_api_key(&org, "rig 1", Scope::Ingest.into())
         .unwrap();
     let (read, read_secret) = f
         .catalog
-        .create_api_key(&org, "grafana", Scope::Read)
+        .create_api_key(&org, "grafana", Scope::Read.into())
         .unwrap();
     let (other_key, other_secret) = f
         .catalog
-        .create_api_key(&other, "ops", Scope::Admin)
+        .create_api_key(&other, "ops", Scope::Admin.into())
         .unwrap();
     assert!(ingest_secret.starts_with("sxt_") && ingest_secret.len() >= 4 + 64);
     assert_ne!(ingest_secret, read_secret);
@@ -62,7 +62,7 @@ fn keys_authenticate_until_revoked() {
         organization_id: key.organization_id.clone(),
         key_id: key.id.clone(),
         key_name: key.name.clone(),
-        scope: key.scope,
+        scopes: key.scopes,
     };
     // (secret presented, expected principal)
     let cases = [
@@ -110,12 +110,12 @@ fn keys_authenticate_until_revoked() {
     assert!(f.catalog.authenticate(&other_secret).unwrap().is_some());
 
     assert_error(
-        f.catalog.create_api_key("nope", "k", Scope::Read),
+        f.catalog.create_api_key("nope", "k", Scope::Read.into()),
         ErrorKind::NotFound,
         "organization \"nope\"",
     );
     assert_error(
-        f.catalog.create_api_key(&org, "", Scope::Read),
+        f.catalog.create_api_key(&org, "", Scope::Read.into()),
         ErrorKind::InvalidInput,
         "API key name",
     );
@@ -125,7 +125,10 @@ fn keys_authenticate_until_revoked() {
 fn secrets_are_never_written_to_disk() {
     let f = Fixture::new();
     let org = f.org("acme");
-    let (_, secret) = f.catalog.create_api_key(&org, "k", Scope::Admin).unwrap();
+    let (_, secret) = f
+        .catalog
+        .create_api_key(&org, "k", Scope::Admin.into())
+        .unwrap();
     let path = f.path();
     let f = f.reopen();
     assert!(f.catalog.authenticate(&secret).unwrap().is_some());
@@ -146,7 +149,7 @@ fn bootstrap_creates_one_admin_key_once() {
         .bootstrap(token)
         .unwrap()
         .expect("fresh catalog bootstraps");
-    assert_eq!(principal.scope, Scope::Admin);
+    assert_eq!(principal.scopes, Scope::Admin.into());
     assert_eq!(
         f.catalog.authenticate(token).unwrap(),
         Some(principal.clone())
@@ -187,7 +190,10 @@ fn bootstrap_does_nothing_when_any_key_exists_and_reuses_default() {
     // A catalog with a key (even a revoked one) is not fresh.
     let f = Fixture::new();
     let org = f.org("acme");
-    let (key, _) = f.catalog.create_api_key(&org, "k", Scope::Read).unwrap();
+    let (key, _) = f
+        .catalog
+        .create_api_key(&org, "k", Scope::Read.into())
+        .unwrap();
     f.catalog.revoke_api_key(&org, &key.id).unwrap();
     assert_eq!(f.catalog.bootstrap("token-token-token").unwrap(), None);
     assert_eq!(f.catalog.authenticate("token-token-token").unwrap(), None);
@@ -265,7 +271,7 @@ fn logins_are_found_by_address_and_session_keys_expire() {
         .create_session_key(&org.id, "session", Scope::Read, START + 1_000_000)
         .unwrap();
     let principal = f.catalog.authenticate(&live).unwrap().unwrap();
-    assert_eq!(principal.scope, Scope::Read);
+    assert_eq!(principal.scopes, Scope::Read.into());
     let (_, dead) = f
         .catalog
         .create_session_key(&org.id, "old session", Scope::Read, START - 1)

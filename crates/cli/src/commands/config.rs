@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use sextant_model::count;
 use sextant_telemetry::{
     NamedExpressions, Problem, Problems, RuleType, ValidConfig, load_config_file,
     load_named_expressions, load_rule_modules,
@@ -60,9 +61,9 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     if !args.expressions.is_empty() {
         out.push_str(&format!(
-            "named expressions: {} from {} module(s)\n",
+            "named expressions: {} from {}\n",
             named.len(),
-            args.expressions.len()
+            count(args.expressions.len(), "module", "modules")
         ));
     }
 
@@ -83,9 +84,9 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             for module in modules {
                 match module.validate_for_assets(&configs, &named) {
                     Ok(rules) => out.push_str(&format!(
-                        "{}: rule module, {} rule(s)\n",
+                        "{}: rule module, {}\n",
                         module.file,
-                        rules.len()
+                        count(rules.len(), "rule", "rules")
                     )),
                     Err(p) => problems.extend(p),
                 }
@@ -146,11 +147,18 @@ fn summarize(file: &str, valid: &ValidConfig) -> String {
         }
     ));
     s.push_str(&format!(
-        "  rules: {} ({} review, {} phase, {} live)\n",
+        "  rules: {}{}\n",
         config.rules.len(),
-        review,
-        config.rules.len() - review,
-        live
+        if config.rules.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {} review, {} phase; {} of them live",
+                review,
+                config.rules.len() - review,
+                live
+            )
+        }
     ));
     s
 }

@@ -268,7 +268,7 @@ fn bootstrap(catalog: &dyn Catalog, token: Option<&str>) -> anyhow::Result<Optio
         return Ok(None);
     }
     let org = catalog.create_organization("default")?;
-    let (_, secret) = catalog.create_api_key(&org.id, "bootstrap", Scope::Admin)?;
+    let (_, secret) = catalog.create_api_key(&org.id, "bootstrap", Scope::Admin.into())?;
     Ok(Some(secret))
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use sextant_catalog::{Catalog, Scope, SqliteCatalog};
+use sextant_catalog::{Catalog, Scope, Scopes, SqliteCatalog};
 
 /// Subcommands of `sextant token`.
 #[derive(Debug, Subcommand)]
@@ -44,9 +44,10 @@ pub struct CreateArgs {
     /// A name for people, e.g. the program that uses the key.
     #[arg(long)]
     name: String,
-    /// What the key may do: ingest, read or admin.
-    #[arg(long, default_value = "ingest")]
-    scope: Scope,
+    /// What the key may do: ingest, read or admin; several as `--scope ingest,read` or
+    /// `--scope ingest --scope read`.
+    #[arg(long, default_value = "ingest", value_delimiter = ',', num_args = 1)]
+    scope: Vec<Scope>,
 }
 
 /// Arguments of `sextant token revoke`.
@@ -67,18 +68,19 @@ pub fn run(command: TokenCommand) -> anyhow::Result<()> {
                 Some(id) => id,
                 None => catalog.create_organization(&args.org.org)?.id,
             };
-            let (key, secret) = catalog.create_api_key(&org, &args.name, args.scope)?;
+            let scopes = Scopes::from_list(args.scope).context("a key needs a scope")?;
+            let (key, secret) = catalog.create_api_key(&org, &args.name, scopes)?;
             println!("{secret}");
             eprintln!(
                 "created {} key {} ({}) in organization {}; the secret above is shown only now",
-                key.scope, key.id, key.name, args.org.org
+                key.scopes, key.id, key.name, args.org.org
             );
         }
         TokenCommand::List(args) => {
             let catalog = open(&args.data)?;
             let org = find_org(&catalog, &args.org)?
                 .with_context(|| format!("no organization named {:?}", args.org))?;
-            println!("{:<36}  {:<6}  {:<8}  name", "id", "scope", "state");
+            println!("{:<36}  {:<17}  {:<8}  name", "id", "scope", "state");
             for key in catalog.list_api_keys(&org)? {
                 let state = if key.revoked_at.is_some() {
                     "revoked"
@@ -86,9 +88,9 @@ pub fn run(command: TokenCommand) -> anyhow::Result<()> {
                     "active"
                 };
                 println!(
-                    "{:<36}  {:<6}  {:<8}  {}",
+                    "{:<36}  {:<17}  {:<8}  {}",
                     key.id,
-                    key.scope.to_string(),
+                    key.scopes.to_string(),
                     state,
                     key.name
                 );
@@ -99,7 +101,7 @@ pub fn run(command: TokenCommand) -> anyhow::Result<()> {
             let org = find_org(&catalog, &args.org.org)?
                 .with_context(|| format!("no organization named {:?}", args.org.org))?;
             let key = catalog.revoke_api_key(&org, &args.id)?;
-            eprintln!("revoked {} key {} ({})", key.scope, key.id, key.name);
+            eprintln!("revoked {} key {} ({})", key.scopes, key.id, key.name);
         }
     }
     Ok(())

@@ -306,7 +306,7 @@ impl IngestionServiceBuilder<'_> {
             Error::Validation(format!(
                 "the telemetry config of asset `{}` has {}:\n{problems}",
                 config.asset_name,
-                plural(problems.0.len(), "problem", "problems")
+                sextant_model::count(problems.0.len(), "problem", "problems")
             ))
         })?;
         let to_register = if rules { valid.rules() } else { &[] };
@@ -324,9 +324,4 @@ impl IngestionServiceBuilder<'_> {
             retry,
         })
     }
-}
-
-/// `1 problem`, `2 problems`.
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }

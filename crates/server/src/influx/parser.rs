@@ -298,7 +298,13 @@ impl<'a> Parser<'a> {
             message: format!("field `{key}` has {what} `{raw}`"),
         };
         match raw {
-            "" => Err(bad(self, "no value after")),
+            "" => Err(LineError {
+                line: self.line,
+                column: start + 1,
+                message: format!(
+                    "field `{key}` has no value after `=` (a number, a quoted string or a boolean)"
+                ),
+            }),
             "t" | "T" | "true" | "True" | "TRUE" => Ok(FieldValue::Boolean(true)),
             "f" | "F" | "false" | "False" | "FALSE" => Ok(FieldValue::Boolean(false)),
             _ => {
@@ -508,7 +514,11 @@ mod tests {
             ("cpu,host= v=1", 10, "tag `host` has an empty value"),
             ("cpu,=a v=1", 5, "a tag has an empty key"),
             ("cpu v", 6, "field `v` has no `=value`"),
-            ("cpu v=", 7, "field `v` has no value after ``"),
+            (
+                "cpu v=",
+                7,
+                "field `v` has no value after `=` (a number, a quoted string or a boolean)",
+            ),
             (
                 "cpu v=abc",
                 7,

@@ -137,7 +137,8 @@ async fn write(
     reply(
         dialect,
         HttpError::invalid(format!(
-            "partial write: {stored} points stored, {count} lines or points rejected: {}{more}",
+            "partial write: {} stored, {count} refused: {}{more}",
+            sextant_model::count(stored as usize, "point", "points"),
             shown.join("; ")
         )),
     )
@@ -456,7 +457,8 @@ fn precision_scale(precision: Option<&str>) -> Result<i64, String> {
 
 /// An error in the dialect's shape; the status and what is shown come from the one HTTP
 /// mapping ([`HttpError`]).
-fn reply(dialect: Dialect, error: impl Into<HttpError>) -> Response {
+/// An error in the reply shape of `dialect`.
+pub(crate) fn reply(dialect: Dialect, error: impl Into<HttpError>) -> Response {
     error.into().respond(|reply| match dialect {
         Dialect::V1 => json_body(&serde_json::json!({ "error": reply.message() })),
         Dialect::V2 => json_body(&serde_json::json!({

@@ -105,7 +105,7 @@ impl TestServer {
     pub fn key_in_new_org(&self, org: &str, scope: Scope) -> String {
         let org = self.catalog.create_organization(org).unwrap();
         self.catalog
-            .create_api_key(&org.id, "test", scope)
+            .create_api_key(&org.id, "test", scope.into())
             .unwrap()
             .1
     }

@@ -202,7 +202,8 @@ fn the_series_limit_rejects_whole_batches() {
     let err = write(&head, &b.validate().unwrap()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::LimitExceeded);
     assert!(
-        err.to_string().contains("the series limit of org 1 is 2"),
+        err.to_string()
+            .contains("the organization's series limit is 2"),
         "{err}"
     );
     assert_eq!(head.series_count(OrgId(1)), 1);
