@@ -298,30 +298,12 @@ impl DataService {
             quote(asset_id)?,
             quoted.join(",")
         );
-        let mut client = ChannelServiceClient::new(self.channel.clone());
         let mut found: HashMap<String, Vec<Channel>> = HashMap::new();
-        let mut page_token = String::new();
-        loop {
-            let page = client
-                .list_channels(ListChannelsRequest {
-                    page_size: LIST_PAGE_SIZE,
-                    page_token,
-                    filter: filter.clone(),
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| Error::rpc("ChannelService/ListChannels", status))?
-                .into_inner();
-            for channel in page.channels {
-                let same = found.entry(channel.name.clone()).or_default();
-                if !same.iter().any(|c| c.channel_id == channel.channel_id) {
-                    same.push(channel);
-                }
+        for channel in self.list_channels(&filter).await? {
+            let same = found.entry(channel.name.clone()).or_default();
+            if !same.iter().any(|c| c.channel_id == channel.channel_id) {
+                same.push(channel);
             }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
         }
         let missing: Vec<&str> = wanted
             .iter()
@@ -339,24 +321,35 @@ impl DataService {
 
     /// The names of every channel of an asset, sorted.
     async fn channel_names(&self, asset_id: &str) -> Result<Vec<String>> {
-        let mut client = ChannelServiceClient::new(self.channel.clone());
         let filter = format!("asset_id=={}", quote(asset_id)?);
-        let mut names = BTreeSet::new();
+        let names: BTreeSet<String> = self
+            .list_channels(&filter)
+            .await?
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        Ok(names.into_iter().collect())
+    }
+
+    /// Every channel matching `filter`, following page tokens.
+    async fn list_channels(&self, filter: &str) -> Result<Vec<Channel>> {
+        let mut client = ChannelServiceClient::new(self.channel.clone());
+        let mut channels = Vec::new();
         let mut page_token = String::new();
         loop {
             let page = client
                 .list_channels(ListChannelsRequest {
                     page_size: LIST_PAGE_SIZE,
                     page_token,
-                    filter: filter.clone(),
+                    filter: filter.to_owned(),
                     ..Default::default()
                 })
                 .await
                 .map_err(|status| Error::rpc("ChannelService/ListChannels", status))?
                 .into_inner();
-            names.extend(page.channels.into_iter().map(|c| c.name));
+            channels.extend(page.channels);
             if page.next_page_token.is_empty() {
-                return Ok(names.into_iter().collect());
+                return Ok(channels);
             }
             page_token = page.next_page_token;
         }

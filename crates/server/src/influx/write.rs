@@ -138,7 +138,7 @@ async fn write(
         dialect,
         HttpError::invalid(format!(
             "partial write: {} stored, {count} refused: {}{more}",
-            sextant_model::count(stored as usize, "point", "points"),
+            sextant_model::count(stored, "point", "points"),
             shown.join("; ")
         )),
     )
