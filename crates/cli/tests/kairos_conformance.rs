@@ -316,6 +316,32 @@ fn sextant_query_kairos_writes_the_points_of_a_kairosdb_query() {
          cli.m,1,\"{\"\"h\"\":[\"\"b\"\"]}\",1970-01-01T00:00:01.000000000Z,,on\n"
     );
 
+    // A misspelt metric and one with nothing in the range answer with no points, as KairosDB
+    // does; the command says which is which on standard error.
+    std::fs::write(
+        &query,
+        r#"{"start_absolute": 0, "end_absolute": 100000,
+            "metrics": [{"name": "cli.n"}, {"name": "cli.m"}]}"#,
+    )
+    .expect("the query file is written");
+    let out = server.sextant(&["query", "--kairos", query.to_str().expect("a UTF-8 path")]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    assert_eq!(
+        common::text(&out.stderr),
+        "no metric named `cli.n`; did you mean `cli.m`?\n"
+    );
+    std::fs::write(
+        &query,
+        r#"{"start_absolute": 500000, "metrics": [{"name": "cli.m"}]}"#,
+    )
+    .expect("the query file is written");
+    let out = server.sextant(&["query", "--kairos", query.to_str().expect("a UTF-8 path")]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    assert_eq!(
+        common::text(&out.stderr),
+        "metric `cli.m` has no points in the query's range\n"
+    );
+
     std::fs::write(&query, r#"{"start_absolute": 0, "metrics": [{"name": "cli.m", "aggregators": [{"name": "bogus"}]}]}"#)
         .expect("the query file is written");
     let out = server.sextant(&["query", "--kairos", query.to_str().expect("a UTF-8 path")]);

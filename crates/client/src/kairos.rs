@@ -253,6 +253,71 @@ impl KairosClient {
         to_batch(&reply)
     }
 
+    /// Every metric name the server knows (`GET /api/v1/metricnames`).
+    pub async fn metric_names(&self) -> Result<Vec<String>> {
+        let url = self.http.url("/api/v1/metricnames");
+        let request = self.http.request(reqwest::Method::GET, &url);
+        let (status, reply) = self.http.send(request, &url).await?;
+        let reply: Value = serde_json::from_slice(&reply).map_err(|e| {
+            Error::Decode(format!(
+                "the server's metric names (status {status}) are not JSON: {e}"
+            ))
+        })?;
+        if status != 200 {
+            return Err(Error::Kairos {
+                status,
+                messages: vec![reply.to_string()],
+            });
+        }
+        Ok(reply["results"]
+            .as_array()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// A line for each metric of `query` that `batch` (its answer) holds no point of: that it
+    /// has no data in the query's range, and, when the server knows no metric of that name,
+    /// the name probably meant. Empty when every metric answered.
+    pub async fn explain_empty(&self, query: &Value, batch: &RecordBatch) -> Result<Vec<String>> {
+        let answered: std::collections::HashSet<&str> = batch
+            .column_by_name("metric")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .map(|names| names.iter().flatten().collect())
+            .unwrap_or_default();
+        let asked: Vec<&str> = query["metrics"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|m| m["name"].as_str()).collect())
+            .unwrap_or_default();
+        let silent: Vec<&str> = asked
+            .into_iter()
+            .filter(|name| !answered.contains(name))
+            .collect();
+        if silent.is_empty() {
+            return Ok(Vec::new());
+        }
+        let known = self.metric_names().await?;
+        Ok(silent
+            .into_iter()
+            .map(|name| {
+                if known.iter().any(|k| k == name) {
+                    format!("metric `{name}` has no points in the query's range")
+                } else {
+                    match sextant_expr::did_you_mean(name, known.iter().map(String::as_str)) {
+                        Some(guess) => {
+                            format!("no metric named `{name}`; did you mean `{guess}`?")
+                        }
+                        None => format!("no metric named `{name}`"),
+                    }
+                }
+            })
+            .collect())
+    }
+
     async fn post(&self, path: &str, body: String) -> Result<(u16, Vec<u8>)> {
         let url = self.http.url(path);
         let request = self

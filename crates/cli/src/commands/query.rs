@@ -87,7 +87,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             let query: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", path.display()))?;
             let client = sextant_client::kairos::KairosClient::new(&args.url, &args.token)?;
-            runtime.block_on(client.query_json(&query))?
+            let table = runtime.block_on(client.query_json(&query))?;
+            // KairosDB answers a misspelt metric with no points; say so, on standard error.
+            for line in runtime.block_on(client.explain_empty(&query, &table))? {
+                eprintln!("{line}");
+            }
+            table
         }
         None => runtime.block_on(channels(&args))?,
     };
