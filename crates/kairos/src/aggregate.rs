@@ -19,7 +19,7 @@ use chrono_tz::Tz;
 
 use crate::query::{AggregatorKind, DevReturn, FilterOp, RangeFn, RangeSpec, Threshold};
 use crate::time::{self, Sampling, TimeUnit};
-use crate::{Error, Result};
+use crate::{Error, Proceed, Result};
 
 /// A value of a KairosDB data point.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +110,7 @@ pub fn apply(
     kind: &AggregatorKind,
     points: Vec<DataPoint>,
     window: Window,
+    proceed: Proceed<'_>,
 ) -> Result<Vec<DataPoint>> {
     match kind {
         AggregatorKind::Range { func, spec } => range(*func, spec, &points, window),
@@ -159,7 +160,7 @@ pub fn apply(
             .into_iter()
             .filter(|p| !filtered_out(&p.v, *op, threshold))
             .collect()),
-        AggregatorKind::Sma(size) => sma(&points, *size),
+        AggregatorKind::Sma(size) => sma(&points, *size, proceed),
         AggregatorKind::Score {
             thresholds,
             descending,
@@ -227,7 +228,9 @@ fn filtered_out(v: &KValue, op: FilterOp, threshold: &Threshold) -> bool {
     }
 }
 
-fn sma(points: &[DataPoint], size: i64) -> Result<Vec<DataPoint>> {
+/// KairosDB's `sma`: each window summed afresh, as KairosDB does (a running sum would round
+/// differently), so it costs `size` per point; `proceed` is asked every 1,024 windows.
+fn sma(points: &[DataPoint], size: i64, proceed: Proceed<'_>) -> Result<Vec<DataPoint>> {
     let size = usize::try_from(size)
         .ok()
         .filter(|s| *s > 0)
@@ -238,6 +241,9 @@ fn sma(points: &[DataPoint], size: i64) -> Result<Vec<DataPoint>> {
         .collect::<Result<_>>()?;
     let mut out = Vec::new();
     for i in size - 1..values.len() {
+        if i % 1024 == 0 {
+            proceed()?;
+        }
         let window = &values[i + 1 - size..=i];
         out.push(DataPoint::double(
             points[i].t,
@@ -535,6 +541,7 @@ mod tests {
             &AggregatorKind::Range { func, spec },
             series(points),
             WINDOW,
+            &|| Ok(()),
         )
         .unwrap()
         .into_iter()
@@ -588,6 +595,7 @@ mod tests {
                 end: 45,
                 now: 1000,
             },
+            &|| Ok(()),
         )
         .unwrap();
         let expect = vec![
@@ -609,10 +617,10 @@ mod tests {
             },
             zone: Tz::UTC,
         };
-        let out = apply(&kind, series(&[(0, 1.0), (500, 2.0)]), WINDOW).unwrap();
+        let out = apply(&kind, series(&[(0, 1.0), (500, 2.0)]), WINDOW, &|| Ok(())).unwrap();
         assert_eq!(out, [DataPoint::double(500, 2.0)]);
         assert!(matches!(
-            apply(&kind, series(&[(0, 1.0), (0, 2.0)]), WINDOW),
+            apply(&kind, series(&[(0, 1.0), (0, 2.0)]), WINDOW, &|| Ok(())),
             Err(Error::Runtime(_))
         ));
     }
@@ -638,5 +646,15 @@ mod tests {
                 proptest::prop_assert!(b.start(n) <= t && t < b.start(n + 1));
             }
         }
+    }
+
+    #[test]
+    fn sma_stops_when_told() {
+        let points = series(&(0..5000).map(|t| (t, 1.0)).collect::<Vec<_>>());
+        let err = apply(&AggregatorKind::Sma(10), points, WINDOW, &|| {
+            Err(Error::Stopped("the deadline passed".into()))
+        })
+        .unwrap_err();
+        assert_eq!(err, Error::Stopped("the deadline passed".into()));
     }
 }

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
-use crate::Result;
 use crate::aggregate::{self, DataPoint, KValue, Window};
 use crate::query::{AggregatorKind, GroupBy, MetricQuery, Query};
 use crate::time::{self, TimeUnit};
+use crate::{Proceed, Result};
 
 /// KairosDB's group types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -87,12 +87,14 @@ struct Group {
     points: Vec<DataPoint>,
 }
 
-/// Runs `metric`'s pipeline over the series read for it.
+/// Runs `metric`'s pipeline over the series read for it, asking `proceed` before each group's
+/// aggregators and inside the costly ones.
 pub fn run_metric(
     query: &Query,
     metric: &MetricQuery,
     now: i64,
     series: Vec<SeriesData>,
+    proceed: Proceed<'_>,
 ) -> Result<MetricResult> {
     let sample_size = series.iter().map(|s| s.points.len()).sum();
     let series: Vec<SeriesData> = series
@@ -235,7 +237,8 @@ pub fn run_metric(
                 });
                 continue;
             }
-            points = aggregate::apply(&aggregator.kind, points, window)?;
+            proceed()?;
+            points = aggregate::apply(&aggregator.kind, points, window, proceed)?;
             if aggregate::outputs_number(&aggregator.kind) {
                 kind = GroupKind::Number;
             }

@@ -40,7 +40,15 @@ pub enum Error {
     /// points at one timestamp, …): KairosDB answers 500.
     #[error("{0}")]
     Runtime(String),
+    /// The caller stopped the evaluation (its deadline passed, its client left); the message
+    /// says why.
+    #[error("{0}")]
+    Stopped(String),
 }
+
+/// Asked between units of work whether evaluation may go on: the caller's deadline and its
+/// client's presence live behind it. `&|| Ok(())` when nothing bounds the query.
+pub type Proceed<'a> = &'a dyn Fn() -> Result<()>;
 
 impl Error {
     /// An invalid-request error with one message.
@@ -52,7 +60,7 @@ impl Error {
     pub fn messages(&self) -> Vec<String> {
         match self {
             Error::Invalid(m) => m.clone(),
-            Error::Runtime(m) => vec![m.clone()],
+            Error::Runtime(m) | Error::Stopped(m) => vec![m.clone()],
         }
     }
 }

@@ -1121,7 +1121,7 @@ mod tests {
                     kind: crate::GroupKind::Number,
                     points: vec![crate::DataPoint::new(start.clamp(-INSTANT_LIMIT_MS, INSTANT_LIMIT_MS), crate::KValue::Long(1))],
                 }];
-                let _ = crate::run_metric(&query, &query.metrics[0], 0, series);
+                let _ = crate::run_metric(&query, &query.metrics[0], 0, series, &|| Ok(()));
             }
         }
     }

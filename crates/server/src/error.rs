@@ -261,6 +261,11 @@ impl From<sextant_kairos::Error> for HttpError {
                 HttpError::new(ErrorKind::InvalidInput, message)
                     .with_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
+            // The query's time ran out (or its client left, who reads no answer).
+            sextant_kairos::Error::Stopped(message) => {
+                HttpError::new(ErrorKind::LimitExceeded, message)
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod body;
+pub mod budget;
 pub mod error;
 pub mod influx;
 pub mod kairos;

@@ -40,6 +40,8 @@ pub struct AppState {
     pub detectors: Arc<crate::signalflow::detectors::Detectors>,
     /// The webhook sender, when the binary started one ([`AppState::with_webhooks`]).
     pub webhooks: Option<Arc<crate::webhook::Webhooks>>,
+    /// The longest a query may run ([`crate::budget`]).
+    pub query_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -61,7 +63,14 @@ impl AppState {
             computations: Arc::default(),
             detectors: Arc::default(),
             webhooks: None,
+            query_timeout: crate::budget::DEFAULT_QUERY_TIMEOUT,
         }
+    }
+
+    /// The same state stopping queries that run longer than `timeout`.
+    pub fn with_query_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.query_timeout = timeout;
+        self
     }
 
     /// The same state allowing rules' webhooks to reach the hosts of `allow`.

@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// are closed and the process exits (it exits within about twice this).
     #[arg(long, env = "SEXTANT_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     shutdown_grace: std::time::Duration,
+    /// Stop a KairosDB query that runs longer than this, answering 503 with the limit named;
+    /// a query whose client goes away stops too.
+    #[arg(long, env = "SEXTANT_QUERY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    query_timeout: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -230,7 +234,8 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     rules.listen(webhooks.listener());
     let state = AppState::new(catalog, store.clone(), rules.clone())
         .with_webhook_allow(webhook_allow)
-        .with_webhooks(webhooks.clone());
+        .with_webhooks(webhooks.clone())
+        .with_query_timeout(args.query_timeout);
     // Stored SignalFlow detectors resume where their stored evaluation ends.
     let detectors = state.detectors.clone();
     detectors.start_all(&state).await;

@@ -12,6 +12,7 @@
 //! point is read. Every read goes through `sextant-query`; KairosDB's parsing, bucket
 //! semantics and formatting stay in `sextant-kairos`.
 
+use crate::budget::QueryBudget;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -84,7 +85,10 @@ async fn run_query(
     let store = state.store.clone();
     let request_headers = headers.clone();
     let now = now_ms(&state);
+    // Dropped with this future when the client goes away, which stops the query.
+    let (budget, _client) = QueryBudget::start(state.query_timeout);
     let outcome = tokio::task::spawn_blocking(move || {
+        let proceed = || budget.check().map_err(sextant_kairos::Error::Stopped);
         let body = if decode {
             body_bytes(&request_headers, &body)?
         } else {
@@ -98,11 +102,13 @@ async fn run_query(
         let reader = Reader::new(store.as_ref(), org);
         let mut results = Vec::with_capacity(query.metrics.len());
         for metric in &query.metrics {
+            proceed()?;
             let result = match pushdown(&reader, &query, metric)? {
                 Some(result) => result,
                 None => {
                     let series = read_series(&reader, &query, metric)?;
-                    sextant_kairos::run_metric(&query, metric, now, series)?
+                    proceed()?;
+                    sextant_kairos::run_metric(&query, metric, now, series, &proceed)?
                 }
             };
             save(store.as_ref(), org, &result);

@@ -1,0 +1,115 @@
+//! Queries are bounded in time against the real binary: a KairosDB query that runs longer
+//! than `sextant serve --query-timeout` is stopped and answered 503 naming the limit, and a
+//! query whose client goes away stops using the CPU.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::{Server, TOKEN};
+
+/// `POST path` with `body` and the test key; the status and body of the answer.
+fn post(address: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nhost: sextant\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+/// Writes `n` points of `slow.m` one millisecond apart, then returns an `sma` query over them
+/// whose window is half of them: about n²/4 additions, far more than a second's work.
+fn expensive_query(address: &str, n: i64) -> String {
+    let points: Vec<[i64; 2]> = (0..n).map(|t| [1_000 + t, t % 7]).collect();
+    let body = serde_json::json!([{"name": "slow.m", "tags": {"h": "a"}, "datapoints": points}]);
+    let (status, reply) = post(address, "/api/v1/datapoints", &body.to_string());
+    assert_eq!(status, 204, "{reply}");
+    serde_json::json!({
+        "start_absolute": 0,
+        "metrics": [{"name": "slow.m", "aggregators": [{"name": "sma", "size": n / 2}]}]
+    })
+    .to_string()
+}
+
+#[test]
+fn a_query_past_its_deadline_is_stopped_with_the_limit_named() {
+    let server = Server::start_with(&["--query-timeout", "1s"]);
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let query = expensive_query(&address, 200_000);
+    let (status, body) = post(&address, "/api/v1/datapoints/query", &query);
+    assert_eq!(status, 503, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let message = body["errors"][0].as_str().unwrap_or_default();
+    assert!(
+        message.contains("limit of 1 s (sextant serve --query-timeout)"),
+        "{body}"
+    );
+}
+
+/// The server's CPU time so far, from `/proc/PID/stat` (user + system, in clock ticks).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_query_whose_client_leaves_stops() {
+    let mut server = Server::start_with(&["--query-timeout", "10m"]);
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let query = expensive_query(&address, 200_000);
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/datapoints/query HTTP/1.1\r\nhost: sextant\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{query}",
+        query.len()
+    )
+    .unwrap();
+    // The query is running; the client gives up.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stream);
+    let pid = server.process().id();
+    // Within a few seconds the server is idle again: its CPU time stops growing.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let before = cpu_ticks(pid);
+        std::thread::sleep(Duration::from_secs(1));
+        let used = cpu_ticks(pid) - before;
+        // Less than a fifth of a core over that second (ticks are hundredths of a second).
+        if used < 20 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server still burns {used} ticks a second 30 s after its client left"
+        );
+    }
+    // And it still answers.
+    let mut probe = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        probe,
+        "GET /health HTTP/1.1\r\nhost: sextant\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    probe.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
