@@ -283,6 +283,18 @@ def test_a_bad_token_is_refused_with_4401(fleet):
         flow.close()
 
 
+def test_a_misspelt_metric_is_named_with_the_one_probably_meant(fleet):
+    flow = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    try:
+        computation = flow.execute("data('sfl.cpx').publish()", start=BASE, stop=BASE + 5 * MINUTE,
+                                   resolution=MINUTE, immediate=True)
+        found = [m.message for m in computation.stream() if isinstance(m, messages.InfoMessage)
+                 and m.message.get("messageCode") == "FIND_MATCHED_NO_TIMESERIES"]
+    finally:
+        flow.close()
+    assert [m["contents"] for m in found] == [{"query": "sf_metric:sfl.cpx", "didYouMean": "sfl.cpu"}]
+
+
 def test_the_sse_transport_gives_the_same_values(fleet):
     from signalfx.signalflow import SignalFlowClient
     client = SignalFlowClient(fleet.read, endpoint=fleet.url, transport=SSETransport)

@@ -280,12 +280,15 @@ fn note(i: &Info, now: i64, logical: i64) -> Message {
             }
             m
         }
-        Info::NoTimeSeries { metric } => info(
-            now,
-            logical,
-            "FIND_MATCHED_NO_TIMESERIES",
-            json!({"query": format!("sf_metric:{metric}")}),
-        ),
+        Info::NoTimeSeries { metric, suggestion } => {
+            let mut contents = json!({"query": format!("sf_metric:{metric}")});
+            // Not SignalFx's: the metric probably meant, which clients that do not know the
+            // field ignore.
+            if let Some(suggestion) = suggestion {
+                contents["didYouMean"] = json!(suggestion);
+            }
+            info(now, logical, "FIND_MATCHED_NO_TIMESERIES", contents)
+        }
         Info::MissingGroupBy { keys } => info(
             now,
             logical,

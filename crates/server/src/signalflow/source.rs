@@ -155,6 +155,14 @@ fn input_of(index: &crate::signalfx::index::OrgData, key: &sextant_model::Series
 }
 
 impl Source for StoreSource {
+    fn suggest(&self, metric: &str) -> Option<String> {
+        if metric.contains(['*', '?']) {
+            return None;
+        }
+        let names = self.reader().names(None);
+        sextant_expr::did_you_mean(metric, names.iter().map(String::as_str)).map(str::to_owned)
+    }
+
     fn find(&self, metric: &str) -> Result<Vec<Input>, String> {
         let reader = self.reader();
         let names: Vec<String> = if metric.contains(['*', '?']) {

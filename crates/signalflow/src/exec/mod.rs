@@ -134,6 +134,13 @@ pub trait Source {
 
     /// The custom events of types matching `event_type` in `[start, end)`, by time.
     fn events(&self, event_type: &str, start: i64, end: i64) -> Result<Vec<StoredEvent>, String>;
+
+    /// The metric probably meant by a name that matched nothing (a misspelling), if the
+    /// source knows one.
+    fn suggest(&self, metric: &str) -> Option<String> {
+        let _ = metric;
+        None
+    }
 }
 
 /// What a job is asked to do.
@@ -173,6 +180,8 @@ pub enum Info {
     NoTimeSeries {
         /// The metric asked for.
         metric: String,
+        /// The metric probably meant, when the name looks misspelt.
+        suggestion: Option<String>,
     },
     /// How long a live job waits for late points, milliseconds.
     InitialMaxDelay(i64),
@@ -361,6 +370,7 @@ impl Job {
             if inputs.is_empty() {
                 infos.push(Info::NoTimeSeries {
                     metric: metric.clone(),
+                    suggestion: source.suggest(metric),
                 });
             }
             total += inputs.len();
