@@ -240,13 +240,25 @@ fn datapoint(
     Ok(DataPoint::new(t, typed(v, point_type, at)?))
 }
 
+/// A timestamp in milliseconds: an integer, its text, or a float holding a whole number (what
+/// pandas-based clients such as Proficloud's send: `1700000000000.0`). A fractional one is
+/// refused with its value, never rounded.
 fn millis(value: &Value, path: &str) -> std::result::Result<i64, String> {
     let parsed = match value {
-        Value::Number(n) => n.as_i64(),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
-    parsed.ok_or_else(|| format!("{path} must be an integer number of milliseconds, not {value}."))
+    parsed.ok_or_else(|| match value {
+        Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() != 0.0) => format!(
+            "{path} must be a whole number of milliseconds, not {value}; Sextant does not round timestamps."
+        ),
+        _ => format!("{path} must be an integer number of milliseconds, not {value}."),
+    })
 }
 
 /// Whether `text` is KairosDB's numeric string: an optional sign, digits, at most one `.`.
@@ -310,6 +322,26 @@ fn typed(value: &Value, forced: Option<Forced>, path: &str) -> std::result::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_float_timestamps_are_taken_and_fractional_ones_refused() {
+        let body = br#"[{"name":"m","datapoints":[[1700000000000.0,1],[1700000000001,2]]},
+            {"name":"m","timestamp":1700000000002.5,"value":3}]"#;
+        let ingest = parse(body).unwrap();
+        let times: Vec<i64> = ingest.metrics[0].points.iter().map(|p| p.1.t).collect();
+        assert_eq!(times, [1_700_000_000_000, 1_700_000_000_001]);
+        assert!(
+            ingest.metrics[0].tags.is_empty(),
+            "a metric without tags is taken"
+        );
+        assert_eq!(
+            ingest.errors,
+            [
+                "metric[1](name=m).timestamp must be a whole number of milliseconds, not \
+              1700000000002.5; Sextant does not round timestamps."
+            ]
+        );
+    }
 
     #[test]
     fn types_follow_the_text_of_values() {

@@ -20,6 +20,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::handler))
         .merge(crate::influx::routes())
         .merge(crate::kairos::routes())
+        // Proficloud's gateway puts KairosDB's API under this base path.
+        .nest(crate::kairos::PROFICLOUD_BASE, crate::kairos::routes())
         .merge(crate::signalfx::routes())
         .merge(crate::signalflow::routes())
         .merge(crate::admin::routes())

@@ -45,9 +45,7 @@ pub async fn authenticate(
     // Browsers send CORS preflights without credentials; KairosDB answers them on every
     // route, and they reach no data. `/api/v1/` is KairosDB's alone: the native API is under
     // `/api/native/v1/` and answers no preflight, so an unauthenticated OPTIONS there is a 401.
-    if request.method() == axum::http::Method::OPTIONS
-        && request.uri().path().starts_with("/api/v1/")
-    {
+    if request.method() == axum::http::Method::OPTIONS && crate::kairos::is_kairos_path(path) {
         return next.run(request).await;
     }
     let grpc = is_grpc(request.headers());
@@ -273,7 +271,7 @@ fn refuse(grpc: bool, path: &str, message: &str) -> Response {
         let error = HttpError::new(ErrorKind::Unauthenticated, message);
         let mut response = if path.starts_with("/api/v2/") {
             crate::influx::write::reply(crate::influx::write::Dialect::V2, error)
-        } else if path.starts_with("/api/v1/") {
+        } else if crate::kairos::is_kairos_path(path) {
             error.respond(crate::kairos::errors_body)
         } else {
             error.into_response()

@@ -27,6 +27,17 @@ use crate::auth::Denied;
 use crate::error::{ErrorReply, HttpError};
 use crate::state::AppState;
 
+/// The base path Proficloud's client puts before KairosDB's API (`<base>api/v1/…`); every
+/// route is served under it too.
+pub const PROFICLOUD_BASE: &str = "/ds/v1/kairos";
+
+/// Whether `path` is one of KairosDB's, at the root or under Proficloud's base path.
+pub fn is_kairos_path(path: &str) -> bool {
+    path.strip_prefix(PROFICLOUD_BASE)
+        .unwrap_or(path)
+        .starts_with("/api/v1/")
+}
+
 /// The largest body accepted, after decompression.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 
