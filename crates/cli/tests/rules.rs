@@ -224,4 +224,22 @@ async fn a_user_created_with_a_login_gets_a_session_key_for_its_password() {
         .await
         .unwrap();
     assert_eq!(write.status(), 204);
+
+    // Five wrong passwords in a minute, and the address is refused without a check, the
+    // right password too, for the rest of the minute.
+    for _ in 0..5 {
+        assert_eq!(login("special-order-939").await.unwrap().status(), 401);
+    }
+    let limited = login("special-order-937").await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let reply: serde_json::Value = limited.json().await.unwrap();
+    let message = reply["message"]
+        .as_str()
+        .or(reply["error"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.starts_with("5 failed logins for this address within 60 s; try again in "),
+        "{reply}"
+    );
 }

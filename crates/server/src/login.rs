@@ -3,7 +3,8 @@
 //! an API key of the user's organization, with the scope the login was given, that stops
 //! working after [`SESSION_LIFETIME`].
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -62,9 +63,99 @@ pub fn refused() -> HttpError {
     )
 }
 
+/// Failed logins an address may have within [`LOGIN_WINDOW`]; further attempts are refused
+/// with 429, without checking the password, until the oldest failure is that old.
+pub const MAX_FAILED_LOGINS: usize = 5;
+
+/// The window failed logins are counted over.
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(60);
+
+/// The most addresses tracked; beyond it the oldest failures are forgotten first.
+const MAX_TRACKED: usize = 10_000;
+
+/// Failed logins per address (as typed, lowercased): whether an address exists or not, so a
+/// refusal says nothing about it. Every failure costs the server an Argon2 hash; this bounds
+/// how many a client can make it compute per address.
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    failures: parking_lot::Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl LoginLimiter {
+    /// `Ok` when `email` may try now; otherwise 429 naming how long to wait.
+    pub fn check(&self, email: &str, now: Instant) -> Result<(), HttpError> {
+        let mut failures = self.failures.lock();
+        let Some(times) = failures.get_mut(&email.to_lowercase()) else {
+            return Ok(());
+        };
+        times.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
+        if times.len() < MAX_FAILED_LOGINS {
+            return Ok(());
+        }
+        let wait = LOGIN_WINDOW.saturating_sub(now.duration_since(times[0]));
+        Err(HttpError::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "{MAX_FAILED_LOGINS} failed logins for this address within {} s; try again in {} s",
+                LOGIN_WINDOW.as_secs(),
+                wait.as_secs().max(1)
+            ),
+        ))
+    }
+
+    /// Counts a failed login of `email`.
+    pub fn failed(&self, email: &str, now: Instant) {
+        let mut failures = self.failures.lock();
+        if failures.len() >= MAX_TRACKED {
+            failures.retain(|_, times| {
+                times.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
+                !times.is_empty()
+            });
+            if failures.len() >= MAX_TRACKED {
+                failures.clear();
+            }
+        }
+        failures.entry(email.to_lowercase()).or_default().push(now);
+    }
+
+    /// Forgets the failures of `email` once it logged in.
+    pub fn succeeded(&self, email: &str) {
+        self.failures.lock().remove(&email.to_lowercase());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_logins_of_an_address_are_limited_within_the_window() {
+        let limiter = LoginLimiter::default();
+        let t0 = Instant::now();
+        for i in 0..MAX_FAILED_LOGINS {
+            assert!(
+                limiter.check("Ripley@Nostromo.example", t0).is_ok(),
+                "attempt {i}"
+            );
+            limiter.failed("Ripley@Nostromo.example", t0);
+        }
+        let refused = limiter
+            .check("ripley@nostromo.example", t0 + Duration::from_secs(20))
+            .unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::LimitExceeded);
+        let message = refused.reply().message();
+        assert!(message.contains("try again in 40 s"), "{message}");
+        // Another address is not affected; the window passing lifts the limit.
+        assert!(limiter.check("dallas@nostromo.example", t0).is_ok());
+        assert!(
+            limiter
+                .check("ripley@nostromo.example", t0 + LOGIN_WINDOW)
+                .is_ok()
+        );
+        // A success forgets the failures.
+        limiter.succeeded("RIPLEY@nostromo.example");
+        assert!(limiter.check("ripley@nostromo.example", t0).is_ok());
+    }
 
     #[test]
     fn passwords_verify_against_their_hash_only() {

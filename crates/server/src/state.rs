@@ -42,6 +42,8 @@ pub struct AppState {
     pub webhooks: Option<Arc<crate::webhook::Webhooks>>,
     /// The longest a query may run ([`crate::budget`]).
     pub query_timeout: std::time::Duration,
+    /// Failed logins per address ([`crate::login::LoginLimiter`]).
+    pub logins: Arc<crate::login::LoginLimiter>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             detectors: Arc::default(),
             webhooks: None,
             query_timeout: crate::budget::DEFAULT_QUERY_TIMEOUT,
+            logins: Arc::default(),
         }
     }
 

@@ -856,6 +856,11 @@ pub async fn create_session(State(state): State<AppState>, body: Bytes) -> Respo
                     "the body is not {{\"email\": …, \"password\": …}}: {e}"
                 ))
             })?;
+            // Each attempt costs an Argon2 hash: failures are limited per address.
+            state
+                .logins
+                .check(&login.email, std::time::Instant::now())?;
+            let logins = state.logins.clone();
             let catalog = state.catalog.clone();
             let now = state.clock.now();
             let lifetime =
@@ -866,8 +871,10 @@ pub async fn create_session(State(state): State<AppState>, body: Bytes) -> Respo
                 let hash = found.as_ref().map(|f| f.password_hash.as_str());
                 let accepted = crate::login::verify_password(&login.password, hash);
                 let Some(found) = found.filter(|_| accepted) else {
+                    logins.failed(&login.email, std::time::Instant::now());
                     return Err(crate::login::refused());
                 };
+                logins.succeeded(&login.email);
                 let (key, secret) = catalog.create_session_key(
                     &found.organization_id,
                     &format!("session of {}", found.email),
