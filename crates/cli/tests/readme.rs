@@ -8,7 +8,8 @@
 //! `examples/` beside them, and nothing of the caller's environment but PATH and HOME.
 //! Variables a command exports reach the commands after it, as in one terminal.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -86,18 +87,8 @@ impl Serve {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the sextant binary starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("a piped stdout")).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains(" listening on ") => break,
-                Some(Ok(_)) => {}
-                other => {
-                    let _ = child.kill();
-                    panic!("sextant serve ended before listening: {other:?}");
-                }
-            }
-        }
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let url = common::wait_until_listening(&mut child);
+        assert_eq!(url, format!("http://{DEFAULT_ADDRESS}"));
         Serve(child)
     }
 }

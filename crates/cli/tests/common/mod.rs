@@ -38,30 +38,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the sextant binary starts");
-        let stdout = child.stdout.take().expect("a piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = match lines.next() {
-                Some(Ok(line)) => line,
-                other => {
-                    let _ = child.kill();
-                    panic!("sextant serve ended before listening: {other:?}");
-                }
-            };
-            if let Some(rest) = line.split(" listening on ").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-        };
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "unexpected address {url:?}"
-        );
-        // Keep reading, so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let url = wait_until_listening(&mut child);
         Server { url, child, dir }
     }
 
@@ -105,6 +82,36 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits until a `sextant serve` started with a piped standard output says where it listens,
+/// and returns that address (`http://127.0.0.1:PORT`). Its output is read on from then on,
+/// so that the server never blocks on a full pipe.
+pub fn wait_until_listening(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("a piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = match lines.next() {
+            Some(Ok(line)) => line,
+            other => {
+                let _ = child.kill();
+                panic!("sextant serve ended before listening: {other:?}");
+            }
+        };
+        if let Some(rest) = line.split(" listening on ").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+    };
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "unexpected address {url:?}"
+    );
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    url
 }
 
 /// Standard output or error as text.
