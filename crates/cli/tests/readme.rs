@@ -11,7 +11,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use common::Server;
 
 /// Where the README's commands expect the server: its default address.
 const DEFAULT_ADDRESS: &str = "127.0.0.1:7777";
@@ -65,41 +67,6 @@ fn transcript(markdown: &str) -> Vec<Step> {
     steps
 }
 
-/// `sextant serve` on its defaults in `dir`; killed when dropped.
-struct Serve(Child);
-
-impl Serve {
-    fn start(bin: &Path, dir: &Path) -> Serve {
-        // The README names the default address; a server already there would answer instead.
-        if let Err(e) = std::net::TcpListener::bind(DEFAULT_ADDRESS) {
-            panic!(
-                "the README test needs {DEFAULT_ADDRESS}, where the README's commands find the \
-                 server, and it is taken ({e}): stop whatever listens there"
-            );
-        }
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .current_dir(dir)
-            .env_clear()
-            .env("SEXTANT_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the sextant binary starts");
-        let url = common::wait_until_listening(&mut child);
-        assert_eq!(url, format!("http://{DEFAULT_ADDRESS}"));
-        Serve(child)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Runs `step` in `dir` with bash, the variables of `state` (what earlier steps exported)
 /// set, and saves what it exports back to `state`. Returns its output (standard output and
 /// error as a terminal interleaves them) and exit status.
@@ -137,15 +104,23 @@ fn the_readme_quickstart_works_as_written() {
         steps.len()
     );
 
-    let dir = tempfile::tempdir().expect("a temporary directory");
+    // The README names the default address; a server already there would answer instead.
+    if let Err(e) = std::net::TcpListener::bind(DEFAULT_ADDRESS) {
+        panic!(
+            "the README test needs {DEFAULT_ADDRESS}, where the README's commands find the \
+             server, and it is taken ({e}): stop whatever listens there"
+        );
+    }
+    let server = Server::start_on_defaults();
+    assert_eq!(server.url, format!("http://{DEFAULT_ADDRESS}"));
+    let dir = server.scratch();
     std::os::unix::fs::symlink(
         root.join("examples").canonicalize().unwrap(),
-        dir.path().join("examples"),
+        dir.join("examples"),
     )
     .expect("examples/ beside the commands");
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_sextant"));
-    let _server = Serve::start(&bin, dir.path());
-    let state = dir.path().join(".exports");
+    let state = dir.join(".exports");
     std::fs::write(&state, "").unwrap();
     let path = format!(
         "{}:{}",
@@ -154,7 +129,7 @@ fn the_readme_quickstart_works_as_written() {
     );
 
     for step in &steps {
-        let (output, status) = run(step, dir.path(), &state, &path);
+        let (output, status) = run(step, dir, &state, &path);
         assert_eq!(
             status, step.status,
             "README.md line {}: `{}` exited with {status}:\n{output}",

@@ -1,3 +1,9 @@
+//! Where it sits: in the user's program, in front of the server. Ingestion turns telemetry
+//! configs and flows into Sift's gRPC calls (the server's `sift` front end takes them into the
+//! engine); downloads turn `GetData` pages back into Arrow; `kairos` and `native` call the
+//! server's HTTP APIs. It shares the telemetry-config vocabulary (`sextant-telemetry`) and the
+//! native API's wire types (`sextant-api`) with the server and the CLI.
+//!
 #![doc = include_str!("../README.md")]
 
 mod connect;

@@ -27,11 +27,27 @@ impl Server {
     /// Starts a server with more `sextant serve` arguments and waits until it listens.
     pub fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
             .args(["--bootstrap-token", TOKEN])
-            .args(extra)
+            .args(extra);
+        Server::spawn(dir, command)
+    }
+
+    /// Starts `sextant serve` with no flags and nothing of the caller's environment, as the
+    /// README's first command does, in its scratch directory (data in `sextant-data` there,
+    /// the default address), and waits until it listens.
+    pub fn start_on_defaults() -> Server {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
+        command.arg("serve").current_dir(dir.path()).env_clear();
+        Server::spawn(dir, command)
+    }
+
+    fn spawn(dir: tempfile::TempDir, mut command: Command) -> Server {
+        let mut child = command
             .env("SEXTANT_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -87,7 +103,7 @@ impl Drop for Server {
 /// Waits until a `sextant serve` started with a piped standard output says where it listens,
 /// and returns that address (`http://127.0.0.1:PORT`). Its output is read on from then on,
 /// so that the server never blocks on a full pipe.
-pub fn wait_until_listening(child: &mut Child) -> String {
+fn wait_until_listening(child: &mut Child) -> String {
     let stdout = child.stdout.take().expect("a piped stdout");
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
