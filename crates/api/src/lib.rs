@@ -45,11 +45,30 @@ pub mod paths {
     /// `GET` lists custom events (SignalFx's `/v2/event`).
     pub const EVENTS: &str = "/api/native/v1/events";
 
+    /// `GET` lists event collections, `POST` creates one.
+    pub const COLLECTIONS: &str = "/api/native/v1/collections";
+    /// `GET` reads a collection's schema and counts, `PUT` adds columns to its schema.
+    pub const COLLECTION: &str = "/api/native/v1/collections/{name}";
+    /// `GET` reads a collection's inferences joined with their labels.
+    pub const COLLECTION_EVENTS: &str = "/api/native/v1/collections/{name}/events";
+    /// `GET` aggregates a collection per time window.
+    pub const COLLECTION_STATS: &str = "/api/native/v1/collections/{name}/stats";
+    /// `POST` ingests events in TruEra's streaming request shape (`model_id` names the
+    /// collection). Not under the native prefix: it is the path TruEra's clients post to.
+    pub const INGEST_EVENTS: &str = "/api/v0/ingest/streaming/events";
+
     /// The path of the annotation `id`.
     pub fn annotation(id: &str) -> String {
         format!("{ANNOTATIONS}/{id}")
     }
+
+    /// The path of the collection `name` (and of its `events` or `stats` with a suffix).
+    pub fn collection(name: &str, suffix: &str) -> String {
+        format!("{COLLECTIONS}/{name}{suffix}")
+    }
 }
+
+pub mod collections;
 
 /// The body of every refused request: `{"error": "..."}`, with the status of the error's kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

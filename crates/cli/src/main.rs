@@ -44,6 +44,10 @@ enum Command {
     /// List the annotations of a running server.
     #[command(subcommand)]
     Annotations(commands::rules::AnnotationsCommand),
+    /// Event collections: create them from schema files, send model events, read them
+    /// joined with their labels, and their statistics per window.
+    #[command(subcommand)]
+    Collections(commands::collections::CollectionsCommand),
     /// Manage the users annotations are assigned to.
     #[command(subcommand)]
     Users(commands::rules::UsersCommand),
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Config(command) => commands::config::run(command),
         Command::Query(args) => commands::query::run(args).map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => commands::ingest::run(args),
+        Command::Collections(command) => commands::collections::run(command),
         Command::Events(args) => commands::events::run(args).map(|()| ExitCode::SUCCESS),
         Command::Rules(command) => commands::rules::run(command).map(|()| ExitCode::SUCCESS),
         Command::Annotations(command) => {

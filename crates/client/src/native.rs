@@ -20,6 +20,8 @@
 //! A refused call is [`Error::Api`] with the HTTP status and the server's message. Plain
 //! `http://` only, like the KairosDB client.
 
+pub mod collections;
+
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

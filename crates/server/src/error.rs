@@ -248,6 +248,20 @@ impl From<sextant_model::BatchError> for HttpError {
     }
 }
 
+impl From<sextant_collections::Error> for HttpError {
+    /// A schema's problems are shown one per entry; a damaged file or failed sync is an
+    /// internal error whose detail goes to the log.
+    fn from(error: sextant_collections::Error) -> HttpError {
+        match error {
+            sextant_collections::Error::Schema(problems) => HttpError::with_messages(
+                ErrorKind::InvalidInput,
+                problems.iter().map(ToString::to_string).collect(),
+            ),
+            other => HttpError::new(other.kind(), other),
+        }
+    }
+}
+
 impl From<sextant_kairos::Error> for HttpError {
     /// The KairosDB model is pure and knows no kinds: an invalid request is invalid input; an
     /// evaluation failure (a NaN result, `rate` meeting two points at one timestamp) is caused

@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod budget;
+pub mod collections;
 pub mod error;
 pub mod influx;
 pub mod kairos;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub query_timeout: std::time::Duration,
     /// Failed logins per address ([`crate::login::LoginLimiter`]).
     pub logins: Arc<crate::login::LoginLimiter>,
+    /// Event collections, when the binary opened them ([`AppState::with_collections`]).
+    pub collections: Option<Arc<sextant_collections::Collections>>,
 }
 
 impl AppState {
@@ -67,7 +69,14 @@ impl AppState {
             webhooks: None,
             query_timeout: crate::budget::DEFAULT_QUERY_TIMEOUT,
             logins: Arc::default(),
+            collections: None,
         }
+    }
+
+    /// The same state serving the event collections of `collections`.
+    pub fn with_collections(mut self, collections: Arc<sextant_collections::Collections>) -> Self {
+        self.collections = Some(collections);
+        self
     }
 
     /// The same state stopping queries that run longer than `timeout`.

@@ -8,7 +8,7 @@
 //! each, which the server stores whole or not at all; one batch is in flight while the next
 //! is read.
 
-mod files;
+pub(crate) mod files;
 mod rows;
 
 use std::io::IsTerminal;

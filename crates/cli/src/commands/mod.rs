@@ -1,5 +1,6 @@
 //! The subcommands of `sextant`, one module each.
 
+pub mod collections;
 pub mod config;
 pub mod events;
 pub mod ingest;

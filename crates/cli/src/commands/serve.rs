@@ -66,6 +66,12 @@ pub struct ServeArgs {
     /// a query whose client goes away stops too.
     #[arg(long, env = "SEXTANT_QUERY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     query_timeout: std::time::Duration,
+    /// The most tags an event of a collection may carry (more is `MAX_TAGS_EXCEEDED`).
+    #[arg(long, env = "SEXTANT_COLLECTION_MAX_TAGS", default_value_t = 10)]
+    collection_max_tags: usize,
+    /// How far in the future an inference's time may be (later is `TIMESTAMP_OUT_OF_BOUNDS`).
+    #[arg(long, env = "SEXTANT_COLLECTION_FUTURE_MARGIN", default_value = "24h", value_parser = parse_duration)]
+    collection_future_margin: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -232,7 +238,23 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
         },
     );
     rules.listen(webhooks.listener());
+    let collections_dir = args.data_dir.join("collections");
+    let collections = sextant_collections::Collections::open(
+        &collections_dir,
+        sextant_collections::Limits {
+            max_tags: args.collection_max_tags,
+            future_margin: i64::try_from(args.collection_future_margin.as_nanos())
+                .unwrap_or(i64::MAX),
+        },
+    )
+    .with_context(|| {
+        format!(
+            "cannot open the event collections in {}",
+            collections_dir.display()
+        )
+    })?;
     let state = AppState::new(catalog, store.clone(), rules.clone())
+        .with_collections(Arc::new(collections))
         .with_webhook_allow(webhook_allow)
         .with_webhooks(webhooks.clone())
         .with_query_timeout(args.query_timeout);

@@ -16,6 +16,8 @@ pub struct Server {
     pub url: String,
     child: Child,
     dir: tempfile::TempDir,
+    /// The extra `sextant serve` arguments it was started with, for [`Server::kill_and_restart`].
+    extra: Vec<String>,
 }
 
 impl Server {
@@ -27,13 +29,28 @@ impl Server {
     /// Starts a server with more `sextant serve` arguments and waits until it listens.
     pub fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["--bootstrap-token", TOKEN])
-            .args(extra);
-        Server::spawn(dir, command)
+        let command = serve_command(dir.path(), extra);
+        let mut server = Server::spawn(dir, command);
+        server.extra = extra.iter().map(|a| a.to_string()).collect();
+        server
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and starts a new one on the same data
+    /// directory (on a new port: `url` changes).
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let mut command = serve_command(self.dir.path(), &extra);
+        let mut child = command
+            .env("SEXTANT_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the sextant binary starts");
+        self.url = wait_until_listening(&mut child);
+        self.child = child;
     }
 
     /// Starts `sextant serve` with no flags and nothing of the caller's environment, as the
@@ -55,7 +72,12 @@ impl Server {
             .spawn()
             .expect("the sextant binary starts");
         let url = wait_until_listening(&mut child);
-        Server { url, child, dir }
+        Server {
+            url,
+            child,
+            dir,
+            extra: Vec::new(),
+        }
     }
 
     /// The server process.
@@ -91,6 +113,17 @@ impl Server {
             .await
             .expect("the server accepts connections")
     }
+}
+
+/// `sextant serve` on a free port with its data in `dir/data` and the test key.
+fn serve_command(dir: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--bootstrap-token", TOKEN])
+        .args(extra);
+    command
 }
 
 impl Drop for Server {

@@ -1,0 +1,442 @@
+//! Event collections against the real binary: schemas from files, TruEra-shaped ingest with
+//! every error type and its event indexes, the 1000-event limit, labels before and after
+//! their inference, resends, restarts after SIGKILL, reads, statistics and the CLI's file
+//! ingest.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Server, TOKEN, text};
+use serde_json::{Value, json};
+
+const INGEST: &str = "/api/v0/ingest/streaming/events";
+
+fn example(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/collections")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// A server with the example collection `churn` created through the CLI.
+fn server_with_churn() -> Server {
+    let server = Server::start();
+    let out = server.sextant(&[
+        "collections",
+        "create",
+        "churn",
+        "--schema",
+        &example("churn_model.yml"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "created collection churn (9 columns)\n");
+    server
+}
+
+async fn post(server: &Server, body: &Value) -> (u16, Value) {
+    let reply = reqwest::Client::new()
+        .post(format!("{}{INGEST}", server.url))
+        .bearer_auth(TOKEN)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap())
+}
+
+async fn ingest(server: &Server, events: Vec<Value>) -> Value {
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|data| json!({"data": data}))
+        .collect();
+    let (status, body) = post(
+        server,
+        &json!({"project_id": "retention", "model_id": "churn", "events": events}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The rows of `collections query churn --format json`.
+fn rows(server: &Server) -> Vec<Value> {
+    let out = server.sextant(&["collections", "query", "churn", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn inference(id: &str, minute: u32) -> Value {
+    json!({
+        "id": id, "ts": format!("2026-11-30T10:{minute:02}:00Z"), "tags": ["web"],
+        "f1": 0.5, "f2": 2, "f3": "monthly", "f4": true,
+        "proba": 0.75, "prediction": 1, "extra1": "DE"
+    })
+}
+
+#[tokio::test]
+async fn the_seed_inference_and_its_later_label_read_back_joined() {
+    let server = server_with_churn();
+    let answer = ingest(
+        &server,
+        vec![json!({
+            "id": "a_guid", "ts": "2026-11-30T09:15:00Z", "tags": ["tag1", "tag2", "tag3"],
+            "f1": 0.1, "f2": 2, "f3": "A", "f4": false, "proba": 0.8, "prediction": 1,
+            "extra1": "CA", "extra2": "Male"
+        })],
+    )
+    .await;
+    assert_eq!(
+        answer,
+        json!({"validation_errors": [], "num_events": 1, "num_errors": 0})
+    );
+    let row = &rows(&server)[0];
+    assert_eq!(row["actual"], Value::Null, "no label yet");
+
+    ingest(&server, vec![json!({"id": "a_guid", "actual": 0})]).await;
+    let rows = rows(&server);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0],
+        json!({
+            "id": "a_guid", "ts": 1_796_030_100_000_000_000i64, "tags": ["tag1", "tag2", "tag3"],
+            "project_id": "retention", "f1": 0.1, "f2": 2, "f3": "A", "f4": false,
+            "proba": 0.8, "prediction": 1, "extra1": "CA", "extra2": "Male", "actual": 0
+        })
+    );
+}
+
+#[tokio::test]
+async fn every_error_type_names_its_column_and_events() {
+    let server = server_with_churn();
+    let mut no_prediction = inference("e1", 1);
+    no_prediction.as_object_mut().unwrap().remove("prediction");
+    let mut wrong_type = inference("e2", 2);
+    wrong_type["f2"] = json!(2.5);
+    let mut also_wrong = inference("e3", 3);
+    also_wrong["f2"] = json!("two");
+    let mut bad_time = inference("e4", 4);
+    bad_time["ts"] = json!("30/11/2026 10:04");
+    let mut old = inference("e5", 5);
+    old["ts"] = json!("1969-07-20T20:17:40Z");
+    let mut future = inference("e6", 6);
+    future["ts"] = json!("2999-01-01T00:00:00Z");
+    let mut tagged = inference("e7", 7);
+    tagged["tags"] = json!(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]);
+    let mut unknown = inference("e8", 8);
+    unknown["colour"] = json!("red");
+    let duplicate = {
+        let mut d = inference("ok1", 9);
+        d["f1"] = json!(0.9);
+        d
+    };
+    let mut int_as_double = inference("e9", 10);
+    int_as_double["f2"] = json!(2.0);
+    let answer = ingest(
+        &server,
+        vec![
+            inference("ok1", 0), // 0: stored
+            no_prediction,       // 1
+            wrong_type,          // 2
+            also_wrong,          // 3
+            bad_time,            // 4
+            old,                 // 5
+            future,              // 6
+            tagged,              // 7
+            unknown,             // 8
+            duplicate,           // 9: a different inference with id ok1
+            int_as_double,       // 10: stored, 2.0 is the integer 2
+        ],
+    )
+    .await;
+    let errors: Vec<(String, String, Vec<u64>)> = answer["validation_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(!e["message"].as_str().unwrap().is_empty());
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["column_name"].as_str().unwrap().to_owned(),
+                e["event_indexes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_u64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    let want = |t: &str, c: &str, i: Vec<u64>| (t.to_owned(), c.to_owned(), i);
+    assert_eq!(
+        errors,
+        [
+            want("MISSING_COLUMN", "prediction", vec![1]),
+            want("TYPE_MISMATCH", "f2", vec![2, 3]),
+            want("TIMESTAMP_INVALID", "ts", vec![4]),
+            want("TIMESTAMP_OUT_OF_BOUNDS", "ts", vec![5, 6]),
+            want("MAX_TAGS_EXCEEDED", "tags", vec![7]),
+            want("UNKNOWN_COLUMN", "colour", vec![8]),
+            want("DUPLICATE_ID", "id", vec![9]),
+        ]
+    );
+    assert_eq!(answer["num_events"], 11);
+    assert_eq!(answer["num_errors"], 9);
+    let messages = answer.to_string();
+    assert!(messages.contains("2.5"), "the value is quoted: {messages}");
+    let stored: Vec<String> = rows(&server)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored, ["ok1", "e9"]);
+}
+
+#[tokio::test]
+async fn more_than_1000_events_are_refused_whole() {
+    let server = server_with_churn();
+    let events: Vec<Value> = (0..1001)
+        .map(|i| json!({"data": inference(&format!("id{i}"), 0)}))
+        .collect();
+    let (status, body) = post(
+        &server,
+        &json!({"project_id": "p", "model_id": "churn", "events": events}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"],
+        "1001 events in one request; the limit is 1000: split them into several requests"
+    );
+    assert!(rows(&server).is_empty());
+    // 1000 is fine.
+    let events: Vec<Value> = (0..1000).map(|i| inference(&format!("id{i}"), 0)).collect();
+    let answer = ingest(&server, events).await;
+    assert_eq!(answer["num_errors"], 0);
+    assert_eq!(rows(&server).len(), 1000);
+}
+
+#[tokio::test]
+async fn a_label_joins_its_inference_whichever_comes_first_and_the_latest_wins() {
+    let server = server_with_churn();
+    // Label first, then its inference.
+    ingest(&server, vec![json!({"id": "early", "actual": 1})]).await;
+    ingest(&server, vec![inference("early", 1), inference("late", 2)]).await;
+    // Label after, then a correction.
+    ingest(&server, vec![json!({"id": "late", "actual": 0})]).await;
+    ingest(&server, vec![json!({"id": "late", "actual": 1})]).await;
+    let labels: Vec<(String, Value)> = rows(&server)
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["actual"].clone()))
+        .collect();
+    assert_eq!(
+        labels,
+        [("early".into(), json!(1)), ("late".into(), json!(1))]
+    );
+    // A label of an unknown id waits without an error; an empty event is not a label.
+    let answer = ingest(
+        &server,
+        vec![json!({"id": "nobody-yet", "actual": 0}), json!({"id": "x"})],
+    )
+    .await;
+    assert_eq!(answer["num_errors"], 1);
+    assert_eq!(answer["validation_errors"][0]["event_indexes"], json!([1]));
+}
+
+#[tokio::test]
+async fn an_identical_resend_is_a_no_op_and_a_different_one_a_duplicate() {
+    let server = server_with_churn();
+    ingest(&server, vec![inference("r1", 1)]).await;
+    let again = ingest(&server, vec![inference("r1", 1), inference("r1", 1)]).await;
+    assert_eq!(again["num_errors"], 0, "retries are safe: {again}");
+    let mut changed = inference("r1", 1);
+    changed["proba"] = json!(0.2);
+    let answer = ingest(&server, vec![inference("r2", 2), changed]).await;
+    assert_eq!(answer["num_errors"], 1);
+    assert_eq!(answer["validation_errors"][0]["type"], "DUPLICATE_ID");
+    assert_eq!(answer["validation_errors"][0]["event_indexes"], json!([1]));
+    let rows = rows(&server);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["proba"], 0.75, "the first inference stays");
+}
+
+#[tokio::test]
+async fn acknowledged_events_survive_sigkill_and_restart() {
+    let mut server = server_with_churn();
+    ingest(
+        &server,
+        vec![inference("k1", 1), json!({"id": "k1", "actual": 1})],
+    )
+    .await;
+    ingest(&server, vec![json!({"id": "k2", "actual": 0})]).await;
+    server.kill_and_restart();
+    ingest(&server, vec![inference("k2", 2)]).await;
+    // After a restart the id index still refuses a different inference.
+    let mut changed = inference("k1", 1);
+    changed["f1"] = json!(0.0);
+    let answer = ingest(&server, vec![changed]).await;
+    assert_eq!(answer["validation_errors"][0]["type"], "DUPLICATE_ID");
+    server.kill_and_restart();
+    let rows: Vec<(String, Value)> = rows(&server)
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["actual"].clone()))
+        .collect();
+    assert_eq!(rows, [("k1".into(), json!(1)), ("k2".into(), json!(0))]);
+}
+
+#[test]
+fn schema_files_report_every_mistake_by_line_and_columns_can_only_be_added() {
+    let server = server_with_churn();
+    std::fs::write(
+        server.path("bad.yml"),
+        "id_column: id\ninput_columns:\n  - {name: f1, type: double}\n  - {nme: f2, type: int}\n",
+    )
+    .unwrap();
+    let out = server.sextant(&["collections", "create", "bad", "--schema", "bad.yml"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out.stderr),
+        "error: bad.yml:3: input_columns[0].type: unknown column type \"double\"; the types are float, int, string, bool\n\
+         bad.yml:4: input_columns[1].nme: unknown key `nme` in a column; did you mean `name`?\n"
+    );
+
+    let schema = std::fs::read_to_string(example("churn_model.yml")).unwrap();
+    std::fs::write(
+        server.path("more.yml"),
+        format!("{schema}  - {{name: channel, type: string}}\n"),
+    )
+    .unwrap();
+    let out = server.sextant(&["collections", "update", "churn", "--schema", "more.yml"]);
+    assert_eq!(
+        text(&out.stdout),
+        "collection churn: 1 column added\n",
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(
+        server.path("changed.yml"),
+        schema.replace("{name: f2, type: int}", "{name: f2, type: float}"),
+    )
+    .unwrap();
+    let out = server.sextant(&["collections", "update", "churn", "--schema", "changed.yml"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "changing column `f2` from int to float is refused: stored events hold int values"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("column `channel` (an extra string) is missing"),
+        "{err}"
+    );
+
+    let out = server.sextant(&["collections", "query", "chrun"]);
+    assert!(
+        text(&out.stderr).contains("no collection named `chrun`; did you mean `churn`?"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_cli_sends_files_names_refused_lines_and_summarizes_windows() {
+    let server = server_with_churn();
+    let out = server.sextant(&[
+        "collections",
+        "ingest",
+        "churn",
+        &example("events.jsonl"),
+        "--project",
+        "retention",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "5 events sent to churn, 5 stored, 0 refused\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.status.success());
+
+    std::fs::write(
+        server.path("more.csv"),
+        "id,ts,tags,f1,f2,f3,f4,proba,prediction,extra1,actual\n\
+         cust-0004,2026-11-30T11:00:00Z,web;eu,0.3,4,monthly,true,0.4,0,DE,0\n\
+         cust-0005,2026-11-30T11:30:00Z,app,0.9,many,yearly,false,0.9,1,FR,\n\
+         cust-0006,2026-11-30T11:45:00Z,,0.1,7,monthly,true,0.2,0,,1\n",
+    )
+    .unwrap();
+    let out = server.sextant(&["collections", "ingest", "churn", "more.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    let summary = text(&out.stdout);
+    assert!(
+        summary.starts_with(
+            "3 events sent to churn, 2 stored, 1 refused\n  line 3: TYPE_MISMATCH f2: "
+        ),
+        "{summary}"
+    );
+
+    let out = server.sextant(&[
+        "collections",
+        "stats",
+        "churn",
+        "--every",
+        "1h",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["compared"], json!({"actual": "prediction"}));
+    let windows = stats["windows"].as_array().unwrap();
+    let counts: Vec<u64> = windows
+        .iter()
+        .map(|w| w["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [2, 1, 2], "09:00, 10:00 and 11:00");
+    // 09:00: cust-0001 (predicted 1, actually 1) labelled, cust-0002 not.
+    assert_eq!(windows[0]["labeled_share"], 0.5);
+    assert_eq!(windows[0]["accuracy"]["actual"], 1.0);
+    assert_eq!(windows[0]["means"]["f2"], 7.0);
+    // 10:00: cust-0003 predicted 1, actually 0.
+    assert_eq!(windows[1]["accuracy"]["actual"], 0.0);
+
+    let out = server.sextant(&["collections", "stats", "churn", "--every", "1h"]);
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("accuracy actual") && table.contains("2026-11-30T09:00:00Z"),
+        "{table}"
+    );
+
+    let out = server.sextant(&[
+        "collections",
+        "query",
+        "churn",
+        "--tag",
+        "eu",
+        "--format",
+        "csv",
+    ]);
+    let csv = text(&out.stdout);
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "a header and two rows tagged eu: {csv}"
+    );
+    assert!(
+        csv.contains("cust-0004,2026-11-30T11:00:00.000000000Z,\"[web, eu]\""),
+        "{csv}"
+    );
+
+    let out = server.sextant(&["collections", "list"]);
+    assert_eq!(
+        text(&out.stdout),
+        "churn\t9 columns\t5 inferences\t4 labels\n"
+    );
+}

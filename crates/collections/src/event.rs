@@ -1,0 +1,633 @@
+//! The ingest request in TruEra's shape, and the check of each event against a schema.
+//!
+//! This is the decoder of untrusted bytes (fuzzed by `collection_events`): a request that is not
+//! the expected JSON shape is refused whole, naming where; an event that breaks the schema is
+//! refused alone, with every error it has.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use sextant_api::collections::{ColumnRole, ColumnType, IngestResponse, ValidationError};
+
+use crate::schema::{Key, Schema};
+
+/// The most events one request may hold.
+pub const MAX_EVENTS: usize = 1_000;
+/// The longest an id may be, in bytes.
+pub const MAX_ID_LEN: usize = 1_024;
+
+/// Limits on events, set by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most tags an event may carry (`MAX_TAGS_EXCEEDED` beyond).
+    pub max_tags: usize,
+    /// How far in the future an inference's time may be, in nanoseconds.
+    pub future_margin: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_tags: 10,
+            future_margin: 86_400 * 1_000_000_000,
+        }
+    }
+}
+
+/// A value of a typed column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    /// A double.
+    Float(f64),
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Str(String),
+    /// A bool.
+    Bool(bool),
+}
+
+/// An inference: a model's inputs and outputs at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inference {
+    /// Its id.
+    pub id: String,
+    /// Its time, nanoseconds since the epoch.
+    pub ts: i64,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The request's `project_id`.
+    pub project: String,
+    /// Row values by slot (inputs, predictions, extras); shorter than the schema's row columns
+    /// when the columns after it were added later.
+    pub values: Vec<Option<Value>>,
+}
+
+/// A label: the ground truth for an id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    /// The id of the inference it is for.
+    pub id: String,
+    /// Label values by slot.
+    pub values: Vec<Option<Value>>,
+}
+
+/// An accepted event, as logged and applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Entry {
+    /// An inference.
+    Inference(Inference),
+    /// A label.
+    Label(Label),
+}
+
+/// Why an event was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorType {
+    /// A column the event needs is absent (or null).
+    MissingColumn,
+    /// A value is not of its column's type.
+    TypeMismatch,
+    /// The timestamp is not RFC 3339 text.
+    TimestampInvalid,
+    /// The timestamp is before 1970 or too far in the future.
+    TimestampOutOfBounds,
+    /// A different inference with this id is stored (or earlier in the request).
+    DuplicateId,
+    /// More tags than allowed.
+    MaxTagsExceeded,
+    /// A key the schema does not have.
+    UnknownColumn,
+}
+
+impl ErrorType {
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorType::MissingColumn => "MISSING_COLUMN",
+            ErrorType::TypeMismatch => "TYPE_MISMATCH",
+            ErrorType::TimestampInvalid => "TIMESTAMP_INVALID",
+            ErrorType::TimestampOutOfBounds => "TIMESTAMP_OUT_OF_BOUNDS",
+            ErrorType::DuplicateId => "DUPLICATE_ID",
+            ErrorType::MaxTagsExceeded => "MAX_TAGS_EXCEEDED",
+            ErrorType::UnknownColumn => "UNKNOWN_COLUMN",
+        }
+    }
+}
+
+/// One error of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventError {
+    /// Its type.
+    pub error_type: ErrorType,
+    /// The column.
+    pub column: String,
+    /// What is wrong, quoting the value.
+    pub message: String,
+}
+
+impl EventError {
+    fn new(error_type: ErrorType, column: &str, message: String) -> EventError {
+        EventError {
+            error_type,
+            column: column.to_owned(),
+            message,
+        }
+    }
+}
+
+/// A decoded request: which collection, which project, and each event's data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The project the events are sent for (empty when the request names none).
+    pub project_id: String,
+    /// The collection.
+    pub model_id: String,
+    /// Each event's `data`.
+    pub events: Vec<Map<String, Json>>,
+}
+
+#[derive(Deserialize)]
+struct RawRequest {
+    #[serde(default)]
+    project_id: Option<Json>,
+    model_id: Option<Json>,
+    events: Option<Vec<Json>>,
+}
+
+/// Decodes a request body. The error names what is wrong and where (`events[3].data`).
+pub fn decode_request(body: &[u8]) -> Result<Request, String> {
+    let raw: RawRequest = serde_json::from_slice(body).map_err(|e| {
+        format!("the body is not an ingest request ({{\"project_id\", \"model_id\", \"events\": [{{\"data\": {{...}}}}]}}): {e}")
+    })?;
+    let text = |value: Option<Json>, field: &str, required: bool| match value {
+        Some(Json::String(s)) => Ok(s),
+        None | Some(Json::Null) if !required => Ok(String::new()),
+        None | Some(Json::Null) => Err(format!("`{field}` is missing: it names the collection")),
+        Some(other) => Err(format!("`{field}` must be text, found {other}")),
+    };
+    let model_id = text(raw.model_id, "model_id", true)?;
+    let project_id = text(raw.project_id, "project_id", false)?;
+    let events = raw
+        .events
+        .ok_or("`events` is missing: it lists the events to ingest")?;
+    if events.len() > MAX_EVENTS {
+        return Err(format!(
+            "{} events in one request; the limit is {MAX_EVENTS}: split them into several requests",
+            events.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(events.len());
+    for (i, event) in events.into_iter().enumerate() {
+        let Json::Object(mut event) = event else {
+            return Err(format!(
+                "events[{i}] must be an object {{\"data\": {{...}}}}, found {}",
+                kind(&event)
+            ));
+        };
+        match event.remove("data") {
+            Some(Json::Object(data)) => out.push(data),
+            Some(other) => {
+                return Err(format!(
+                    "events[{i}].data must be an object of column values, found {}",
+                    kind(&other)
+                ));
+            }
+            None => return Err(format!("events[{i}] has no `data` object")),
+        }
+    }
+    Ok(Request {
+        project_id,
+        model_id,
+        events: out,
+    })
+}
+
+/// Checks one event's data against `schema`: the entries it makes (an inference, a label, or
+/// an inference and its label) or every error it has.
+pub fn check_event(
+    schema: &Schema,
+    data: &Map<String, Json>,
+    project: &str,
+    now: i64,
+    limits: Limits,
+) -> Result<Vec<Entry>, Vec<EventError>> {
+    let mut errors = Vec::new();
+    let mut id = None;
+    let mut ts = None;
+    let mut tags = Vec::new();
+    let mut row: Vec<Option<Value>> = vec![None; schema.row_columns.len()];
+    let mut labels: Vec<Option<Value>> = vec![None; schema.label_columns.len()];
+    let mut inference = false;
+    let mut any_label = false;
+    for (name, value) in data {
+        let Some(key) = schema.key(name) else {
+            let hint = sextant_expr::did_you_mean(name, schema.names())
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            errors.push(EventError::new(
+                ErrorType::UnknownColumn,
+                name,
+                format!("the schema has no column `{name}`{hint}"),
+            ));
+            continue;
+        };
+        if value.is_null() {
+            continue;
+        }
+        match key {
+            Key::Id => match value {
+                Json::String(s) if !s.is_empty() && s.len() <= MAX_ID_LEN => id = Some(s.clone()),
+                Json::Number(n) if n.is_i64() || n.is_u64() => id = Some(n.to_string()),
+                _ => errors.push(EventError::new(
+                    ErrorType::TypeMismatch,
+                    name,
+                    format!(
+                        "an id must be text of 1 to {MAX_ID_LEN} bytes or an integer, found {}",
+                        quote(value)
+                    ),
+                )),
+            },
+            Key::Timestamp => {
+                inference = true;
+                match timestamp(value, now, limits) {
+                    Ok(t) => ts = Some(t),
+                    Err((error_type, message)) => {
+                        errors.push(EventError::new(error_type, name, message))
+                    }
+                }
+            }
+            Key::Tags => {
+                inference = true;
+                match value {
+                    Json::Array(items) if items.iter().all(Json::is_string) => {
+                        if items.len() > limits.max_tags {
+                            errors.push(EventError::new(
+                                ErrorType::MaxTagsExceeded,
+                                name,
+                                format!(
+                                    "{} tags; an event may carry at most {}",
+                                    items.len(),
+                                    limits.max_tags
+                                ),
+                            ));
+                        } else {
+                            tags = items
+                                .iter()
+                                .filter_map(|t| t.as_str().map(str::to_owned))
+                                .collect();
+                        }
+                    }
+                    _ => errors.push(EventError::new(
+                        ErrorType::TypeMismatch,
+                        name,
+                        format!("tags must be a list of strings, found {}", quote(value)),
+                    )),
+                }
+            }
+            Key::Row(slot) => {
+                inference = true;
+                let column = &schema.row_columns[slot];
+                match typed(value, column.column_type) {
+                    Ok(v) => row[slot] = Some(v),
+                    Err(message) => {
+                        errors.push(EventError::new(ErrorType::TypeMismatch, name, message))
+                    }
+                }
+            }
+            Key::Label(slot) => {
+                any_label = true;
+                let column = &schema.label_columns[slot];
+                match typed(value, column.column_type) {
+                    Ok(v) => labels[slot] = Some(v),
+                    Err(message) => {
+                        errors.push(EventError::new(ErrorType::TypeMismatch, name, message))
+                    }
+                }
+            }
+        }
+    }
+    let present = |name: &str| data.get(name).is_some_and(|v| !v.is_null());
+    if !present(&schema.id_column) {
+        errors.push(EventError::new(
+            ErrorType::MissingColumn,
+            &schema.id_column,
+            format!(
+                "every event needs its id in `{}`: labels find their inference by it",
+                schema.id_column
+            ),
+        ));
+    }
+    if inference || !any_label {
+        // An inference needs its time and every input and prediction.
+        if !present(&schema.timestamp_column) {
+            errors.push(EventError::new(
+                ErrorType::MissingColumn,
+                &schema.timestamp_column,
+                format!(
+                    "an inference needs its time in `{}` (RFC 3339)",
+                    schema.timestamp_column
+                ),
+            ));
+        }
+        for column in &schema.row_columns {
+            let required = matches!(column.role, ColumnRole::Input | ColumnRole::Prediction);
+            if required && !present(&column.name) {
+                errors.push(EventError::new(
+                    ErrorType::MissingColumn,
+                    &column.name,
+                    format!(
+                        "an inference needs every input and prediction column; `{}` is missing",
+                        column.name
+                    ),
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let id = id.unwrap_or_default();
+    let mut entries = Vec::with_capacity(2);
+    if inference || !any_label {
+        entries.push(Entry::Inference(Inference {
+            id: id.clone(),
+            ts: ts.unwrap_or_default(),
+            tags,
+            project: project.to_owned(),
+            values: row,
+        }));
+    }
+    if any_label {
+        entries.push(Entry::Label(Label { id, values: labels }));
+    }
+    Ok(entries)
+}
+
+/// The errors of a request gathered in TruEra's shape: one entry per type and column, the
+/// first message of each, every event index; `num_errors` counts refused events.
+pub fn response(num_events: usize, refused: &[(usize, Vec<EventError>)]) -> IngestResponse {
+    let mut grouped: BTreeMap<(ErrorType, String), (String, Vec<usize>)> = BTreeMap::new();
+    for (index, errors) in refused {
+        for error in errors {
+            let entry = grouped
+                .entry((error.error_type, error.column.clone()))
+                .or_insert_with(|| (error.message.clone(), Vec::new()));
+            if entry.1.last() != Some(index) {
+                entry.1.push(*index);
+            }
+        }
+    }
+    let mut validation_errors: Vec<ValidationError> = grouped
+        .into_iter()
+        .map(|((error_type, column), (message, mut indexes))| {
+            indexes.sort_unstable();
+            ValidationError {
+                error_type: error_type.name().to_owned(),
+                message,
+                column_name: column,
+                event_indexes: indexes,
+            }
+        })
+        .collect();
+    validation_errors.sort_by_key(|e| e.event_indexes.first().copied());
+    IngestResponse {
+        validation_errors,
+        num_events,
+        num_errors: refused.len(),
+    }
+}
+
+fn timestamp(value: &Json, now: i64, limits: Limits) -> Result<i64, (ErrorType, String)> {
+    let Json::String(text) = value else {
+        return Err((
+            ErrorType::TimestampInvalid,
+            format!(
+                "a timestamp must be RFC 3339 text (2024-05-01T12:00:00Z), found {}",
+                quote(value)
+            ),
+        ));
+    };
+    let parsed = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+        (
+            ErrorType::TimestampInvalid,
+            format!("{text:?} is not an RFC 3339 timestamp (2024-05-01T12:00:00Z): {e}"),
+        )
+    })?;
+    let out_of_bounds = |why: String| (ErrorType::TimestampOutOfBounds, why);
+    let ns = parsed
+        .timestamp_nanos_opt()
+        .ok_or_else(|| out_of_bounds(format!("{text:?} is outside the years 1678 to 2262")))?;
+    if ns < 0 {
+        return Err(out_of_bounds(format!("{text:?} is before 1970")));
+    }
+    if ns > now.saturating_add(limits.future_margin) {
+        let hours = limits.future_margin as f64 / 3.6e12;
+        return Err(out_of_bounds(format!(
+            "{text:?} is more than {hours} h in the future"
+        )));
+    }
+    Ok(ns)
+}
+
+fn typed(value: &Json, column_type: ColumnType) -> Result<Value, String> {
+    let mismatch = || {
+        format!(
+            "expected {} ({}), found {}",
+            match column_type {
+                ColumnType::Float => "a number",
+                ColumnType::Int => "a whole number",
+                ColumnType::String => "text",
+                ColumnType::Bool => "true or false",
+            },
+            column_type.name(),
+            quote(value)
+        )
+    };
+    match (column_type, value) {
+        (ColumnType::Float, Json::Number(n)) => n.as_f64().map(Value::Float).ok_or_else(mismatch),
+        (ColumnType::Int, Json::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Value::Int(i));
+            }
+            // JSON numbers are doubles on this wire: 2.0 is the integer 2.
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => {
+                    Ok(Value::Int(f as i64))
+                }
+                _ => Err(mismatch()),
+            }
+        }
+        (ColumnType::String, Json::String(s)) => Ok(Value::Str(s.clone())),
+        (ColumnType::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
+        _ => Err(mismatch()),
+    }
+}
+
+fn kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "text",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// A value as a message quotes it, cut to 80 characters.
+fn quote(value: &Json) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 80 {
+        let cut: String = text.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sextant_api::collections::{CollectionSchema, ColumnSpec};
+
+    fn schema() -> Schema {
+        let col = |name: &str, column_type| ColumnSpec {
+            name: name.into(),
+            column_type,
+        };
+        Schema::from_spec(&CollectionSchema {
+            tags_column: Some("tags".into()),
+            input_columns: vec![col("f1", ColumnType::Float), col("f2", ColumnType::Int)],
+            prediction_columns: vec![col("prediction", ColumnType::Int)],
+            label_columns: vec![col("actual", ColumnType::Int)],
+            extra_columns: vec![col("extra1", ColumnType::String)],
+            ..CollectionSchema::default()
+        })
+        .unwrap()
+    }
+
+    const NOW: i64 = 1_767_225_600_000_000_000; // 2026-01-01
+
+    fn check(json: &str) -> Result<Vec<Entry>, Vec<(ErrorType, String)>> {
+        let data: Map<String, Json> = serde_json::from_str(json).unwrap();
+        check_event(&schema(), &data, "p", NOW, Limits::default()).map_err(|errors| {
+            let mut errors: Vec<_> = errors
+                .into_iter()
+                .map(|e| (e.error_type, e.column))
+                .collect();
+            errors.sort();
+            errors
+        })
+    }
+
+    #[test]
+    fn an_inference_with_its_label_makes_two_entries() {
+        let entries = check(
+            r#"{"id": "a", "ts": "2025-12-31T23:00:00Z", "f1": 0.5, "f2": 2.0, "prediction": 1, "actual": 0, "tags": ["x"]}"#,
+        )
+        .unwrap();
+        assert_eq!(entries.len(), 2);
+        let Entry::Inference(inference) = &entries[0] else {
+            panic!("{entries:?}")
+        };
+        assert_eq!(inference.ts, NOW - 3_600_000_000_000);
+        assert_eq!(
+            inference.values,
+            [
+                Some(Value::Float(0.5)),
+                Some(Value::Int(2)),
+                Some(Value::Int(1)),
+                None
+            ]
+        );
+        assert_eq!(
+            entries[1],
+            Entry::Label(Label {
+                id: "a".into(),
+                values: vec![Some(Value::Int(0))]
+            })
+        );
+        assert!(
+            matches!(&check(r#"{"id": 7, "actual": 1}"#).unwrap()[..], [Entry::Label(l)] if l.id == "7")
+        );
+    }
+
+    #[test]
+    fn every_error_of_an_event_is_named() {
+        use ErrorType::*;
+        assert_eq!(
+            check(r#"{"id": "a", "ts": "yesterday", "f1": "x", "f2": 2.5, "colour": 1}"#)
+                .unwrap_err(),
+            [
+                (MissingColumn, "prediction".into()),
+                (TypeMismatch, "f1".into()),
+                (TypeMismatch, "f2".into()),
+                (TimestampInvalid, "ts".into()),
+                (UnknownColumn, "colour".into()),
+            ]
+        );
+        assert_eq!(
+            check(r#"{"id": "a", "ts": "1969-12-31T23:59:59Z", "f1": 1, "f2": 1, "prediction": 1, "tags": ["1","2","3","4","5","6","7","8","9","10","11"]}"#).unwrap_err(),
+            [(TimestampOutOfBounds, "ts".into()), (MaxTagsExceeded, "tags".into())]
+        );
+        assert_eq!(
+            check(r#"{"ts": "2027-01-01T00:00:00Z", "f1": 1, "f2": 1, "prediction": 1}"#)
+                .unwrap_err(),
+            [
+                (MissingColumn, "id".into()),
+                (TimestampOutOfBounds, "ts".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_response_groups_by_type_and_column() {
+        let e = |t, c: &str| EventError::new(t, c, format!("{c} is wrong"));
+        let response = response(
+            5,
+            &[
+                (1, vec![e(ErrorType::TypeMismatch, "f1")]),
+                (
+                    3,
+                    vec![
+                        e(ErrorType::TypeMismatch, "f1"),
+                        e(ErrorType::MissingColumn, "ts"),
+                    ],
+                ),
+            ],
+        );
+        assert_eq!(response.num_events, 5);
+        assert_eq!(response.num_errors, 2);
+        assert_eq!(response.validation_errors.len(), 2);
+        assert_eq!(response.validation_errors[0].event_indexes, [1, 3]);
+        assert_eq!(response.validation_errors[1].column_name, "ts");
+    }
+
+    #[test]
+    fn malformed_requests_are_refused_whole_naming_where() {
+        assert!(
+            decode_request(b"[]")
+                .unwrap_err()
+                .contains("not an ingest request")
+        );
+        assert!(
+            decode_request(br#"{"events": []}"#)
+                .unwrap_err()
+                .contains("`model_id` is missing")
+        );
+        let err = decode_request(br#"{"model_id": "m", "events": [{"data": {}}, {"data": 3}]}"#)
+            .unwrap_err();
+        assert!(err.contains("events[1].data must be an object"), "{err}");
+        let many = format!(
+            r#"{{"model_id": "m", "events": [{}]}}"#,
+            vec![r#"{"data": {}}"#; 1001].join(",")
+        );
+        assert!(
+            decode_request(many.as_bytes())
+                .unwrap_err()
+                .contains("1001 events in one request; the limit is 1000")
+        );
+    }
+}

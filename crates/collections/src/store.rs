@@ -1,0 +1,780 @@
+//! The collections of a data directory.
+//!
+//! On disk, `<root>/org-<16 hex digits>/<name>/` holds a collection's `schema.json` (replaced
+//! atomically when columns are added) and its `events.log` ([`crate::log`]). In memory, each
+//! collection keeps its inferences column by column, an index from id to inference, the
+//! latest label of every id, and for each inference the label it joins with; opening replays
+//! the log.
+//!
+//! Writes to one collection are serialized: an ingest request checks its events, appends the
+//! accepted ones to the log and syncs, then applies them, while holding the collection's log.
+//! Reads take the in-memory state only and never wait for a sync.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use sextant_api::collections::{
+    Cell, CollectionSchema, ColumnRole, ColumnType, EventRows, EventsQuery, IngestResponse,
+    RowColumn, Stats, StatsQuery, StatsWindow,
+};
+use sextant_model::OrgId;
+
+use crate::event::{self, Entry, ErrorType, EventError, Inference, Label, Limits, Request, Value};
+use crate::log::Log;
+use crate::schema::{Schema, StoredSchema, check_collection_name};
+use crate::{Error, Result};
+
+const SCHEMA_FILE: &str = "schema.json";
+const LOG_FILE: &str = "events.log";
+/// An inference without a label.
+const NO_LABEL: u32 = u32::MAX;
+
+/// Every collection of every organization under one directory.
+#[derive(Debug)]
+pub struct Collections {
+    root: PathBuf,
+    limits: Limits,
+    map: RwLock<BTreeMap<(u64, String), Arc<Collection>>>,
+    /// Held while a collection is created, so that two creations of one name cannot race.
+    creating: Mutex<()>,
+}
+
+impl Collections {
+    /// Opens (creating if needed) the collections under `root`, replaying every log.
+    pub fn open(root: &Path, limits: Limits) -> Result<Collections> {
+        fs::create_dir_all(root).map_err(Error::io("create", root))?;
+        let mut map = BTreeMap::new();
+        for org_dir in read_dir(root)? {
+            let Some(org) = org_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("org-"))
+                .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            else {
+                continue;
+            };
+            for dir in read_dir(&org_dir)? {
+                if !dir.join(SCHEMA_FILE).exists() {
+                    continue;
+                }
+                let collection = Collection::open(&dir)?;
+                map.insert((org, collection.name.clone()), Arc::new(collection));
+            }
+        }
+        Ok(Collections {
+            root: root.to_owned(),
+            limits,
+            map: RwLock::new(map),
+            creating: Mutex::new(()),
+        })
+    }
+
+    /// The limits events are checked against.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Creates the collection `name` of `org` with the schema `spec`.
+    pub fn create(
+        &self,
+        org: OrgId,
+        name: &str,
+        spec: &CollectionSchema,
+    ) -> Result<Arc<Collection>> {
+        check_collection_name(name).map_err(Error::Invalid)?;
+        let schema = Schema::from_spec(spec).map_err(Error::Schema)?;
+        let _creating = self.creating.lock();
+        let key = (org.0, name.to_owned());
+        if self.map.read().contains_key(&key) {
+            return Err(Error::Exists(name.to_owned()));
+        }
+        let org_dir = self.root.join(format!("org-{:016x}", org.0));
+        let dir = org_dir.join(name);
+        // A directory left by a creation that failed half-way holds nothing acknowledged.
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(Error::io("clear", &dir))?;
+        }
+        fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        let log = Log::create(&dir.join(LOG_FILE))?;
+        // The schema is written last: a directory without it is not a collection.
+        write_schema(&dir, name, &schema)?;
+        sync_dir(&org_dir)?;
+        let collection = Arc::new(Collection {
+            name: name.to_owned(),
+            dir,
+            state: RwLock::new(State {
+                schema: Arc::new(schema.clone()),
+                data: Data::new(&schema),
+            }),
+            log: Mutex::new(log),
+        });
+        self.map.write().insert(key, collection.clone());
+        Ok(collection)
+    }
+
+    /// The collection `name` of `org`.
+    pub fn get(&self, org: OrgId, name: &str) -> Result<Arc<Collection>> {
+        let map = self.map.read();
+        if let Some(c) = map.get(&(org.0, name.to_owned())) {
+            return Ok(c.clone());
+        }
+        let names = map
+            .keys()
+            .filter(|(o, _)| *o == org.0)
+            .map(|(_, n)| n.as_str());
+        Err(Error::NotFound {
+            name: name.to_owned(),
+            suggestion: sextant_expr::did_you_mean(name, names).map(str::to_owned),
+        })
+    }
+
+    /// The collections of `org`, by name.
+    pub fn list(&self, org: OrgId) -> Vec<Arc<Collection>> {
+        self.map
+            .read()
+            .iter()
+            .filter(|((o, _), _)| *o == org.0)
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+}
+
+/// One collection: its schema, log and data.
+#[derive(Debug)]
+pub struct Collection {
+    name: String,
+    dir: PathBuf,
+    state: RwLock<State>,
+    /// The log; whoever holds it is the one writer.
+    log: Mutex<Log>,
+}
+
+#[derive(Debug)]
+struct State {
+    schema: Arc<Schema>,
+    data: Data,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SchemaFile {
+    name: String,
+    schema: StoredSchema,
+}
+
+impl Collection {
+    fn open(dir: &Path) -> Result<Collection> {
+        let path = dir.join(SCHEMA_FILE);
+        let text = fs::read(&path).map_err(Error::io("read", &path))?;
+        let file: SchemaFile = serde_json::from_slice(&text).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            offset: 0,
+            detail: e.to_string(),
+        })?;
+        let schema = Schema::from_stored(&file.schema);
+        let mut data = Data::new(&schema);
+        let log = Log::open(&dir.join(LOG_FILE), |entries| {
+            for entry in entries {
+                data.apply(entry, &schema);
+            }
+        })?;
+        Ok(Collection {
+            name: file.name,
+            dir: dir.to_owned(),
+            state: RwLock::new(State {
+                schema: Arc::new(schema),
+                data,
+            }),
+            log: Mutex::new(log),
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its schema now.
+    pub fn schema(&self) -> Arc<Schema> {
+        self.state.read().schema.clone()
+    }
+
+    /// Its name, schema and counts, as the native API describes it.
+    pub fn describe(&self) -> sextant_api::collections::Collection {
+        let state = self.state.read();
+        sextant_api::collections::Collection {
+            name: self.name.clone(),
+            schema: state.schema.spec(),
+            inferences: state.data.ids.len() as u64,
+            labels: state.data.labels.len() as u64,
+        }
+    }
+
+    /// Changes the schema to `spec`, which may only add columns.
+    pub fn update_schema(&self, spec: &CollectionSchema) -> Result<()> {
+        let _log = self.log.lock();
+        let next = self.schema().evolve(spec).map_err(Error::Schema)?;
+        write_schema(&self.dir, &self.name, &next)?;
+        let mut state = self.state.write();
+        state.data.widen(&next);
+        state.schema = Arc::new(next);
+        Ok(())
+    }
+
+    /// Ingests the events of `request`: each event is stored or refused alone, and the
+    /// stored ones are durable when this returns.
+    pub fn ingest(&self, request: &Request, now: i64, limits: Limits) -> Result<IngestResponse> {
+        let mut log = self.log.lock();
+        let schema = self.schema();
+        let mut refused: Vec<(usize, Vec<EventError>)> = Vec::new();
+        let mut accepted: Vec<Entry> = Vec::new();
+        {
+            let state = self.state.read();
+            // Inferences accepted earlier in this request, by id.
+            let mut pending: HashMap<String, usize> = HashMap::new();
+            for (index, data) in request.events.iter().enumerate() {
+                let entries =
+                    match event::check_event(&schema, data, &request.project_id, now, limits) {
+                        Ok(entries) => entries,
+                        Err(errors) => {
+                            refused.push((index, errors));
+                            continue;
+                        }
+                    };
+                let mut keep = Vec::with_capacity(entries.len());
+                let mut duplicate = None;
+                for entry in entries {
+                    if let Entry::Inference(inference) = &entry {
+                        let stored = state
+                            .data
+                            .index
+                            .get(inference.id.as_str())
+                            .map(|&row| state.data.same(row as usize, inference, &schema));
+                        let earlier = pending.get(inference.id.as_str()).map(
+                            |&at| matches!(&accepted[at], Entry::Inference(e) if e == inference),
+                        );
+                        match stored.or(earlier) {
+                            // Resent unchanged: a retry, accepted and not stored again.
+                            Some(true) => continue,
+                            Some(false) => {
+                                duplicate = Some(EventError {
+                                    error_type: ErrorType::DuplicateId,
+                                    column: schema.id_column.to_string(),
+                                    message: format!(
+                                        "a different inference with id {:?} is stored already; an inference cannot be changed (resending the same one is fine)",
+                                        inference.id
+                                    ),
+                                });
+                                break;
+                            }
+                            None => {}
+                        }
+                    }
+                    keep.push(entry);
+                }
+                if let Some(error) = duplicate {
+                    refused.push((index, vec![error]));
+                    continue;
+                }
+                for entry in keep {
+                    if let Entry::Inference(inference) = &entry {
+                        pending.insert(inference.id.clone(), accepted.len());
+                    }
+                    accepted.push(entry);
+                }
+            }
+        }
+        if !accepted.is_empty() {
+            log.append(&accepted)?;
+            let mut state = self.state.write();
+            let State { schema, data } = &mut *state;
+            for entry in accepted {
+                data.apply(entry, schema);
+            }
+        }
+        Ok(event::response(request.events.len(), &refused))
+    }
+
+    /// The inferences in `query`'s range (and with its tag), oldest first, joined with their
+    /// labels.
+    pub fn query(&self, query: &EventsQuery) -> EventRows {
+        let state = self.state.read();
+        let (schema, data) = (&state.schema, &state.data);
+        let mut columns = vec![
+            RowColumn {
+                name: schema.id_column.to_string(),
+                role: ColumnRole::Id,
+                column_type: None,
+            },
+            RowColumn {
+                name: schema.timestamp_column.to_string(),
+                role: ColumnRole::Timestamp,
+                column_type: None,
+            },
+        ];
+        if let Some(tags) = &schema.tags_column {
+            columns.push(RowColumn {
+                name: tags.to_string(),
+                role: ColumnRole::Tags,
+                column_type: None,
+            });
+        }
+        columns.push(RowColumn {
+            name: "project_id".to_owned(),
+            role: ColumnRole::Project,
+            column_type: None,
+        });
+        let order = column_order(schema);
+        for &(label, slot) in &order {
+            let column = if label {
+                &schema.label_columns[slot]
+            } else {
+                &schema.row_columns[slot]
+            };
+            columns.push(RowColumn {
+                name: column.name.to_string(),
+                role: column.role,
+                column_type: Some(column.column_type),
+            });
+        }
+        let rows_in_range = data.select(query.start, query.end, query.tag.as_deref());
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut rows = Vec::with_capacity(rows_in_range.len().min(limit));
+        for row in rows_in_range.into_iter().take(limit) {
+            let mut cells = Vec::with_capacity(columns.len());
+            cells.push(Cell::String(data.ids[row].to_string()));
+            cells.push(Cell::Int(data.ts[row]));
+            if schema.tags_column.is_some() {
+                cells.push(Cell::List(
+                    data.tags[row].iter().map(|t| t.to_string()).collect(),
+                ));
+            }
+            cells.push(Cell::String(data.projects[row].to_string()));
+            let label = data.label_of(row);
+            for &(is_label, slot) in &order {
+                let cell = if is_label {
+                    label
+                        .and_then(|l| l.get(slot))
+                        .and_then(|v| v.as_ref())
+                        .map(value_cell)
+                        .unwrap_or(Cell::Null)
+                } else {
+                    data.columns[slot].cell(row)
+                };
+                cells.push(cell);
+            }
+            rows.push(cells);
+        }
+        EventRows { columns, rows }
+    }
+
+    /// Per window of `query.every`: the count, the mean of every numeric column, the share
+    /// of inferences with a label, and accuracy or mean absolute error per label column.
+    pub fn stats(&self, query: &StatsQuery) -> Result<Stats> {
+        if query.every <= 0 {
+            return Err(Error::Invalid(format!(
+                "a window of {} ns; windows must be longer than zero",
+                query.every
+            )));
+        }
+        let state = self.state.read();
+        let (schema, data) = (&state.schema, &state.data);
+        // Which prediction each label is compared with: the first of the same type.
+        let mut compared = BTreeMap::new();
+        let mut comparisons = Vec::new();
+        for (label_slot, label) in schema.label_columns.iter().enumerate() {
+            let found = schema.row_columns.iter().enumerate().find(|(_, c)| {
+                c.role == ColumnRole::Prediction && c.column_type == label.column_type
+            });
+            if let Some((row_slot, prediction)) = found {
+                compared.insert(label.name.to_string(), prediction.name.to_string());
+                comparisons.push((label_slot, row_slot, label.column_type));
+            }
+        }
+        let numeric_rows: Vec<usize> = (0..schema.row_columns.len())
+            .filter(|&s| {
+                matches!(
+                    schema.row_columns[s].column_type,
+                    ColumnType::Float | ColumnType::Int
+                )
+            })
+            .collect();
+        let numeric_labels: Vec<usize> = (0..schema.label_columns.len())
+            .filter(|&s| {
+                matches!(
+                    schema.label_columns[s].column_type,
+                    ColumnType::Float | ColumnType::Int
+                )
+            })
+            .collect();
+        #[derive(Default, Clone)]
+        struct Acc {
+            count: u64,
+            labeled: u64,
+            sums: Vec<(f64, u64)>,
+            label_sums: Vec<(f64, u64)>,
+            compare: Vec<(f64, u64)>,
+        }
+        let blank = Acc {
+            sums: vec![(0.0, 0); numeric_rows.len()],
+            label_sums: vec![(0.0, 0); numeric_labels.len()],
+            compare: vec![(0.0, 0); comparisons.len()],
+            ..Acc::default()
+        };
+        let mut windows: BTreeMap<i64, Acc> = BTreeMap::new();
+        let (start, end) = (
+            query.start.unwrap_or(i64::MIN),
+            query.end.unwrap_or(i64::MAX),
+        );
+        for row in 0..data.ts.len() {
+            let ts = data.ts[row];
+            if ts < start || ts >= end {
+                continue;
+            }
+            let window = ts.div_euclid(query.every) * query.every;
+            let acc = windows.entry(window).or_insert_with(|| blank.clone());
+            acc.count += 1;
+            for (i, &slot) in numeric_rows.iter().enumerate() {
+                if let Some(v) = data.columns[slot].number(row) {
+                    acc.sums[i].0 += v;
+                    acc.sums[i].1 += 1;
+                }
+            }
+            let Some(label) = data.label_of(row) else {
+                continue;
+            };
+            acc.labeled += 1;
+            for (i, &slot) in numeric_labels.iter().enumerate() {
+                if let Some(v) = label.get(slot).and_then(|v| v.as_ref()).and_then(number) {
+                    acc.label_sums[i].0 += v;
+                    acc.label_sums[i].1 += 1;
+                }
+            }
+            for (i, &(label_slot, row_slot, column_type)) in comparisons.iter().enumerate() {
+                let truth = label.get(label_slot).and_then(|v| v.as_ref());
+                let predicted = data.columns[row_slot].value(row);
+                let (Some(truth), Some(predicted)) = (truth, predicted) else {
+                    continue;
+                };
+                let score = match column_type {
+                    ColumnType::Float => match (number(truth), number(&predicted)) {
+                        (Some(a), Some(b)) => (a - b).abs(),
+                        _ => continue,
+                    },
+                    _ => f64::from(u8::from(*truth == predicted)),
+                };
+                acc.compare[i].0 += score;
+                acc.compare[i].1 += 1;
+            }
+        }
+        let windows = windows
+            .into_iter()
+            .map(|(start, acc)| {
+                let mut means = BTreeMap::new();
+                for (i, &slot) in numeric_rows.iter().enumerate() {
+                    if acc.sums[i].1 > 0 {
+                        means.insert(
+                            schema.row_columns[slot].name.to_string(),
+                            acc.sums[i].0 / acc.sums[i].1 as f64,
+                        );
+                    }
+                }
+                for (i, &slot) in numeric_labels.iter().enumerate() {
+                    if acc.label_sums[i].1 > 0 {
+                        means.insert(
+                            schema.label_columns[slot].name.to_string(),
+                            acc.label_sums[i].0 / acc.label_sums[i].1 as f64,
+                        );
+                    }
+                }
+                let mut accuracy = BTreeMap::new();
+                let mut mean_absolute_error = BTreeMap::new();
+                for (i, &(label_slot, _, column_type)) in comparisons.iter().enumerate() {
+                    let (sum, n) = acc.compare[i];
+                    if n == 0 {
+                        continue;
+                    }
+                    let name = schema.label_columns[label_slot].name.to_string();
+                    if column_type == ColumnType::Float {
+                        mean_absolute_error.insert(name, sum / n as f64);
+                    } else {
+                        accuracy.insert(name, sum / n as f64);
+                    }
+                }
+                StatsWindow {
+                    start,
+                    count: acc.count,
+                    means,
+                    labeled_share: acc.labeled as f64 / acc.count as f64,
+                    accuracy,
+                    mean_absolute_error,
+                }
+            })
+            .collect();
+        Ok(Stats { compared, windows })
+    }
+}
+
+/// The order of the value columns in a read: inputs, predictions, extras, labels, each in
+/// slot order. `(is_label, slot)`.
+fn column_order(schema: &Schema) -> Vec<(bool, usize)> {
+    let mut order = Vec::new();
+    for role in [ColumnRole::Input, ColumnRole::Prediction, ColumnRole::Extra] {
+        order.extend(
+            schema
+                .row_columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.role == role)
+                .map(|(slot, _)| (false, slot)),
+        );
+    }
+    order.extend((0..schema.label_columns.len()).map(|slot| (true, slot)));
+    order
+}
+
+fn value_cell(value: &Value) -> Cell {
+    match value {
+        Value::Float(f) => Cell::Float(*f),
+        Value::Int(i) => Cell::Int(*i),
+        Value::Str(s) => Cell::String(s.clone()),
+        Value::Bool(b) => Cell::Bool(*b),
+    }
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Float(f) => Some(*f),
+        Value::Int(i) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+/// A collection's inferences, column by column, with the id index and the labels.
+#[derive(Debug, Default)]
+struct Data {
+    ids: Vec<Arc<str>>,
+    ts: Vec<i64>,
+    tags: Vec<Arc<[Arc<str>]>>,
+    projects: Vec<Arc<str>>,
+    columns: Vec<ColumnData>,
+    /// Inference row by id.
+    index: HashMap<Arc<str>, u32>,
+    /// The latest label of every id, with or without its inference yet.
+    labels: HashMap<Arc<str>, u32>,
+    label_values: Vec<Box<[Option<Value>]>>,
+    /// The label (index into `label_values`) each inference joins with.
+    row_label: Vec<u32>,
+}
+
+#[derive(Debug)]
+enum ColumnData {
+    Float(Vec<Option<f64>>),
+    Int(Vec<Option<i64>>),
+    Str(Vec<Option<Arc<str>>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl ColumnData {
+    fn new(column_type: ColumnType, rows: usize) -> ColumnData {
+        match column_type {
+            ColumnType::Float => ColumnData::Float(vec![None; rows]),
+            ColumnType::Int => ColumnData::Int(vec![None; rows]),
+            ColumnType::String => ColumnData::Str(vec![None; rows]),
+            ColumnType::Bool => ColumnData::Bool(vec![None; rows]),
+        }
+    }
+
+    fn push(&mut self, value: Option<Value>) {
+        match (self, value) {
+            (ColumnData::Float(v), Some(Value::Float(x))) => v.push(Some(x)),
+            (ColumnData::Int(v), Some(Value::Int(x))) => v.push(Some(x)),
+            (ColumnData::Str(v), Some(Value::Str(x))) => v.push(Some(Arc::from(x))),
+            (ColumnData::Bool(v), Some(Value::Bool(x))) => v.push(Some(x)),
+            // Absent, or (never, since types cannot change) of another type.
+            (ColumnData::Float(v), _) => v.push(None),
+            (ColumnData::Int(v), _) => v.push(None),
+            (ColumnData::Str(v), _) => v.push(None),
+            (ColumnData::Bool(v), _) => v.push(None),
+        }
+    }
+
+    fn value(&self, row: usize) -> Option<Value> {
+        match self {
+            ColumnData::Float(v) => v[row].map(Value::Float),
+            ColumnData::Int(v) => v[row].map(Value::Int),
+            ColumnData::Str(v) => v[row].as_ref().map(|s| Value::Str(s.to_string())),
+            ColumnData::Bool(v) => v[row].map(Value::Bool),
+        }
+    }
+
+    fn number(&self, row: usize) -> Option<f64> {
+        match self {
+            ColumnData::Float(v) => v[row],
+            ColumnData::Int(v) => v[row].map(|i| i as f64),
+            _ => None,
+        }
+    }
+
+    fn cell(&self, row: usize) -> Cell {
+        match self {
+            ColumnData::Float(v) => v[row].map(Cell::Float),
+            ColumnData::Int(v) => v[row].map(Cell::Int),
+            ColumnData::Str(v) => v[row].as_ref().map(|s| Cell::String(s.to_string())),
+            ColumnData::Bool(v) => v[row].map(Cell::Bool),
+        }
+        .unwrap_or(Cell::Null)
+    }
+
+    fn equals(&self, row: usize, value: Option<&Value>) -> bool {
+        match (self, value) {
+            (ColumnData::Float(v), Some(Value::Float(x))) => v[row] == Some(*x),
+            (ColumnData::Int(v), Some(Value::Int(x))) => v[row] == Some(*x),
+            (ColumnData::Str(v), Some(Value::Str(x))) => v[row].as_deref() == Some(x.as_str()),
+            (ColumnData::Bool(v), Some(Value::Bool(x))) => v[row] == Some(*x),
+            (_, None) => self.value(row).is_none(),
+            _ => false,
+        }
+    }
+}
+
+impl Data {
+    fn new(schema: &Schema) -> Data {
+        let mut data = Data::default();
+        data.widen(schema);
+        data
+    }
+
+    /// Adds empty columns for the row columns of `schema` not held yet.
+    fn widen(&mut self, schema: &Schema) {
+        let rows = self.ids.len();
+        for column in &schema.row_columns[self.columns.len()..] {
+            self.columns.push(ColumnData::new(column.column_type, rows));
+        }
+    }
+
+    fn apply(&mut self, entry: Entry, schema: &Schema) {
+        match entry {
+            Entry::Inference(inference) => self.apply_inference(inference, schema),
+            Entry::Label(label) => self.apply_label(label),
+        }
+    }
+
+    fn apply_inference(&mut self, inference: Inference, schema: &Schema) {
+        if self.index.contains_key(inference.id.as_str()) {
+            // Checked before logging; a log written by a build that did not check is
+            // read as the first inference winning.
+            return;
+        }
+        let row = self.ids.len() as u32;
+        let id: Arc<str> = Arc::from(inference.id);
+        self.index.insert(id.clone(), row);
+        self.row_label
+            .push(self.labels.get(&id).copied().unwrap_or(NO_LABEL));
+        self.ids.push(id);
+        self.ts.push(inference.ts);
+        self.tags
+            .push(inference.tags.into_iter().map(Arc::from).collect());
+        let project = match self.projects.last() {
+            Some(last) if **last == *inference.project => last.clone(),
+            _ => Arc::from(inference.project),
+        };
+        self.projects.push(project);
+        let mut values = inference.values.into_iter();
+        for (slot, column) in self.columns.iter_mut().enumerate() {
+            let value = values.next().flatten();
+            debug_assert!(slot < schema.row_columns.len());
+            column.push(value);
+        }
+    }
+
+    fn apply_label(&mut self, label: Label) {
+        match self.labels.get(label.id.as_str()) {
+            // A later label for the same id replaces the earlier one.
+            Some(&at) => self.label_values[at as usize] = label.values.into_boxed_slice(),
+            None => {
+                let at = self.label_values.len() as u32;
+                let id: Arc<str> = Arc::from(label.id);
+                self.label_values.push(label.values.into_boxed_slice());
+                if let Some(&row) = self.index.get(&id) {
+                    self.row_label[row as usize] = at;
+                }
+                self.labels.insert(id, at);
+            }
+        }
+    }
+
+    fn label_of(&self, row: usize) -> Option<&[Option<Value>]> {
+        match self.row_label[row] {
+            NO_LABEL => None,
+            at => Some(&self.label_values[at as usize]),
+        }
+    }
+
+    /// Whether the stored inference at `row` is `inference`.
+    fn same(&self, row: usize, inference: &Inference, schema: &Schema) -> bool {
+        self.ts[row] == inference.ts
+            && *self.projects[row] == *inference.project
+            && self.tags[row].len() == inference.tags.len()
+            && self.tags[row]
+                .iter()
+                .zip(&inference.tags)
+                .all(|(a, b)| **a == **b)
+            && (0..schema.row_columns.len()).all(|slot| {
+                self.columns[slot].equals(row, inference.values.get(slot).and_then(|v| v.as_ref()))
+            })
+    }
+
+    /// The rows with a time in `[start, end)` and, if given, the tag, by time then arrival.
+    fn select(&self, start: Option<i64>, end: Option<i64>, tag: Option<&str>) -> Vec<usize> {
+        let (start, end) = (start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX));
+        let mut rows: Vec<usize> = (0..self.ts.len())
+            .filter(|&row| {
+                let ts = self.ts[row];
+                ts >= start
+                    && ts < end
+                    && tag.is_none_or(|tag| self.tags[row].iter().any(|t| **t == *tag))
+            })
+            .collect();
+        rows.sort_by_key(|&row| self.ts[row]);
+        rows
+    }
+}
+
+fn write_schema(dir: &Path, name: &str, schema: &Schema) -> Result<()> {
+    let file = SchemaFile {
+        name: name.to_owned(),
+        schema: schema.to_stored(),
+    };
+    let bytes = serde_json::to_vec_pretty(&file).expect("a schema serializes");
+    let tmp = dir.join(format!("{SCHEMA_FILE}.tmp"));
+    let path = dir.join(SCHEMA_FILE);
+    {
+        use std::io::Write;
+        let mut f = fs::File::create(&tmp).map_err(Error::io("create", &tmp))?;
+        f.write_all(&bytes).map_err(Error::io("write", &tmp))?;
+        f.sync_all().map_err(Error::io("sync", &tmp))?;
+    }
+    fs::rename(&tmp, &path).map_err(Error::io("replace", &path))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io("sync", dir))
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(Error::io("list", dir))? {
+        let entry = entry.map_err(Error::io("list", dir))?;
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
