@@ -440,3 +440,46 @@ fn the_cli_sends_files_names_refused_lines_and_summarizes_windows() {
         "churn\t9 columns\t5 inferences\t4 labels\n"
     );
 }
+
+#[tokio::test]
+async fn numeric_and_bool_outputs_are_series_that_kairosdb_reads() {
+    let server = server_with_churn();
+    let mut second = inference("s2", 2);
+    second["proba"] = json!(0.25);
+    second["f4"] = json!(false);
+    ingest(
+        &server,
+        vec![inference("s1", 1), second, json!({"id": "s1", "actual": 1})],
+    )
+    .await;
+    let query = json!({
+        "start_absolute": 0,
+        "metrics": [
+            {"name": "proba", "tags": {"model": ["churn"], "project": ["retention"]}},
+            {"name": "f4", "tags": {"model": ["churn"]}},
+            {"name": "f3"}
+        ]
+    });
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/datapoints/query", server.url))
+        .bearer_auth(TOKEN)
+        .json(&query)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let values = |i: usize| reply["queries"][i]["results"][0]["values"].clone();
+    let minute = |m: i64| 1_796_032_800_000i64 + m * 60_000;
+    assert_eq!(
+        values(0),
+        json!([[minute(1), 0.75], [minute(2), 0.25]]),
+        "{reply}"
+    );
+    assert_eq!(reply["queries"][1]["sample_size"], 2, "{reply}");
+    assert_eq!(
+        reply["queries"][2]["sample_size"], 0,
+        "strings are not series: {reply}"
+    );
+}

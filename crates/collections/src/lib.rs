@@ -6,6 +6,7 @@
 //! - [`event`]: the pure decoder of an ingest request and the check of each event against a
 //!   schema, with TruEra's error types.
 //! - [`log`]: each collection's event log, where accepted events are fsynced before the answer.
+//! - [`series`]: numeric and bool inputs and predictions as time series of the store.
 //! - [`store`]: the collections of a data directory: ingest (all-or-nothing per event,
 //!   duplicate ids refused, identical resends accepted as no-ops), the id index and the label
 //!   join, reads and per-window statistics.
@@ -15,6 +16,7 @@
 pub mod event;
 pub mod log;
 pub mod schema;
+pub mod series;
 pub mod store;
 
 use std::path::{Path, PathBuf};

@@ -226,6 +226,20 @@ impl Collection {
     /// Ingests the events of `request`: each event is stored or refused alone, and the
     /// stored ones are durable when this returns.
     pub fn ingest(&self, request: &Request, now: i64, limits: Limits) -> Result<IngestResponse> {
+        self.ingest_with(request, now, limits, |_, _| Ok(()))
+    }
+
+    /// [`Collection::ingest`], calling `before_log` with the accepted entries after they are
+    /// checked and before they are logged (the server writes their series there, see
+    /// [`crate::series`]). If it fails, nothing of the request is stored and its error is
+    /// returned; a retry of the whole request is then safe.
+    pub fn ingest_with<E: From<Error>>(
+        &self,
+        request: &Request,
+        now: i64,
+        limits: Limits,
+        before_log: impl FnOnce(&Schema, &[Entry]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<IngestResponse, E> {
         let mut log = self.log.lock();
         let schema = self.schema();
         let mut refused: Vec<(usize, Vec<EventError>)> = Vec::new();
@@ -287,6 +301,7 @@ impl Collection {
             }
         }
         if !accepted.is_empty() {
+            before_log(&schema, &accepted)?;
             log.append(&accepted)?;
             let mut state = self.state.write();
             let State { schema, data } = &mut *state;

@@ -18,6 +18,7 @@ use sextant_api::paths;
 use sextant_catalog::Principal;
 use sextant_collections::Collections;
 use sextant_model::ErrorKind;
+use sextant_storage::WritePolicy;
 
 use crate::auth::{Action, authorize};
 use crate::error::{HttpError, JsonBody, QueryParams};
@@ -71,6 +72,8 @@ async fn ingest(
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let now = state.clock.now();
     let org = org_number(&principal.organization_id);
+    let store = state.store.clone();
+    let metrics = state.metrics.clone();
     let response = blocking(move || {
         let body = if gzip {
             crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?
@@ -80,7 +83,26 @@ async fn ingest(
         let request =
             sextant_collections::event::decode_request(&body).map_err(HttpError::invalid)?;
         let collection = collections.get(org, &request.model_id)?;
-        Ok(collection.ingest(&request, now, collections.limits())?)
+        // The inferences' numeric and bool inputs and predictions become series first, all
+        // or nothing: if the store refuses one, nothing of the request is kept.
+        collection.ingest_with(&request, now, collections.limits(), |schema, entries| {
+            let batch = sextant_collections::series::batch(org, collection.name(), schema, entries)
+                .map_err(HttpError::invalid)?;
+            let Some(batch) = batch else {
+                return Ok(());
+            };
+            let outcome = store.write_with(batch, WritePolicy::AllOrNothing)?;
+            if let Some(refusal) = outcome.refused.first() {
+                return Err(HttpError::new(
+                    refusal.kind(),
+                    format!(
+                        "no event was stored: the series of the inferences' outputs were refused: {refusal}"
+                    ),
+                ));
+            }
+            metrics.ingested("collections", outcome.points());
+            Ok(())
+        })
     })
     .await?;
     Ok(Json(response))
