@@ -271,7 +271,7 @@ pub fn run(command: CollectionsCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             for (label, prediction) in &stats.compared {
-                eprintln!("{label} is compared with the prediction {prediction}");
+                eprintln!("label `{label}` is compared with prediction `{prediction}`");
             }
             write(&stats_table(&stats)?, args.format, &args.out, args.max_rows)?;
         }
