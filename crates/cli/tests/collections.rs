@@ -483,3 +483,158 @@ async fn numeric_and_bool_outputs_are_series_that_kairosdb_reads() {
         "strings are not series: {reply}"
     );
 }
+
+mod sdk {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+    use sextant_client::collections::{EventIngester, IngestOptions};
+    use sextant_client::native::NativeClient;
+    use sextant_client::native::api::collections::EventsQuery;
+    use sextant_client::{Error, RetryPolicy};
+
+    use super::common::TOKEN;
+    use super::{inference, server_with_churn};
+
+    async fn stored(client: &NativeClient) -> usize {
+        client
+            .collection_events("churn", &EventsQuery::default())
+            .await
+            .unwrap()
+            .rows
+            .len()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn handles_resolve_to_responses_refusals_raise_unless_kept_and_callbacks_run() {
+        let server = server_with_churn();
+        let client = NativeClient::new(&server.url, TOKEN).unwrap();
+        let ingester = EventIngester::builder(client.clone(), "churn")
+            .project("retention")
+            .workers(2)
+            .build();
+
+        // Ten sends at once on two workers: each resolves with its own response.
+        let handles: Vec<_> = (0..10)
+            .map(|i| ingester.ingest_events(vec![inference(&format!("w{i}"), i)]))
+            .collect();
+        for handle in handles {
+            assert_eq!(handle.await.unwrap().response.num_errors, 0);
+        }
+        assert_eq!(stored(&client).await, 10);
+
+        let mut bad = inference("bad", 30);
+        bad["f2"] = json!("two");
+        let events = vec![inference("fine", 31), bad.clone()];
+        let Err(Error::EventsRefused(refused)) = ingester.ingest_events(events.clone()).await
+        else {
+            panic!("a refused event raises");
+        };
+        assert_eq!(refused.events, events, "the events sent are given back");
+        let message = Error::EventsRefused(refused.clone()).to_string();
+        assert!(
+            message.starts_with("1 of 2 events refused: event 1: TYPE_MISMATCH f2: expected a whole number (int), found \"two\""),
+            "{message}"
+        );
+
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let options = IngestOptions::new()
+            .raise_errors(false)
+            .on_done(move |result| {
+                let refused = result.as_ref().map(|i| i.refused().len()).unwrap_or(99);
+                seen.fetch_add(refused, Ordering::SeqCst);
+            });
+        let kept = ingester
+            .ingest_events_with(vec![bad.clone()], options)
+            .await
+            .unwrap();
+        assert_eq!(kept.refused()[0].1, &bad);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "the callback saw one refusal"
+        );
+
+        let too_many = vec![inference("x", 0); 1001];
+        let error = ingester.ingest_events(too_many).await.unwrap_err();
+        assert!(error.to_string().contains("at most 1000"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_buffered_form_sends_full_requests_and_the_rest_on_flush_or_drop() {
+        let server = server_with_churn();
+        let client = NativeClient::new(&server.url, TOKEN).unwrap();
+        let ingester = EventIngester::builder(client.clone(), "churn").build();
+        let mut buffer = ingester.buffered();
+        for i in 0..2500 {
+            buffer.push(inference(&format!("b{i}"), (i % 60) as u32));
+        }
+        assert_eq!(buffer.pending(), 500, "two full requests left already");
+        let sent = buffer.flush().await.unwrap();
+        let sizes: Vec<usize> = sent.iter().map(|s| s.response.num_events).collect();
+        assert_eq!(sizes, [1000, 1000, 500]);
+        assert_eq!(stored(&client).await, 2500);
+
+        let mut buffer = ingester.buffered().with_size(100);
+        for i in 0..150 {
+            buffer.push(inference(&format!("d{i}"), 0));
+        }
+        drop(buffer);
+        assert_eq!(stored(&client).await, 2650, "dropping sent the rest");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_send_retries_until_the_server_is_back_and_a_resend_stores_nothing_twice() {
+        // A collection made by a first server, which then stops.
+        let mut first = server_with_churn();
+        let data = first.scratch().join("data");
+        let _ = first.process().kill();
+        let _ = first.process().wait();
+
+        // The same data served again on a known port, half a second after the send starts.
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let client = NativeClient::new(&url, TOKEN).unwrap();
+        let ingester = EventIngester::builder(client.clone(), "churn")
+            .retry_policy(RetryPolicy {
+                attempts: 30,
+                initial_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(200),
+                multiplier: 2,
+            })
+            .build();
+        let events: Vec<Value> = (0..20).map(|i| inference(&format!("r{i}"), i)).collect();
+        let handle = ingester.ingest_events(events.clone());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env("SEXTANT_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let sent = handle.await;
+        let again = ingester.ingest_events(events).await;
+        let count = stored(&client).await;
+        let _ = second.kill();
+        let _ = second.wait();
+        assert_eq!(sent.unwrap().response.num_errors, 0);
+        assert_eq!(
+            again.unwrap().response.num_errors,
+            0,
+            "a resend is accepted"
+        );
+        assert_eq!(count, 20, "and stores nothing twice");
+    }
+}

@@ -59,6 +59,10 @@ pub enum Error {
         /// The server's message (its `{"error": ...}`).
         message: String,
     },
+    /// Some events sent to a collection were refused (the others were stored); the response
+    /// lists every refusal and the events sent are beside it.
+    #[error("{}", refused_message(.0))]
+    EventsRefused(Box<crate::collections::Ingested>),
     /// Writing a result out (CSV, Parquet, a table) failed.
     #[error("cannot write {what}: {source}")]
     Export {
@@ -73,7 +77,9 @@ impl Error {
     /// The kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Config(_) | Error::Validation(_) => ErrorKind::InvalidInput,
+            Error::Config(_) | Error::Validation(_) | Error::EventsRefused(_) => {
+                ErrorKind::InvalidInput
+            }
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Decode(_) | Error::Export { .. } => ErrorKind::Internal,
             Error::Connect { .. } | Error::Http { .. } => ErrorKind::Unavailable,
@@ -109,6 +115,25 @@ impl Error {
     pub fn rpc(call: &'static str, status: tonic::Status) -> Self {
         Error::Rpc { call, status }
     }
+}
+
+/// `2 of 5 events refused: event 1: TYPE_MISMATCH f2: ...; event 3: ...`, the first ten listed.
+fn refused_message(ingested: &crate::collections::Ingested) -> String {
+    let refused = ingested.refused();
+    let mut shown: Vec<String> = refused
+        .iter()
+        .take(10)
+        .map(|(index, _, why)| format!("event {index}: {why}"))
+        .collect();
+    if refused.len() > 10 {
+        shown.push(format!("and {} more", refused.len() - 10));
+    }
+    format!(
+        "{} of {} events refused: {}",
+        ingested.response.num_errors,
+        ingested.response.num_events,
+        shown.join("; ")
+    )
 }
 
 impl std::fmt::Debug for Error {

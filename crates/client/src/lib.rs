@@ -6,6 +6,7 @@
 //!
 #![doc = include_str!("../README.md")]
 
+pub mod collections;
 mod connect;
 pub mod download;
 mod error;

@@ -58,7 +58,7 @@ impl RetryPolicy {
     }
 
     /// The wait after failed attempt number `attempt` (1-based).
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let factor = self
             .multiplier
             .max(1)
