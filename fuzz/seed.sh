@@ -216,6 +216,24 @@ put("signalfx_body", b"\3" + json.dumps([{
 for query in ["sf_metric:cpu.usage AND host:web-1", "host:web-* OR NOT region:eu",
               "(rack:r042 AND group:g42) OR *", "sf_key:host", "name:\"a b\""]:
     put("signalfx_body", b"\4" + query.encode())
+
+# Event collections: the example events as one request and one request each (option 0), and
+# the example schema and the schema texts of the schema tests (option 1).
+with open(os.path.join(root, "examples/collections/events.jsonl")) as f:
+    events = [json.loads(line) for line in f if line.strip()]
+def ingest_request(datas):
+    return json.dumps({"project_id": "p", "model_id": "churn",
+                       "events": [{"data": d} for d in datas]}).encode()
+put("collections", b"\0" + ingest_request(events))
+for event in events:
+    put("collections", b"\0" + ingest_request([event]))
+with open(os.path.join(root, "examples/collections/churn_model.yml"), "rb") as f:
+    put("collections", b"\1" + f.read())
+with open(os.path.join(root, "crates/collections/src/schema.rs")) as f:
+    tests = f.read().split("#[cfg(test)]", 1)[-1]
+for text in re.findall(r'"((?:[^"\\]|\\.)*)"', tests, re.S):
+    if ":" in text and ("columns" in text or "id_colum" in text):
+        put("collections", b"\1" + re.sub(r"\\\n", "", text).encode().decode("unicode_escape").encode())
 PY
 
 if [[ $with_store == 0 ]]; then
@@ -259,6 +277,11 @@ echo '[{"name":"k.m","tags":{"h":"a"},"datapoints":[[1704067200000,1],[170406720
     post -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/v1/datapoints"
 echo '{"metrics":[{"tags":{"host":["h2"]},"name":"cpu.usage"}],"start_absolute":1704067200000,"end_absolute":1704067202500}' |
     post -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/v1/datapoints/delete"
+echo '{"name":"churn","schema":{"tags_column":"tags","input_columns":[{"name":"f1","type":"float"},{"name":"f2","type":"int"},{"name":"f3","type":"string"},{"name":"f4","type":"bool"}],"prediction_columns":[{"name":"proba","type":"float"},{"name":"prediction","type":"int"}],"label_columns":[{"name":"actual","type":"int"}],"extra_columns":[{"name":"extra1","type":"string"},{"name":"extra2","type":"string"}]}}' |
+    post -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/native/v1/collections"
+python3 -c 'import json, sys; print(json.dumps({"project_id": "p", "model_id": "churn", "events": [{"data": json.loads(l)} for l in sys.stdin if l.strip()]}))' \
+    <"$root/examples/collections/events.jsonl" |
+    post -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/v0/ingest/streaming/events"
 sleep 0.5
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
@@ -268,16 +291,27 @@ serve
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
 
-python3 - "$corpus" "$work/wal" "$work/data/parts" <<'PY'
+python3 - "$corpus" "$work/wal" "$work/data/parts" "$work/data/collections" <<'PY'
 import hashlib, os, struct, sys
 
-corpus, wal_dir, parts_dir = sys.argv[1:4]
+corpus, wal_dir, parts_dir, collections_dir = sys.argv[1:5]
 
 def put(target, data):
     d = os.path.join(corpus, target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
         f.write(data)
+
+# Event logs, whole and cut after each record (option 2 of the collections target).
+for dirpath, _, names in os.walk(collections_dir):
+    if "events.log" in names:
+        log = open(os.path.join(dirpath, "events.log"), "rb").read()
+        put("collections", b"\2" + log)
+        offset = 16
+        while offset + 8 <= len(log):
+            (length,) = struct.unpack_from("<I", log, offset)
+            offset += 8 + length
+            put("collections", b"\2" + log[:offset])
 
 SEPARATOR = b"\n--SEGMENT--\n"
 segments = [open(os.path.join(wal_dir, n), "rb").read() for n in sorted(os.listdir(wal_dir))]

@@ -1,5 +1,5 @@
-//! Event collections: TruEra-shaped ingest requests checked against a schema, schema files,
-//! and event logs replayed from disk.
+//! Event collections: TruEra-shaped ingest requests decoded and checked against a schema,
+//! schema files, and event logs replayed from disk.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -7,13 +7,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json};
 use sextant_api::collections::{ColumnRole, ColumnType, IngestResponse, ValidationError};
 
+pub use crate::request::{EventData, MAX_EVENTS, Request, Scalar, decode_request};
 use crate::schema::{Key, Schema};
-
-/// The most events one request may hold.
-pub const MAX_EVENTS: usize = 1_000;
 /// The longest an id may be, in bytes.
 pub const MAX_ID_LEN: usize = 1_024;
 
@@ -137,78 +134,11 @@ impl EventError {
     }
 }
 
-/// A decoded request: which collection, which project, and each event's data.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Request {
-    /// The project the events are sent for (empty when the request names none).
-    pub project_id: String,
-    /// The collection.
-    pub model_id: String,
-    /// Each event's `data`.
-    pub events: Vec<Map<String, Json>>,
-}
-
-#[derive(Deserialize)]
-struct RawRequest {
-    #[serde(default)]
-    project_id: Option<Json>,
-    model_id: Option<Json>,
-    events: Option<Vec<Json>>,
-}
-
-/// Decodes a request body. The error names what is wrong and where (`events[3].data`).
-pub fn decode_request(body: &[u8]) -> Result<Request, String> {
-    let raw: RawRequest = serde_json::from_slice(body).map_err(|e| {
-        format!("the body is not an ingest request ({{\"project_id\", \"model_id\", \"events\": [{{\"data\": {{...}}}}]}}): {e}")
-    })?;
-    let text = |value: Option<Json>, field: &str, required: bool| match value {
-        Some(Json::String(s)) => Ok(s),
-        None | Some(Json::Null) if !required => Ok(String::new()),
-        None | Some(Json::Null) => Err(format!("`{field}` is missing: it names the collection")),
-        Some(other) => Err(format!("`{field}` must be text, found {other}")),
-    };
-    let model_id = text(raw.model_id, "model_id", true)?;
-    let project_id = text(raw.project_id, "project_id", false)?;
-    let events = raw
-        .events
-        .ok_or("`events` is missing: it lists the events to ingest")?;
-    if events.len() > MAX_EVENTS {
-        return Err(format!(
-            "{} events in one request; the limit is {MAX_EVENTS}: split them into several requests",
-            events.len()
-        ));
-    }
-    let mut out = Vec::with_capacity(events.len());
-    for (i, event) in events.into_iter().enumerate() {
-        let Json::Object(mut event) = event else {
-            return Err(format!(
-                "events[{i}] must be an object {{\"data\": {{...}}}}, found {}",
-                kind(&event)
-            ));
-        };
-        match event.remove("data") {
-            Some(Json::Object(data)) => out.push(data),
-            Some(other) => {
-                return Err(format!(
-                    "events[{i}].data must be an object of column values, found {}",
-                    kind(&other)
-                ));
-            }
-            None => return Err(format!("events[{i}] has no `data` object")),
-        }
-    }
-    Ok(Request {
-        project_id,
-        model_id,
-        events: out,
-    })
-}
-
 /// Checks one event's data against `schema`: the entries it makes (an inference, a label, or
 /// an inference and its label) or every error it has.
 pub fn check_event(
     schema: &Schema,
-    data: &Map<String, Json>,
+    data: &EventData<'_>,
     project: &str,
     now: i64,
     limits: Limits,
@@ -221,7 +151,8 @@ pub fn check_event(
     let mut labels: Vec<Option<Value>> = vec![None; schema.label_columns.len()];
     let mut inference = false;
     let mut any_label = false;
-    for (name, value) in data {
+    for (name, value) in &data.fields {
+        let name: &str = name;
         let Some(key) = schema.key(name) else {
             let hint = sextant_expr::did_you_mean(name, schema.names())
                 .map(|s| format!("; did you mean `{s}`?"))
@@ -233,13 +164,16 @@ pub fn check_event(
             ));
             continue;
         };
-        if value.is_null() {
+        if *value == Scalar::Null {
             continue;
         }
         match key {
             Key::Id => match value {
-                Json::String(s) if !s.is_empty() && s.len() <= MAX_ID_LEN => id = Some(s.clone()),
-                Json::Number(n) if n.is_i64() || n.is_u64() => id = Some(n.to_string()),
+                Scalar::Str(s) if !s.is_empty() && s.len() <= MAX_ID_LEN => {
+                    id = Some(s.to_string())
+                }
+                Scalar::Int(n) => id = Some(n.to_string()),
+                Scalar::UInt(n) => id = Some(n.to_string()),
                 _ => errors.push(EventError::new(
                     ErrorType::TypeMismatch,
                     name,
@@ -261,7 +195,7 @@ pub fn check_event(
             Key::Tags => {
                 inference = true;
                 match value {
-                    Json::Array(items) if items.iter().all(Json::is_string) => {
+                    Scalar::List(items) if items.iter().all(|t| matches!(t, Scalar::Str(_))) => {
                         if items.len() > limits.max_tags {
                             errors.push(EventError::new(
                                 ErrorType::MaxTagsExceeded,
@@ -275,7 +209,10 @@ pub fn check_event(
                         } else {
                             tags = items
                                 .iter()
-                                .filter_map(|t| t.as_str().map(str::to_owned))
+                                .filter_map(|t| match t {
+                                    Scalar::Str(s) => Some(s.to_string()),
+                                    _ => None,
+                                })
                                 .collect();
                         }
                     }
@@ -308,7 +245,7 @@ pub fn check_event(
             }
         }
     }
-    let present = |name: &str| data.get(name).is_some_and(|v| !v.is_null());
+    let present = |name: &str| data.has(name);
     if !present(&schema.id_column) {
         errors.push(EventError::new(
             ErrorType::MissingColumn,
@@ -399,8 +336,8 @@ pub fn response(num_events: usize, refused: &[(usize, Vec<EventError>)]) -> Inge
     }
 }
 
-fn timestamp(value: &Json, now: i64, limits: Limits) -> Result<i64, (ErrorType, String)> {
-    let Json::String(text) = value else {
+fn timestamp(value: &Scalar<'_>, now: i64, limits: Limits) -> Result<i64, (ErrorType, String)> {
+    let Scalar::Str(text) = value else {
         return Err((
             ErrorType::TimestampInvalid,
             format!(
@@ -409,6 +346,7 @@ fn timestamp(value: &Json, now: i64, limits: Limits) -> Result<i64, (ErrorType, 
             ),
         ));
     };
+    let text: &str = text;
     let parsed = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
         (
             ErrorType::TimestampInvalid,
@@ -431,7 +369,7 @@ fn timestamp(value: &Json, now: i64, limits: Limits) -> Result<i64, (ErrorType, 
     Ok(ns)
 }
 
-fn typed(value: &Json, column_type: ColumnType) -> Result<Value, String> {
+fn typed(value: &Scalar<'_>, column_type: ColumnType) -> Result<Value, String> {
     let mismatch = || {
         format!(
             "expected {} ({}), found {}",
@@ -446,38 +384,24 @@ fn typed(value: &Json, column_type: ColumnType) -> Result<Value, String> {
         )
     };
     match (column_type, value) {
-        (ColumnType::Float, Json::Number(n)) => n.as_f64().map(Value::Float).ok_or_else(mismatch),
-        (ColumnType::Int, Json::Number(n)) => {
-            if let Some(i) = n.as_i64() {
-                return Ok(Value::Int(i));
-            }
-            // JSON numbers are doubles on this wire: 2.0 is the integer 2.
-            match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => {
-                    Ok(Value::Int(f as i64))
-                }
-                _ => Err(mismatch()),
-            }
+        (ColumnType::Float, Scalar::Float(x)) => Ok(Value::Float(*x)),
+        (ColumnType::Float, Scalar::Int(i)) => Ok(Value::Float(*i as f64)),
+        (ColumnType::Float, Scalar::UInt(u)) => Ok(Value::Float(*u as f64)),
+        (ColumnType::Int, Scalar::Int(i)) => Ok(Value::Int(*i)),
+        // JSON numbers are doubles on this wire: 2.0 is the integer 2.
+        (ColumnType::Int, Scalar::Float(f))
+            if f.fract() == 0.0 && *f >= -(2f64.powi(63)) && *f < 2f64.powi(63) =>
+        {
+            Ok(Value::Int(*f as i64))
         }
-        (ColumnType::String, Json::String(s)) => Ok(Value::Str(s.clone())),
-        (ColumnType::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
+        (ColumnType::String, Scalar::Str(s)) => Ok(Value::Str(s.to_string())),
+        (ColumnType::Bool, Scalar::Bool(b)) => Ok(Value::Bool(*b)),
         _ => Err(mismatch()),
     }
 }
 
-fn kind(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a bool",
-        Json::Number(_) => "a number",
-        Json::String(_) => "text",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "an object",
-    }
-}
-
 /// A value as a message quotes it, cut to 80 characters.
-fn quote(value: &Json) -> String {
+fn quote(value: &Scalar<'_>) -> String {
     let text = value.to_string();
     if text.chars().count() > 80 {
         let cut: String = text.chars().take(77).collect();
@@ -511,8 +435,10 @@ mod tests {
     const NOW: i64 = 1_767_225_600_000_000_000; // 2026-01-01
 
     fn check(json: &str) -> Result<Vec<Entry>, Vec<(ErrorType, String)>> {
-        let data: Map<String, Json> = serde_json::from_str(json).unwrap();
-        check_event(&schema(), &data, "p", NOW, Limits::default()).map_err(|errors| {
+        let body = format!(r#"{{"model_id": "m", "events": [{{"data": {json}}}]}}"#);
+        let request = decode_request(body.as_bytes()).unwrap();
+        let data = &request.events[0];
+        check_event(&schema(), data, "p", NOW, Limits::default()).map_err(|errors| {
             let mut errors: Vec<_> = errors
                 .into_iter()
                 .map(|e| (e.error_type, e.column))
@@ -603,31 +529,5 @@ mod tests {
         assert_eq!(response.validation_errors.len(), 2);
         assert_eq!(response.validation_errors[0].event_indexes, [1, 3]);
         assert_eq!(response.validation_errors[1].column_name, "ts");
-    }
-
-    #[test]
-    fn malformed_requests_are_refused_whole_naming_where() {
-        assert!(
-            decode_request(b"[]")
-                .unwrap_err()
-                .contains("not an ingest request")
-        );
-        assert!(
-            decode_request(br#"{"events": []}"#)
-                .unwrap_err()
-                .contains("`model_id` is missing")
-        );
-        let err = decode_request(br#"{"model_id": "m", "events": [{"data": {}}, {"data": 3}]}"#)
-            .unwrap_err();
-        assert!(err.contains("events[1].data must be an object"), "{err}");
-        let many = format!(
-            r#"{{"model_id": "m", "events": [{}]}}"#,
-            vec![r#"{"data": {}}"#; 1001].join(",")
-        );
-        assert!(
-            decode_request(many.as_bytes())
-                .unwrap_err()
-                .contains("1001 events in one request; the limit is 1000")
-        );
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! - [`schema`]: schemas from YAML (every mistake as `file:line: message`) or JSON, checked,
 //!   changed only by adding columns.
-//! - [`event`]: the pure decoder of an ingest request and the check of each event against a
-//!   schema, with TruEra's error types.
+//! - [`request`]: the pure decoder of an ingest request, one pass over the body.
+//! - [`event`]: the check of each event against a schema, with TruEra's error types.
 //! - [`log`]: each collection's event log, where accepted events are fsynced before the answer.
 //! - [`series`]: numeric and bool inputs and predictions as time series of the store.
 //! - [`store`]: the collections of a data directory: ingest (all-or-nothing per event,
@@ -13,8 +13,10 @@
 //!
 //! `docs/collections.md` is the user's guide; `docs/format/collections.md` the files.
 
+mod columns;
 pub mod event;
 pub mod log;
+pub mod request;
 pub mod schema;
 pub mod series;
 pub mod store;

@@ -22,15 +22,14 @@ use sextant_api::collections::{
 };
 use sextant_model::OrgId;
 
-use crate::event::{self, Entry, ErrorType, EventError, Inference, Label, Limits, Request, Value};
+use crate::columns::{Data, Side};
+use crate::event::{self, Entry, ErrorType, EventError, Limits, Request};
 use crate::log::Log;
 use crate::schema::{Schema, StoredSchema, check_collection_name};
 use crate::{Error, Result};
 
 const SCHEMA_FILE: &str = "schema.json";
 const LOG_FILE: &str = "events.log";
-/// An inference without a label.
-const NO_LABEL: u32 = u32::MAX;
 
 /// Every collection of every organization under one directory.
 #[derive(Debug)]
@@ -177,7 +176,7 @@ impl Collection {
         let mut data = Data::new(&schema);
         let log = Log::open(&dir.join(LOG_FILE), |entries| {
             for entry in entries {
-                data.apply(entry, &schema);
+                data.apply(entry);
             }
         })?;
         Ok(Collection {
@@ -207,8 +206,8 @@ impl Collection {
         sextant_api::collections::Collection {
             name: self.name.clone(),
             schema: state.schema.spec(),
-            inferences: state.data.ids.len() as u64,
-            labels: state.data.labels.len() as u64,
+            inferences: state.data.inferences() as u64,
+            labels: state.data.labels() as u64,
         }
     }
 
@@ -225,7 +224,12 @@ impl Collection {
 
     /// Ingests the events of `request`: each event is stored or refused alone, and the
     /// stored ones are durable when this returns.
-    pub fn ingest(&self, request: &Request, now: i64, limits: Limits) -> Result<IngestResponse> {
+    pub fn ingest(
+        &self,
+        request: &Request<'_>,
+        now: i64,
+        limits: Limits,
+    ) -> Result<IngestResponse> {
         self.ingest_with(request, now, limits, |_, _| Ok(()))
     }
 
@@ -235,7 +239,7 @@ impl Collection {
     /// returned; a retry of the whole request is then safe.
     pub fn ingest_with<E: From<Error>>(
         &self,
-        request: &Request,
+        request: &Request<'_>,
         now: i64,
         limits: Limits,
         before_log: impl FnOnce(&Schema, &[Entry]) -> std::result::Result<(), E>,
@@ -263,9 +267,8 @@ impl Collection {
                     if let Entry::Inference(inference) = &entry {
                         let stored = state
                             .data
-                            .index
-                            .get(inference.id.as_str())
-                            .map(|&row| state.data.same(row as usize, inference, &schema));
+                            .find(&inference.id)
+                            .map(|row| state.data.same(row, inference));
                         let earlier = pending.get(inference.id.as_str()).map(
                             |&at| matches!(&accepted[at], Entry::Inference(e) if e == inference),
                         );
@@ -304,9 +307,8 @@ impl Collection {
             before_log(&schema, &accepted)?;
             log.append(&accepted)?;
             let mut state = self.state.write();
-            let State { schema, data } = &mut *state;
             for entry in accepted {
-                data.apply(entry, schema);
+                state.data.apply(entry);
             }
         }
         Ok(event::response(request.events.len(), &refused))
@@ -354,29 +356,29 @@ impl Collection {
                 column_type: Some(column.column_type),
             });
         }
-        let rows_in_range = data.select(query.start, query.end, query.tag.as_deref());
+        let rows_in_range = data.select(
+            query.start.unwrap_or(i64::MIN),
+            query.end.unwrap_or(i64::MAX),
+            query.tag.as_deref(),
+        );
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut rows = Vec::with_capacity(rows_in_range.len().min(limit));
         for row in rows_in_range.into_iter().take(limit) {
             let mut cells = Vec::with_capacity(columns.len());
-            cells.push(Cell::String(data.ids[row].to_string()));
-            cells.push(Cell::Int(data.ts[row]));
+            cells.push(Cell::String(data.id(row).to_owned()));
+            cells.push(Cell::Int(data.times()[row]));
             if schema.tags_column.is_some() {
-                cells.push(Cell::List(
-                    data.tags[row].iter().map(|t| t.to_string()).collect(),
-                ));
+                cells.push(Cell::List(data.tags(row).map(str::to_owned).collect()));
             }
-            cells.push(Cell::String(data.projects[row].to_string()));
+            cells.push(Cell::String(data.project(row).to_owned()));
             let label = data.label_of(row);
             for &(is_label, slot) in &order {
                 let cell = if is_label {
                     label
-                        .and_then(|l| l.get(slot))
-                        .and_then(|v| v.as_ref())
-                        .map(value_cell)
+                        .map(|at| data.cell(Side::Label, slot, at))
                         .unwrap_or(Cell::Null)
                 } else {
-                    data.columns[slot].cell(row)
+                    data.cell(Side::Row, slot, row)
                 };
                 cells.push(cell);
             }
@@ -438,21 +440,35 @@ impl Collection {
             compare: vec![(0.0, 0); comparisons.len()],
             ..Acc::default()
         };
-        let mut windows: BTreeMap<i64, Acc> = BTreeMap::new();
+        // Windows in the order first met, found by their start; rows mostly come in time
+        // order, so the last window is tried first.
+        let mut windows: Vec<(i64, Acc)> = Vec::new();
+        let mut where_is: HashMap<i64, usize> = HashMap::new();
+        let mut last: Option<(i64, usize)> = None;
         let (start, end) = (
             query.start.unwrap_or(i64::MIN),
             query.end.unwrap_or(i64::MAX),
         );
-        for row in 0..data.ts.len() {
-            let ts = data.ts[row];
+        for (row, &ts) in data.times().iter().enumerate() {
             if ts < start || ts >= end {
                 continue;
             }
             let window = ts.div_euclid(query.every) * query.every;
-            let acc = windows.entry(window).or_insert_with(|| blank.clone());
+            let at = match last {
+                Some((w, at)) if w == window => at,
+                _ => {
+                    let at = *where_is.entry(window).or_insert_with(|| {
+                        windows.push((window, blank.clone()));
+                        windows.len() - 1
+                    });
+                    last = Some((window, at));
+                    at
+                }
+            };
+            let acc = &mut windows[at].1;
             acc.count += 1;
             for (i, &slot) in numeric_rows.iter().enumerate() {
-                if let Some(v) = data.columns[slot].number(row) {
+                if let Some(v) = data.number(Side::Row, slot, row) {
                     acc.sums[i].0 += v;
                     acc.sums[i].1 += 1;
                 }
@@ -462,28 +478,32 @@ impl Collection {
             };
             acc.labeled += 1;
             for (i, &slot) in numeric_labels.iter().enumerate() {
-                if let Some(v) = label.get(slot).and_then(|v| v.as_ref()).and_then(number) {
+                if let Some(v) = data.number(Side::Label, slot, label) {
                     acc.label_sums[i].0 += v;
                     acc.label_sums[i].1 += 1;
                 }
             }
             for (i, &(label_slot, row_slot, column_type)) in comparisons.iter().enumerate() {
-                let truth = label.get(label_slot).and_then(|v| v.as_ref());
-                let predicted = data.columns[row_slot].value(row);
-                let (Some(truth), Some(predicted)) = (truth, predicted) else {
-                    continue;
-                };
-                let score = match column_type {
-                    ColumnType::Float => match (number(truth), number(&predicted)) {
-                        (Some(a), Some(b)) => (a - b).abs(),
-                        _ => continue,
-                    },
-                    _ => f64::from(u8::from(*truth == predicted)),
+                let score = if column_type == ColumnType::Float {
+                    let truth = data.number(Side::Label, label_slot, label);
+                    let predicted = data.number(Side::Row, row_slot, row);
+                    let (Some(truth), Some(predicted)) = (truth, predicted) else {
+                        continue;
+                    };
+                    (truth - predicted).abs()
+                } else {
+                    let truth = data.value(Side::Label, label_slot, label);
+                    let predicted = data.value(Side::Row, row_slot, row);
+                    let (Some(truth), Some(predicted)) = (truth, predicted) else {
+                        continue;
+                    };
+                    f64::from(u8::from(truth == predicted))
                 };
                 acc.compare[i].0 += score;
                 acc.compare[i].1 += 1;
             }
         }
+        windows.sort_by_key(|(start, _)| *start);
         let windows = windows
             .into_iter()
             .map(|(start, acc)| {
@@ -548,214 +568,6 @@ fn column_order(schema: &Schema) -> Vec<(bool, usize)> {
     }
     order.extend((0..schema.label_columns.len()).map(|slot| (true, slot)));
     order
-}
-
-fn value_cell(value: &Value) -> Cell {
-    match value {
-        Value::Float(f) => Cell::Float(*f),
-        Value::Int(i) => Cell::Int(*i),
-        Value::Str(s) => Cell::String(s.clone()),
-        Value::Bool(b) => Cell::Bool(*b),
-    }
-}
-
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Float(f) => Some(*f),
-        Value::Int(i) => Some(*i as f64),
-        _ => None,
-    }
-}
-
-/// A collection's inferences, column by column, with the id index and the labels.
-#[derive(Debug, Default)]
-struct Data {
-    ids: Vec<Arc<str>>,
-    ts: Vec<i64>,
-    tags: Vec<Arc<[Arc<str>]>>,
-    projects: Vec<Arc<str>>,
-    columns: Vec<ColumnData>,
-    /// Inference row by id.
-    index: HashMap<Arc<str>, u32>,
-    /// The latest label of every id, with or without its inference yet.
-    labels: HashMap<Arc<str>, u32>,
-    label_values: Vec<Box<[Option<Value>]>>,
-    /// The label (index into `label_values`) each inference joins with.
-    row_label: Vec<u32>,
-}
-
-#[derive(Debug)]
-enum ColumnData {
-    Float(Vec<Option<f64>>),
-    Int(Vec<Option<i64>>),
-    Str(Vec<Option<Arc<str>>>),
-    Bool(Vec<Option<bool>>),
-}
-
-impl ColumnData {
-    fn new(column_type: ColumnType, rows: usize) -> ColumnData {
-        match column_type {
-            ColumnType::Float => ColumnData::Float(vec![None; rows]),
-            ColumnType::Int => ColumnData::Int(vec![None; rows]),
-            ColumnType::String => ColumnData::Str(vec![None; rows]),
-            ColumnType::Bool => ColumnData::Bool(vec![None; rows]),
-        }
-    }
-
-    fn push(&mut self, value: Option<Value>) {
-        match (self, value) {
-            (ColumnData::Float(v), Some(Value::Float(x))) => v.push(Some(x)),
-            (ColumnData::Int(v), Some(Value::Int(x))) => v.push(Some(x)),
-            (ColumnData::Str(v), Some(Value::Str(x))) => v.push(Some(Arc::from(x))),
-            (ColumnData::Bool(v), Some(Value::Bool(x))) => v.push(Some(x)),
-            // Absent, or (never, since types cannot change) of another type.
-            (ColumnData::Float(v), _) => v.push(None),
-            (ColumnData::Int(v), _) => v.push(None),
-            (ColumnData::Str(v), _) => v.push(None),
-            (ColumnData::Bool(v), _) => v.push(None),
-        }
-    }
-
-    fn value(&self, row: usize) -> Option<Value> {
-        match self {
-            ColumnData::Float(v) => v[row].map(Value::Float),
-            ColumnData::Int(v) => v[row].map(Value::Int),
-            ColumnData::Str(v) => v[row].as_ref().map(|s| Value::Str(s.to_string())),
-            ColumnData::Bool(v) => v[row].map(Value::Bool),
-        }
-    }
-
-    fn number(&self, row: usize) -> Option<f64> {
-        match self {
-            ColumnData::Float(v) => v[row],
-            ColumnData::Int(v) => v[row].map(|i| i as f64),
-            _ => None,
-        }
-    }
-
-    fn cell(&self, row: usize) -> Cell {
-        match self {
-            ColumnData::Float(v) => v[row].map(Cell::Float),
-            ColumnData::Int(v) => v[row].map(Cell::Int),
-            ColumnData::Str(v) => v[row].as_ref().map(|s| Cell::String(s.to_string())),
-            ColumnData::Bool(v) => v[row].map(Cell::Bool),
-        }
-        .unwrap_or(Cell::Null)
-    }
-
-    fn equals(&self, row: usize, value: Option<&Value>) -> bool {
-        match (self, value) {
-            (ColumnData::Float(v), Some(Value::Float(x))) => v[row] == Some(*x),
-            (ColumnData::Int(v), Some(Value::Int(x))) => v[row] == Some(*x),
-            (ColumnData::Str(v), Some(Value::Str(x))) => v[row].as_deref() == Some(x.as_str()),
-            (ColumnData::Bool(v), Some(Value::Bool(x))) => v[row] == Some(*x),
-            (_, None) => self.value(row).is_none(),
-            _ => false,
-        }
-    }
-}
-
-impl Data {
-    fn new(schema: &Schema) -> Data {
-        let mut data = Data::default();
-        data.widen(schema);
-        data
-    }
-
-    /// Adds empty columns for the row columns of `schema` not held yet.
-    fn widen(&mut self, schema: &Schema) {
-        let rows = self.ids.len();
-        for column in &schema.row_columns[self.columns.len()..] {
-            self.columns.push(ColumnData::new(column.column_type, rows));
-        }
-    }
-
-    fn apply(&mut self, entry: Entry, schema: &Schema) {
-        match entry {
-            Entry::Inference(inference) => self.apply_inference(inference, schema),
-            Entry::Label(label) => self.apply_label(label),
-        }
-    }
-
-    fn apply_inference(&mut self, inference: Inference, schema: &Schema) {
-        if self.index.contains_key(inference.id.as_str()) {
-            // Checked before logging; a log written by a build that did not check is
-            // read as the first inference winning.
-            return;
-        }
-        let row = self.ids.len() as u32;
-        let id: Arc<str> = Arc::from(inference.id);
-        self.index.insert(id.clone(), row);
-        self.row_label
-            .push(self.labels.get(&id).copied().unwrap_or(NO_LABEL));
-        self.ids.push(id);
-        self.ts.push(inference.ts);
-        self.tags
-            .push(inference.tags.into_iter().map(Arc::from).collect());
-        let project = match self.projects.last() {
-            Some(last) if **last == *inference.project => last.clone(),
-            _ => Arc::from(inference.project),
-        };
-        self.projects.push(project);
-        let mut values = inference.values.into_iter();
-        for (slot, column) in self.columns.iter_mut().enumerate() {
-            let value = values.next().flatten();
-            debug_assert!(slot < schema.row_columns.len());
-            column.push(value);
-        }
-    }
-
-    fn apply_label(&mut self, label: Label) {
-        match self.labels.get(label.id.as_str()) {
-            // A later label for the same id replaces the earlier one.
-            Some(&at) => self.label_values[at as usize] = label.values.into_boxed_slice(),
-            None => {
-                let at = self.label_values.len() as u32;
-                let id: Arc<str> = Arc::from(label.id);
-                self.label_values.push(label.values.into_boxed_slice());
-                if let Some(&row) = self.index.get(&id) {
-                    self.row_label[row as usize] = at;
-                }
-                self.labels.insert(id, at);
-            }
-        }
-    }
-
-    fn label_of(&self, row: usize) -> Option<&[Option<Value>]> {
-        match self.row_label[row] {
-            NO_LABEL => None,
-            at => Some(&self.label_values[at as usize]),
-        }
-    }
-
-    /// Whether the stored inference at `row` is `inference`.
-    fn same(&self, row: usize, inference: &Inference, schema: &Schema) -> bool {
-        self.ts[row] == inference.ts
-            && *self.projects[row] == *inference.project
-            && self.tags[row].len() == inference.tags.len()
-            && self.tags[row]
-                .iter()
-                .zip(&inference.tags)
-                .all(|(a, b)| **a == **b)
-            && (0..schema.row_columns.len()).all(|slot| {
-                self.columns[slot].equals(row, inference.values.get(slot).and_then(|v| v.as_ref()))
-            })
-    }
-
-    /// The rows with a time in `[start, end)` and, if given, the tag, by time then arrival.
-    fn select(&self, start: Option<i64>, end: Option<i64>, tag: Option<&str>) -> Vec<usize> {
-        let (start, end) = (start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX));
-        let mut rows: Vec<usize> = (0..self.ts.len())
-            .filter(|&row| {
-                let ts = self.ts[row];
-                ts >= start
-                    && ts < end
-                    && tag.is_none_or(|tag| self.tags[row].iter().any(|t| **t == *tag))
-            })
-            .collect();
-        rows.sort_by_key(|&row| self.ts[row]);
-        rows
-    }
 }
 
 fn write_schema(dir: &Path, name: &str, schema: &Schema) -> Result<()> {
