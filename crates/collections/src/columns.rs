@@ -44,11 +44,13 @@ impl Dict {
     }
 }
 
-/// Ids in one arena, and a table from id to position.
+/// Ids in one arena, and a table from id to position. Each id's hash is kept, so that growing
+/// the table does not hash every id again.
 #[derive(Debug, Default)]
 struct Ids {
     text: String,
     ends: Vec<usize>,
+    hashes: Vec<u64>,
     table: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
 }
@@ -66,24 +68,35 @@ impl Ids {
     fn find(&self, id: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(id);
         self.table
-            .find(hash, |&at| self.get(at as usize) == id)
+            .find(hash, |&at| {
+                self.hashes[at as usize] == hash && self.get(at as usize) == id
+            })
             .map(|&at| at as usize)
     }
 
-    /// Adds `id`, which must not be held yet; returns its position.
-    fn push(&mut self, id: &str) -> usize {
-        let at = self.ends.len();
-        self.text.push_str(id);
-        self.ends.push(self.text.len());
+    /// The position of `id`, added if it is not held yet; whether it was added.
+    fn find_or_push(&mut self, id: &str) -> (usize, bool) {
         let hash = self.hasher.hash_one(id);
-        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        let id_at = |at: usize| {
+        let (text, ends, hashes) = (&mut self.text, &mut self.ends, &mut self.hashes);
+        let get = |text: &str, ends: &[usize], at: usize| -> bool {
             let start = if at == 0 { 0 } else { ends[at - 1] };
-            &text[start..ends[at]]
+            &text[start..ends[at]] == id
         };
-        self.table
-            .insert_unique(hash, at as u32, |&at| hasher.hash_one(id_at(at as usize)));
-        at
+        match self.table.entry(
+            hash,
+            |&at| hashes[at as usize] == hash && get(text, ends, at as usize),
+            |&at| hashes[at as usize],
+        ) {
+            hashbrown::hash_table::Entry::Occupied(entry) => (*entry.get() as usize, false),
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                let at = ends.len();
+                text.push_str(id);
+                ends.push(text.len());
+                hashes.push(hash);
+                entry.insert(at as u32);
+                (at, true)
+            }
+        }
     }
 }
 
@@ -207,6 +220,9 @@ pub(crate) struct Data {
     row_label: Vec<u32>,
     /// Room to build a tag set before looking it up.
     scratch: Vec<u32>,
+    /// Labels whose inference has not come yet: while there are none (labels usually come
+    /// after), a new inference need not look for its label.
+    waiting_labels: usize,
 }
 
 impl Data {
@@ -249,18 +265,21 @@ impl Data {
     }
 
     fn apply_inference(&mut self, inference: Inference) {
-        if self.ids.find(&inference.id).is_some() {
+        let (row, added) = self.ids.find_or_push(&inference.id);
+        if !added {
             // Checked before logging; a log written without that check reads as the first
             // inference winning.
             return;
         }
-        let row = self.ids.push(&inference.id);
         debug_assert_eq!(row, self.ts.len());
-        self.row_label.push(
-            self.label_ids
-                .find(&inference.id)
-                .map_or(NONE, |at| at as u32),
-        );
+        let label = match self.waiting_labels {
+            0 => None,
+            _ => self.label_ids.find(&inference.id),
+        };
+        if label.is_some() {
+            self.waiting_labels -= 1;
+        }
+        self.row_label.push(label.map_or(NONE, |at| at as u32));
         self.ts.push(inference.ts);
         self.scratch.clear();
         for tag in &inference.tags {
@@ -287,20 +306,17 @@ impl Data {
     }
 
     fn apply_label(&mut self, label: Label) {
-        let at = match self.label_ids.find(&label.id) {
-            // A later label for the same id replaces the earlier one.
-            Some(at) => at,
-            None => {
-                let at = self.label_ids.push(&label.id);
-                for column in &mut self.label_columns {
-                    column.push(None);
-                }
-                if let Some(row) = self.ids.find(&label.id) {
-                    self.row_label[row] = at as u32;
-                }
-                at
+        let (at, added) = self.label_ids.find_or_push(&label.id);
+        // A later label for the same id replaces the earlier one.
+        if added {
+            for column in &mut self.label_columns {
+                column.push(None);
             }
-        };
+            match self.ids.find(&label.id) {
+                Some(row) => self.row_label[row] = at as u32,
+                None => self.waiting_labels += 1,
+            }
+        }
         let mut values = label.values.into_iter();
         for column in &mut self.label_columns {
             column.set(at, values.next().flatten());
