@@ -638,3 +638,107 @@ mod sdk {
         assert_eq!(count, 20, "and stores nothing twice");
     }
 }
+
+#[test]
+fn parquet_files_go_in_and_come_out() {
+    use std::sync::Arc;
+
+    use arrow_array::{
+        Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+        TimestampMillisecondArray,
+    };
+
+    let server = server_with_churn();
+    // Times as a timestamp column, tags as text separated by `;`.
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(StringArray::from(vec!["p1", "p2"]))),
+        (
+            "ts",
+            Arc::new(TimestampMillisecondArray::from(vec![
+                1_796_032_800_000,
+                1_796_032_860_500,
+            ])),
+        ),
+        ("tags", Arc::new(StringArray::from(vec!["a;b", "c"]))),
+        ("f1", Arc::new(Float64Array::from(vec![0.5, 1.5]))),
+        ("f2", Arc::new(Int64Array::from(vec![1, 2]))),
+        ("f3", Arc::new(StringArray::from(vec!["x", "y"]))),
+        ("f4", Arc::new(BooleanArray::from(vec![true, false]))),
+        ("proba", Arc::new(Float64Array::from(vec![0.9, 0.1]))),
+        ("prediction", Arc::new(Int64Array::from(vec![1, 0]))),
+        ("actual", Arc::new(Int64Array::from(vec![Some(1), None]))),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let file = std::fs::File::create(server.path("in.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let out = server.sextant(&["collections", "ingest", "churn", "in.parquet"]);
+    assert_eq!(
+        text(&out.stdout),
+        "2 events sent to churn, 2 stored, 0 refused\n",
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = server.sextant(&[
+        "collections",
+        "query",
+        "churn",
+        "--format",
+        "parquet",
+        "--out",
+        "out.parquet",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let file = std::fs::File::open(server.path("out.parquet")).unwrap();
+    let batches: Vec<RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let read = &batches[0];
+    assert_eq!(read.num_rows(), 2);
+    let names: Vec<String> = read
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "ts",
+            "tags",
+            "project_id",
+            "f1",
+            "f2",
+            "f3",
+            "f4",
+            "proba",
+            "prediction",
+            "extra1",
+            "extra2",
+            "actual"
+        ]
+    );
+    let ts = read
+        .column(1)
+        .as_any()
+        .downcast_ref::<arrow_array::TimestampNanosecondArray>()
+        .unwrap();
+    assert_eq!(ts.value(1), 1_796_032_860_500_000_000);
+    let actual = read
+        .column(12)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(actual.value(0), 1);
+    assert!(actual.is_null(1));
+    let tags =
+        arrow_cast::display::ArrayFormatter::try_new(read.column(2).as_ref(), &Default::default())
+            .unwrap();
+    assert_eq!(tags.value(0).to_string(), "[a, b]");
+}
