@@ -41,16 +41,7 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        let mut command = serve_command(self.dir.path(), &extra);
-        let mut child = command
-            .env("SEXTANT_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the sextant binary starts");
-        self.url = wait_until_listening(&mut child);
-        self.child = child;
+        (self.child, self.url) = spawn_listening(serve_command(self.dir.path(), &extra));
     }
 
     /// Starts `sextant serve` with no flags and nothing of the caller's environment, as the
@@ -63,15 +54,8 @@ impl Server {
         Server::spawn(dir, command)
     }
 
-    fn spawn(dir: tempfile::TempDir, mut command: Command) -> Server {
-        let mut child = command
-            .env("SEXTANT_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the sextant binary starts");
-        let url = wait_until_listening(&mut child);
+    fn spawn(dir: tempfile::TempDir, command: Command) -> Server {
+        let (child, url) = spawn_listening(command);
         Server {
             url,
             child,
@@ -113,6 +97,19 @@ impl Server {
             .await
             .expect("the server accepts connections")
     }
+}
+
+/// Starts `command` (a `sextant serve`) and waits until it listens; returns it and its URL.
+fn spawn_listening(mut command: Command) -> (Child, String) {
+    let mut child = command
+        .env("SEXTANT_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the sextant binary starts");
+    let url = wait_until_listening(&mut child);
+    (child, url)
 }
 
 /// `sextant serve` on a free port with its data in `dir/data` and the test key.
