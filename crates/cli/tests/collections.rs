@@ -742,3 +742,49 @@ fn parquet_files_go_in_and_come_out() {
             .unwrap();
     assert_eq!(tags.value(0).to_string(), "[a, b]");
 }
+
+#[tokio::test]
+async fn signalflow_reads_model_outputs_by_the_model_label() {
+    let server = server_with_churn();
+    let mut second = inference("g2", 2);
+    second["proba"] = json!(0.25);
+    ingest(&server, vec![inference("g1", 1), second]).await;
+    // 10:00 to 10:03, one-minute resolution, over the series of `proba`.
+    let start = 1_796_032_800_000i64;
+    let url = format!(
+        "{}/v2/signalflow/execute?start={start}&stop={}&resolution=60000&immediate=true",
+        server.url,
+        start + 180_000
+    );
+    let body = reqwest::Client::new()
+        .post(url)
+        .header("X-SF-Token", TOKEN)
+        .header("Content-Type", "text/plain")
+        .body("data('proba', filter=filter('model', 'churn')).publish()")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let values: Vec<(i64, f64)> = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .filter(|message| message["type"] == "data")
+        .flat_map(|message| {
+            let at = message["logicalTimestampMs"].as_i64().unwrap();
+            message["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |point| (at, point["value"].as_f64().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [(start + 60_000, 0.75), (start + 120_000, 0.25)],
+        "{body}"
+    );
+}
