@@ -788,3 +788,60 @@ async fn signalflow_reads_model_outputs_by_the_model_label() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn keys_may_do_what_their_scope_allows() {
+    let server = server_with_churn();
+    let key = |scope: &str| {
+        let data = server.scratch().join("data");
+        let out = server.sextant(&[
+            "token",
+            "create",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--name",
+            scope,
+            "--scope",
+            scope,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    let (read, ingest_key) = (key("read"), key("ingest"));
+    let client = reqwest::Client::new();
+    let body = json!({"model_id": "churn", "events": [{"data": inference("s1", 1)}]});
+    let send = |key: &str| {
+        client
+            .post(format!("{}{INGEST}", server.url))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+    let denied = send(&read).await.unwrap();
+    assert_eq!(denied.status(), 403);
+    assert!(
+        denied
+            .text()
+            .await
+            .unwrap()
+            .contains("may not write points")
+    );
+    assert_eq!(send(&ingest_key).await.unwrap().status(), 200);
+
+    let events = format!("{}/api/native/v1/collections/churn/events", server.url);
+    let get = |key: &str| client.get(&events).bearer_auth(key).send();
+    assert_eq!(
+        get(&ingest_key).await.unwrap().status(),
+        403,
+        "ingest keys do not read data"
+    );
+    assert_eq!(get(&read).await.unwrap().status(), 200);
+    let schema = format!("{}/api/native/v1/collections/churn", server.url);
+    let described = client
+        .get(&schema)
+        .bearer_auth(&ingest_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.status(), 200, "metadata is readable with any key");
+}
