@@ -194,6 +194,22 @@ async fn every_error_type_names_its_column_and_events() {
         .map(|r| r["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(stored, ["ok1", "e9"]);
+
+    // The refused events are counted for operators.
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("sextant_refused_points_total{")
+                && l.contains("protocol=\"collections\"")
+                && l.ends_with(" 9")),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

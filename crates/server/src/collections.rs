@@ -105,6 +105,11 @@ async fn ingest(
         })
     })
     .await?;
+    if response.num_errors > 0 {
+        state
+            .metrics
+            .refused("collections", "invalid", response.num_errors);
+    }
     Ok(Json(response))
 }
 
