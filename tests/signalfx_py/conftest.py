@@ -7,28 +7,19 @@ ingest key and a read key of the same organization made with `sextant token crea
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import threading
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"listening on http://(127\.0\.0\.1:\d+) ")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import sextant_server  # noqa: E402
+from sextant_server import LISTENING, sextant_bin  # noqa: E402,F401  (the tests use them)
+
+REPO_ROOT = sextant_server.REPO_ROOT
 ADMIN = "sxt_signalfx_py_bootstrap_token"
-
-
-def sextant_bin() -> Path:
-    path = Path(os.environ.get("SEXTANT_BIN", "target/debug/sextant"))
-    if not path.is_absolute():
-        path = REPO_ROOT / path
-    if not path.is_file():
-        pytest.fail(f"no sextant binary at {path}: run `cargo build -p sextant-cli` or set SEXTANT_BIN")
-    return path
 
 
 @dataclass
@@ -73,53 +64,19 @@ class Server:
         return sorted(values, key=lambda v: v[0])
 
 
-def create_key(binary: Path, data_dir: Path, scope: str, name: str) -> str:
-    out = subprocess.run(
-        [str(binary), "token", "create", "--data-dir", str(data_dir), "--name", name, "--scope", scope],
-        capture_output=True, text=True, timeout=30,
-    )
-    assert out.returncode == 0, f"token create failed: {out.stderr}"
-    return out.stdout.splitlines()[0].strip()
-
-
 @pytest.fixture(scope="module")
 def sextant(tmp_path_factory):
     """A running server; stopped after the module."""
     data_dir = tmp_path_factory.mktemp("sextant") / "data"
-    binary = sextant_bin()
-    proc = subprocess.Popen(
-        [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir),
-         "--bootstrap-token", ADMIN],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    address = None
+    # The lines are kept for the tests that look for a refusal in the log.
     log: list = []
-    for line in proc.stdout:
-        log.append(line)
-        match = LISTENING.search(line)
-        if match:
-            address = match.group(1)
-            break
-    if address is None:
-        proc.kill()
-        pytest.fail(f"sextant exited with {proc.wait()} before listening: {''.join(log)}")
-    # Keep reading so the server never blocks on a full pipe; the lines are kept for the
-    # tests that look for a refusal in the log.
-    threading.Thread(target=lambda: [log.append(line) for line in proc.stdout], daemon=True).start()
+    proc, address = sextant_server.start(data_dir, ADMIN, log)
     server = Server(
         address=address,
         admin=ADMIN,
-        ingest=create_key(binary, data_dir, "ingest", "sfx-ingest"),
-        read=create_key(binary, data_dir, "read", "sfx-read"),
+        ingest=sextant_server.create_key(data_dir, "ingest", "sfx-ingest"),
+        read=sextant_server.create_key(data_dir, "read", "sfx-read"),
         log=log,
     )
     yield server
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    sextant_server.stop(proc)

@@ -17,7 +17,8 @@ import requests
 import signalfx
 from signalfx.signalflow import messages
 
-from conftest import ADMIN, LISTENING, create_key, sextant_bin
+import sextant_server
+from conftest import ADMIN, LISTENING, sextant_bin
 
 PROGRAM = "A = data('{metric}').max()\ndetect(when(A > 50), off=when(A < 20)).publish('hot')"
 
@@ -158,7 +159,7 @@ def test_a_killed_server_resumes_its_detectors_without_duplicate_or_lost_trigger
     receiver = Receiver()
     proc, url = start_server(data_dir, "--webhook-url", receiver.url)
     try:
-        ingest = create_key(sextant_bin(), data_dir, "ingest", "det-ingest")
+        ingest = sextant_server.create_key(data_dir, "ingest", "det-ingest")
         with signalfx.SignalFx(api_endpoint=url).rest(ingest) as rest:
             created = rest.create_detector(detector("crash.det", "crash detector", maxDelay=2000))
         # A new detector evaluates from the first logical timestamp after its creation.
