@@ -229,8 +229,14 @@ async fn more_than_1000_events_are_refused_whole() {
         "1001 events in one request; the limit is 1000: split them into several requests"
     );
     assert!(rows(&server).is_empty());
-    // 1000 is fine.
-    let events: Vec<Value> = (0..1000).map(|i| inference(&format!("id{i}"), 0)).collect();
+    // 1000 is fine, in a body of several megabytes.
+    let events: Vec<Value> = (0..1000)
+        .map(|i| {
+            let mut event = inference(&format!("id{i}"), 0);
+            event["extra2"] = json!("x".repeat(3000));
+            event
+        })
+        .collect();
     let answer = ingest(&server, events).await;
     assert_eq!(answer["num_errors"], 0);
     assert_eq!(rows(&server).len(), 1000);

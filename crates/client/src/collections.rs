@@ -63,21 +63,30 @@ pub struct Ingested {
 }
 
 impl Ingested {
-    /// The refused events with their reasons: `(index, event, "TYPE column: message")`.
+    /// The refused events with their reasons: `(index, event, "TYPE column: message")`. The
+    /// server's message quotes the first event of each kind of error; the others read
+    /// `TYPE column (as for event N: message)`.
     pub fn refused(&self) -> Vec<(usize, &Json, String)> {
         let mut out = Vec::new();
+        // The answer quotes the first event of each kind of error; the others name it.
         for error in &self.response.validation_errors {
-            for &index in &error.event_indexes {
-                if let Some(event) = self.events.get(index) {
-                    out.push((
-                        index,
-                        event,
-                        format!(
-                            "{} {}: {}",
-                            error.error_type, error.column_name, error.message
-                        ),
-                    ));
-                }
+            let first = error.event_indexes.first().copied().unwrap_or_default();
+            for (n, &index) in error.event_indexes.iter().enumerate() {
+                let Some(event) = self.events.get(index) else {
+                    continue;
+                };
+                let why = if n == 0 {
+                    format!(
+                        "{} {}: {}",
+                        error.error_type, error.column_name, error.message
+                    )
+                } else {
+                    format!(
+                        "{} {} (as for event {first}: {})",
+                        error.error_type, error.column_name, error.message
+                    )
+                };
+                out.push((index, event, why));
             }
         }
         out.sort_by_key(|(index, _, _)| *index);

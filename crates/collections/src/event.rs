@@ -394,6 +394,11 @@ fn typed(value: &Scalar<'_>, column_type: ColumnType) -> Result<Value, String> {
         {
             Ok(Value::Int(*f as i64))
         }
+        (ColumnType::Int, Scalar::UInt(u)) => Err(format!(
+            "{u} is outside the int range ({} to {})",
+            i64::MIN,
+            i64::MAX
+        )),
         (ColumnType::String, Scalar::Str(s)) => Ok(Value::Str(s.to_string())),
         (ColumnType::Bool, Scalar::Bool(b)) => Ok(Value::Bool(*b)),
         _ => Err(mismatch()),

@@ -29,6 +29,10 @@ pub struct Log {
     file: File,
     /// Records appended or replayed.
     records: u64,
+    /// The length of the file up to its last whole record.
+    len: u64,
+    /// Set when a failed append could not be undone: the log refuses appends until reopened.
+    poisoned: bool,
 }
 
 impl Log {
@@ -49,6 +53,8 @@ impl Log {
             path: path.to_owned(),
             file,
             records: 0,
+            len: HEADER_LEN as u64,
+            poisoned: false,
         })
     }
 
@@ -105,8 +111,17 @@ impl Log {
                 break;
             }
             let payload = &bytes[start..end];
+            let last = end == bytes.len();
+            // Appends never write an empty record: zeros are a file extended but never written.
+            if len == 0 {
+                if bytes[offset..].iter().all(|&b| b == 0) {
+                    torn("zeros");
+                    break;
+                }
+                return Err(corrupt(offset, "an empty record".to_owned()));
+            }
             if crc32fast::hash(payload) != crc {
-                if end == bytes.len() {
+                if last {
                     torn("CRC mismatch");
                     break;
                 }
@@ -115,8 +130,14 @@ impl Log {
                     "CRC mismatch in a record before the last".to_owned(),
                 ));
             }
-            let entries: Vec<Entry> = postcard::from_bytes(payload)
-                .map_err(|e| corrupt(start, format!("undecodable record: {e}")))?;
+            let entries: Vec<Entry> = match postcard::from_bytes(payload) {
+                Ok(entries) => entries,
+                Err(e) if last => {
+                    torn(&format!("undecodable: {e}"));
+                    break;
+                }
+                Err(e) => return Err(corrupt(start, format!("undecodable record: {e}"))),
+            };
             apply(entries);
             records += 1;
             offset = end;
@@ -130,26 +151,56 @@ impl Log {
             path: path.to_owned(),
             file,
             records,
+            len: offset as u64,
+            poisoned: false,
         })
     }
 
-    /// Appends one record and syncs it: when this returns, the entries survive a crash.
+    /// Appends one record and syncs it: when this returns, the entries survive a crash. If
+    /// the write or the sync fails, the file is cut back to its last whole record, so that
+    /// later records never follow a partial one; if even that fails, the log refuses every
+    /// append until it is reopened (which cuts the partial record as a torn tail).
     pub fn append(&mut self, entries: &[Entry]) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Io {
+                what: "append to",
+                path: self.path.clone(),
+                source: std::io::Error::other(
+                    "an earlier append failed and could not be undone; restart the server",
+                ),
+            });
+        }
         let payload = postcard::to_allocvec(entries).map_err(|e| Error::Io {
             what: "encode a record for",
             path: self.path.clone(),
             source: std::io::Error::other(e),
         })?;
+        if payload.is_empty() || payload.len() > MAX_RECORD {
+            return Err(Error::Invalid(format!(
+                "a record of {} bytes; records hold 1 byte to {MAX_RECORD} bytes",
+                payload.len()
+            )));
+        }
         let mut frame = Vec::with_capacity(FRAME_LEN + payload.len());
         frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         frame.extend_from_slice(&payload);
-        self.file
+        let written = self
+            .file
             .write_all(&frame)
-            .map_err(Error::io("append to", &self.path))?;
-        self.file
-            .sync_data()
-            .map_err(Error::io("sync", &self.path))?;
+            .map_err(Error::io("append to", &self.path))
+            .and_then(|()| self.file.sync_data().map_err(Error::io("sync", &self.path)));
+        if let Err(error) = written {
+            let undone = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.sync_all());
+            if undone.is_err() {
+                self.poisoned = true;
+            }
+            return Err(error);
+        }
+        self.len += frame.len() as u64;
         self.records += 1;
         Ok(())
     }
@@ -191,6 +242,14 @@ mod tests {
             assert_eq!(log.records(), 1);
             assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, first_end);
         }
+        // Zeros after the last record (the file extended, its data never written) are torn.
+        let mut zeros = full.clone();
+        zeros.extend_from_slice(&[0; 24]);
+        std::fs::write(&path, &zeros).unwrap();
+        let mut seen = Vec::new();
+        Log::open(&path, |e| seen.extend(e)).unwrap();
+        assert_eq!(seen.len(), 3);
+        assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, full.len());
         // A flipped byte in the first record, with a good one after it, is damage.
         let mut damaged = full.clone();
         damaged[HEADER_LEN + FRAME_LEN + 1] ^= 0xff;

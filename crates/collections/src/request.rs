@@ -11,6 +11,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 /// The most events one request may hold.
 pub const MAX_EVENTS: usize = 1_000;
+/// The longest `project_id` and `model_id`, in bytes.
+pub const MAX_NAME_LEN: usize = 1_024;
 
 /// A value of an event's data: a JSON scalar, or a list of them (tags), or the mark of an
 /// object (which no column takes).
@@ -302,6 +304,14 @@ pub fn decode_request(body: &[u8]) -> Result<Request<'_>, String> {
     };
     let model_id = text(raw.model_id, "model_id", true)?;
     let project_id = text(raw.project_id, "project_id", false)?;
+    for (field, value) in [("model_id", &model_id), ("project_id", &project_id)] {
+        if value.len() > MAX_NAME_LEN {
+            return Err(format!(
+                "`{field}` is {} bytes long; the limit is {MAX_NAME_LEN}",
+                value.len()
+            ));
+        }
+    }
     let Events(events, total) = raw
         .events
         .ok_or("`events` is missing: it lists the events to ingest")?;
@@ -347,6 +357,14 @@ mod tests {
         let err = |body: &str| decode_request(body.as_bytes()).unwrap_err();
         assert!(err("[]").contains("not an ingest request"), "{}", err("[]"));
         assert!(err(r#"{"events": []}"#).contains("`model_id` is missing"));
+        let long = format!(
+            r#"{{"model_id": "m", "project_id": "{}", "events": []}}"#,
+            "p".repeat(1025)
+        );
+        assert_eq!(
+            err(&long),
+            "`project_id` is 1025 bytes long; the limit is 1024"
+        );
         let e = err(r#"{"model_id": "m", "events": [{"data": {}}, {"data": 3}]}"#);
         assert!(
             e.contains("events[1].data as an object of column values"),

@@ -151,10 +151,16 @@ impl Schema {
     }
 
     fn build(spec: &CollectionSchema, problems: &mut Vec<Problem>) -> Schema {
-        let mut seen: HashSet<String> = HashSet::new();
+        // `project_id` names the project column of every read.
+        let mut seen: HashSet<String> = HashSet::from(["project_id".to_owned()]);
         let mut name_ok = |path: &str, name: &str, problems: &mut Vec<Problem>| {
             if let Err(why) = check_name(name) {
                 problems.push(Problem::new(path, format!("column name {name:?} {why}")));
+            } else if name == "project_id" {
+                problems.push(Problem::new(
+                    path,
+                    "`project_id` is reserved: reads show each inference's project under it",
+                ));
             } else if !seen.insert(name.to_owned()) {
                 problems.push(Problem::new(
                     path,
@@ -688,6 +694,13 @@ prediction_columns: 3
             text.contains("column `extra2` (an extra string) is missing"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn project_id_is_reserved_for_the_project_column() {
+        let src = "input_columns: [{name: project_id, type: string}]\n";
+        let text = Schema::from_yaml(src, "p.yml").unwrap_err().to_string();
+        assert!(text.contains("`project_id` is reserved"), "{text}");
     }
 
     #[test]

@@ -87,16 +87,37 @@ impl Collections {
         let schema = Schema::from_spec(spec).map_err(Error::Schema)?;
         let _creating = self.creating.lock();
         let key = (org.0, name.to_owned());
-        if self.map.read().contains_key(&key) {
-            return Err(Error::Exists(name.to_owned()));
+        {
+            // Names differing only in case would share a directory on some file systems.
+            let map = self.map.read();
+            if let Some(((_, taken), _)) = map
+                .iter()
+                .find(|((o, n), _)| *o == org.0 && n.eq_ignore_ascii_case(name))
+            {
+                return Err(if *taken == name {
+                    Error::Exists(name.to_owned())
+                } else {
+                    Error::Invalid(format!(
+                        "collection `{taken}` exists, and names may not differ only in case"
+                    ))
+                });
+            }
         }
         let org_dir = self.root.join(format!("org-{:016x}", org.0));
         let dir = org_dir.join(name);
-        // A directory left by a creation that failed half-way holds nothing acknowledged.
+        if dir.join(SCHEMA_FILE).exists() {
+            return Err(Error::Exists(name.to_owned()));
+        }
+        // A directory without a schema was left by a creation that failed half-way and holds
+        // nothing acknowledged.
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(Error::io("clear", &dir))?;
         }
+        let new_org = !org_dir.exists();
         fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        if new_org {
+            sync_dir(&self.root)?;
+        }
         let log = Log::create(&dir.join(LOG_FILE))?;
         // The schema is written last: a directory without it is not a collection.
         write_schema(&dir, name, &schema)?;
@@ -272,21 +293,26 @@ impl Collection {
                         let earlier = pending.get(inference.id.as_str()).map(
                             |&at| matches!(&accepted[at], Entry::Inference(e) if e == inference),
                         );
-                        match stored.or(earlier) {
+                        let message = match (stored, earlier) {
                             // Resent unchanged: a retry, accepted and not stored again.
-                            Some(true) => continue,
-                            Some(false) => {
-                                duplicate = Some(EventError {
-                                    error_type: ErrorType::DuplicateId,
-                                    column: schema.id_column.to_string(),
-                                    message: format!(
-                                        "a different inference with id {:?} is stored already; an inference cannot be changed (resending the same one is fine)",
-                                        inference.id
-                                    ),
-                                });
-                                break;
-                            }
-                            None => {}
+                            (Some(true), _) | (None, Some(true)) => continue,
+                            (Some(false), _) => format!(
+                                "a different inference with id {:?} is stored already; an inference cannot be changed (resending the same one is fine)",
+                                inference.id
+                            ),
+                            (None, Some(false)) => format!(
+                                "a different inference with id {:?} comes earlier in this request; an inference cannot be changed",
+                                inference.id
+                            ),
+                            (None, None) => String::new(),
+                        };
+                        if !message.is_empty() {
+                            duplicate = Some(EventError {
+                                error_type: ErrorType::DuplicateId,
+                                column: schema.id_column.to_string(),
+                                message,
+                            });
+                            break;
                         }
                     }
                     keep.push(entry);
@@ -508,21 +534,19 @@ impl Collection {
             .into_iter()
             .map(|(start, acc)| {
                 let mut means = BTreeMap::new();
-                for (i, &slot) in numeric_rows.iter().enumerate() {
-                    if acc.sums[i].1 > 0 {
-                        means.insert(
-                            schema.row_columns[slot].name.to_string(),
-                            acc.sums[i].0 / acc.sums[i].1 as f64,
-                        );
+                // A mean whose sum overflowed a double is left out rather than shown as
+                // infinity (which JSON cannot carry).
+                let mut mean = |name: &str, (sum, n): (f64, u64)| {
+                    let value = sum / n as f64;
+                    if n > 0 && value.is_finite() {
+                        means.insert(name.to_owned(), value);
                     }
+                };
+                for (i, &slot) in numeric_rows.iter().enumerate() {
+                    mean(&schema.row_columns[slot].name, acc.sums[i]);
                 }
                 for (i, &slot) in numeric_labels.iter().enumerate() {
-                    if acc.label_sums[i].1 > 0 {
-                        means.insert(
-                            schema.label_columns[slot].name.to_string(),
-                            acc.label_sums[i].0 / acc.label_sums[i].1 as f64,
-                        );
-                    }
+                    mean(&schema.label_columns[slot].name, acc.label_sums[i]);
                 }
                 let mut accuracy = BTreeMap::new();
                 let mut mean_absolute_error = BTreeMap::new();
@@ -533,7 +557,10 @@ impl Collection {
                     }
                     let name = schema.label_columns[label_slot].name.to_string();
                     if column_type == ColumnType::Float {
-                        mean_absolute_error.insert(name, sum / n as f64);
+                        let error = sum / n as f64;
+                        if error.is_finite() {
+                            mean_absolute_error.insert(name, error);
+                        }
                     } else {
                         accuracy.insert(name, sum / n as f64);
                     }

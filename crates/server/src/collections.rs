@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -30,7 +30,10 @@ const MAX_BODY_BYTES: usize = 64 << 20;
 /// The collections routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(paths::INGEST_EVENTS, post(ingest))
+        .route(
+            paths::INGEST_EVENTS,
+            post(ingest).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
         .route(paths::COLLECTIONS, get(list).post(create))
         .route(paths::COLLECTION, get(describe).put(update))
         .route(paths::COLLECTION_EVENTS, get(events))

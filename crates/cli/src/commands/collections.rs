@@ -500,16 +500,27 @@ async fn ingest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             .ingest_events(&args.name, &args.project, &events)
             .await?;
         sent += events.len();
+        // The answer quotes the first event of each kind of error; the others name it.
         for error in &response.validation_errors {
-            for &index in &error.event_indexes {
-                let place = places.get(index).cloned().unwrap_or_default();
-                refused.push((
-                    place,
+            let place = |index: usize| places.get(index).cloned().unwrap_or_default();
+            let first = error
+                .event_indexes
+                .first()
+                .map(|&i| place(i))
+                .unwrap_or_default();
+            for (n, &index) in error.event_indexes.iter().enumerate() {
+                let why = if n == 0 {
                     format!(
                         "{} {}: {}",
                         error.error_type, error.column_name, error.message
-                    ),
-                ));
+                    )
+                } else {
+                    format!(
+                        "{} {} (as for {first}: {})",
+                        error.error_type, error.column_name, error.message
+                    )
+                };
+                refused.push((place(index), why));
             }
         }
         progress.set_position(source.position());
