@@ -47,7 +47,8 @@ pub mod paths {
 
     /// `GET` lists event collections, `POST` creates one.
     pub const COLLECTIONS: &str = "/api/native/v1/collections";
-    /// `GET` reads a collection's schema and counts, `PUT` adds columns to its schema.
+    /// `GET` reads a collection's schema and counts, `PUT` adds columns to its schema,
+    /// `DELETE` deletes it.
     pub const COLLECTION: &str = "/api/native/v1/collections/{name}";
     /// `GET` reads a collection's inferences joined with their labels.
     pub const COLLECTION_EVENTS: &str = "/api/native/v1/collections/{name}/events";

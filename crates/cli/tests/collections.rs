@@ -867,3 +867,41 @@ async fn keys_may_do_what_their_scope_allows() {
         .unwrap();
     assert_eq!(described.status(), 200, "metadata is readable with any key");
 }
+
+#[tokio::test]
+async fn a_deleted_collection_is_gone_across_a_restart_and_its_name_free() {
+    let mut server = server_with_churn();
+    ingest(&server, vec![inference("x1", 1)]).await;
+    let out = server.sextant(&["collections", "delete", "churn"]);
+    assert!(
+        text(&out.stderr).contains("add --yes to confirm"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = server.sextant(&["collections", "delete", "churn", "--yes"]);
+    assert_eq!(
+        text(&out.stdout),
+        "deleted collection churn\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let (status, body) = post(
+        &server,
+        &json!({"model_id": "churn", "events": [{"data": inference("x2", 2)}]}),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    server.kill_and_restart();
+    let out = server.sextant(&["collections", "list"]);
+    assert_eq!(text(&out.stdout), "");
+    // The name is free again, for an empty collection.
+    let out = server.sextant(&[
+        "collections",
+        "create",
+        "churn",
+        "--schema",
+        &example("churn_model.yml"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(rows(&server).is_empty());
+}

@@ -187,6 +187,34 @@ impl NativeClient {
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
+        let reply = self.send_call(method.clone(), path, query, body).await?;
+        serde_json::from_slice(&reply).map_err(|e| {
+            Error::Decode(format!(
+                "the answer to {method} {path} is not what the SDK expects: {e}"
+            ))
+        })
+    }
+
+    /// Sends a call whose answer has no body (`204 No Content`).
+    async fn call_no_content(&self, method: Method, path: &str) -> Result<()> {
+        self.send_call(method, path, None::<&()>, None::<&()>)
+            .await
+            .map(drop)
+    }
+
+    /// Sends one call and returns its answer's body; a status other than 2xx is
+    /// [`Error::Api`].
+    async fn send_call<Q, B>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&Q>,
+        body: Option<&B>,
+    ) -> Result<Vec<u8>>
+    where
+        Q: Serialize + ?Sized,
+        B: Serialize + ?Sized,
+    {
         let url = self.http.url(path);
         let mut request = self.http.request(method.clone(), &url);
         if let Some(query) = query {
@@ -206,11 +234,7 @@ impl NativeClient {
                 message,
             });
         }
-        serde_json::from_slice(&reply).map_err(|e| {
-            Error::Decode(format!(
-                "the answer to {method} {path} is not what the SDK expects: {e}"
-            ))
-        })
+        Ok(reply)
     }
 }
 

@@ -130,6 +130,7 @@ impl Collections {
                 data: Data::new(&schema),
             }),
             log: Mutex::new(log),
+            deleted: Default::default(),
         });
         self.map.write().insert(key, collection.clone());
         Ok(collection)
@@ -151,6 +152,28 @@ impl Collections {
         })
     }
 
+    /// Deletes the collection `name` of `org` and its files. Writes in flight finish first;
+    /// later ones, through a handle taken before, are refused as not found.
+    pub fn delete(&self, org: OrgId, name: &str) -> Result<()> {
+        let _creating = self.creating.lock();
+        let collection = self.get(org, name)?;
+        let _log = collection.log.lock();
+        collection
+            .deleted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.map.write().remove(&(org.0, name.to_owned()));
+        // The schema goes first: a directory without it is no collection, so a crash half-way
+        // leaves nothing that opens again (and creating the name clears it).
+        let schema = collection.dir.join(SCHEMA_FILE);
+        fs::remove_file(&schema).map_err(Error::io("remove", &schema))?;
+        sync_dir(&collection.dir)?;
+        fs::remove_dir_all(&collection.dir).map_err(Error::io("remove", &collection.dir))?;
+        if let Some(org_dir) = collection.dir.parent() {
+            sync_dir(org_dir)?;
+        }
+        Ok(())
+    }
+
     /// The collections of `org`, by name.
     pub fn list(&self, org: OrgId) -> Vec<Arc<Collection>> {
         self.map
@@ -170,6 +193,8 @@ pub struct Collection {
     state: RwLock<State>,
     /// The log; whoever holds it is the one writer.
     log: Mutex<Log>,
+    /// Set, under the log, when the collection is deleted.
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -208,7 +233,19 @@ impl Collection {
                 data,
             }),
             log: Mutex::new(log),
+            deleted: Default::default(),
         })
+    }
+
+    /// Refuses a write to a deleted collection (the caller holds the log).
+    fn check_not_deleted(&self) -> Result<()> {
+        if self.deleted.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::NotFound {
+                name: self.name.clone(),
+                suggestion: None,
+            });
+        }
+        Ok(())
     }
 
     /// Its name.
@@ -235,6 +272,7 @@ impl Collection {
     /// Changes the schema to `spec`, which may only add columns.
     pub fn update_schema(&self, spec: &CollectionSchema) -> Result<()> {
         let _log = self.log.lock();
+        self.check_not_deleted()?;
         let next = self.schema().evolve(spec).map_err(Error::Schema)?;
         write_schema(&self.dir, &self.name, &next)?;
         let mut state = self.state.write();
@@ -266,6 +304,7 @@ impl Collection {
         before_log: impl FnOnce(&Schema, &[Entry]) -> std::result::Result<(), E>,
     ) -> std::result::Result<IngestResponse, E> {
         let mut log = self.log.lock();
+        self.check_not_deleted()?;
         let schema = self.schema();
         let mut refused: Vec<(usize, Vec<EventError>)> = Vec::new();
         let mut accepted: Vec<Entry> = Vec::new();
@@ -631,4 +670,45 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sextant_api::collections::{ColumnSpec, ColumnType};
+
+    #[test]
+    fn a_handle_taken_before_a_delete_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let collections = Collections::open(dir.path(), Limits::default()).unwrap();
+        let spec = CollectionSchema {
+            input_columns: vec![ColumnSpec {
+                name: "x".into(),
+                column_type: ColumnType::Float,
+            }],
+            ..CollectionSchema::default()
+        };
+        let org = OrgId(7);
+        let handle = collections.create(org, "m", &spec).unwrap();
+        let body = br#"{"model_id": "m", "events": [{"data": {"id": "a", "ts": "2024-01-01T00:00:00Z", "x": 1}}]}"#;
+        let request = crate::request::decode_request(body).unwrap();
+        let now = 1_767_225_600_000_000_000;
+        assert_eq!(
+            handle
+                .ingest(&request, now, Limits::default())
+                .unwrap()
+                .num_errors,
+            0
+        );
+        collections.delete(org, "m").unwrap();
+        let err = handle.ingest(&request, now, Limits::default()).unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err}");
+        assert!(handle.update_schema(&spec).is_err());
+        assert!(!dir.path().join("org-0000000000000007/m").exists());
+        // Reopened, nothing of it remains, and the name can be taken again.
+        drop(collections);
+        let collections = Collections::open(dir.path(), Limits::default()).unwrap();
+        assert!(collections.list(org).is_empty());
+        collections.create(org, "m", &spec).unwrap();
+    }
 }

@@ -35,7 +35,7 @@ pub fn routes() -> Router<AppState> {
             post(ingest).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .route(paths::COLLECTIONS, get(list).post(create))
-        .route(paths::COLLECTION, get(describe).put(update))
+        .route(paths::COLLECTION, get(describe).put(update).delete(delete))
         .route(paths::COLLECTION_EVENTS, get(events))
         .route(paths::COLLECTION_STATS, get(stats))
 }
@@ -146,6 +146,19 @@ async fn update(
     })
     .await?;
     Ok(Json(updated))
+}
+
+/// `DELETE /api/native/v1/collections/{name}`: the collection and its events (its series stay).
+async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<axum::http::StatusCode, HttpError> {
+    authorize(&principal, Action::DeleteData)?;
+    let collections = collections(&state)?;
+    let org = org_number(&principal.organization_id);
+    blocking(move || Ok(collections.delete(org, &name)?)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/native/v1/collections`.

@@ -50,6 +50,16 @@ pub enum CollectionsCommand {
         #[command(flatten)]
         server: Server,
     },
+    /// Delete a collection and its events (the series of its outputs stay).
+    Delete {
+        /// The collection.
+        name: String,
+        /// Confirms the deletion, which cannot be undone.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        server: Server,
+    },
     /// List the collections with their counts.
     List {
         #[command(flatten)]
@@ -211,6 +221,15 @@ pub fn run(command: CollectionsCommand) -> anyhow::Result<ExitCode> {
                     n => format!("{} added", sextant_model::count(n, "column", "columns")),
                 }
             );
+        }
+        CollectionsCommand::Delete { name, yes, server } => {
+            if !yes {
+                bail!(
+                    "deleting collection {name} removes its events for good; add --yes to confirm"
+                );
+            }
+            runtime.block_on(server.client()?.delete_collection(&name))?;
+            println!("deleted collection {name}");
         }
         CollectionsCommand::List { server } => {
             for c in runtime.block_on(server.client()?.list_collections())? {

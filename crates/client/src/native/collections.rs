@@ -53,6 +53,12 @@ impl NativeClient {
             .await
     }
 
+    /// Deletes the collection `name` and its events (the series of its outputs stay).
+    pub async fn delete_collection(&self, name: &str) -> Result<()> {
+        let path = collection_path(name, "")?;
+        self.call_no_content(Method::DELETE, &path).await
+    }
+
     /// Every collection of the key's organization.
     pub async fn list_collections(&self) -> Result<Vec<Collection>> {
         let list: CollectionList = self
