@@ -67,31 +67,38 @@ impl Ingested {
     /// server's message quotes the first event of each kind of error; the others read
     /// `TYPE column (as for event N: message)`.
     pub fn refused(&self) -> Vec<(usize, &Json, String)> {
-        let mut out = Vec::new();
-        // The answer quotes the first event of each kind of error; the others name it.
-        for error in &self.response.validation_errors {
-            let first = error.event_indexes.first().copied().unwrap_or_default();
-            for (n, &index) in error.event_indexes.iter().enumerate() {
-                let Some(event) = self.events.get(index) else {
-                    continue;
-                };
-                let why = if n == 0 {
+        refusals(&self.response, |index| format!("event {index}"))
+            .into_iter()
+            .filter_map(|(index, why)| self.events.get(index).map(|event| (index, event, why)))
+            .collect()
+    }
+}
+
+/// Every refused event of `response` by index, with its reason: `TYPE column: message`. The
+/// server's message quotes the first event of each kind of error; the others read
+/// `TYPE column (as for NAME: message)`, `name` naming that first event (`event 3`, `line 4`).
+pub fn refusals(response: &IngestResponse, name: impl Fn(usize) -> String) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for error in &response.validation_errors {
+        let first = error.event_indexes.first().map(|&i| name(i));
+        for (n, &index) in error.event_indexes.iter().enumerate() {
+            let why = match (n, &first) {
+                (0, _) | (_, None) => {
                     format!(
                         "{} {}: {}",
                         error.error_type, error.column_name, error.message
                     )
-                } else {
-                    format!(
-                        "{} {} (as for event {first}: {})",
-                        error.error_type, error.column_name, error.message
-                    )
-                };
-                out.push((index, event, why));
-            }
+                }
+                (_, Some(first)) => format!(
+                    "{} {} (as for {first}: {})",
+                    error.error_type, error.column_name, error.message
+                ),
+            };
+            out.push((index, why));
         }
-        out.sort_by_key(|(index, _, _)| *index);
-        out
     }
+    out.sort_by_key(|(index, _)| *index);
+    out
 }
 
 /// How one call of [`EventIngester::ingest_events_with`] behaves.

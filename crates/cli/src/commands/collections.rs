@@ -14,6 +14,7 @@ use arrow_schema::{DataType, Field, Schema};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value as Json};
+use sextant_client::collections::refusals;
 use sextant_client::export::{format_table, write_csv, write_csv_file, write_parquet_file};
 use sextant_client::native::NativeClient;
 use sextant_client::native::api::collections::{
@@ -519,28 +520,9 @@ async fn ingest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             .ingest_events(&args.name, &args.project, &events)
             .await?;
         sent += events.len();
-        // The answer quotes the first event of each kind of error; the others name it.
-        for error in &response.validation_errors {
-            let place = |index: usize| places.get(index).cloned().unwrap_or_default();
-            let first = error
-                .event_indexes
-                .first()
-                .map(|&i| place(i))
-                .unwrap_or_default();
-            for (n, &index) in error.event_indexes.iter().enumerate() {
-                let why = if n == 0 {
-                    format!(
-                        "{} {}: {}",
-                        error.error_type, error.column_name, error.message
-                    )
-                } else {
-                    format!(
-                        "{} {} (as for {first}: {})",
-                        error.error_type, error.column_name, error.message
-                    )
-                };
-                refused.push((place(index), why));
-            }
+        let place = |index: usize| places.get(index).cloned().unwrap_or_default();
+        for (index, why) in refusals(&response, place) {
+            refused.push((place(index), why));
         }
         progress.set_position(source.position());
         progress.set_message(format!("{sent} events"));
