@@ -57,6 +57,13 @@ pub mod paths {
     /// `POST` ingests events in TruEra's streaming request shape (`model_id` names the
     /// collection). Not under the native prefix: it is the path TruEra's clients post to.
     pub const INGEST_EVENTS: &str = "/api/v0/ingest/streaming/events";
+    /// `GET` subscribes to committed points as Server-Sent Events (query string: `selector`,
+    /// `since`, `cursor`, `window`, `slide`, `agg`, `watermark`, `lateness`;
+    /// `Last-Event-ID` resumes).
+    pub const SUBSCRIBE: &str = "/api/native/v1/subscribe";
+    /// `GET` upgrades to a WebSocket whose first message is a
+    /// [`SubscribeRequest`](crate::live::SubscribeRequest).
+    pub const SUBSCRIBE_WS: &str = "/api/native/v1/subscribe/ws";
 
     /// The path of the annotation `id`.
     pub fn annotation(id: &str) -> String {
@@ -70,6 +77,7 @@ pub mod paths {
 }
 
 pub mod collections;
+pub mod live;
 
 /// The body of every refused request: `{"error": "..."}`, with the status of the error's kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

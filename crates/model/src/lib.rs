@@ -17,12 +17,14 @@
 
 mod batch;
 mod data_type;
+mod duration;
 mod error_kind;
 mod series;
 mod text;
 mod value;
 
 pub use batch::{BatchError, Point, SeriesPoints, ValidatedBatch, WriteBatch};
+pub use duration::parse_duration;
 pub use data_type::{BitFieldElement, DataType, EnumType, UnknownDataType};
 pub use error_kind::ErrorKind;
 pub use series::{Label, OrgId, SeriesId, SeriesKey, SeriesKeyError};

@@ -95,6 +95,17 @@ impl Store for Counting {
         Ok(points)
     }
 
+    fn read_as_of(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+    ) -> sextant_storage::Result<(Vec<Point>, u64)> {
+        let (points, seq) = self.db.read_as_of(org, key, range)?;
+        self.count(points.len());
+        Ok((points, seq))
+    }
+
     fn read_limited(
         &self,
         org: OrgId,

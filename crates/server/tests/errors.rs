@@ -101,6 +101,16 @@ impl Store for FailingStore {
         self.db.read(org, key, range)
     }
 
+    fn read_as_of(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+    ) -> sextant_storage::Result<(Vec<Point>, u64)> {
+        self.check()?;
+        self.db.read_as_of(org, key, range)
+    }
+
     fn read_limited(
         &self,
         org: OrgId,

@@ -402,23 +402,32 @@ impl Db {
         // frozen points, so in this order no point is missed.
         let head = self.inner.head.read(org, key, range.clone())?;
         let parts = self.inner.parts.snapshot();
-        let mut sources = Vec::new();
-        for p in parts.iter() {
-            let (min, max) = p.time_range();
-            if max < range.start || min >= range.end {
-                continue;
-            }
-            let mut points = Vec::new();
-            p.read_into(org, key, &range, &mut points)?;
-            if !points.is_empty() {
-                sources.push(points);
-            }
-        }
-        if sources.is_empty() {
-            return Ok(head);
-        }
-        sources.push(head);
-        Ok(merge_last_wins(sources))
+        with_parts(&parts, org, key, range, head)
+    }
+
+    /// The points of series `key` of `org` in `range` exactly as the store held them after
+    /// the commit whose sequence number it returns: every write up to it, none after. A
+    /// reader that goes on from the commit feed after that number, skipping this series'
+    /// earlier records, sees each point once (live subscriptions' history).
+    ///
+    /// The head is read while no write is being applied (writers wait for that copy, not for
+    /// the parts' reads), and the parts are those published by then: parts hold only points
+    /// frozen out of the head, so none of them holds a later write.
+    pub fn read_as_of(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+    ) -> Result<(Vec<Point>, u64)> {
+        let (head, parts, seq) = {
+            let _no_writes = self.inner.gate.write();
+            (
+                self.inner.head.read(org, key, range.clone()),
+                self.inner.parts.snapshot(),
+                self.inner.applied_seq.load(Ordering::Acquire),
+            )
+        };
+        Ok((with_parts(&parts, org, key, range, head?)?, seq))
     }
 
     /// The series of `org` that `matcher` selects, sorted by key, whether their points are in
@@ -944,6 +953,34 @@ impl Inner {
             }
         }
     }
+}
+
+/// `head`, the points of series `key` that the head holds in `range`, merged with those of
+/// `parts` (the newest write wins at a timestamp).
+fn with_parts(
+    parts: &[Arc<Part>],
+    org: OrgId,
+    key: &SeriesKey,
+    range: Range<Timestamp>,
+    head: Vec<Point>,
+) -> Result<Vec<Point>> {
+    let mut sources = Vec::new();
+    for p in parts.iter() {
+        let (min, max) = p.time_range();
+        if max < range.start || min >= range.end {
+            continue;
+        }
+        let mut points = Vec::new();
+        p.read_into(org, key, &range, &mut points)?;
+        if !points.is_empty() {
+            sources.push(points);
+        }
+    }
+    if sources.is_empty() {
+        return Ok(head);
+    }
+    sources.push(head);
+    Ok(merge_last_wins(sources))
 }
 
 #[cfg(test)]

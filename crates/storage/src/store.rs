@@ -45,6 +45,15 @@ pub trait Store: Send + Sync + Debug {
     /// The points of series `key` of `org` in `range`, in `order`, at most `limit` of them
     /// (the first ones in that order): what [`Store::read`] returns, ordered and cut, reading
     /// no more of the parts than the limit needs.
+    /// The points of series `key` of `org` in `range` as the store held them after the
+    /// commit whose sequence number it returns ([`Db::read_as_of`]).
+    fn read_as_of(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+    ) -> Result<(Vec<Point>, u64)>;
+
     fn read_limited(
         &self,
         org: OrgId,
@@ -147,6 +156,15 @@ impl Store for Db {
 
     fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
         Db::read(self, org, key, range)
+    }
+
+    fn read_as_of(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+    ) -> Result<(Vec<Point>, u64)> {
+        Db::read_as_of(self, org, key, range)
     }
 
     fn read_limited(

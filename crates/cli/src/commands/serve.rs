@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use sextant_catalog::{Catalog, Scope, SqliteCatalog};
+use sextant_model::parse_duration;
 use sextant_rules::{EngineConfig, RuleEngine};
 use sextant_server::listener::{ConnectionLimits, TlsFiles, load_tls, serve_with};
 use sextant_server::state::AppState;
@@ -117,34 +118,6 @@ fn parse_size(text: &str) -> Result<usize, String> {
     number
         .checked_mul(scale)
         .ok_or_else(|| format!("size {text:?} is too large"))
-}
-
-/// A duration such as `0s`, `250ms`, `2s` or `1m`.
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("duration {text:?} needs a unit: ns, us, ms, s, m or h"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("duration {text:?} must start with a whole number"))?;
-    let nanos = match unit {
-        "ns" => 1,
-        "us" => 1_000,
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        other => {
-            return Err(format!(
-                "duration {text:?} has unit {other:?}; use ns, us, ms, s, m or h"
-            ));
-        }
-    };
-    number
-        .checked_mul(nanos)
-        .map(std::time::Duration::from_nanos)
-        .ok_or_else(|| format!("duration {text:?} is too long"))
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -349,16 +322,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_durations_parse_with_units_and_refuse_the_rest() {
+    fn sizes_parse_with_units_and_refuse_the_rest() {
         assert_eq!(parse_size("512MiB"), Ok(512 << 20));
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert!(parse_size("12MB").unwrap_err().contains("unit \"MB\""));
         assert!(parse_size("MiB").unwrap_err().contains("whole number"));
-        assert_eq!(
-            parse_duration("1h"),
-            Ok(std::time::Duration::from_secs(3600))
-        );
-        assert!(parse_duration("3d").unwrap_err().contains("unit \"d\""));
     }
 }
