@@ -48,6 +48,9 @@ enum Command {
     /// joined with their labels, and their statistics per window.
     #[command(subcommand)]
     Collections(commands::collections::CollectionsCommand),
+    /// Print committed points of the series a selector selects as they arrive (or
+    /// server-side windows of them), resumable by cursor.
+    Tail(commands::tail::TailArgs),
     /// Manage the users annotations are assigned to.
     #[command(subcommand)]
     Users(commands::rules::UsersCommand),
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => commands::ingest::run(args),
         Command::Collections(command) => commands::collections::run(command),
         Command::Events(args) => commands::events::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Tail(args) => commands::tail::run(args).map(|()| ExitCode::SUCCESS),
         Command::Rules(command) => commands::rules::run(command).map(|()| ExitCode::SUCCESS),
         Command::Annotations(command) => {
             commands::rules::run_annotations(command).map(|()| ExitCode::SUCCESS)

@@ -35,6 +35,11 @@ impl Http {
         })
     }
 
+    /// The base URL (`http://host:port`) and the API key.
+    pub(crate) fn endpoint(&self) -> (String, String) {
+        (self.base.clone(), self.token.clone())
+    }
+
     /// The absolute URL of `path` (which starts with `/`).
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -14,6 +14,7 @@ pub mod export;
 mod http;
 pub mod ingest;
 pub mod kairos;
+pub mod live;
 pub mod native;
 
 /// The Arrow crates results are built with, at the SDK's versions: `arrow_array` for typed

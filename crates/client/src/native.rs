@@ -50,6 +50,11 @@ impl NativeClient {
         })
     }
 
+    /// The server's base URL and the API key, for the WebSocket of [`crate::live`].
+    pub(crate) fn endpoint(&self) -> (String, String) {
+        self.http.endpoint()
+    }
+
     /// Creates a user that review annotations can be assigned to (an admin key is needed).
     pub async fn create_user(&self, name: &str) -> Result<User> {
         self.create_user_with(&CreateUser {

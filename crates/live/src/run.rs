@@ -24,9 +24,9 @@ use sextant_api::live::{LiveValue, Message, SeriesPoints, WindowRow};
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp, Value};
 use sextant_storage::{FeedEvent, Store};
 
+use crate::Error;
 use crate::spec::{Spec, Start};
 use crate::window::{Output, SeriesWindows};
-use crate::Error;
 
 /// The subscriber went away (or the stream was closed): stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,8 +283,7 @@ impl Run<'_> {
             if self.sink.gone() {
                 return Err(Halt::Gone);
             }
-            let (points, seq) = match self.store.read_as_of(self.org, &info.key, since..i64::MAX)
-            {
+            let (points, seq) = match self.store.read_as_of(self.org, &info.key, since..i64::MAX) {
                 Ok(read) => read,
                 // Deleted since it was listed.
                 Err(sextant_storage::Error::SeriesNotFound { .. }) => continue,
@@ -436,7 +435,9 @@ impl Run<'_> {
         };
         let entry = &mut self.pending[at];
         entry.timestamps.extend(points.iter().map(|p| p.timestamp));
-        entry.values.extend(points.iter().map(|p| live_value(&p.value)));
+        entry
+            .values
+            .extend(points.iter().map(|p| live_value(&p.value)));
         self.pending_points += points.len();
         self.pending_since.get_or_insert_with(Instant::now);
     }

@@ -71,7 +71,10 @@ fn window(request: &WindowRequest) -> Result<WindowSpec, Error> {
     if size <= 0 {
         return Err(Error::Invalid {
             field: "window",
-            message: format!("a window of {:?} holds nothing; give it a length", request.size),
+            message: format!(
+                "a window of {:?} holds nothing; give it a length",
+                request.size
+            ),
         });
     }
     let slide = match &request.slide {
@@ -172,7 +175,9 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_field_and_value() {
-        let err = Spec::from_request(&request("cpu{")).unwrap_err().to_string();
+        let err = Spec::from_request(&request("cpu{"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("selector:"), "{err}");
         for (size, slide, agg, field, says) in [
             ("10", None, "mean", "window", "needs a unit"),

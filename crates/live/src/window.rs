@@ -231,8 +231,12 @@ impl SeriesWindows {
                 acc.dirty = false;
             }
         }
-        self.open
-            .retain(|start, _| start.saturating_add(spec.size).saturating_add(spec.lateness) > wm);
+        self.open.retain(|start, _| {
+            start
+                .saturating_add(spec.size)
+                .saturating_add(spec.lateness)
+                > wm
+        });
     }
 
     /// When nothing arrived for `size + watermark` of wall-clock time before `now`: moves the

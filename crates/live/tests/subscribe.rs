@@ -245,7 +245,11 @@ fn history_then_live_sends_every_point_once_while_writers_run() {
         let want: Vec<(i64, f64)> = (100..2200)
             .map(|i| (i, (i * 100 + k as i64) as f64))
             .collect();
-        assert_eq!(points[&format!("s{k}")], want, "series s{k}: each point once, in order");
+        assert_eq!(
+            points[&format!("s{k}")],
+            want,
+            "series s{k}: each point once, in order"
+        );
     }
     let live = sink
         .messages()
@@ -266,9 +270,16 @@ fn a_cursor_resumes_with_exactly_the_later_writes() {
     let db = open(dir.path());
     write(&db, ORG, "a", &[(1, 1.0)]);
     let first = Keep::new(usize::MAX);
-    let run = start(&db, request("a", None, None), first.clone(), Options::default());
+    let run = start(
+        &db,
+        request("a", None, None),
+        first.clone(),
+        Options::default(),
+    );
     first.wait_for("the live marker", |s| {
-        s.messages().iter().any(|m| matches!(m, Message::Live { .. }))
+        s.messages()
+            .iter()
+            .any(|m| matches!(m, Message::Live { .. }))
     });
     for i in 2..=5 {
         write(&db, ORG, "a", &[(i, i as f64)]);
@@ -309,7 +320,10 @@ fn a_cursor_resumes_with_exactly_the_later_writes() {
         &Options::default(),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("ahead of the newest commit"), "{err}");
+    assert!(
+        err.to_string().contains("ahead of the newest commit"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -323,9 +337,16 @@ fn a_cursor_older_than_the_log_gets_a_gap_notice_then_the_rest() {
     db.flush().unwrap();
     let last = write(&db, ORG, "a", &[(300, 300.0)]);
     let sink = Keep::new(usize::MAX);
-    let run = start(&db, request("a", None, Some(0)), sink.clone(), Options::default());
+    let run = start(
+        &db,
+        request("a", None, Some(0)),
+        sink.clone(),
+        Options::default(),
+    );
     sink.wait_for("the last point", |s| {
-        s.points().get("a").is_some_and(|p| p.contains(&(300, 300.0)))
+        s.points()
+            .get("a")
+            .is_some_and(|p| p.contains(&(300, 300.0)))
     });
     sink.stop.store(true, Ordering::Relaxed);
     run.join().unwrap().unwrap();
@@ -342,7 +363,10 @@ fn a_cursor_older_than_the_log_gets_a_gap_notice_then_the_rest() {
         })
         .expect("a gap notice");
     assert_eq!(gap.0, 1);
-    assert!(gap.1 < last && gap.2.contains("cannot be replayed"), "{gap:?}");
+    assert!(
+        gap.1 < last && gap.2.contains("cannot be replayed"),
+        "{gap:?}"
+    );
     // What the log still holds arrives, in order.
     let got: Vec<i64> = sink.points()["a"].iter().map(|p| p.0).collect();
     assert!(got.windows(2).all(|w| w[0] < w[1]) && got.last() == Some(&300));
@@ -361,7 +385,9 @@ fn a_full_buffer_gets_a_behind_notice_or_closes_with_the_cursor() {
     let sink = Keep::new(3);
     let run = start(&db, request("a", None, None), sink.clone(), options.clone());
     sink.wait_for("the live marker", |s| {
-        s.messages().iter().any(|m| matches!(m, Message::Live { .. }))
+        s.messages()
+            .iter()
+            .any(|m| matches!(m, Message::Live { .. }))
     });
     write(&db, ORG, "a", &[(1, 1.0)]);
     sink.wait_for("a batch", |s| s.count() == 1);
@@ -369,7 +395,9 @@ fn a_full_buffer_gets_a_behind_notice_or_closes_with_the_cursor() {
     std::thread::sleep(Duration::from_millis(100));
     sink.drain();
     sink.wait_for("the behind notice", |s| {
-        s.messages().iter().any(|m| matches!(m, Message::Behind { .. }))
+        s.messages()
+            .iter()
+            .any(|m| matches!(m, Message::Behind { .. }))
     });
     assert_eq!(sink.count(), 2, "nothing lost: {:#?}", sink.messages());
 
@@ -407,13 +435,17 @@ fn windows_send_aggregates_and_late_notices() {
     let sink = Keep::new(usize::MAX);
     let run = start(&db, spec, sink.clone(), Options::default());
     sink.wait_for("the live marker", |s| {
-        s.messages().iter().any(|m| matches!(m, Message::Live { .. }))
+        s.messages()
+            .iter()
+            .any(|m| matches!(m, Message::Live { .. }))
     });
     write(&db, ORG, "a", &[(1, 1.0), (5, 7.0)]);
     write(&db, ORG, "a", &[(12, 2.0)]);
     write(&db, ORG, "a", &[(3, 9.0)]);
     sink.wait_for("a window and a late point", |s| {
-        s.messages().iter().any(|m| matches!(m, Message::Late { .. }))
+        s.messages()
+            .iter()
+            .any(|m| matches!(m, Message::Late { .. }))
     });
     sink.stop.store(true, Ordering::Relaxed);
     run.join().unwrap().unwrap();
@@ -427,7 +459,10 @@ fn windows_send_aggregates_and_late_notices() {
         .flatten()
         .collect();
     assert_eq!(windows.len(), 1, "{windows:?}");
-    assert_eq!((windows[0].start, windows[0].end, windows[0].count), (0, 10, 2));
+    assert_eq!(
+        (windows[0].start, windows[0].end, windows[0].count),
+        (0, 10, 2)
+    );
     assert_eq!(windows[0].values["max"], Some(7.0));
     let late: Vec<_> = sink
         .messages()

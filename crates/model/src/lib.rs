@@ -24,8 +24,8 @@ mod text;
 mod value;
 
 pub use batch::{BatchError, Point, SeriesPoints, ValidatedBatch, WriteBatch};
-pub use duration::parse_duration;
 pub use data_type::{BitFieldElement, DataType, EnumType, UnknownDataType};
+pub use duration::parse_duration;
 pub use error_kind::ErrorKind;
 pub use series::{Label, OrgId, SeriesId, SeriesKey, SeriesKeyError};
 pub use text::count;

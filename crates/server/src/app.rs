@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::routes())
         .merge(crate::native::routes())
         .merge(crate::collections::routes())
+        .merge(crate::live::routes())
         .with_state(state.clone());
     // SignalFx's REST client does not strip a trailing slash from its endpoint, so its paths
     // may start `//v2/`: such a path is served as if its slashes were single.

@@ -16,6 +16,7 @@ pub mod error;
 pub mod influx;
 pub mod kairos;
 pub mod listener;
+pub mod live;
 pub mod login;
 pub mod metrics;
 pub mod native;

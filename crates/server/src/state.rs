@@ -46,6 +46,8 @@ pub struct AppState {
     pub logins: Arc<crate::login::LoginLimiter>,
     /// Event collections, when the binary opened them ([`AppState::with_collections`]).
     pub collections: Option<Arc<sextant_collections::Collections>>,
+    /// The live subscriptions open, and their limits.
+    pub subscriptions: Arc<crate::live::Subscriptions>,
 }
 
 impl AppState {
@@ -70,7 +72,14 @@ impl AppState {
             query_timeout: crate::budget::DEFAULT_QUERY_TIMEOUT,
             logins: Arc::default(),
             collections: None,
+            subscriptions: Arc::default(),
         }
+    }
+
+    /// The same state with these limits on live subscriptions.
+    pub fn with_subscription_limits(mut self, limits: crate::live::SubscriptionLimits) -> Self {
+        self.subscriptions = Arc::new(crate::live::Subscriptions::new(limits));
+        self
     }
 
     /// The same state serving the event collections of `collections`.

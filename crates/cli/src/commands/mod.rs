@@ -7,4 +7,5 @@ pub mod ingest;
 pub mod query;
 pub mod rules;
 pub mod serve;
+pub mod tail;
 pub mod token;

@@ -11,6 +11,7 @@ use sextant_catalog::{Catalog, Scope, SqliteCatalog};
 use sextant_model::parse_duration;
 use sextant_rules::{EngineConfig, RuleEngine};
 use sextant_server::listener::{ConnectionLimits, TlsFiles, load_tls, serve_with};
+use sextant_server::live::SubscriptionLimits;
 use sextant_server::state::AppState;
 use sextant_server::webhook::{WebhookConfig, Webhooks};
 use sextant_storage::{Db, DbConfig};
@@ -73,6 +74,20 @@ pub struct ServeArgs {
     /// How far in the future an inference's time may be (later is `TIMESTAMP_OUT_OF_BOUNDS`).
     #[arg(long, env = "SEXTANT_COLLECTION_FUTURE_MARGIN", default_value = "24h", value_parser = parse_duration)]
     collection_future_margin: std::time::Duration,
+    /// The most live subscriptions an organization may have open at once.
+    #[arg(long, env = "SEXTANT_SUBSCRIPTION_LIMIT", default_value_t = 256)]
+    subscription_limit: usize,
+    /// The most bytes of messages a subscription may have waiting for a slow subscriber
+    /// before it falls behind (it then reads from the write-ahead log, and is told so).
+    #[arg(long, env = "SEXTANT_SUBSCRIPTION_BUFFER", default_value = "8MiB", value_parser = parse_size)]
+    subscription_buffer: usize,
+    /// The most bytes waiting across an organization's subscriptions.
+    #[arg(long, env = "SEXTANT_SUBSCRIPTION_ORG_BUFFER", default_value = "256MiB", value_parser = parse_size)]
+    subscription_org_buffer: usize,
+    /// How long a subscriber may read nothing while its buffer is full before its stream is
+    /// closed (with the cursor to resume from).
+    #[arg(long, env = "SEXTANT_SUBSCRIPTION_STALL", default_value = "30s", value_parser = parse_duration)]
+    subscription_stall: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -230,7 +245,13 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
         .with_collections(Arc::new(collections))
         .with_webhook_allow(webhook_allow)
         .with_webhooks(webhooks.clone())
-        .with_query_timeout(args.query_timeout);
+        .with_query_timeout(args.query_timeout)
+        .with_subscription_limits(SubscriptionLimits {
+            per_org: args.subscription_limit,
+            buffer_bytes: args.subscription_buffer,
+            org_buffer_bytes: args.subscription_org_buffer,
+            max_stall: args.subscription_stall,
+        });
     // Stored SignalFlow detectors resume where their stored evaluation ends.
     let detectors = state.detectors.clone();
     detectors.start_all(&state).await;

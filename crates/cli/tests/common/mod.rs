@@ -44,6 +44,17 @@ impl Server {
         (self.child, self.url) = spawn_listening(serve_command(self.dir.path(), &extra));
     }
 
+    /// Kills the server with SIGKILL and starts a new one on the same data directory and the
+    /// same port, so that clients holding its URL can reconnect.
+    pub fn kill_and_restart_on_same_port(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let listen = self.url.trim_start_matches("http://").to_owned();
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        (self.child, self.url) =
+            spawn_listening(serve_command_on(self.dir.path(), &listen, &extra));
+    }
+
     /// Starts `sextant serve` with no flags and nothing of the caller's environment, as the
     /// README's first command does, in its scratch directory (data in `sextant-data` there,
     /// the default address), and waits until it listens.
@@ -114,9 +125,14 @@ fn spawn_listening(mut command: Command) -> (Child, String) {
 
 /// `sextant serve` on a free port with its data in `dir/data` and the test key.
 fn serve_command(dir: &Path, extra: &[&str]) -> Command {
+    serve_command_on(dir, "127.0.0.1:0", extra)
+}
+
+/// `sextant serve` on `listen` with its data in `dir/data` and the test key.
+fn serve_command_on(dir: &Path, listen: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--listen", listen, "--data-dir"])
         .arg(dir.join("data"))
         .args(["--bootstrap-token", TOKEN])
         .args(extra);

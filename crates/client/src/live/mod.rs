@@ -1,0 +1,598 @@
+//! Live subscriptions: points pushed by the server as they are committed, as an async
+//! [`Stream`](futures_util::Stream) that reconnects and resumes by itself, and operators for
+//! telemetry streams in [`ops`].
+//!
+//! ```no_run
+//! # async fn example() -> sextant_client::Result<()> {
+//! use futures_util::StreamExt;
+//! use sextant_client::live::ops::TelemetryStreamExt;
+//! use sextant_client::native::NativeClient;
+//!
+//! let client = NativeClient::new("http://127.0.0.1:7777", "KEY")?;
+//! // The rolling mean of the last 10 values of each host's CPU, printed as it updates.
+//! let mut means = client
+//!     .subscribe(r#"cpu.usage_user{host=~"h1|h2"}"#)
+//!     .since_ago(std::time::Duration::from_secs(60))
+//!     .open()
+//!     .await?
+//!     .points()
+//!     .count_window(10)
+//!     .map(|w| (w.series.key(), w.mean()));
+//! while let Some((series, mean)) = means.next().await {
+//!     println!("{series}: {mean:?}");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The stream asks for committed writes over a WebSocket (`/api/native/v1/subscribe/ws`).
+//! Each message the server sends with a cursor moves the stream's resume point; when the
+//! connection drops, it connects again after a short pause (doubling up to 5 s) and resumes
+//! after that cursor, so nothing is lost or repeated, and says so with
+//! [`Notice::Reconnecting`]. Before the first cursor (while stored history is still being
+//! sent) a reconnection starts the history over, announced by [`Notice::Restarted`].
+//! A refused subscription (a bad selector, a key that may not read) ends the stream with the
+//! server's message.
+
+pub mod ops;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+pub use sextant_api::live::{LiveValue, Message, SubscribeRequest, WindowRequest};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::ingest::time::IntoTimestamp;
+use crate::native::NativeClient;
+use crate::{Error, Result};
+
+/// A series, as the server named it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Series {
+    /// Its name (metric, channel).
+    pub name: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its value type, e.g. `double`.
+    pub data_type: String,
+}
+
+impl Series {
+    /// Its key in the query selector's form, e.g. `cpu{host="h1"}`.
+    pub fn key(&self) -> String {
+        if self.labels.is_empty() {
+            return self.name.clone();
+        }
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        format!("{}{{{}}}", self.name, labels.join(","))
+    }
+}
+
+/// One committed point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivePoint {
+    /// Its series.
+    pub series: Arc<Series>,
+    /// Nanoseconds since the Unix epoch.
+    pub timestamp: i64,
+    /// Its value.
+    pub value: LiveValue,
+}
+
+/// One window the server aggregated (a subscription with
+/// [`Subscribe::window`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveWindow {
+    /// Its series.
+    pub series: Arc<Series>,
+    /// Its first instant.
+    pub start: i64,
+    /// The instant after its last.
+    pub end: i64,
+    /// How many points it holds.
+    pub count: u64,
+    /// The aggregates asked for, by name.
+    pub values: BTreeMap<String, Option<f64>>,
+    /// Whether late points changed a window sent before.
+    pub update: bool,
+}
+
+/// What the stream says besides data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// The stored history is all sent; what follows is live.
+    Live {
+        /// The resume point.
+        cursor: u64,
+    },
+    /// Commits that cannot be replayed: the server's log no longer holds them.
+    Gap {
+        /// The first commit missed.
+        first: u64,
+        /// The last.
+        last: u64,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The subscriber fell behind; nothing was lost.
+    Behind {
+        /// The newest commit then.
+        newest: u64,
+        /// The server's explanation.
+        message: String,
+    },
+    /// A point came after its window was closed for good.
+    Late {
+        /// Its series.
+        series: Arc<Series>,
+        /// Its time.
+        timestamp: i64,
+        /// How many so far.
+        total: u64,
+    },
+    /// Points of a series were deleted.
+    Deleted {
+        /// The series.
+        series: Arc<Series>,
+        /// The first instant deleted.
+        start: i64,
+        /// The instant after the last.
+        end: i64,
+    },
+    /// The connection dropped; the stream connects again and resumes.
+    Reconnecting {
+        /// Why it dropped.
+        error: String,
+        /// How many attempts in a row so far.
+        attempt: u32,
+    },
+    /// The connection dropped before the history was all sent: it starts over, so points of
+    /// the history may come again.
+    Restarted,
+}
+
+/// What a subscription's stream yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// A committed point.
+    Point(LivePoint),
+    /// A window.
+    Window(LiveWindow),
+    /// A notice.
+    Notice(Notice),
+}
+
+/// A subscription being set up: [`NativeClient::subscribe`], options, then
+/// [`Subscribe::open`].
+#[derive(Debug, Clone)]
+pub struct Subscribe {
+    url: String,
+    token: String,
+    request: SubscribeRequest,
+    reconnect: bool,
+    buffer: usize,
+}
+
+impl NativeClient {
+    /// A subscription to the series `selector` selects (the query selector's text form,
+    /// e.g. `mainmotor.velocity{asset="NostromoLV426"}`), from now on unless told otherwise.
+    pub fn subscribe(&self, selector: &str) -> Subscribe {
+        let (url, token) = self.endpoint();
+        Subscribe {
+            url: format!(
+                "ws://{}{}",
+                url.trim_start_matches("http://"),
+                sextant_api::paths::SUBSCRIBE_WS
+            ),
+            token,
+            request: SubscribeRequest {
+                selector: selector.to_owned(),
+                ..SubscribeRequest::default()
+            },
+            reconnect: true,
+            buffer: 1024,
+        }
+    }
+}
+
+impl Subscribe {
+    /// Starts with the stored points from `time` on, then the live ones.
+    pub fn since(mut self, time: impl IntoTimestamp) -> Self {
+        self.request.since = Some(time.into_timestamp());
+        self
+    }
+
+    /// Starts with the stored points of the last `ago`, then the live ones.
+    pub fn since_ago(self, ago: Duration) -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .saturating_sub(ago);
+        self.since(i64::try_from(now.as_nanos()).unwrap_or(i64::MAX))
+    }
+
+    /// Resumes after `cursor`, from an earlier stream ([`LiveStream::cursor`]).
+    pub fn after(mut self, cursor: u64) -> Self {
+        self.request.cursor = Some(cursor);
+        self
+    }
+
+    /// Server-side event-time windows instead of points.
+    pub fn window(mut self, window: WindowRequest) -> Self {
+        self.request.window = Some(window);
+        self
+    }
+
+    /// Ends the stream with an error when the connection drops, instead of reconnecting.
+    pub fn no_reconnect(mut self) -> Self {
+        self.reconnect = false;
+        self
+    }
+
+    /// Connects and returns the stream. Fails if the first connection cannot be made or the
+    /// server refuses the subscription.
+    pub async fn open(self) -> Result<LiveStream> {
+        let mut connection = Connection::open(&self, &self.request).await?;
+        let first = connection.first().await?;
+        let (tx, rx) = mpsc::channel(self.buffer);
+        let cursor = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+        let task = tokio::spawn(follow(self, connection, first, tx, Arc::clone(&cursor)));
+        Ok(LiveStream {
+            rx,
+            cursor,
+            _task: AbortOnDrop(task),
+        })
+    }
+}
+
+/// The updates of a subscription, in commit order per series. Dropping it closes the
+/// connection.
+#[derive(Debug)]
+pub struct LiveStream {
+    rx: mpsc::Receiver<Result<Update>>,
+    cursor: Arc<std::sync::atomic::AtomicU64>,
+    _task: AbortOnDrop,
+}
+
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl LiveStream {
+    /// The cursor to resume from to get exactly what this stream has not yielded yet; `None`
+    /// before the server sent one (while history is being sent).
+    pub fn cursor(&self) -> Option<u64> {
+        match self.cursor.load(std::sync::atomic::Ordering::Acquire) {
+            u64::MAX => None,
+            c => Some(c),
+        }
+    }
+
+    /// The points alone: notices and windows left out, and the stream ending at the first
+    /// error.
+    pub fn points(self) -> impl futures_util::Stream<Item = LivePoint> + Unpin {
+        self.take_while(|u| std::future::ready(u.is_ok()))
+            .filter_map(|u| {
+                std::future::ready(match u {
+                    Ok(Update::Point(p)) => Some(p),
+                    _ => None,
+                })
+            })
+    }
+}
+
+impl futures_util::Stream for LiveStream {
+    type Item = Result<Update>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One WebSocket connection, with the series it named.
+struct Connection {
+    socket: Socket,
+    series: HashMap<u32, Arc<Series>>,
+}
+
+impl Connection {
+    async fn open(options: &Subscribe, request: &SubscribeRequest) -> Result<Connection> {
+        let failed = |detail: String| Error::Http {
+            url: options.url.clone(),
+            detail,
+        };
+        let mut http = options
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| failed(e.to_string()))?;
+        let bearer = format!("Bearer {}", options.token)
+            .parse()
+            .map_err(|_| Error::Config("the API key is not valid in a header".into()))?;
+        http.headers_mut().insert("authorization", bearer);
+        let (mut socket, _) = match tokio_tungstenite::connect_async(http).await {
+            Ok(connected) => connected,
+            Err(tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                let message = serde_json::from_str::<sextant_api::ErrorBody>(&body)
+                    .map(|b| b.error)
+                    .unwrap_or(body);
+                return Err(Error::Api {
+                    call: format!("GET {}", sextant_api::paths::SUBSCRIBE_WS),
+                    status,
+                    message,
+                });
+            }
+            Err(e) => return Err(failed(e.to_string())),
+        };
+        let text = serde_json::to_string(request).map_err(|e| Error::Decode(e.to_string()))?;
+        socket
+            .send(tungstenite::Message::Text(text.into()))
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Connection {
+            socket,
+            series: HashMap::new(),
+        })
+    }
+
+    /// The next message, `None` when the server closed the connection.
+    async fn next(&mut self) -> std::result::Result<Option<Message>, String> {
+        loop {
+            match self.socket.next().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e.to_string()),
+                Some(Ok(tungstenite::Message::Text(text))) => {
+                    return serde_json::from_str(&text)
+                        .map(Some)
+                        .map_err(|e| format!("cannot read a message of the server: {e}"));
+                }
+                Some(Ok(tungstenite::Message::Close(frame))) => {
+                    return match frame {
+                        Some(f)
+                            if f.code
+                                != tungstenite::protocol::frame::coding::CloseCode::Normal =>
+                        {
+                            Err(format!("closed: {} {}", u16::from(f.code), f.reason))
+                        }
+                        _ => Ok(None),
+                    };
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The first message: a refusal is the subscription's error.
+    async fn first(&mut self) -> Result<Option<Message>> {
+        match self.next().await {
+            Ok(Some(Message::Error { message })) => Err(Error::Api {
+                call: format!("GET {}", sextant_api::paths::SUBSCRIBE_WS),
+                status: 400,
+                message,
+            }),
+            Ok(first) => Ok(first),
+            Err(detail) => Err(Error::Http {
+                url: sextant_api::paths::SUBSCRIBE_WS.to_owned(),
+                detail,
+            }),
+        }
+    }
+
+    /// The updates one message makes.
+    fn updates(&mut self, message: Message) -> std::result::Result<Vec<Update>, Error> {
+        let series = |s: &HashMap<u32, Arc<Series>>, id: u32| {
+            s.get(&id).cloned().ok_or_else(|| {
+                Error::Decode(format!(
+                    "the server referred to series {id} before naming it"
+                ))
+            })
+        };
+        Ok(match message {
+            Message::Series {
+                id,
+                name,
+                labels,
+                data_type,
+            } => {
+                self.series.insert(
+                    id,
+                    Arc::new(Series {
+                        name,
+                        labels,
+                        data_type,
+                    }),
+                );
+                Vec::new()
+            }
+            Message::Points { series: batch, .. } => {
+                let mut out = Vec::new();
+                for s in batch {
+                    let named = series(&self.series, s.id)?;
+                    for (timestamp, value) in s.timestamps.into_iter().zip(s.values) {
+                        out.push(Update::Point(LivePoint {
+                            series: Arc::clone(&named),
+                            timestamp,
+                            value,
+                        }));
+                    }
+                }
+                out
+            }
+            Message::Windows { windows, .. } => windows
+                .into_iter()
+                .map(|w| {
+                    Ok(Update::Window(LiveWindow {
+                        series: series(&self.series, w.id)?,
+                        start: w.start,
+                        end: w.end,
+                        count: w.count,
+                        values: w.values,
+                        update: w.update,
+                    }))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Message::Live { cursor } => vec![Update::Notice(Notice::Live { cursor })],
+            Message::Progress { .. } => Vec::new(),
+            Message::Gap {
+                first,
+                last,
+                message,
+            } => vec![Update::Notice(Notice::Gap {
+                first,
+                last,
+                message,
+            })],
+            Message::Behind {
+                newest, message, ..
+            } => vec![Update::Notice(Notice::Behind { newest, message })],
+            Message::Late {
+                id,
+                timestamp,
+                total,
+            } => vec![Update::Notice(Notice::Late {
+                series: series(&self.series, id)?,
+                timestamp,
+                total,
+            })],
+            Message::Deleted { id, start, end } => vec![Update::Notice(Notice::Deleted {
+                series: series(&self.series, id)?,
+                start,
+                end,
+            })],
+            Message::Closed { reason, .. } => {
+                return Err(Error::Http {
+                    url: sextant_api::paths::SUBSCRIBE_WS.to_owned(),
+                    detail: format!("the server closed the subscription: {reason}"),
+                });
+            }
+            Message::Error { message } => {
+                return Err(Error::Api {
+                    call: format!("GET {}", sextant_api::paths::SUBSCRIBE_WS),
+                    status: 400,
+                    message,
+                });
+            }
+        })
+    }
+}
+
+/// Reads the connection, reconnecting and resuming as needed, until the stream is dropped.
+async fn follow(
+    options: Subscribe,
+    mut connection: Connection,
+    first: Option<Message>,
+    tx: mpsc::Sender<Result<Update>>,
+    cursor: Arc<std::sync::atomic::AtomicU64>,
+) {
+    let mut pending = first;
+    let mut attempt = 0u32;
+    loop {
+        let message = match pending.take() {
+            Some(m) => Ok(Some(m)),
+            None => connection.next().await,
+        };
+        let dropped = match message {
+            Ok(Some(message)) => {
+                attempt = 0;
+                let at = message.cursor();
+                match connection.updates(message) {
+                    Ok(updates) => {
+                        for u in updates {
+                            if tx.send(Ok(u)).await.is_err() {
+                                return;
+                            }
+                        }
+                        if let Some(c) = at {
+                            cursor.store(c, std::sync::atomic::Ordering::Release);
+                        }
+                        continue;
+                    }
+                    Err(e @ Error::Http { .. }) => e.to_string(),
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+            Ok(None) => "the server closed the connection".to_owned(),
+            Err(e) => e,
+        };
+        if !options.reconnect {
+            let _ = tx
+                .send(Err(Error::Http {
+                    url: options.url.clone(),
+                    detail: dropped,
+                }))
+                .await;
+            return;
+        }
+        // Reconnect, resuming after the last cursor (or starting over).
+        loop {
+            attempt += 1;
+            let notice = Notice::Reconnecting {
+                error: dropped.clone(),
+                attempt,
+            };
+            if tx.send(Ok(Update::Notice(notice))).await.is_err() {
+                return;
+            }
+            let pause = Duration::from_millis(100 << attempt.min(6)).min(Duration::from_secs(5));
+            tokio::time::sleep(pause).await;
+            let mut request = options.request.clone();
+            let resumed = match cursor.load(std::sync::atomic::Ordering::Acquire) {
+                u64::MAX => false,
+                c => {
+                    request.cursor = Some(c);
+                    true
+                }
+            };
+            let Ok(mut next) = Connection::open(&options, &request).await else {
+                continue;
+            };
+            match next.first().await {
+                Ok(first) => {
+                    if !resumed
+                        && tx
+                            .send(Ok(Update::Notice(Notice::Restarted)))
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                    connection = next;
+                    pending = first;
+                    break;
+                }
+                Err(e @ Error::Api { .. }) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                Err(_) => continue,
+            }
+        }
+    }
+}

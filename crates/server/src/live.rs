@@ -1,0 +1,479 @@
+//! Live subscriptions over HTTP: Server-Sent Events at `GET /api/native/v1/subscribe` (the
+//! cursor as each record's `id`, so `Last-Event-ID` resumes) and a WebSocket at
+//! `/api/native/v1/subscribe/ws` whose first message is the request. The subscription itself
+//! is `sextant-live`'s; this is the glue: the request read, the limits per organization, a
+//! thread per subscription, and a bounded buffer between it and the connection
+//! (`docs/subscriptions.md`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use parking_lot::{Condvar, Mutex};
+use sextant_api::live::{Message, SubscribeRequest, WindowRequest};
+use sextant_api::paths;
+use sextant_catalog::Principal;
+use sextant_live::{Gone, Options, Sink, Spec, Start};
+use sextant_model::{ErrorKind, OrgId};
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::auth::{Action, authorize};
+use crate::error::HttpError;
+use crate::state::{AppState, org_number};
+
+/// Limits on subscriptions (`sextant serve --subscription-*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionLimits {
+    /// The most subscriptions an organization may have open at once.
+    pub per_org: usize,
+    /// The most bytes of messages one subscription may have waiting for its connection.
+    pub buffer_bytes: usize,
+    /// The most bytes waiting across an organization's subscriptions.
+    pub org_buffer_bytes: usize,
+    /// How long a subscription's buffer may stay full before the stream is closed.
+    pub max_stall: Duration,
+}
+
+impl Default for SubscriptionLimits {
+    fn default() -> Self {
+        SubscriptionLimits {
+            per_org: 256,
+            buffer_bytes: 8 << 20,
+            org_buffer_bytes: 256 << 20,
+            max_stall: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The subscriptions open, per organization.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    limits: SubscriptionLimits,
+    orgs: Mutex<HashMap<String, OrgUse>>,
+}
+
+#[derive(Debug, Default)]
+struct OrgUse {
+    open: usize,
+    bytes: Arc<AtomicUsize>,
+}
+
+/// One subscription's place among its organization's; given back when dropped.
+#[derive(Debug)]
+struct Slot {
+    subscriptions: Arc<Subscriptions>,
+    org: String,
+}
+
+impl Subscriptions {
+    /// Bookkeeping under `limits`.
+    pub fn new(limits: SubscriptionLimits) -> Self {
+        Subscriptions {
+            limits,
+            orgs: Mutex::default(),
+        }
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &SubscriptionLimits {
+        &self.limits
+    }
+
+    /// How many subscriptions are open, over every organization.
+    pub fn open(&self) -> usize {
+        self.orgs.lock().values().map(|o| o.open).sum()
+    }
+
+    fn take(self: &Arc<Self>, org: &str) -> Result<(Slot, Arc<AtomicUsize>), HttpError> {
+        let mut orgs = self.orgs.lock();
+        let used = orgs.entry(org.to_owned()).or_default();
+        if used.open >= self.limits.per_org {
+            return Err(HttpError::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "this organization has {} subscriptions open, its limit (sextant serve --subscription-limit); close one first",
+                    used.open
+                ),
+            ));
+        }
+        used.open += 1;
+        let bytes = Arc::clone(&used.bytes);
+        Ok((
+            Slot {
+                subscriptions: Arc::clone(self),
+                org: org.to_owned(),
+            },
+            bytes,
+        ))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut orgs = self.subscriptions.orgs.lock();
+        if let Some(used) = orgs.get_mut(&self.org) {
+            used.open = used.open.saturating_sub(1);
+            if used.open == 0 {
+                orgs.remove(&self.org);
+            }
+        }
+    }
+}
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::SUBSCRIBE, get(sse))
+        .route(paths::SUBSCRIBE_WS, get(ws))
+}
+
+/// A message on its way to the connection, serialized by the subscription's thread.
+#[derive(Debug)]
+struct Outgoing {
+    kind: &'static str,
+    cursor: Option<u64>,
+    json: String,
+}
+
+/// The bytes a subscription has waiting, against its limit and its organization's.
+#[derive(Debug)]
+struct Budget {
+    used: Mutex<usize>,
+    freed: Condvar,
+    limit: usize,
+    org: Arc<AtomicUsize>,
+    org_limit: usize,
+}
+
+impl Budget {
+    /// Takes `n` bytes if there is room. A message larger than the limit goes when nothing
+    /// else waits, so that it is never stuck.
+    fn take(&self, n: usize) -> bool {
+        let mut used = self.used.lock();
+        let org = self.org.load(Ordering::Relaxed);
+        if *used > 0 && (*used + n > self.limit || org + n > self.org_limit) {
+            return false;
+        }
+        *used += n;
+        self.org.fetch_add(n, Ordering::Relaxed);
+        true
+    }
+
+    /// Takes `n` bytes, room or not.
+    fn force(&self, n: usize) {
+        *self.used.lock() += n;
+        self.org.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Gives back `n` bytes once written to the connection.
+    fn give(&self, n: usize) {
+        let mut used = self.used.lock();
+        *used = used.saturating_sub(n);
+        self.org
+            .fetch_sub(n.min(self.org.load(Ordering::Relaxed)), Ordering::Relaxed);
+        drop(used);
+        self.freed.notify_all();
+    }
+
+    /// Waits up to `timeout` for the buffer to be below its limit again.
+    fn wait(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut used = self.used.lock();
+        loop {
+            if *used < self.limit && self.org.load(Ordering::Relaxed) < self.org_limit {
+                return true;
+            }
+            if self.freed.wait_until(&mut used, deadline).timed_out() {
+                return *used < self.limit;
+            }
+        }
+    }
+}
+
+/// The subscription's end of its buffer.
+struct ChannelSink {
+    tx: mpsc::UnboundedSender<Outgoing>,
+    budget: Arc<Budget>,
+}
+
+impl ChannelSink {
+    fn encode(message: &Message) -> Outgoing {
+        Outgoing {
+            kind: message.kind(),
+            cursor: message.cursor(),
+            // The wire types serialize without fail: no maps with non-string keys.
+            json: serde_json::to_string(message).unwrap_or_else(|e| {
+                format!(r#"{{"type":"error","message":"cannot encode a message: {e}"}}"#)
+            }),
+        }
+    }
+
+    fn push(&self, out: Outgoing) -> Result<(), Gone> {
+        self.tx.send(out).map_err(|_| Gone)
+    }
+}
+
+impl Sink for ChannelSink {
+    fn offer(&mut self, message: &Message) -> Result<bool, Gone> {
+        if self.tx.is_closed() {
+            return Err(Gone);
+        }
+        let out = Self::encode(message);
+        if !self.budget.take(out.json.len()) {
+            return Ok(false);
+        }
+        self.push(out).map(|()| true)
+    }
+
+    fn wait_for_room(&mut self, timeout: Duration) -> Result<bool, Gone> {
+        // Wake up now and then to notice a connection that went away.
+        let step = Duration::from_millis(250);
+        let mut left = timeout;
+        loop {
+            if self.tx.is_closed() {
+                return Err(Gone);
+            }
+            let wait = left.min(step);
+            if self.budget.wait(wait) {
+                return Ok(true);
+            }
+            left = left.saturating_sub(wait);
+            if left.is_zero() {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn force(&mut self, message: &Message) -> Result<(), Gone> {
+        let out = Self::encode(message);
+        self.budget.force(out.json.len());
+        self.push(out)
+    }
+
+    fn gone(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// The connection's end of a subscription's buffer.
+struct Stream {
+    rx: mpsc::UnboundedReceiver<Outgoing>,
+    budget: Arc<Budget>,
+}
+
+impl Stream {
+    async fn next(&mut self) -> Option<Outgoing> {
+        let out = self.rx.recv().await?;
+        self.budget.give(out.json.len());
+        Some(out)
+    }
+}
+
+/// Checks the request and starts the subscription on a thread of its own.
+fn start(
+    state: &AppState,
+    principal: &Principal,
+    request: &SubscribeRequest,
+) -> Result<Stream, HttpError> {
+    authorize(principal, Action::ReadData)?;
+    let spec = Spec::from_request(request).map_err(|e| HttpError::new(e.kind(), e.to_string()))?;
+    if let Start::After(cursor) = spec.start {
+        let newest = state.store.feed().last_seq();
+        if cursor > newest {
+            let e = sextant_live::Error::CursorAhead { cursor, newest };
+            return Err(HttpError::new(e.kind(), e.to_string()));
+        }
+    }
+    let subscriptions = Arc::clone(&state.subscriptions);
+    let limits = subscriptions.limits().clone();
+    let (slot, org_bytes) = subscriptions.take(&principal.organization_id)?;
+    let budget = Arc::new(Budget {
+        used: Mutex::new(0),
+        freed: Condvar::new(),
+        limit: limits.buffer_bytes,
+        org: org_bytes,
+        org_limit: limits.org_buffer_bytes,
+    });
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut sink = ChannelSink {
+        tx,
+        budget: Arc::clone(&budget),
+    };
+    let store = Arc::clone(&state.store);
+    let org: OrgId = org_number(&principal.organization_id);
+    let options = Options {
+        max_stall: limits.max_stall,
+        ..Options::default()
+    };
+    std::thread::Builder::new()
+        .name("subscription".into())
+        .spawn(move || {
+            let _slot = slot;
+            if let Err(e) = sextant_live::run(store.as_ref(), org, &spec, &mut sink, &options) {
+                tracing::info!(error = %e, "subscription failed");
+                let _ = sink.force(&Message::Error {
+                    message: e.to_string(),
+                });
+            }
+        })
+        .map_err(|e| {
+            HttpError::new(
+                ErrorKind::Unavailable,
+                format!("cannot start a subscription thread: {e}"),
+            )
+        })?;
+    Ok(Stream { rx, budget })
+}
+
+/// A time in a query string: integer nanoseconds since the Unix epoch or RFC 3339.
+fn parse_time(field: &str, text: &str) -> Result<i64, HttpError> {
+    if let Ok(ns) = text.trim().parse::<i64>() {
+        return Ok(ns);
+    }
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| {
+            HttpError::invalid(format!(
+                "{field}: {text:?} is neither nanoseconds since the Unix epoch nor an RFC 3339 time such as 2024-07-04T18:09:08Z"
+            ))
+        })
+}
+
+/// The request of an SSE subscription, from its query string and `Last-Event-ID`.
+fn sse_request(
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<SubscribeRequest, HttpError> {
+    let selector = query
+        .get("selector")
+        .cloned()
+        .ok_or_else(|| HttpError::invalid("selector: missing; e.g. ?selector=cpu{host=\"h1\"}"))?;
+    let mut cursor = match query.get("cursor") {
+        Some(text) => Some(text.trim().parse::<u64>().map_err(|_| {
+            HttpError::invalid(format!("cursor: {text:?} is not a cursor (a whole number)"))
+        })?),
+        None => None,
+    };
+    if let Some(last) = headers.get("last-event-id") {
+        let text = last.to_str().unwrap_or("");
+        cursor = Some(text.trim().parse::<u64>().map_err(|_| {
+            HttpError::invalid(format!(
+                "Last-Event-ID: {text:?} is not a cursor of this stream (a whole number)"
+            ))
+        })?);
+    }
+    let since = query
+        .get("since")
+        .map(|text| parse_time("since", text))
+        .transpose()?;
+    let window = query.get("window").map(|size| WindowRequest {
+        size: size.clone(),
+        slide: query.get("slide").cloned(),
+        aggs: query.get("agg").cloned().into_iter().collect(),
+        watermark: query.get("watermark").cloned(),
+        lateness: query.get("lateness").cloned(),
+    });
+    for name in ["slide", "agg", "watermark", "lateness"] {
+        if window.is_none() && query.contains_key(name) {
+            return Err(HttpError::invalid(format!(
+                "{name}: only with window=, e.g. window=10s"
+            )));
+        }
+    }
+    Ok(SubscribeRequest {
+        selector,
+        cursor,
+        since,
+        window,
+    })
+}
+
+/// `GET /api/native/v1/subscribe`: Server-Sent Events, one record per message (`event:` its
+/// type, `data:` its JSON, `id:` its cursor when it has one).
+async fn sse(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let request = sse_request(&query, &headers)?;
+    let Stream { rx, budget } = start(&state, &principal, &request)?;
+    let events = UnboundedReceiverStream::new(rx).map(move |out| {
+        budget.give(out.json.len());
+        let mut event = Event::default().event(out.kind).data(out.json);
+        if let Some(cursor) = out.cursor {
+            event = event.id(cursor.to_string());
+        }
+        Ok::<_, std::convert::Infallible>(event)
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// `GET /api/native/v1/subscribe/ws`: a WebSocket whose first text message is a
+/// [`SubscribeRequest`]; each message after it is one JSON text message.
+async fn ws(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, HttpError> {
+    authorize(&principal, Action::ReadData)?;
+    Ok(upgrade.on_upgrade(move |socket| session(state, principal, socket)))
+}
+
+async fn session(state: AppState, principal: Principal, mut socket: WebSocket) {
+    let request = match socket.recv().await {
+        Some(Ok(Frame::Text(text))) => serde_json::from_str::<SubscribeRequest>(&text)
+            .map_err(|e| HttpError::invalid(format!("the subscription request: {e}"))),
+        Some(Ok(_)) => Err(HttpError::invalid(
+            "the first message must be the subscription request, as JSON text",
+        )),
+        _ => return,
+    };
+    let started = request.and_then(|r| start(&state, &principal, &r));
+    let mut stream = match started {
+        Ok(stream) => stream,
+        Err(e) => {
+            let message = Message::Error {
+                message: e.reply().message(),
+            };
+            let json = serde_json::to_string(&message).unwrap_or_default();
+            let _ = socket.send(Frame::Text(json.into())).await;
+            let _ = socket
+                .send(Frame::Close(Some(CloseFrame {
+                    code: 4400,
+                    reason: "subscription refused".into(),
+                })))
+                .await;
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            out = stream.next() => {
+                let Some(out) = out else { break };
+                if socket.send(Frame::Text(out.json.into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => {
+                match incoming {
+                    Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+    }
+}
