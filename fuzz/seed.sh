@@ -227,6 +227,17 @@ def ingest_request(datas):
 put("collections", b"\0" + ingest_request(events))
 for event in events:
     put("collections", b"\0" + ingest_request([event]))
+# Live subscriptions: requests with and without windows, then a few points.
+points = b"".join(t.to_bytes(8, "little", signed=True) + bytes([v]) for t, v in
+                  [(1, 5), (5, 7), (12, 2), (3, 0x80), (25, 1), (-7, 3), (2**63 - 1, 9)])
+for request in [
+    {"selector": "cpu"},
+    {"selector": 'cpu{host=~"h[0-9]+"}', "since": 0, "cursor": 7},
+    {"selector": "a", "window": {"size": "10ns"}},
+    {"selector": "a", "window": {"size": "10ns", "slide": "5ns", "aggs": ["count,max", "first"],
+                                 "watermark": "2ns", "lateness": "10ns"}},
+]:
+    put("live_request", json.dumps(request).encode() + b"\xff" + points)
 with open(os.path.join(root, "examples/collections/churn_model.yml"), "rb") as f:
     put("collections", b"\1" + f.read())
 with open(os.path.join(root, "crates/collections/src/schema.rs")) as f:

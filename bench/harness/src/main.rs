@@ -5,6 +5,7 @@
 mod drive;
 mod grouped;
 mod http;
+mod live;
 mod query;
 mod report;
 mod sift;
@@ -71,6 +72,13 @@ struct Args {
     /// MTS created for the --signalfx search figures.
     #[arg(long, default_value_t = 1_000_000)]
     mts: usize,
+    /// Instead of the runs above: W2 at its real rate, alone and then with this many live
+    /// subscribers to all its channels; writes live.md.
+    #[arg(long)]
+    live_subscribers: Option<usize>,
+    /// Seconds per phase of --live-subscribers.
+    #[arg(long, default_value_t = 30)]
+    live_seconds: u64,
 }
 
 fn main() {
@@ -106,6 +114,17 @@ fn run(args: Args) -> anyhow::Result<()> {
         "no sextant binary at {} (build it with `cargo build --release -p sextant-cli`, or pass --sextant)",
         sextant.display()
     );
+    if let Some(subscribers) = args.live_subscribers {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(live::run(&sextant, subscribers, args.live_seconds))?;
+        std::fs::create_dir_all(&args.out)?;
+        write(&args.out.join("live.md"), &report)?;
+        println!("{report}");
+        return Ok(());
+    }
     if args.signalfx {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

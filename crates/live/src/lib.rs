@@ -19,12 +19,14 @@
 //! asks for older ones is told which commits cannot be replayed, then gets the rest.
 //! Transports (Server-Sent Events, WebSocket) are the server's.
 
+pub mod encode;
 pub mod run;
 pub mod spec;
 pub mod window;
 
 use sextant_model::ErrorKind;
 
+pub use encode::{Encoded, Fragments, Framing};
 pub use run::{Gone, Options, Sink, run};
 pub use spec::{Spec, Start};
 

@@ -20,11 +20,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sextant_api::live::{LiveValue, Message, SeriesPoints, WindowRow};
+use std::sync::Arc;
+
+use sextant_api::live::{Message, WindowRow};
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp, Value};
 use sextant_storage::{FeedEvent, Store};
 
 use crate::Error;
+use crate::encode::{Encoded, Fragments, Framing, fragment};
 use crate::spec::{Spec, Start};
 use crate::window::{Output, SeriesWindows};
 
@@ -34,15 +37,19 @@ pub struct Gone;
 
 /// Where a subscription's messages go: the transport's bounded buffer.
 pub trait Sink {
-    /// Hands `message` over if the buffer has room: `Ok(true)` when it did, `Ok(false)` when
-    /// the buffer is full.
-    fn offer(&mut self, message: &Message) -> Result<bool, Gone>;
+    /// Hands `message` over if the buffer has room: `Ok(None)` when it did, `Ok(Some)` with
+    /// the message given back when the buffer is full.
+    fn offer(&mut self, message: Encoded) -> Result<Option<Encoded>, Gone>;
     /// Waits up to `timeout` for room: `Ok(true)` when there is.
     fn wait_for_room(&mut self, timeout: Duration) -> Result<bool, Gone>;
     /// Hands `message` over whether or not there is room: notices that explain or end.
-    fn force(&mut self, message: &Message) -> Result<(), Gone>;
+    fn force(&mut self, message: Encoded) -> Result<(), Gone>;
     /// Whether the subscriber went away.
     fn gone(&self) -> bool;
+    /// How the transport frames messages.
+    fn framing(&self) -> Framing {
+        Framing::Json
+    }
 }
 
 /// How a subscription runs.
@@ -77,16 +84,19 @@ const IDLE_WAIT: Duration = Duration::from_millis(200);
 
 /// Runs the subscription `spec` of organization `org` over `store`, sending to `sink`, until
 /// the subscriber goes away (`Ok`) or the subscription fails (`Err`: a bad cursor, a history
-/// too large, a store error; the caller tells the subscriber).
+/// too large, a store error; the caller tells the subscriber). `fragments` is the server's
+/// cache of encoded commits, shared by its subscriptions.
 pub fn run(
     store: &dyn Store,
     org: OrgId,
     spec: &Spec,
     sink: &mut dyn Sink,
     options: &Options,
+    fragments: &Fragments,
 ) -> Result<(), Error> {
     let mut run = Run {
         store,
+        fragments,
         org,
         spec,
         sink,
@@ -97,7 +107,6 @@ pub fn run(
         exact_from: None,
         live: false,
         pending: Vec::new(),
-        pending_at: HashMap::new(),
         pending_points: 0,
         pending_since: None,
         windows: Vec::new(),
@@ -138,6 +147,7 @@ impl From<sextant_storage::Error> for Halt {
 
 struct Run<'a> {
     store: &'a dyn Store,
+    fragments: &'a Fragments,
     org: OrgId,
     spec: &'a Spec,
     sink: &'a mut dyn Sink,
@@ -151,8 +161,8 @@ struct Run<'a> {
     exact_from: Option<u64>,
     /// Whether [`Message::Live`] was sent.
     live: bool,
-    pending: Vec<SeriesPoints>,
-    pending_at: HashMap<u32, usize>,
+    /// The points of the next message: a fragment per series and commit, in commit order.
+    pending: Vec<(u32, Arc<str>)>,
     pending_points: usize,
     pending_since: Option<Instant>,
     /// The windows of each series, by number (when windowing).
@@ -168,32 +178,6 @@ fn wall_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-/// A committed value as subscriptions send it.
-pub fn live_value(value: &Value) -> LiveValue {
-    let float = |v: f64| {
-        if v.is_finite() {
-            LiveValue::Float(v)
-        } else {
-            // JSON has no NaN or infinity.
-            LiveValue::Text(format!("{v}"))
-        }
-    };
-    match value {
-        Value::Double(v) => float(*v),
-        Value::Float(v) => float(f64::from(*v)),
-        Value::String(s) => LiveValue::Text(s.clone()),
-        Value::Bool(b) => LiveValue::Bool(*b),
-        Value::Int32(v) => LiveValue::Int(i64::from(*v)),
-        Value::Int64(v) => LiveValue::Int(*v),
-        Value::Uint32(v) | Value::Enum(v) => LiveValue::Int(i64::from(*v)),
-        Value::Uint64(v) | Value::BitField(v) => match i64::try_from(*v) {
-            Ok(i) => LiveValue::Int(i),
-            Err(_) => LiveValue::Uint(*v),
-        },
-        Value::Bytes(_) => LiveValue::Text(value.to_string()),
-    }
 }
 
 /// A value as windows aggregate it: numbers and bools; text, bytes, enum keys and bit fields
@@ -349,7 +333,8 @@ impl Run<'_> {
                 if batch.org() != self.org {
                     return Ok(());
                 }
-                for series in batch.series() {
+                let mut commit = None;
+                for (index, series) in batch.series().iter().enumerate() {
                     let Some(id) = self.id(&series.key, series.data_type)? else {
                         continue;
                     };
@@ -366,7 +351,20 @@ impl Run<'_> {
                                 .collect();
                             self.add(id, &kept);
                         }
-                        _ => self.add(id, &series.points),
+                        _ if self.spec.window.is_some() || series.points.is_empty() => {
+                            self.add(id, &series.points);
+                        }
+                        _ => {
+                            let commit = commit.get_or_insert_with(|| {
+                                self.fragments.commit(
+                                    seq,
+                                    batch.series().len(),
+                                    batch.point_count(),
+                                )
+                            });
+                            let text = commit.get(index, &series.points);
+                            self.add_encoded(id, series.points.len(), text);
+                        }
                     }
                 }
             }
@@ -403,42 +401,39 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Adds points of series `id` to the next message (or to its windows).
+    /// Adds points of series `id` to the next message, or to its windows.
     fn add(&mut self, id: u32, points: &[Point]) {
         if points.is_empty() {
             return;
         }
-        if let Some(spec) = &self.spec.window {
-            let now = wall_now();
-            let mut out = Vec::new();
-            if let Some(w) = self.windows.get_mut(id as usize) {
-                for p in points {
-                    w.push(spec, p.timestamp, window_value(&p.value), now, &mut out);
-                }
-                w.advance(spec, &mut out);
-            }
-            self.window_outputs(id, out);
-            self.pending_since.get_or_insert_with(Instant::now);
-            return;
+        if self.spec.window.is_some() {
+            self.add_to_windows(id, points);
+        } else {
+            self.add_encoded(id, points.len(), fragment(points));
         }
-        let at = match self.pending_at.get(&id) {
-            Some(at) => *at,
-            None => {
-                self.pending.push(SeriesPoints {
-                    id,
-                    timestamps: Vec::new(),
-                    values: Vec::new(),
-                });
-                self.pending_at.insert(id, self.pending.len() - 1);
-                self.pending.len() - 1
-            }
+    }
+
+    /// Adds `count` points of series `id`, encoded as `text`, to the next message.
+    fn add_encoded(&mut self, id: u32, count: usize, text: Arc<str>) {
+        self.pending.push((id, text));
+        self.pending_points += count;
+        self.pending_since.get_or_insert_with(Instant::now);
+    }
+
+    /// Adds points of series `id` to its windows.
+    fn add_to_windows(&mut self, id: u32, points: &[Point]) {
+        let Some(spec) = &self.spec.window else {
+            return;
         };
-        let entry = &mut self.pending[at];
-        entry.timestamps.extend(points.iter().map(|p| p.timestamp));
-        entry
-            .values
-            .extend(points.iter().map(|p| live_value(&p.value)));
-        self.pending_points += points.len();
+        let now = wall_now();
+        let mut out = Vec::new();
+        if let Some(w) = self.windows.get_mut(id as usize) {
+            for p in points {
+                w.push(spec, p.timestamp, window_value(&p.value), now, &mut out);
+            }
+            w.advance(spec, &mut out);
+        }
+        self.window_outputs(id, out);
         self.pending_since.get_or_insert_with(Instant::now);
     }
 
@@ -506,8 +501,7 @@ impl Run<'_> {
     fn flush_with(&mut self, cursor: Option<u64>) -> Result<(), Halt> {
         if !self.pending.is_empty() {
             let series = std::mem::take(&mut self.pending);
-            self.pending_at.clear();
-            self.send(&Message::Points { cursor, series })?;
+            self.send_encoded(Encoded::points(cursor, &series, self.sink.framing()))?;
         }
         if !self.rows.is_empty() {
             let windows = std::mem::take(&mut self.rows);
@@ -540,26 +534,40 @@ impl Run<'_> {
 
     /// Sends `message`, waiting for room as [`Options::max_stall`] allows.
     fn send(&mut self, message: &Message) -> Result<(), Halt> {
-        if !self.sink.offer(message)? {
+        self.send_encoded(Encoded::of(message, self.sink.framing()))
+    }
+
+    /// Sends `message`, waiting for room as [`Options::max_stall`] allows.
+    fn send_encoded(&mut self, message: Encoded) -> Result<(), Halt> {
+        let cursor = message.cursor;
+        if let Some(message) = self.sink.offer(message)? {
             let newest = self.store.feed().last_seq();
             if !self.sink.wait_for_room(self.options.max_stall)? {
-                self.sink.force(&Message::Closed {
+                let framing = self.sink.framing();
+                self.sink.force(Encoded::of(
+                    &Message::Closed {
                     cursor: self.last_cursor,
                     reason: format!(
                         "the subscriber read nothing for {} s while its buffer was full; resume from the cursor",
                         self.options.max_stall.as_secs_f64()
                     ),
-                })?;
+                    },
+                    framing,
+                ))?;
                 return Err(Halt::Gone);
             }
-            self.sink.force(&Message::Behind {
-                cursor: self.last_cursor,
-                newest,
-                message: "the subscriber fell behind and its buffer filled; nothing is lost: the stream goes on from the write-ahead log".to_owned(),
-            })?;
+            let framing = self.sink.framing();
+            self.sink.force(Encoded::of(
+                &Message::Behind {
+                    cursor: self.last_cursor,
+                    newest,
+                    message: "the subscriber fell behind and its buffer filled; nothing is lost: the stream goes on from the write-ahead log".to_owned(),
+                },
+                framing,
+            ))?;
             self.sink.force(message)?;
         }
-        if let Some(c) = message.cursor() {
+        if let Some(c) = cursor {
             self.last_cursor = Some(c);
         }
         self.last_sent = Instant::now();

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sextant_api::live::{LiveValue, Message, SubscribeRequest, WindowRequest};
-use sextant_live::{Gone, Options, Sink, Spec};
+use sextant_live::{Encoded, Fragments, Gone, Options, Sink, Spec};
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
 use sextant_storage::wal::WalConfig;
 use sextant_storage::{Db, DbConfig, PartsConfig};
@@ -121,17 +121,17 @@ impl Keep {
 }
 
 impl Sink for Keep {
-    fn offer(&mut self, message: &Message) -> Result<bool, Gone> {
+    fn offer(&mut self, message: Encoded) -> Result<Option<Encoded>, Gone> {
         if self.stop.load(Ordering::Relaxed) {
             return Err(Gone);
         }
         let mut queued = self.queued.lock().unwrap();
         if *queued >= self.room {
-            return Ok(false);
+            return Ok(Some(message));
         }
         *queued += 1;
-        self.all.lock().unwrap().push(message.clone());
-        Ok(true)
+        self.all.lock().unwrap().push(decode(&message));
+        Ok(None)
     }
 
     fn wait_for_room(&mut self, timeout: Duration) -> Result<bool, Gone> {
@@ -148,15 +148,22 @@ impl Sink for Keep {
         Ok(false)
     }
 
-    fn force(&mut self, message: &Message) -> Result<(), Gone> {
+    fn force(&mut self, message: Encoded) -> Result<(), Gone> {
         *self.queued.lock().unwrap() += 1;
-        self.all.lock().unwrap().push(message.clone());
+        self.all.lock().unwrap().push(decode(&message));
         Ok(())
     }
 
     fn gone(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
+}
+
+/// An encoded message read back, checking that it is the JSON its kind and cursor say.
+fn decode(message: &Encoded) -> Message {
+    let back: Message = serde_json::from_str(message.json()).unwrap();
+    assert_eq!((back.kind(), back.cursor()), (message.kind, message.cursor));
+    back
 }
 
 fn request(selector: &str, since: Option<i64>, cursor: Option<u64>) -> Spec {
@@ -179,7 +186,14 @@ fn start(
     let db = Arc::clone(db);
     std::thread::spawn(move || {
         let mut sink = sink;
-        sextant_live::run(db.as_ref(), ORG, &spec, &mut sink, &options)
+        sextant_live::run(
+            db.as_ref(),
+            ORG,
+            &spec,
+            &mut sink,
+            &options,
+            &Fragments::default(),
+        )
     })
 }
 
@@ -318,6 +332,7 @@ fn a_cursor_resumes_with_exactly_the_later_writes() {
         &request("a", None, Some(1_000_000)),
         &mut Keep::new(10),
         &Options::default(),
+        &Fragments::default(),
     )
     .unwrap_err();
     assert!(

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -21,7 +21,7 @@ use parking_lot::{Condvar, Mutex};
 use sextant_api::live::{Message, SubscribeRequest, WindowRequest};
 use sextant_api::paths;
 use sextant_catalog::Principal;
-use sextant_live::{Gone, Options, Sink, Spec, Start};
+use sextant_live::{Encoded, Fragments, Framing, Gone, Options, Sink, Spec, Start};
 use sextant_model::{ErrorKind, OrgId};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -60,6 +60,8 @@ impl Default for SubscriptionLimits {
 pub struct Subscriptions {
     limits: SubscriptionLimits,
     orgs: Mutex<HashMap<String, OrgUse>>,
+    /// Commits encoded once for every subscription that sends them.
+    fragments: Fragments,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +83,7 @@ impl Subscriptions {
         Subscriptions {
             limits,
             orgs: Mutex::default(),
+            fragments: Fragments::default(),
         }
     }
 
@@ -130,19 +133,14 @@ impl Drop for Slot {
     }
 }
 
+/// How long a quiet event stream waits before a keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// The routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::SUBSCRIBE, get(sse))
         .route(paths::SUBSCRIBE_WS, get(ws))
-}
-
-/// A message on its way to the connection, serialized by the subscription's thread.
-#[derive(Debug)]
-struct Outgoing {
-    kind: &'static str,
-    cursor: Option<u64>,
-    json: String,
 }
 
 /// The bytes a subscription has waiting, against its limit and its organization's.
@@ -202,37 +200,26 @@ impl Budget {
 
 /// The subscription's end of its buffer.
 struct ChannelSink {
-    tx: mpsc::UnboundedSender<Outgoing>,
+    tx: mpsc::UnboundedSender<Encoded>,
     budget: Arc<Budget>,
+    framing: Framing,
 }
 
 impl ChannelSink {
-    fn encode(message: &Message) -> Outgoing {
-        Outgoing {
-            kind: message.kind(),
-            cursor: message.cursor(),
-            // The wire types serialize without fail: no maps with non-string keys.
-            json: serde_json::to_string(message).unwrap_or_else(|e| {
-                format!(r#"{{"type":"error","message":"cannot encode a message: {e}"}}"#)
-            }),
-        }
-    }
-
-    fn push(&self, out: Outgoing) -> Result<(), Gone> {
+    fn push(&self, out: Encoded) -> Result<(), Gone> {
         self.tx.send(out).map_err(|_| Gone)
     }
 }
 
 impl Sink for ChannelSink {
-    fn offer(&mut self, message: &Message) -> Result<bool, Gone> {
+    fn offer(&mut self, message: Encoded) -> Result<Option<Encoded>, Gone> {
         if self.tx.is_closed() {
             return Err(Gone);
         }
-        let out = Self::encode(message);
-        if !self.budget.take(out.json.len()) {
-            return Ok(false);
+        if !self.budget.take(message.text.len()) {
+            return Ok(Some(message));
         }
-        self.push(out).map(|()| true)
+        self.push(message).map(|()| None)
     }
 
     fn wait_for_room(&mut self, timeout: Duration) -> Result<bool, Gone> {
@@ -254,27 +241,30 @@ impl Sink for ChannelSink {
         }
     }
 
-    fn force(&mut self, message: &Message) -> Result<(), Gone> {
-        let out = Self::encode(message);
-        self.budget.force(out.json.len());
-        self.push(out)
+    fn force(&mut self, message: Encoded) -> Result<(), Gone> {
+        self.budget.force(message.text.len());
+        self.push(message)
     }
 
     fn gone(&self) -> bool {
         self.tx.is_closed()
     }
+
+    fn framing(&self) -> Framing {
+        self.framing
+    }
 }
 
 /// The connection's end of a subscription's buffer.
 struct Stream {
-    rx: mpsc::UnboundedReceiver<Outgoing>,
+    rx: mpsc::UnboundedReceiver<Encoded>,
     budget: Arc<Budget>,
 }
 
 impl Stream {
-    async fn next(&mut self) -> Option<Outgoing> {
+    async fn next(&mut self) -> Option<Encoded> {
         let out = self.rx.recv().await?;
-        self.budget.give(out.json.len());
+        self.budget.give(out.text.len());
         Some(out)
     }
 }
@@ -284,6 +274,7 @@ fn start(
     state: &AppState,
     principal: &Principal,
     request: &SubscribeRequest,
+    framing: Framing,
 ) -> Result<Stream, HttpError> {
     authorize(principal, Action::ReadData)?;
     let spec = Spec::from_request(request).map_err(|e| HttpError::new(e.kind(), e.to_string()))?;
@@ -308,6 +299,7 @@ fn start(
     let mut sink = ChannelSink {
         tx,
         budget: Arc::clone(&budget),
+        framing,
     };
     let store = Arc::clone(&state.store);
     let org: OrgId = org_number(&principal.organization_id);
@@ -319,11 +311,22 @@ fn start(
         .name("subscription".into())
         .spawn(move || {
             let _slot = slot;
-            if let Err(e) = sextant_live::run(store.as_ref(), org, &spec, &mut sink, &options) {
+            let run = sextant_live::run(
+                store.as_ref(),
+                org,
+                &spec,
+                &mut sink,
+                &options,
+                &subscriptions.fragments,
+            );
+            if let Err(e) = run {
                 tracing::info!(error = %e, "subscription failed");
-                let _ = sink.force(&Message::Error {
-                    message: e.to_string(),
-                });
+                let _ = sink.force(Encoded::of(
+                    &Message::Error {
+                        message: e.to_string(),
+                    },
+                    framing,
+                ));
             }
         })
         .map_err(|e| {
@@ -408,17 +411,26 @@ async fn sse(
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     let request = sse_request(&query, &headers)?;
-    let Stream { rx, budget } = start(&state, &principal, &request)?;
-    let events = UnboundedReceiverStream::new(rx).map(move |out| {
-        budget.give(out.json.len());
-        let mut event = Event::default().event(out.kind).data(out.json);
-        if let Some(cursor) = out.cursor {
-            event = event.id(cursor.to_string());
-        }
-        Ok::<_, std::convert::Infallible>(event)
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let Stream { rx, budget } = start(&state, &principal, &request, Framing::Sse)?;
+    // The subscription's thread frames each record; a comment keeps a quiet stream alive.
+    let records = UnboundedReceiverStream::new(rx)
+        .timeout_repeating(tokio::time::interval(KEEP_ALIVE))
+        .map(move |record| {
+            Ok::<_, std::convert::Infallible>(match record {
+                Ok(out) => {
+                    budget.give(out.text.len());
+                    Bytes::from(out.text)
+                }
+                Err(_) => Bytes::from_static(b": keep-alive\n\n"),
+            })
+        });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(records),
+    )
         .into_response())
 }
 
@@ -442,7 +454,7 @@ async fn session(state: AppState, principal: Principal, mut socket: WebSocket) {
         )),
         _ => return,
     };
-    let started = request.and_then(|r| start(&state, &principal, &r));
+    let started = request.and_then(|r| start(&state, &principal, &r, Framing::Json));
     let mut stream = match started {
         Ok(stream) => stream,
         Err(e) => {
@@ -464,7 +476,7 @@ async fn session(state: AppState, principal: Principal, mut socket: WebSocket) {
         tokio::select! {
             out = stream.next() => {
                 let Some(out) = out else { break };
-                if socket.send(Frame::Text(out.json.into())).await.is_err() {
+                if socket.send(Frame::Text(out.text.into())).await.is_err() {
                     break;
                 }
             }
