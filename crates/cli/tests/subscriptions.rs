@@ -526,3 +526,46 @@ async fn limits_scopes_and_bad_requests_are_refused_clearly() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("may not read data"), "{body}");
 }
+
+#[tokio::test]
+async fn on_sigterm_subscribers_get_their_cursor_and_the_server_exits_without_waiting_out_the_grace()
+ {
+    let mut server = Server::start_with(&["--shutdown-grace", "60s"]);
+    let mut sse = Sse::open(&server, "selector=bye.v", None).await;
+    let Message::Live { .. } = sse.next().await.unwrap() else {
+        panic!("a live marker first");
+    };
+    write_lines(&server, format!("bye v=1 {T0}")).await;
+    let (points, _) = sse.points(1).await;
+    assert_eq!(points, vec![("bye.v".to_owned(), T0, 1.0)]);
+    let sent = sse.last_id.expect("a cursor");
+
+    let pid = server.process().id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let closed = loop {
+        match sse.next().await.expect("a closed message before the end") {
+            Message::Closed { cursor, reason } => break (cursor, reason),
+            Message::Progress { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(closed.0 >= Some(sent), "{closed:?}");
+    assert!(closed.1.contains("shutting down"), "{closed:?}");
+    assert!(sse.next().await.is_none(), "the stream ends after it");
+    // Well within the 60 s grace: the subscription did not hold the shutdown.
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.process().try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

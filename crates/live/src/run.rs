@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::sync::Arc;
 
 use sextant_api::live::{Message, WindowRow};
-use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp, Value};
+use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
 use sextant_storage::{FeedEvent, Store};
 
 use crate::Error;
@@ -49,6 +49,11 @@ pub trait Sink {
     /// How the transport frames messages.
     fn framing(&self) -> Framing {
         Framing::Json
+    }
+    /// Why the server ends the stream now (it is shutting down), if it does: the
+    /// subscription sends what it holds and a [`Message::Closed`] with this reason.
+    fn closing(&self) -> Option<String> {
+        None
     }
 }
 
@@ -180,21 +185,6 @@ fn wall_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// A value as windows aggregate it: numbers and bools; text, bytes, enum keys and bit fields
-/// are counted only.
-fn window_value(value: &Value) -> Option<f64> {
-    Some(match value {
-        Value::Double(v) => *v,
-        Value::Float(v) => f64::from(*v),
-        Value::Int32(v) => f64::from(*v),
-        Value::Int64(v) => *v as f64,
-        Value::Uint32(v) => f64::from(*v),
-        Value::Uint64(v) => *v as f64,
-        Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::String(_) | Value::Bytes(_) | Value::Enum(_) | Value::BitField(_) => return None,
-    })
-}
-
 impl Run<'_> {
     fn go(&mut self) -> Result<(), Halt> {
         let feed = self.store.feed();
@@ -224,6 +214,15 @@ impl Run<'_> {
         self.maybe_live(reader.position())?;
         loop {
             if self.sink.gone() {
+                return Err(Halt::Gone);
+            }
+            if let Some(reason) = self.sink.closing() {
+                let position = reader.position();
+                self.flush(position)?;
+                let cursor = self.cursor_at(position).or(self.last_cursor);
+                let framing = self.sink.framing();
+                self.sink
+                    .force(Encoded::of(&Message::Closed { cursor, reason }, framing))?;
                 return Err(Halt::Gone);
             }
             let busy = self.pending_points > 0 || !self.rows.is_empty() || !self.late.is_empty();
@@ -429,7 +428,7 @@ impl Run<'_> {
         let mut out = Vec::new();
         if let Some(w) = self.windows.get_mut(id as usize) {
             for p in points {
-                w.push(spec, p.timestamp, window_value(&p.value), now, &mut out);
+                w.push(spec, p.timestamp, p.value.as_number(), now, &mut out);
             }
             w.advance(spec, &mut out);
         }

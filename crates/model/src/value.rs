@@ -49,6 +49,23 @@ impl std::fmt::Display for Value {
 }
 
 impl Value {
+    /// The value as a quantity to aggregate: numbers as they are, a bool as 0 or 1; `None`
+    /// for text, bytes, enum keys and bit fields, which are labels rather than amounts.
+    pub fn as_number(&self) -> Option<f64> {
+        Some(match self {
+            Value::Double(v) => *v,
+            Value::Float(v) => f64::from(*v),
+            Value::Int32(v) => f64::from(*v),
+            Value::Int64(v) => *v as f64,
+            Value::Uint32(v) => f64::from(*v),
+            Value::Uint64(v) => *v as f64,
+            Value::Bool(b) => f64::from(u8::from(*b)),
+            Value::String(_) | Value::Bytes(_) | Value::Enum(_) | Value::BitField(_) => {
+                return None;
+            }
+        })
+    }
+
     /// The data type of this value.
     pub fn data_type(&self) -> DataType {
         match self {
@@ -63,6 +80,27 @@ impl Value {
             Value::Enum(_) => DataType::Enum,
             Value::BitField(_) => DataType::BitField,
             Value::Bytes(_) => DataType::Bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_bools_are_amounts_and_labels_are_not() {
+        assert_eq!(Value::Int32(-3).as_number(), Some(-3.0));
+        assert_eq!(Value::Uint64(7).as_number(), Some(7.0));
+        assert_eq!(Value::Float(0.5).as_number(), Some(0.5));
+        assert_eq!(Value::Bool(true).as_number(), Some(1.0));
+        for label in [
+            Value::Enum(2),
+            Value::BitField(3),
+            Value::String("4".into()),
+            Value::Bytes(vec![5]),
+        ] {
+            assert_eq!(label.as_number(), None, "{label}");
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -62,6 +62,8 @@ pub struct Subscriptions {
     orgs: Mutex<HashMap<String, OrgUse>>,
     /// Commits encoded once for every subscription that sends them.
     fragments: Fragments,
+    /// Set when the server shuts down: every subscription ends with a `closed` message.
+    closing: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -84,12 +86,23 @@ impl Subscriptions {
             limits,
             orgs: Mutex::default(),
             fragments: Fragments::default(),
+            closing: Arc::default(),
         }
     }
 
     /// The limits.
     pub fn limits(&self) -> &SubscriptionLimits {
         &self.limits
+    }
+
+    /// Ends every subscription with a `closed` message and the cursor to resume from (the
+    /// server is shutting down), and waits up to `timeout` for them to end.
+    pub fn close_all(&self, timeout: Duration) {
+        self.closing.store(true, Ordering::Relaxed);
+        let deadline = std::time::Instant::now() + timeout;
+        while self.open() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// How many subscriptions are open, over every organization.
@@ -203,6 +216,7 @@ struct ChannelSink {
     tx: mpsc::UnboundedSender<Encoded>,
     budget: Arc<Budget>,
     framing: Framing,
+    closing: Arc<AtomicBool>,
 }
 
 impl ChannelSink {
@@ -253,6 +267,12 @@ impl Sink for ChannelSink {
     fn framing(&self) -> Framing {
         self.framing
     }
+
+    fn closing(&self) -> Option<String> {
+        self.closing
+            .load(Ordering::Relaxed)
+            .then(|| "the server is shutting down; resume from the cursor".to_owned())
+    }
 }
 
 /// The connection's end of a subscription's buffer.
@@ -300,6 +320,7 @@ fn start(
         tx,
         budget: Arc::clone(&budget),
         framing,
+        closing: Arc::clone(&subscriptions.closing),
     };
     let store = Arc::clone(&state.store);
     let org: OrgId = org_number(&principal.organization_id);

@@ -255,11 +255,22 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     // Stored SignalFlow detectors resume where their stored evaluation ends.
     let detectors = state.detectors.clone();
     detectors.start_all(&state).await;
+    let subscriptions = state.subscriptions.clone();
+    let signalled = async move {
+        shutdown_signal().await;
+        // Live subscriptions never end by themselves: end them, each with its cursor, so that
+        // their connections finish within the grace and the store can close.
+        tokio::task::spawn_blocking(move || {
+            subscriptions.close_all(std::time::Duration::from_secs(2));
+        })
+        .await
+        .ok();
+    };
     serve_with(
         listener,
         sextant_server::app::router(state),
         tls,
-        shutdown_signal(),
+        signalled,
         &args.connection_limits(),
     )
     .await

@@ -18,7 +18,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use sextant_catalog::{Clock, Principal, org_number};
-use sextant_model::{OrgId, SeriesKey, Value};
+use sextant_model::{OrgId, SeriesKey};
 use sextant_signalflow::exec::live::{InputAt, Live, LiveRequest, Step};
 use sextant_signalflow::exec::{ExecError, Job, Request};
 use sextant_storage::Store;
@@ -332,7 +332,7 @@ pub(crate) fn follow(
                 }
             };
             for point in &series.points {
-                if let Some(v) = number(&point.value) {
+                if let Some(v) = point.value.as_number() {
                     for place in &at {
                         live.push(*place, point.timestamp / 1_000_000, v);
                     }
@@ -340,20 +340,6 @@ pub(crate) fn follow(
             }
         }
     }
-}
-
-/// A committed value as a number, if it is one.
-fn number(value: &Value) -> Option<f64> {
-    Some(match value {
-        Value::Double(v) => *v,
-        Value::Float(v) => f64::from(*v),
-        Value::Int32(v) => f64::from(*v),
-        Value::Int64(v) => *v as f64,
-        Value::Uint32(v) => f64::from(*v),
-        Value::Uint64(v) => *v as f64,
-        Value::Bool(b) => f64::from(u8::from(*b)),
-        _ => return None,
-    })
 }
 
 /// A new computation handle: 11 characters of URL-safe base64, like SignalFx's.
