@@ -211,6 +211,18 @@ impl Budget {
     }
 }
 
+impl Drop for Budget {
+    /// Gives the organization back what was never written: messages left in the buffer of a
+    /// connection that went away.
+    fn drop(&mut self) {
+        let left = *self.used.get_mut();
+        self.org.fetch_sub(
+            left.min(self.org.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+    }
+}
+
 /// The subscription's end of its buffer.
 struct ChannelSink {
     tx: mpsc::UnboundedSender<Encoded>,
@@ -508,5 +520,42 @@ async fn session(state: AppState, principal: Principal, mut socket: WebSocket) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(org: &Arc<AtomicUsize>, limit: usize, org_limit: usize) -> Budget {
+        Budget {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            limit,
+            org: Arc::clone(org),
+            org_limit,
+        }
+    }
+
+    #[test]
+    fn a_budget_holds_to_its_limits_and_gives_back_what_was_never_written() {
+        let org = Arc::new(AtomicUsize::new(0));
+        let a = budget(&org, 100, 150);
+        // A message larger than the limit goes when nothing else waits.
+        assert!(a.take(120));
+        assert!(!a.take(1), "full");
+        assert!(!a.wait(Duration::from_millis(10)));
+        a.give(120);
+        assert!(a.wait(Duration::ZERO));
+        assert!(a.take(60) && a.take(40));
+        let b = budget(&org, 100, 150);
+        assert!(b.take(30));
+        assert!(!b.take(30), "the organization's 150 bytes are taken");
+        b.force(10);
+        assert_eq!(org.load(Ordering::Relaxed), 140);
+        // The connection of `a` went away with 100 bytes unwritten.
+        drop(a);
+        assert_eq!(org.load(Ordering::Relaxed), 40);
+        assert!(b.take(30));
     }
 }
