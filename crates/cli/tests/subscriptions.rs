@@ -569,3 +569,55 @@ async fn on_sigterm_subscribers_get_their_cursor_and_the_server_exits_without_wa
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_replay_window_keeps_cursors_resumable_across_a_flush() {
+    for (extra, resumable) in [
+        (&["--subscription-replay", "1h"][..], true),
+        (&[][..], false),
+    ] {
+        let server = Server::start_with(extra);
+        let client = NativeClient::new(&server.url, TOKEN).unwrap();
+        let mut stream = client.subscribe("flushed.v").open().await.unwrap();
+        let Some(Ok(Update::Notice(Notice::Live { cursor }))) = stream.next().await else {
+            panic!("a live marker first");
+        };
+        drop(stream);
+        // Enough commits to fill several write-ahead log segments, then a flush to parts.
+        for batch in 0..40i64 {
+            let lines: Vec<String> = (0..500i64)
+                .map(|i| format!("flushed v={i} {}", T0 + (batch * 500 + i) * MS))
+                .collect();
+            write_lines(&server, lines.join("\n")).await;
+        }
+        // The live rules, a named reader of the log, catch up first, so that only the replay
+        // window can keep the segments.
+        // (It stores its position once idle, a moment after catching up.)
+        client.flush_rules().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        client.admin_flush().await.unwrap();
+        let mut resumed = client
+            .subscribe("flushed.v")
+            .after(cursor)
+            .open()
+            .await
+            .unwrap();
+        let mut points = 0usize;
+        let mut gap = None;
+        while points < 20_000 && gap.is_none() {
+            match tokio::time::timeout(WAIT, resumed.next()).await.unwrap() {
+                Some(Ok(Update::Point(_))) => points += 1,
+                Some(Ok(Update::Notice(Notice::Gap { first, last, .. }))) => {
+                    gap = Some((first, last));
+                }
+                Some(Ok(Update::Notice(Notice::Live { .. }))) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        if resumable {
+            assert_eq!((points, gap), (20_000, None), "every point replayed");
+        } else {
+            assert!(gap.is_some_and(|(first, _)| first == cursor + 1), "{gap:?}");
+        }
+    }
+}

@@ -628,7 +628,13 @@ impl Inner {
         // Everything up to wal_seq is durable in parts: the WAL may forget it, but for what
         // the feed's named consumers have yet to read.
         self.wal.rotate()?;
-        let keep_from = self.wal_keep_from(wal_seq + 1);
+        let mut keep_from = self.wal_keep_from(wal_seq + 1);
+        let replay = self.feed.replay();
+        if !replay.is_zero()
+            && let Some(recent) = self.wal.written_within(replay)
+        {
+            keep_from = keep_from.min(recent);
+        }
         report.wal_segments_removed = self.wal.truncate_before(keep_from)?;
         Ok(report)
     }

@@ -204,3 +204,36 @@ fn consumer_names_are_checked() {
     let err = db.feed().subscribe("../etc", Start::Latest).unwrap_err();
     assert!(err.to_string().contains("\"../etc\""), "{err}");
 }
+
+#[test]
+fn a_replay_window_keeps_flushed_segments_for_ephemeral_readers() {
+    for (replay, replayable) in [(Duration::from_secs(3600), true), (Duration::ZERO, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            dir.path(),
+            config(FeedConfig {
+                replay,
+                ..FeedConfig::default()
+            }),
+        )
+        .unwrap();
+        for i in 0..200 {
+            write(&db, "m", i, i as f64);
+        }
+        let report = db.flush().unwrap();
+        let last = write(&db, "m", 200, 200.0);
+        assert_eq!(report.wal_segments_removed == 0, replayable, "{report:?}");
+        let mut reader = db.feed().follow(0);
+        let events = read_through(reader.as_mut(), last);
+        if replayable {
+            assert_eq!(events.len(), 201, "every commit replays");
+            assert!(events.iter().all(|e| matches!(e, FeedEvent::Write { .. })));
+        } else {
+            assert!(
+                matches!(events[0], FeedEvent::Gap { first: 1, .. }),
+                "{:?}",
+                events[0]
+            );
+        }
+    }
+}

@@ -84,6 +84,12 @@ pub struct ServeArgs {
     /// The most bytes waiting across an organization's subscriptions.
     #[arg(long, env = "SEXTANT_SUBSCRIPTION_ORG_BUFFER", default_value = "256MiB", value_parser = parse_size)]
     subscription_org_buffer: usize,
+    /// How long commits stay replayable for subscriptions resuming after a cursor once the
+    /// head has flushed them to parts: the write-ahead log keeps its segments that long after
+    /// their last write (its disk use grows by that much raw ingest). `0s`: a flush removes
+    /// them, and an older cursor gets a `gap` message.
+    #[arg(long, env = "SEXTANT_SUBSCRIPTION_REPLAY", default_value = "0s", value_parser = parse_duration)]
+    subscription_replay: std::time::Duration,
     /// How long a subscriber may read nothing while its buffer is full before its stream is
     /// closed (with the cursor to resume from).
     #[arg(long, env = "SEXTANT_SUBSCRIPTION_STALL", default_value = "30s", value_parser = parse_duration)]
@@ -107,6 +113,7 @@ fn store_config(args: &ServeArgs) -> DbConfig {
     if let Some(window) = args.out_of_order_window {
         config.head.out_of_order_window = window;
     }
+    config.feed.replay = args.subscription_replay;
     config
 }
 

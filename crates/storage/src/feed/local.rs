@@ -118,6 +118,11 @@ impl LocalFeed {
         self.shared.config.max_held_segments
     }
 
+    /// How long a flush keeps segments for replay ([`FeedConfig::replay`]).
+    pub(crate) fn replay(&self) -> std::time::Duration {
+        self.shared.config.replay
+    }
+
     fn reader(&self, name: Option<String>, after: u64) -> Box<dyn FeedReader> {
         let mut state = self.shared.state.lock();
         let id = state.next_reader;

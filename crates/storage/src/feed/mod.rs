@@ -104,6 +104,10 @@ pub struct FeedConfig {
     /// them (beyond those the flush itself still needs). Default 16, about 1 GiB with the
     /// default segment size.
     pub max_held_segments: usize,
+    /// How long WAL segments stay after a flush put their records in parts, counted from
+    /// their last write, so that ephemeral readers (live subscriptions resuming after a
+    /// cursor) can still replay them. Default zero: a flush removes what it no longer needs.
+    pub replay: Duration,
 }
 
 impl Default for FeedConfig {
@@ -111,6 +115,7 @@ impl Default for FeedConfig {
         FeedConfig {
             tail_bytes: 64 << 20,
             max_held_segments: 16,
+            replay: Duration::ZERO,
         }
     }
 }

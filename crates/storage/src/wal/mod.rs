@@ -490,6 +490,19 @@ impl Wal {
         starts
     }
 
+    /// The first sequence number of the oldest closed segment last written within `age`
+    /// of now (by its file's modification time), if any: the segments from there on hold
+    /// records younger than `age`.
+    pub(crate) fn written_within(&self, age: std::time::Duration) -> Option<u64> {
+        let io = self.shared.io.lock();
+        let now = std::time::SystemTime::now();
+        io.closed.iter().find_map(|seg| {
+            let modified = fs::metadata(&seg.path).and_then(|m| m.modified()).ok()?;
+            let old = now.duration_since(modified).unwrap_or_default();
+            (old < age).then_some(seg.first_seq)
+        })
+    }
+
     /// How long its syncs have taken since the WAL was opened.
     pub fn sync_latency(&self) -> SyncLatency {
         self.shared.io.lock().sync_latency.clone()
