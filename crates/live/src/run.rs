@@ -17,7 +17,7 @@
 //! [`Options::max_stall`] for room, then sends a [`Message::Behind`] notice and goes on; if
 //! no room came, it ends with [`Message::Closed`] and the cursor to resume from.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
@@ -84,6 +84,9 @@ impl Default for Options {
     }
 }
 
+/// The most series a subscription remembers as not selected.
+const MAX_REJECTED: usize = 65_536;
+
 /// How long a reader waits for a commit before it looks at its idle duties.
 const IDLE_WAIT: Duration = Duration::from_millis(200);
 
@@ -107,6 +110,7 @@ pub fn run(
         sink,
         options,
         ids: HashMap::new(),
+        rejected: HashSet::new(),
         next_id: 0,
         history: HashMap::new(),
         exact_from: None,
@@ -157,8 +161,12 @@ struct Run<'a> {
     spec: &'a Spec,
     sink: &'a mut dyn Sink,
     options: &'a Options,
-    /// Every series seen, with its number in the stream if the selector selects it.
-    ids: HashMap<SeriesKey, Option<u32>>,
+    /// The series the selector selects, with their numbers in the stream.
+    ids: HashMap<SeriesKey, u32>,
+    /// Series seen that the selector does not select, remembered up to
+    /// [`MAX_REJECTED`] (then forgotten and matched again), so that an organization with
+    /// millions of series does not grow every subscription's memory with them.
+    rejected: HashSet<SeriesKey>,
     next_id: u32,
     /// The commit each history series was read at: its records up to it are skipped.
     history: HashMap<u32, u64>,
@@ -299,15 +307,21 @@ impl Run<'_> {
     /// the subscriber is told about it.
     fn id(&mut self, key: &SeriesKey, data_type: DataType) -> Result<Option<u32>, Halt> {
         if let Some(id) = self.ids.get(key) {
-            return Ok(*id);
+            return Ok(Some(*id));
+        }
+        if self.rejected.contains(key) {
+            return Ok(None);
         }
         if !self.spec.selector.matches(key) {
-            self.ids.insert(key.clone(), None);
+            if self.rejected.len() >= MAX_REJECTED {
+                self.rejected.clear();
+            }
+            self.rejected.insert(key.clone());
             return Ok(None);
         }
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
-        self.ids.insert(key.clone(), Some(id));
+        self.ids.insert(key.clone(), id);
         if self.spec.window.is_some() {
             self.windows.push(SeriesWindows::default());
         }
@@ -372,7 +386,7 @@ impl Run<'_> {
                     return Ok(());
                 }
                 for key in &deletion.keys {
-                    let Some(Some(id)) = self.ids.get(key).copied() else {
+                    let Some(id) = self.ids.get(key).copied() else {
                         continue;
                     };
                     if self.history.get(&id).is_some_and(|q| seq <= *q) {
