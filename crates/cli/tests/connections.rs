@@ -135,3 +135,20 @@ fn a_second_server_on_a_locked_data_directory_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_sigterm_right_after_the_listening_line_shuts_down_cleanly() {
+    // The server says where it listens before it has finished starting (collections,
+    // detectors); a signal then is handled, not fatal.
+    for _ in 0..3 {
+        let mut server = common::Server::start();
+        let pid = server.process().id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = server.process().wait().unwrap();
+        assert!(status.success(), "exited with {status}, not by its handler");
+    }
+}

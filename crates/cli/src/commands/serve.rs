@@ -198,6 +198,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
 
+    let signals = shutdown_signals()?;
     println!(
         "Sextant {} listening on {scheme}://{addr} (HTTP/1.1 and gRPC)",
         env!("CARGO_PKG_VERSION")
@@ -264,7 +265,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     detectors.start_all(&state).await;
     let subscriptions = state.subscriptions.clone();
     let signalled = async move {
-        shutdown_signal().await;
+        signals.await;
         // Live subscriptions never end by themselves: end them, each with its cursor, so that
         // their connections finish within the grace and the store can close.
         tokio::task::spawn_blocking(move || {
@@ -333,27 +334,31 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT and SIGTERM, their handlers installed now rather than when the server starts
+/// waiting for them: a signal that comes while it is still starting (after it said where it
+/// listens) is kept and shuts it down as soon as it serves, instead of killing the process
+/// unhandled.
+fn shutdown_signals() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let signalled = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: no new connections; finishing requests in flight");
+    let signalled = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    Ok(async move {
+        signalled.await;
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+    })
 }
 
 #[cfg(test)]
