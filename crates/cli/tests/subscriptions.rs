@@ -1,5 +1,5 @@
 //! Live subscriptions against the real `sextant serve` on real sockets: points written through
-//! Sift, line protocol and KairosDB after a subscriber started, in commit order; history then
+//! Sift, line protocol, KairosDB and SignalFx after a subscriber started, in commit order; history then
 //! live; resumption with `Last-Event-ID` through a plain HTTP client and with a cursor after a
 //! SIGKILL; the SDK's stream reconnecting by itself; a slow subscriber told it fell behind
 //! while ingest and a fast subscriber go on; windows and late points through `sextant tail`;
@@ -137,6 +137,24 @@ async fn write_kairos(server: &Server, metric: &str, ms: i64, value: f64) {
     assert_eq!(reply.status(), 204, "{:?}", reply.text().await);
 }
 
+/// Writes one SignalFx gauge with dimension `host=h1`.
+async fn write_signalfx(server: &Server, metric: &str, ms: i64, value: f64) {
+    let body = serde_json::json!({"gauge": [{
+        "metric": metric,
+        "dimensions": {"host": "h1"},
+        "value": value,
+        "timestamp": ms,
+    }]});
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v2/datapoint", server.url))
+        .header("X-SF-Token", TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "{:?}", reply.text().await);
+}
+
 const MS: i64 = 1_000_000;
 const T0: i64 = 1_764_000_000_000 * MS;
 
@@ -153,7 +171,7 @@ async fn sse_subscribers_get_every_protocols_writes_in_commit_order_and_resume_b
     // Written before the subscriber started: not sent.
     write_lines(&server, format!("t_lp,host=h1 v=-1 {T0}")).await;
 
-    let query = r#"selector={__name__=~"t_lp\.v|t_kairos|t_sift"}"#;
+    let query = r#"selector={__name__=~"t_lp\.v|t_kairos|t_sift|t_sfx"}"#;
     let mut sse = Sse::open(&server, query, None).await;
     let Message::Live { cursor: start } = sse.next().await.unwrap() else {
         panic!("a subscription from now starts with its live marker");
@@ -161,10 +179,14 @@ async fn sse_subscribers_get_every_protocols_writes_in_commit_order_and_resume_b
     assert_eq!(sse.last_id, Some(start), "the marker's cursor is its id");
 
     let mut written = Vec::new();
-    for i in 1..=6i64 {
+    for i in 1..=8i64 {
         let ts = T0 + i * 1_000 * MS;
         let v = i as f64;
-        match i % 3 {
+        match i % 4 {
+            3 => {
+                write_signalfx(&server, "t_sfx", ts / MS, v).await;
+                written.push(("t_sfx".to_owned(), ts, v));
+            }
             0 => {
                 write_lines(&server, format!("t_lp,host=h1 v={v} {ts}")).await;
                 written.push(("t_lp.v".to_owned(), ts, v));
@@ -181,21 +203,21 @@ async fn sse_subscribers_get_every_protocols_writes_in_commit_order_and_resume_b
             }
         }
     }
-    let (got, _) = sse.points(6).await;
+    let (got, _) = sse.points(8).await;
     assert_eq!(got, written, "exactly the later writes, in commit order");
     let resume = sse.last_id.expect("points carry the cursor as their id");
     drop(sse);
 
     // Written while nobody listened; a resumed stream gets exactly these.
-    write_lines(&server, format!("t_lp,host=h1 v=7 {}", T0 + 7_000 * MS)).await;
-    write_kairos(&server, "t_kairos", (T0 + 8_000 * MS) / MS, 8.0).await;
+    write_lines(&server, format!("t_lp,host=h1 v=9 {}", T0 + 9_000 * MS)).await;
+    write_kairos(&server, "t_kairos", (T0 + 10_000 * MS) / MS, 10.0).await;
     let mut again = Sse::open(&server, query, Some(resume)).await;
     let (got, _) = again.points(2).await;
     assert_eq!(
         got,
         vec![
-            ("t_lp.v".to_owned(), T0 + 7_000 * MS, 7.0),
-            ("t_kairos".to_owned(), T0 + 8_000 * MS, 8.0)
+            ("t_lp.v".to_owned(), T0 + 9_000 * MS, 9.0),
+            ("t_kairos".to_owned(), T0 + 10_000 * MS, 10.0)
         ]
     );
 }
