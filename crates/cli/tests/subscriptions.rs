@@ -1,9 +1,10 @@
 //! Live subscriptions against the real `sextant serve` on real sockets: points written through
 //! Sift, line protocol, KairosDB and SignalFx after a subscriber started, in commit order;
-//! history then live; resumption with `Last-Event-ID` through a plain HTTP client and with a cursor after a
-//! SIGKILL; the SDK's stream reconnecting by itself; a slow subscriber told it fell behind
-//! while ingest and a fast subscriber go on; windows and late points through `sextant tail`;
-//! the limits and scopes.
+//! history then live; resumption with `Last-Event-ID` through a plain HTTP client and with a
+//! cursor after a SIGKILL, and across a flush with a replay window; the SDK's stream
+//! reconnecting by itself; a slow subscriber told it fell behind while ingest and a fast
+//! subscriber go on; windows and late points through `sextant tail`; the limits and scopes; a
+//! clean end on SIGTERM.
 
 mod common;
 
