@@ -644,3 +644,41 @@ async fn a_replay_window_keeps_cursors_resumable_across_a_flush() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_sdk_cursor_counts_what_was_yielded_not_what_arrived() {
+    let server = Server::start();
+    let client = NativeClient::new(&server.url, TOKEN).unwrap();
+    let mut stream = client.subscribe("yielded.v").open().await.unwrap();
+    let Some(Ok(Update::Notice(Notice::Live { cursor: live }))) = stream.next().await else {
+        panic!("a live marker first");
+    };
+    assert_eq!(stream.cursor(), Some(live));
+    for i in 0..3 {
+        write_lines(&server, format!("yielded v={i} {}", T0 + i * MS)).await;
+    }
+    // All three commits have reached the stream's buffer; one point is taken.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let Some(Ok(Update::Point(first))) = stream.next().await else {
+        panic!("a point");
+    };
+    assert_eq!(first.timestamp, T0);
+    let cursor = stream.cursor().expect("a cursor");
+    assert_eq!(cursor, live + 1, "the first commit only");
+    drop(stream);
+    let mut resumed = client
+        .subscribe("yielded.v")
+        .after(cursor)
+        .open()
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    while rest.len() < 2 {
+        match tokio::time::timeout(WAIT, resumed.next()).await.unwrap() {
+            Some(Ok(Update::Point(p))) => rest.push((p.timestamp - T0) / MS),
+            Some(Ok(Update::Notice(Notice::Live { .. }))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(rest, vec![1, 2], "nothing lost, nothing twice");
+}

@@ -242,11 +242,10 @@ impl Subscribe {
         let mut connection = Connection::open(&self, &self.request).await?;
         let first = connection.first().await?;
         let (tx, rx) = mpsc::channel(self.buffer);
-        let cursor = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
-        let task = tokio::spawn(follow(self, connection, first, tx, Arc::clone(&cursor)));
+        let task = tokio::spawn(follow(self, connection, first, tx));
         Ok(LiveStream {
             rx,
-            cursor,
+            cursor: None,
             _task: AbortOnDrop(task),
         })
     }
@@ -256,9 +255,18 @@ impl Subscribe {
 /// connection.
 #[derive(Debug)]
 pub struct LiveStream {
-    rx: mpsc::Receiver<Result<Update>>,
-    cursor: Arc<std::sync::atomic::AtomicU64>,
+    rx: mpsc::Receiver<Item>,
+    /// The cursor of the last message all of whose updates were yielded.
+    cursor: Option<u64>,
     _task: AbortOnDrop,
+}
+
+/// What the connection's task hands the stream: an update, with the cursor of its message
+/// when it is the message's last, or the cursor of a message without updates.
+#[derive(Debug)]
+enum Item {
+    Update(Result<Update>, Option<u64>),
+    Cursor(u64),
 }
 
 #[derive(Debug)]
@@ -271,13 +279,11 @@ impl Drop for AbortOnDrop {
 }
 
 impl LiveStream {
-    /// The cursor to resume from to get exactly what this stream has not yielded yet; `None`
-    /// before the server sent one (while history is being sent).
+    /// The cursor to resume from to get exactly what this stream has not yielded yet (the
+    /// updates it has received but not yielded come again); `None` before the server sent
+    /// one (while history is being sent).
     pub fn cursor(&self) -> Option<u64> {
-        match self.cursor.load(std::sync::atomic::Ordering::Acquire) {
-            u64::MAX => None,
-            c => Some(c),
-        }
+        self.cursor
     }
 
     /// The points alone: notices and windows left out, and the stream ending at the first
@@ -300,7 +306,19 @@ impl futures_util::Stream for LiveStream {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        loop {
+            match self.rx.poll_recv(cx) {
+                std::task::Poll::Ready(Some(Item::Cursor(c))) => self.cursor = Some(c),
+                std::task::Poll::Ready(Some(Item::Update(update, cursor))) => {
+                    if cursor.is_some() {
+                        self.cursor = cursor;
+                    }
+                    return std::task::Poll::Ready(Some(update));
+                }
+                std::task::Poll::Ready(None) => return std::task::Poll::Ready(None),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
     }
 }
 
@@ -505,9 +523,10 @@ async fn follow(
     options: Subscribe,
     mut connection: Connection,
     first: Option<Message>,
-    tx: mpsc::Sender<Result<Update>>,
-    cursor: Arc<std::sync::atomic::AtomicU64>,
+    tx: mpsc::Sender<Item>,
 ) {
+    // The last cursor received: where a new connection resumes.
+    let mut received: Option<u64> = None;
     let mut pending = first;
     let mut attempt = 0u32;
     loop {
@@ -521,19 +540,27 @@ async fn follow(
                 let at = message.cursor();
                 match connection.updates(message) {
                     Ok(updates) => {
-                        for u in updates {
-                            if tx.send(Ok(u)).await.is_err() {
+                        let last = updates.len();
+                        if last == 0
+                            && let Some(c) = at
+                            && tx.send(Item::Cursor(c)).await.is_err()
+                        {
+                            return;
+                        }
+                        for (i, u) in updates.into_iter().enumerate() {
+                            let cursor = if i + 1 == last { at } else { None };
+                            if tx.send(Item::Update(Ok(u), cursor)).await.is_err() {
                                 return;
                             }
                         }
-                        if let Some(c) = at {
-                            cursor.store(c, std::sync::atomic::Ordering::Release);
+                        if at.is_some() {
+                            received = at;
                         }
                         continue;
                     }
                     Err(e @ Error::Http { .. }) => e.to_string(),
                     Err(e) => {
-                        let _ = tx.send(Err(e)).await;
+                        let _ = tx.send(Item::Update(Err(e), None)).await;
                         return;
                     }
                 }
@@ -542,12 +569,11 @@ async fn follow(
             Err(e) => e,
         };
         if !options.reconnect {
-            let _ = tx
-                .send(Err(Error::Http {
-                    url: options.url.clone(),
-                    detail: dropped,
-                }))
-                .await;
+            let error = Error::Http {
+                url: options.url.clone(),
+                detail: dropped,
+            };
+            let _ = tx.send(Item::Update(Err(error), None)).await;
             return;
         }
         // Reconnect, resuming after the last cursor (or starting over).
@@ -557,30 +583,27 @@ async fn follow(
                 error: dropped.clone(),
                 attempt,
             };
-            if tx.send(Ok(Update::Notice(notice))).await.is_err() {
+            if tx
+                .send(Item::Update(Ok(Update::Notice(notice)), None))
+                .await
+                .is_err()
+            {
                 return;
             }
             let pause = Duration::from_millis(100 << attempt.min(6)).min(Duration::from_secs(5));
             tokio::time::sleep(pause).await;
             let mut request = options.request.clone();
-            let resumed = match cursor.load(std::sync::atomic::Ordering::Acquire) {
-                u64::MAX => false,
-                c => {
-                    request.cursor = Some(c);
-                    true
-                }
-            };
+            let resumed = received.is_some();
+            if resumed {
+                request.cursor = received;
+            }
             let Ok(mut next) = Connection::open(&options, &request).await else {
                 continue;
             };
             match next.first().await {
                 Ok(first) => {
-                    if !resumed
-                        && tx
-                            .send(Ok(Update::Notice(Notice::Restarted)))
-                            .await
-                            .is_err()
-                    {
+                    let restarted = Item::Update(Ok(Update::Notice(Notice::Restarted)), None);
+                    if !resumed && tx.send(restarted).await.is_err() {
                         return;
                     }
                     connection = next;
@@ -588,7 +611,7 @@ async fn follow(
                     break;
                 }
                 Err(e @ Error::Api { .. }) => {
-                    let _ = tx.send(Err(e)).await;
+                    let _ = tx.send(Item::Update(Err(e), None)).await;
                     return;
                 }
                 Err(_) => continue,
