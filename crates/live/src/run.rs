@@ -18,9 +18,8 @@
 //! no room came, it ends with [`Message::Closed`] and the cursor to resume from.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sextant_api::live::{Message, WindowRow};
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
@@ -228,10 +227,7 @@ impl Run<'_> {
                 let position = reader.position();
                 self.flush(position)?;
                 let cursor = self.cursor_at(position).or(self.last_cursor);
-                let framing = self.sink.framing();
-                self.sink
-                    .force(Encoded::of(&Message::Closed { cursor, reason }, framing))?;
-                return Err(Halt::Gone);
+                return Err(self.close(cursor, reason));
             }
             let busy = self.pending_points > 0 || !self.rows.is_empty() || !self.late.is_empty();
             let wait = if busy { Duration::ZERO } else { IDLE_WAIT };
@@ -295,11 +291,11 @@ impl Run<'_> {
             for chunk in points.chunks(self.options.batch_points.max(1)) {
                 self.add(id, chunk);
                 if self.pending_points >= self.options.batch_points {
-                    self.flush(0)?;
+                    self.flush_with(None)?;
                 }
             }
         }
-        self.flush(0)?;
+        self.flush_with(None)?;
         Ok(newest)
     }
 
@@ -545,6 +541,20 @@ impl Run<'_> {
         self.send(&Message::Live { cursor: position })
     }
 
+    /// Sends `message` whether or not the buffer has room.
+    fn force(&mut self, message: &Message) -> Result<(), Halt> {
+        let framing = self.sink.framing();
+        Ok(self.sink.force(Encoded::of(message, framing))?)
+    }
+
+    /// Ends the stream with [`Message::Closed`]; returns why the run stops.
+    fn close(&mut self, cursor: Option<u64>, reason: String) -> Halt {
+        match self.force(&Message::Closed { cursor, reason }) {
+            Ok(()) => Halt::Gone,
+            Err(halt) => halt,
+        }
+    }
+
     /// Sends `message`, waiting for room as [`Options::max_stall`] allows.
     fn send(&mut self, message: &Message) -> Result<(), Halt> {
         self.send_encoded(Encoded::of(message, self.sink.framing()))
@@ -556,28 +566,17 @@ impl Run<'_> {
         if let Some(message) = self.sink.offer(message)? {
             let newest = self.store.feed().last_seq();
             if !self.sink.wait_for_room(self.options.max_stall)? {
-                let framing = self.sink.framing();
-                self.sink.force(Encoded::of(
-                    &Message::Closed {
-                    cursor: self.last_cursor,
-                    reason: format!(
-                        "the subscriber read nothing for {} s while its buffer was full; resume from the cursor",
-                        self.options.max_stall.as_secs_f64()
-                    ),
-                    },
-                    framing,
-                ))?;
-                return Err(Halt::Gone);
+                let reason = format!(
+                    "the subscriber read nothing for {} s while its buffer was full; resume from the cursor",
+                    self.options.max_stall.as_secs_f64()
+                );
+                return Err(self.close(self.last_cursor, reason));
             }
-            let framing = self.sink.framing();
-            self.sink.force(Encoded::of(
-                &Message::Behind {
-                    cursor: self.last_cursor,
-                    newest,
-                    message: "the subscriber fell behind and its buffer filled; nothing is lost: the stream goes on from the write-ahead log".to_owned(),
-                },
-                framing,
-            ))?;
+            self.force(&Message::Behind {
+                cursor: self.last_cursor,
+                newest,
+                message: "the subscriber fell behind and its buffer filled; nothing is lost: the stream goes on from the write-ahead log".to_owned(),
+            })?;
             self.sink.force(message)?;
         }
         if let Some(c) = cursor {
