@@ -238,6 +238,16 @@ for request in [
                                  "watermark": "2ns", "lateness": "10ns"}},
 ]:
     put("live_request", json.dumps(request).encode() + b"\xff" + points)
+# The same as gRPC request bodies: protobuf fields (selector 1, cursor 2, since 3, window 4
+# with size 1 and slide 2) behind gRPC's 5-byte prefix.
+def field(tag, payload):
+    return bytes([tag << 3 | 2, len(payload)]) + payload
+for message in [
+    field(1, b"cpu"),
+    field(1, b'cpu{host=~"h1"}') + bytes([2 << 3, 7, 3 << 3, 0]),
+    field(1, b"a") + field(4, field(1, b"10ns") + field(2, b"5ns")),
+]:
+    put("live_request", b"\0" + len(message).to_bytes(4, "big") + message + b"\xff" + points)
 with open(os.path.join(root, "examples/collections/churn_model.yml"), "rb") as f:
     put("collections", b"\1" + f.read())
 with open(os.path.join(root, "crates/collections/src/schema.rs")) as f:

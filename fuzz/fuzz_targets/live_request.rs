@@ -1,6 +1,7 @@
-//! Live subscriptions: a WebSocket's first message (a JSON subscription request) checked into
-//! a spec, and when it asks for windows, points derived from the rest of the input pushed
-//! through them: nothing may panic, and windows keep their invariants.
+//! Live subscriptions: a WebSocket's first message (a JSON subscription request), or else a
+//! gRPC request body (a length-prefixed protobuf `SubscribeRequest`), checked into a spec, and
+//! when it asks for windows, points derived from the rest of the input pushed through them:
+//! nothing may panic, and windows keep their invariants.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,8 +15,12 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (data, &[][..]),
     };
-    let Ok(request) = serde_json::from_slice::<SubscribeRequest>(json) else {
-        return;
+    let request = match serde_json::from_slice::<SubscribeRequest>(json) {
+        Ok(request) => request,
+        Err(_) => match sextant_server::live::grpc::decode_request(json) {
+            Ok(request) => SubscribeRequest::from(request),
+            Err(_) => return,
+        },
     };
     let Ok(spec) = Spec::from_request(&request) else {
         return;

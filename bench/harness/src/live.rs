@@ -3,7 +3,8 @@
 //!
 //! Two phases of `seconds` each on one server: the writes alone, then the same writes with
 //! `N` subscribers, each to all 50 channels over Server-Sent Events (plain HTTP/1.0 sockets
-//! read by this process). Reported: the server's CPU seconds per second in each phase and the
+//! read by this process) or gRPC (`--live-transport grpc`, the SDK's transport, read with a
+//! decoder of the timestamps alone). Reported: the server's CPU seconds per second in each phase and the
 //! difference, and the delay from each write's acknowledgement (its reply read here) to the
 //! arrival of its points at each subscriber, p50 and p99 over every (write, subscriber).
 
@@ -88,9 +89,90 @@ async fn write_paced(
     Ok(())
 }
 
+/// How subscribers subscribe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// Server-Sent Events.
+    Sse,
+    /// gRPC server streaming.
+    Grpc,
+}
+
+/// The first instant of the write that a point at `ns` belongs to, in milliseconds.
+fn write_of(ns: i64) -> i64 {
+    let ms = ns / 1_000_000;
+    ms - (ms - T0_MS).rem_euclid(ROWS_PER_WRITE as i64)
+}
+
+/// The part of `sextant.live.v1.SubscribeResponse` the benchmark reads: the timestamps of
+/// points messages (prost skips the rest).
+#[derive(Clone, PartialEq, prost::Message)]
+struct Response {
+    #[prost(message, optional, tag = "2")]
+    points: Option<Points>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Points {
+    #[prost(message, repeated, tag = "2")]
+    series: Vec<SeriesTimes>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct SeriesTimes {
+    #[prost(sint64, repeated, tag = "2")]
+    timestamps: Vec<i64>,
+}
+
+/// One gRPC subscriber, as [`subscribe_sse`].
+async fn subscribe_grpc(
+    addr: std::net::SocketAddr,
+    until: Instant,
+) -> anyhow::Result<(HashMap<i64, Instant>, u64)> {
+    let config = sextant_client::ClientConfig::new(format!("http://{addr}"), SEXTANT_TOKEN);
+    let channel = sextant_client::connect(&config).await?;
+    let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(256 << 20);
+    grpc.ready().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let request = sextant_api::live::proto::SubscribeRequest {
+        selector: r#"{device="rig01"}"#.to_owned(),
+        ..Default::default()
+    };
+    let mut stream = grpc
+        .server_streaming(
+            tonic::Request::new(request),
+            tonic::codegen::http::uri::PathAndQuery::from_static(
+                sextant_api::live::proto::SUBSCRIBE_PATH,
+            ),
+            tonic_prost::ProstCodec::<_, Response>::default(),
+        )
+        .await?
+        .into_inner();
+    let mut seen: HashMap<i64, Instant> = HashMap::new();
+    let mut bytes = 0u64;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let message = match tokio::time::timeout(left, stream.message()).await {
+            Ok(message) => message?,
+            Err(_) => break,
+        };
+        let Some(message) = message else { break };
+        let now = Instant::now();
+        bytes += prost::Message::encoded_len(&message) as u64;
+        for series in message.points.into_iter().flat_map(|p| p.series) {
+            if let Some(first) = series.timestamps.first() {
+                seen.entry(write_of(*first)).or_insert(now);
+            }
+        }
+    }
+    Ok((seen, bytes))
+}
+
 /// One subscriber: reads its event stream until `until`, noting when each write's points
 /// arrived (by the first timestamp of each series entry).
-async fn subscribe(
+async fn subscribe_sse(
     addr: std::net::SocketAddr,
     until: Instant,
 ) -> anyhow::Result<(HashMap<i64, Instant>, u64)> {
@@ -136,9 +218,7 @@ async fn subscribe(
                 .ok()
                 .and_then(|t| t.parse::<i64>().ok())
             {
-                let ms = ns / 1_000_000;
-                let first = ms - (ms - T0_MS).rem_euclid(ROWS_PER_WRITE as i64);
-                seen.entry(first).or_insert(now);
+                seen.entry(write_of(ns)).or_insert(now);
             }
             at = start + digits;
         }
@@ -154,7 +234,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Runs both phases and returns the report (Markdown).
-pub async fn run(sextant: &Path, subscribers: usize, seconds: u64) -> anyhow::Result<String> {
+pub async fn run(
+    sextant: &Path,
+    subscribers: usize,
+    seconds: u64,
+    transport: Transport,
+) -> anyhow::Result<String> {
     let server = Server::start(System::Sextant, sextant).await?;
     let addr = server.addr;
     let names = w2_field_names();
@@ -178,7 +263,10 @@ pub async fn run(sextant: &Path, subscribers: usize, seconds: u64) -> anyhow::Re
     let until = Instant::now() + Duration::from_secs(seconds + 3);
     let mut readers = Vec::new();
     for _ in 0..subscribers {
-        readers.push(tokio::spawn(subscribe(addr, until)));
+        readers.push(match transport {
+            Transport::Sse => tokio::spawn(subscribe_sse(addr, until)),
+            Transport::Grpc => tokio::spawn(subscribe_grpc(addr, until)),
+        });
     }
     // Let every subscription start before the measured writes.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -208,7 +296,11 @@ pub async fn run(sextant: &Path, subscribers: usize, seconds: u64) -> anyhow::Re
     let mut out = String::new();
     writeln!(
         out,
-        "## Live subscriptions: {subscribers} subscribers to W2's 50 channels"
+        "## Live subscriptions: {subscribers} subscribers to W2's 50 channels, {}",
+        match transport {
+            Transport::Sse => "Server-Sent Events",
+            Transport::Grpc => "gRPC",
+        }
     )?;
     writeln!(out)?;
     writeln!(

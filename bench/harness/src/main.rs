@@ -79,6 +79,10 @@ struct Args {
     /// Seconds per phase of --live-subscribers.
     #[arg(long, default_value_t = 30)]
     live_seconds: u64,
+    /// How the --live-subscribers subscribe: `sse` (Server-Sent Events) or `grpc` (the SDK's
+    /// transport).
+    #[arg(long, default_value = "sse")]
+    live_transport: live::Transport,
 }
 
 fn main() {
@@ -119,7 +123,12 @@ fn run(args: Args) -> anyhow::Result<()> {
             .worker_threads(2)
             .enable_all()
             .build()?;
-        let report = runtime.block_on(live::run(&sextant, subscribers, args.live_seconds))?;
+        let report = runtime.block_on(live::run(
+            &sextant,
+            subscribers,
+            args.live_seconds,
+            args.live_transport,
+        ))?;
         std::fs::create_dir_all(&args.out)?;
         write(&args.out.join("live.md"), &report)?;
         println!("{report}");

@@ -5,7 +5,8 @@
 //! It sits between the server's `native` front end, which serializes these types, and the
 //! SDK's `native` client and the CLI, which deserialize them, so both sides of the wire
 //! share one definition and a field renamed on one side is a compile error on the other.
-//! It is a crate of its own, depending only on serde, rather than a module of
+//! It is a crate of its own, depending only on serde (and prost for the gRPC form of live
+//! subscriptions, [`live::proto`]), rather than a module of
 //! `sextant-model` (the storage vocabulary, which knows nothing of JSON shapes) or of the
 //! server (which the SDK must not pull in): a third-party program can use it to talk to
 //! Sextant, or to receive its webhooks, without the engine.

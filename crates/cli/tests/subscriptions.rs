@@ -3,8 +3,9 @@
 //! history then live; resumption with `Last-Event-ID` through a plain HTTP client and with a
 //! cursor after a SIGKILL, and across a flush with a replay window; the SDK's stream
 //! reconnecting by itself; a slow subscriber told it fell behind while ingest and a fast
-//! subscriber go on; windows and late points through `sextant tail`; the limits and scopes; a
-//! clean end on SIGTERM.
+//! subscriber go on; windows and late points through `sextant tail`; the limits and scopes
+//! over SSE and gRPC; the WebSocket transport; a clean end on SIGTERM. The SDK's stream (and
+//! so `sextant tail`) is the gRPC transport.
 
 mod common;
 
@@ -18,7 +19,7 @@ use sextant_api::live::{LiveValue, Message};
 use sextant_client::ingest::{Flow, IngestionService};
 use sextant_client::live::{Notice, Update};
 use sextant_client::native::NativeClient;
-use sextant_model::{DataType, Value};
+use sextant_model::{DataType, ErrorKind, Value};
 use sextant_telemetry::{ChannelConfig, FlowConfig, TelemetryConfig};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -555,9 +556,89 @@ async fn limits_scopes_and_bad_requests_are_refused_clearly() {
     ]);
     assert!(ingest.status.success());
     let key = String::from_utf8(ingest.stdout).unwrap().trim().to_owned();
-    let (status, body) = get("selector=a", key, None).await;
+    let (status, body) = get("selector=a", key.clone(), None).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("may not read data"), "{body}");
+
+    // The same refusals reach the SDK, over gRPC, as statuses of the right kinds.
+    let client = NativeClient::new(&server.url, TOKEN).unwrap();
+    let refused = |e: sextant_client::Error| (e.kind(), e.to_string());
+    let (kind, message) = refused(client.subscribe("b").open().await.unwrap_err());
+    assert_eq!(kind, ErrorKind::LimitExceeded, "{message}");
+    assert!(message.contains("--subscription-limit"), "{message}");
+    let (kind, message) = refused(client.subscribe("a{").open().await.unwrap_err());
+    assert_eq!(kind, ErrorKind::InvalidInput, "{message}");
+    assert!(
+        message.contains("selector:") && message.contains("a{"),
+        "{message}"
+    );
+    let reader = NativeClient::new(&server.url, &key).unwrap();
+    let (kind, message) = refused(reader.subscribe("a").open().await.unwrap_err());
+    assert_eq!(kind, ErrorKind::PermissionDenied, "{message}");
+    assert!(message.contains("may not read data"), "{message}");
+}
+
+/// The WebSocket transport, as a browser uses it: the request as the first text message, then
+/// one JSON text message per message; a refusal is an `error` message and close code 4400.
+#[tokio::test]
+async fn a_websocket_subscriber_sends_its_request_first_and_gets_json_messages() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = Server::start();
+    let connect = || async {
+        let url = format!(
+            "{}/api/native/v1/subscribe/ws",
+            server.url.replace("http://", "ws://")
+        );
+        let mut request = url.into_client_request().unwrap();
+        let bearer = format!("Bearer {TOKEN}").parse().unwrap();
+        request.headers_mut().insert("authorization", bearer);
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    };
+    let next = |frame: Option<Result<Frame, _>>| match frame {
+        Some(Ok(Frame::Text(text))) => serde_json::from_str::<Message>(&text).unwrap(),
+        other => panic!("a text message, not {other:?}"),
+    };
+
+    let mut socket = connect().await;
+    let request = r#"{"selector":"ws.v","since":0}"#;
+    socket.send(Frame::Text(request.into())).await.unwrap();
+    assert!(matches!(next(socket.next().await), Message::Live { .. }));
+    write_lines(&server, format!("ws v=1 {T0}\nws v=2 {}", T0 + MS)).await;
+    let mut names = BTreeMap::new();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let frame = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
+        match next(frame) {
+            Message::Series { id, name, .. } => {
+                names.insert(id, name);
+            }
+            Message::Points { cursor, series } => {
+                assert!(cursor.is_some(), "live points carry their cursor");
+                for s in series {
+                    got.extend(s.timestamps.iter().map(|t| (names[&s.id].clone(), *t)));
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, [("ws.v".to_owned(), T0), ("ws.v".to_owned(), T0 + MS)]);
+
+    let mut refused = connect().await;
+    refused
+        .send(Frame::Text(r#"{"selector":"a{"}"#.into()))
+        .await
+        .unwrap();
+    let Message::Error { message } = next(refused.next().await) else {
+        panic!("an error message first");
+    };
+    assert!(message.contains("selector:"), "{message}");
+    let Some(Ok(Frame::Close(Some(close)))) = refused.next().await else {
+        panic!("then the close frame");
+    };
+    assert_eq!(u16::from(close.code), 4400);
 }
 
 #[tokio::test]

@@ -1,22 +1,26 @@
-//! Messages encoded once: JSON text ready for any transport, and the points of a commit
-//! encoded once for every subscriber that sends them.
+//! Messages encoded once: bytes ready for any transport, and the points of a commit encoded
+//! once for every subscriber that sends them.
 //!
 //! Subscribers following the live feed send the same commits at about the same time. The
-//! points of one series in one commit (`"timestamps":[…],"values":[…]`) are encoded by the
-//! first subscription that needs them and kept in a [`Fragments`] cache shared by all, keyed
-//! by the commit's sequence number and the series' place in it; the others copy the text.
-//! A `points` message is then the fragments of its series, each behind its stream-local id.
+//! points of one series in one commit (`"timestamps":[…],"values":[…]` in JSON, fields 2 and
+//! 3 of a `SeriesPoints` in protobuf) are encoded by the first subscription that needs them
+//! and kept in a [`Fragments`] cache shared by all, keyed by the commit's sequence number and
+//! the series' place in it; the others copy the bytes. A `points` message is then the
+//! fragments of its series, each behind its stream-local id.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
+use prost::Message as _;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use serde::Serialize;
+use sextant_api::live::proto;
 use sextant_api::live::{LiveValue, Message};
 use sextant_model::{Point, Value};
 
-/// How a transport frames each message's JSON.
+/// How a transport frames each message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Framing {
     /// The JSON alone (a WebSocket text message).
@@ -25,6 +29,25 @@ pub enum Framing {
     /// A whole Server-Sent Events record: `event:` the type, `id:` the cursor when there is
     /// one, `data:` the JSON (which holds no line break), and a blank line.
     Sse,
+    /// A `sextant.live.v1.SubscribeResponse` in protobuf, in gRPC's length-prefixed frame
+    /// (a zero byte, for uncompressed, and the length as four big-endian bytes), ready to be
+    /// a gRPC response body's data as it is.
+    Grpc,
+}
+
+impl Framing {
+    fn is_text(self) -> bool {
+        self != Framing::Grpc
+    }
+}
+
+/// The bytes of gRPC's frame before a message.
+const GRPC_HEADER: usize = 5;
+
+/// A gRPC frame's header for a message of `len` bytes.
+fn grpc_header(len: usize, out: &mut Vec<u8>) {
+    out.push(0);
+    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
 }
 
 /// A message ready for the wire, framed for its transport.
@@ -34,75 +57,159 @@ pub struct Encoded {
     pub kind: &'static str,
     /// The resume point it carries, if any.
     pub cursor: Option<u64>,
-    /// Its text: the JSON, framed.
-    pub text: String,
-    /// Where the JSON starts in `text`.
+    /// Its bytes, framed: UTF-8 text for the JSON framings.
+    pub bytes: Vec<u8>,
+    /// Where the JSON (or the protobuf) starts in `bytes`.
     json_at: usize,
+    framing: Framing,
 }
 
 impl Encoded {
     /// `message`, framed.
     pub fn of(message: &Message, framing: Framing) -> Encoded {
+        if framing == Framing::Grpc {
+            let response = proto::SubscribeResponse::from(message);
+            let len = response.encoded_len();
+            let mut bytes = Vec::with_capacity(GRPC_HEADER + len);
+            grpc_header(len, &mut bytes);
+            response.encode_raw(&mut bytes);
+            return Encoded {
+                kind: message.kind(),
+                cursor: message.cursor(),
+                bytes,
+                json_at: GRPC_HEADER,
+                framing,
+            };
+        }
         // The wire types have string keys only: serializing cannot fail.
         let json = serde_json::to_string(message).unwrap_or_else(|e| {
             format!(r#"{{"type":"error","message":"cannot encode a message: {e}"}}"#)
         });
         let mut out = Encoded::start(message.kind(), message.cursor(), framing, json.len());
-        out.text.push_str(&json);
+        out.bytes.extend_from_slice(json.as_bytes());
         out.finish(framing)
     }
 
-    /// A `points` message of `series` (stream-local id and fragment each), as
-    /// [`Message::Points`] serializes, framed.
-    pub fn points(cursor: Option<u64>, series: &[(u32, Arc<str>)], framing: Framing) -> Encoded {
+    /// A `points` message of `series` (stream-local id and fragment of `framing` each, from
+    /// [`fragment`] or [`Commit::get`]), as [`Message::Points`] encodes, framed.
+    pub fn points(cursor: Option<u64>, series: &[(u32, Arc<[u8]>)], framing: Framing) -> Encoded {
+        if framing == Framing::Grpc {
+            return Encoded::points_grpc(cursor, series);
+        }
         let bytes: usize = series.iter().map(|(_, f)| f.len() + 16).sum();
         let mut out = Encoded::start("points", cursor, framing, bytes + 48);
-        let json = &mut out.text;
-        json.push_str(r#"{"type":"points","cursor":"#);
+        let json = &mut out.bytes;
+        json.extend_from_slice(br#"{"type":"points","cursor":"#);
         match cursor {
             Some(c) => {
                 let _ = write!(json, "{c}");
             }
-            None => json.push_str("null"),
+            None => json.extend_from_slice(b"null"),
         }
-        json.push_str(r#","series":["#);
+        json.extend_from_slice(br#","series":["#);
         for (i, (id, fragment)) in series.iter().enumerate() {
             if i > 0 {
-                json.push(',');
+                json.push(b',');
             }
             let _ = write!(json, r#"{{"id":{id},"#);
-            json.push_str(fragment);
-            json.push('}');
+            json.extend_from_slice(fragment);
+            json.push(b'}');
         }
-        json.push_str("]}");
+        json.extend_from_slice(b"]}");
         out.finish(framing)
     }
 
-    /// The JSON of the message, without its framing.
+    /// `SubscribeResponse { points: Points { cursor, series } }` in its gRPC frame, each
+    /// series its id field and then its fragment (protobuf messages are the concatenation of
+    /// their fields).
+    fn points_grpc(cursor: Option<u64>, series: &[(u32, Arc<[u8]>)]) -> Encoded {
+        let id_len = |id: u32| {
+            if id == 0 {
+                0
+            } else {
+                1 + encoded_len_varint(u64::from(id))
+            }
+        };
+        let entry_len = |(id, fragment): &(u32, Arc<[u8]>)| id_len(*id) + fragment.len();
+        let mut points_len = cursor.map_or(0, |c| 1 + encoded_len_varint(c));
+        for entry in series {
+            let len = entry_len(entry);
+            points_len += 1 + encoded_len_varint(len as u64) + len;
+        }
+        let response_len = 1 + encoded_len_varint(points_len as u64) + points_len;
+        let mut buf = Vec::with_capacity(GRPC_HEADER + response_len);
+        grpc_header(response_len, &mut buf);
+        encode_key(2, WireType::LengthDelimited, &mut buf);
+        encode_varint(points_len as u64, &mut buf);
+        if let Some(c) = cursor {
+            encode_key(1, WireType::Varint, &mut buf);
+            encode_varint(c, &mut buf);
+        }
+        for entry in series {
+            encode_key(2, WireType::LengthDelimited, &mut buf);
+            encode_varint(entry_len(entry) as u64, &mut buf);
+            if entry.0 != 0 {
+                encode_key(1, WireType::Varint, &mut buf);
+                encode_varint(u64::from(entry.0), &mut buf);
+            }
+            buf.extend_from_slice(&entry.1);
+        }
+        Encoded {
+            kind: "points",
+            cursor,
+            bytes: buf,
+            json_at: GRPC_HEADER,
+            framing: Framing::Grpc,
+        }
+    }
+
+    /// The protobuf of a gRPC-framed message, without its frame (empty for the others).
+    pub fn protobuf(&self) -> &[u8] {
+        if self.framing.is_text() {
+            return &[];
+        }
+        &self.bytes[self.json_at..]
+    }
+
+    /// The JSON of the message, without its framing (empty for protobuf).
     pub fn json(&self) -> &str {
-        self.text[self.json_at..].trim_end_matches('\n')
+        if !self.framing.is_text() {
+            return "";
+        }
+        std::str::from_utf8(&self.bytes[self.json_at..])
+            .unwrap_or("")
+            .trim_end_matches('\n')
+    }
+
+    /// The text of a JSON framing; `None` for protobuf.
+    pub fn into_text(self) -> Option<String> {
+        if !self.framing.is_text() {
+            return None;
+        }
+        String::from_utf8(self.bytes).ok()
     }
 
     fn start(kind: &'static str, cursor: Option<u64>, framing: Framing, json: usize) -> Encoded {
-        let mut text = String::with_capacity(json + 64);
+        let mut bytes = Vec::with_capacity(json + 64);
         if framing == Framing::Sse {
-            let _ = writeln!(text, "event: {kind}");
+            let _ = writeln!(bytes, "event: {kind}");
             if let Some(c) = cursor {
-                let _ = writeln!(text, "id: {c}");
+                let _ = writeln!(bytes, "id: {c}");
             }
-            text.push_str("data: ");
+            bytes.extend_from_slice(b"data: ");
         }
         Encoded {
             kind,
             cursor,
-            json_at: text.len(),
-            text,
+            json_at: bytes.len(),
+            bytes,
+            framing,
         }
     }
 
     fn finish(mut self, framing: Framing) -> Encoded {
         if framing == Framing::Sse {
-            self.text.push_str("\n\n");
+            self.bytes.extend_from_slice(b"\n\n");
         }
         self
     }
@@ -134,8 +241,22 @@ pub fn live_value(value: &Value) -> LiveValue {
     }
 }
 
-/// The text of `points` inside a series entry: `"timestamps":[…],"values":[…]`.
-pub fn fragment(points: &[Point]) -> Arc<str> {
+/// The points of one series as a series entry holds them after its id, in `framing`:
+/// `"timestamps":[…],"values":[…]` for the JSON framings, a `SeriesPoints`' fields 2 and 3
+/// for protobuf.
+pub fn fragment(points: &[Point], framing: Framing) -> Arc<[u8]> {
+    if !framing.is_text() {
+        let message = proto::SeriesPoints {
+            // Zero is not encoded: the entry adds the id before.
+            id: 0,
+            timestamps: points.iter().map(|p| p.timestamp).collect(),
+            values: points
+                .iter()
+                .map(|p| proto::Value::from(&live_value(&p.value)))
+                .collect(),
+        };
+        return Arc::from(message.encode_to_vec());
+    }
     #[derive(Serialize)]
     struct Body {
         timestamps: Vec<i64>,
@@ -145,9 +266,9 @@ pub fn fragment(points: &[Point]) -> Arc<str> {
         timestamps: points.iter().map(|p| p.timestamp).collect(),
         values: points.iter().map(|p| live_value(&p.value)).collect(),
     };
-    let text = serde_json::to_string(&body).unwrap_or_default();
+    let text = serde_json::to_vec(&body).unwrap_or_default();
     // Without the braces: the entry adds its id before.
-    Arc::from(text.get(1..text.len().saturating_sub(1)).unwrap_or(""))
+    Arc::from(text.get(1..text.len().saturating_sub(1)).unwrap_or(b""))
 }
 
 /// Fragments of recent commits, shared by every subscription of a server.
@@ -157,19 +278,26 @@ pub struct Fragments {
     budget: usize,
 }
 
-/// The fragments of one commit, one slot per series, each encoded once by whoever needs it
-/// first.
+/// The fragments of one commit, one slot per series and kind of fragment (JSON, protobuf),
+/// each encoded once by whoever needs it first.
 #[derive(Debug)]
 pub struct Commit {
-    slots: Vec<OnceLock<Arc<str>>>,
+    json: Vec<OnceLock<Arc<[u8]>>>,
+    protobuf: Vec<OnceLock<Arc<[u8]>>>,
 }
 
 impl Commit {
-    /// The fragment of the commit's series number `index`, whose points are `points`.
-    pub fn get(&self, index: usize, points: &[Point]) -> Arc<str> {
-        match self.slots.get(index) {
-            Some(slot) => Arc::clone(slot.get_or_init(|| fragment(points))),
-            None => fragment(points),
+    /// The fragment in `framing` of the commit's series number `index`, whose points are
+    /// `points`.
+    pub fn get(&self, index: usize, points: &[Point], framing: Framing) -> Arc<[u8]> {
+        let slots = if framing.is_text() {
+            &self.json
+        } else {
+            &self.protobuf
+        };
+        match slots.get(index) {
+            Some(slot) => Arc::clone(slot.get_or_init(|| fragment(points, framing))),
+            None => fragment(points, framing),
         }
     }
 }
@@ -204,7 +332,8 @@ impl Fragments {
             return Arc::clone(commit);
         }
         let commit = Arc::new(Commit {
-            slots: (0..series).map(|_| OnceLock::new()).collect(),
+            json: (0..series).map(|_| OnceLock::new()).collect(),
+            protobuf: (0..series).map(|_| OnceLock::new()).collect(),
         });
         let bytes = points.saturating_mul(32).saturating_add(64);
         state.commits.insert(seq, (Arc::clone(&commit), bytes));
@@ -238,16 +367,11 @@ mod tests {
             Point::new(5, Value::Bytes(vec![0x0a, 0xff])),
         ];
         let cache = Fragments::new(1 << 20);
-        let first = cache.commit(7, 1, 5).get(0, &points);
-        let again = cache.commit(7, 1, 5).get(0, &[]);
-        assert!(Arc::ptr_eq(&first, &again), "the second is the cached text");
-        let series = [(3, first), (4, fragment(&points[..1]))];
-        let encoded = Encoded::points(Some(7), &series, Framing::Json);
-        let message = Message::Points {
-            cursor: Some(7),
+        let message = |cursor: Option<u64>, first: u32| Message::Points {
+            cursor,
             series: vec![
                 SeriesPoints {
-                    id: 3,
+                    id: first,
                     timestamps: vec![1, 2, 3, 4, 5],
                     values: points.iter().map(|p| live_value(&p.value)).collect(),
                 },
@@ -258,20 +382,58 @@ mod tests {
                 },
             ],
         };
-        assert_eq!(encoded, Encoded::of(&message, Framing::Json));
-        let back: Message = serde_json::from_str(encoded.json()).unwrap();
-        assert_eq!(back, message);
+        for framing in [Framing::Json, Framing::Sse, Framing::Grpc] {
+            let first = cache.commit(7, 1, 5).get(0, &points, framing);
+            let again = cache.commit(7, 1, 5).get(0, &[], framing);
+            assert!(Arc::ptr_eq(&first, &again), "the second is the cached one");
+            // Stream ids start at 0, which protobuf leaves out; a cursor of 0 is still sent.
+            for (cursor, id) in [(Some(7), 3), (None, 0), (Some(0), 300)] {
+                let series = [
+                    (id, Arc::clone(&first)),
+                    (4, fragment(&points[..1], framing)),
+                ];
+                let encoded = Encoded::points(cursor, &series, framing);
+                assert_eq!(
+                    encoded,
+                    Encoded::of(&message(cursor, id), framing),
+                    "{framing:?}"
+                );
+                let back: Message = if framing == Framing::Grpc {
+                    let frame = &encoded.bytes[..5];
+                    let length = u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]);
+                    assert_eq!((frame[0], length as usize), (0, encoded.bytes.len() - 5));
+                    let decoded = proto::SubscribeResponse::decode(encoded.protobuf());
+                    Message::try_from(decoded.unwrap()).unwrap()
+                } else {
+                    serde_json::from_str(encoded.json()).unwrap()
+                };
+                assert_eq!(back, message(cursor, id), "{framing:?}");
+            }
+        }
+        let series = [(3, fragment(&points, Framing::Json))];
+        let json = Encoded::points(Some(7), &series, Framing::Json)
+            .into_text()
+            .unwrap();
         let sse = Encoded::points(Some(7), &series, Framing::Sse);
-        assert_eq!(sse, Encoded::of(&message, Framing::Sse));
+        assert_eq!(sse.json(), json);
         assert_eq!(
-            sse.text,
-            format!("event: points\nid: 7\ndata: {}\n\n", encoded.text)
+            sse.into_text().unwrap(),
+            format!("event: points\nid: 7\ndata: {json}\n\n")
         );
-        assert_eq!(sse.json(), encoded.text);
         assert_eq!(
-            Encoded::points(None, &[], Framing::Sse).text,
+            Encoded::points(None, &[], Framing::Sse)
+                .into_text()
+                .unwrap(),
             "event: points\ndata: {\"type\":\"points\",\"cursor\":null,\"series\":[]}\n\n"
         );
+        let protobuf = Encoded::points(None, &[], Framing::Grpc);
+        assert_eq!(protobuf.json(), "");
+        assert!(
+            Encoded::points(None, &[], Framing::Sse)
+                .protobuf()
+                .is_empty()
+        );
+        assert_eq!(protobuf.into_text(), None);
     }
 
     #[test]

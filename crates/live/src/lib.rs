@@ -17,7 +17,8 @@
 //! A cursor is a commit's sequence number in the write-ahead log. Resuming after it gives
 //! exactly the writes committed later, for as long as the log holds them; a subscriber that
 //! asks for older ones is told which commits cannot be replayed, then gets the rest.
-//! Transports (Server-Sent Events, WebSocket) are the server's.
+//! Transports (gRPC, Server-Sent Events, WebSocket) are the server's; [`encode`] frames each
+//! message for them.
 
 pub mod encode;
 pub mod run;

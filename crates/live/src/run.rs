@@ -174,7 +174,7 @@ struct Run<'a> {
     /// Whether [`Message::Live`] was sent.
     live: bool,
     /// The points of the next message: a fragment per series and commit, in commit order.
-    pending: Vec<(u32, Arc<str>)>,
+    pending: Vec<(u32, Arc<[u8]>)>,
     pending_points: usize,
     pending_since: Option<Instant>,
     /// The windows of each series, by number (when windowing).
@@ -371,8 +371,9 @@ impl Run<'_> {
                                     batch.point_count(),
                                 )
                             });
-                            let text = commit.get(index, &series.points);
-                            self.add_encoded(id, series.points.len(), text);
+                            let framing = self.sink.framing();
+                            let bytes = commit.get(index, &series.points, framing);
+                            self.add_encoded(id, series.points.len(), bytes);
                         }
                     }
                 }
@@ -418,13 +419,13 @@ impl Run<'_> {
         if self.spec.window.is_some() {
             self.add_to_windows(id, points);
         } else {
-            self.add_encoded(id, points.len(), fragment(points));
+            self.add_encoded(id, points.len(), fragment(points, self.sink.framing()));
         }
     }
 
-    /// Adds `count` points of series `id`, encoded as `text`, to the next message.
-    fn add_encoded(&mut self, id: u32, count: usize, text: Arc<str>) {
-        self.pending.push((id, text));
+    /// Adds `count` points of series `id`, encoded as `bytes`, to the next message.
+    fn add_encoded(&mut self, id: u32, count: usize, bytes: Arc<[u8]>) {
+        self.pending.push((id, bytes));
         self.pending_points += count;
         self.pending_since.get_or_insert_with(Instant::now);
     }

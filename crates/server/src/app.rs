@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     // may start `//v2/`: such a path is served as if its slashes were single.
     let signalfx = crate::signalfx::routes().with_state(state.clone());
     crate::sift::routes(&state)
+        .add_service(crate::live::grpc::LiveService::new(state.clone()))
         .into_axum_router()
         .merge(http)
         .fallback(move |req: Request<Body>| collapse_slashes(signalfx.clone(), req))

@@ -24,8 +24,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The stream asks for committed writes over a WebSocket (`/api/native/v1/subscribe/ws`).
-//! Each message the server sends with a cursor moves the stream's resume point; when the
+//! The stream asks for committed writes by gRPC (`sextant.live.v1.LiveService/Subscribe`, a
+//! server-streaming method of the proto in `sextant-api`), on the same port as the rest of
+//! the API. Each message the server sends with a cursor moves the stream's resume point; when the
 //! connection drops, it connects again after a short pause (doubling up to 5 s) and resumes
 //! after that cursor, so nothing is lost or repeated, and says so with
 //! [`Notice::Reconnecting`]. Before the first cursor (while stored history is still being
@@ -39,15 +40,22 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
+use sextant_api::live::proto;
 pub use sextant_api::live::{LiveValue, Message, SubscribeRequest, WindowRequest};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::connect::{ClientConfig, connect};
 use crate::ingest::time::IntoTimestamp;
 use crate::native::NativeClient;
 use crate::{Error, Result};
+use sextant_model::ErrorKind;
+
+/// The method, as errors name it.
+const CALL: &str = "sextant.live.v1.LiveService/Subscribe";
+
+/// The largest message read: a history batch is at most some 16k points plus one commit.
+const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
 /// A series, as the server named it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -186,11 +194,7 @@ impl NativeClient {
     pub fn subscribe(&self, selector: &str) -> Subscribe {
         let (url, token) = self.endpoint();
         Subscribe {
-            url: format!(
-                "ws://{}{}",
-                url.trim_start_matches("http://"),
-                sextant_api::paths::SUBSCRIBE_WS
-            ),
+            url,
             token,
             request: SubscribeRequest {
                 selector: selector.to_owned(),
@@ -239,8 +243,7 @@ impl Subscribe {
     /// Connects and returns the stream. Fails if the first connection cannot be made or the
     /// server refuses the subscription.
     pub async fn open(self) -> Result<LiveStream> {
-        let mut connection = Connection::open(&self, &self.request).await?;
-        let first = connection.first().await?;
+        let (connection, first) = Connection::open(&self, &self.request).await?;
         let (tx, rx) = mpsc::channel(self.buffer);
         let task = tokio::spawn(follow(self, connection, first, tx));
         Ok(LiveStream {
@@ -322,101 +325,61 @@ impl futures_util::Stream for LiveStream {
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// One WebSocket connection, with the series it named.
+/// One gRPC stream, with the series it named.
 struct Connection {
-    socket: Socket,
+    stream: tonic::Streaming<proto::SubscribeResponse>,
     series: HashMap<u32, Arc<Series>>,
 }
 
 impl Connection {
-    async fn open(options: &Subscribe, request: &SubscribeRequest) -> Result<Connection> {
-        let failed = |detail: String| Error::Http {
-            url: options.url.clone(),
-            detail,
+    /// Connects, asks for `request` and reads the first message: a refusal is the
+    /// subscription's error.
+    async fn open(
+        options: &Subscribe,
+        request: &SubscribeRequest,
+    ) -> Result<(Connection, Option<Message>)> {
+        let channel = connect(&ClientConfig::new(&options.url, &options.token)).await?;
+        let mut grpc =
+            tonic::client::Grpc::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
+        grpc.ready().await.map_err(|e| Error::Connect {
+            uri: options.url.clone(),
+            cause: crate::error::causes(&e),
+        })?;
+        let response = grpc
+            .server_streaming(
+                tonic::Request::new(proto::SubscribeRequest::from(request)),
+                tonic::codegen::http::uri::PathAndQuery::from_static(proto::SUBSCRIBE_PATH),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .map_err(|status| Error::rpc(CALL, status))?;
+        let mut connection = Connection {
+            stream: response.into_inner(),
+            series: HashMap::new(),
         };
-        let mut http = options
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| failed(e.to_string()))?;
-        let bearer = format!("Bearer {}", options.token)
-            .parse()
-            .map_err(|_| Error::Config("the API key is not valid in a header".into()))?;
-        http.headers_mut().insert("authorization", bearer);
-        let (mut socket, _) = match tokio_tungstenite::connect_async(http).await {
-            Ok(connected) => connected,
-            Err(tungstenite::Error::Http(response)) => {
-                let status = response.status().as_u16();
-                let body = response
-                    .body()
-                    .as_deref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                let message = serde_json::from_str::<sextant_api::ErrorBody>(&body)
-                    .map(|b| b.error)
-                    .unwrap_or(body);
-                return Err(Error::Api {
-                    call: format!("GET {}", sextant_api::paths::SUBSCRIBE_WS),
-                    status,
-                    message,
+        let first = match connection.next().await {
+            Ok(Some(Message::Error { message })) => {
+                return Err(Error::rpc(CALL, tonic::Status::internal(message)));
+            }
+            Ok(first) => first,
+            Err(cause) => {
+                return Err(Error::Connect {
+                    uri: options.url.clone(),
+                    cause,
                 });
             }
-            Err(e) => return Err(failed(e.to_string())),
         };
-        let text = serde_json::to_string(request).map_err(|e| Error::Decode(e.to_string()))?;
-        socket
-            .send(tungstenite::Message::Text(text.into()))
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        Ok(Connection {
-            socket,
-            series: HashMap::new(),
-        })
+        Ok((connection, first))
     }
 
-    /// The next message, `None` when the server closed the connection.
+    /// The next message, `None` when the server ended the stream.
     async fn next(&mut self) -> std::result::Result<Option<Message>, String> {
-        loop {
-            match self.socket.next().await {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(e.to_string()),
-                Some(Ok(tungstenite::Message::Text(text))) => {
-                    return serde_json::from_str(&text)
-                        .map(Some)
-                        .map_err(|e| format!("cannot read a message of the server: {e}"));
-                }
-                Some(Ok(tungstenite::Message::Close(frame))) => {
-                    return match frame {
-                        Some(f)
-                            if f.code
-                                != tungstenite::protocol::frame::coding::CloseCode::Normal =>
-                        {
-                            Err(format!("closed: {} {}", u16::from(f.code), f.reason))
-                        }
-                        _ => Ok(None),
-                    };
-                }
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// The first message: a refusal is the subscription's error.
-    async fn first(&mut self) -> Result<Option<Message>> {
-        match self.next().await {
-            Ok(Some(Message::Error { message })) => Err(Error::Api {
-                call: format!("GET {}", sextant_api::paths::SUBSCRIBE_WS),
-                status: 400,
-                message,
-            }),
-            Ok(first) => Ok(first),
-            Err(detail) => Err(Error::Http {
-                url: sextant_api::paths::SUBSCRIBE_WS.to_owned(),
-                detail,
-            }),
+        match self.stream.message().await {
+            Ok(Some(response)) => Message::try_from(response)
+                .map(Some)
+                .map_err(|e| format!("cannot read a message of the server: {e}")),
+            Ok(None) => Ok(None),
+            Err(status) => Err(format!("{} ({:?})", status.message(), status.code())),
         }
     }
 
@@ -503,16 +466,12 @@ impl Connection {
             })],
             Message::Closed { reason, .. } => {
                 return Err(Error::Http {
-                    url: sextant_api::paths::SUBSCRIBE_WS.to_owned(),
+                    url: proto::SUBSCRIBE_PATH.to_owned(),
                     detail: format!("the server closed the subscription: {reason}"),
                 });
             }
             Message::Error { message } => {
-                return Err(Error::Api {
-                    call: format!("GET {}", sextant_api::paths::SUBSCRIBE_WS),
-                    status: 400,
-                    message,
-                });
+                return Err(Error::rpc(CALL, tonic::Status::internal(message)));
             }
         })
     }
@@ -597,11 +556,8 @@ async fn follow(
             if resumed {
                 request.cursor = received;
             }
-            let Ok(mut next) = Connection::open(&options, &request).await else {
-                continue;
-            };
-            match next.first().await {
-                Ok(first) => {
+            match Connection::open(&options, &request).await {
+                Ok((next, first)) => {
                     let restarted = Item::Update(Ok(Update::Notice(Notice::Restarted)), None);
                     if !resumed && tx.send(restarted).await.is_err() {
                         return;
@@ -610,7 +566,8 @@ async fn follow(
                     pending = first;
                     break;
                 }
-                Err(e @ Error::Api { .. }) => {
+                // Refused: a key revoked meanwhile, a limit reached.
+                Err(e @ Error::Rpc { .. }) if e.kind() != ErrorKind::Unavailable => {
                     let _ = tx.send(Item::Update(Err(e), None)).await;
                     return;
                 }

@@ -3,7 +3,10 @@
 //!
 //! A subscription is answered by a stream of [`Message`]s, one JSON object each (an SSE
 //! record's `data`, or a WebSocket text message), tagged by `type`. Series are named once per
-//! stream by a [`Message::Series`] message and then referred to by its `id`.
+//! stream by a [`Message::Series`] message and then referred to by its `id`. Over gRPC the same
+//! messages are protocol buffers ([`proto`]).
+
+pub mod proto;
 
 use std::collections::BTreeMap;
 

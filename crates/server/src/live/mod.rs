@@ -1,9 +1,12 @@
 //! Live subscriptions over HTTP: Server-Sent Events at `GET /api/native/v1/subscribe` (the
-//! cursor as each record's `id`, so `Last-Event-ID` resumes) and a WebSocket at
-//! `/api/native/v1/subscribe/ws` whose first message is the request. The subscription itself
-//! is `sextant-live`'s; this is the glue: the request read, the limits per organization, a
+//! cursor as each record's `id`, so `Last-Event-ID` resumes), a WebSocket at
+//! `/api/native/v1/subscribe/ws` whose first message is the request, and gRPC server
+//! streaming at `sextant.live.v1.LiveService/Subscribe` ([`grpc`]). The subscription itself is
+//! `sextant-live`'s; this is the glue: the request read, the limits per organization, a
 //! thread per subscription, and a bounded buffer between it and the connection
 //! (`docs/subscriptions.md`).
+
+pub mod grpc;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -242,7 +245,7 @@ impl Sink for ChannelSink {
         if self.tx.is_closed() {
             return Err(Gone);
         }
-        if !self.budget.take(message.text.len()) {
+        if !self.budget.take(message.bytes.len()) {
             return Ok(Some(message));
         }
         self.push(message).map(|()| None)
@@ -268,7 +271,7 @@ impl Sink for ChannelSink {
     }
 
     fn force(&mut self, message: Encoded) -> Result<(), Gone> {
-        self.budget.force(message.text.len());
+        self.budget.force(message.bytes.len());
         self.push(message)
     }
 
@@ -288,7 +291,7 @@ impl Sink for ChannelSink {
 }
 
 /// The connection's end of a subscription's buffer.
-struct Stream {
+pub(crate) struct Stream {
     rx: mpsc::UnboundedReceiver<Encoded>,
     budget: Arc<Budget>,
 }
@@ -296,13 +299,13 @@ struct Stream {
 impl Stream {
     async fn next(&mut self) -> Option<Encoded> {
         let out = self.rx.recv().await?;
-        self.budget.give(out.text.len());
+        self.budget.give(out.bytes.len());
         Some(out)
     }
 }
 
 /// Checks the request and starts the subscription on a thread of its own.
-fn start(
+pub(crate) fn start(
     state: &AppState,
     principal: &Principal,
     request: &SubscribeRequest,
@@ -451,8 +454,8 @@ async fn sse(
         .map(move |record| {
             Ok::<_, std::convert::Infallible>(match record {
                 Ok(out) => {
-                    budget.give(out.text.len());
-                    Bytes::from(out.text)
+                    budget.give(out.bytes.len());
+                    Bytes::from(out.bytes)
                 }
                 Err(_) => Bytes::from_static(b": keep-alive\n\n"),
             })
@@ -508,8 +511,8 @@ async fn session(state: AppState, principal: Principal, mut socket: WebSocket) {
     loop {
         tokio::select! {
             out = stream.next() => {
-                let Some(out) = out else { break };
-                if socket.send(Frame::Text(out.text.into())).await.is_err() {
+                let Some(text) = out.and_then(Encoded::into_text) else { break };
+                if socket.send(Frame::Text(text.into())).await.is_err() {
                     break;
                 }
             }
