@@ -1,6 +1,7 @@
 //! Queries are bounded in time against the real binary: a KairosDB query that runs longer
 //! than `sextant serve --query-timeout` is stopped and answered 503 naming the limit, and a
-//! query whose client goes away stops using the CPU.
+//! query whose client goes away stops using the CPU; Sift `GetData` (through `sextant query`),
+//! historical rule evaluation and SignalFlow batch computations stop at the same deadline.
 
 mod common;
 
@@ -9,8 +10,13 @@ use std::time::{Duration, Instant};
 
 use common::{Server, TOKEN};
 
-/// `POST path` with `body` and the test key; the status and body of the answer.
+/// `POST path` with a JSON `body` and the test key; the status and body of the answer.
 fn post(address: &str, path: &str, body: &str) -> (u16, String) {
+    post_as(address, path, "application/json", body)
+}
+
+/// `POST path` with `body` of `content_type` and the test key.
+fn post_as(address: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
@@ -18,7 +24,7 @@ fn post(address: &str, path: &str, body: &str) -> (u16, String) {
     write!(
         stream,
         "POST {path} HTTP/1.1\r\nhost: sextant\r\nauthorization: Bearer {TOKEN}\r\n\
-         content-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+         content-type: {content_type}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -112,4 +118,94 @@ fn a_query_whose_client_leaves_stops() {
     let mut answer = String::new();
     probe.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+fn example(path: &str) -> String {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+const VOLTAGE_RULE: &str = r#"
+rules:
+  - name: voltage_high
+    rule_client_key: voltage-high
+    description: Voltage above 24 V
+    expression: $1 > 24
+    channel_references:
+      - $1: voltage
+    type: phase
+    asset_names:
+      - NostromoLV426
+"#;
+
+/// With a deadline already past when any read starts (`--query-timeout 0s`), every kind of
+/// read over stored data is refused naming the limit, while writes go on.
+#[test]
+fn getdata_rule_evaluation_and_signalflow_batches_stop_at_the_deadline() {
+    let server = Server::start_with(&["--query-timeout", "0s"]);
+    let ingested = server.sextant(&[
+        "ingest",
+        "--config",
+        &example("telemetry_configs/nostromo_lv_426.yml"),
+        "--expressions",
+        &example("expression_modules/kinematics.yml"),
+        &example("expression_modules/string.yml"),
+        "--flow",
+        "readings",
+        "--skip-rules",
+        &example("data/readings.csv"),
+    ]);
+    let said = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(said(&ingested).contains("5 rows"), "{}", said(&ingested));
+    let limit = "limit of 0 s (sextant serve --query-timeout)";
+
+    // Sift GetData, as `sextant query` calls it.
+    let query = server.sextant(&["query", "--asset", "NostromoLV426", "-c", "voltage"]);
+    assert!(!query.status.success(), "{}", said(&query));
+    assert!(said(&query).contains(limit), "{}", said(&query));
+
+    // Historical evaluation of a rule.
+    let module = server.path("voltage.yml");
+    std::fs::write(&module, VOLTAGE_RULE).unwrap();
+    let module = module.display().to_string();
+    let eval = server.sextant(&[
+        "rules",
+        "eval",
+        "--file",
+        &module,
+        "--name",
+        "voltage_high",
+        "--asset",
+        "NostromoLV426",
+    ]);
+    assert!(!eval.status.success(), "{}", said(&eval));
+    assert!(said(&eval).contains(limit), "{}", said(&eval));
+
+    // A SignalFlow batch computation over the same channel.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let start = 1_720_141_700_000i64;
+    let path = format!(
+        "/v2/signalflow/execute?start={start}&stop={}&resolution=1000&immediate=true",
+        start + 120_000
+    );
+    let (status, body) = post_as(&address, &path, "text/plain", "data('voltage').publish()");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains(limit), "{body}");
+
+    // Writes have no such deadline.
+    let (status, body) = post(
+        &address,
+        "/api/v1/datapoints",
+        r#"[{"name": "still.ok", "tags": {"h": "a"}, "datapoints": [[1000, 1]]}]"#,
+    );
+    assert_eq!(status, 204, "{body}");
 }

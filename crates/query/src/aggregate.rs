@@ -117,6 +117,7 @@ pub(crate) fn run(reader: &Reader<'_>, request: &Aggregation) -> Result<Vec<Seri
     let series = request.series.resolve(reader);
     let mut out = Vec::with_capacity(series.len());
     for s in series {
+        reader.proceed()?;
         let result = series_aggregates(reader, &s, request, false)?;
         out.push(SeriesAggregates {
             key: s.key,
@@ -162,6 +163,7 @@ fn series_aggregates(
     let mut states: BTreeMap<Timestamp, State> = BTreeMap::new();
     let mut from = request.range.start;
     while from < request.range.end {
+        reader.proceed()?;
         let points = match reader.store().read_limited(
             reader.org(),
             &s.key,

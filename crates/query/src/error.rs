@@ -46,6 +46,14 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] sextant_storage::Error),
+
+    /// The reader's caller stopped the read ([`Reader::stopping_when`](crate::Reader::stopping_when)):
+    /// a deadline passed, or the client went away.
+    #[error("{reason}")]
+    Stopped {
+        /// Why, naming the limit.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -58,6 +66,7 @@ impl Error {
             | Error::BucketWidth { .. }
             | Error::NotNumeric { .. } => ErrorKind::InvalidInput,
             Error::Store(e) => e.kind(),
+            Error::Stopped { .. } => ErrorKind::Unavailable,
         }
     }
 }

@@ -43,16 +43,49 @@ pub use sextant_storage::{ArrowPoints, Order};
 
 /// Reads of one organization's data through one store. Cheap to make: a front end makes one
 /// per request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Reader<'a> {
     store: &'a dyn Store,
     org: OrgId,
+    stop: Option<&'a dyn Fn() -> std::result::Result<(), String>>,
+}
+
+impl std::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("org", &self.org)
+            .field("stops", &self.stop.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Reader<'a> {
     /// A reader of `org`'s data in `store`. It never sees another organization's series.
     pub fn new(store: &'a dyn Store, org: OrgId) -> Reader<'a> {
-        Reader { store, org }
+        Reader {
+            store,
+            org,
+            stop: None,
+        }
+    }
+
+    /// The same reader, asking `proceed` before each series it reads and each chunk of
+    /// points it folds, and failing with [`Error::Stopped`] and its reason once `proceed`
+    /// says no: how a front end gives a query a deadline, or stops it when its client has
+    /// gone.
+    pub fn stopping_when(self, proceed: &'a dyn Fn() -> std::result::Result<(), String>) -> Self {
+        Reader {
+            stop: Some(proceed),
+            ..self
+        }
+    }
+
+    /// Whether the read may go on.
+    fn proceed(&self) -> Result<()> {
+        match self.stop {
+            Some(proceed) => proceed().map_err(|reason| Error::Stopped { reason }),
+            None => Ok(()),
+        }
     }
 
     /// The organization read.
@@ -86,6 +119,7 @@ impl<'a> Reader<'a> {
     ///
     /// Fails if the store fails to read a part.
     pub fn points(&self, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
+        self.proceed()?;
         match self.store.read(self.org, key, range) {
             Ok(points) => Ok(points),
             Err(sextant_storage::Error::SeriesNotFound { .. }) => Ok(Vec::new()),

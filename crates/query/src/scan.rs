@@ -296,6 +296,7 @@ pub(crate) fn run(reader: &Reader<'_>, scan: &Scan) -> Result<Page> {
             .map(|l| l.saturating_sub(cursor.delivered));
         let want = min_limit(left, series_left);
         let range = cursor.remaining(&scan.range, scan.order);
+        reader.proceed()?;
         let mut points = if want == Some(0) || range.start >= range.end {
             None
         } else {

@@ -3,8 +3,8 @@
 
 use std::ops::Range;
 
-use sextant_model::{OrgId, Point, SeriesKey, Timestamp};
-use sextant_storage::Store;
+use sextant_model::{Point, SeriesKey, Timestamp};
+use sextant_query::Reader;
 
 use crate::compile::CompiledRule;
 use crate::error::{Error, Result};
@@ -22,9 +22,10 @@ pub struct HeldRange {
 
 /// Evaluates `rule` over the data of asset `asset_name` in run `run_id` ("" for data sent
 /// without a run) in `range`, from a fresh state, with the semantics of live evaluation.
+/// The data is read through `reader`, whose organization it is and which may stop the read
+/// ([`Reader::stopping_when`]).
 pub fn evaluate_history(
-    store: &dyn Store,
-    org: OrgId,
+    reader: &Reader<'_>,
     rule: &CompiledRule,
     asset_name: &str,
     run_id: &str,
@@ -42,7 +43,7 @@ pub fn evaluate_history(
                 detail: format!("channel `{channel}`: {e}"),
             }
         })?;
-        inputs.push(crate::engine::read_points(store, org, &key, range.clone())?);
+        inputs.push(reader.points(&key, range.clone())?);
     }
     let mut state = StreamState::new(&rule.program);
     let transitions = evaluate(&rule.program, &mut state, &inputs, None);

@@ -64,8 +64,9 @@ pub struct ServeArgs {
     /// are closed and the process exits (it exits within about twice this).
     #[arg(long, env = "SEXTANT_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     shutdown_grace: std::time::Duration,
-    /// Stop a KairosDB query that runs longer than this, answering 503 with the limit named;
-    /// a query whose client goes away stops too.
+    /// Stop a query over stored data (KairosDB, Sift GetData, rule evaluation, a SignalFlow
+    /// batch computation) that runs longer than this, answering with the limit named; a
+    /// query whose client goes away stops too.
     #[arg(long, env = "SEXTANT_QUERY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     query_timeout: std::time::Duration,
     /// The most tags an event of a collection may carry (more is `MAX_TAGS_EXCEEDED`).

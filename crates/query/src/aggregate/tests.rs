@@ -252,3 +252,39 @@ fn every_selected_series_gets_its_aggregates_and_unknown_ones_none() {
         .unwrap();
     assert_eq!(unknown[0].result.buckets.len(), 0);
 }
+
+#[test]
+fn a_reader_stops_when_its_caller_says_so_naming_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    for host in ["a", "b", "c"] {
+        let points = (0..10).map(|t| Point::new(t, Value::Double(1.0))).collect();
+        write(&db, &key("v", &[("host", host)]), DataType::Double, points);
+    }
+    let asked = std::cell::Cell::new(0);
+    // Lets two units of work through, then refuses.
+    let proceed = || {
+        asked.set(asked.get() + 1);
+        if asked.get() > 2 {
+            Err("past the deadline".to_owned())
+        } else {
+            Ok(())
+        }
+    };
+    let reader = Reader::new(&db, ORG).stopping_when(&proceed);
+    let request = Aggregation {
+        series: Series::Selector(Selector::name("v")),
+        range: 0..100,
+        buckets: Buckets::new(10).unwrap().with_origin(5),
+        aggs: vec![Agg::Count],
+    };
+    let err = reader.aggregate(&request).unwrap_err();
+    assert_eq!(err.to_string(), "past the deadline");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    // A scan asks before each series too; a reader without a check never stops.
+    asked.set(0);
+    let scan = crate::Scan::new(Series::Selector(Selector::name("v")), 0..100);
+    assert!(matches!(reader.scan(&scan), Err(Error::Stopped { .. })));
+    let all = Reader::new(&db, ORG).aggregate(&request).unwrap();
+    assert_eq!(all.len(), 3);
+}

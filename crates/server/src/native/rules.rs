@@ -15,10 +15,12 @@ use sextant_catalog::{
     RuleFilter, Scope,
 };
 use sextant_model::{ErrorKind, Timestamp};
+use sextant_query::Reader;
 
 use super::blocking;
 use super::wire;
 use crate::auth::{Action, authorize};
+use crate::budget::QueryBudget;
 use crate::error::{HttpError, JsonBody, QueryParams};
 use crate::state::{AppState, org_number};
 
@@ -315,6 +317,9 @@ pub(super) async fn eval_rule(
         authorize(&principal, Action::ManageRules)?;
     }
     let org = principal.organization_id.clone();
+    // The evaluation stops at the server's query deadline, or when its client goes away (this
+    // future, holding the guard, is then dropped).
+    let (budget, _client) = QueryBudget::start(state.query_timeout);
     let result = blocking(move || {
         let catalog = state.catalog.as_ref();
         let filter = AssetFilter {
@@ -371,9 +376,10 @@ pub(super) async fn eval_rule(
                 "end ({end}) must be after start ({start})"
             )));
         }
+        let proceed = || budget.check();
+        let reader = Reader::new(state.store.as_ref(), org_number(&org)).stopping_when(&proceed);
         let ranges = sextant_rules::history::evaluate_history(
-            state.store.as_ref(),
-            org_number(&org),
+            &reader,
             &compiled,
             &asset.name,
             &run_id,

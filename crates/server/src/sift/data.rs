@@ -30,6 +30,7 @@ use super::convert::{
     bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_from_pb, timestamp_to_pb,
 };
 use crate::auth::{Action, authorize_call};
+use crate::budget::QueryBudget;
 use crate::error::status;
 use crate::state::{AppState, org_number};
 
@@ -230,17 +231,22 @@ impl DataService for Data {
     }
 }
 
-/// Runs a read on a blocking thread and maps its error to a gRPC status.
+/// Runs a read on a blocking thread within the server's query deadline (it stops when the
+/// call is cancelled, as this future is then dropped) and maps its error to a gRPC status.
 async fn query<T, F>(state: &AppState, org: sextant_model::OrgId, call: F) -> Result<T, Status>
 where
     T: Send + 'static,
     F: FnOnce(Reader<'_>) -> sextant_query::Result<T> + Send + 'static,
 {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || call(Reader::new(store.as_ref(), org)))
-        .await
-        .map_err(|e| status(ErrorKind::Internal, e))?
-        .map_err(|e| status(e.kind(), e))
+    let (budget, _client) = QueryBudget::start(state.query_timeout);
+    tokio::task::spawn_blocking(move || {
+        let proceed = || budget.check();
+        call(Reader::new(store.as_ref(), org).stopping_when(&proceed))
+    })
+    .await
+    .map_err(|e| status(ErrorKind::Internal, e))?
+    .map_err(|e| status(e.kind(), e))
 }
 
 async fn run_name(

@@ -26,6 +26,7 @@ use sextant_storage::feed::FeedEvent;
 use tokio::sync::mpsc;
 
 use crate::auth::{Action, authorize};
+use crate::budget::QueryBudget;
 use crate::state::AppState;
 use messages::{Message, Writer};
 use source::StoreSource;
@@ -164,9 +165,28 @@ pub async fn run(
     let clock = state.clock.clone();
     let key = principal.key_name.clone();
     let errors = tx.clone();
+    // A batch computation's reads stop at the server's query deadline, or once its client has
+    // gone (its messages' receiver is dropped; so is this future, with the guard, when its
+    // connection closes).
+    let (budget, _client) = QueryBudget::start(state.query_timeout);
     let outcome = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        compute(store.as_ref(), &source, clock.as_ref(), org, params, &tx)
+        let gone = tx.clone();
+        let deadline = move || {
+            if gone.is_closed() {
+                return Err("the computation was stopped: its client went away".to_owned());
+            }
+            budget.check()
+        };
+        compute(
+            store.as_ref(),
+            &source,
+            clock.as_ref(),
+            org,
+            params,
+            &tx,
+            deadline,
+        )
     })
     .await;
     let message = match outcome {
@@ -194,6 +214,7 @@ fn compute(
     org: OrgId,
     params: Params,
     tx: &mpsc::Sender<Message>,
+    deadline: impl Fn() -> Result<(), String> + Send + Sync + 'static,
 ) -> Result<(), ExecError> {
     let send = |messages: Vec<Message>| -> bool {
         messages.into_iter().all(|m| tx.blocking_send(m).is_ok())
@@ -218,6 +239,7 @@ fn compute(
         _ => None,
     };
     if let Some(stop) = batch_stop {
+        source.stop_when(Box::new(deadline));
         let mut request = Request::new(start, stop);
         request.resolution = params.resolution.filter(|r| *r > 0);
         request.max_input_mts = MAX_INPUT_MTS;

@@ -38,6 +38,8 @@ pub struct StoreSource {
     pub index: Arc<OrgIndex>,
     /// The series each input stands for, by position in the inputs found so far.
     series: parking_lot::Mutex<HashMap<TsId, SeriesRef>>,
+    /// Asked before each series read, once set: a batch computation's deadline.
+    stop: std::sync::OnceLock<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
 }
 
 impl std::fmt::Debug for StoreSource {
@@ -64,11 +66,22 @@ impl StoreSource {
             org_id,
             index,
             series: parking_lot::Mutex::new(HashMap::new()),
+            stop: std::sync::OnceLock::new(),
         }
     }
 
+    /// From now on, every read asks `proceed` first and fails with its reason once it says
+    /// no (see [`Reader::stopping_when`]). Set once; later calls are ignored.
+    pub fn stop_when(&self, proceed: Box<dyn Fn() -> Result<(), String> + Send + Sync>) {
+        let _ = self.stop.set(proceed);
+    }
+
     fn reader(&self) -> Reader<'_> {
-        Reader::new(self.store.as_ref(), self.org)
+        let reader = Reader::new(self.store.as_ref(), self.org);
+        match self.stop.get() {
+            Some(proceed) => reader.stopping_when(proceed.as_ref()),
+            None => reader,
+        }
     }
 
     /// The series of `inputs`, as `find` listed them; an input it did not list has none.
