@@ -905,3 +905,153 @@ async fn a_deleted_collection_is_gone_across_a_restart_and_its_name_free() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(rows(&server).is_empty());
 }
+
+/// 2026-11-30T10:MM:00Z in nanoseconds, as `inference(_, MM)` stamps it.
+fn minute_ns(minute: i64) -> i64 {
+    (1_796_032_800 + minute * 60) * 1_000_000_000
+}
+
+/// The next update of `stream` that is not a reconnection notice, within 30 s.
+async fn next_update(
+    stream: &mut sextant_client::live::LiveStream,
+) -> sextant_client::live::Update {
+    use futures_util::StreamExt;
+    let wait = std::time::Duration::from_secs(30);
+    tokio::time::timeout(wait, stream.next())
+        .await
+        .expect("an update within 30 s")
+        .expect("the stream goes on")
+        .expect("no error")
+}
+
+#[tokio::test]
+async fn a_subscriber_gets_whole_events_history_then_live_and_resumes_after_sigkill() {
+    use sextant_client::live::{EventKind, LiveValue, Notice, Update};
+    use sextant_client::native::NativeClient;
+
+    let mut server = server_with_churn();
+    ingest(&server, vec![inference("h0", 0)]).await;
+    ingest(
+        &server,
+        vec![inference("h1", 1), json!({"id": "h1", "actual": 1})],
+    )
+    .await;
+    let client = NativeClient::new(&server.url, TOKEN).unwrap();
+
+    // History from 10:01: h1 alone, with its label's column; then live after two requests.
+    let mut stream = client
+        .subscribe_collection("churn")
+        .since(minute_ns(1))
+        .open()
+        .await
+        .unwrap();
+    let Update::Event(h1) = next_update(&mut stream).await else {
+        panic!("the stored inference first");
+    };
+    assert_eq!(
+        (h1.kind, h1.id.as_str(), h1.timestamp),
+        (EventKind::Inference, "h1", Some(minute_ns(1)))
+    );
+    assert_eq!(
+        (h1.project.as_deref(), h1.tags.as_slice()),
+        (Some("retention"), &["web".to_owned()][..])
+    );
+    assert_eq!(h1.columns["actual"], LiveValue::Int(1));
+    assert_eq!(h1.columns["f3"], LiveValue::Text("monthly".into()));
+    assert_eq!(h1.columns["f4"], LiveValue::Bool(true));
+    assert_eq!(h1.columns["proba"], LiveValue::Float(0.75));
+    assert!(
+        !h1.columns.contains_key("extra2"),
+        "a column without a value is left out"
+    );
+    assert_eq!(
+        next_update(&mut stream).await,
+        Update::Notice(Notice::Live { cursor: 2 })
+    );
+
+    // Live: a label of the older inference and a new inference, in one request.
+    ingest(
+        &server,
+        vec![json!({"id": "h0", "actual": 0}), inference("h2", 2)],
+    )
+    .await;
+    let Update::Event(label) = next_update(&mut stream).await else {
+        panic!("the label");
+    };
+    assert_eq!(
+        (label.kind, label.id.as_str(), label.timestamp),
+        (EventKind::Label, "h0", None)
+    );
+    assert_eq!(
+        label.columns,
+        [("actual".to_owned(), LiveValue::Int(0))].into()
+    );
+    let Update::Event(h2) = next_update(&mut stream).await else {
+        panic!("the new inference");
+    };
+    assert_eq!((h2.kind, h2.id.as_str()), (EventKind::Inference, "h2"));
+    assert_eq!(stream.cursor(), Some(3));
+    drop(stream);
+
+    // Resume after a SIGKILL: exactly what was stored after the cursor.
+    server.kill_and_restart();
+    ingest(&server, vec![inference("h3", 3)]).await;
+    let client = NativeClient::new(&server.url, TOKEN).unwrap();
+    let mut resumed = client
+        .subscribe_collection("churn")
+        .after(3)
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(
+        next_update(&mut resumed).await,
+        Update::Notice(Notice::Live { cursor: 3 })
+    );
+    let Update::Event(h3) = next_update(&mut resumed).await else {
+        panic!("the inference stored after the cursor");
+    };
+    assert_eq!(h3.id, "h3");
+    assert_eq!(resumed.cursor(), Some(4));
+
+    // Over Server-Sent Events too, by `collection=`; mistakes are named.
+    let sse = reqwest::Client::new()
+        .get(format!(
+            "{}/api/native/v1/subscribe?collection=churn&cursor=3",
+            server.url
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let mut sse = sse;
+    let mut seen = String::new();
+    while !seen.contains("\"h3\"") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), sse.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(seen.contains("event: events\nid: 4\n"), "{seen}");
+    let refused = client
+        .subscribe_collection("chrun")
+        .open()
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("chrun") && refused.to_string().contains("churn"),
+        "{refused}"
+    );
+    let refused = client
+        .subscribe_collection("churn")
+        .after(99)
+        .open()
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("ahead of the newest"),
+        "{refused}"
+    );
+}

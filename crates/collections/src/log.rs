@@ -9,7 +9,7 @@
 //! error naming the file and byte offset.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::event::Entry;
@@ -29,6 +29,8 @@ pub struct Log {
     file: File,
     /// Records appended or replayed.
     records: u64,
+    /// Where each record starts in the file.
+    offsets: Vec<u64>,
     /// The length of the file up to its last whole record.
     len: u64,
     /// Set when a failed append could not be undone: the log refuses appends until reopened.
@@ -53,6 +55,7 @@ impl Log {
             path: path.to_owned(),
             file,
             records: 0,
+            offsets: Vec::new(),
             len: HEADER_LEN as u64,
             poisoned: false,
         })
@@ -85,6 +88,7 @@ impl Log {
         }
         let mut offset = HEADER_LEN;
         let mut records = 0;
+        let mut offsets = Vec::new();
         while offset < bytes.len() {
             let torn = |why: &str| {
                 tracing::warn!(
@@ -140,6 +144,7 @@ impl Log {
             };
             apply(entries);
             records += 1;
+            offsets.push(offset as u64);
             offset = end;
         }
         if offset < bytes.len() {
@@ -151,6 +156,7 @@ impl Log {
             path: path.to_owned(),
             file,
             records,
+            offsets,
             len: offset as u64,
             poisoned: false,
         })
@@ -200,6 +206,7 @@ impl Log {
             }
             return Err(error);
         }
+        self.offsets.push(self.len);
         self.len += frame.len() as u64;
         self.records += 1;
         Ok(())
@@ -209,6 +216,59 @@ impl Log {
     pub fn records(&self) -> u64 {
         self.records
     }
+
+    /// Where each record starts in the file, in order.
+    pub fn offsets(&self) -> &[u64] {
+        &self.offsets
+    }
+
+    /// The length of the file up to the end of its last whole record.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the log holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+}
+
+/// The records of the log at `path` in bytes `from..to`, which are whole records that were
+/// synced (a reader's view of what [`Log::append`] wrote; the writer need not be held).
+/// Damage is an error naming the file and offset.
+pub fn read_records(path: &Path, from: u64, to: u64) -> Result<Vec<Vec<Entry>>> {
+    let mut file = File::open(path).map_err(Error::io("open", path))?;
+    file.seek(SeekFrom::Start(from))
+        .map_err(Error::io("read", path))?;
+    let len = usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX);
+    let mut bytes = vec![0; len];
+    file.read_exact(&mut bytes)
+        .map_err(Error::io("read", path))?;
+    let corrupt = |at: usize, detail: String| Error::Corrupt {
+        path: path.to_owned(),
+        offset: from + at as u64,
+        detail,
+    };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let frame = bytes
+            .get(at..at + FRAME_LEN)
+            .ok_or_else(|| corrupt(at, "a short frame".to_owned()))?;
+        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        let payload = bytes
+            .get(at + FRAME_LEN..at + FRAME_LEN + len)
+            .ok_or_else(|| corrupt(at, format!("a record of {len} bytes past the end")))?;
+        if crc32fast::hash(payload) != crc {
+            return Err(corrupt(at, "CRC mismatch".to_owned()));
+        }
+        let entries = postcard::from_bytes(payload)
+            .map_err(|e| corrupt(at + FRAME_LEN, format!("undecodable record: {e}")))?;
+        out.push(entries);
+        at += FRAME_LEN + len;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -221,6 +281,24 @@ mod tests {
             id: id.into(),
             values: vec![Some(Value::Int(1)), None],
         })
+    }
+
+    #[test]
+    fn records_are_read_back_by_offset_while_the_log_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.log");
+        let mut log = Log::create(&path).unwrap();
+        for id in ["a", "b", "c"] {
+            log.append(&[label(id)]).unwrap();
+        }
+        let offsets = log.offsets().to_vec();
+        assert_eq!(offsets.len(), 3);
+        let later = read_records(&path, offsets[1], log.len()).unwrap();
+        assert_eq!(later, [vec![label("b")], vec![label("c")]]);
+        assert!(read_records(&path, offsets[0], offsets[1]).unwrap() == [vec![label("a")]]);
+        // Not at a record's start: damage, named.
+        let err = read_records(&path, offsets[0] + 1, log.len()).unwrap_err();
+        assert!(err.to_string().contains("events.log"), "{err}");
     }
 
     #[test]
@@ -240,6 +318,7 @@ mod tests {
             let log = Log::open(&path, |e| seen.extend(e)).unwrap();
             assert_eq!(seen, [label("a"), label("b")], "cut at {cut}");
             assert_eq!(log.records(), 1);
+            assert_eq!(log.offsets(), [HEADER_LEN as u64]);
             assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, first_end);
         }
         // Zeros after the last record (the file extended, its data never written) are torn.

@@ -15,16 +15,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 use sextant_api::collections::{
     Cell, CollectionSchema, ColumnRole, ColumnType, EventRows, EventsQuery, IngestResponse,
     RowColumn, Stats, StatsQuery, StatsWindow,
 };
+use sextant_api::live::{EventKind, LiveEvent, LiveValue};
 use sextant_model::OrgId;
 
 use crate::columns::{Data, Side};
 use crate::event::{self, Entry, ErrorType, EventError, Limits, Request};
-use crate::log::Log;
+use crate::log::{Log, read_records};
 use crate::schema::{Schema, StoredSchema, check_collection_name};
 use crate::{Error, Result};
 
@@ -129,6 +130,8 @@ impl Collections {
                 schema: Arc::new(schema.clone()),
                 data: Data::new(&schema),
             }),
+            published: Mutex::new(Published::of(&log)),
+            changed: Condvar::new(),
             log: Mutex::new(log),
             deleted: Default::default(),
         });
@@ -161,6 +164,11 @@ impl Collections {
         collection
             .deleted
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        {
+            // Under the lock its subscribers wait with, so that none misses the news.
+            let _published = collection.published.lock();
+            collection.changed.notify_all();
+        }
         self.map.write().remove(&(org.0, name.to_owned()));
         // The schema goes first: a directory without it is no collection, so a crash half-way
         // leaves nothing that opens again (and creating the name clears it).
@@ -195,6 +203,27 @@ pub struct Collection {
     log: Mutex<Log>,
     /// Set, under the log, when the collection is deleted.
     deleted: std::sync::atomic::AtomicBool,
+    /// The log's records as subscribers see them: changed with the in-memory state, under
+    /// its write lock, so that the two always agree.
+    published: Mutex<Published>,
+    /// Notified when a record is published or the collection is deleted.
+    changed: Condvar,
+}
+
+/// Where each published record starts in the log, and where the last ends.
+#[derive(Debug)]
+struct Published {
+    offsets: Vec<u64>,
+    end: u64,
+}
+
+impl Published {
+    fn of(log: &Log) -> Published {
+        Published {
+            offsets: log.offsets().to_vec(),
+            end: log.len(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -232,6 +261,8 @@ impl Collection {
                 schema: Arc::new(schema),
                 data,
             }),
+            published: Mutex::new(Published::of(&log)),
+            changed: Condvar::new(),
             log: Mutex::new(log),
             deleted: Default::default(),
         })
@@ -375,8 +406,108 @@ impl Collection {
             for entry in accepted {
                 state.data.apply(entry);
             }
+            let mut published = self.published.lock();
+            published.offsets.extend(log.offsets().last());
+            published.end = log.len();
+            drop(state);
+            self.changed.notify_all();
         }
         Ok(event::response(request.events.len(), &refused))
+    }
+
+    /// The cursor of the newest stored ingest request: how many requests stored events.
+    pub fn cursor(&self) -> u64 {
+        self.published.lock().offsets.len() as u64
+    }
+
+    /// Whether the collection was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits up to `timeout` for a request stored after cursor `after`, or the collection's
+    /// deletion; returns the newest cursor.
+    pub fn wait_after(&self, after: u64, timeout: std::time::Duration) -> u64 {
+        let mut published = self.published.lock();
+        if published.offsets.len() as u64 <= after && !self.is_deleted() {
+            self.changed.wait_for(&mut published, timeout);
+        }
+        published.offsets.len() as u64
+    }
+
+    /// The inferences from `since` on, oldest first, as events with the columns of the label
+    /// each joins with; and the cursor they are as of. More than `limit` is an error.
+    pub fn history(&self, since: i64, limit: usize) -> Result<(u64, Vec<LiveEvent>)> {
+        let state = self.state.read();
+        let cursor = self.published.lock().offsets.len() as u64;
+        let (schema, data) = (&state.schema, &state.data);
+        let rows = data.select(since, i64::MAX, None);
+        if rows.len() > limit {
+            return Err(Error::Invalid(format!(
+                "{} inferences since the requested time, more than {limit}; start later",
+                rows.len()
+            )));
+        }
+        let events = rows
+            .into_iter()
+            .map(|row| {
+                let mut columns = BTreeMap::new();
+                for (slot, column) in schema.row_columns.iter().enumerate() {
+                    if let Some(v) = data.value(Side::Row, slot, row) {
+                        columns.insert(column.name.to_string(), live_value(v));
+                    }
+                }
+                if let Some(at) = data.label_of(row) {
+                    for (slot, column) in schema.label_columns.iter().enumerate() {
+                        if let Some(v) = data.value(Side::Label, slot, at) {
+                            columns.insert(column.name.to_string(), live_value(v));
+                        }
+                    }
+                }
+                LiveEvent {
+                    kind: EventKind::Inference,
+                    id: data.id(row).to_owned(),
+                    timestamp: Some(data.times()[row]),
+                    project: Some(data.project(row).to_owned()),
+                    tags: data.tags(row).map(str::to_owned).collect(),
+                    columns,
+                }
+            })
+            .collect();
+        Ok((cursor, events))
+    }
+
+    /// The events of the requests stored after cursor `after`, at most `max` requests, each
+    /// request's with its cursor; read back from the log, so a cursor from before a restart
+    /// resumes exactly.
+    pub fn events_after(&self, after: u64, max: usize) -> Result<Vec<(u64, Vec<LiveEvent>)>> {
+        let (from, to, first) = {
+            let published = self.published.lock();
+            let first = usize::try_from(after).unwrap_or(usize::MAX);
+            let Some(&from) = published.offsets.get(first) else {
+                return Ok(Vec::new());
+            };
+            let last = first.saturating_add(max).min(published.offsets.len());
+            let to = published
+                .offsets
+                .get(last)
+                .copied()
+                .unwrap_or(published.end);
+            (from, to, after)
+        };
+        let schema = self.schema();
+        let records = read_records(&self.dir.join(LOG_FILE), from, to)?;
+        Ok(records
+            .into_iter()
+            .enumerate()
+            .map(|(i, entries)| {
+                let events = entries
+                    .into_iter()
+                    .map(|e| entry_event(&schema, e))
+                    .collect();
+                (first + i as u64 + 1, events)
+            })
+            .collect())
     }
 
     /// The inferences in `query`'s range (and with its tag), oldest first, joined with their
@@ -620,6 +751,46 @@ impl Collection {
 
 /// The order of the value columns in a read: inputs, predictions, extras, labels, each in
 /// slot order. `(is_label, slot)`.
+/// A stored value as subscriptions send it.
+fn live_value(value: event::Value) -> LiveValue {
+    match value {
+        event::Value::Float(v) if v.is_finite() => LiveValue::Float(v),
+        event::Value::Float(v) => LiveValue::Text(v.to_string()),
+        event::Value::Int(v) => LiveValue::Int(v),
+        event::Value::Str(v) => LiveValue::Text(v),
+        event::Value::Bool(v) => LiveValue::Bool(v),
+    }
+}
+
+/// A logged entry as subscriptions send it, its columns named by `schema`.
+fn entry_event(schema: &Schema, entry: Entry) -> LiveEvent {
+    let named = |columns: &[crate::schema::Column], values: Vec<Option<event::Value>>| {
+        values
+            .into_iter()
+            .zip(columns)
+            .filter_map(|(v, c)| Some((c.name.to_string(), live_value(v?))))
+            .collect()
+    };
+    match entry {
+        Entry::Inference(e) => LiveEvent {
+            kind: EventKind::Inference,
+            id: e.id,
+            timestamp: Some(e.ts),
+            project: Some(e.project),
+            tags: e.tags,
+            columns: named(&schema.row_columns, e.values),
+        },
+        Entry::Label(l) => LiveEvent {
+            kind: EventKind::Label,
+            id: l.id,
+            timestamp: None,
+            project: None,
+            tags: Vec::new(),
+            columns: named(&schema.label_columns, l.values),
+        },
+    }
+}
+
 fn column_order(schema: &Schema) -> Vec<(bool, usize)> {
     let mut order = Vec::new();
     for role in [ColumnRole::Input, ColumnRole::Prediction, ColumnRole::Extra] {

@@ -13,6 +13,7 @@
 //! - [`run()`]: one subscription, on a thread of its own: the history, then every commit after
 //!   it from the feed, in commit order, each message with the cursor to resume from.
 //! - [`window`]: tumbling and sliding event-time windows with a watermark and allowed lateness.
+//! - [`collection`]: a subscription to an event collection's whole events, read from its log.
 //!
 //! A cursor is a commit's sequence number in the write-ahead log. Resuming after it gives
 //! exactly the writes committed later, for as long as the log holds them; a subscriber that
@@ -20,6 +21,7 @@
 //! Transports (gRPC, Server-Sent Events, WebSocket) are the server's; [`encode`] frames each
 //! message for them.
 
+pub mod collection;
 pub mod encode;
 pub mod run;
 pub mod spec;
@@ -63,6 +65,9 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] sextant_storage::Error),
+    /// An event collection could not be read.
+    #[error(transparent)]
+    Collection(sextant_collections::Error),
 }
 
 impl Error {
@@ -72,6 +77,7 @@ impl Error {
             Error::Invalid { .. } | Error::CursorAhead { .. } => ErrorKind::InvalidInput,
             Error::HistoryTooLarge { .. } => ErrorKind::LimitExceeded,
             Error::Store(e) => e.kind(),
+            Error::Collection(e) => e.kind(),
         }
     }
 }

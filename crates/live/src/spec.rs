@@ -33,16 +33,38 @@ pub struct Spec {
     pub since: Option<Timestamp>,
     /// Windows instead of points.
     pub window: Option<WindowSpec>,
+    /// The event collection whose whole events are sent, instead of series.
+    pub collection: Option<String>,
 }
 
 impl Spec {
     /// Checks `request`. A cursor, when given, wins over `since` as the starting point;
     /// `since` then still leaves out older points.
     pub fn from_request(request: &SubscribeRequest) -> Result<Spec, Error> {
-        let selector = selector::parse(&request.selector).map_err(|e| Error::Invalid {
-            field: "selector",
-            message: e.to_string(),
-        })?;
+        let selector = match &request.collection {
+            None => selector::parse(&request.selector).map_err(|e| Error::Invalid {
+                field: "selector",
+                message: e.to_string(),
+            })?,
+            Some(name) if !request.selector.trim().is_empty() => {
+                return Err(Error::Invalid {
+                    field: "collection",
+                    message: format!(
+                        "give a selector or a collection, not both (selector {:?}, collection {name:?}); a collection's numeric columns are also series, selected by {{model=\"{name}\"}}",
+                        request.selector
+                    ),
+                });
+            }
+            Some(name) if request.window.is_some() => {
+                return Err(Error::Invalid {
+                    field: "window",
+                    message: format!(
+                        "collection {name:?}: its events are sent whole, not in windows; subscribe to its series ({{model=\"{name}\"}}) for windows"
+                    ),
+                });
+            }
+            Some(_) => Selector::all(),
+        };
         let start = match (request.cursor, request.since) {
             (Some(cursor), _) => Start::After(cursor),
             (None, Some(since)) => Start::Since(since),
@@ -54,6 +76,7 @@ impl Spec {
             start,
             since: request.since,
             window,
+            collection: request.collection.clone(),
         })
     }
 }
@@ -171,6 +194,30 @@ mod tests {
         assert_eq!((w.size, w.slide), (10_000_000_000, 5_000_000_000));
         assert_eq!(w.aggs, vec![WindowAgg::Max, WindowAgg::Min]);
         assert_eq!((w.watermark, w.lateness), (1_000_000_000, 0));
+    }
+
+    #[test]
+    fn a_collection_is_asked_for_instead_of_a_selector() {
+        let mut r = request("");
+        r.collection = Some("churn".into());
+        r.since = Some(5);
+        let spec = Spec::from_request(&r).unwrap();
+        assert_eq!(spec.collection.as_deref(), Some("churn"));
+        assert_eq!(spec.start, Start::Since(5));
+        let mut both = request("cpu");
+        both.collection = Some("churn".into());
+        let err = Spec::from_request(&both).unwrap_err().to_string();
+        assert!(
+            err.starts_with("collection: give a selector or a collection"),
+            "{err}"
+        );
+        assert!(err.contains(r#"{model="churn"}"#), "{err}");
+        r.window = Some(WindowRequest {
+            size: "1s".into(),
+            ..WindowRequest::default()
+        });
+        let err = Spec::from_request(&r).unwrap_err().to_string();
+        assert!(err.starts_with("window: collection \"churn\""), "{err}");
     }
 
     #[test]

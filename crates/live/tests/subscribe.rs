@@ -171,7 +171,7 @@ fn request(selector: &str, since: Option<i64>, cursor: Option<u64>) -> Spec {
         selector: selector.into(),
         since,
         cursor,
-        window: None,
+        ..SubscribeRequest::default()
     })
     .unwrap()
 }

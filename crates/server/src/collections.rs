@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::COLLECTION_STATS, get(stats))
 }
 
-fn collections(state: &AppState) -> Result<Arc<Collections>, HttpError> {
+pub(crate) fn collections(state: &AppState) -> Result<Arc<Collections>, HttpError> {
     state.collections.clone().ok_or_else(|| {
         HttpError::new(
             ErrorKind::Unavailable,

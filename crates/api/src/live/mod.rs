@@ -31,6 +31,11 @@ pub struct SubscribeRequest {
     /// Aggregate into event-time windows instead of sending points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowRequest>,
+    /// Instead of series: the whole events of this event collection (inferences with every
+    /// column, and labels as they arrive), as [`Message::Events`]; `selector` is then empty
+    /// and `window` absent. Its cursors count the collection's ingest requests, not commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
 }
 
 /// Event-time windows, per series.
@@ -99,6 +104,47 @@ pub struct SeriesPoints {
     pub values: Vec<LiveValue>,
 }
 
+/// What a [`LiveEvent`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// An inference: id, time, tags, project, inputs, predictions and extras (and, from
+    /// stored history, the label columns of the label joined with it).
+    Inference,
+    /// A label for the inference of the same id, which it joins whenever either arrives.
+    Label,
+}
+
+impl EventKind {
+    /// Its name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Inference => "inference",
+            EventKind::Label => "label",
+        }
+    }
+}
+
+/// One event of an event collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    /// Inference or label.
+    pub kind: EventKind,
+    /// The event's id.
+    pub id: String,
+    /// An inference's time, nanoseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    /// An inference's `project_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// An inference's tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The values of its columns by name; a column without a value is left out.
+    pub columns: BTreeMap<String, LiveValue>,
+}
+
 /// One window of one series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowRow {
@@ -147,6 +193,15 @@ pub enum Message {
         cursor: Option<u64>,
         /// The windows.
         windows: Vec<WindowRow>,
+    },
+    /// Events of the collection subscribed to, in the order they were stored. `cursor`
+    /// counts the collection's stored ingest requests; it is absent while stored history is
+    /// still being sent.
+    Events {
+        /// The resume point after this message, if there is one yet.
+        cursor: Option<u64>,
+        /// The events.
+        events: Vec<LiveEvent>,
     },
     /// The stored history is all sent; from here on the stream is live.
     Live {
@@ -215,7 +270,9 @@ impl Message {
     /// The resume point this message carries, if any.
     pub fn cursor(&self) -> Option<u64> {
         match self {
-            Message::Points { cursor, .. } | Message::Windows { cursor, .. } => *cursor,
+            Message::Points { cursor, .. }
+            | Message::Windows { cursor, .. }
+            | Message::Events { cursor, .. } => *cursor,
             Message::Live { cursor } | Message::Progress { cursor } => Some(*cursor),
             Message::Gap { last, .. } => Some(*last),
             Message::Closed { cursor, .. } => *cursor,
@@ -229,6 +286,7 @@ impl Message {
             Message::Series { .. } => "series",
             Message::Points { .. } => "points",
             Message::Windows { .. } => "windows",
+            Message::Events { .. } => "events",
             Message::Live { .. } => "live",
             Message::Progress { .. } => "progress",
             Message::Gap { .. } => "gap",

@@ -28,6 +28,9 @@ pub struct SubscribeRequest {
     /// Event-time windows instead of points.
     #[prost(message, optional, tag = "4")]
     pub window: Option<Window>,
+    /// Instead of series: the whole events of this event collection.
+    #[prost(string, optional, tag = "5")]
+    pub collection: Option<String>,
 }
 
 /// Event-time windows ([`super::WindowRequest`]).
@@ -56,7 +59,7 @@ pub struct SubscribeResponse {
     /// The message.
     #[prost(
         oneof = "subscribe_response::Message",
-        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
     )]
     pub message: Option<subscribe_response::Message>,
 }
@@ -99,6 +102,9 @@ pub mod subscribe_response {
         /// The subscription failed.
         #[prost(message, tag = "11")]
         Error(super::Error),
+        /// Events of a collection.
+        #[prost(message, tag = "12")]
+        Events(super::Events),
     }
 }
 
@@ -220,6 +226,40 @@ pub struct Windows {
     pub windows: Vec<WindowRow>,
 }
 
+/// An event of an event collection ([`super::LiveEvent`]).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Event {
+    /// `inference` or `label`.
+    #[prost(string, tag = "1")]
+    pub kind: String,
+    /// Its id.
+    #[prost(string, tag = "2")]
+    pub id: String,
+    /// An inference's time.
+    #[prost(int64, optional, tag = "3")]
+    pub timestamp: Option<i64>,
+    /// An inference's `project_id`.
+    #[prost(string, optional, tag = "4")]
+    pub project: Option<String>,
+    /// An inference's tags.
+    #[prost(string, repeated, tag = "5")]
+    pub tags: Vec<String>,
+    /// The columns that have a value.
+    #[prost(btree_map = "string, message", tag = "6")]
+    pub columns: BTreeMap<String, Value>,
+}
+
+/// Events of a collection.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Events {
+    /// The resume point after this message, if there is one yet.
+    #[prost(uint64, optional, tag = "1")]
+    pub cursor: Option<u64>,
+    /// The events.
+    #[prost(message, repeated, tag = "2")]
+    pub events: Vec<Event>,
+}
+
 /// The history is sent.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Live {
@@ -317,6 +357,7 @@ impl From<&super::SubscribeRequest> for SubscribeRequest {
             selector: r.selector.clone(),
             cursor: r.cursor,
             since: r.since,
+            collection: r.collection.clone(),
             window: r.window.as_ref().map(|w| Window {
                 size: w.size.clone(),
                 slide: w.slide.clone(),
@@ -334,6 +375,7 @@ impl From<SubscribeRequest> for super::SubscribeRequest {
             selector: r.selector,
             cursor: r.cursor,
             since: r.since,
+            collection: r.collection,
             window: r.window.map(|w| super::WindowRequest {
                 size: w.size,
                 slide: w.slide,
@@ -418,6 +460,24 @@ impl From<&super::Message> for SubscribeResponse {
                             })
                             .collect(),
                         update: w.update,
+                    })
+                    .collect(),
+            }),
+            J::Events { cursor, events } => P::Events(Events {
+                cursor: *cursor,
+                events: events
+                    .iter()
+                    .map(|e| Event {
+                        kind: e.kind.name().to_owned(),
+                        id: e.id.clone(),
+                        timestamp: e.timestamp,
+                        project: e.project.clone(),
+                        tags: e.tags.clone(),
+                        columns: e
+                            .columns
+                            .iter()
+                            .map(|(name, value)| (name.clone(), Value::from(value)))
+                            .collect(),
                     })
                     .collect(),
             }),
@@ -528,6 +588,32 @@ impl TryFrom<SubscribeResponse> for super::Message {
                     })
                     .collect(),
             },
+            P::Events(e) => J::Events {
+                cursor: e.cursor,
+                events: e
+                    .events
+                    .into_iter()
+                    .map(|e| {
+                        let kind = match e.kind.as_str() {
+                            "inference" => super::EventKind::Inference,
+                            "label" => super::EventKind::Label,
+                            other => return Err(format!("an event of kind {other:?}")),
+                        };
+                        Ok(super::LiveEvent {
+                            kind,
+                            id: e.id,
+                            timestamp: e.timestamp,
+                            project: e.project,
+                            tags: e.tags,
+                            columns: e
+                                .columns
+                                .into_iter()
+                                .map(|(name, value)| Ok((name, LiveValue::try_from(value)?)))
+                                .collect::<Result<_, String>>()?,
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
+            },
             P::Live(l) => J::Live { cursor: l.cursor },
             P::Progress(p) => J::Progress { cursor: p.cursor },
             P::Gap(g) => J::Gap {
@@ -599,6 +685,31 @@ mod tests {
                 }],
             },
             Message::Live { cursor: 0 },
+            Message::Events {
+                cursor: Some(2),
+                events: vec![
+                    super::super::LiveEvent {
+                        kind: super::super::EventKind::Inference,
+                        id: "e1".into(),
+                        timestamp: Some(5),
+                        project: Some("p".into()),
+                        tags: vec!["a".into()],
+                        columns: [
+                            ("f1".to_owned(), LiveValue::Float(0.5)),
+                            ("f3".to_owned(), LiveValue::Text("x".into())),
+                        ]
+                        .into(),
+                    },
+                    super::super::LiveEvent {
+                        kind: super::super::EventKind::Label,
+                        id: "e1".into(),
+                        timestamp: None,
+                        project: None,
+                        tags: vec![],
+                        columns: [("actual".to_owned(), LiveValue::Int(1))].into(),
+                    },
+                ],
+            },
             Message::Progress { cursor: 4 },
             Message::Gap {
                 first: 1,
@@ -637,6 +748,7 @@ mod tests {
             selector: "cpu".into(),
             cursor: Some(0),
             since: Some(-1),
+            collection: Some("churn".into()),
             window: Some(WindowRequest {
                 size: "10s".into(),
                 slide: None,

@@ -1,5 +1,6 @@
 //! `sextant tail`: print committed points (or server-side windows) of the series a selector
-//! selects as they arrive, until interrupted, `--count` lines or `--for` a while. Notices
+//! selects, or the events of an event collection (`--collection`), as they arrive, until
+//! interrupted, `--count` lines or `--for` a while. Notices
 //! (live, gaps, falling behind, late points, reconnections) go to standard error, and so does
 //! the cursor to resume from (`--after`) when it stops.
 
@@ -20,7 +21,11 @@ use sextant_model::parse_duration;
 pub struct TailArgs {
     /// Which series, in the query selector's form, e.g. `cpu.usage_user{host="h1"}` or
     /// `mainmotor.velocity{asset="NostromoLV426"}`.
-    selector: String,
+    #[arg(required_unless_present = "collection")]
+    selector: Option<String>,
+    /// Instead of series: the whole events (inferences and labels) of this event collection.
+    #[arg(long, conflicts_with_all = ["selector", "window"])]
+    collection: Option<String>,
     /// Start with the stored points from this instant on, then the live ones: RFC 3339,
     /// integer nanoseconds since the Unix epoch, or a duration ago such as `10m`.
     #[arg(long, conflicts_with = "after")]
@@ -101,7 +106,10 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
 
 async fn tail(args: TailArgs) -> anyhow::Result<()> {
     let client = NativeClient::new(&args.url, &args.token)?;
-    let mut subscribe = client.subscribe(&args.selector);
+    let mut subscribe = match (&args.collection, &args.selector) {
+        (Some(name), _) => client.subscribe_collection(name),
+        (None, selector) => client.subscribe(selector.as_deref().unwrap_or_default()),
+    };
     if let Some(text) = &args.since {
         subscribe = subscribe.since(since(text)?);
     }
@@ -188,6 +196,30 @@ async fn tail(args: TailArgs) -> anyhow::Result<()> {
                                 "update": w.update,
                             })
                         )?,
+                    }
+                }
+                Update::Event(e) => {
+                    printed += 1;
+                    match args.format {
+                        Format::Table => {
+                            let columns: Vec<String> = e
+                                .columns
+                                .iter()
+                                .map(|(k, v)| format!("{k}={}", value_text(v)))
+                                .collect();
+                            let time = e.timestamp.map_or_else(
+                                || "-".repeat(format_rfc3339(0).len()),
+                                format_rfc3339,
+                            );
+                            writeln!(
+                                out,
+                                "{time}  {:<9}  {}  {}",
+                                e.kind.name(),
+                                e.id,
+                                columns.join(" ")
+                            )?;
+                        }
+                        Format::Json => writeln!(out, "{}", serde_json::to_string(&e)?)?,
                     }
                 }
                 Update::Notice(notice) => {

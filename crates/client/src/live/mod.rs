@@ -42,7 +42,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use sextant_api::live::proto;
-pub use sextant_api::live::{LiveValue, Message, SubscribeRequest, WindowRequest};
+pub use sextant_api::live::{
+    EventKind, LiveEvent, LiveValue, Message, SubscribeRequest, WindowRequest,
+};
 use tokio::sync::mpsc;
 
 use crate::connect::{ClientConfig, connect};
@@ -173,6 +175,8 @@ pub enum Update {
     Point(LivePoint),
     /// A window.
     Window(LiveWindow),
+    /// An event of the collection subscribed to ([`NativeClient::subscribe_collection`]).
+    Event(LiveEvent),
     /// A notice.
     Notice(Notice),
 }
@@ -203,6 +207,18 @@ impl NativeClient {
             reconnect: true,
             buffer: 1024,
         }
+    }
+}
+
+impl NativeClient {
+    /// A subscription to the whole events of event collection `name`: inferences with every
+    /// column and labels as they arrive, as [`Update::Event`]s, from now on unless told
+    /// otherwise (`since` gives the stored inferences from that time on first, each with its
+    /// label's columns). Its cursors count the collection's stored ingest requests.
+    pub fn subscribe_collection(&self, name: &str) -> Subscribe {
+        let mut subscribe = self.subscribe("");
+        subscribe.request.collection = Some(name.to_owned());
+        subscribe
     }
 }
 
@@ -436,6 +452,7 @@ impl Connection {
                     }))
                 })
                 .collect::<Result<Vec<_>>>()?,
+            Message::Events { events, .. } => events.into_iter().map(Update::Event).collect(),
             Message::Live { cursor } => vec![Update::Notice(Notice::Live { cursor })],
             Message::Progress { .. } => Vec::new(),
             Message::Gap {

@@ -313,8 +313,21 @@ pub(crate) fn start(
 ) -> Result<Stream, HttpError> {
     authorize(principal, Action::ReadData)?;
     let spec = Spec::from_request(request).map_err(|e| HttpError::new(e.kind(), e.to_string()))?;
+    let org: OrgId = org_number(&principal.organization_id);
+    // A collection's events, or series from the commit feed; the cursor is the one of each.
+    let collection = match &spec.collection {
+        Some(name) => Some(
+            crate::collections::collections(state)?
+                .get(org, name)
+                .map_err(|e| HttpError::new(e.kind(), format!("collection: {e}")))?,
+        ),
+        None => None,
+    };
     if let Start::After(cursor) = spec.start {
-        let newest = state.store.feed().last_seq();
+        let newest = match &collection {
+            Some(collection) => collection.cursor(),
+            None => state.store.feed().last_seq(),
+        };
         if cursor > newest {
             let e = sextant_live::Error::CursorAhead { cursor, newest };
             return Err(HttpError::new(e.kind(), e.to_string()));
@@ -338,7 +351,6 @@ pub(crate) fn start(
         closing: Arc::clone(&subscriptions.closing),
     };
     let store = Arc::clone(&state.store);
-    let org: OrgId = org_number(&principal.organization_id);
     let options = Options {
         max_stall: limits.max_stall,
         ..Options::default()
@@ -347,14 +359,19 @@ pub(crate) fn start(
         .name("subscription".into())
         .spawn(move || {
             let _slot = slot;
-            let run = sextant_live::run(
-                store.as_ref(),
-                org,
-                &spec,
-                &mut sink,
-                &options,
-                &subscriptions.fragments,
-            );
+            let run = match &collection {
+                Some(collection) => {
+                    sextant_live::collection::run(collection, &spec, &mut sink, &options)
+                }
+                None => sextant_live::run(
+                    store.as_ref(),
+                    org,
+                    &spec,
+                    &mut sink,
+                    &options,
+                    &subscriptions.fragments,
+                ),
+            };
             if let Err(e) = run {
                 tracing::info!(error = %e, "subscription failed");
                 let _ = sink.force(Encoded::of(
@@ -394,10 +411,15 @@ fn sse_request(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<SubscribeRequest, HttpError> {
-    let selector = query
-        .get("selector")
-        .cloned()
-        .ok_or_else(|| HttpError::invalid("selector: missing; e.g. ?selector=cpu{host=\"h1\"}"))?;
+    let selector = match query.get("selector") {
+        Some(selector) => selector.clone(),
+        None if query.contains_key("collection") => String::new(),
+        None => {
+            return Err(HttpError::invalid(
+                "selector: missing; e.g. ?selector=cpu{host=\"h1\"} (or ?collection=NAME)",
+            ));
+        }
+    };
     let mut cursor = match query.get("cursor") {
         Some(text) => Some(text.trim().parse::<u64>().map_err(|_| {
             HttpError::invalid(format!("cursor: {text:?} is not a cursor (a whole number)"))
@@ -416,6 +438,7 @@ fn sse_request(
         .get("since")
         .map(|text| parse_time("since", text))
         .transpose()?;
+    let collection = query.get("collection").cloned();
     let window = query.get("window").map(|size| WindowRequest {
         size: size.clone(),
         slide: query.get("slide").cloned(),
@@ -435,6 +458,7 @@ fn sse_request(
         cursor,
         since,
         window,
+        collection,
     })
 }
 
