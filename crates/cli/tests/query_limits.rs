@@ -209,3 +209,36 @@ fn getdata_rule_evaluation_and_signalflow_batches_stop_at_the_deadline() {
     );
     assert_eq!(status, 204, "{body}");
 }
+
+/// A `group_by` that would split a metric into more groups than the server allows is refused
+/// naming the limit (a million time groups used to cost gigabytes); a modest one is answered.
+#[test]
+fn a_group_by_into_too_many_groups_is_refused_naming_the_limit() {
+    let server = Server::start();
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let points: Vec<[i64; 2]> = (0..150_000).map(|t| [1_000 + t, t % 7]).collect();
+    let body = serde_json::json!([{"name": "many.g", "tags": {"h": "a"}, "datapoints": points}]);
+    let (status, reply) = post(&address, "/api/v1/datapoints", &body.to_string());
+    assert_eq!(status, 204, "{reply}");
+    let query = |count: i64| {
+        serde_json::json!({
+            "start_absolute": 0,
+            "metrics": [{"name": "many.g", "group_by": [{
+                "name": "time",
+                "range_size": {"value": 1, "unit": "milliseconds"},
+                "group_count": count
+            }]}]
+        })
+        .to_string()
+    };
+    let (status, body) = post(&address, "/api/v1/datapoints/query", &query(1_000_000));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("more than 100000 groups, the server's limit"),
+        "{body}"
+    );
+    let (status, body) = post(&address, "/api/v1/datapoints/query", &query(10));
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["queries"][0]["results"].as_array().unwrap().len(), 10);
+}

@@ -87,6 +87,18 @@ struct Group {
     points: Vec<DataPoint>,
 }
 
+/// The most groups one metric of a query may split into. Each group costs its points, its
+/// tags and its entry in the answer, so a `group_by` of a million time groups cost gigabytes;
+/// KairosDB has no such limit, this server refuses the query naming it.
+pub const MAX_GROUPS: usize = 100_000;
+
+/// The refusal of a metric that splits into more than [`MAX_GROUPS`] groups.
+fn too_many_groups() -> crate::Error {
+    crate::Error::invalid(format!(
+        "the query's group_by splits a metric into more than {MAX_GROUPS} groups, the server's limit; group into fewer (a larger range_size or a smaller group_count) or query a shorter range"
+    ))
+}
+
 /// Runs `metric`'s pipeline over the series read for it, asking `proceed` before each group's
 /// aggregators and inside the costly ones.
 pub fn run_metric(
@@ -151,6 +163,9 @@ pub fn run_metric(
             by_time.then_with(|| compare_values(&a.v, &b.v))
         });
         let tail = group_by_tail(tag_names, &pairs, kind);
+        if groups.len() >= MAX_GROUPS {
+            return Err(too_many_groups());
+        }
         if splitters.is_empty() {
             groups.push(Group {
                 tags,
@@ -167,10 +182,17 @@ pub fn run_metric(
                 .iter()
                 .map(|g| group_id(g, query.start, &p))
                 .collect();
-            let slot = *index.entry(key.clone()).or_insert_with(|| {
-                subgroups.push((key, Vec::new()));
-                subgroups.len() - 1
-            });
+            let slot = match index.get(&key) {
+                Some(&slot) => slot,
+                None => {
+                    if groups.len() + subgroups.len() >= MAX_GROUPS {
+                        return Err(too_many_groups());
+                    }
+                    index.insert(key.clone(), subgroups.len());
+                    subgroups.push((key, Vec::new()));
+                    subgroups.len() - 1
+                }
+            };
             subgroups[slot].1.push(p);
         }
         for (key, points) in subgroups {
