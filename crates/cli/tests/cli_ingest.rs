@@ -3,23 +3,14 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::{Server, text};
+use common::{Server, example, text};
 use prost::Message;
 use sift_rs::channels::v3::ListChannelsRequest;
 use sift_rs::channels::v3::channel_service_client::ChannelServiceClient;
 use sift_rs::data::v2::data_service_client::DataServiceClient;
 use sift_rs::data::v2::*;
-
-fn example(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(path)
-        .display()
-        .to_string()
-}
 
 /// `sextant ingest` with the example Nostromo config, flow `readings`.
 fn ingest(server: &Server, file: &str, extra: &[&str]) -> std::process::Output {

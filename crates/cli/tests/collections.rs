@@ -5,19 +5,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{Server, TOKEN, text};
 use serde_json::{Value, json};
 
 const INGEST: &str = "/api/v0/ingest/streaming/events";
 
 fn example(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/collections")
-        .join(path)
-        .display()
-        .to_string()
+    common::example(&format!("collections/{path}"))
 }
 
 /// A server with the example collection `churn` created through the CLI.

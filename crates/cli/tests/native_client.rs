@@ -5,23 +5,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use common::{Server, TOKEN, text};
+use common::{Server, TOKEN, example, text};
 use sextant_client::Error;
 use sextant_client::native::NativeClient;
 use sextant_client::native::api::{
     AnnotationPatch, AnnotationQuery, AnnotationState, AnnotationType, EvalRequest, HeldRange,
     RuleBody, RuleQuery,
 };
-
-fn example(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(path)
-        .display()
-        .to_string()
-}
 
 fn ingest_example(server: &Server) {
     let output = server.sextant(&[

@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Server, TOKEN};
+use common::{Server, TOKEN, example};
 
 /// `POST path` with a JSON `body` and the test key; the status and body of the answer.
 fn post(address: &str, path: &str, body: &str) -> (u16, String) {
@@ -118,14 +118,6 @@ fn a_query_whose_client_leaves_stops() {
     let mut answer = String::new();
     probe.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-}
-
-fn example(path: &str) -> String {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(path)
-        .display()
-        .to_string()
 }
 
 const VOLTAGE_RULE: &str = r#"

@@ -3,17 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{Server, text};
-
-fn example(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(path)
-        .display()
-        .to_string()
-}
+use common::{Server, example, text};
 
 const MODULE: &str = r#"
 rules:

@@ -110,9 +110,8 @@ impl<'de> serde::de::Visitor<'de> for Body<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<(), A::Error> {
-        let item: Value = serde::Deserialize::deserialize(
-            serde::de::value::MapAccessDeserializer::new(map),
-        )?;
+        let item: Value =
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
         metric(0, &item, self.0);
         Ok(())
     }

@@ -18,7 +18,7 @@ use sextant_collections::Collection;
 
 use crate::Error;
 use crate::encode::Encoded;
-use crate::run::{Gone, Options, Sink};
+use crate::run::{Gone, Halt, Options, Sink};
 use crate::spec::{Spec, Start};
 
 /// How long the reader waits for a record before it looks at its subscriber again.
@@ -41,27 +41,7 @@ pub fn run(
         options,
         last_cursor: None,
     };
-    match run.go(collection, spec) {
-        Ok(()) | Err(Halt::Gone) => Ok(()),
-        Err(Halt::Failed(e)) => Err(e),
-    }
-}
-
-enum Halt {
-    Gone,
-    Failed(Error),
-}
-
-impl From<Gone> for Halt {
-    fn from(_: Gone) -> Self {
-        Halt::Gone
-    }
-}
-
-impl From<Error> for Halt {
-    fn from(e: Error) -> Self {
-        Halt::Failed(e)
-    }
+    Halt::outcome(run.go(collection, spec))
 }
 
 impl From<sextant_collections::Error> for Halt {

@@ -124,15 +124,24 @@ pub fn run(
         last_cursor: None,
         last_sent: Instant::now(),
     };
-    match run.go() {
-        Ok(()) | Err(Halt::Gone) => Ok(()),
-        Err(Halt::Failed(e)) => Err(e),
-    }
+    Halt::outcome(run.go())
 }
 
-enum Halt {
+/// Why a subscription's run stops early: its subscriber went away (or was closed), or it
+/// failed.
+pub(crate) enum Halt {
     Gone,
     Failed(Error),
+}
+
+impl Halt {
+    /// The run's result for its caller: a subscriber that went away is no failure.
+    pub(crate) fn outcome(run: Result<(), Halt>) -> Result<(), Error> {
+        match run {
+            Ok(()) | Err(Halt::Gone) => Ok(()),
+            Err(Halt::Failed(e)) => Err(e),
+        }
+    }
 }
 
 impl From<Gone> for Halt {

@@ -7,6 +7,15 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+/// The path of `path` under the repository's `examples/`, as text for a command line.
+pub fn example(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(path)
+        .display()
+        .to_string()
+}
+
 /// The admin key every test server is bootstrapped with.
 pub const TOKEN: &str = "sxt_cli_test_bootstrap_token";
 
