@@ -6,34 +6,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Server, TOKEN, example, text};
+use common::{Server, TOKEN};
 use sextant_client::Error;
 use sextant_client::native::NativeClient;
 use sextant_client::native::api::{
     AnnotationPatch, AnnotationQuery, AnnotationState, AnnotationType, EvalRequest, HeldRange,
     RuleBody, RuleQuery,
 };
-
-fn ingest_example(server: &Server) {
-    let output = server.sextant(&[
-        "ingest",
-        "--config",
-        &example("telemetry_configs/nostromo_lv_426.yml"),
-        "--expressions",
-        &example("expression_modules/kinematics.yml"),
-        &example("expression_modules/string.yml"),
-        "--flow",
-        "readings",
-        "--skip-rules",
-        &example("data/readings.csv"),
-    ]);
-    assert!(
-        text(&output.stdout).contains("5 rows"),
-        "{}{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-}
 
 fn voltage_rule() -> RuleBody {
     RuleBody {
@@ -61,7 +40,7 @@ const HELD: HeldRange = HeldRange {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_native_client_covers_the_native_api() {
     let server = Server::start();
-    ingest_example(&server);
+    server.ingest_nostromo();
     let client = NativeClient::new(&server.url, TOKEN).unwrap();
 
     // Users and tags.
@@ -237,7 +216,7 @@ fn raw_get(url: &str, path: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_webhook_may_only_name_an_allowed_host() {
     let server = Server::start_with(&["--webhook-allow", "hooks.example:8080,127.0.0.1"]);
-    ingest_example(&server);
+    server.ingest_nostromo();
     let client = NativeClient::new(&server.url, TOKEN).unwrap();
     client
         .create_user("ellen.ripley@weylandcorp.com")

@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Server, TOKEN, example};
+use common::{Server, TOKEN, said};
 
 /// `POST path` with a JSON `body` and the test key; the status and body of the answer.
 fn post(address: &str, path: &str, body: &str) -> (u16, String) {
@@ -138,26 +138,7 @@ rules:
 #[test]
 fn getdata_rule_evaluation_and_signalflow_batches_stop_at_the_deadline() {
     let server = Server::start_with(&["--query-timeout", "0s"]);
-    let ingested = server.sextant(&[
-        "ingest",
-        "--config",
-        &example("telemetry_configs/nostromo_lv_426.yml"),
-        "--expressions",
-        &example("expression_modules/kinematics.yml"),
-        &example("expression_modules/string.yml"),
-        "--flow",
-        "readings",
-        "--skip-rules",
-        &example("data/readings.csv"),
-    ]);
-    let said = |o: &std::process::Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
-    assert!(said(&ingested).contains("5 rows"), "{}", said(&ingested));
+    server.ingest_nostromo();
     let limit = "limit of 0 s (sextant serve --query-timeout)";
 
     // Sift GetData, as `sextant query` calls it.

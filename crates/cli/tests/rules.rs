@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, example, text};
+use common::{Server, text};
 
 const MODULE: &str = r#"
 rules:
@@ -37,29 +37,8 @@ fn ok(output: &std::process::Output) -> String {
 #[test]
 fn apply_eval_annotate_and_list() {
     let server = Server::start();
-    let config = example("telemetry_configs/nostromo_lv_426.yml");
-    let kinematics = example("expression_modules/kinematics.yml");
-    let strings = example("expression_modules/string.yml");
-    let data = example("data/readings.csv");
-    let ingested = server.sextant(&[
-        "ingest",
-        "--config",
-        &config,
-        "--expressions",
-        &kinematics,
-        &strings,
-        "--flow",
-        "readings",
-        "--skip-rules",
-        &data,
-    ]);
     // One row of the example is bad on purpose; the others are stored.
-    assert!(
-        text(&ingested.stdout).contains("5 rows"),
-        "{}{}",
-        text(&ingested.stdout),
-        text(&ingested.stderr)
-    );
+    server.ingest_nostromo();
 
     let module = server.path("power.yml");
     std::fs::write(&module, MODULE).unwrap();

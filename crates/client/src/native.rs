@@ -50,7 +50,7 @@ impl NativeClient {
         })
     }
 
-    /// The server's base URL and the API key, for the WebSocket of [`crate::live`].
+    /// The server's base URL and the API key, for the gRPC subscriptions of [`crate::live`].
     pub(crate) fn endpoint(&self) -> (String, String) {
         self.http.endpoint()
     }

@@ -18,7 +18,7 @@ use sextant_collections::Collection;
 
 use crate::Error;
 use crate::encode::Encoded;
-use crate::run::{Gone, Halt, Options, Sink};
+use crate::run::{Halt, Options, Sink};
 use crate::spec::{Spec, Start};
 
 /// How long the reader waits for a record before it looks at its subscriber again.
@@ -120,13 +120,11 @@ impl Run<'_> {
     /// Ends the stream with [`Message::Closed`]; returns why the run stops.
     fn close(&mut self, cursor: Option<u64>, reason: String) -> Halt {
         let framing = self.sink.framing();
-        match self
+        // Sent or not (the subscriber may be gone already), the run stops.
+        let _ = self
             .sink
-            .force(Encoded::of(&Message::Closed { cursor, reason }, framing))
-        {
-            Ok(()) => Halt::Gone,
-            Err(Gone) => Halt::Gone,
-        }
+            .force(Encoded::of(&Message::Closed { cursor, reason }, framing));
+        Halt::Gone
     }
 
     /// Sends `message`, waiting for room as [`Options::max_stall`] allows: a subscriber

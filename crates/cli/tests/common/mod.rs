@@ -189,3 +189,28 @@ fn wait_until_listening(child: &mut Child) -> String {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// A command's standard output, then its standard error.
+pub fn said(output: &Output) -> String {
+    format!("{}{}", text(&output.stdout), text(&output.stderr))
+}
+
+impl Server {
+    /// Ingests the Nostromo example (`examples/data/readings.csv` through its telemetry config,
+    /// rules skipped): five rows stored, the bad one refused on purpose.
+    pub fn ingest_nostromo(&self) {
+        let output = self.sextant(&[
+            "ingest",
+            "--config",
+            &example("telemetry_configs/nostromo_lv_426.yml"),
+            "--expressions",
+            &example("expression_modules/kinematics.yml"),
+            &example("expression_modules/string.yml"),
+            "--flow",
+            "readings",
+            "--skip-rules",
+            &example("data/readings.csv"),
+        ]);
+        assert!(said(&output).contains("5 rows"), "{}", said(&output));
+    }
+}
