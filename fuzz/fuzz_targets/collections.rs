@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
             // A subscriber reads the records back by offset: from the first one, as far as
             // replay found whole records, what it reads must be what replay applied.
             let mut replayed = Vec::new();
-            if let Ok(log) = sextant_collections::log::Log::open(&path, |e| replayed.push(e)) {
+            if let Ok(log) = sextant_collections::log::Log::open(&path, |_, e| replayed.push(e)) {
                 if let Some(&first) = log.offsets().first() {
                     let read = sextant_collections::log::read_records(&path, first, log.len());
                     // Compared as text: a NaN read back is the NaN replayed.

@@ -16,7 +16,11 @@ fn example(path: &str) -> String {
 
 /// A server with the example collection `churn` created through the CLI.
 fn server_with_churn() -> Server {
-    let server = Server::start();
+    with_churn(Server::start())
+}
+
+/// `server` with the example collection `churn` created through the CLI.
+fn with_churn(server: Server) -> Server {
     let out = server.sextant(&[
         "collections",
         "create",
@@ -302,6 +306,108 @@ async fn acknowledged_events_survive_sigkill_and_restart() {
         .map(|r| (r["id"].as_str().unwrap().to_owned(), r["actual"].clone()))
         .collect();
     assert_eq!(rows, [("k1".into(), json!(1)), ("k2".into(), json!(0))]);
+}
+
+#[tokio::test]
+async fn sealed_parts_keep_joins_and_duplicate_checks_across_sigkill() {
+    // Every request of two events or more seals the head into a part.
+    let mut server = with_churn(Server::start_with(&["--collection-part-events", "2"]));
+    // A label waiting for its inference, sealed before the inference comes.
+    ingest(
+        &server,
+        vec![json!({"id": "w", "actual": 1}), inference("s1", 1)],
+    )
+    .await;
+    ingest(
+        &server,
+        vec![inference("s2", 2), json!({"id": "s1", "actual": 0})],
+    )
+    .await;
+    ingest(&server, vec![inference("w", 3), inference("s3", 4)]).await;
+    // Against sealed inferences: an identical resend is a no-op, a changed one a duplicate.
+    let mut changed = inference("s2", 2);
+    changed["f3"] = json!("yearly");
+    let answer = ingest(&server, vec![inference("s1", 1), changed]).await;
+    assert_eq!(answer["num_errors"], 1, "{answer}");
+    assert_eq!(answer["validation_errors"][0]["type"], "DUPLICATE_ID");
+    assert_eq!(answer["validation_errors"][0]["event_indexes"], json!([1]));
+    // A later label replaces a sealed one.
+    ingest(
+        &server,
+        vec![
+            json!({"id": "s1", "actual": 1}),
+            json!({"id": "s3", "actual": 0}),
+        ],
+    )
+    .await;
+    let parts = server.path("data/collections");
+    let count_parts = || {
+        walk(&parts)
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "part"))
+            .count()
+    };
+    assert!(count_parts() >= 4, "parts on disk: {:?}", walk(&parts));
+    let joined = |server: &Server| -> Vec<(String, Value, Value)> {
+        rows(server)
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap().to_owned(),
+                    r["actual"].clone(),
+                    r["f3"].clone(),
+                )
+            })
+            .collect()
+    };
+    let expected = [
+        ("s1".to_owned(), json!(1), json!("monthly")),
+        ("s2".to_owned(), Value::Null, json!("monthly")),
+        ("w".to_owned(), json!(1), json!("monthly")),
+        ("s3".to_owned(), json!(0), json!("monthly")),
+    ];
+    assert_eq!(joined(&server), expected);
+    server.kill_and_restart();
+    assert_eq!(joined(&server), expected, "after SIGKILL");
+    let answer = ingest(&server, vec![changed_again(), inference("s4", 5)]).await;
+    assert_eq!(
+        answer["validation_errors"][0]["type"], "DUPLICATE_ID",
+        "{answer}"
+    );
+    let stats = server.sextant(&[
+        "collections",
+        "stats",
+        "churn",
+        "--every",
+        "1h",
+        "--format",
+        "json",
+    ]);
+    assert!(stats.status.success(), "{}", text(&stats.stderr));
+    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let window = &stats["windows"][0];
+    assert_eq!(window["count"], 5, "{stats}");
+    assert_eq!(window["labeled_share"], 0.6, "{stats}");
+    assert_eq!(window["accuracy"]["actual"], 2.0 / 3.0, "{stats}");
+}
+
+fn changed_again() -> Value {
+    let mut changed = inference("w", 3);
+    changed["f1"] = json!(9.5);
+    changed
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[test]

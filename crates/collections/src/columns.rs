@@ -1,34 +1,41 @@
-//! A collection's events in memory, column by column: inferences (ids, times, tags, project,
-//! one typed column per row slot), labels (ids and one typed column per label slot), an index
-//! from id to inference and to label, and for each inference the label it joins with.
+//! A collection's events, column by column: the events since the last seal in memory (the
+//! head), older ones in sealed parts ([`crate::part`]), and over both an index from id to
+//! inference and to label, and for each inference the label it joins with.
 //!
-//! Text is stored once: ids in one arena each for inferences and labels, with hash tables of
-//! row numbers for lookups; text columns, tags and projects as codes into dictionaries, since
-//! they repeat (categories, regions, tag sets). An inference costs some 60 bytes plus its id
-//! and 8 to 16 bytes per value.
+//! Inferences are numbered in arrival order across parts and head (a row), and so are label
+//! records (a later label for a sealed id is a new record; one for an id of the head replaces
+//! its record in place). The index keeps each row's keyed 64-bit id hash and a hash table of
+//! rows; a lookup compares the id text, in the head's arena or in place in the part's mapped
+//! ids, so a hit costs no read beyond the page. Per inference this costs some 17 bytes in
+//! memory (hash, table slot, joined label); everything else of a sealed event is on disk.
+//!
+//! Text in the head is stored once: ids in arenas, text columns, tags and projects as codes
+//! into dictionaries, since they repeat (categories, regions, tag sets).
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::Hasher;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
 use sextant_api::collections::{Cell, ColumnType};
+use siphasher::sip::SipHasher13;
 
 use crate::event::{Entry, Inference, Label, Value};
+use crate::part::Part;
 use crate::schema::Schema;
 
 /// No value, in a code column; no label, in `row_label`.
-const NONE: u32 = u32::MAX;
+pub(crate) const NONE: u32 = u32::MAX;
 
 /// Distinct values, each once, by code.
 #[derive(Debug, Default)]
-struct Dict {
+pub(crate) struct Dict {
     codes: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
     values: Vec<Arc<str>>,
 }
 
 impl Dict {
-    fn code(&mut self, text: &str) -> u32 {
+    pub(crate) fn code(&mut self, text: &str) -> u32 {
         if let Some(&code) = self.codes.get(text) {
             return code;
         }
@@ -39,78 +46,178 @@ impl Dict {
         code
     }
 
-    fn get(&self, code: u32) -> Option<&str> {
+    pub(crate) fn get(&self, code: u32) -> Option<&str> {
         self.values.get(code as usize).map(|s| &**s)
+    }
+
+    pub(crate) fn lookup(&self, text: &str) -> Option<u32> {
+        self.codes.get(text).copied()
+    }
+
+    pub(crate) fn values(&self) -> &[Arc<str>] {
+        &self.values
     }
 }
 
-/// Ids in one arena, and a table from id to position. Each id's hash is kept, so that growing
-/// the table does not hash every id again.
+/// Texts in one arena, by position.
 #[derive(Debug, Default)]
-struct Ids {
-    text: String,
-    ends: Vec<usize>,
-    hashes: Vec<u64>,
-    table: HashTable<u32>,
-    hasher: foldhash::fast::RandomState,
+pub(crate) struct Arena {
+    pub(crate) text: String,
+    pub(crate) ends: Vec<usize>,
 }
 
-impl Ids {
-    fn len(&self) -> usize {
+impl Arena {
+    pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
 
-    fn get(&self, at: usize) -> &str {
+    pub(crate) fn get(&self, at: usize) -> &str {
         let start = if at == 0 { 0 } else { self.ends[at - 1] };
         &self.text[start..self.ends[at]]
     }
 
-    fn find(&self, id: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(id);
+    pub(crate) fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.ends.push(self.text.len());
+    }
+}
+
+/// The key of a collection's id and content hashes, stored in each of its parts.
+pub(crate) type Key = [u64; 2];
+
+/// A new random key.
+pub(crate) fn random_key() -> Key {
+    use std::hash::{BuildHasher, RandomState};
+    let state = RandomState::new();
+    [state.hash_one(1u8), state.hash_one(2u8)]
+}
+
+/// The keyed hash of an id.
+pub(crate) fn id_hash(key: Key, id: &[u8]) -> u64 {
+    let mut h = SipHasher13::new_with_keys(key[0], key[1]);
+    h.write(id);
+    h.finish()
+}
+
+/// The keyed hash of everything of an inference but its id, to tell an identical resend of a
+/// sealed inference from a different one without reading it back. Empty values at the end
+/// are left out, so that columns added since do not change it.
+pub(crate) fn content_hash<'a>(
+    key: Key,
+    ts: i64,
+    project: &str,
+    tags: impl Iterator<Item = &'a str>,
+    values: impl Iterator<Item = Option<Value>>,
+) -> u64 {
+    let mut h = SipHasher13::new_with_keys(key[1], key[0]);
+    h.write_i64(ts);
+    h.write_usize(project.len());
+    h.write(project.as_bytes());
+    for tag in tags {
+        h.write_u8(1);
+        h.write_usize(tag.len());
+        h.write(tag.as_bytes());
+    }
+    h.write_u8(0);
+    let mut empties = 0u64;
+    for value in values {
+        let Some(value) = value else {
+            empties += 1;
+            continue;
+        };
+        for _ in 0..std::mem::take(&mut empties) {
+            h.write_u8(0);
+        }
+        match value {
+            // 0.0 and -0.0 compare equal, so they hash alike.
+            Value::Float(x) => {
+                h.write_u8(1);
+                h.write_u64(if x == 0.0 { 0 } else { x.to_bits() });
+            }
+            Value::Int(x) => {
+                h.write_u8(2);
+                h.write_i64(x);
+            }
+            Value::Str(x) => {
+                h.write_u8(3);
+                h.write_usize(x.len());
+                h.write(x.as_bytes());
+            }
+            Value::Bool(x) => {
+                h.write_u8(4);
+                h.write_u8(u8::from(x));
+            }
+        }
+    }
+    h.finish()
+}
+
+/// Ids by hash: each position's hash, and a table of positions.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    hashes: Vec<u64>,
+    table: HashTable<u32>,
+}
+
+impl Index {
+    /// How many positions.
+    pub(crate) fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// How many positions the table finds.
+    pub(crate) fn entries(&self) -> usize {
+        self.table.len()
+    }
+
+    /// The hashes of positions `from..`.
+    pub(crate) fn hashes(&self, from: usize) -> &[u64] {
+        &self.hashes[from..]
+    }
+
+    /// The position with `hash` whose id `eq` accepts.
+    fn find(&self, hash: u64, eq: impl Fn(usize) -> bool) -> Option<usize> {
         self.table
             .find(hash, |&at| {
-                self.hashes[at as usize] == hash && self.get(at as usize) == id
+                self.hashes[at as usize] == hash && eq(at as usize)
             })
             .map(|&at| at as usize)
     }
 
-    /// The position of `id`, added if it is not held yet; whether it was added.
-    fn find_or_push(&mut self, id: &str) -> (usize, bool) {
-        let hash = self.hasher.hash_one(id);
-        let (text, ends, hashes) = (&mut self.text, &mut self.ends, &mut self.hashes);
-        let get = |text: &str, ends: &[usize], at: usize| -> bool {
-            let start = if at == 0 { 0 } else { ends[at - 1] };
-            &text[start..ends[at]] == id
-        };
-        match self.table.entry(
-            hash,
-            |&at| hashes[at as usize] == hash && get(text, ends, at as usize),
-            |&at| hashes[at as usize],
-        ) {
-            hashbrown::hash_table::Entry::Occupied(entry) => (*entry.get() as usize, false),
-            hashbrown::hash_table::Entry::Vacant(entry) => {
-                let at = ends.len();
-                text.push_str(id);
-                ends.push(text.len());
-                hashes.push(hash);
-                entry.insert(at as u32);
-                (at, true)
-            }
+    /// A new position with `hash`, found by the table.
+    fn insert(&mut self, hash: u64) -> usize {
+        let at = self.hashes.len();
+        self.hashes.push(hash);
+        let hashes = &self.hashes;
+        self.table
+            .insert_unique(hash, at as u32, |&p| hashes[p as usize]);
+        at
+    }
+
+    /// A new position with `hash` that replaces `old` in the table.
+    fn replace(&mut self, hash: u64, old: usize) -> usize {
+        let at = self.hashes.len();
+        self.hashes.push(hash);
+        if let Ok(mut entry) = self.table.find_entry(hash, |&p| p as usize == old) {
+            *entry.get_mut() = at as u32;
         }
+        at
     }
 }
 
 /// One typed column: a value per row, or none.
 #[derive(Debug)]
-enum ColumnData {
+pub(crate) enum ColumnData {
     Float(Vec<Option<f64>>),
     Int(Vec<Option<i64>>),
     Str(Vec<u32>, Dict),
     Bool(Vec<Option<bool>>),
+    /// Not read, or added to the schema after these rows were sealed: empty everywhere.
+    Absent,
 }
 
 impl ColumnData {
-    fn new(column_type: ColumnType, rows: usize) -> ColumnData {
+    pub(crate) fn new(column_type: ColumnType, rows: usize) -> ColumnData {
         match column_type {
             ColumnType::Float => ColumnData::Float(vec![None; rows]),
             ColumnType::Int => ColumnData::Int(vec![None; rows]),
@@ -125,6 +232,7 @@ impl ColumnData {
             ColumnData::Int(v) => v.push(None),
             ColumnData::Str(v, _) => v.push(NONE),
             ColumnData::Bool(v) => v.push(None),
+            ColumnData::Absent => return,
         }
         let row = self.len() - 1;
         self.set(row, value);
@@ -136,6 +244,7 @@ impl ColumnData {
             ColumnData::Int(v) => v.len(),
             ColumnData::Str(v, _) => v.len(),
             ColumnData::Bool(v) => v.len(),
+            ColumnData::Absent => 0,
         }
     }
 
@@ -150,32 +259,38 @@ impl ColumnData {
             (ColumnData::Int(v), _) => v[row] = None,
             (ColumnData::Str(v, _), _) => v[row] = NONE,
             (ColumnData::Bool(v), _) => v[row] = None,
+            (ColumnData::Absent, _) => {}
         }
     }
 
-    fn value(&self, row: usize) -> Option<Value> {
+    pub(crate) fn value(&self, row: usize) -> Option<Value> {
         match self {
-            ColumnData::Float(v) => v[row].map(Value::Float),
-            ColumnData::Int(v) => v[row].map(Value::Int),
-            ColumnData::Str(v, dict) => dict.get(v[row]).map(|s| Value::Str(s.to_owned())),
-            ColumnData::Bool(v) => v[row].map(Value::Bool),
+            ColumnData::Float(v) => v.get(row)?.map(Value::Float),
+            ColumnData::Int(v) => v.get(row)?.map(Value::Int),
+            ColumnData::Str(v, dict) => dict.get(*v.get(row)?).map(|s| Value::Str(s.to_owned())),
+            ColumnData::Bool(v) => v.get(row)?.map(Value::Bool),
+            ColumnData::Absent => None,
         }
     }
 
     fn number(&self, row: usize) -> Option<f64> {
         match self {
-            ColumnData::Float(v) => v[row],
-            ColumnData::Int(v) => v[row].map(|i| i as f64),
+            ColumnData::Float(v) => *v.get(row)?,
+            ColumnData::Int(v) => v.get(row)?.map(|i| i as f64),
             _ => None,
         }
     }
 
     fn cell(&self, row: usize) -> Cell {
         match self {
-            ColumnData::Float(v) => v[row].map(Cell::Float),
-            ColumnData::Int(v) => v[row].map(Cell::Int),
-            ColumnData::Str(v, dict) => dict.get(v[row]).map(|s| Cell::String(s.to_owned())),
-            ColumnData::Bool(v) => v[row].map(Cell::Bool),
+            ColumnData::Float(v) => v.get(row).copied().flatten().map(Cell::Float),
+            ColumnData::Int(v) => v.get(row).copied().flatten().map(Cell::Int),
+            ColumnData::Str(v, dict) => v
+                .get(row)
+                .and_then(|&c| dict.get(c))
+                .map(|s| Cell::String(s.to_owned())),
+            ColumnData::Bool(v) => v.get(row).copied().flatten().map(Cell::Bool),
+            ColumnData::Absent => None,
         }
         .unwrap_or(Cell::Null)
     }
@@ -192,32 +307,227 @@ impl ColumnData {
     }
 }
 
-/// Which side of the join a column is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
-    /// An input, prediction or extra, by row slot.
-    Row,
-    /// A label, by label slot.
-    Label,
+/// Inferences, column by column: the head's, or a sealed part's read back.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    pub(crate) ids: Arena,
+    pub(crate) ts: Vec<i64>,
+    /// Per inference, its tag set's code.
+    pub(crate) tags: Vec<u32>,
+    pub(crate) tag_sets: Vec<Box<[u32]>>,
+    pub(crate) tag_set_codes: HashMap<Box<[u32]>, u32, foldhash::fast::RandomState>,
+    pub(crate) tag_names: Dict,
+    pub(crate) projects: Vec<u32>,
+    pub(crate) project_names: Dict,
+    /// By row slot.
+    pub(crate) columns: Vec<ColumnData>,
+}
+
+impl Rows {
+    fn push(&mut self, inference: Inference, scratch: &mut Vec<u32>) {
+        self.ids.push(&inference.id);
+        self.ts.push(inference.ts);
+        scratch.clear();
+        for tag in &inference.tags {
+            let code = self.tag_names.code(tag);
+            scratch.push(code);
+        }
+        let code = self.tag_set(scratch);
+        self.tags.push(code);
+        self.projects
+            .push(self.project_names.code(&inference.project));
+        let mut values = inference.values.into_iter();
+        for column in &mut self.columns {
+            column.push(values.next().flatten());
+        }
+    }
+
+    /// The code of a tag set (of tag name codes), added if new.
+    pub(crate) fn tag_set(&mut self, set: &[u32]) -> u32 {
+        if let Some(&code) = self.tag_set_codes.get(set) {
+            return code;
+        }
+        let code = self.tag_sets.len() as u32;
+        let set: Box<[u32]> = set.into();
+        self.tag_sets.push(set.clone());
+        self.tag_set_codes.insert(set, code);
+        code
+    }
+
+    /// How many inferences.
+    pub(crate) fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// The id of inference `row`.
+    pub(crate) fn id(&self, row: usize) -> &str {
+        self.ids.get(row)
+    }
+
+    /// The tags of inference `row`.
+    pub(crate) fn tags(&self, row: usize) -> impl Iterator<Item = &str> {
+        self.tag_sets[self.tags[row] as usize]
+            .iter()
+            .filter_map(|&code| self.tag_names.get(code))
+    }
+
+    /// The project of inference `row`.
+    pub(crate) fn project(&self, row: usize) -> &str {
+        self.project_names.get(self.projects[row]).unwrap_or("")
+    }
+
+    fn column(&self, slot: usize) -> &ColumnData {
+        self.columns.get(slot).unwrap_or(&ColumnData::Absent)
+    }
+
+    /// The value of row column `slot` at `row`.
+    pub(crate) fn cell(&self, slot: usize, row: usize) -> Cell {
+        self.column(slot).cell(row)
+    }
+
+    /// The value of row column `slot` at `row`.
+    pub(crate) fn value(&self, slot: usize, row: usize) -> Option<Value> {
+        self.column(slot).value(row)
+    }
+
+    /// The value of a float or int row column at `row`, as a double.
+    pub(crate) fn number(&self, slot: usize, row: usize) -> Option<f64> {
+        self.column(slot).number(row)
+    }
+
+    /// The rows with a time in `[start, end)` and, if given, the tag.
+    pub(crate) fn select(&self, start: i64, end: i64, tag: Option<&str>) -> Vec<usize> {
+        let tag = match tag {
+            Some(tag) => match self.tag_names.lookup(tag) {
+                Some(code) => Some(code),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        (0..self.ts.len())
+            .filter(|&row| {
+                let ts = self.ts[row];
+                ts >= start
+                    && ts < end
+                    && tag.is_none_or(|tag| self.tag_sets[self.tags[row] as usize].contains(&tag))
+            })
+            .collect()
+    }
+
+    /// The content hash of inference `row` ([`content_hash`]).
+    pub(crate) fn content_hash(&self, key: Key, row: usize) -> u64 {
+        content_hash(
+            key,
+            self.ts[row],
+            self.project(row),
+            self.tags(row),
+            (0..self.columns.len()).map(|slot| self.value(slot, row)),
+        )
+    }
+}
+
+/// Label records, column by column: the head's, or a sealed part's read back.
+#[derive(Debug, Default)]
+pub(crate) struct Labels {
+    pub(crate) ids: Arena,
+    /// By label slot.
+    pub(crate) columns: Vec<ColumnData>,
+}
+
+impl Labels {
+    /// How many label records.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn column(&self, slot: usize) -> &ColumnData {
+        self.columns.get(slot).unwrap_or(&ColumnData::Absent)
+    }
+
+    fn set(&mut self, at: usize, values: Vec<Option<Value>>) {
+        let mut values = values.into_iter();
+        for column in &mut self.columns {
+            column.set(at, values.next().flatten());
+        }
+    }
+}
+
+/// The label records of every part and of the head, read for a query, by label number.
+pub(crate) struct LabelReader<'a> {
+    /// Each part's first label number and labels.
+    parts: Vec<(usize, Labels)>,
+    head_first: usize,
+    head: &'a Labels,
+}
+
+impl LabelReader<'_> {
+    fn find(&self, label: usize) -> (&Labels, usize) {
+        if label >= self.head_first {
+            return (self.head, label - self.head_first);
+        }
+        let i = self.parts.partition_point(|(first, _)| *first <= label) - 1;
+        let (first, labels) = &self.parts[i];
+        (labels, label - first)
+    }
+
+    pub(crate) fn cell(&self, slot: usize, label: usize) -> Cell {
+        let (labels, at) = self.find(label);
+        labels.column(slot).cell(at)
+    }
+
+    pub(crate) fn value(&self, slot: usize, label: usize) -> Option<Value> {
+        let (labels, at) = self.find(label);
+        labels.column(slot).value(at)
+    }
+
+    pub(crate) fn number(&self, slot: usize, label: usize) -> Option<f64> {
+        let (labels, at) = self.find(label);
+        labels.column(slot).number(at)
+    }
+}
+
+/// Which columns a read needs from sealed parts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Needs {
+    /// Ids, tags and projects, besides times.
+    pub(crate) text: bool,
+    /// Row slots to read; the others are [`ColumnData::Absent`].
+    pub(crate) slots: Vec<usize>,
+}
+
+/// Inferences of one part or of the head, as a read sees them.
+pub(crate) enum Chunk<'a> {
+    /// Read back from a part.
+    Part(Box<Rows>),
+    /// The head's, in place.
+    Head(&'a Rows),
+}
+
+impl std::ops::Deref for Chunk<'_> {
+    type Target = Rows;
+    fn deref(&self) -> &Rows {
+        match self {
+            Chunk::Part(rows) => rows,
+            Chunk::Head(rows) => rows,
+        }
+    }
 }
 
 /// A collection's inferences and labels.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Data {
-    ids: Ids,
-    ts: Vec<i64>,
-    /// Per inference, its tag set's code.
-    tags: Vec<u32>,
-    tag_sets: HashMap<Box<[u32]>, u32, foldhash::fast::RandomState>,
-    tag_set_values: Vec<Box<[u32]>>,
-    tag_names: Dict,
-    projects: Vec<u32>,
-    project_names: Dict,
-    columns: Vec<ColumnData>,
-    label_ids: Ids,
-    label_columns: Vec<ColumnData>,
-    /// Per inference, the label it joins with.
+    key: Key,
+    parts: Vec<Arc<Part>>,
+    sealed_rows: usize,
+    sealed_labels: usize,
+    /// Rows by id.
+    index: Index,
+    /// Label records by id: the table finds each id's latest.
+    label_index: Index,
+    /// Per row, the label record it joins with.
     row_label: Vec<u32>,
+    head: Rows,
+    head_labels: Labels,
     /// Room to build a tag set before looking it up.
     scratch: Vec<u32>,
     /// Labels whose inference has not come yet: while there are none (labels usually come
@@ -227,33 +537,142 @@ pub(crate) struct Data {
 
 impl Data {
     /// No events, with the columns of `schema`.
-    pub(crate) fn new(schema: &Schema) -> Data {
-        let mut data = Data::default();
+    pub(crate) fn new(schema: &Schema, key: Key) -> Data {
+        let mut data = Data {
+            key,
+            parts: Vec::new(),
+            sealed_rows: 0,
+            sealed_labels: 0,
+            index: Index::default(),
+            label_index: Index::default(),
+            row_label: Vec::new(),
+            head: Rows::default(),
+            head_labels: Labels::default(),
+            scratch: Vec::new(),
+            waiting_labels: 0,
+        };
         data.widen(schema);
         data
     }
 
+    /// The events of `parts` (in order, each starting where the one before ends), with the
+    /// columns of `schema`, as the head of nothing yet.
+    pub(crate) fn from_parts(
+        schema: &Schema,
+        key: Key,
+        parts: Vec<Arc<Part>>,
+    ) -> crate::Result<Data> {
+        let mut data = Data::new(schema, key);
+        for part in parts {
+            data.add_part(part)?;
+        }
+        Ok(data)
+    }
+
+    fn add_part(&mut self, part: Arc<Part>) -> crate::Result<()> {
+        for hash in part.hashes() {
+            self.index.insert(hash);
+        }
+        self.row_label.extend_from_slice(&part.row_label()?);
+        let label_row = part.label_row()?;
+        let first = self.sealed_labels;
+        for (l, hash) in part.label_hashes().into_iter().enumerate() {
+            let label = first + l;
+            let id = part.label_id(l);
+            let earlier = self
+                .label_index
+                .find(hash, |at| at < first && self.sealed_label_id(at) == id);
+            match earlier {
+                Some(old) => self.label_index.replace(hash, old),
+                None => self.label_index.insert(hash),
+            };
+            if let Some(slot) = self.row_label.get_mut(label_row[l] as usize) {
+                *slot = label as u32;
+            }
+        }
+        self.sealed_rows += part.rows();
+        self.sealed_labels += part.labels();
+        self.waiting_labels = part.waiting();
+        self.parts.push(part);
+        Ok(())
+    }
+
+    /// The part holding sealed row `row`, and the row's place in it.
+    fn part_of_row(&self, row: usize) -> (&Part, usize) {
+        let i = self.parts.partition_point(|p| p.first_row() <= row) - 1;
+        let part = &self.parts[i];
+        (part, row - part.first_row())
+    }
+
+    fn part_of_label(&self, label: usize) -> (&Part, usize) {
+        let i = self.parts.partition_point(|p| p.first_label() <= label) - 1;
+        let part = &self.parts[i];
+        (part, label - part.first_label())
+    }
+
+    fn sealed_label_id(&self, label: usize) -> &[u8] {
+        let (part, at) = self.part_of_label(label);
+        part.label_id(at)
+    }
+
+    fn row_id_is(&self, row: usize, id: &str) -> bool {
+        if row < self.sealed_rows {
+            let (part, at) = self.part_of_row(row);
+            part.id(at) == id.as_bytes()
+        } else {
+            self.head.id(row - self.sealed_rows) == id
+        }
+    }
+
+    fn label_id_is(&self, label: usize, id: &str) -> bool {
+        if label < self.sealed_labels {
+            self.sealed_label_id(label) == id.as_bytes()
+        } else {
+            self.head_labels.ids.get(label - self.sealed_labels) == id
+        }
+    }
+
+    /// The sealed parts.
+    #[cfg(test)]
+    pub(crate) fn parts(&self) -> &[Arc<Part>] {
+        &self.parts
+    }
+
+    /// The hash key of this collection's ids.
+    #[cfg(test)]
+    pub(crate) fn key(&self) -> Key {
+        self.key
+    }
+
     /// Adds empty columns for the slots of `schema` not held yet.
     pub(crate) fn widen(&mut self, schema: &Schema) {
-        let rows = self.ts.len();
-        for column in &schema.row_columns[self.columns.len()..] {
-            self.columns.push(ColumnData::new(column.column_type, rows));
+        let rows = self.head.len();
+        for column in &schema.row_columns[self.head.columns.len()..] {
+            self.head
+                .columns
+                .push(ColumnData::new(column.column_type, rows));
         }
-        let labels = self.label_ids.len();
-        for column in &schema.label_columns[self.label_columns.len()..] {
-            self.label_columns
+        let labels = self.head_labels.len();
+        for column in &schema.label_columns[self.head_labels.columns.len()..] {
+            self.head_labels
+                .columns
                 .push(ColumnData::new(column.column_type, labels));
         }
     }
 
     /// How many inferences.
     pub(crate) fn inferences(&self) -> usize {
-        self.ts.len()
+        self.index.len()
     }
 
     /// How many ids have a label.
     pub(crate) fn labels(&self) -> usize {
-        self.label_ids.len()
+        self.label_index.entries()
+    }
+
+    /// How many events the head holds (inferences and label records).
+    pub(crate) fn head_events(&self) -> usize {
+        self.head.len() + self.head_labels.len()
     }
 
     /// Applies an accepted entry.
@@ -265,125 +684,90 @@ impl Data {
     }
 
     fn apply_inference(&mut self, inference: Inference) {
-        let (row, added) = self.ids.find_or_push(&inference.id);
-        if !added {
+        let hash = id_hash(self.key, inference.id.as_bytes());
+        if self
+            .index
+            .find(hash, |row| self.row_id_is(row, &inference.id))
+            .is_some()
+        {
             // Checked before logging; a log written without that check reads as the first
             // inference winning.
             return;
         }
-        debug_assert_eq!(row, self.ts.len());
+        let row = self.index.insert(hash);
+        debug_assert_eq!(row, self.sealed_rows + self.head.len());
         let label = match self.waiting_labels {
             0 => None,
-            _ => self.label_ids.find(&inference.id),
+            _ => self
+                .label_index
+                .find(hash, |l| self.label_id_is(l, &inference.id)),
         };
         if label.is_some() {
             self.waiting_labels -= 1;
         }
         self.row_label.push(label.map_or(NONE, |at| at as u32));
-        self.ts.push(inference.ts);
-        self.scratch.clear();
-        for tag in &inference.tags {
-            let code = self.tag_names.code(tag);
-            self.scratch.push(code);
-        }
-        let code = match self.tag_sets.get(self.scratch.as_slice()) {
-            Some(&code) => code,
-            None => {
-                let code = self.tag_set_values.len() as u32;
-                let set: Box<[u32]> = self.scratch.as_slice().into();
-                self.tag_set_values.push(set.clone());
-                self.tag_sets.insert(set, code);
-                code
-            }
-        };
-        self.tags.push(code);
-        self.projects
-            .push(self.project_names.code(&inference.project));
-        let mut values = inference.values.into_iter();
-        for column in &mut self.columns {
-            column.push(values.next().flatten());
-        }
+        self.head.push(inference, &mut self.scratch);
     }
 
     fn apply_label(&mut self, label: Label) {
-        let (at, added) = self.label_ids.find_or_push(&label.id);
-        // A later label for the same id replaces the earlier one.
-        if added {
-            for column in &mut self.label_columns {
-                column.push(None);
-            }
-            match self.ids.find(&label.id) {
-                Some(row) => self.row_label[row] = at as u32,
-                None => self.waiting_labels += 1,
-            }
+        let hash = id_hash(self.key, label.id.as_bytes());
+        let earlier = self
+            .label_index
+            .find(hash, |l| self.label_id_is(l, &label.id));
+        // A later label for the same id replaces the earlier one: in place in the head, as a
+        // new record for a sealed one.
+        if let Some(at) = earlier
+            && at >= self.sealed_labels
+        {
+            self.head_labels.set(at - self.sealed_labels, label.values);
+            return;
         }
-        let mut values = label.values.into_iter();
-        for column in &mut self.label_columns {
-            column.set(at, values.next().flatten());
+        let at = match earlier {
+            Some(old) => self.label_index.replace(hash, old),
+            None => self.label_index.insert(hash),
+        };
+        debug_assert_eq!(at, self.sealed_labels + self.head_labels.len());
+        self.head_labels.ids.push(&label.id);
+        for column in &mut self.head_labels.columns {
+            column.push(None);
+        }
+        self.head_labels.set(at - self.sealed_labels, label.values);
+        match self.index.find(hash, |row| self.row_id_is(row, &label.id)) {
+            Some(row) => self.row_label[row] = at as u32,
+            None if earlier.is_none() => self.waiting_labels += 1,
+            None => {}
         }
     }
 
     /// The inference with this id.
     pub(crate) fn find(&self, id: &str) -> Option<usize> {
-        self.ids.find(id)
+        let hash = id_hash(self.key, id.as_bytes());
+        self.index.find(hash, |row| self.row_id_is(row, id))
     }
 
     /// Whether the stored inference at `row` is `inference`.
     pub(crate) fn same(&self, row: usize, inference: &Inference) -> bool {
-        self.ts[row] == inference.ts
-            && self.project(row) == inference.project
-            && self.tags(row).eq(inference.tags.iter().map(String::as_str))
-            && self.columns.iter().enumerate().all(|(slot, column)| {
+        if row < self.sealed_rows {
+            let (part, at) = self.part_of_row(row);
+            let hash = content_hash(
+                self.key,
+                inference.ts,
+                &inference.project,
+                inference.tags.iter().map(String::as_str),
+                inference.values.iter().cloned(),
+            );
+            return part.content(at) == hash;
+        }
+        let (head, row) = (&self.head, row - self.sealed_rows);
+        head.ts[row] == inference.ts
+            && head.project(row) == inference.project
+            && head.tags(row).eq(inference.tags.iter().map(String::as_str))
+            && head.columns.iter().enumerate().all(|(slot, column)| {
                 column.equals(row, inference.values.get(slot).and_then(|v| v.as_ref()))
             })
     }
 
-    /// The rows with a time in `[start, end)` and, if given, the tag, by time then arrival.
-    pub(crate) fn select(&self, start: i64, end: i64, tag: Option<&str>) -> Vec<usize> {
-        let tag = match tag {
-            Some(tag) => match self.tag_names.codes.get(tag) {
-                Some(&code) => Some(code),
-                None => return Vec::new(),
-            },
-            None => None,
-        };
-        let mut rows: Vec<usize> = (0..self.ts.len())
-            .filter(|&row| {
-                let ts = self.ts[row];
-                ts >= start
-                    && ts < end
-                    && tag.is_none_or(|tag| {
-                        self.tag_set_values[self.tags[row] as usize].contains(&tag)
-                    })
-            })
-            .collect();
-        rows.sort_by_key(|&row| self.ts[row]);
-        rows
-    }
-
-    /// Every inference's time, by row.
-    pub(crate) fn times(&self) -> &[i64] {
-        &self.ts
-    }
-
-    /// The id of inference `row`.
-    pub(crate) fn id(&self, row: usize) -> &str {
-        self.ids.get(row)
-    }
-
-    /// The tags of inference `row`.
-    pub(crate) fn tags(&self, row: usize) -> impl Iterator<Item = &str> {
-        self.tag_set_values[self.tags[row] as usize]
-            .iter()
-            .filter_map(|&code| self.tag_names.get(code))
-    }
-
-    /// The project of inference `row`.
-    pub(crate) fn project(&self, row: usize) -> &str {
-        self.project_names.get(self.projects[row]).unwrap_or("")
-    }
-
-    /// The label inference `row` joins with.
+    /// The label record inference `row` joins with.
     pub(crate) fn label_of(&self, row: usize) -> Option<usize> {
         match self.row_label[row] {
             NONE => None,
@@ -391,27 +775,88 @@ impl Data {
         }
     }
 
-    fn column(&self, side: Side, slot: usize) -> &ColumnData {
-        match side {
-            Side::Row => &self.columns[slot],
-            Side::Label => &self.label_columns[slot],
+    /// The parts and the head, each with its first row, for a read needing `needs` (the head
+    /// always has everything). Parts whose times all fall outside `[start, end)` are skipped.
+    pub(crate) fn chunks(
+        &self,
+        needs: &Needs,
+        start: i64,
+        end: i64,
+    ) -> impl Iterator<Item = crate::Result<(usize, Chunk<'_>)>> {
+        let parts = self
+            .parts
+            .iter()
+            .filter(move |p| p.overlaps(start, end))
+            .map(move |p| Ok((p.first_row(), Chunk::Part(Box::new(p.read_rows(needs)?)))));
+        parts.chain(std::iter::once(Ok((
+            self.sealed_rows,
+            Chunk::Head(&self.head),
+        ))))
+    }
+
+    /// Every label record's columns in `slots` (others empty), for a read.
+    pub(crate) fn label_reader(&self, slots: &[usize]) -> crate::Result<LabelReader<'_>> {
+        let parts = self
+            .parts
+            .iter()
+            .map(|p| Ok((p.first_label(), p.read_labels(slots)?)))
+            .collect::<crate::Result<_>>()?;
+        Ok(LabelReader {
+            parts,
+            head_first: self.sealed_labels,
+            head: &self.head_labels,
+        })
+    }
+
+    /// What a part of the head needs besides its columns: the first row and label, each
+    /// row's hashes and label, each label's row, and the labels still waiting.
+    pub(crate) fn seal_input(&self) -> SealInput<'_> {
+        let label_row = (0..self.head_labels.len())
+            .map(|l| {
+                let id = self.head_labels.ids.get(l);
+                let hash = self.label_index.hashes(self.sealed_labels)[l];
+                self.index
+                    .find(hash, |row| self.row_id_is(row, id))
+                    .map_or(NONE, |row| row as u32)
+            })
+            .collect();
+        SealInput {
+            key: self.key,
+            first_row: self.sealed_rows,
+            first_label: self.sealed_labels,
+            rows: &self.head,
+            labels: &self.head_labels,
+            hashes: self.index.hashes(self.sealed_rows),
+            label_hashes: self.label_index.hashes(self.sealed_labels),
+            row_label: &self.row_label[self.sealed_rows..],
+            label_row,
+            waiting: self.waiting_labels,
         }
     }
 
-    /// The value of a column at `at` (an inference's row, or a label's position).
-    pub(crate) fn cell(&self, side: Side, slot: usize, at: usize) -> Cell {
-        self.column(side, slot).cell(at)
+    /// Replaces the head by `part`, written from [`Data::seal_input`] since.
+    pub(crate) fn sealed(&mut self, part: Arc<Part>, schema: &Schema) {
+        self.sealed_rows += part.rows();
+        self.sealed_labels += part.labels();
+        self.parts.push(part);
+        self.head = Rows::default();
+        self.head_labels = Labels::default();
+        self.widen(schema);
     }
+}
 
-    /// The value of a column at `at`.
-    pub(crate) fn value(&self, side: Side, slot: usize, at: usize) -> Option<Value> {
-        self.column(side, slot).value(at)
-    }
-
-    /// The value of a float or int column at `at`, as a double.
-    pub(crate) fn number(&self, side: Side, slot: usize, at: usize) -> Option<f64> {
-        self.column(side, slot).number(at)
-    }
+/// The head's events and what a part records with them.
+pub(crate) struct SealInput<'a> {
+    pub(crate) key: Key,
+    pub(crate) first_row: usize,
+    pub(crate) first_label: usize,
+    pub(crate) rows: &'a Rows,
+    pub(crate) labels: &'a Labels,
+    pub(crate) hashes: &'a [u64],
+    pub(crate) label_hashes: &'a [u64],
+    pub(crate) row_label: &'a [u32],
+    pub(crate) label_row: Vec<u32>,
+    pub(crate) waiting: usize,
 }
 
 #[cfg(test)]
@@ -452,9 +897,14 @@ mod tests {
         })
     }
 
+    fn joined(data: &Data, row: usize) -> Option<Cell> {
+        let labels = data.label_reader(&[0]).unwrap();
+        data.label_of(row).map(|at| labels.cell(0, at))
+    }
+
     #[test]
     fn ids_are_found_and_labels_join_whichever_comes_first() {
-        let mut data = Data::new(&schema());
+        let mut data = Data::new(&schema(), random_key());
         data.apply(label("id7", 1));
         for i in 0..10_000 {
             data.apply(inference(&format!("id{i}"), i, &["a", "b"]));
@@ -465,25 +915,28 @@ mod tests {
         assert_eq!(data.labels(), 2);
         for i in [0, 7, 9, 4_321, 9_999] {
             let row = data.find(&format!("id{i}")).unwrap();
-            assert_eq!(data.id(row), format!("id{i}"));
-            assert_eq!(data.times()[row], i as i64);
+            assert_eq!(data.head.id(row), format!("id{i}"));
+            assert_eq!(data.head.ts[row], i as i64);
         }
         assert_eq!(data.find("id10000"), None);
-        let joined = |i: usize| data.label_of(i).map(|at| data.cell(Side::Label, 0, at));
         assert_eq!(
-            joined(7),
+            joined(&data, 7),
             Some(Cell::Int(1)),
             "a label before its inference"
         );
-        assert_eq!(joined(9), Some(Cell::Int(2)), "the latest label wins");
-        assert_eq!(joined(8), None);
-        assert_eq!(data.tags(3).collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(data.cell(Side::Row, 1, 3), Cell::String("cat".into()));
+        assert_eq!(
+            joined(&data, 9),
+            Some(Cell::Int(2)),
+            "the latest label wins"
+        );
+        assert_eq!(joined(&data, 8), None);
+        assert_eq!(data.head.tags(3).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(data.head.cell(1, 3), Cell::String("cat".into()));
     }
 
     #[test]
     fn an_inference_equals_itself_only_and_tags_select_rows() {
-        let mut data = Data::new(&schema());
+        let mut data = Data::new(&schema(), random_key());
         data.apply(inference("a", 2, &["x"]));
         data.apply(inference("b", 1, &["y"]));
         data.apply(inference("c", 3, &["x", "y"]));
@@ -495,9 +948,23 @@ mod tests {
             unreachable!()
         };
         assert!(!data.same(0, &moved));
-        assert_eq!(data.select(i64::MIN, i64::MAX, None), [1, 0, 2], "by time");
-        assert_eq!(data.select(i64::MIN, i64::MAX, Some("x")), [0, 2]);
-        assert_eq!(data.select(2, 3, Some("x")), [0]);
-        assert!(data.select(i64::MIN, i64::MAX, Some("z")).is_empty());
+        let head = &data.head;
+        assert_eq!(head.select(i64::MIN, i64::MAX, None), [0, 1, 2]);
+        assert_eq!(head.select(i64::MIN, i64::MAX, Some("x")), [0, 2]);
+        assert_eq!(head.select(2, 3, Some("x")), [0]);
+        assert!(head.select(i64::MIN, i64::MAX, Some("z")).is_empty());
+        // The content hash of a stored row is the hash of the inference it was.
+        let key = data.key();
+        assert_eq!(
+            head.content_hash(key, 0),
+            content_hash(
+                key,
+                a.ts,
+                &a.project,
+                a.tags.iter().map(String::as_str),
+                a.values.iter().cloned()
+            )
+        );
+        assert_ne!(head.content_hash(key, 0), head.content_hash(key, 2));
     }
 }

@@ -21,6 +21,10 @@ pub struct Limits {
     pub max_tags: usize,
     /// How far in the future an inference's time may be, in nanoseconds.
     pub future_margin: i64,
+    /// How many events (inferences and label records) a collection holds in memory before
+    /// they are sealed into a compressed part on disk (at most [`crate::part::MAX_PART_EVENTS`]
+    /// less 1000).
+    pub part_events: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +32,7 @@ impl Default for Limits {
         Limits {
             max_tags: 10,
             future_margin: 86_400 * 1_000_000_000,
+            part_events: 1_000_000,
         }
     }
 }

@@ -6,6 +6,8 @@
 //! - [`request`]: the pure decoder of an ingest request, one pass over the body.
 //! - [`event`]: the check of each event against a schema, with TruEra's error types.
 //! - [`log`]: each collection's event log, where accepted events are fsynced before the answer.
+//! - [`part`]: sealed parts, where the events of the log are kept column by column, compressed,
+//!   with the hashes the id index loads from.
 //! - [`series`]: numeric and bool inputs and predictions as time series of the store.
 //! - [`store`]: the collections of a data directory: ingest (all-or-nothing per event,
 //!   duplicate ids refused, identical resends accepted as no-ops), the id index and the label
@@ -16,6 +18,7 @@
 mod columns;
 pub mod event;
 pub mod log;
+pub mod part;
 pub mod request;
 pub mod schema;
 pub mod series;

@@ -1,7 +1,8 @@
 //! A collection's event log (`events.log`): where accepted events become durable before the
 //! answer. `docs/format/collections.md` draws it byte by byte.
 //!
-//! A 16-byte header (`SEXTEVT\0`, version, reserved), then one record per ingest request:
+//! A 24-byte header (`SEXTEVT\0`, version, reserved, the cursor before its first record), then
+//! one record per ingest request:
 //! payload length (u32 LE), CRC-32 of the payload (u32 LE), the payload (the request's
 //! accepted entries, postcard-encoded). Appends are written and `fdatasync`ed before they
 //! return. On open, a torn last record (short, or its CRC wrong, with nothing after it) was
@@ -16,8 +17,10 @@ use crate::event::Entry;
 use crate::{Error, Result};
 
 const MAGIC: [u8; 8] = *b"SEXTEVT\0";
-const VERSION: u32 = 1;
-const HEADER_LEN: usize = 16;
+const VERSION: u32 = 2;
+const HEADER_LEN: usize = 24;
+/// Version 1 had no base cursor (it was 0): a 16-byte header.
+const V1_HEADER_LEN: usize = 16;
 const FRAME_LEN: usize = 8;
 /// The largest record accepted on replay: a request of 1000 events is far below it.
 const MAX_RECORD: usize = 256 << 20;
@@ -27,6 +30,8 @@ const MAX_RECORD: usize = 256 << 20;
 pub struct Log {
     path: PathBuf,
     file: File,
+    /// The cursor before its first record: how many records earlier logs held.
+    base: u64,
     /// Records appended or replayed.
     records: u64,
     /// Where each record starts in the file.
@@ -38,8 +43,9 @@ pub struct Log {
 }
 
 impl Log {
-    /// Creates an empty log at `path` (synced, with its directory).
-    pub fn create(path: &Path) -> Result<Log> {
+    /// Creates an empty log at `path` whose first record will have cursor `base + 1` (synced;
+    /// the caller syncs the directory).
+    pub fn create(path: &Path, base: u64) -> Result<Log> {
         let mut file = OpenOptions::new()
             .create_new(true)
             .read(true)
@@ -49,11 +55,13 @@ impl Log {
         let mut header = [0u8; HEADER_LEN];
         header[..8].copy_from_slice(&MAGIC);
         header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        header[16..24].copy_from_slice(&base.to_le_bytes());
         file.write_all(&header).map_err(Error::io("write", path))?;
         file.sync_all().map_err(Error::io("sync", path))?;
         Ok(Log {
             path: path.to_owned(),
             file,
+            base,
             records: 0,
             offsets: Vec::new(),
             len: HEADER_LEN as u64,
@@ -61,8 +69,8 @@ impl Log {
         })
     }
 
-    /// Opens the log at `path`, handing every record's entries to `apply` in order.
-    pub fn open(path: &Path, mut apply: impl FnMut(Vec<Entry>)) -> Result<Log> {
+    /// Opens the log at `path`, handing every record's cursor and entries to `apply` in order.
+    pub fn open(path: &Path, mut apply: impl FnMut(u64, Vec<Entry>)) -> Result<Log> {
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -76,17 +84,27 @@ impl Log {
             offset: offset as u64,
             detail,
         };
-        if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
+        if bytes.len() < V1_HEADER_LEN || bytes[..8] != MAGIC {
             return Err(corrupt(0, "not an event log (bad header)".to_owned()));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != VERSION {
-            return Err(corrupt(
-                8,
-                format!("event log version {version}; this build reads version {VERSION}"),
-            ));
-        }
-        let mut offset = HEADER_LEN;
+        let (header_len, base) = match version {
+            1 => (V1_HEADER_LEN, 0),
+            VERSION if bytes.len() >= HEADER_LEN => (
+                HEADER_LEN,
+                u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")),
+            ),
+            VERSION => return Err(corrupt(0, "a short header".to_owned())),
+            _ => {
+                return Err(corrupt(
+                    8,
+                    format!(
+                        "event log version {version}; this build reads versions 1 and {VERSION}"
+                    ),
+                ));
+            }
+        };
+        let mut offset = header_len;
         let mut records = 0;
         let mut offsets = Vec::new();
         while offset < bytes.len() {
@@ -142,8 +160,8 @@ impl Log {
                 }
                 Err(e) => return Err(corrupt(start, format!("undecodable record: {e}"))),
             };
-            apply(entries);
             records += 1;
+            apply(base + records, entries);
             offsets.push(offset as u64);
             offset = end;
         }
@@ -155,6 +173,7 @@ impl Log {
         Ok(Log {
             path: path.to_owned(),
             file,
+            base,
             records,
             offsets,
             len: offset as u64,
@@ -215,6 +234,16 @@ impl Log {
     /// How many records the log holds.
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// The cursor before its first record.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// The cursor of its last record (its base if it has none).
+    pub fn cursor(&self) -> u64 {
+        self.base + self.records
     }
 
     /// Where each record starts in the file, in order.
@@ -287,7 +316,7 @@ mod tests {
     fn records_are_read_back_by_offset_while_the_log_is_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.log");
-        let mut log = Log::create(&path).unwrap();
+        let mut log = Log::create(&path, 0).unwrap();
         for id in ["a", "b", "c"] {
             log.append(&[label(id)]).unwrap();
         }
@@ -305,7 +334,7 @@ mod tests {
     fn records_replay_in_order_and_a_torn_tail_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.log");
-        let mut log = Log::create(&path).unwrap();
+        let mut log = Log::create(&path, 0).unwrap();
         log.append(&[label("a"), label("b")]).unwrap();
         let first_end = std::fs::metadata(&path).unwrap().len() as usize;
         log.append(&[label("c")]).unwrap();
@@ -315,7 +344,7 @@ mod tests {
         for cut in (first_end + 1)..full.len() {
             std::fs::write(&path, &full[..cut]).unwrap();
             let mut seen = Vec::new();
-            let log = Log::open(&path, |e| seen.extend(e)).unwrap();
+            let log = Log::open(&path, |_, e| seen.extend(e)).unwrap();
             assert_eq!(seen, [label("a"), label("b")], "cut at {cut}");
             assert_eq!(log.records(), 1);
             assert_eq!(log.offsets(), [HEADER_LEN as u64]);
@@ -326,17 +355,45 @@ mod tests {
         zeros.extend_from_slice(&[0; 24]);
         std::fs::write(&path, &zeros).unwrap();
         let mut seen = Vec::new();
-        Log::open(&path, |e| seen.extend(e)).unwrap();
+        Log::open(&path, |_, e| seen.extend(e)).unwrap();
         assert_eq!(seen.len(), 3);
         assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, full.len());
         // A flipped byte in the first record, with a good one after it, is damage.
         let mut damaged = full.clone();
         damaged[HEADER_LEN + FRAME_LEN + 1] ^= 0xff;
         std::fs::write(&path, &damaged).unwrap();
-        let err = Log::open(&path, |_| {}).unwrap_err().to_string();
+        let err = Log::open(&path, |_, _| {}).unwrap_err().to_string();
         assert!(
-            err.contains("byte 16") && err.contains("CRC mismatch"),
+            err.contains("byte 24") && err.contains("CRC mismatch"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_version_1_log_reads_with_cursors_from_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.log");
+        let mut log = Log::create(&path, 0).unwrap();
+        log.append(&[label("a")]).unwrap();
+        log.append(&[label("b")]).unwrap();
+        drop(log);
+        // The same records behind version 1's 16-byte header, which had no base cursor.
+        let bytes = std::fs::read(&path).unwrap();
+        let mut v1 = bytes[..V1_HEADER_LEN].to_vec();
+        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&bytes[HEADER_LEN..]);
+        std::fs::write(&path, &v1).unwrap();
+        let mut seen = Vec::new();
+        let log = Log::open(&path, |cursor, e| seen.push((cursor, e))).unwrap();
+        assert_eq!(seen, [(1, vec![label("a")]), (2, vec![label("b")])]);
+        assert_eq!((log.base(), log.cursor()), (0, 2));
+        // A log started after a seal numbers its records on from its base.
+        let later = dir.path().join("later.log");
+        let mut log = Log::create(&later, 40).unwrap();
+        log.append(&[label("c")]).unwrap();
+        drop(log);
+        let mut seen = Vec::new();
+        Log::open(&later, |cursor, _| seen.push(cursor)).unwrap();
+        assert_eq!(seen, [41]);
     }
 }

@@ -23,14 +23,18 @@ use sextant_api::collections::{
 use sextant_api::live::{EventKind, LiveEvent, LiveValue};
 use sextant_model::OrgId;
 
-use crate::columns::{Data, Side};
-use crate::event::{self, Entry, ErrorType, EventError, Limits, Request};
+use crate::columns::{Data, Needs, random_key};
+use crate::event::{self, Entry, ErrorType, EventError, Limits, MAX_EVENTS, Request};
 use crate::log::{Log, read_records};
+use crate::part::{self, Part};
 use crate::schema::{Schema, StoredSchema, check_collection_name};
 use crate::{Error, Result};
 
 const SCHEMA_FILE: &str = "schema.json";
 const LOG_FILE: &str = "events.log";
+/// The log of the events sealed last, kept for subscribers resuming from a cursor in it.
+const PREV_LOG_FILE: &str = "events.1.log";
+const PARTS_DIR: &str = "parts";
 
 /// Every collection of every organization under one directory.
 #[derive(Debug)]
@@ -119,7 +123,7 @@ impl Collections {
         if new_org {
             sync_dir(&self.root)?;
         }
-        let log = Log::create(&dir.join(LOG_FILE))?;
+        let log = Log::create(&dir.join(LOG_FILE), 0)?;
         // The schema is written last: a directory without it is not a collection.
         write_schema(&dir, name, &schema)?;
         sync_dir(&org_dir)?;
@@ -128,11 +132,11 @@ impl Collections {
             dir,
             state: RwLock::new(State {
                 schema: Arc::new(schema.clone()),
-                data: Data::new(&schema),
+                data: Data::new(&schema, random_key()),
             }),
-            published: Mutex::new(Published::of(&log)),
+            published: Mutex::new(Published::of(&log, None)),
             changed: Condvar::new(),
-            log: Mutex::new(log),
+            log: Mutex::new(Writer::new(log, 1)),
             deleted: Default::default(),
         });
         self.map.write().insert(key, collection.clone());
@@ -200,7 +204,7 @@ pub struct Collection {
     dir: PathBuf,
     state: RwLock<State>,
     /// The log; whoever holds it is the one writer.
-    log: Mutex<Log>,
+    log: Mutex<Writer>,
     /// Set, under the log, when the collection is deleted.
     deleted: std::sync::atomic::AtomicBool,
     /// The log's records as subscribers see them: changed with the in-memory state, under
@@ -210,19 +214,68 @@ pub struct Collection {
     changed: Condvar,
 }
 
-/// Where each published record starts in the log, and where the last ends.
+/// The log and what sealing needs.
+#[derive(Debug)]
+struct Writer {
+    log: Log,
+    /// The sequence number of the next part.
+    next_part: u64,
+    /// The head's size at which to seal next (put off after a failed seal).
+    seal_at: Option<usize>,
+    /// Why appends are refused until a restart: a log that could not be rotated.
+    broken: Option<String>,
+}
+
+impl Writer {
+    fn new(log: Log, next_part: u64) -> Writer {
+        Writer {
+            log,
+            next_part,
+            seal_at: None,
+            broken: None,
+        }
+    }
+}
+
+/// The published records of the log and of the one before it, for subscribers.
 #[derive(Debug)]
 struct Published {
+    /// The cursor before the current log's first record.
+    base: u64,
+    current: Segment,
+    prev: Option<Segment>,
+}
+
+/// Where each record of a log starts, and where the last ends.
+#[derive(Debug)]
+struct Segment {
+    base: u64,
     offsets: Vec<u64>,
     end: u64,
 }
 
-impl Published {
-    fn of(log: &Log) -> Published {
-        Published {
+impl Segment {
+    fn of(log: &Log) -> Segment {
+        Segment {
+            base: log.base(),
             offsets: log.offsets().to_vec(),
             end: log.len(),
         }
+    }
+}
+
+impl Published {
+    fn of(log: &Log, prev: Option<Segment>) -> Published {
+        Published {
+            base: log.base(),
+            current: Segment::of(log),
+            prev,
+        }
+    }
+
+    /// The cursor of the newest record.
+    fn cursor(&self) -> u64 {
+        self.base + self.current.offsets.len() as u64
     }
 }
 
@@ -248,12 +301,42 @@ impl Collection {
             detail: e.to_string(),
         })?;
         let schema = Schema::from_stored(&file.schema);
-        let mut data = Data::new(&schema);
-        let log = Log::open(&dir.join(LOG_FILE), |entries| {
-            for entry in entries {
-                data.apply(entry);
-            }
-        })?;
+        let (parts, next_part) = open_parts(&dir.join(PARTS_DIR))?;
+        let key = parts.first().map_or_else(random_key, |p| p.key());
+        let sealed = parts.last().map_or(0, |p| p.cursor());
+        let mut data = Data::from_parts(&schema, key, parts)?;
+        let log_path = dir.join(LOG_FILE);
+        let log = if log_path.exists() {
+            Log::open(&log_path, |cursor, entries| {
+                // Records already in parts (a crash after a seal, before the log was rotated).
+                if cursor > sealed {
+                    for entry in entries {
+                        data.apply(entry);
+                    }
+                }
+            })?
+        } else {
+            // A crash after the log was moved aside and before the next was made.
+            let log = Log::create(&log_path, sealed)?;
+            sync_dir(dir)?;
+            log
+        };
+        if log.cursor() < sealed || log.base() > sealed {
+            return Err(Error::Corrupt {
+                path: log_path,
+                offset: 0,
+                detail: format!(
+                    "the log holds records {} to {}, but the parts end at record {sealed}",
+                    log.base() + 1,
+                    log.cursor()
+                ),
+            });
+        }
+        let prev_path = dir.join(PREV_LOG_FILE);
+        let prev = match prev_path.exists() {
+            true => Some(Segment::of(&Log::open(&prev_path, |_, _| {})?)),
+            false => None,
+        };
         Ok(Collection {
             name: file.name,
             dir: dir.to_owned(),
@@ -261,9 +344,9 @@ impl Collection {
                 schema: Arc::new(schema),
                 data,
             }),
-            published: Mutex::new(Published::of(&log)),
+            published: Mutex::new(Published::of(&log, prev)),
             changed: Condvar::new(),
-            log: Mutex::new(log),
+            log: Mutex::new(Writer::new(log, next_part)),
             deleted: Default::default(),
         })
     }
@@ -334,8 +417,16 @@ impl Collection {
         limits: Limits,
         before_log: impl FnOnce(&Schema, &[Entry]) -> std::result::Result<(), E>,
     ) -> std::result::Result<IngestResponse, E> {
-        let mut log = self.log.lock();
+        let mut writer = self.log.lock();
         self.check_not_deleted()?;
+        if let Some(why) = &writer.broken {
+            return Err(Error::Io {
+                what: "append to",
+                path: self.dir.join(LOG_FILE),
+                source: std::io::Error::other(why.clone()),
+            }
+            .into());
+        }
         let schema = self.schema();
         let mut refused: Vec<(usize, Vec<EventError>)> = Vec::new();
         let mut accepted: Vec<Entry> = Vec::new();
@@ -401,23 +492,94 @@ impl Collection {
         }
         if !accepted.is_empty() {
             before_log(&schema, &accepted)?;
-            log.append(&accepted)?;
+            writer.log.append(&accepted)?;
             let mut state = self.state.write();
             for entry in accepted {
                 state.data.apply(entry);
             }
             let mut published = self.published.lock();
-            published.offsets.extend(log.offsets().last());
-            published.end = log.len();
+            published
+                .current
+                .offsets
+                .extend(writer.log.offsets().last());
+            published.current.end = writer.log.len();
+            drop(published);
+            let head = state.data.head_events();
             drop(state);
             self.changed.notify_all();
+            let part_events = limits
+                .part_events
+                .clamp(1, part::MAX_PART_EVENTS - MAX_EVENTS);
+            if head >= writer.seal_at.unwrap_or(part_events) {
+                self.seal(&mut writer, part_events);
+            }
         }
         Ok(event::response(request.events.len(), &refused))
     }
 
     /// The cursor of the newest stored ingest request: how many requests stored events.
     pub fn cursor(&self) -> u64 {
-        self.published.lock().offsets.len() as u64
+        self.published.lock().cursor()
+    }
+
+    /// Seals the head into a part, then moves the log aside (kept for subscribers until the
+    /// next seal) and starts an empty one. A part that cannot be written is tried again
+    /// `part_events` later (the events stay in memory and in the log); a log that cannot be
+    /// moved aside stops appends until a restart, which finds the records in the part.
+    fn seal(&self, writer: &mut Writer, part_events: usize) {
+        let schema = self.schema();
+        let parts_dir = self.dir.join(PARTS_DIR);
+        let cursor = writer.log.cursor();
+        let written = (|| {
+            if !parts_dir.exists() {
+                fs::create_dir_all(&parts_dir).map_err(Error::io("create", &parts_dir))?;
+                sync_dir(&self.dir)?;
+            }
+            let state = self.state.read();
+            part::write(
+                &parts_dir,
+                writer.next_part,
+                &state.data.seal_input(),
+                &schema,
+                cursor,
+            )
+        })();
+        let part = match written {
+            Ok(part) => part,
+            Err(e) => {
+                let head = self.state.read().data.head_events();
+                tracing::warn!(collection = %self.name, error = %e, "cannot seal events into a part; they stay in memory and in the log");
+                writer.seal_at = Some(head + part_events);
+                return;
+            }
+        };
+        writer.next_part += 1;
+        writer.seal_at = None;
+        self.state.write().data.sealed(Arc::new(part), &schema);
+        // Under the lock readers of the log take, so that none reads a file moved under it.
+        let mut published = self.published.lock();
+        let (log_path, prev_path) = (self.dir.join(LOG_FILE), self.dir.join(PREV_LOG_FILE));
+        let rotated = fs::rename(&log_path, &prev_path)
+            .map_err(Error::io("move aside", &log_path))
+            .and_then(|()| {
+                let log = Log::create(&log_path, cursor)?;
+                sync_dir(&self.dir)?;
+                Ok(log)
+            });
+        match rotated {
+            Ok(log) => {
+                let old = std::mem::replace(&mut writer.log, log);
+                published.prev = Some(Segment::of(&old));
+                published.base = cursor;
+                published.current = Segment::of(&writer.log);
+            }
+            Err(e) => {
+                tracing::error!(collection = %self.name, error = %e, "cannot start a new event log after a seal; appends are refused until a restart");
+                writer.broken = Some(format!(
+                    "the event log could not be replaced after a seal ({e}); restart the server"
+                ));
+            }
+        }
     }
 
     /// Whether the collection was deleted.
@@ -429,74 +591,91 @@ impl Collection {
     /// deletion; returns the newest cursor.
     pub fn wait_after(&self, after: u64, timeout: std::time::Duration) -> u64 {
         let mut published = self.published.lock();
-        if published.offsets.len() as u64 <= after && !self.is_deleted() {
+        if published.cursor() <= after && !self.is_deleted() {
             self.changed.wait_for(&mut published, timeout);
         }
-        published.offsets.len() as u64
+        published.cursor()
     }
 
     /// The inferences from `since` on, oldest first, as events with the columns of the label
     /// each joins with; and the cursor they are as of. More than `limit` is an error.
     pub fn history(&self, since: i64, limit: usize) -> Result<(u64, Vec<LiveEvent>)> {
         let state = self.state.read();
-        let cursor = self.published.lock().offsets.len() as u64;
+        let cursor = self.published.lock().cursor();
         let (schema, data) = (&state.schema, &state.data);
-        let rows = data.select(since, i64::MAX, None);
-        if rows.len() > limit {
-            return Err(Error::Invalid(format!(
-                "{} inferences since the requested time, more than {limit}; start later",
-                rows.len()
-            )));
-        }
-        let events = rows
-            .into_iter()
-            .map(|row| {
+        let needs = Needs {
+            text: true,
+            slots: (0..schema.row_columns.len()).collect(),
+        };
+        let labels = data.label_reader(&(0..schema.label_columns.len()).collect::<Vec<_>>())?;
+        let mut events = Vec::new();
+        for chunk in data.chunks(&needs, since, i64::MAX) {
+            let (first, rows) = chunk?;
+            for row in rows.select(since, i64::MAX, None) {
+                if events.len() == limit {
+                    return Err(Error::Invalid(format!(
+                        "more than {limit} inferences since the requested time; start later"
+                    )));
+                }
                 let mut columns = BTreeMap::new();
                 for (slot, column) in schema.row_columns.iter().enumerate() {
-                    if let Some(v) = data.value(Side::Row, slot, row) {
+                    if let Some(v) = rows.value(slot, row) {
                         columns.insert(column.name.to_string(), live_value(v));
                     }
                 }
-                if let Some(at) = data.label_of(row) {
+                if let Some(at) = data.label_of(first + row) {
                     for (slot, column) in schema.label_columns.iter().enumerate() {
-                        if let Some(v) = data.value(Side::Label, slot, at) {
+                        if let Some(v) = labels.value(slot, at) {
                             columns.insert(column.name.to_string(), live_value(v));
                         }
                     }
                 }
-                LiveEvent {
-                    kind: EventKind::Inference,
-                    id: data.id(row).to_owned(),
-                    timestamp: Some(data.times()[row]),
-                    project: Some(data.project(row).to_owned()),
-                    tags: data.tags(row).map(str::to_owned).collect(),
-                    columns,
-                }
-            })
-            .collect();
-        Ok((cursor, events))
+                events.push((
+                    first + row,
+                    LiveEvent {
+                        kind: EventKind::Inference,
+                        id: rows.id(row).to_owned(),
+                        timestamp: Some(rows.ts[row]),
+                        project: Some(rows.project(row).to_owned()),
+                        tags: rows.tags(row).map(str::to_owned).collect(),
+                        columns,
+                    },
+                ));
+            }
+        }
+        events.sort_by_key(|(row, e)| (e.timestamp, *row));
+        Ok((cursor, events.into_iter().map(|(_, e)| e).collect()))
     }
 
     /// The events of the requests stored after cursor `after`, at most `max` requests, each
     /// request's with its cursor; read back from the log, so a cursor from before a restart
-    /// resumes exactly.
+    /// resumes exactly. The log of the events sealed last is kept too; a cursor older than
+    /// that is refused, naming the oldest that can be resumed from.
     pub fn events_after(&self, after: u64, max: usize) -> Result<Vec<(u64, Vec<LiveEvent>)>> {
-        let (from, to, first) = {
-            let published = self.published.lock();
-            let first = usize::try_from(after).unwrap_or(usize::MAX);
-            let Some(&from) = published.offsets.get(first) else {
-                return Ok(Vec::new());
-            };
-            let last = first.saturating_add(max).min(published.offsets.len());
-            let to = published
-                .offsets
-                .get(last)
-                .copied()
-                .unwrap_or(published.end);
-            (from, to, after)
+        // Held while reading, so that a seal cannot move the log underneath.
+        let published = self.published.lock();
+        let (segment, path) = if after >= published.base {
+            (&published.current, self.dir.join(LOG_FILE))
+        } else {
+            match &published.prev {
+                Some(prev) if after >= prev.base => (prev, self.dir.join(PREV_LOG_FILE)),
+                _ => {
+                    let oldest = published.prev.as_ref().map_or(published.base, |p| p.base);
+                    return Err(Error::Invalid(format!(
+                        "cursor {after} is older than the events kept for resuming (from cursor {oldest}); the events before are sealed into parts: subscribe with `since` instead"
+                    )));
+                }
+            }
         };
+        let first = usize::try_from(after - segment.base).unwrap_or(usize::MAX);
+        let Some(&from) = segment.offsets.get(first) else {
+            return Ok(Vec::new());
+        };
+        let last = first.saturating_add(max).min(segment.offsets.len());
+        let to = segment.offsets.get(last).copied().unwrap_or(segment.end);
+        let records = read_records(&path, from, to)?;
+        drop(published);
         let schema = self.schema();
-        let records = read_records(&self.dir.join(LOG_FILE), from, to)?;
         Ok(records
             .into_iter()
             .enumerate()
@@ -505,14 +684,14 @@ impl Collection {
                     .into_iter()
                     .map(|e| entry_event(&schema, e))
                     .collect();
-                (first + i as u64 + 1, events)
+                (after + i as u64 + 1, events)
             })
             .collect())
     }
 
     /// The inferences in `query`'s range (and with its tag), oldest first, joined with their
     /// labels.
-    pub fn query(&self, query: &EventsQuery) -> EventRows {
+    pub fn query(&self, query: &EventsQuery) -> Result<EventRows> {
         let state = self.state.read();
         let (schema, data) = (&state.schema, &state.data);
         let mut columns = vec![
@@ -552,35 +731,50 @@ impl Collection {
                 column_type: Some(column.column_type),
             });
         }
-        let rows_in_range = data.select(
+        let (start, end) = (
             query.start.unwrap_or(i64::MIN),
             query.end.unwrap_or(i64::MAX),
-            query.tag.as_deref(),
         );
+        let needs = Needs {
+            text: true,
+            slots: (0..schema.row_columns.len()).collect(),
+        };
+        let labels = data.label_reader(&(0..schema.label_columns.len()).collect::<Vec<_>>())?;
         let limit = query.limit.unwrap_or(usize::MAX);
-        let mut rows = Vec::with_capacity(rows_in_range.len().min(limit));
-        for row in rows_in_range.into_iter().take(limit) {
-            let mut cells = Vec::with_capacity(columns.len());
-            cells.push(Cell::String(data.id(row).to_owned()));
-            cells.push(Cell::Int(data.times()[row]));
-            if schema.tags_column.is_some() {
-                cells.push(Cell::List(data.tags(row).map(str::to_owned).collect()));
+        let mut rows: Vec<(i64, usize, Vec<Cell>)> = Vec::new();
+        for chunk in data.chunks(&needs, start, end) {
+            let (first, chunk) = chunk?;
+            for row in chunk.select(start, end, query.tag.as_deref()) {
+                let mut cells = Vec::with_capacity(columns.len());
+                cells.push(Cell::String(chunk.id(row).to_owned()));
+                cells.push(Cell::Int(chunk.ts[row]));
+                if schema.tags_column.is_some() {
+                    cells.push(Cell::List(chunk.tags(row).map(str::to_owned).collect()));
+                }
+                cells.push(Cell::String(chunk.project(row).to_owned()));
+                let label = data.label_of(first + row);
+                for &(is_label, slot) in &order {
+                    let cell = if is_label {
+                        label.map(|at| labels.cell(slot, at)).unwrap_or(Cell::Null)
+                    } else {
+                        chunk.cell(slot, row)
+                    };
+                    cells.push(cell);
+                }
+                rows.push((chunk.ts[row], first + row, cells));
             }
-            cells.push(Cell::String(data.project(row).to_owned()));
-            let label = data.label_of(row);
-            for &(is_label, slot) in &order {
-                let cell = if is_label {
-                    label
-                        .map(|at| data.cell(Side::Label, slot, at))
-                        .unwrap_or(Cell::Null)
-                } else {
-                    data.cell(Side::Row, slot, row)
-                };
-                cells.push(cell);
+            // Keep at most `limit` of the oldest as parts are read.
+            if rows.len() > limit.saturating_mul(2).max(1 << 16) {
+                rows.sort_by_key(|(ts, row, _)| (*ts, *row));
+                rows.truncate(limit);
             }
-            rows.push(cells);
         }
-        EventRows { columns, rows }
+        rows.sort_by_key(|(ts, row, _)| (*ts, *row));
+        rows.truncate(limit);
+        Ok(EventRows {
+            columns,
+            rows: rows.into_iter().map(|(_, _, cells)| cells).collect(),
+        })
     }
 
     /// Per window of `query.every`: the count, the mean of every numeric column, the share
@@ -645,58 +839,67 @@ impl Collection {
             query.start.unwrap_or(i64::MIN),
             query.end.unwrap_or(i64::MAX),
         );
-        for (row, &ts) in data.times().iter().enumerate() {
-            if ts < start || ts >= end {
-                continue;
-            }
-            let window = ts.div_euclid(query.every) * query.every;
-            let at = match last {
-                Some((w, at)) if w == window => at,
-                _ => {
-                    let at = *where_is.entry(window).or_insert_with(|| {
-                        windows.push((window, blank.clone()));
-                        windows.len() - 1
-                    });
-                    last = Some((window, at));
-                    at
+        let mut slots: Vec<usize> = numeric_rows.clone();
+        slots.extend(comparisons.iter().map(|&(_, row_slot, _)| row_slot));
+        let mut label_slots: Vec<usize> = numeric_labels.clone();
+        label_slots.extend(comparisons.iter().map(|&(label_slot, _, _)| label_slot));
+        let needs = Needs { text: false, slots };
+        let labels = data.label_reader(&label_slots)?;
+        for chunk in data.chunks(&needs, start, end) {
+            let (first, rows) = chunk?;
+            for (row, &ts) in rows.ts.iter().enumerate() {
+                if ts < start || ts >= end {
+                    continue;
                 }
-            };
-            let acc = &mut windows[at].1;
-            acc.count += 1;
-            for (i, &slot) in numeric_rows.iter().enumerate() {
-                if let Some(v) = data.number(Side::Row, slot, row) {
-                    acc.sums[i].0 += v;
-                    acc.sums[i].1 += 1;
-                }
-            }
-            let Some(label) = data.label_of(row) else {
-                continue;
-            };
-            acc.labeled += 1;
-            for (i, &slot) in numeric_labels.iter().enumerate() {
-                if let Some(v) = data.number(Side::Label, slot, label) {
-                    acc.label_sums[i].0 += v;
-                    acc.label_sums[i].1 += 1;
-                }
-            }
-            for (i, &(label_slot, row_slot, column_type)) in comparisons.iter().enumerate() {
-                let score = if column_type == ColumnType::Float {
-                    let truth = data.number(Side::Label, label_slot, label);
-                    let predicted = data.number(Side::Row, row_slot, row);
-                    let (Some(truth), Some(predicted)) = (truth, predicted) else {
-                        continue;
-                    };
-                    (truth - predicted).abs()
-                } else {
-                    let truth = data.value(Side::Label, label_slot, label);
-                    let predicted = data.value(Side::Row, row_slot, row);
-                    let (Some(truth), Some(predicted)) = (truth, predicted) else {
-                        continue;
-                    };
-                    f64::from(u8::from(truth == predicted))
+                let window = ts.div_euclid(query.every) * query.every;
+                let at = match last {
+                    Some((w, at)) if w == window => at,
+                    _ => {
+                        let at = *where_is.entry(window).or_insert_with(|| {
+                            windows.push((window, blank.clone()));
+                            windows.len() - 1
+                        });
+                        last = Some((window, at));
+                        at
+                    }
                 };
-                acc.compare[i].0 += score;
-                acc.compare[i].1 += 1;
+                let acc = &mut windows[at].1;
+                acc.count += 1;
+                for (i, &slot) in numeric_rows.iter().enumerate() {
+                    if let Some(v) = rows.number(slot, row) {
+                        acc.sums[i].0 += v;
+                        acc.sums[i].1 += 1;
+                    }
+                }
+                let Some(label) = data.label_of(first + row) else {
+                    continue;
+                };
+                acc.labeled += 1;
+                for (i, &slot) in numeric_labels.iter().enumerate() {
+                    if let Some(v) = labels.number(slot, label) {
+                        acc.label_sums[i].0 += v;
+                        acc.label_sums[i].1 += 1;
+                    }
+                }
+                for (i, &(label_slot, row_slot, column_type)) in comparisons.iter().enumerate() {
+                    let score = if column_type == ColumnType::Float {
+                        let truth = labels.number(label_slot, label);
+                        let predicted = rows.number(row_slot, row);
+                        let (Some(truth), Some(predicted)) = (truth, predicted) else {
+                            continue;
+                        };
+                        (truth - predicted).abs()
+                    } else {
+                        let truth = labels.value(label_slot, label);
+                        let predicted = rows.value(row_slot, row);
+                        let (Some(truth), Some(predicted)) = (truth, predicted) else {
+                            continue;
+                        };
+                        f64::from(u8::from(truth == predicted))
+                    };
+                    acc.compare[i].0 += score;
+                    acc.compare[i].1 += 1;
+                }
             }
         }
         windows.sort_by_key(|(start, _)| *start);
@@ -807,6 +1010,56 @@ fn column_order(schema: &Schema) -> Vec<(bool, usize)> {
     order
 }
 
+/// The parts in `dir`, in order, each checked to start where the one before ends; and the
+/// sequence number of the next. Unfinished writes (`.tmp`) are removed.
+fn open_parts(dir: &Path) -> Result<(Vec<Arc<Part>>, u64)> {
+    let mut found = Vec::new();
+    if !dir.exists() {
+        return Ok((Vec::new(), 1));
+    }
+    for entry in fs::read_dir(dir).map_err(Error::io("list", dir))? {
+        let path = entry.map_err(Error::io("list", dir))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".tmp") {
+            fs::remove_file(&path).map_err(Error::io("remove", &path))?;
+        } else if let Some(sequence) = name
+            .strip_suffix(".part")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            found.push((sequence, path));
+        }
+    }
+    found.sort();
+    let next = found.last().map_or(1, |(s, _)| s + 1);
+    let (mut rows, mut labels, mut cursor) = (0, 0, 0);
+    let mut parts = Vec::new();
+    for (_, path) in found {
+        let part = Part::open(&path)?;
+        let key = parts.first().map(|p: &Arc<Part>| p.key());
+        if part.first_row() != rows
+            || part.first_label() != labels
+            || part.cursor() < cursor
+            || key.is_some_and(|k| k != part.key())
+        {
+            return Err(Error::Corrupt {
+                path,
+                offset: 0,
+                detail: format!(
+                    "the part does not follow the one before (rows from {}, labels from {}, records to {}; expected rows from {rows}, labels from {labels}, records from {cursor}, the same key)",
+                    part.first_row(),
+                    part.first_label(),
+                    part.cursor()
+                ),
+            });
+        }
+        rows += part.rows();
+        labels += part.labels();
+        cursor = part.cursor();
+        parts.push(Arc::new(part));
+    }
+    Ok((parts, next))
+}
+
 fn write_schema(dir: &Path, name: &str, schema: &Schema) -> Result<()> {
     let file = SchemaFile {
         name: name.to_owned(),
@@ -881,5 +1134,232 @@ mod tests {
         let collections = Collections::open(dir.path(), Limits::default()).unwrap();
         assert!(collections.list(org).is_empty());
         collections.create(org, "m", &spec).unwrap();
+    }
+
+    fn churn_spec() -> CollectionSchema {
+        let col = |name: &str, column_type| ColumnSpec {
+            name: name.into(),
+            column_type,
+        };
+        CollectionSchema {
+            tags_column: Some("tags".into()),
+            input_columns: vec![
+                col("f1", ColumnType::Float),
+                col("f2", ColumnType::Int),
+                col("f3", ColumnType::String),
+                col("f4", ColumnType::Bool),
+            ],
+            prediction_columns: vec![
+                col("proba", ColumnType::Float),
+                col("prediction", ColumnType::Int),
+            ],
+            label_columns: vec![col("actual", ColumnType::Int)],
+            extra_columns: vec![col("e1", ColumnType::String)],
+            ..CollectionSchema::default()
+        }
+    }
+
+    /// A request of inferences (some resent, some changed, some missing a column) and labels
+    /// (some before their inference, some replacing an earlier one), from `seed`.
+    fn request_body(seed: &mut u64, n: usize) -> Vec<u8> {
+        let mut next = |m: u64| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (*seed >> 33) % m
+        };
+        let mut events = Vec::new();
+        for _ in 0..n {
+            let id = next(90);
+            let event = if next(3) == 0 {
+                serde_json::json!({"id": format!("e{id}"), "actual": next(2)})
+            } else {
+                let changed = next(10) == 0;
+                let mut data = serde_json::json!({
+                    "id": format!("e{id}"),
+                    "ts": format!("2024-05-01T{:02}:{:02}:00Z", id % 24, id % 60),
+                    "tags": [format!("t{}", id % 3)],
+                    "f1": id as f64 / 4.0 + if changed { 1.0 } else { 0.0 },
+                    "f2": id % 7,
+                    "f3": format!("c{}", id % 5),
+                    "f4": id % 2 == 0,
+                    "proba": 0.5,
+                    "prediction": id % 2,
+                });
+                if id % 4 == 0 {
+                    data["e1"] = serde_json::json!("x");
+                }
+                if next(20) == 0 {
+                    data.as_object_mut().unwrap().remove("f2");
+                }
+                data
+            };
+            events.push(serde_json::json!({"data": event}));
+        }
+        serde_json::to_vec(
+            &serde_json::json!({"project_id": "p", "model_id": "m", "events": events}),
+        )
+        .unwrap()
+    }
+
+    fn everything(c: &Collection) -> (sextant_api::collections::Collection, EventRows, Stats) {
+        let rows = c.query(&EventsQuery::default()).unwrap();
+        let stats = c
+            .stats(&StatsQuery {
+                every: 3_600_000_000_000,
+                start: None,
+                end: None,
+            })
+            .unwrap();
+        (c.describe(), rows, stats)
+    }
+
+    #[test]
+    fn sealed_parts_answer_as_the_head_did_across_restarts() {
+        let (one, many) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let org = OrgId(1);
+        let open = |dir: &Path, part_events| {
+            let limits = Limits {
+                part_events,
+                ..Limits::default()
+            };
+            (Collections::open(dir, limits).unwrap(), limits)
+        };
+        let (mut head_only, head_limits) = open(one.path(), 1_000_000);
+        let (mut sealing, seal_limits) = open(many.path(), 7);
+        head_only.create(org, "m", &churn_spec()).unwrap();
+        sealing.create(org, "m", &churn_spec()).unwrap();
+        let now = 1_767_225_600_000_000_000;
+        let mut seed = 7;
+        for round in 0..3 {
+            for n in [1, 5, 3, 9, 2, 4, 8, 1, 6, 3, 12, 2] {
+                let body = request_body(&mut seed, n);
+                let request = crate::request::decode_request(&body).unwrap();
+                let a = head_only
+                    .get(org, "m")
+                    .unwrap()
+                    .ingest(&request, now, head_limits)
+                    .unwrap();
+                let b = sealing
+                    .get(org, "m")
+                    .unwrap()
+                    .ingest(&request, now, seal_limits)
+                    .unwrap();
+                assert_eq!(a, b, "round {round}: the same answer");
+            }
+            let (a, b) = (
+                head_only.get(org, "m").unwrap(),
+                sealing.get(org, "m").unwrap(),
+            );
+            assert_eq!(everything(&a), everything(&b), "round {round}");
+            assert_eq!(a.cursor(), b.cursor());
+            assert!(
+                b.state.read().data.parts().len() > round,
+                "parts were sealed"
+            );
+            // Subscribers resume from the log before the last seal, not from older ones.
+            let oldest = b.published.lock().prev.as_ref().unwrap().base;
+            let all_after = |c: &Collection| {
+                let (mut at, mut all) = (oldest, Vec::new());
+                loop {
+                    let records = c.events_after(at, 4).unwrap();
+                    let Some(&(last, _)) = records.last() else {
+                        return all;
+                    };
+                    at = last;
+                    all.extend(records);
+                }
+            };
+            assert_eq!(all_after(&b), all_after(&a));
+            assert_eq!(all_after(&b).last().unwrap().0, b.cursor());
+            if oldest > 0 {
+                let err = b.events_after(oldest - 1, 10).unwrap_err().to_string();
+                assert!(err.contains("subscribe with `since`"), "{err}");
+            }
+            let since = 1_714_550_400_000_000_000; // 2024-05-01T08:00:00Z
+            assert_eq!(
+                a.history(since, 1000).unwrap(),
+                b.history(since, 1000).unwrap()
+            );
+            drop((a, b));
+            // Reopened, from parts and the log after them.
+            drop((head_only, sealing));
+            (head_only, _) = open(one.path(), 1_000_000);
+            (sealing, _) = open(many.path(), 7);
+            let (a, b) = (
+                head_only.get(org, "m").unwrap(),
+                sealing.get(org, "m").unwrap(),
+            );
+            assert_eq!(everything(&a), everything(&b), "round {round}, reopened");
+        }
+        // Columns added later read back empty for sealed events.
+        let mut spec = churn_spec();
+        spec.extra_columns.push(ColumnSpec {
+            name: "e2".into(),
+            column_type: ColumnType::Float,
+        });
+        for c in [&head_only, &sealing] {
+            c.get(org, "m").unwrap().update_schema(&spec).unwrap();
+        }
+        let (a, b) = (
+            head_only.get(org, "m").unwrap(),
+            sealing.get(org, "m").unwrap(),
+        );
+        assert_eq!(everything(&a), everything(&b), "after a column was added");
+    }
+
+    #[test]
+    fn a_crash_between_sealing_and_replacing_the_log_replays_nothing_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let org = OrgId(1);
+        let limits = Limits {
+            part_events: 2,
+            ..Limits::default()
+        };
+        let collections = Collections::open(dir.path(), limits).unwrap();
+        let c = collections.create(org, "m", &churn_spec()).unwrap();
+        let mut seed = 3;
+        for n in [3, 3] {
+            let body = request_body(&mut seed, n);
+            c.ingest(
+                &crate::request::decode_request(&body).unwrap(),
+                1_767_225_600_000_000_000,
+                limits,
+            )
+            .unwrap();
+        }
+        let before = everything(&c);
+        assert!(
+            c.published.lock().current.offsets.is_empty(),
+            "the last request sealed"
+        );
+        let coll_dir = dir.path().join("org-0000000000000001/m");
+        drop((c, collections));
+        // As if the server stopped after the part was written and before the log moved
+        // aside: the log still holds the sealed records.
+        fs::rename(coll_dir.join(PREV_LOG_FILE), coll_dir.join(LOG_FILE)).unwrap();
+        let collections = Collections::open(dir.path(), limits).unwrap();
+        assert_eq!(everything(&collections.get(org, "m").unwrap()), before);
+        drop(collections);
+        // And after it moved aside, before the new one was made.
+        fs::rename(coll_dir.join(LOG_FILE), coll_dir.join(PREV_LOG_FILE)).unwrap();
+        let collections = Collections::open(dir.path(), limits).unwrap();
+        assert_eq!(everything(&collections.get(org, "m").unwrap()), before);
+        // A damaged part is named with its offset.
+        drop(collections);
+        let part = fs::read_dir(coll_dir.join(PARTS_DIR))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let mut bytes = fs::read(&part).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(&part, &bytes).unwrap();
+        let err = Collections::open(dir.path(), limits)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(".part is damaged at byte"), "{err}");
     }
 }

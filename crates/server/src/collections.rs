@@ -195,7 +195,7 @@ async fn events(
     authorize(&principal, Action::ReadData)?;
     let collections = collections(&state)?;
     let org = org_number(&principal.organization_id);
-    let rows = blocking(move || Ok(collections.get(org, &name)?.query(&query))).await?;
+    let rows = blocking(move || Ok(collections.get(org, &name)?.query(&query)?)).await?;
     Ok(Json(rows))
 }
 

@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// How far in the future an inference's time may be (later is `TIMESTAMP_OUT_OF_BOUNDS`).
     #[arg(long, env = "SEXTANT_COLLECTION_FUTURE_MARGIN", default_value = "24h", value_parser = parse_duration)]
     collection_future_margin: std::time::Duration,
+    /// How many events a collection holds in memory before sealing them into a compressed
+    /// part on disk (and starting a new log).
+    #[arg(long, env = "SEXTANT_COLLECTION_PART_EVENTS", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_047_576))]
+    collection_part_events: u64,
     /// The most live subscriptions an organization may have open at once.
     #[arg(long, env = "SEXTANT_SUBSCRIPTION_LIMIT", default_value_t = 256)]
     subscription_limit: usize,
@@ -242,6 +247,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
             max_tags: args.collection_max_tags,
             future_margin: i64::try_from(args.collection_future_margin.as_nanos())
                 .unwrap_or(i64::MAX),
+            part_events: args.collection_part_events as usize,
         },
     )
     .with_context(|| {
