@@ -274,7 +274,7 @@ port=$((20000 + RANDOM % 20000))
 token=fuzz-seed-token
 serve() {
     "$sextant" serve --data-dir "$work/data" --listen "127.0.0.1:$port" \
-        --bootstrap-token "$token" >"$work/serve.log" 2>&1 &
+        --bootstrap-token "$token" --collection-part-events 3 >"$work/serve.log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
@@ -323,16 +323,22 @@ def put(target, data):
     with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
         f.write(data)
 
-# Event logs, whole and cut after each record (option 2 of the collections target).
+# Event logs, whole and cut after each record (option 2 of the collections target); the
+# server seals every 3 events, so the request's record is in the log moved aside, and its
+# events in a part (option 3).
 for dirpath, _, names in os.walk(collections_dir):
-    if "events.log" in names:
-        log = open(os.path.join(dirpath, "events.log"), "rb").read()
-        put("collections", b"\2" + log)
-        offset = 16
-        while offset + 8 <= len(log):
-            (length,) = struct.unpack_from("<I", log, offset)
+    for name in names:
+        data = open(os.path.join(dirpath, name), "rb").read()
+        if name.endswith(".part"):
+            put("collections", b"\3" + data)
+        if not name.endswith(".log"):
+            continue
+        put("collections", b"\2" + data)
+        offset = 24
+        while offset + 8 <= len(data):
+            (length,) = struct.unpack_from("<I", data, offset)
             offset += 8 + length
-            put("collections", b"\2" + log[:offset])
+            put("collections", b"\2" + data[:offset])
 
 SEPARATOR = b"\n--SEGMENT--\n"
 segments = [open(os.path.join(wal_dir, n), "rb").read() for n in sorted(os.listdir(wal_dir))]

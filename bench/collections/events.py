@@ -99,7 +99,7 @@ def start_server(binary: Path, data: Path) -> tuple[subprocess.Popen, str, int]:
         [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data),
          "--bootstrap-token", TOKEN],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True,
-        env={**os.environ, "SEXTANT_LOG": "warn"},
+        env={**os.environ, "SEXTANT_LOG": "warn,sextant_collections=info"},
     )
     for line in proc.stdout:
         match = re.search(r"listening on http://127\.0\.0\.1:(\d+) ", line)
@@ -190,8 +190,15 @@ def main() -> None:
                 cpu, wall = cpu_seconds(proc.pid) - cpu0, time.perf_counter() - wall0
                 print(f"ingest {what}: {n:,} in {wall:.1f} s wall, server CPU {cpu:.1f} s: "
                       f"{n / cpu:,.0f} events per server CPU-second, {n / wall:,.0f} per second")
-            rss = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())[1])
-            print(f"server resident memory: {rss / 1024:,.0f} MiB")
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            rss, anon, file = (int(re.search(rf"{k}:\s+(\d+)", status)[1]) / 1024
+                               for k in ("VmRSS", "RssAnon", "RssFile"))
+            print(f"server resident memory: {rss:,.0f} MiB ({anon:,.0f} MiB heap and other "
+                  f"anonymous, {file:,.0f} MiB of mapped files)")
+            seals = [int(m) for m in re.findall(r"elapsed_ms=(\d+)", SERVER_LOG[-1].read_text())]
+            if seals:
+                print(f"seals: {len(seals)}, taking {statistics.median(seals)} ms (median), "
+                      f"{max(seals)} ms at most")
 
             # A new connection: the first one idled past the server's header timeout.
             conn = http.client.HTTPConnection(host, port, timeout=600)
@@ -238,7 +245,7 @@ def main() -> None:
         s = statistics.median(sextant_times)
         print(f"stats --every 1h over {args.events:,} inferences ({len(windows)} windows), "
               f"median of {args.rounds}:")
-        print(f"  sextant (HTTP, one thread)          {s * 1000:9.1f} ms")
+        print(f"  sextant (HTTP)                      {s * 1000:9.1f} ms")
         for name, (t, _) in duck.items():
             print(f"  duckdb {duckdb.__version__} ({name}) {t * 1000:9.1f} ms   "
                   f"sextant / duckdb = {s / t:.2f}")

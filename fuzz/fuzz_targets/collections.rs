@@ -1,5 +1,5 @@
 //! Event collections: TruEra-shaped ingest requests decoded and checked against a schema,
-//! schema files, and event logs replayed from disk.
+//! schema files, event logs replayed from disk, and sealed parts opened and read whole.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let spec = Schema::from_yaml(SCHEMA, "seed.yml").expect("the seed schema reads");
     let schema = Schema::from_spec(&spec).expect("the seed schema is valid");
-    match option % 3 {
+    match option % 4 {
         0 => {
             let Ok(request) = decode_request(body) else {
                 return;
@@ -64,6 +64,10 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
             }
+        }
+        3 => {
+            // Damage is an error naming where, never a panic.
+            let _ = sextant_collections::part::check_bytes(body);
         }
         _ => {
             let path = std::env::temp_dir().join(format!("sextant-fuzz-{}.events", std::process::id()));

@@ -99,6 +99,26 @@ pub(crate) fn id_hash(key: Key, id: &[u8]) -> u64 {
     h.finish()
 }
 
+/// A value, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ValueRef<'a> {
+    Float(f64),
+    Int(i64),
+    Str(&'a str),
+    Bool(bool),
+}
+
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::Float(x) => ValueRef::Float(*x),
+            Value::Int(x) => ValueRef::Int(*x),
+            Value::Str(x) => ValueRef::Str(x),
+            Value::Bool(x) => ValueRef::Bool(*x),
+        }
+    }
+}
+
 /// The keyed hash of everything of an inference but its id, to tell an identical resend of a
 /// sealed inference from a different one without reading it back. Empty values at the end
 /// are left out, so that columns added since do not change it.
@@ -107,7 +127,7 @@ pub(crate) fn content_hash<'a>(
     ts: i64,
     project: &str,
     tags: impl Iterator<Item = &'a str>,
-    values: impl Iterator<Item = Option<Value>>,
+    values: impl Iterator<Item = Option<ValueRef<'a>>>,
 ) -> u64 {
     let mut h = SipHasher13::new_with_keys(key[1], key[0]);
     h.write_i64(ts);
@@ -130,20 +150,20 @@ pub(crate) fn content_hash<'a>(
         }
         match value {
             // 0.0 and -0.0 compare equal, so they hash alike.
-            Value::Float(x) => {
+            ValueRef::Float(x) => {
                 h.write_u8(1);
                 h.write_u64(if x == 0.0 { 0 } else { x.to_bits() });
             }
-            Value::Int(x) => {
+            ValueRef::Int(x) => {
                 h.write_u8(2);
                 h.write_i64(x);
             }
-            Value::Str(x) => {
+            ValueRef::Str(x) => {
                 h.write_u8(3);
                 h.write_usize(x.len());
                 h.write(x.as_bytes());
             }
-            Value::Bool(x) => {
+            ValueRef::Bool(x) => {
                 h.write_u8(4);
                 h.write_u8(u8::from(x));
             }
@@ -273,7 +293,17 @@ impl ColumnData {
         }
     }
 
-    fn number(&self, row: usize) -> Option<f64> {
+    pub(crate) fn value_ref(&self, row: usize) -> Option<ValueRef<'_>> {
+        match self {
+            ColumnData::Float(v) => v.get(row)?.map(ValueRef::Float),
+            ColumnData::Int(v) => v.get(row)?.map(ValueRef::Int),
+            ColumnData::Str(v, dict) => dict.get(*v.get(row)?).map(ValueRef::Str),
+            ColumnData::Bool(v) => v.get(row)?.map(ValueRef::Bool),
+            ColumnData::Absent => None,
+        }
+    }
+
+    pub(crate) fn number(&self, row: usize) -> Option<f64> {
         match self {
             ColumnData::Float(v) => *v.get(row)?,
             ColumnData::Int(v) => v.get(row)?.map(|i| i as f64),
@@ -395,6 +425,11 @@ impl Rows {
         self.column(slot).number(row)
     }
 
+    /// The value of row column `slot` at `row`, borrowed.
+    pub(crate) fn value_ref(&self, slot: usize, row: usize) -> Option<ValueRef<'_>> {
+        self.column(slot).value_ref(row)
+    }
+
     /// The rows with a time in `[start, end)` and, if given, the tag.
     pub(crate) fn select(&self, start: i64, end: i64, tag: Option<&str>) -> Vec<usize> {
         let tag = match tag {
@@ -421,7 +456,7 @@ impl Rows {
             self.ts[row],
             self.project(row),
             self.tags(row),
-            (0..self.columns.len()).map(|slot| self.value(slot, row)),
+            self.columns.iter().map(|c| c.value_ref(row)),
         )
     }
 }
@@ -444,6 +479,16 @@ impl Labels {
         self.columns.get(slot).unwrap_or(&ColumnData::Absent)
     }
 
+    /// The value of a float or int label column at `at`, as a double.
+    pub(crate) fn number(&self, slot: usize, at: usize) -> Option<f64> {
+        self.column(slot).number(at)
+    }
+
+    /// The value of label column `slot` at `at`, borrowed.
+    pub(crate) fn value_ref(&self, slot: usize, at: usize) -> Option<ValueRef<'_>> {
+        self.column(slot).value_ref(at)
+    }
+
     fn set(&mut self, at: usize, values: Vec<Option<Value>>) {
         let mut values = values.into_iter();
         for column in &mut self.columns {
@@ -454,19 +499,36 @@ impl Labels {
 
 /// The label records of every part and of the head, read for a query, by label number.
 pub(crate) struct LabelReader<'a> {
-    /// Each part's first label number and labels.
-    parts: Vec<(usize, Labels)>,
+    /// Each part's first label number, count and labels.
+    parts: Vec<(usize, usize, Labels)>,
     head_first: usize,
     head: &'a Labels,
 }
 
 impl LabelReader<'_> {
+    /// The records holding label `label` and its place there, trying the part `hint` names
+    /// first (labels are mostly read in order) and leaving there the part found.
+    pub(crate) fn locate(&self, label: usize, hint: &mut usize) -> (&Labels, usize) {
+        if let Some((first, count, labels)) = self.parts.get(*hint)
+            && (*first..*first + *count).contains(&label)
+        {
+            return (labels, label - first);
+        }
+        if label >= self.head_first {
+            *hint = usize::MAX;
+            return (self.head, label - self.head_first);
+        }
+        *hint = self.parts.partition_point(|(first, _, _)| *first <= label) - 1;
+        let (first, _, labels) = &self.parts[*hint];
+        (labels, label - first)
+    }
+
     fn find(&self, label: usize) -> (&Labels, usize) {
         if label >= self.head_first {
             return (self.head, label - self.head_first);
         }
-        let i = self.parts.partition_point(|(first, _)| *first <= label) - 1;
-        let (first, labels) = &self.parts[i];
+        let i = self.parts.partition_point(|(first, _, _)| *first <= label) - 1;
+        let (first, _, labels) = &self.parts[i];
         (labels, label - first)
     }
 
@@ -479,11 +541,6 @@ impl LabelReader<'_> {
         let (labels, at) = self.find(label);
         labels.column(slot).value(at)
     }
-
-    pub(crate) fn number(&self, slot: usize, label: usize) -> Option<f64> {
-        let (labels, at) = self.find(label);
-        labels.column(slot).number(at)
-    }
 }
 
 /// Which columns a read needs from sealed parts.
@@ -493,6 +550,14 @@ pub(crate) struct Needs {
     pub(crate) text: bool,
     /// Row slots to read; the others are [`ColumnData::Absent`].
     pub(crate) slots: Vec<usize>,
+}
+
+/// Where a read finds inferences.
+pub(crate) enum Source<'a> {
+    /// A sealed part.
+    Part(&'a Part),
+    /// The head.
+    Head,
 }
 
 /// Inferences of one part or of the head, as a read sees them.
@@ -754,7 +819,10 @@ impl Data {
                 inference.ts,
                 &inference.project,
                 inference.tags.iter().map(String::as_str),
-                inference.values.iter().cloned(),
+                inference
+                    .values
+                    .iter()
+                    .map(|v| v.as_ref().map(ValueRef::from)),
             );
             return part.content(at) == hash;
         }
@@ -767,6 +835,11 @@ impl Data {
             })
     }
 
+    /// The label record each of `len` inferences from `first` joins with ([`NONE`] for none).
+    pub(crate) fn row_labels(&self, first: usize, len: usize) -> &[u32] {
+        &self.row_label[first..first + len]
+    }
+
     /// The label record inference `row` joins with.
     pub(crate) fn label_of(&self, row: usize) -> Option<usize> {
         match self.row_label[row] {
@@ -775,23 +848,42 @@ impl Data {
         }
     }
 
-    /// The parts and the head, each with its first row, for a read needing `needs` (the head
-    /// always has everything). Parts whose times all fall outside `[start, end)` are skipped.
+    /// The parts whose times may fall in `[start, end)`, and the head.
+    pub(crate) fn sources(&self, start: i64, end: i64) -> Vec<Source<'_>> {
+        let mut sources: Vec<Source<'_>> = self
+            .parts
+            .iter()
+            .filter(|p| p.overlaps(start, end))
+            .map(|p| Source::Part(p))
+            .collect();
+        sources.push(Source::Head);
+        sources
+    }
+
+    /// The inferences of `source` with what `needs` names (the head has everything), and
+    /// the first one's row.
+    pub(crate) fn read(
+        &self,
+        source: &Source<'_>,
+        needs: &Needs,
+    ) -> crate::Result<(usize, Chunk<'_>)> {
+        Ok(match source {
+            Source::Part(p) => (p.first_row(), Chunk::Part(Box::new(p.read_rows(needs)?))),
+            Source::Head => (self.sealed_rows, Chunk::Head(&self.head)),
+        })
+    }
+
+    /// The parts and the head, each with its first row, for a read needing `needs`. Parts
+    /// whose times all fall outside `[start, end)` are skipped.
     pub(crate) fn chunks(
         &self,
         needs: &Needs,
         start: i64,
         end: i64,
     ) -> impl Iterator<Item = crate::Result<(usize, Chunk<'_>)>> {
-        let parts = self
-            .parts
-            .iter()
-            .filter(move |p| p.overlaps(start, end))
-            .map(move |p| Ok((p.first_row(), Chunk::Part(Box::new(p.read_rows(needs)?)))));
-        parts.chain(std::iter::once(Ok((
-            self.sealed_rows,
-            Chunk::Head(&self.head),
-        ))))
+        self.sources(start, end)
+            .into_iter()
+            .map(move |source| self.read(&source, needs))
     }
 
     /// Every label record's columns in `slots` (others empty), for a read.
@@ -799,7 +891,7 @@ impl Data {
         let parts = self
             .parts
             .iter()
-            .map(|p| Ok((p.first_label(), p.read_labels(slots)?)))
+            .map(|p| Ok((p.first_label(), p.labels(), p.read_labels(slots)?)))
             .collect::<crate::Result<_>>()?;
         Ok(LabelReader {
             parts,
@@ -962,7 +1054,7 @@ mod tests {
                 a.ts,
                 &a.project,
                 a.tags.iter().map(String::as_str),
-                a.values.iter().cloned()
+                a.values.iter().map(|v| v.as_ref().map(ValueRef::from))
             )
         );
         assert_ne!(head.content_hash(key, 0), head.content_hash(key, 2));

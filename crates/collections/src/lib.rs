@@ -22,6 +22,7 @@ pub mod part;
 pub mod request;
 pub mod schema;
 pub mod series;
+mod stats;
 pub mod store;
 
 use std::path::{Path, PathBuf};

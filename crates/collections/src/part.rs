@@ -45,12 +45,14 @@ struct Text {
     text: Section,
 }
 
-/// One typed column: which rows have a value (absent when all do), and the values of those.
+/// One typed column: which rows have a value (absent when all do), and the values of those;
+/// for text, the values are codes into the column's distinct values (`dict`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Col {
     column_type: u8,
     present: Option<Section>,
     values: Section,
+    dict: Option<Section>,
 }
 
 /// The footer: where everything is.
@@ -77,7 +79,9 @@ struct Meta {
     /// postcard: each tag set as tag name codes.
     tag_sets: Section,
     tags: Section,
+    /// Each row's project, a code (u32 column) into `project_names` (string column).
     projects: Section,
+    project_names: Section,
     /// Each row's label record when sealed (u32 codec column, u32::MAX for none).
     row_label: Section,
     columns: Vec<Col>,
@@ -170,6 +174,7 @@ impl Writer {
 
     fn column(&mut self, column_type: ColumnType, data: &ColumnData, rows: usize) -> Result<Col> {
         let mut present = Vec::with_capacity(rows);
+        let mut dict = None;
         let values = match data {
             ColumnData::Float(v) => {
                 present.extend(v.iter().map(Option::is_some));
@@ -183,18 +188,20 @@ impl Writer {
                 present.extend(v.iter().map(Option::is_some));
                 Column::Bool(v.iter().flatten().copied().collect())
             }
-            ColumnData::Str(codes, dict) => {
+            ColumnData::Str(codes, values) => {
                 present.extend(codes.iter().map(|&c| c != NONE));
-                Column::String(
-                    codes
-                        .iter()
-                        .filter_map(|&c| dict.get(c).map(str::to_owned))
-                        .collect(),
-                )
+                dict = Some(self.strings(values)?);
+                Column::Uint32(codes.iter().copied().filter(|&c| c != NONE).collect())
             }
             ColumnData::Absent => {
                 present.resize(rows, false);
-                Column::new(data_type(type_code(column_type)).expect("a known type").1)
+                match column_type {
+                    ColumnType::String => {
+                        dict = Some(self.strings(&Dict::default())?);
+                        Column::Uint32(Vec::new())
+                    }
+                    _ => Column::new(data_type(type_code(column_type)).expect("a known type").1),
+                }
             }
         };
         let present = match present.iter().all(|&p| p) && present.len() == rows {
@@ -205,7 +212,15 @@ impl Writer {
             column_type: type_code(column_type),
             present,
             values: self.encoded(&values)?,
+            dict,
         })
+    }
+
+    /// The distinct values of a dictionary, by code.
+    fn strings(&mut self, dict: &Dict) -> Result<Section> {
+        self.encoded(&Column::String(
+            dict.values().iter().map(|s| s.to_string()).collect(),
+        ))
     }
 }
 
@@ -250,22 +265,13 @@ pub(crate) fn write(
     let ids = w.text(&rows.ids)?;
     let hashes = w.u64s(input.hashes.iter().copied());
     let content = w.u64s((0..rows.len()).map(|row| rows.content_hash(input.key, row)));
-    let tag_names = w.encoded(&Column::String(
-        rows.tag_names
-            .values()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    ))?;
+    let tag_names = w.strings(&rows.tag_names)?;
     let sets: Vec<&[u32]> = rows.tag_sets.iter().map(|s| &s[..]).collect();
     let sets = postcard::to_allocvec(&sets).expect("tag sets serialize");
     let tag_sets = w.section(|out| out.extend_from_slice(&sets));
     let tags = w.encoded(&Column::Uint32(rows.tags.clone()))?;
-    let projects = w.encoded(&Column::String(
-        (0..rows.len())
-            .map(|r| rows.project(r).to_owned())
-            .collect(),
-    ))?;
+    let projects = w.encoded(&Column::Uint32(rows.projects.clone()))?;
+    let project_names = w.strings(&rows.project_names)?;
     let row_label = w.encoded(&Column::Uint32(input.row_label.to_vec()))?;
     let mut columns = Vec::new();
     for (slot, column) in schema.row_columns.iter().enumerate() {
@@ -298,6 +304,7 @@ pub(crate) fn write(
         tag_sets,
         tags,
         projects,
+        project_names,
         row_label,
         columns,
         label_ids,
@@ -411,6 +418,7 @@ impl Part {
             m.tag_sets,
             m.tags,
             m.projects,
+            m.project_names,
             m.row_label,
             m.label_ids.ends,
             m.label_ids.text,
@@ -423,6 +431,13 @@ impl Part {
             }
             sections.push(c.values);
             sections.extend(c.present);
+            sections.extend(c.dict);
+            if (c.column_type == 2) != c.dict.is_some() {
+                return Err(self.corrupt(
+                    c.values.offset,
+                    "a text column needs its distinct values, and only text has them".into(),
+                ));
+            }
         }
         for s in &sections {
             let fits = s.offset >= HEADER_LEN as u64
@@ -508,6 +523,25 @@ impl Part {
         Ok(column)
     }
 
+    /// Distinct values (a string column), as a dictionary whose codes are their places.
+    fn dict(&self, s: Section) -> Result<Dict> {
+        let column = codec::decode(DataType::String, self.checked(s)?)
+            .map_err(|e| self.corrupt(s.offset, e.to_string()))?;
+        let Column::String(values) = column else {
+            unreachable!("decoded as string")
+        };
+        let mut dict = Dict::default();
+        for (i, value) in values.iter().enumerate() {
+            if dict.code(value) as usize != i {
+                return Err(self.corrupt(
+                    s.offset,
+                    format!("{value:?} is twice among distinct values"),
+                ));
+            }
+        }
+        Ok(dict)
+    }
+
     fn u32s(&self, s: Section, count: u64) -> Result<Vec<u32>> {
         match self.decode(s, DataType::Uint32, count)? {
             Column::Uint32(v) => Ok(v),
@@ -576,6 +610,11 @@ impl Part {
         self.meta.key
     }
 
+    /// Its size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
     /// Whether any of its inferences may have a time in `[start, end)`.
     pub(crate) fn overlaps(&self, start: i64, end: i64) -> bool {
         self.meta.rows > 0 && self.meta.min_ts < end && self.meta.max_ts >= start
@@ -633,6 +672,11 @@ impl Part {
             },
             None => None,
         };
+        let dt = if column_type == ColumnType::String {
+            DataType::Uint32
+        } else {
+            dt
+        };
         let values = codec::decode(dt, self.checked(col.values)?)
             .map_err(|e| self.corrupt(col.values.offset, e.to_string()))?;
         let expected = present
@@ -660,9 +704,14 @@ impl Part {
             (ColumnType::Float, Column::Double(v)) => ColumnData::Float(spread(&present, v)),
             (ColumnType::Int, Column::Int64(v)) => ColumnData::Int(spread(&present, v)),
             (ColumnType::Bool, Column::Bool(v)) => ColumnData::Bool(spread(&present, v)),
-            (ColumnType::String, Column::String(v)) => {
-                let mut dict = Dict::default();
-                let codes: Vec<u32> = v.iter().map(|s| dict.code(s)).collect();
+            (ColumnType::String, Column::Uint32(codes)) => {
+                let dict = self.dict(col.dict.expect("checked at open"))?;
+                if let Some(bad) = codes.iter().find(|&&c| c as usize >= dict.values().len()) {
+                    return Err(self.corrupt(
+                        col.values.offset,
+                        format!("code {bad} of {} distinct values", dict.values().len()),
+                    ));
+                }
                 let codes = spread(&present, codes)
                     .into_iter()
                     .map(|c| c.unwrap_or(NONE))
@@ -690,18 +739,12 @@ impl Part {
         }
         if needs.text {
             rows.ids = self.arena(m.ids, m.rows)?;
-            let names = codec::decode(DataType::String, self.checked(m.tag_names)?)
-                .map_err(|e| self.corrupt(m.tag_names.offset, e.to_string()))?;
-            let Column::String(names) = names else {
-                unreachable!("decoded as string")
-            };
-            for name in &names {
-                rows.tag_names.code(name);
-            }
+            rows.tag_names = self.dict(m.tag_names)?;
+            let names = rows.tag_names.values().len();
             let sets: Vec<Vec<u32>> = postcard::from_bytes(self.checked(m.tag_sets)?)
                 .map_err(|e| self.corrupt(m.tag_sets.offset, format!("tag sets: {e}")))?;
             for set in &sets {
-                if set.iter().any(|&c| c as usize >= names.len()) {
+                if set.iter().any(|&c| c as usize >= names) {
                     return Err(self.corrupt(m.tag_sets.offset, "a tag set names no tag".into()));
                 }
                 rows.tag_set(set);
@@ -710,14 +753,12 @@ impl Part {
             if rows.tags.iter().any(|&c| c as usize >= rows.tag_sets.len()) {
                 return Err(self.corrupt(m.tags.offset, "a row's tag set is not stored".into()));
             }
-            let Column::String(projects) = self.decode(m.projects, DataType::String, m.rows)?
-            else {
-                unreachable!("decoded as string")
-            };
-            rows.projects = projects
-                .iter()
-                .map(|p| rows.project_names.code(p))
-                .collect();
+            rows.project_names = self.dict(m.project_names)?;
+            rows.projects = self.u32s(m.projects, m.rows)?;
+            let known = rows.project_names.values().len();
+            if rows.projects.iter().any(|&c| c as usize >= known) {
+                return Err(self.corrupt(m.projects.offset, "a row's project is not stored".into()));
+            }
         }
         for (slot, col) in m.columns.iter().enumerate() {
             rows.columns.push(match needs.slots.contains(&slot) {

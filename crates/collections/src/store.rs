@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 use sextant_api::collections::{
-    Cell, CollectionSchema, ColumnRole, ColumnType, EventRows, EventsQuery, IngestResponse,
-    RowColumn, Stats, StatsQuery, StatsWindow,
+    Cell, CollectionSchema, ColumnRole, EventRows, EventsQuery, IngestResponse, RowColumn, Stats,
+    StatsQuery,
 };
 use sextant_api::live::{EventKind, LiveEvent, LiveValue};
 use sextant_model::OrgId;
@@ -530,6 +530,7 @@ impl Collection {
         let schema = self.schema();
         let parts_dir = self.dir.join(PARTS_DIR);
         let cursor = writer.log.cursor();
+        let started = std::time::Instant::now();
         let written = (|| {
             if !parts_dir.exists() {
                 fs::create_dir_all(&parts_dir).map_err(Error::io("create", &parts_dir))?;
@@ -553,6 +554,14 @@ impl Collection {
                 return;
             }
         };
+        tracing::info!(
+            collection = %self.name,
+            inferences = part.rows(),
+            labels = part.labels(),
+            bytes = part.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "sealed the head into a part"
+        );
         writer.next_part += 1;
         writer.seal_at = None;
         self.state.write().data.sealed(Arc::new(part), &schema);
@@ -780,180 +789,11 @@ impl Collection {
     /// Per window of `query.every`: the count, the mean of every numeric column, the share
     /// of inferences with a label, and accuracy or mean absolute error per label column.
     pub fn stats(&self, query: &StatsQuery) -> Result<Stats> {
-        if query.every <= 0 {
-            return Err(Error::Invalid(format!(
-                "a window of {} ns; windows must be longer than zero",
-                query.every
-            )));
-        }
         let state = self.state.read();
-        let (schema, data) = (&state.schema, &state.data);
-        // Which prediction each label is compared with: the first of the same type.
-        let mut compared = BTreeMap::new();
-        let mut comparisons = Vec::new();
-        for (label_slot, label) in schema.label_columns.iter().enumerate() {
-            let found = schema.row_columns.iter().enumerate().find(|(_, c)| {
-                c.role == ColumnRole::Prediction && c.column_type == label.column_type
-            });
-            if let Some((row_slot, prediction)) = found {
-                compared.insert(label.name.to_string(), prediction.name.to_string());
-                comparisons.push((label_slot, row_slot, label.column_type));
-            }
-        }
-        let numeric_rows: Vec<usize> = (0..schema.row_columns.len())
-            .filter(|&s| {
-                matches!(
-                    schema.row_columns[s].column_type,
-                    ColumnType::Float | ColumnType::Int
-                )
-            })
-            .collect();
-        let numeric_labels: Vec<usize> = (0..schema.label_columns.len())
-            .filter(|&s| {
-                matches!(
-                    schema.label_columns[s].column_type,
-                    ColumnType::Float | ColumnType::Int
-                )
-            })
-            .collect();
-        #[derive(Default, Clone)]
-        struct Acc {
-            count: u64,
-            labeled: u64,
-            sums: Vec<(f64, u64)>,
-            label_sums: Vec<(f64, u64)>,
-            compare: Vec<(f64, u64)>,
-        }
-        let blank = Acc {
-            sums: vec![(0.0, 0); numeric_rows.len()],
-            label_sums: vec![(0.0, 0); numeric_labels.len()],
-            compare: vec![(0.0, 0); comparisons.len()],
-            ..Acc::default()
-        };
-        // Windows in the order first met, found by their start; rows mostly come in time
-        // order, so the last window is tried first.
-        let mut windows: Vec<(i64, Acc)> = Vec::new();
-        let mut where_is: HashMap<i64, usize> = HashMap::new();
-        let mut last: Option<(i64, usize)> = None;
-        let (start, end) = (
-            query.start.unwrap_or(i64::MIN),
-            query.end.unwrap_or(i64::MAX),
-        );
-        let mut slots: Vec<usize> = numeric_rows.clone();
-        slots.extend(comparisons.iter().map(|&(_, row_slot, _)| row_slot));
-        let mut label_slots: Vec<usize> = numeric_labels.clone();
-        label_slots.extend(comparisons.iter().map(|&(label_slot, _, _)| label_slot));
-        let needs = Needs { text: false, slots };
-        let labels = data.label_reader(&label_slots)?;
-        for chunk in data.chunks(&needs, start, end) {
-            let (first, rows) = chunk?;
-            for (row, &ts) in rows.ts.iter().enumerate() {
-                if ts < start || ts >= end {
-                    continue;
-                }
-                let window = ts.div_euclid(query.every) * query.every;
-                let at = match last {
-                    Some((w, at)) if w == window => at,
-                    _ => {
-                        let at = *where_is.entry(window).or_insert_with(|| {
-                            windows.push((window, blank.clone()));
-                            windows.len() - 1
-                        });
-                        last = Some((window, at));
-                        at
-                    }
-                };
-                let acc = &mut windows[at].1;
-                acc.count += 1;
-                for (i, &slot) in numeric_rows.iter().enumerate() {
-                    if let Some(v) = rows.number(slot, row) {
-                        acc.sums[i].0 += v;
-                        acc.sums[i].1 += 1;
-                    }
-                }
-                let Some(label) = data.label_of(first + row) else {
-                    continue;
-                };
-                acc.labeled += 1;
-                for (i, &slot) in numeric_labels.iter().enumerate() {
-                    if let Some(v) = labels.number(slot, label) {
-                        acc.label_sums[i].0 += v;
-                        acc.label_sums[i].1 += 1;
-                    }
-                }
-                for (i, &(label_slot, row_slot, column_type)) in comparisons.iter().enumerate() {
-                    let score = if column_type == ColumnType::Float {
-                        let truth = labels.number(label_slot, label);
-                        let predicted = rows.number(row_slot, row);
-                        let (Some(truth), Some(predicted)) = (truth, predicted) else {
-                            continue;
-                        };
-                        (truth - predicted).abs()
-                    } else {
-                        let truth = labels.value(label_slot, label);
-                        let predicted = rows.value(row_slot, row);
-                        let (Some(truth), Some(predicted)) = (truth, predicted) else {
-                            continue;
-                        };
-                        f64::from(u8::from(truth == predicted))
-                    };
-                    acc.compare[i].0 += score;
-                    acc.compare[i].1 += 1;
-                }
-            }
-        }
-        windows.sort_by_key(|(start, _)| *start);
-        let windows = windows
-            .into_iter()
-            .map(|(start, acc)| {
-                let mut means = BTreeMap::new();
-                // A mean whose sum overflowed a double is left out rather than shown as
-                // infinity (which JSON cannot carry).
-                let mut mean = |name: &str, (sum, n): (f64, u64)| {
-                    let value = sum / n as f64;
-                    if n > 0 && value.is_finite() {
-                        means.insert(name.to_owned(), value);
-                    }
-                };
-                for (i, &slot) in numeric_rows.iter().enumerate() {
-                    mean(&schema.row_columns[slot].name, acc.sums[i]);
-                }
-                for (i, &slot) in numeric_labels.iter().enumerate() {
-                    mean(&schema.label_columns[slot].name, acc.label_sums[i]);
-                }
-                let mut accuracy = BTreeMap::new();
-                let mut mean_absolute_error = BTreeMap::new();
-                for (i, &(label_slot, _, column_type)) in comparisons.iter().enumerate() {
-                    let (sum, n) = acc.compare[i];
-                    if n == 0 {
-                        continue;
-                    }
-                    let name = schema.label_columns[label_slot].name.to_string();
-                    if column_type == ColumnType::Float {
-                        let error = sum / n as f64;
-                        if error.is_finite() {
-                            mean_absolute_error.insert(name, error);
-                        }
-                    } else {
-                        accuracy.insert(name, sum / n as f64);
-                    }
-                }
-                StatsWindow {
-                    start,
-                    count: acc.count,
-                    means,
-                    labeled_share: acc.labeled as f64 / acc.count as f64,
-                    accuracy,
-                    mean_absolute_error,
-                }
-            })
-            .collect();
-        Ok(Stats { compared, windows })
+        crate::stats::stats(&state.schema, &state.data, query)
     }
 }
 
-/// The order of the value columns in a read: inputs, predictions, extras, labels, each in
-/// slot order. `(is_label, slot)`.
 /// A stored value as subscriptions send it.
 fn live_value(value: event::Value) -> LiveValue {
     match value {
@@ -994,6 +834,8 @@ fn entry_event(schema: &Schema, entry: Entry) -> LiveEvent {
     }
 }
 
+/// The order of the value columns in a read: inputs, predictions, extras, labels, each in
+/// slot order. `(is_label, slot)`.
 fn column_order(schema: &Schema) -> Vec<(bool, usize)> {
     let mut order = Vec::new();
     for role in [ColumnRole::Input, ColumnRole::Prediction, ColumnRole::Extra] {
