@@ -59,6 +59,21 @@ async fn ingest(server: &Server, events: Vec<Value>) -> Value {
     body
 }
 
+/// `collections stats churn --every 1h --format json`.
+fn hourly_stats(server: &Server) -> Value {
+    let out = server.sextant(&[
+        "collections",
+        "stats",
+        "churn",
+        "--every",
+        "1h",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The rows of `collections query churn --format json`.
 fn rows(server: &Server) -> Vec<Value> {
     let out = server.sextant(&["collections", "query", "churn", "--format", "json"]);
@@ -374,17 +389,7 @@ async fn sealed_parts_keep_joins_and_duplicate_checks_across_sigkill() {
         answer["validation_errors"][0]["type"], "DUPLICATE_ID",
         "{answer}"
     );
-    let stats = server.sextant(&[
-        "collections",
-        "stats",
-        "churn",
-        "--every",
-        "1h",
-        "--format",
-        "json",
-    ]);
-    assert!(stats.status.success(), "{}", text(&stats.stderr));
-    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let stats = hourly_stats(&server);
     let window = &stats["windows"][0];
     assert_eq!(window["count"], 5, "{stats}");
     assert_eq!(window["labeled_share"], 0.6, "{stats}");
@@ -504,17 +509,7 @@ fn the_cli_sends_files_names_refused_lines_and_summarizes_windows() {
         "{summary}"
     );
 
-    let out = server.sextant(&[
-        "collections",
-        "stats",
-        "churn",
-        "--every",
-        "1h",
-        "--format",
-        "json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = hourly_stats(&server);
     assert_eq!(stats["compared"], json!({"actual": "prediction"}));
     let windows = stats["windows"].as_array().unwrap();
     let counts: Vec<u64> = windows
