@@ -548,6 +548,8 @@ impl LabelReader<'_> {
 pub(crate) struct Needs {
     /// Ids, tags and projects, besides times.
     pub(crate) text: bool,
+    /// Tags, besides times.
+    pub(crate) tags: bool,
     /// Row slots to read; the others are [`ColumnData::Absent`].
     pub(crate) slots: Vec<usize>,
 }

@@ -737,8 +737,7 @@ impl Part {
                 format!("{} times for {} rows", rows.ts.len(), m.rows),
             ));
         }
-        if needs.text {
-            rows.ids = self.arena(m.ids, m.rows)?;
+        if needs.text || needs.tags {
             rows.tag_names = self.dict(m.tag_names)?;
             let names = rows.tag_names.values().len();
             let sets: Vec<Vec<u32>> = postcard::from_bytes(self.checked(m.tag_sets)?)
@@ -753,6 +752,9 @@ impl Part {
             if rows.tags.iter().any(|&c| c as usize >= rows.tag_sets.len()) {
                 return Err(self.corrupt(m.tags.offset, "a row's tag set is not stored".into()));
             }
+        }
+        if needs.text {
+            rows.ids = self.arena(m.ids, m.rows)?;
             rows.project_names = self.dict(m.project_names)?;
             rows.projects = self.u32s(m.projects, m.rows)?;
             let known = rows.project_names.values().len();
@@ -800,6 +802,7 @@ pub fn check_bytes(bytes: &[u8]) -> Result<()> {
     let all: Vec<usize> = (0..widest).collect();
     part.read_rows(&Needs {
         text: true,
+        tags: true,
         slots: all.clone(),
     })?;
     part.read_labels(&all)?;

@@ -231,7 +231,10 @@ pub(crate) fn stats(schema: &Schema, data: &Data, query: &StatsQuery) -> Result<
             .iter()
             .map(|&(label_slot, _, _)| label_slot),
     );
-    let needs = Needs { text: false, slots };
+    let needs = Needs {
+        slots,
+        ..Needs::default()
+    };
     let labels = data.label_reader(&label_slots)?;
     let sources = data.sources(plan.start, plan.end);
     let blank = plan.blank();

@@ -614,6 +614,7 @@ impl Collection {
         let (schema, data) = (&state.schema, &state.data);
         let needs = Needs {
             text: true,
+            tags: true,
             slots: (0..schema.row_columns.len()).collect(),
         };
         let labels = data.label_reader(&(0..schema.label_columns.len()).collect::<Vec<_>>())?;
@@ -744,16 +745,48 @@ impl Collection {
             query.start.unwrap_or(i64::MIN),
             query.end.unwrap_or(i64::MAX),
         );
+        // First the rows, by times (and tags) alone; then their values, from the parts
+        // that hold them.
+        let tag = query.tag.as_deref();
+        let select = Needs {
+            tags: tag.is_some(),
+            ..Needs::default()
+        };
+        let sources = data.sources(start, end);
+        let limit = query.limit.unwrap_or(usize::MAX);
+        // (time, row, source)
+        let mut chosen: Vec<(i64, usize, usize)> = Vec::new();
+        for (i, source) in sources.iter().enumerate() {
+            let (first, chunk) = data.read(source, &select)?;
+            for row in chunk.select(start, end, tag) {
+                chosen.push((chunk.ts[row], first + row, i));
+            }
+            // Keep at most `limit` of the oldest as parts are read.
+            if chosen.len() > limit.saturating_mul(2).max(1 << 16) {
+                chosen.sort_unstable();
+                chosen.truncate(limit);
+            }
+        }
+        chosen.sort_unstable();
+        chosen.truncate(limit);
         let needs = Needs {
             text: true,
+            tags: true,
             slots: (0..schema.row_columns.len()).collect(),
         };
         let labels = data.label_reader(&(0..schema.label_columns.len()).collect::<Vec<_>>())?;
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let mut rows: Vec<(i64, usize, Vec<Cell>)> = Vec::new();
-        for chunk in data.chunks(&needs, start, end) {
-            let (first, chunk) = chunk?;
-            for row in chunk.select(start, end, query.tag.as_deref()) {
+        let mut rows: Vec<Vec<Cell>> = vec![Vec::new(); chosen.len()];
+        let mut by_source: Vec<Vec<(usize, usize)>> = vec![Vec::new(); sources.len()];
+        for (at, &(_, row, source)) in chosen.iter().enumerate() {
+            by_source[source].push((at, row));
+        }
+        for (source, wanted) in sources.iter().zip(by_source) {
+            if wanted.is_empty() {
+                continue;
+            }
+            let (first, chunk) = data.read(source, &needs)?;
+            for (at, global) in wanted {
+                let row = global - first;
                 let mut cells = Vec::with_capacity(columns.len());
                 cells.push(Cell::String(chunk.id(row).to_owned()));
                 cells.push(Cell::Int(chunk.ts[row]));
@@ -761,7 +794,7 @@ impl Collection {
                     cells.push(Cell::List(chunk.tags(row).map(str::to_owned).collect()));
                 }
                 cells.push(Cell::String(chunk.project(row).to_owned()));
-                let label = data.label_of(first + row);
+                let label = data.label_of(global);
                 for &(is_label, slot) in &order {
                     let cell = if is_label {
                         label.map(|at| labels.cell(slot, at)).unwrap_or(Cell::Null)
@@ -770,20 +803,10 @@ impl Collection {
                     };
                     cells.push(cell);
                 }
-                rows.push((chunk.ts[row], first + row, cells));
-            }
-            // Keep at most `limit` of the oldest as parts are read.
-            if rows.len() > limit.saturating_mul(2).max(1 << 16) {
-                rows.sort_by_key(|(ts, row, _)| (*ts, *row));
-                rows.truncate(limit);
+                rows[at] = cells;
             }
         }
-        rows.sort_by_key(|(ts, row, _)| (*ts, *row));
-        rows.truncate(limit);
-        Ok(EventRows {
-            columns,
-            rows: rows.into_iter().map(|(_, _, cells)| cells).collect(),
-        })
+        Ok(EventRows { columns, rows })
     }
 
     /// Per window of `query.every`: the count, the mean of every numeric column, the share
@@ -1044,8 +1067,30 @@ mod tests {
         .unwrap()
     }
 
-    fn everything(c: &Collection) -> (sextant_api::collections::Collection, EventRows, Stats) {
-        let rows = c.query(&EventsQuery::default()).unwrap();
+    fn everything(c: &Collection) -> (sextant_api::collections::Collection, Vec<EventRows>, Stats) {
+        let hour = 3_600_000_000_000;
+        let may_1 = 1_714_521_600_000_000_000;
+        let rows = [
+            EventsQuery::default(),
+            EventsQuery {
+                tag: Some("t1".into()),
+                limit: Some(7),
+                ..EventsQuery::default()
+            },
+            EventsQuery {
+                start: Some(may_1 + 5 * hour),
+                end: Some(may_1 + 9 * hour),
+                limit: Some(5),
+                ..EventsQuery::default()
+            },
+            EventsQuery {
+                tag: Some("none".into()),
+                ..EventsQuery::default()
+            },
+        ]
+        .iter()
+        .map(|q| c.query(q).unwrap())
+        .collect();
         let stats = c
             .stats(&StatsQuery {
                 every: 3_600_000_000_000,
