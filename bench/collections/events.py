@@ -200,6 +200,14 @@ def main() -> None:
                 print(f"seals: {len(seals)}, taking {statistics.median(seals)} ms (median), "
                       f"{max(seals)} ms at most")
 
+            # A crash and a restart: the time until the server listens again, its collections
+            # (parts and the log after them) and time series open.
+            proc.kill()
+            proc.wait(timeout=60)
+            t = time.perf_counter()
+            proc, host, port = start_server(args.sextant, scratch / "data")
+            print(f"restart after SIGKILL: listening again in {time.perf_counter() - t:.1f} s")
+
             # A new connection: the first one idled past the server's header timeout.
             conn = http.client.HTTPConnection(host, port, timeout=600)
             sextant_times = []
@@ -242,6 +250,8 @@ def main() -> None:
             assert abs(row[7] - window["labeled_share"]) < 1e-9, (row, window)
             assert abs(row[8] - window["accuracy"]["actual"]) < 1e-9, (row, window)
 
+        print("sextant rounds (the first after the restart):",
+              ", ".join(f"{t * 1000:.1f}" for t in sextant_times), "ms")
         s = statistics.median(sextant_times)
         print(f"stats --every 1h over {args.events:,} inferences ({len(windows)} windows), "
               f"median of {args.rounds}:")
