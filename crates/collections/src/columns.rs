@@ -204,6 +204,25 @@ impl Index {
             .map(|&at| at as usize)
     }
 
+    /// The position with `hash` whose id `eq` accepts, or a new one with `hash`; whether it
+    /// is new. One probe of the table either way.
+    fn find_or_insert(&mut self, hash: u64, eq: impl Fn(usize) -> bool) -> (usize, bool) {
+        let Index { hashes, table } = self;
+        match table.entry(
+            hash,
+            |&at| hashes[at as usize] == hash && eq(at as usize),
+            |&at| hashes[at as usize],
+        ) {
+            hashbrown::hash_table::Entry::Occupied(entry) => (*entry.get() as usize, false),
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                let at = hashes.len();
+                hashes.push(hash);
+                entry.insert(at as u32);
+                (at, true)
+            }
+        }
+    }
+
     /// A new position with `hash`, found by the table.
     fn insert(&mut self, hash: u64) -> usize {
         let at = self.hashes.len();
@@ -683,12 +702,7 @@ impl Data {
     }
 
     fn row_id_is(&self, row: usize, id: &str) -> bool {
-        if row < self.sealed_rows {
-            let (part, at) = self.part_of_row(row);
-            part.id(at) == id.as_bytes()
-        } else {
-            self.head.id(row - self.sealed_rows) == id
-        }
+        row_id_is(&self.parts, &self.head, self.sealed_rows, row, id)
     }
 
     fn label_id_is(&self, label: usize, id: &str) -> bool {
@@ -752,16 +766,15 @@ impl Data {
 
     fn apply_inference(&mut self, inference: Inference) {
         let hash = id_hash(self.key, inference.id.as_bytes());
-        if self
-            .index
-            .find(hash, |row| self.row_id_is(row, &inference.id))
-            .is_some()
-        {
+        let (parts, head, sealed) = (&self.parts, &self.head, self.sealed_rows);
+        let (row, added) = self.index.find_or_insert(hash, |row| {
+            row_id_is(parts, head, sealed, row, &inference.id)
+        });
+        if !added {
             // Checked before logging; a log written without that check reads as the first
             // inference winning.
             return;
         }
-        let row = self.index.insert(hash);
         debug_assert_eq!(row, self.sealed_rows + self.head.len());
         let label = match self.waiting_labels {
             0 => None,
@@ -936,6 +949,17 @@ impl Data {
         self.head = Rows::default();
         self.head_labels = Labels::default();
         self.widen(schema);
+    }
+}
+
+/// Whether the id of inference `row` (sealed in `parts` below `sealed`, else in `head`) is
+/// `id`.
+fn row_id_is(parts: &[Arc<Part>], head: &Rows, sealed: usize, row: usize, id: &str) -> bool {
+    if row < sealed {
+        let i = parts.partition_point(|p| p.first_row() <= row) - 1;
+        parts[i].id(row - parts[i].first_row()) == id.as_bytes()
+    } else {
+        head.id(row - sealed) == id
     }
 }
 
