@@ -32,6 +32,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 pub(crate) struct Dict {
     codes: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
     values: Vec<Arc<str>>,
+    /// The length of all values.
+    bytes: usize,
 }
 
 impl Dict {
@@ -41,6 +43,7 @@ impl Dict {
         }
         let code = self.values.len() as u32;
         let text: Arc<str> = Arc::from(text);
+        self.bytes += text.len();
         self.values.push(text.clone());
         self.codes.insert(text, code);
         code
@@ -48,6 +51,11 @@ impl Dict {
 
     pub(crate) fn get(&self, code: u32) -> Option<&str> {
         self.values.get(code as usize).map(|s| &**s)
+    }
+
+    /// The length of all values.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub(crate) fn lookup(&self, text: &str) -> Option<u32> {
@@ -754,6 +762,20 @@ impl Data {
     /// How many events the head holds (inferences and label records).
     pub(crate) fn head_events(&self) -> usize {
         self.head.len() + self.head_labels.len()
+    }
+
+    /// The largest distinct text of one of the head's dictionaries (a text column's values,
+    /// the tags or the projects), which a part stores as one column.
+    pub(crate) fn head_text_bytes(&self) -> usize {
+        let columns = self.head.columns.iter().chain(&self.head_labels.columns);
+        columns
+            .filter_map(|c| match c {
+                ColumnData::Str(_, dict) => Some(dict.bytes()),
+                _ => None,
+            })
+            .chain([self.head.tag_names.bytes(), self.head.project_names.bytes()])
+            .max()
+            .unwrap_or(0)
     }
 
     /// Applies an accepted entry.

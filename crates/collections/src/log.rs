@@ -43,21 +43,32 @@ pub struct Log {
 }
 
 impl Log {
-    /// Creates an empty log at `path` whose first record will have cursor `base + 1` (synced;
-    /// the caller syncs the directory).
+    /// Creates an empty log at `path` whose first record will have cursor `base + 1`: written
+    /// and synced under a temporary name, then renamed, so that a crash leaves no log without
+    /// its header (the caller syncs the directory).
     pub fn create(path: &Path, base: u64) -> Result<Log> {
+        let tmp = path.with_extension("log.tmp");
+        let _ = std::fs::remove_file(&tmp);
         let mut file = OpenOptions::new()
             .create_new(true)
             .read(true)
             .append(true)
-            .open(path)
-            .map_err(Error::io("create", path))?;
+            .open(&tmp)
+            .map_err(Error::io("create", &tmp))?;
         let mut header = [0u8; HEADER_LEN];
         header[..8].copy_from_slice(&MAGIC);
         header[8..12].copy_from_slice(&VERSION.to_le_bytes());
         header[16..24].copy_from_slice(&base.to_le_bytes());
-        file.write_all(&header).map_err(Error::io("write", path))?;
-        file.sync_all().map_err(Error::io("sync", path))?;
+        file.write_all(&header).map_err(Error::io("write", &tmp))?;
+        file.sync_all().map_err(Error::io("sync", &tmp))?;
+        if path.exists() {
+            return Err(Error::Io {
+                what: "create",
+                path: path.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            });
+        }
+        std::fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
         Ok(Log {
             path: path.to_owned(),
             file,

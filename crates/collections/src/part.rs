@@ -742,11 +742,15 @@ impl Part {
             let names = rows.tag_names.values().len();
             let sets: Vec<Vec<u32>> = postcard::from_bytes(self.checked(m.tag_sets)?)
                 .map_err(|e| self.corrupt(m.tag_sets.offset, format!("tag sets: {e}")))?;
-            for set in &sets {
+            for (i, set) in sets.iter().enumerate() {
                 if set.iter().any(|&c| c as usize >= names) {
                     return Err(self.corrupt(m.tag_sets.offset, "a tag set names no tag".into()));
                 }
-                rows.tag_set(set);
+                if rows.tag_set(set) as usize != i {
+                    return Err(
+                        self.corrupt(m.tag_sets.offset, format!("tag set {i} is stored twice"))
+                    );
+                }
             }
             rows.tags = self.u32s(m.tags, m.rows)?;
             if rows.tags.iter().any(|&c| c as usize >= rows.tag_sets.len()) {

@@ -35,6 +35,12 @@ const LOG_FILE: &str = "events.log";
 /// The log of the events sealed last, kept for subscribers resuming from a cursor in it.
 const PREV_LOG_FILE: &str = "events.1.log";
 const PARTS_DIR: &str = "parts";
+/// The most events the head may hold: what one part can take, less one request.
+const HEAD_CAP: usize = part::MAX_PART_EVENTS - MAX_EVENTS;
+/// The head is sealed before the distinct text of one of its columns (or its tags or projects)
+/// passes this: one request adds at most its body's 64 MiB, and a part's dictionaries hold up
+/// to 256 MiB each.
+const HEAD_TEXT_CAP: usize = 128 << 20;
 
 /// Every collection of every organization under one directory.
 #[derive(Debug)]
@@ -224,6 +230,8 @@ struct Writer {
     seal_at: Option<usize>,
     /// Why appends are refused until a restart: a log that could not be rotated.
     broken: Option<String>,
+    /// Why the last seal failed, while it has not succeeded since.
+    seal_error: Option<String>,
 }
 
 impl Writer {
@@ -233,6 +241,7 @@ impl Writer {
             next_part,
             seal_at: None,
             broken: None,
+            seal_error: None,
         }
     }
 }
@@ -305,6 +314,19 @@ impl Collection {
         let key = parts.first().map_or_else(random_key, |p| p.key());
         let sealed = parts.last().map_or(0, |p| p.cursor());
         let mut data = Data::from_parts(&schema, key, parts)?;
+        // The log moved aside at the last seal serves subscribers only: damage in it is
+        // a warning, not a reason to refuse the collection.
+        let prev_path = dir.join(PREV_LOG_FILE);
+        let prev = match prev_path.exists() {
+            false => None,
+            true => match Log::open(&prev_path, |_, _| {}) {
+                Ok(log) => Some(Segment::of(&log)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the log kept for subscribers is damaged; resuming from cursors in it is refused");
+                    None
+                }
+            },
+        };
         let log_path = dir.join(LOG_FILE);
         let log = if log_path.exists() {
             Log::open(&log_path, |cursor, entries| {
@@ -315,11 +337,22 @@ impl Collection {
                     }
                 }
             })?
-        } else {
+        } else if prev
+            .as_ref()
+            .is_some_and(|p| p.base + p.offsets.len() as u64 == sealed)
+        {
             // A crash after the log was moved aside and before the next was made.
             let log = Log::create(&log_path, sealed)?;
             sync_dir(dir)?;
             log
+        } else {
+            return Err(Error::Corrupt {
+                path: log_path,
+                offset: 0,
+                detail: format!(
+                    "the event log is missing, and no log moved aside ends at record {sealed}, where the parts end"
+                ),
+            });
         };
         if log.cursor() < sealed || log.base() > sealed {
             return Err(Error::Corrupt {
@@ -332,11 +365,6 @@ impl Collection {
                 ),
             });
         }
-        let prev_path = dir.join(PREV_LOG_FILE);
-        let prev = match prev_path.exists() {
-            true => Some(Segment::of(&Log::open(&prev_path, |_, _| {})?)),
-            false => None,
-        };
         Ok(Collection {
             name: file.name,
             dir: dir.to_owned(),
@@ -427,6 +455,19 @@ impl Collection {
             }
             .into());
         }
+        let part_events = limits.part_events.clamp(1, HEAD_CAP);
+        if self.state.read().data.head_events() >= HEAD_CAP && !self.seal(&mut writer, part_events)
+        {
+            let why = writer.seal_error.clone().unwrap_or_default();
+            return Err(Error::Io {
+                what: "append to",
+                path: self.dir.join(LOG_FILE),
+                source: std::io::Error::other(format!(
+                    "the collection holds {HEAD_CAP} events that cannot be sealed into a part ({why}); it takes more once they can"
+                )),
+            }
+            .into());
+        }
         let schema = self.schema();
         let mut refused: Vec<(usize, Vec<EventError>)> = Vec::new();
         let mut accepted: Vec<Entry> = Vec::new();
@@ -505,12 +546,10 @@ impl Collection {
             published.current.end = writer.log.len();
             drop(published);
             let head = state.data.head_events();
+            let text = state.data.head_text_bytes();
             drop(state);
             self.changed.notify_all();
-            let part_events = limits
-                .part_events
-                .clamp(1, part::MAX_PART_EVENTS - MAX_EVENTS);
-            if head >= writer.seal_at.unwrap_or(part_events) {
+            if head >= writer.seal_at.unwrap_or(part_events) || text >= HEAD_TEXT_CAP {
                 self.seal(&mut writer, part_events);
             }
         }
@@ -526,7 +565,7 @@ impl Collection {
     /// next seal) and starts an empty one. A part that cannot be written is tried again
     /// `part_events` later (the events stay in memory and in the log); a log that cannot be
     /// moved aside stops appends until a restart, which finds the records in the part.
-    fn seal(&self, writer: &mut Writer, part_events: usize) {
+    fn seal(&self, writer: &mut Writer, part_events: usize) -> bool {
         let schema = self.schema();
         let parts_dir = self.dir.join(PARTS_DIR);
         let cursor = writer.log.cursor();
@@ -550,8 +589,9 @@ impl Collection {
             Err(e) => {
                 let head = self.state.read().data.head_events();
                 tracing::warn!(collection = %self.name, error = %e, "cannot seal events into a part; they stay in memory and in the log");
-                writer.seal_at = Some(head + part_events);
-                return;
+                writer.seal_at = Some((head + part_events).min(HEAD_CAP));
+                writer.seal_error = Some(e.to_string());
+                return false;
             }
         };
         tracing::info!(
@@ -564,22 +604,30 @@ impl Collection {
         );
         writer.next_part += 1;
         writer.seal_at = None;
+        writer.seal_error = None;
         self.state.write().data.sealed(Arc::new(part), &schema);
         // Under the lock readers of the log take, so that none reads a file moved under it.
         let mut published = self.published.lock();
         let (log_path, prev_path) = (self.dir.join(LOG_FILE), self.dir.join(PREV_LOG_FILE));
-        let rotated = fs::rename(&log_path, &prev_path)
-            .map_err(Error::io("move aside", &log_path))
-            .and_then(|()| {
-                let log = Log::create(&log_path, cursor)?;
-                sync_dir(&self.dir)?;
-                Ok(log)
-            });
-        match rotated {
+        let moved = fs::rename(&log_path, &prev_path).map_err(Error::io("move aside", &log_path));
+        if moved.is_ok() {
+            // Whatever happens next, the records sealed are in the log moved aside.
+            published.prev = Some(Segment::of(&writer.log));
+            published.base = cursor;
+            published.current = Segment {
+                base: cursor,
+                offsets: Vec::new(),
+                end: 0,
+            };
+        }
+        let created = moved.and_then(|()| {
+            let log = Log::create(&log_path, cursor)?;
+            sync_dir(&self.dir)?;
+            Ok(log)
+        });
+        match created {
             Ok(log) => {
-                let old = std::mem::replace(&mut writer.log, log);
-                published.prev = Some(Segment::of(&old));
-                published.base = cursor;
+                writer.log = log;
                 published.current = Segment::of(&writer.log);
             }
             Err(e) => {
@@ -589,6 +637,7 @@ impl Collection {
                 ));
             }
         }
+        true
     }
 
     /// Whether the collection was deleted.
@@ -1232,8 +1281,26 @@ mod tests {
         fs::rename(coll_dir.join(LOG_FILE), coll_dir.join(PREV_LOG_FILE)).unwrap();
         let collections = Collections::open(dir.path(), limits).unwrap();
         assert_eq!(everything(&collections.get(org, "m").unwrap()), before);
-        // A damaged part is named with its offset.
+        // A log lost otherwise (no log moved aside ends where the parts do) is damage.
         drop(collections);
+        let saved = fs::read(coll_dir.join(LOG_FILE)).unwrap();
+        fs::remove_file(coll_dir.join(LOG_FILE)).unwrap();
+        fs::remove_file(coll_dir.join(PREV_LOG_FILE)).unwrap();
+        let err = Collections::open(dir.path(), limits)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the event log is missing"), "{err}");
+        fs::write(coll_dir.join(LOG_FILE), saved).unwrap();
+        assert_eq!(
+            everything(
+                &Collections::open(dir.path(), limits)
+                    .unwrap()
+                    .get(org, "m")
+                    .unwrap()
+            ),
+            before
+        );
+        // A damaged part is named with its offset.
         let part = fs::read_dir(coll_dir.join(PARTS_DIR))
             .unwrap()
             .next()
