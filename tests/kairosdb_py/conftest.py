@@ -20,12 +20,27 @@ REPO_ROOT = sextant_server.REPO_ROOT
 TOKEN = "sxt_kairosdb_py_bootstrap_token"
 
 
+# The server's output, shown beside a failing test (a connection closed without an answer
+# says little by itself).
+SERVER_LOG: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def sextant(tmp_path_factory):
     """`(address, token)` of a running server; stopped after the module."""
-    proc, address = sextant_server.start(tmp_path_factory.mktemp("sextant") / "data", TOKEN)
+    proc, address = sextant_server.start(
+        tmp_path_factory.mktemp("sextant") / "data", TOKEN, log=SERVER_LOG
+    )
     yield address, TOKEN
     sextant_server.stop(proc)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and SERVER_LOG:
+        report.sections.append(("sextant server output", "".join(SERVER_LOG[-200:])))
 
 
 def load_kairosdb() -> None:
