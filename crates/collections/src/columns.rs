@@ -551,12 +551,8 @@ impl LabelReader<'_> {
     }
 
     fn find(&self, label: usize) -> (&Labels, usize) {
-        if label >= self.head_first {
-            return (self.head, label - self.head_first);
-        }
-        let i = self.parts.partition_point(|(first, _, _)| *first <= label) - 1;
-        let (first, _, labels) = &self.parts[i];
-        (labels, label - first)
+        let mut no_hint = usize::MAX;
+        self.locate(label, &mut no_hint)
     }
 
     pub(crate) fn cell(&self, slot: usize, label: usize) -> Cell {
@@ -693,9 +689,7 @@ impl Data {
 
     /// The part holding sealed row `row`, and the row's place in it.
     fn part_of_row(&self, row: usize) -> (&Part, usize) {
-        let i = self.parts.partition_point(|p| p.first_row() <= row) - 1;
-        let part = &self.parts[i];
-        (part, row - part.first_row())
+        part_of_row(&self.parts, row)
     }
 
     fn part_of_label(&self, label: usize) -> (&Part, usize) {
@@ -978,11 +972,17 @@ impl Data {
 /// `id`.
 fn row_id_is(parts: &[Arc<Part>], head: &Rows, sealed: usize, row: usize, id: &str) -> bool {
     if row < sealed {
-        let i = parts.partition_point(|p| p.first_row() <= row) - 1;
-        parts[i].id(row - parts[i].first_row()) == id.as_bytes()
+        let (part, at) = part_of_row(parts, row);
+        part.id(at) == id.as_bytes()
     } else {
         head.id(row - sealed) == id
     }
+}
+
+/// The part of `parts` holding sealed row `row`, and the row's place in it.
+fn part_of_row(parts: &[Arc<Part>], row: usize) -> (&Part, usize) {
+    let part = &parts[parts.partition_point(|p| p.first_row() <= row) - 1];
+    (part, row - part.first_row())
 }
 
 /// The head's events and what a part records with them.

@@ -134,19 +134,23 @@ impl Writer {
         }
     }
 
-    fn encoded(&mut self, column: &Column) -> Result<Section> {
+    /// A section written by a codec, whose failure refuses the seal.
+    fn coded(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), codec::Error>,
+    ) -> Result<Section> {
         let mut failed = None;
-        let section = self.section(|out| {
-            if let Err(e) = codec::encode(column, out) {
-                failed = Some(e);
-            }
-        });
+        let section = self.section(|out| failed = write(out).err());
         match failed {
             Some(e) => Err(Error::Invalid(format!(
                 "cannot seal the events into a part: {e}"
             ))),
             None => Ok(section),
         }
+    }
+
+    fn encoded(&mut self, column: &Column) -> Result<Section> {
+        self.coded(|out| codec::encode(column, out))
     }
 
     fn text(&mut self, arena: &Arena) -> Result<Text> {
@@ -248,20 +252,7 @@ pub(crate) fn write(
     w.out.extend_from_slice(&MAGIC);
     w.out.extend_from_slice(&VERSION.to_le_bytes());
     w.out.extend_from_slice(&[0; 4]);
-    let ts = {
-        let mut failed = None;
-        let s = w.section(|out| {
-            if let Err(e) = codec::encode_timestamps(&rows.ts, out) {
-                failed = Some(e);
-            }
-        });
-        if let Some(e) = failed {
-            return Err(Error::Invalid(format!(
-                "cannot seal the events into a part: {e}"
-            )));
-        }
-        s
-    };
+    let ts = w.coded(|out| codec::encode_timestamps(&rows.ts, out))?;
     let ids = w.text(&rows.ids)?;
     let hashes = w.u64s(input.hashes.iter().copied());
     let content = w.u64s((0..rows.len()).map(|row| rows.content_hash(input.key, row)));
