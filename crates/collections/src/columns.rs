@@ -88,6 +88,12 @@ impl Arena {
         self.text.push_str(text);
         self.ends.push(self.text.len());
     }
+
+    /// Room for `more` texts of `bytes` in all.
+    fn reserve(&mut self, more: usize, bytes: usize) {
+        self.ends.reserve(more);
+        self.text.reserve(bytes);
+    }
 }
 
 /// The key of a collection's id and content hashes, stored in each of its parts.
@@ -116,8 +122,8 @@ pub(crate) enum ValueRef<'a> {
     Bool(bool),
 }
 
-impl<'a> From<&'a Value> for ValueRef<'a> {
-    fn from(value: &'a Value) -> Self {
+impl<'a> From<&'a Value<'_>> for ValueRef<'a> {
+    fn from(value: &'a Value<'_>) -> Self {
         match value {
             Value::Float(x) => ValueRef::Float(*x),
             Value::Int(x) => ValueRef::Int(*x),
@@ -273,7 +279,7 @@ impl ColumnData {
         }
     }
 
-    fn push(&mut self, value: Option<Value>) {
+    fn push(&mut self, value: Option<Value<'_>>) {
         match self {
             ColumnData::Float(v) => v.push(None),
             ColumnData::Int(v) => v.push(None),
@@ -283,6 +289,17 @@ impl ColumnData {
         }
         let row = self.len() - 1;
         self.set(row, value);
+    }
+
+    /// Room for `more` values without moving the column.
+    fn reserve(&mut self, more: usize) {
+        match self {
+            ColumnData::Float(v) => v.reserve(more),
+            ColumnData::Int(v) => v.reserve(more),
+            ColumnData::Str(v, _) => v.reserve(more),
+            ColumnData::Bool(v) => v.reserve(more),
+            ColumnData::Absent => {}
+        }
     }
 
     fn len(&self) -> usize {
@@ -296,7 +313,7 @@ impl ColumnData {
     }
 
     /// Sets row `row` to `value` (empty if absent or, which checks prevent, of another type).
-    fn set(&mut self, row: usize, value: Option<Value>) {
+    fn set(&mut self, row: usize, value: Option<Value<'_>>) {
         match (self, value) {
             (ColumnData::Float(v), Some(Value::Float(x))) => v[row] = Some(x),
             (ColumnData::Int(v), Some(Value::Int(x))) => v[row] = Some(x),
@@ -310,11 +327,11 @@ impl ColumnData {
         }
     }
 
-    pub(crate) fn value(&self, row: usize) -> Option<Value> {
+    pub(crate) fn value(&self, row: usize) -> Option<Value<'_>> {
         match self {
             ColumnData::Float(v) => v.get(row)?.map(Value::Float),
             ColumnData::Int(v) => v.get(row)?.map(Value::Int),
-            ColumnData::Str(v, dict) => dict.get(*v.get(row)?).map(|s| Value::Str(s.to_owned())),
+            ColumnData::Str(v, dict) => dict.get(*v.get(row)?).map(|s| Value::Str(s.into())),
             ColumnData::Bool(v) => v.get(row)?.map(Value::Bool),
             ColumnData::Absent => None,
         }
@@ -352,7 +369,7 @@ impl ColumnData {
         .unwrap_or(Cell::Null)
     }
 
-    fn equals(&self, row: usize, value: Option<&Value>) -> bool {
+    fn equals(&self, row: usize, value: Option<&Value<'_>>) -> bool {
         match (self, value) {
             (ColumnData::Float(v), Some(Value::Float(x))) => v[row] == Some(*x),
             (ColumnData::Int(v), Some(Value::Int(x))) => v[row] == Some(*x),
@@ -381,7 +398,7 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
-    fn push(&mut self, inference: Inference, scratch: &mut Vec<u32>) {
+    fn push(&mut self, inference: Inference<'_>, scratch: &mut Vec<u32>) {
         self.ids.push(&inference.id);
         self.ts.push(inference.ts);
         scratch.clear();
@@ -443,7 +460,7 @@ impl Rows {
     }
 
     /// The value of row column `slot` at `row`.
-    pub(crate) fn value(&self, slot: usize, row: usize) -> Option<Value> {
+    pub(crate) fn value(&self, slot: usize, row: usize) -> Option<Value<'_>> {
         self.column(slot).value(row)
     }
 
@@ -516,7 +533,7 @@ impl Labels {
         self.column(slot).value_ref(at)
     }
 
-    fn set(&mut self, at: usize, values: Vec<Option<Value>>) {
+    fn set(&mut self, at: usize, values: Vec<Option<Value<'_>>>) {
         let mut values = values.into_iter();
         for column in &mut self.columns {
             column.set(at, values.next().flatten());
@@ -560,7 +577,7 @@ impl LabelReader<'_> {
         labels.column(slot).cell(at)
     }
 
-    pub(crate) fn value(&self, slot: usize, label: usize) -> Option<Value> {
+    pub(crate) fn value(&self, slot: usize, label: usize) -> Option<Value<'_>> {
         let (labels, at) = self.find(label);
         labels.column(slot).value(at)
     }
@@ -773,14 +790,14 @@ impl Data {
     }
 
     /// Applies an accepted entry.
-    pub(crate) fn apply(&mut self, entry: Entry) {
+    pub(crate) fn apply(&mut self, entry: Entry<'_>) {
         match entry {
             Entry::Inference(inference) => self.apply_inference(inference),
             Entry::Label(label) => self.apply_label(label),
         }
     }
 
-    fn apply_inference(&mut self, inference: Inference) {
+    fn apply_inference(&mut self, inference: Inference<'_>) {
         let hash = id_hash(self.key, inference.id.as_bytes());
         let (parts, head, sealed) = (&self.parts, &self.head, self.sealed_rows);
         let (row, added) = self.index.find_or_insert(hash, |row| {
@@ -805,7 +822,7 @@ impl Data {
         self.head.push(inference, &mut self.scratch);
     }
 
-    fn apply_label(&mut self, label: Label) {
+    fn apply_label(&mut self, label: Label<'_>) {
         let hash = id_hash(self.key, label.id.as_bytes());
         let earlier = self
             .label_index
@@ -842,14 +859,14 @@ impl Data {
     }
 
     /// Whether the stored inference at `row` is `inference`.
-    pub(crate) fn same(&self, row: usize, inference: &Inference) -> bool {
+    pub(crate) fn same(&self, row: usize, inference: &Inference<'_>) -> bool {
         if row < self.sealed_rows {
             let (part, at) = self.part_of_row(row);
             let hash = content_hash(
                 self.key,
                 inference.ts,
                 &inference.project,
-                inference.tags.iter().map(String::as_str),
+                inference.tags.iter().map(|t| &**t),
                 inference
                     .values
                     .iter()
@@ -860,7 +877,7 @@ impl Data {
         let (head, row) = (&self.head, row - self.sealed_rows);
         head.ts[row] == inference.ts
             && head.project(row) == inference.project
-            && head.tags(row).eq(inference.tags.iter().map(String::as_str))
+            && head.tags(row).eq(inference.tags.iter().map(|t| &**t))
             && head.columns.iter().enumerate().all(|(slot, column)| {
                 column.equals(row, inference.values.get(slot).and_then(|v| v.as_ref()))
             })
@@ -962,9 +979,24 @@ impl Data {
         self.sealed_rows += part.rows();
         self.sealed_labels += part.labels();
         self.parts.push(part);
+        // A head that filled a part will likely fill the next: room for as many events up
+        // front spares growing its columns by copies (untouched room costs no memory).
+        let (rows, labels) = (self.head.len(), self.head_labels.len());
+        let (id_bytes, label_id_bytes) =
+            (self.head.ids.text.len(), self.head_labels.ids.text.len());
         self.head = Rows::default();
         self.head_labels = Labels::default();
         self.widen(schema);
+        let head = &mut self.head;
+        head.ids.reserve(rows, id_bytes);
+        head.ts.reserve(rows);
+        head.tags.reserve(rows);
+        head.projects.reserve(rows);
+        head.columns.iter_mut().for_each(|c| c.reserve(rows));
+        self.head_labels.ids.reserve(labels, label_id_bytes);
+        let label_columns = self.head_labels.columns.iter_mut();
+        label_columns.for_each(|c| c.reserve(labels));
+        self.row_label.reserve(rows);
     }
 }
 
@@ -1017,11 +1049,11 @@ mod tests {
         .unwrap()
     }
 
-    fn inference(id: &str, ts: i64, tags: &[&str]) -> Entry {
+    fn inference(id: &str, ts: i64, tags: &[&str]) -> Entry<'static> {
         Entry::Inference(Inference {
-            id: id.into(),
+            id: id.to_owned().into(),
             ts,
-            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tags: tags.iter().map(|t| t.to_string().into()).collect(),
             project: "p".into(),
             values: vec![
                 Some(Value::Float(ts as f64)),
@@ -1030,9 +1062,9 @@ mod tests {
         })
     }
 
-    fn label(id: &str, y: i64) -> Entry {
+    fn label(id: &str, y: i64) -> Entry<'static> {
         Entry::Label(Label {
-            id: id.into(),
+            id: id.to_owned().into(),
             values: vec![Some(Value::Int(y))],
         })
     }
@@ -1101,7 +1133,7 @@ mod tests {
                 key,
                 a.ts,
                 &a.project,
-                a.tags.iter().map(String::as_str),
+                a.tags.iter().map(|t| &**t),
                 a.values.iter().map(|v| v.as_ref().map(ValueRef::from))
             )
         );

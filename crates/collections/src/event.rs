@@ -4,7 +4,8 @@
 //! the expected JSON shape is refused whole, naming where; an event that breaks the schema is
 //! refused alone, with every error it has.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use sextant_api::collections::{ColumnRole, ColumnType, IngestResponse, ValidationError};
@@ -37,51 +38,102 @@ impl Default for Limits {
     }
 }
 
-/// A value of a typed column.
+/// A value of a typed column; text borrows from the request it was checked from, and is
+/// owned when read back from the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Value {
+pub enum Value<'a> {
     /// A double.
     Float(f64),
     /// An integer.
     Int(i64),
     /// Text.
-    Str(String),
+    Str(Cow<'a, str>),
     /// A bool.
     Bool(bool),
 }
 
+impl Value<'_> {
+    /// The same value, owning its text.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Float(x) => Value::Float(x),
+            Value::Int(x) => Value::Int(x),
+            Value::Str(x) => Value::Str(Cow::Owned(x.into_owned())),
+            Value::Bool(x) => Value::Bool(x),
+        }
+    }
+}
+
 /// An inference: a model's inputs and outputs at a time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Inference {
+pub struct Inference<'a> {
     /// Its id.
-    pub id: String,
+    pub id: Cow<'a, str>,
     /// Its time, nanoseconds since the epoch.
     pub ts: i64,
     /// Its tags.
-    pub tags: Vec<String>,
+    pub tags: Vec<Cow<'a, str>>,
     /// The request's `project_id`.
-    pub project: String,
+    pub project: Cow<'a, str>,
     /// Row values by slot (inputs, predictions, extras); shorter than the schema's row columns
     /// when the columns after it were added later.
-    pub values: Vec<Option<Value>>,
+    pub values: Vec<Option<Value<'a>>>,
 }
 
 /// A label: the ground truth for an id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Label {
+pub struct Label<'a> {
     /// The id of the inference it is for.
-    pub id: String,
+    pub id: Cow<'a, str>,
     /// Label values by slot.
-    pub values: Vec<Option<Value>>,
+    pub values: Vec<Option<Value<'a>>>,
 }
 
-/// An accepted event, as logged and applied.
+/// An accepted event, as logged and applied. Checked from a request it borrows the request's
+/// text; read from the log it owns it (the log's format is the same either way).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Entry {
+pub enum Entry<'a> {
     /// An inference.
-    Inference(Inference),
+    Inference(Inference<'a>),
     /// A label.
-    Label(Label),
+    Label(Label<'a>),
+}
+
+impl Entry<'_> {
+    /// The id of an inference; `None` for a label.
+    pub fn inference_id(&self) -> Option<&str> {
+        match self {
+            Entry::Inference(e) => Some(&e.id),
+            Entry::Label(_) => None,
+        }
+    }
+
+    /// The same entry, owning its text.
+    pub fn into_owned(self) -> Entry<'static> {
+        let values = |values: Vec<Option<Value<'_>>>| {
+            values
+                .into_iter()
+                .map(|v| v.map(Value::into_owned))
+                .collect()
+        };
+        match self {
+            Entry::Inference(e) => Entry::Inference(Inference {
+                id: Cow::Owned(e.id.into_owned()),
+                ts: e.ts,
+                tags: e
+                    .tags
+                    .into_iter()
+                    .map(|t| Cow::Owned(t.into_owned()))
+                    .collect(),
+                project: Cow::Owned(e.project.into_owned()),
+                values: values(e.values),
+            }),
+            Entry::Label(l) => Entry::Label(Label {
+                id: Cow::Owned(l.id.into_owned()),
+                values: values(l.values),
+            }),
+        }
+    }
 }
 
 /// Why an event was refused.
@@ -139,172 +191,253 @@ impl EventError {
     }
 }
 
-/// Checks one event's data against `schema`: the entries it makes (an inference, a label, or
-/// an inference and its label) or every error it has.
-pub fn check_event(
-    schema: &Schema,
-    data: &EventData<'_>,
-    project: &str,
-    now: i64,
-    limits: Limits,
-) -> Result<Vec<Entry>, Vec<EventError>> {
-    let mut errors = Vec::new();
-    let mut id = None;
-    let mut ts = None;
-    let mut tags = Vec::new();
-    let mut row: Vec<Option<Value>> = vec![None; schema.row_columns.len()];
-    let mut labels: Vec<Option<Value>> = vec![None; schema.label_columns.len()];
-    let mut inference = false;
-    let mut any_label = false;
-    for (name, value) in &data.fields {
-        let name: &str = name;
-        let Some(key) = schema.key(name) else {
-            let hint = sextant_expr::did_you_mean(name, schema.names())
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            errors.push(EventError::new(
-                ErrorType::UnknownColumn,
-                name,
-                format!("the schema has no column `{name}`{hint}"),
-            ));
-            continue;
-        };
-        if *value == Scalar::Null {
-            continue;
+/// What one event makes: an inference, a label, or an inference and its label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked<'a> {
+    /// The inference, if the event carries one.
+    pub inference: Option<Inference<'a>>,
+    /// The label, if the event carries one.
+    pub label: Option<Label<'a>>,
+}
+
+impl<'a> Checked<'a> {
+    /// The entries, the inference first.
+    pub fn into_entries(self) -> impl Iterator<Item = Entry<'a>> {
+        let inference = self.inference.map(Entry::Inference);
+        inference.into_iter().chain(self.label.map(Entry::Label))
+    }
+}
+
+/// Checks events against one schema. Made once per request: it looks keys up in a table and
+/// reuses its buffers from one event to the next.
+#[derive(Debug)]
+pub struct Checker<'s> {
+    schema: &'s Schema,
+    /// Every key of the schema, with its place in `present`.
+    keys: HashMap<&'s str, (Key, usize), foldhash::fast::RandomState>,
+    /// Per key, whether the event gave it a value other than `null` (the last one written).
+    present: Vec<bool>,
+}
+
+impl<'s> Checker<'s> {
+    /// A checker of events against `schema`.
+    pub fn new(schema: &'s Schema) -> Checker<'s> {
+        let mut names: Vec<(&str, Key)> = vec![
+            (&schema.id_column, Key::Id),
+            (&schema.timestamp_column, Key::Timestamp),
+        ];
+        names.extend(schema.tags_column.as_deref().map(|t| (t, Key::Tags)));
+        let rows = schema.row_columns.iter().enumerate();
+        names.extend(rows.map(|(slot, c)| (&*c.name, Key::Row(slot))));
+        let labels = schema.label_columns.iter().enumerate();
+        names.extend(labels.map(|(slot, c)| (&*c.name, Key::Label(slot))));
+        let mut keys = HashMap::with_capacity_and_hasher(names.len(), Default::default());
+        for (name, key) in names {
+            let at = keys.len();
+            // The first meaning of a name counts, as in `Schema::key`.
+            keys.entry(name).or_insert((key, at));
         }
-        match key {
-            Key::Id => match value {
-                Scalar::Str(s) if !s.is_empty() && s.len() <= MAX_ID_LEN => {
-                    id = Some(s.to_string())
-                }
-                Scalar::Int(n) => id = Some(n.to_string()),
-                Scalar::UInt(n) => id = Some(n.to_string()),
-                _ => errors.push(EventError::new(
-                    ErrorType::TypeMismatch,
+        let present = vec![false; keys.len()];
+        Checker {
+            schema,
+            keys,
+            present,
+        }
+    }
+
+    fn is_present(&self, key: &str) -> bool {
+        self.keys.get(key).is_some_and(|&(_, at)| self.present[at])
+    }
+
+    /// Checks one event's data: what it makes, or every error it has. Text borrows from
+    /// `data` and `project`.
+    pub fn check<'a>(
+        &mut self,
+        data: &'a EventData<'_>,
+        project: &'a str,
+        now: i64,
+        limits: Limits,
+    ) -> Result<Checked<'a>, Vec<EventError>> {
+        let schema = self.schema;
+        let mut errors = Vec::new();
+        let mut id = None;
+        let mut ts = None;
+        let mut tags = Vec::new();
+        let mut row: Vec<Option<Value<'a>>> = vec![None; schema.row_columns.len()];
+        let mut labels: Vec<Option<Value<'a>>> = Vec::new();
+        let mut inference = false;
+        let mut any_label = false;
+        self.present.fill(false);
+        for (name, value) in &data.fields {
+            let name: &str = name;
+            let Some(&(key, at)) = self.keys.get(name) else {
+                let hint = sextant_expr::did_you_mean(name, schema.names())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                errors.push(EventError::new(
+                    ErrorType::UnknownColumn,
                     name,
-                    format!(
-                        "an id must be text of 1 to {MAX_ID_LEN} bytes or an integer, found {}",
-                        quote(value)
-                    ),
-                )),
-            },
-            Key::Timestamp => {
-                inference = true;
-                match timestamp(value, now, limits) {
-                    Ok(t) => ts = Some(t),
-                    Err((error_type, message)) => {
-                        errors.push(EventError::new(error_type, name, message))
-                    }
-                }
+                    format!("the schema has no column `{name}`{hint}"),
+                ));
+                continue;
+            };
+            self.present[at] = *value != Scalar::Null;
+            if *value == Scalar::Null {
+                continue;
             }
-            Key::Tags => {
-                inference = true;
-                match value {
-                    Scalar::List(items) if items.iter().all(|t| matches!(t, Scalar::Str(_))) => {
-                        if items.len() > limits.max_tags {
-                            errors.push(EventError::new(
-                                ErrorType::MaxTagsExceeded,
-                                name,
-                                format!(
-                                    "{} tags; an event may carry at most {}",
-                                    items.len(),
-                                    limits.max_tags
-                                ),
-                            ));
-                        } else {
-                            tags = items
-                                .iter()
-                                .filter_map(|t| match t {
-                                    Scalar::Str(s) => Some(s.to_string()),
-                                    _ => None,
-                                })
-                                .collect();
-                        }
+            match key {
+                Key::Id => match value {
+                    Scalar::Str(s) if !s.is_empty() && s.len() <= MAX_ID_LEN => {
+                        id = Some(Cow::Borrowed(&**s))
                     }
+                    Scalar::Int(n) => id = Some(Cow::Owned(n.to_string())),
+                    Scalar::UInt(n) => id = Some(Cow::Owned(n.to_string())),
                     _ => errors.push(EventError::new(
                         ErrorType::TypeMismatch,
                         name,
-                        format!("tags must be a list of strings, found {}", quote(value)),
+                        format!(
+                            "an id must be text of 1 to {MAX_ID_LEN} bytes or an integer, found {}",
+                            quote(value)
+                        ),
                     )),
-                }
-            }
-            Key::Row(slot) => {
-                inference = true;
-                let column = &schema.row_columns[slot];
-                match typed(value, column.column_type) {
-                    Ok(v) => row[slot] = Some(v),
-                    Err(message) => {
-                        errors.push(EventError::new(ErrorType::TypeMismatch, name, message))
+                },
+                Key::Timestamp => {
+                    inference = true;
+                    match timestamp(value, now, limits) {
+                        Ok(t) => ts = Some(t),
+                        Err((error_type, message)) => {
+                            errors.push(EventError::new(error_type, name, message))
+                        }
                     }
                 }
-            }
-            Key::Label(slot) => {
-                any_label = true;
-                let column = &schema.label_columns[slot];
-                match typed(value, column.column_type) {
-                    Ok(v) => labels[slot] = Some(v),
-                    Err(message) => {
-                        errors.push(EventError::new(ErrorType::TypeMismatch, name, message))
+                Key::Tags => {
+                    inference = true;
+                    match value {
+                        Scalar::List(items)
+                            if items.iter().all(|t| matches!(t, Scalar::Str(_))) =>
+                        {
+                            if items.len() > limits.max_tags {
+                                errors.push(EventError::new(
+                                    ErrorType::MaxTagsExceeded,
+                                    name,
+                                    format!(
+                                        "{} tags; an event may carry at most {}",
+                                        items.len(),
+                                        limits.max_tags
+                                    ),
+                                ));
+                            } else {
+                                tags = items
+                                    .iter()
+                                    .filter_map(|t| match t {
+                                        Scalar::Str(s) => Some(Cow::Borrowed(&**s)),
+                                        _ => None,
+                                    })
+                                    .collect();
+                            }
+                        }
+                        _ => errors.push(EventError::new(
+                            ErrorType::TypeMismatch,
+                            name,
+                            format!("tags must be a list of strings, found {}", quote(value)),
+                        )),
+                    }
+                }
+                Key::Row(slot) => {
+                    inference = true;
+                    let column = &schema.row_columns[slot];
+                    match typed(value, column.column_type) {
+                        Ok(v) => row[slot] = Some(v),
+                        Err(message) => {
+                            errors.push(EventError::new(ErrorType::TypeMismatch, name, message))
+                        }
+                    }
+                }
+                Key::Label(slot) => {
+                    any_label = true;
+                    let column = &schema.label_columns[slot];
+                    match typed(value, column.column_type) {
+                        Ok(v) => {
+                            labels.resize(schema.label_columns.len(), None);
+                            labels[slot] = Some(v);
+                        }
+                        Err(message) => {
+                            errors.push(EventError::new(ErrorType::TypeMismatch, name, message))
+                        }
                     }
                 }
             }
         }
-    }
-    let present = |name: &str| data.has(name);
-    if !present(&schema.id_column) {
-        errors.push(EventError::new(
-            ErrorType::MissingColumn,
-            &schema.id_column,
-            format!(
-                "every event needs its id in `{}`: labels find their inference by it",
-                schema.id_column
-            ),
-        ));
-    }
-    if inference || !any_label {
-        // An inference needs its time and every input and prediction.
-        if !present(&schema.timestamp_column) {
+        if !self.is_present(&schema.id_column) {
             errors.push(EventError::new(
                 ErrorType::MissingColumn,
-                &schema.timestamp_column,
+                &schema.id_column,
                 format!(
-                    "an inference needs its time in `{}` (RFC 3339)",
-                    schema.timestamp_column
+                    "every event needs its id in `{}`: labels find their inference by it",
+                    schema.id_column
                 ),
             ));
         }
-        for column in &schema.row_columns {
-            let required = matches!(column.role, ColumnRole::Input | ColumnRole::Prediction);
-            if required && !present(&column.name) {
+        if inference || !any_label {
+            // An inference needs its time and every input and prediction.
+            if !self.is_present(&schema.timestamp_column) {
                 errors.push(EventError::new(
                     ErrorType::MissingColumn,
-                    &column.name,
+                    &schema.timestamp_column,
                     format!(
-                        "an inference needs every input and prediction column; `{}` is missing",
-                        column.name
+                        "an inference needs its time in `{}` (RFC 3339)",
+                        schema.timestamp_column
                     ),
                 ));
             }
+            for column in &schema.row_columns {
+                let required = matches!(column.role, ColumnRole::Input | ColumnRole::Prediction);
+                if required && !self.is_present(&column.name) {
+                    errors.push(EventError::new(
+                        ErrorType::MissingColumn,
+                        &column.name,
+                        format!(
+                            "an inference needs every input and prediction column; `{}` is missing",
+                            column.name
+                        ),
+                    ));
+                }
+            }
         }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let id = id.unwrap_or_default();
-    let mut entries = Vec::with_capacity(2);
-    if inference || !any_label {
-        entries.push(Entry::Inference(Inference {
-            id: id.clone(),
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let id = id.unwrap_or_default();
+        let label = any_label.then(|| {
+            labels.resize(schema.label_columns.len(), None);
+            Label {
+                id: id.clone(),
+                values: labels,
+            }
+        });
+        let inference = (inference || !any_label).then(|| Inference {
+            id,
             ts: ts.unwrap_or_default(),
             tags,
-            project: project.to_owned(),
+            project: Cow::Borrowed(project),
             values: row,
-        }));
+        });
+        Ok(Checked { inference, label })
     }
-    if any_label {
-        entries.push(Entry::Label(Label { id, values: labels }));
-    }
-    Ok(entries)
+}
+
+/// Checks one event's data against `schema`: the entries it makes (an inference, a label, or
+/// an inference and its label) or every error it has. For many events, [`Checker`] is
+/// cheaper.
+pub fn check_event<'a>(
+    schema: &Schema,
+    data: &'a EventData<'_>,
+    project: &'a str,
+    now: i64,
+    limits: Limits,
+) -> Result<Vec<Entry<'a>>, Vec<EventError>> {
+    let checked = Checker::new(schema).check(data, project, now, limits)?;
+    Ok(checked.into_entries().collect())
 }
 
 /// The errors of a request gathered in TruEra's shape: one entry per type and column, the
@@ -374,7 +507,7 @@ fn timestamp(value: &Scalar<'_>, now: i64, limits: Limits) -> Result<i64, (Error
     Ok(ns)
 }
 
-fn typed(value: &Scalar<'_>, column_type: ColumnType) -> Result<Value, String> {
+fn typed<'a>(value: &'a Scalar<'_>, column_type: ColumnType) -> Result<Value<'a>, String> {
     let mismatch = || {
         format!(
             "expected {} ({}), found {}",
@@ -404,7 +537,7 @@ fn typed(value: &Scalar<'_>, column_type: ColumnType) -> Result<Value, String> {
             i64::MIN,
             i64::MAX
         )),
-        (ColumnType::String, Scalar::Str(s)) => Ok(Value::Str(s.to_string())),
+        (ColumnType::String, Scalar::Str(s)) => Ok(Value::Str(Cow::Borrowed(&**s))),
         (ColumnType::Bool, Scalar::Bool(b)) => Ok(Value::Bool(*b)),
         _ => Err(mismatch()),
     }
@@ -444,11 +577,13 @@ mod tests {
 
     const NOW: i64 = 1_767_225_600_000_000_000; // 2026-01-01
 
-    fn check(json: &str) -> Result<Vec<Entry>, Vec<(ErrorType, String)>> {
+    fn check(json: &str) -> Result<Vec<Entry<'static>>, Vec<(ErrorType, String)>> {
         let body = format!(r#"{{"model_id": "m", "events": [{{"data": {json}}}]}}"#);
         let request = decode_request(body.as_bytes()).unwrap();
         let data = &request.events[0];
-        check_event(&schema(), data, "p", NOW, Limits::default()).map_err(|errors| {
+        let checked = check_event(&schema(), data, "p", NOW, Limits::default());
+        let owned = checked.map(|entries| entries.into_iter().map(Entry::into_owned).collect());
+        owned.map_err(|errors| {
             let mut errors: Vec<_> = errors
                 .into_iter()
                 .map(|e| (e.error_type, e.column))

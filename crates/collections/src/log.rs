@@ -40,6 +40,8 @@ pub struct Log {
     len: u64,
     /// Set when a failed append could not be undone: the log refuses appends until reopened.
     poisoned: bool,
+    /// The last frame appended, its memory reused by the next.
+    buffer: Vec<u8>,
 }
 
 impl Log {
@@ -77,11 +79,12 @@ impl Log {
             offsets: Vec::new(),
             len: HEADER_LEN as u64,
             poisoned: false,
+            buffer: Vec::new(),
         })
     }
 
     /// Opens the log at `path`, handing every record's cursor and entries to `apply` in order.
-    pub fn open(path: &Path, mut apply: impl FnMut(u64, Vec<Entry>)) -> Result<Log> {
+    pub fn open(path: &Path, mut apply: impl FnMut(u64, Vec<Entry<'static>>)) -> Result<Log> {
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -163,7 +166,7 @@ impl Log {
                     "CRC mismatch in a record before the last".to_owned(),
                 ));
             }
-            let entries: Vec<Entry> = match postcard::from_bytes(payload) {
+            let entries: Vec<Entry<'static>> = match postcard::from_bytes(payload) {
                 Ok(entries) => entries,
                 Err(e) if last => {
                     torn(&format!("undecodable: {e}"));
@@ -189,6 +192,7 @@ impl Log {
             offsets,
             len: offset as u64,
             poisoned: false,
+            buffer: Vec::new(),
         })
     }
 
@@ -196,7 +200,7 @@ impl Log {
     /// the write or the sync fails, the file is cut back to its last whole record, so that
     /// later records never follow a partial one; if even that fails, the log refuses every
     /// append until it is reopened (which cuts the partial record as a torn tail).
-    pub fn append(&mut self, entries: &[Entry]) -> Result<()> {
+    pub fn append(&mut self, entries: &[Entry<'_>]) -> Result<()> {
         if self.poisoned {
             return Err(Error::Io {
                 what: "append to",
@@ -206,21 +210,26 @@ impl Log {
                 ),
             });
         }
-        let payload = postcard::to_allocvec(entries).map_err(|e| Error::Io {
+        // The frame is encoded in place after room for its length and CRC, into a buffer kept
+        // from one append to the next.
+        let mut frame = std::mem::take(&mut self.buffer);
+        frame.clear();
+        frame.resize(FRAME_LEN, 0);
+        let encoded = postcard::to_extend(entries, frame).map_err(|e| Error::Io {
             what: "encode a record for",
             path: self.path.clone(),
             source: std::io::Error::other(e),
-        })?;
-        if payload.is_empty() || payload.len() > MAX_RECORD {
+        });
+        let mut frame = encoded?;
+        let payload_len = frame.len() - FRAME_LEN;
+        if payload_len == 0 || payload_len > MAX_RECORD {
             return Err(Error::Invalid(format!(
-                "a record of {} bytes; records hold 1 byte to {MAX_RECORD} bytes",
-                payload.len()
+                "a record of {payload_len} bytes; records hold 1 byte to {MAX_RECORD} bytes"
             )));
         }
-        let mut frame = Vec::with_capacity(FRAME_LEN + payload.len());
-        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        frame.extend_from_slice(&payload);
+        let crc = crc32fast::hash(&frame[FRAME_LEN..]);
+        frame[..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
+        frame[4..FRAME_LEN].copy_from_slice(&crc.to_le_bytes());
         let written = self
             .file
             .write_all(&frame)
@@ -239,6 +248,7 @@ impl Log {
         self.offsets.push(self.len);
         self.len += frame.len() as u64;
         self.records += 1;
+        self.buffer = frame;
         Ok(())
     }
 
@@ -276,7 +286,7 @@ impl Log {
 /// The records of the log at `path` in bytes `from..to`, which are whole records that were
 /// synced (a reader's view of what [`Log::append`] wrote; the writer need not be held).
 /// Damage is an error naming the file and offset.
-pub fn read_records(path: &Path, from: u64, to: u64) -> Result<Vec<Vec<Entry>>> {
+pub fn read_records(path: &Path, from: u64, to: u64) -> Result<Vec<Vec<Entry<'static>>>> {
     let mut file = File::open(path).map_err(Error::io("open", path))?;
     file.seek(SeekFrom::Start(from))
         .map_err(Error::io("read", path))?;
@@ -316,9 +326,9 @@ mod tests {
     use super::*;
     use crate::event::{Label, Value};
 
-    fn label(id: &str) -> Entry {
+    fn label(id: &str) -> Entry<'static> {
         Entry::Label(Label {
-            id: id.into(),
+            id: id.to_owned().into(),
             values: vec![Some(Value::Int(1)), None],
         })
     }

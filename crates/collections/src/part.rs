@@ -150,7 +150,8 @@ impl Writer {
     }
 
     fn encoded(&mut self, column: &Column) -> Result<Section> {
-        self.coded(|out| codec::encode(column, out))
+        // Events are independent records: no predictor is fitted to their sequence.
+        self.coded(|out| codec::encode_ordered(column, codec::Order::None, out))
     }
 
     fn text(&mut self, arena: &Arena) -> Result<Text> {

@@ -146,6 +146,36 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     }
 }
 
+/// A key of an object, borrowed from the body when it holds no escapes (serde's own `Cow<str>`
+/// always copies).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 /// One event's data: its keys and values in the order written.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EventData<'a> {
@@ -246,7 +276,7 @@ impl<'de> Visitor<'de> for EventSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventData<'de>, A::Error> {
         let mut data = None;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if key == "data" {
                 data = Some(map.next_value_seed(DataSeed(self.0))?);
             } else {
@@ -277,7 +307,7 @@ impl<'de> Visitor<'de> for DataSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventData<'de>, A::Error> {
         let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let value: Scalar<'de> = map.next_value()?;
             fields.push((key, value));
         }
@@ -339,6 +369,11 @@ mod tests {
         let data = &request.events[0];
         let keys: Vec<&str> = data.fields.iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(keys, ["id", "x", "n", "t", "o", "z"]);
+        assert!(
+            data.fields
+                .iter()
+                .all(|(k, _)| matches!(k, Cow::Borrowed(_)))
+        );
         assert_eq!(data.get("id"), Some(&Scalar::Str("ab".into())));
         assert!(matches!(data.get("x"), Some(Scalar::Float(x)) if *x == 1.5));
         assert_eq!(

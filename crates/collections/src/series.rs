@@ -28,7 +28,7 @@ pub fn batch(
     org: OrgId,
     collection: &str,
     schema: &Schema,
-    entries: &[Entry],
+    entries: &[Entry<'_>],
 ) -> Result<Option<ValidatedBatch>, String> {
     // (slot, project) -> points; BTreeMap for a stable series order.
     let mut series: BTreeMap<(usize, &str), Vec<Point>> = BTreeMap::new();
@@ -50,8 +50,8 @@ pub fn batch(
                 _ => continue,
             };
             series
-                .entry((slot, inference.project.as_str()))
-                .or_default()
+                .entry((slot, &*inference.project))
+                .or_insert_with(|| Vec::with_capacity(entries.len()))
                 .push(Point::new(inference.ts, value));
         }
     }

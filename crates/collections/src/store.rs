@@ -10,11 +10,14 @@
 //! accepted ones to the log and syncs, then applies them, while holding the collection's log.
 //! Reads take the in-memory state only and never wait for a sync.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fs;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use parking_lot::{Condvar, Mutex, RwLock};
 use sextant_api::collections::{
     Cell, CollectionSchema, ColumnRole, EventRows, EventsQuery, IngestResponse, RowColumn, Stats,
@@ -443,7 +446,7 @@ impl Collection {
         request: &Request<'_>,
         now: i64,
         limits: Limits,
-        before_log: impl FnOnce(&Schema, &[Entry]) -> std::result::Result<(), E>,
+        before_log: impl FnOnce(&Schema, &[Entry<'_>]) -> std::result::Result<(), E>,
     ) -> std::result::Result<IngestResponse, E> {
         let mut writer = self.log.lock();
         self.check_not_deleted()?;
@@ -470,65 +473,66 @@ impl Collection {
         }
         let schema = self.schema();
         let mut refused: Vec<(usize, Vec<EventError>)> = Vec::new();
-        let mut accepted: Vec<Entry> = Vec::new();
+        let mut accepted: Vec<Entry<'_>> = Vec::with_capacity(request.events.len());
         {
             let state = self.state.read();
-            // Inferences accepted earlier in this request, by id.
-            let mut pending: HashMap<String, usize> = HashMap::new();
+            // Inferences accepted earlier in this request: their place in `accepted`, by id.
+            let mut pending: HashTable<usize> = HashTable::new();
+            let hasher = foldhash::fast::FixedState::default();
+            let mut checker = event::Checker::new(&schema);
             for (index, data) in request.events.iter().enumerate() {
-                let entries =
-                    match event::check_event(&schema, data, &request.project_id, now, limits) {
-                        Ok(entries) => entries,
-                        Err(errors) => {
-                            refused.push((index, errors));
-                            continue;
+                let checked = match checker.check(data, &request.project_id, now, limits) {
+                    Ok(checked) => checked,
+                    Err(errors) => {
+                        refused.push((index, errors));
+                        continue;
+                    }
+                };
+                let mut inference = checked.inference;
+                if let Some(new) = &inference {
+                    let hash = hasher.hash_one(&*new.id);
+                    let stored = state
+                        .data
+                        .find(&new.id)
+                        .map(|row| state.data.same(row, new));
+                    let earlier = pending
+                        .find(hash, |&at| accepted[at].inference_id() == Some(&*new.id))
+                        .map(|&at| matches!(&accepted[at], Entry::Inference(e) if e == new));
+                    let message = match (stored, earlier) {
+                        // Resent unchanged: a retry, accepted and not stored again.
+                        (Some(true), _) | (None, Some(true)) => String::new(),
+                        (Some(false), _) => format!(
+                            "a different inference with id {:?} is stored already; an inference cannot be changed (resending the same one is fine)",
+                            new.id
+                        ),
+                        (None, Some(false)) => format!(
+                            "a different inference with id {:?} comes earlier in this request; an inference cannot be changed",
+                            new.id
+                        ),
+                        (None, None) => {
+                            pending.insert_unique(hash, accepted.len(), |&at| {
+                                hasher.hash_one(accepted[at].inference_id().unwrap_or_default())
+                            });
+                            String::new()
                         }
                     };
-                let mut keep = Vec::with_capacity(entries.len());
-                let mut duplicate = None;
-                for entry in entries {
-                    if let Entry::Inference(inference) = &entry {
-                        let stored = state
-                            .data
-                            .find(&inference.id)
-                            .map(|row| state.data.same(row, inference));
-                        let earlier = pending.get(inference.id.as_str()).map(
-                            |&at| matches!(&accepted[at], Entry::Inference(e) if e == inference),
-                        );
-                        let message = match (stored, earlier) {
-                            // Resent unchanged: a retry, accepted and not stored again.
-                            (Some(true), _) | (None, Some(true)) => continue,
-                            (Some(false), _) => format!(
-                                "a different inference with id {:?} is stored already; an inference cannot be changed (resending the same one is fine)",
-                                inference.id
-                            ),
-                            (None, Some(false)) => format!(
-                                "a different inference with id {:?} comes earlier in this request; an inference cannot be changed",
-                                inference.id
-                            ),
-                            (None, None) => String::new(),
-                        };
-                        if !message.is_empty() {
-                            duplicate = Some(EventError {
+                    if !message.is_empty() {
+                        refused.push((
+                            index,
+                            vec![EventError {
                                 error_type: ErrorType::DuplicateId,
                                 column: schema.id_column.to_string(),
                                 message,
-                            });
-                            break;
-                        }
+                            }],
+                        ));
+                        continue;
                     }
-                    keep.push(entry);
-                }
-                if let Some(error) = duplicate {
-                    refused.push((index, vec![error]));
-                    continue;
-                }
-                for entry in keep {
-                    if let Entry::Inference(inference) = &entry {
-                        pending.insert(inference.id.clone(), accepted.len());
+                    if stored.is_some() || earlier.is_some() {
+                        inference = None;
                     }
-                    accepted.push(entry);
                 }
+                accepted.extend(inference.map(Entry::Inference));
+                accepted.extend(checked.label.map(Entry::Label));
             }
         }
         if !accepted.is_empty() {
@@ -867,19 +871,19 @@ impl Collection {
 }
 
 /// A stored value as subscriptions send it.
-fn live_value(value: event::Value) -> LiveValue {
+fn live_value(value: event::Value<'_>) -> LiveValue {
     match value {
         event::Value::Float(v) if v.is_finite() => LiveValue::Float(v),
         event::Value::Float(v) => LiveValue::Text(v.to_string()),
         event::Value::Int(v) => LiveValue::Int(v),
-        event::Value::Str(v) => LiveValue::Text(v),
+        event::Value::Str(v) => LiveValue::Text(v.into_owned()),
         event::Value::Bool(v) => LiveValue::Bool(v),
     }
 }
 
 /// A logged entry as subscriptions send it, its columns named by `schema`.
-fn entry_event(schema: &Schema, entry: Entry) -> LiveEvent {
-    let named = |columns: &[crate::schema::Column], values: Vec<Option<event::Value>>| {
+fn entry_event(schema: &Schema, entry: Entry<'_>) -> LiveEvent {
+    let named = |columns: &[crate::schema::Column], values: Vec<Option<event::Value<'_>>>| {
         values
             .into_iter()
             .zip(columns)
@@ -889,15 +893,15 @@ fn entry_event(schema: &Schema, entry: Entry) -> LiveEvent {
     match entry {
         Entry::Inference(e) => LiveEvent {
             kind: EventKind::Inference,
-            id: e.id,
+            id: e.id.into_owned(),
             timestamp: Some(e.ts),
-            project: Some(e.project),
-            tags: e.tags,
+            project: Some(e.project.into_owned()),
+            tags: e.tags.into_iter().map(Cow::into_owned).collect(),
             columns: named(&schema.row_columns, e.values),
         },
         Entry::Label(l) => LiveEvent {
             kind: EventKind::Label,
-            id: l.id,
+            id: l.id.into_owned(),
             timestamp: None,
             project: None,
             tags: Vec::new(),

@@ -192,7 +192,7 @@ impl Column {
 /// Fails only if there are more than [`MAX_POINTS`] timestamps.
 pub fn encode_timestamps(timestamps: &[Timestamp], out: &mut Vec<u8>) -> Result<(), Error> {
     let Some(interval) = regular_interval(timestamps) else {
-        return encode_pco(Element::Timestamp, timestamps, out);
+        return encode_pco(Element::Timestamp, timestamps, Order::Time, out);
     };
     start(Element::Timestamp, Codec::Regular, timestamps.len(), out)?;
     out.extend_from_slice(&timestamps[0].to_le_bytes());
@@ -259,19 +259,36 @@ pub fn decode_timestamps_into(bytes: &[u8], out: &mut Vec<Timestamp>) -> Result<
     Ok(())
 }
 
-/// Appends the encoded value column to `out`, choosing the codec for its data type and, for
-/// bools, enums and bit fields, for its values.
+/// How the values of a column follow one another, which decides whether fitting a predictor
+/// to the sequence is worth its encoding time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// One series in time: smooth signals may gain from a predictor (pco's Conv1), which is
+    /// tried for 32-bit numbers and kept when markedly smaller.
+    Time,
+    /// Values of independent records (events, dictionary codes): no predictor is tried, so
+    /// numbers are encoded once.
+    None,
+}
+
+/// Appends the encoded value column of a series to `out`, choosing the codec for its data type
+/// and, for bools, enums and bit fields, for its values.
 ///
 /// Fails if there are more than [`MAX_POINTS`] values or, for strings and bytes, if the distinct
 /// values take more than [`MAX_DICTIONARY_BYTES`].
 pub fn encode(column: &Column, out: &mut Vec<u8>) -> Result<(), Error> {
+    encode_ordered(column, Order::Time, out)
+}
+
+/// [`encode`] for values in `order`; [`decode`] reads either.
+pub fn encode_ordered(column: &Column, order: Order, out: &mut Vec<u8>) -> Result<(), Error> {
     match column {
-        Column::Double(v) => encode_floats(Element::Double, v, out),
-        Column::Float(v) => encode_floats(Element::Float, v, out),
-        Column::Int32(v) => encode_pco(Element::Int32, v, out),
-        Column::Int64(v) => encode_pco(Element::Int64, v, out),
-        Column::Uint32(v) => encode_pco(Element::Uint32, v, out),
-        Column::Uint64(v) => encode_pco(Element::Uint64, v, out),
+        Column::Double(v) => encode_floats(Element::Double, v, order, out),
+        Column::Float(v) => encode_floats(Element::Float, v, order, out),
+        Column::Int32(v) => encode_pco(Element::Int32, v, order, out),
+        Column::Int64(v) => encode_pco(Element::Int64, v, order, out),
+        Column::Uint32(v) => encode_pco(Element::Uint32, v, order, out),
+        Column::Uint64(v) => encode_pco(Element::Uint64, v, order, out),
         Column::Bool(v) => {
             let header_at = start(Element::Bool, Codec::Runs, v.len(), out)?;
             if !v.is_empty() {
@@ -375,11 +392,12 @@ fn set_codec(out: &mut [u8], header_at: usize, codec: Codec) {
 fn encode_pco<T: pco::data_types::Number>(
     element: Element,
     values: &[T],
+    order: Order,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let header_at = start(element, Codec::Pco, values.len(), out)?;
     if !values.is_empty()
-        && let Err(e) = numeric::encode_signal(element, values, out)
+        && let Err(e) = numeric::encode_signal(element, values, order, out)
     {
         out.truncate(header_at);
         return Err(e);
@@ -403,13 +421,14 @@ fn decode_pco<T: pco::data_types::Number>(
 fn encode_floats<T: decimal::Float>(
     element: Element,
     values: &[T],
+    order: Order,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let Some(plan) = decimal::plan(values).filter(|_| !values.is_empty()) else {
-        return encode_pco(element, values, out);
+        return encode_pco(element, values, order, out);
     };
     let header_at = start(element, Codec::Decimal, values.len(), out)?;
-    decimal::encode(element, values, &plan, out).inspect_err(|_| {
+    decimal::encode(element, values, &plan, order, out).inspect_err(|_| {
         out.truncate(header_at);
     })
 }

@@ -9,8 +9,8 @@ use pco::data_types::Number;
 use pco::wrapped::{FileCompressor, FileDecompressor};
 use pco::{ChunkConfig, DeltaSpec, ModeSpec, PagingSpec};
 
-use super::Error;
 use super::header::Element;
+use super::{Error, Order};
 
 /// The pco configuration for a column of `count` numbers: pco's defaults (level 8, automatic
 /// mode and delta encoding) in one page.
@@ -82,14 +82,17 @@ fn conv1_worth_trying(count: usize) -> bool {
 /// hw data set's 12-bit readings and 2-decimal sines it stores 14–16% fewer bytes. Random walks
 /// gain nothing and keep the faster encoding. pco offers Conv1 only for 32-bit latents, which is
 /// one more reason decimals are scaled to `i32` when they fit.
+///
+/// With [`Order::None`] Conv1 is not tried: the same format, encoded once.
 pub(crate) fn encode_signal<T: Number>(
     element: Element,
     values: &[T],
+    order: Order,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let start = out.len();
     encode(element, values, &config(values.len()), out)?;
-    if size_of::<T>() != 4 || !conv1_worth_trying(values.len()) {
+    if order == Order::None || size_of::<T>() != 4 || !conv1_worth_trying(values.len()) {
         return Ok(());
     }
     let automatic = out.len() - start;
@@ -171,7 +174,7 @@ mod tests {
         ];
         for (name, values, expect_conv1) in cases {
             let mut out = Vec::new();
-            encode_signal(Element::Int32, &values, &mut out).unwrap();
+            encode_signal(Element::Int32, &values, Order::Time, &mut out).unwrap();
             let conv1 = matches!(delta_encoding::<i32>(&out), DeltaEncoding::Conv1(_));
             assert_eq!(conv1, expect_conv1, "{name}");
             let mut decoded: Vec<i32> = Vec::new();
@@ -190,7 +193,7 @@ mod tests {
                 .map(|i| (1_800.0 * (i as f64 * 0.01).sin()).round() as i32)
                 .collect();
             let mut out = Vec::new();
-            encode_signal(Element::Int32, &sine, &mut out).unwrap();
+            encode_signal(Element::Int32, &sine, Order::Time, &mut out).unwrap();
             let conv1 = matches!(delta_encoding::<i32>(&out), DeltaEncoding::Conv1(_));
             assert_eq!(conv1, conv1_worth_trying(len), "{len} values");
         }
