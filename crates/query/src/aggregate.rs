@@ -113,19 +113,46 @@ pub struct SeriesAggregates {
     pub result: AggregateResult,
 }
 
+/// Series per thread below which a request is aggregated on one thread: starting a thread
+/// costs about as much as folding a few thousand points.
+const SERIES_PER_THREAD: usize = 8;
+
 pub(crate) fn run(reader: &Reader<'_>, request: &Aggregation) -> Result<Vec<SeriesAggregates>> {
     let series = request.series.resolve(reader);
-    let mut out = Vec::with_capacity(series.len());
-    for s in series {
-        reader.proceed()?;
-        let result = series_aggregates(reader, &s, request, false)?;
-        out.push(SeriesAggregates {
-            key: s.key,
-            data_type: s.data_type,
-            result,
-        });
+    let each = |part: &[SeriesRef]| -> Result<Vec<SeriesAggregates>> {
+        let mut out = Vec::with_capacity(part.len());
+        for s in part {
+            reader.proceed()?;
+            let result = series_aggregates(reader, s, request, false)?;
+            out.push(SeriesAggregates {
+                key: s.key.clone(),
+                data_type: s.data_type,
+                result,
+            });
+        }
+        Ok(out)
+    };
+    // Series are independent: spread them over the cores, keeping their order.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(series.len() / SERIES_PER_THREAD).max(1);
+    if threads == 1 {
+        return each(&series);
     }
-    Ok(out)
+    let chunk = series.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = series
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || each(part)))
+            .collect();
+        let mut out = Vec::with_capacity(series.len());
+        for part in parts {
+            match part.join() {
+                Ok(results) => out.extend(results?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(out)
+    })
 }
 
 /// The aggregates of one series; `fold` forces folding points here (for tests that compare

@@ -47,7 +47,7 @@ pub use sextant_storage::{ArrowPoints, Order};
 pub struct Reader<'a> {
     store: &'a dyn Store,
     org: OrgId,
-    stop: Option<&'a dyn Fn() -> std::result::Result<(), String>>,
+    stop: Option<&'a (dyn Fn() -> std::result::Result<(), String> + Sync)>,
 }
 
 impl std::fmt::Debug for Reader<'_> {
@@ -73,7 +73,10 @@ impl<'a> Reader<'a> {
     /// points it folds, and failing with [`Error::Stopped`] and its reason once `proceed`
     /// says no: how a front end gives a query a deadline, or stops it when its client has
     /// gone.
-    pub fn stopping_when(self, proceed: &'a dyn Fn() -> std::result::Result<(), String>) -> Self {
+    pub fn stopping_when(
+        self,
+        proceed: &'a (dyn Fn() -> std::result::Result<(), String> + Sync),
+    ) -> Self {
         Reader {
             stop: Some(proceed),
             ..self

@@ -261,11 +261,10 @@ fn a_reader_stops_when_its_caller_says_so_naming_why() {
         let points = (0..10).map(|t| Point::new(t, Value::Double(1.0))).collect();
         write(&db, &key("v", &[("host", host)]), DataType::Double, points);
     }
-    let asked = std::cell::Cell::new(0);
+    let asked = std::sync::atomic::AtomicUsize::new(0);
     // Lets two units of work through, then refuses.
     let proceed = || {
-        asked.set(asked.get() + 1);
-        if asked.get() > 2 {
+        if asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2 {
             Err("past the deadline".to_owned())
         } else {
             Ok(())
@@ -282,7 +281,7 @@ fn a_reader_stops_when_its_caller_says_so_naming_why() {
     assert_eq!(err.to_string(), "past the deadline");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     // A scan asks before each series too; a reader without a check never stops.
-    asked.set(0);
+    asked.store(0, std::sync::atomic::Ordering::SeqCst);
     let scan = crate::Scan::new(Series::Selector(Selector::name("v")), 0..100);
     assert!(matches!(reader.scan(&scan), Err(Error::Stopped { .. })));
     let all = Reader::new(&db, ORG).aggregate(&request).unwrap();

@@ -269,6 +269,8 @@ impl Source for StoreSource {
             let mut values = vec![None; timeline.len];
             let starts = &series.result.buckets;
             let column = &series.result.columns[0].1;
+            let floats = column.as_any().downcast_ref::<Float64Array>();
+            let counts = column.as_any().downcast_ref::<UInt64Array>();
             for i in 0..starts.len() {
                 let at = (starts.value(i) / NS - timeline.first) / timeline.resolution;
                 let Ok(at) = usize::try_from(at) else {
@@ -277,13 +279,10 @@ impl Source for StoreSource {
                 if at >= timeline.len || column.is_null(i) {
                     continue;
                 }
-                values[at] = if let Some(f) = column.as_any().downcast_ref::<Float64Array>() {
-                    Some(f.value(i))
-                } else {
-                    column
-                        .as_any()
-                        .downcast_ref::<UInt64Array>()
-                        .map(|c| c.value(i) as f64)
+                values[at] = match (floats, counts) {
+                    (Some(f), _) => Some(f.value(i)),
+                    (None, Some(c)) => Some(c.value(i) as f64),
+                    (None, None) => None,
                 };
             }
             by_key.insert(series.key, values);

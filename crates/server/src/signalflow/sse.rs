@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sextant_catalog::Principal;
 
+use super::messages::Message;
 use super::{Params, run};
 use crate::state::AppState;
 
@@ -85,7 +86,9 @@ pub async fn execute(
             .unwrap_or("the computation failed");
         return refuse(status, message);
     }
-    let mut body: Vec<u8> = Vec::new();
+    // At most about 64 bytes a value, so that the body is not copied as it grows.
+    let values: usize = messages.iter().map(Message::values).sum();
+    let mut body: Vec<u8> = Vec::with_capacity(256 * messages.len() + 64 * values);
     for m in &messages {
         body.extend_from_slice(b"event: ");
         body.extend_from_slice(m.kind().as_bytes());

@@ -229,6 +229,15 @@ impl Buckets {
         }
     }
 
+    /// Buckets for `range`, with room for as many as it spans (up to a few thousand, so that
+    /// an open range costs nothing up front).
+    fn for_range(width: i64, range: &Range<Timestamp>) -> Buckets {
+        let spans = (range.end.saturating_sub(range.start) / width).saturating_add(1);
+        let mut buckets = Buckets::new(width);
+        buckets.sorted.reserve(spans.clamp(0, 4_096) as usize);
+        buckets
+    }
+
     /// The state of the bucket starting at `start`, created empty if new.
     fn at(&mut self, start: Timestamp) -> &mut State {
         if self.map.is_empty() {
@@ -315,28 +324,26 @@ impl Buckets {
     }
 
     /// Folds `points` in. They come sorted by time, so one bucket's points are one run: each
-    /// run is folded into a state of its own and the bucket looked up once per run.
+    /// run is folded into a state of its own and the bucket looked up once per run, and a
+    /// bucket's bounds are worked out once per run rather than for every point.
     fn add_points(&mut self, points: &[Point]) {
-        let mut run: Option<(Timestamp, State)> = None;
-        for p in points {
-            let Some(v) = as_f64(&p.value) else {
-                continue;
-            };
-            let start = self.start(p.timestamp);
-            match &mut run {
-                Some((at, state)) if *at == start => state.add(p.timestamp, v),
-                _ => {
-                    if let Some((at, state)) = run.take() {
-                        self.fold(at, &state);
-                    }
-                    let mut state = State::default();
-                    state.add(p.timestamp, v);
-                    run = Some((start, state));
+        let mut i = 0;
+        while i < points.len() {
+            let start = self.start(points[i].timestamp);
+            let end = start.checked_add(self.width);
+            let mut run = State::default();
+            while let Some(p) = points.get(i) {
+                if p.timestamp < start || end.is_some_and(|end| p.timestamp >= end) {
+                    break;
                 }
+                if let Some(v) = as_f64(&p.value) {
+                    run.add(p.timestamp, v);
+                }
+                i += 1;
             }
-        }
-        if let Some((at, state)) = run {
-            self.fold(at, &state);
+            if run.count > 0 {
+                self.fold(start, &run);
+            }
         }
     }
 
@@ -412,7 +419,7 @@ impl Db {
             });
         }
         let sources = Sources::load(self, org, key, &range, None, crate::Order::Ascending)?;
-        let mut buckets = Buckets::new(bucket_ns);
+        let mut buckets = Buckets::for_range(bucket_ns, &range);
         let Some(data_type) = sources.data_type else {
             return Ok(finish(&[], aggs));
         };
