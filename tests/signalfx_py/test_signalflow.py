@@ -358,6 +358,89 @@ def test_a_live_computation_sees_points_written_after_it_started(fleet):
     assert dict(values) == sent
 
 
+def test_attach_follows_a_live_computation_from_another_connection(fleet):
+    """A second client attaches to a live computation by its handle: it gets the metadata of
+    the series before their data, then the same values the first client gets from then on,
+    and its stream ends with the computation's."""
+    import threading
+
+    second = 1_000
+    start = (int(time.time() * 1000) // second + 1) * second
+    stop = start + 6 * second
+    owner = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    follower = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    handle = {}
+    started = threading.Event()
+    attached = threading.Event()
+    owned = defaultdict(dict)
+    followed = defaultdict(dict)
+
+    def write():
+        attached.wait(timeout=30)
+        ingest = signalfx.SignalFx(ingest_endpoint=fleet.url).ingest(fleet.ingest)
+        try:
+            for k in range(5):
+                t = start + k * second + 200
+                while time.time() * 1000 < t:
+                    time.sleep(0.01)
+                ingest.send(gauges=[{"metric": "attach.temp", "value": 30.0 + k, "timestamp": t,
+                                     "dimensions": {"host": h}} for h in ("a", "b")])
+        finally:
+            ingest.stop()
+
+    def follow():
+        started.wait(timeout=30)
+        computation = follower.attach(handle["id"])
+        attached.set()
+        for message in computation.stream():
+            if isinstance(message, messages.DataMessage):
+                for ts_id, value in message.data.items():
+                    # Metadata came first: the follower knows every series it gets data for.
+                    host = computation.get_metadata(ts_id)["host"]
+                    followed[host][message.logical_timestamp_ms] = value
+
+    writer = threading.Thread(target=write)
+    reader = threading.Thread(target=follow)
+    writer.start()
+    reader.start()
+    try:
+        computation = owner.execute("data('attach.temp').publish('t')", start=start, stop=stop,
+                                    resolution=second, max_delay=1500)
+        for message in computation.stream():
+            if isinstance(message, messages.JobStartMessage):
+                handle["id"] = computation.id
+                started.set()
+            if isinstance(message, messages.DataMessage):
+                for ts_id, value in message.data.items():
+                    owned[computation.get_metadata(ts_id)["host"]][message.logical_timestamp_ms] = value
+        reader.join(timeout=30)
+        assert not reader.is_alive(), "the attached stream ends with the computation"
+    finally:
+        started.set()
+        attached.set()
+        writer.join()
+        owner.close()
+        follower.close()
+    assert set(followed) == {"a", "b"}
+    for host, values in followed.items():
+        assert values, host
+        assert values == {t: v for t, v in owned[host].items() if t in values}
+        # Attached before the first point was written: it saw every value.
+        assert values == owned[host]
+    assert owned["a"] == {start + k * second: 30.0 + k for k in range(5)}
+
+
+def test_attach_to_an_unknown_handle_fails_naming_it(fleet):
+    flow = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    try:
+        with pytest.raises(errors.SignalFlowException) as failure:
+            for _ in flow.attach("AAAAAAAAAAA").stream():
+                pass
+        assert "AAAAAAAAAAA" in str(failure.value)
+    finally:
+        flow.close()
+
+
 def test_stop_ends_a_live_computation(fleet):
     import threading
 

@@ -106,6 +106,22 @@ impl Message {
         out.extend_from_slice(b"]}");
     }
 
+    /// Whether a channel attaching later needs this message before the next ones: the stream
+    /// and job starts and the series' metadata.
+    pub fn is_preamble(&self) -> bool {
+        let Message::Json(v) = self else {
+            return false;
+        };
+        match v.get("type").and_then(Value::as_str) {
+            Some("metadata") => true,
+            Some("control-message") => matches!(
+                v.get("event").and_then(Value::as_str),
+                Some("STREAM_START" | "JOB_START")
+            ),
+            _ => false,
+        }
+    }
+
     /// How many values a data message carries (0 for other messages).
     pub fn values(&self) -> usize {
         match self {

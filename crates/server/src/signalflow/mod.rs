@@ -54,10 +54,57 @@ pub fn routes() -> Router<AppState> {
         .merge(detectors::routes())
 }
 
-/// The computations running, per organization: the limit's bookkeeping.
+/// The computations running, per organization: the limit's bookkeeping, and the live ones
+/// another channel may `attach` to, by organization and handle.
 #[derive(Debug, Default)]
 pub struct Computations {
     running: Mutex<HashMap<String, usize>>,
+    attachable: Mutex<HashMap<(String, String), Arc<Broadcast>>>,
+}
+
+/// Messages attached channels receive in this many messages of slack; a channel further
+/// behind is ended with an error rather than slowing the computation.
+const ATTACHED_BACKLOG: usize = 1_024;
+
+/// A live computation's messages for the channels attached to it.
+#[derive(Debug)]
+pub struct Broadcast {
+    /// What an attached channel needs before the computation's next message: the stream and
+    /// job starts and every series' metadata so far, in order.
+    preamble: Mutex<Vec<Message>>,
+    sender: tokio::sync::broadcast::Sender<Message>,
+}
+
+impl Broadcast {
+    /// Hands `message` to the channels attached now, keeping what a later one needs first.
+    fn publish(&self, message: &Message) {
+        // Under the preamble's lock, so that an attach sees each message in its preamble or
+        // from its receiver, never both nor neither.
+        let mut preamble = self.preamble.lock();
+        if message.is_preamble() {
+            preamble.push(message.clone());
+        }
+        let _ = self.sender.send(message.clone());
+    }
+
+    /// The messages so far that a new channel needs, and a receiver of the next ones.
+    pub fn attach(&self) -> (Vec<Message>, tokio::sync::broadcast::Receiver<Message>) {
+        let preamble = self.preamble.lock();
+        (preamble.clone(), self.sender.subscribe())
+    }
+}
+
+/// A live computation's place among the attachable ones; removed when dropped.
+struct Attachable {
+    computations: Arc<Computations>,
+    key: (String, String),
+    broadcast: Arc<Broadcast>,
+}
+
+impl Drop for Attachable {
+    fn drop(&mut self) {
+        self.computations.attachable.lock().remove(&self.key);
+    }
 }
 
 /// A computation's place among its organization's; given back when dropped.
@@ -80,6 +127,30 @@ impl Computations {
             computations: self.clone(),
             org: org.to_owned(),
         })
+    }
+
+    /// The live computation of `org` with `handle`, to attach to.
+    pub fn attachable(&self, org: &str, handle: &str) -> Option<Arc<Broadcast>> {
+        let key = (org.to_owned(), handle.to_owned());
+        self.attachable.lock().get(&key).cloned()
+    }
+
+    /// Makes the live computation `handle` of `org` attachable while the result lives.
+    fn offer(self: &Arc<Self>, org: &str, handle: &str) -> Attachable {
+        let (sender, _) = tokio::sync::broadcast::channel(ATTACHED_BACKLOG);
+        let broadcast = Arc::new(Broadcast {
+            preamble: Mutex::new(Vec::new()),
+            sender,
+        });
+        let key = (org.to_owned(), handle.to_owned());
+        self.attachable
+            .lock()
+            .insert(key.clone(), broadcast.clone());
+        Attachable {
+            computations: self.clone(),
+            key,
+            broadcast,
+        }
     }
 }
 
@@ -163,6 +234,8 @@ pub async fn run(
     );
     let store = state.store.clone();
     let clock = state.clock.clone();
+    let computations = state.computations.clone();
+    let org_id = principal.organization_id.clone();
     let key = principal.key_name.clone();
     let errors = tx.clone();
     // A batch computation's reads stop at the server's query deadline, or once its client has
@@ -182,7 +255,7 @@ pub async fn run(
             store.as_ref(),
             &source,
             clock.as_ref(),
-            org,
+            (org, &org_id, &computations),
             params,
             &tx,
             deadline,
@@ -211,13 +284,20 @@ fn compute(
     store: &dyn Store,
     source: &StoreSource,
     clock: &dyn Clock,
-    org: OrgId,
+    (org, org_id, computations): (OrgId, &str, &Arc<Computations>),
     params: Params,
     tx: &mpsc::Sender<Message>,
     deadline: impl Fn() -> Result<(), String> + Send + Sync + 'static,
 ) -> Result<(), ExecError> {
+    // Set once the computation is live: its messages go to attached channels too.
+    let attached: std::cell::OnceCell<Attachable> = std::cell::OnceCell::new();
     let send = |messages: Vec<Message>| -> bool {
-        messages.into_iter().all(|m| tx.blocking_send(m).is_ok())
+        messages.into_iter().all(|m| {
+            if let Some(a) = attached.get() {
+                a.broadcast.publish(&m);
+            }
+            tx.blocking_send(m).is_ok()
+        })
     };
     if params.program.len() > MAX_PROGRAM_BYTES {
         return Err(ExecError::job(format!(
@@ -267,6 +347,7 @@ fn compute(
         resume: None,
     };
     let (mut live, past) = Live::start(job, source, &request, now)?;
+    let _ = attached.set(computations.offer(org_id, &handle));
     let (mut writer, mut messages) = Writer::begin(&handle, now);
     messages.extend(writer.output(&past, now));
     if !send(messages) {

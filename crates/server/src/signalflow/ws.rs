@@ -270,11 +270,65 @@ fn request(
             end["reason"] = request.get("reason").cloned().unwrap_or(Value::Null);
             Some(end)
         }
-        "attach" => failure(
-            &channel,
-            400,
-            "attach is not served: a computation runs on the channel that executed it".into(),
-        ),
+        // Another channel's live computation, from its next message on, after the stream
+        // and job starts and the metadata of every series so far.
+        "attach" => {
+            let Some(channel) = channel else {
+                return failure(&None, 400, "`attach` needs a `channel`".into());
+            };
+            if jobs.contains_key(&channel) {
+                return failure(
+                    &Some(channel.clone()),
+                    400,
+                    format!("channel `{channel}` is in use"),
+                );
+            }
+            let handle = request.get("handle").and_then(Value::as_str).unwrap_or("");
+            let Some(broadcast) = state
+                .computations
+                .attachable(&principal.organization_id, handle)
+            else {
+                return failure(
+                    &Some(channel),
+                    404,
+                    format!(
+                        "no live computation with handle `{handle}` is running in this organization"
+                    ),
+                );
+            };
+            let (preamble, mut next) = broadcast.attach();
+            drop(broadcast);
+            let (tx, name, clock) = (tx.clone(), channel.clone(), state.clock.clone());
+            let job = tokio::spawn(async move {
+                for message in preamble {
+                    if tx.send((name.clone(), message)).await.is_err() {
+                        return;
+                    }
+                }
+                loop {
+                    let message = match next.recv().await {
+                        Ok(message) => message,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => Message::error(
+                            503,
+                            "ATTACHED_CHANNEL_BEHIND",
+                            &format!(
+                                "this attached channel fell {n} messages behind its computation and was ended; attach again"
+                            ),
+                        ),
+                        // The computation ended without a last message (it was stopped).
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            Message::control("END_OF_CHANNEL", clock.now() / 1_000_000)
+                        }
+                    };
+                    let end = is_end(&message);
+                    if tx.send((name.clone(), message)).await.is_err() || end {
+                        return;
+                    }
+                }
+            });
+            jobs.insert(channel, job);
+            None
+        }
         "start" => None,
         other => failure(&channel, 400, format!("unknown request type `{other}`")),
     }
