@@ -16,7 +16,7 @@ from collections import defaultdict
 import pytest
 import requests
 import signalfx
-from signalfx.signalflow import errors, messages
+from signalfx.signalflow import SignalFlowClient, errors, messages
 from signalfx.signalflow.sse import SSETransport
 
 MINUTE = 60_000
@@ -296,7 +296,6 @@ def test_a_misspelt_metric_is_named_with_the_one_probably_meant(fleet):
 
 
 def test_the_sse_transport_gives_the_same_values(fleet):
-    from signalfx.signalflow import SignalFlowClient
     client = SignalFlowClient(fleet.read, endpoint=fleet.url, transport=SSETransport)
     program = "data('sfl.cpu').sum(by=['region']).publish()"
     sse_values, sse_meta, _, _ = run(fleet, program, 0, 5, client=client)
@@ -358,17 +357,22 @@ def test_a_live_computation_sees_points_written_after_it_started(fleet):
     assert dict(values) == sent
 
 
-def test_attach_follows_a_live_computation_from_another_connection(fleet):
-    """A second client attaches to a live computation by its handle: it gets the metadata of
-    the series before their data, then the same values the first client gets from then on,
-    and its stream ends with the computation's."""
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+def test_attach_follows_a_live_computation_from_another_connection(fleet, transport):
+    """A second client attaches to a live computation by its handle, over a WebSocket or
+    SSE: it gets the metadata of the series before their data, then the same values the
+    first client gets from then on, and its stream ends with the computation's."""
     import threading
 
     second = 1_000
     start = (int(time.time() * 1000) // second + 1) * second
     stop = start + 6 * second
     owner = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
-    follower = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    if transport == "sse":
+        follower = SignalFlowClient(fleet.read, endpoint=fleet.url, transport=SSETransport)
+    else:
+        follower = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    metric = f"attach.{transport}"
     handle = {}
     started = threading.Event()
     attached = threading.Event()
@@ -383,7 +387,7 @@ def test_attach_follows_a_live_computation_from_another_connection(fleet):
                 t = start + k * second + 200
                 while time.time() * 1000 < t:
                     time.sleep(0.01)
-                ingest.send(gauges=[{"metric": "attach.temp", "value": 30.0 + k, "timestamp": t,
+                ingest.send(gauges=[{"metric": metric, "value": 30.0 + k, "timestamp": t,
                                      "dimensions": {"host": h}} for h in ("a", "b")])
         finally:
             ingest.stop()
@@ -404,7 +408,7 @@ def test_attach_follows_a_live_computation_from_another_connection(fleet):
     writer.start()
     reader.start()
     try:
-        computation = owner.execute("data('attach.temp').publish('t')", start=start, stop=stop,
+        computation = owner.execute(f"data('{metric}').publish('t')", start=start, stop=stop,
                                     resolution=second, max_delay=1500)
         for message in computation.stream():
             if isinstance(message, messages.JobStartMessage):
@@ -430,8 +434,12 @@ def test_attach_follows_a_live_computation_from_another_connection(fleet):
     assert owned["a"] == {start + k * second: 30.0 + k for k in range(5)}
 
 
-def test_attach_to_an_unknown_handle_fails_naming_it(fleet):
-    flow = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+def test_attach_to_an_unknown_handle_fails_naming_it(fleet, transport):
+    if transport == "sse":
+        flow = SignalFlowClient(fleet.read, endpoint=fleet.url, transport=SSETransport)
+    else:
+        flow = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
     try:
         with pytest.raises(errors.SignalFlowException) as failure:
             for _ in flow.attach("AAAAAAAAAAA").stream():

@@ -122,6 +122,17 @@ impl Message {
         }
     }
 
+    /// Whether this message ends its channel: the end of the channel or an error.
+    pub fn ends_channel(&self) -> bool {
+        match self {
+            Message::Json(v) => {
+                v.get("event").and_then(Value::as_str) == Some("END_OF_CHANNEL")
+                    || v.get("type").and_then(Value::as_str) == Some("error")
+            }
+            Message::Data { .. } => false,
+        }
+    }
+
     /// How many values a data message carries (0 for other messages).
     pub fn values(&self) -> usize {
         match self {

@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/signalflow/connect", get(ws::connect))
         .route("/v2/signalflow/execute", post(sse::execute))
         .route("/v2/signalflow/preflight", post(sse::execute))
+        .route("/v2/signalflow/{handle}/attach", post(sse::attach))
         .merge(detectors::routes())
 }
 
@@ -88,9 +89,46 @@ impl Broadcast {
     }
 
     /// The messages so far that a new channel needs, and a receiver of the next ones.
-    pub fn attach(&self) -> (Vec<Message>, tokio::sync::broadcast::Receiver<Message>) {
+    fn attach(&self) -> (Vec<Message>, tokio::sync::broadcast::Receiver<Message>) {
         let preamble = self.preamble.lock();
         (preamble.clone(), self.sender.subscribe())
+    }
+
+    /// The messages of a newly attached channel: the preamble, then each message from the
+    /// next one on, until the computation's end (its last message, or an `END_OF_CHANNEL`
+    /// if it was stopped) or an error once the channel falls [`ATTACHED_BACKLOG`] messages
+    /// behind. Dropping the receiver detaches.
+    pub fn follow(&self, clock: Arc<dyn Clock>) -> mpsc::Receiver<Message> {
+        use tokio::sync::broadcast::error::RecvError;
+        let (preamble, mut next) = self.attach();
+        let (tx, rx) = mpsc::channel(256);
+        tokio::spawn(async move {
+            for message in preamble {
+                if tx.send(message).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let message = match next.recv().await {
+                    Ok(message) => message,
+                    Err(RecvError::Lagged(n)) => Message::error(
+                        503,
+                        "ATTACHED_CHANNEL_BEHIND",
+                        &format!(
+                            "this attached channel fell {n} messages behind its computation and was ended; attach again"
+                        ),
+                    ),
+                    Err(RecvError::Closed) => {
+                        Message::control("END_OF_CHANNEL", now_ms(clock.as_ref()))
+                    }
+                };
+                let end = message.ends_channel();
+                if tx.send(message).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        rx
     }
 }
 

@@ -3,16 +3,22 @@
 //! per message (`event: <type>`, `data: <JSON>`), data in its JSON form.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use axum::Extension;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::StreamBody;
+use hyper::body::Frame;
 use sextant_catalog::Principal;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
 
 use super::messages::Message;
 use super::{Params, run};
+use crate::auth::{Action, authorize};
 use crate::state::AppState;
 
 /// The channel name SSE messages carry: one computation per request.
@@ -90,13 +96,51 @@ pub async fn execute(
     let values: usize = messages.iter().map(Message::values).sum();
     let mut body: Vec<u8> = Vec::with_capacity(256 * messages.len() + 64 * values);
     for m in &messages {
-        body.extend_from_slice(b"event: ");
-        body.extend_from_slice(m.kind().as_bytes());
-        body.extend_from_slice(b"\ndata: ");
-        m.write_json(CHANNEL, &mut body);
-        body.extend_from_slice(b"\n\n");
+        record(m, &mut body);
     }
-    let mut response = body.into_response();
+    event_stream(body.into_response())
+}
+
+/// `POST /v2/signalflow/{handle}/attach`: a live computation running on another channel (a
+/// WebSocket's), streamed from its next message on as it is computed, after the stream and
+/// job starts and the metadata of every series so far.
+pub async fn attach(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(handle): Path<String>,
+) -> Response {
+    if let Err(denied) = authorize(&principal, Action::ReadData) {
+        return refuse(StatusCode::FORBIDDEN, &denied.to_string());
+    }
+    let Some(broadcast) = state
+        .computations
+        .attachable(&principal.organization_id, &handle)
+    else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!("no live computation with handle `{handle}` is running in this organization"),
+        );
+    };
+    let messages = broadcast.follow(state.clock.clone());
+    let records = ReceiverStream::new(messages).map(|m| {
+        let mut bytes = Vec::new();
+        record(&m, &mut bytes);
+        Ok::<_, Infallible>(Frame::data(Bytes::from(bytes)))
+    });
+    event_stream(Response::new(Body::new(StreamBody::new(records))))
+}
+
+/// Appends `message` as one SSE record: `event: <type>`, `data: <JSON>`.
+fn record(message: &Message, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(message.kind().as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    message.write_json(CHANNEL, out);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// `response` as an event stream.
+fn event_stream(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),

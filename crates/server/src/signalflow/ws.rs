@@ -67,7 +67,7 @@ async fn session(state: AppState, mut socket: WebSocket) {
                 Some(Ok(_)) => {}
             },
             Some((channel, message)) = rx.recv() => {
-                let end = is_end(&message);
+                let end = message.ends_channel();
                 if !jobs.contains_key(&channel) {
                     // Detached: the client no longer listens on the channel.
                     continue;
@@ -103,17 +103,6 @@ async fn session(state: AppState, mut socket: WebSocket) {
     }
     for (_, job) in jobs {
         job.abort();
-    }
-}
-
-/// Whether `message` ends its channel: the end of the channel or an error.
-fn is_end(message: &Message) -> bool {
-    match message {
-        Message::Json(v) => {
-            v.get("event").and_then(Value::as_str) == Some("END_OF_CHANNEL")
-                || v.get("type").and_then(Value::as_str) == Some("error")
-        }
-        Message::Data { .. } => false,
     }
 }
 
@@ -296,32 +285,12 @@ fn request(
                     ),
                 );
             };
-            let (preamble, mut next) = broadcast.attach();
+            let mut messages = broadcast.follow(state.clock.clone());
             drop(broadcast);
-            let (tx, name, clock) = (tx.clone(), channel.clone(), state.clock.clone());
+            let (tx, name) = (tx.clone(), channel.clone());
             let job = tokio::spawn(async move {
-                for message in preamble {
+                while let Some(message) = messages.recv().await {
                     if tx.send((name.clone(), message)).await.is_err() {
-                        return;
-                    }
-                }
-                loop {
-                    let message = match next.recv().await {
-                        Ok(message) => message,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => Message::error(
-                            503,
-                            "ATTACHED_CHANNEL_BEHIND",
-                            &format!(
-                                "this attached channel fell {n} messages behind its computation and was ended; attach again"
-                            ),
-                        ),
-                        // The computation ended without a last message (it was stopped).
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                            Message::control("END_OF_CHANNEL", clock.now() / 1_000_000)
-                        }
-                    };
-                    let end = is_end(&message);
-                    if tx.send((name.clone(), message)).await.is_err() || end {
                         return;
                     }
                 }
