@@ -96,7 +96,7 @@ impl Broadcast {
 
     /// The messages of a newly attached channel: the preamble, then each message from the
     /// next one on, until the computation's end (its last message, or an `END_OF_CHANNEL`
-    /// if it was stopped) or an error once the channel falls [`ATTACHED_BACKLOG`] messages
+    /// if it was stopped) or an error once the channel falls `ATTACHED_BACKLOG` (1,024) messages
     /// behind. Dropping the receiver detaches.
     pub fn follow(&self, clock: Arc<dyn Clock>) -> mpsc::Receiver<Message> {
         use tokio::sync::broadcast::error::RecvError;
