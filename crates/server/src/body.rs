@@ -1,6 +1,112 @@
-//! Request bodies as every HTTP front end receives them: gzip decoding within a size limit.
+//! Request bodies as every HTTP front end receives them: gzip decoding within a size limit, and
+//! the server-wide budget of bodies being decoded at once ([`DecodeBudget`]).
 
 use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sextant_model::ErrorKind;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::HttpError;
+
+/// The bytes of request bodies that may be decoded at once by default (`sextant serve
+/// --decode-budget`).
+pub const DEFAULT_DECODE_BUDGET: usize = 256 << 20;
+
+/// How long a body waits for room in the budget before it is refused with 503.
+pub const DECODE_WAIT: Duration = Duration::from_secs(30);
+
+/// The memory that ingest bodies being decoded and written may hold at once, across every
+/// request and protocol, counted in decoded bytes (decoding and writing cost a multiple of
+/// that: up to about 14 times for a KairosDB body of many small objects). A request takes its
+/// decoded size from the budget before it is parsed ([`DecodeBudget::admit`]) and gives it
+/// back when its write is done; a request that finds no room waits its turn (first come,
+/// first served) for up to [`DECODE_WAIT`], then is refused with 503 naming the budget, so
+/// that many large bodies at once queue instead of multiplying the server's memory. A body
+/// larger than the whole budget takes all of it: it runs alone.
+#[derive(Debug)]
+pub struct DecodeBudget {
+    /// One permit a KiB.
+    permits: Arc<Semaphore>,
+    /// The budget in KiB.
+    kib: u32,
+    wait: Duration,
+}
+
+/// A request's share of the [`DecodeBudget`], given back when dropped.
+#[derive(Debug)]
+#[must_use = "the share is given back as soon as it is dropped"]
+pub struct Admission {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Default for DecodeBudget {
+    fn default() -> Self {
+        DecodeBudget::new(DEFAULT_DECODE_BUDGET, DECODE_WAIT)
+    }
+}
+
+impl DecodeBudget {
+    /// A budget of `bytes` (at least 1 KiB), a request waiting at most `wait` for its share.
+    pub fn new(bytes: usize, wait: Duration) -> DecodeBudget {
+        let kib = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        DecodeBudget {
+            permits: Arc::new(Semaphore::new(kib as usize)),
+            kib,
+            wait,
+        }
+    }
+
+    /// The budget in bytes.
+    pub fn bytes(&self) -> usize {
+        self.kib as usize * 1024
+    }
+
+    /// Takes `bytes` of the budget (all of it for a larger body), waiting for room at most the
+    /// budget's wait. Blocks the calling thread: call it on a blocking thread of the runtime
+    /// (where the handlers decode), not on an async worker.
+    pub fn admit(&self, bytes: usize) -> Result<Admission, HttpError> {
+        let want = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .min(self.kib);
+        if let Ok(permit) = self.permits.clone().try_acquire_many_owned(want) {
+            return Ok(Admission { _permit: permit });
+        }
+        // The timer is made inside the runtime that waits for it.
+        let wait = async {
+            let acquire = self.permits.clone().acquire_many_owned(want);
+            tokio::time::timeout(self.wait, acquire).await
+        };
+        let waited = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime.block_on(wait),
+            // Outside a runtime (a test's thread): a runtime of its own for the wait.
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map_err(HttpError::internal)?
+                .block_on(wait),
+        };
+        match waited {
+            Ok(Ok(permit)) => Ok(Admission { _permit: permit }),
+            // The semaphore is never closed; a closed one would be a bug.
+            Ok(Err(closed)) => Err(HttpError::internal(closed)),
+            Err(_) => Err(HttpError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "the server is decoding as many request bodies as its decode budget of {} MiB \
+                     allows (sextant serve --decode-budget); this body of {} KiB waited {} s for \
+                     room and was not stored; retry later or send smaller requests",
+                    self.bytes() >> 20,
+                    bytes.div_ceil(1024),
+                    self.wait.as_secs_f64()
+                ),
+            )),
+        }
+    }
+}
 
 /// Why a gzip body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +150,44 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+
+    #[test]
+    fn bodies_wait_for_room_in_the_decode_budget_then_are_refused_naming_it() {
+        let budget = DecodeBudget::new(4 << 20, Duration::from_millis(50));
+        let first = budget.admit(3 << 20).expect("room for the first");
+        // 1 MiB is left: a small body fits beside the first, a larger one does not.
+        let small = budget.admit(512 << 10).expect("room for a small body");
+        let refused = budget
+            .admit(2 << 20)
+            .expect_err("no room while the first is decoded");
+        assert_eq!(refused.kind(), ErrorKind::Unavailable);
+        let message = format!("{refused:?}");
+        assert!(message.contains("decode budget of 4 MiB"), "{message}");
+        assert!(message.contains("this body of 2048 KiB"), "{message}");
+        drop((first, small));
+        // A body larger than the whole budget takes all of it, and runs alone.
+        let all = budget.admit(1 << 30).expect("admitted alone");
+        assert!(budget.admit(1).is_err(), "nothing is left beside it");
+        drop(all);
+        assert!(budget.admit(4 << 20).is_ok(), "all of it is given back");
+    }
+
+    #[test]
+    fn a_waiting_body_is_admitted_once_another_gives_its_share_back() {
+        let budget = Arc::new(DecodeBudget::new(1 << 20, Duration::from_secs(60)));
+        let first = budget.admit(1 << 20).expect("room for the first");
+        let (started, waits) = std::sync::mpsc::channel();
+        let waiting = std::thread::spawn({
+            let budget = budget.clone();
+            move || {
+                started.send(()).unwrap();
+                budget.admit(1 << 20).map(drop)
+            }
+        });
+        waits.recv().unwrap();
+        drop(first);
+        assert!(waiting.join().unwrap().is_ok(), "admitted once room came");
+    }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -77,12 +77,14 @@ async fn ingest(
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
     let metrics = state.metrics.clone();
+    let budget = state.decode_budget.clone();
     let response = blocking(move || {
         let body = if gzip {
             crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?
         } else {
             body.to_vec()
         };
+        let _admission = budget.admit(body.len())?;
         let request =
             sextant_collections::event::decode_request(&body).map_err(HttpError::invalid)?;
         let collection = collections.get(org, &request.model_id)?;

@@ -48,6 +48,8 @@ pub struct AppState {
     pub collections: Option<Arc<sextant_collections::Collections>>,
     /// The live subscriptions open, and their limits.
     pub subscriptions: Arc<crate::live::Subscriptions>,
+    /// The ingest bodies that may be decoded at once ([`crate::body::DecodeBudget`]).
+    pub decode_budget: Arc<crate::body::DecodeBudget>,
 }
 
 impl AppState {
@@ -73,7 +75,17 @@ impl AppState {
             logins: Arc::default(),
             collections: None,
             subscriptions: Arc::default(),
+            decode_budget: Arc::default(),
         }
+    }
+
+    /// The same state decoding at most `bytes` of ingest bodies at once.
+    pub fn with_decode_budget(mut self, bytes: usize) -> Self {
+        self.decode_budget = Arc::new(crate::body::DecodeBudget::new(
+            bytes,
+            crate::body::DECODE_WAIT,
+        ));
+        self
     }
 
     /// The same state with these limits on live subscriptions.

@@ -69,6 +69,11 @@ pub struct ServeArgs {
     /// query whose client goes away stops too.
     #[arg(long, env = "SEXTANT_QUERY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     query_timeout: std::time::Duration,
+    /// The most bytes of ingest bodies (decompressed) that are decoded and written at once,
+    /// across every request and protocol; a body that finds no room waits up to 30 s, then is
+    /// refused with 503 (e.g. `64MiB`, `1GiB`). Parsing costs a multiple of this in memory.
+    #[arg(long, env = "SEXTANT_DECODE_BUDGET", default_value = "256MiB", value_parser = parse_size)]
+    decode_budget: usize,
     /// The most tags an event of a collection may carry (more is `MAX_TAGS_EXCEEDED`).
     #[arg(long, env = "SEXTANT_COLLECTION_MAX_TAGS", default_value_t = 10)]
     collection_max_tags: usize,
@@ -261,6 +266,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
         .with_webhook_allow(webhook_allow)
         .with_webhooks(webhooks.clone())
         .with_query_timeout(args.query_timeout)
+        .with_decode_budget(args.decode_budget)
         .with_subscription_limits(SubscriptionLimits {
             per_org: args.subscription_limit,
             buffer_bytes: args.subscription_buffer,

@@ -90,15 +90,27 @@ async fn write(
     let now = state.clock.now();
     let org = org_number(&principal.organization_id);
 
-    // Decompressing and parsing are CPU work: off the I/O threads.
+    // Decompressing and parsing are CPU work: off the I/O threads. The body's share of the
+    // decode budget is held until its write is done.
     let precision = params.precision;
+    let budget = state.decode_budget.clone();
     let decoded = tokio::task::spawn_blocking(move || {
-        decode_body(&body, gzip, precision.as_deref(), org, now)
+        let plain = if gzip {
+            std::borrow::Cow::Owned(
+                crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?,
+            )
+        } else {
+            std::borrow::Cow::Borrowed(&body[..])
+        };
+        let admission = budget.admit(plain.len())?;
+        decode_body(&plain, false, precision.as_deref(), org, now)
+            .map(|decoded| (decoded, admission))
+            .map_err(HttpError::invalid)
     })
     .await;
-    let mut parsed = match decoded {
+    let (mut parsed, _admission) = match decoded {
         Ok(Ok(decoded)) => decoded,
-        Ok(Err(message)) => return reply(dialect, HttpError::invalid(message)),
+        Ok(Err(error)) => return reply(dialect, error),
         Err(_) => return internal(dialect),
     };
 

@@ -39,8 +39,10 @@ pub async fn datapoints(
     }
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
+    let budget = state.decode_budget.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let body = body_bytes(&headers, &body)?;
+        let _admission = budget.admit(body.len()).map_err(Failure)?;
         let ingest = sextant_kairos::ingest::parse(&body)?;
         let mut messages = ingest.errors;
         let stored = store_metrics(store.as_ref(), org, ingest.metrics, &mut messages)?;

@@ -139,9 +139,12 @@ async fn store_datapoints(
         .org(state, &principal.organization_id)
         .await?;
     let read_index = index.clone();
+    let budget = state.decode_budget.clone();
     // Inflating, decoding and sorting points into series are CPU work: off the I/O threads.
-    let collected = tokio::task::spawn_blocking(move || {
+    // The body's share of the decode budget is held until its write is done.
+    let (collected, _admission) = tokio::task::spawn_blocking(move || {
         let body = inflate(&headers, body)?;
+        let admission = budget.admit(body.len())?;
         let data = read_index.data.read();
         let mut collector = Collector::new(&data, now);
         if json {
@@ -202,7 +205,7 @@ async fn store_datapoints(
             })
             .map_err(HttpError::invalid)?;
         }
-        Ok::<_, HttpError>(collector.finish())
+        Ok::<_, HttpError>((collector.finish(), admission))
     })
     .await??;
     let Collected {
@@ -734,14 +737,18 @@ async fn store_events(
     let now = state.clock.now();
     let json = is_json(headers, &body);
     let headers = headers.clone();
-    let decoded = tokio::task::spawn_blocking(move || {
+    let budget = state.decode_budget.clone();
+    let (decoded, _admission) = tokio::task::spawn_blocking(move || {
         let body = inflate(&headers, body)?;
+        let admission = budget.admit(body.len())?;
         let decoded = if json {
             event::decode_json(&body)
         } else {
             event::decode_protobuf(&body)
         };
-        decoded.map_err(HttpError::invalid)
+        decoded
+            .map(|decoded| (decoded, admission))
+            .map_err(HttpError::invalid)
     })
     .await??;
     let mut refused: Vec<(String, String)> = decoded
