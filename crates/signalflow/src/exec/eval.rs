@@ -248,7 +248,8 @@ impl Evaluator {
                     })
                     .collect()
             }
-            Node::Ewma { input, alpha } => {
+            Node::Ewma { input, smoothing } => {
+                let alpha = smoothing.alpha(self.timeline.resolution);
                 let input = self.stream(input)?;
                 input
                     .iter()
@@ -314,28 +315,49 @@ impl Evaluator {
             }
             Node::Rank {
                 input,
-                count,
+                keep,
+                by,
                 bottom,
             } => {
                 let input = self.stream(input)?;
+                // The series of each group, by their place in the input; a series missing a
+                // key of `by=` is in no group and keeps no value (as aggregations leave it out).
+                let mut groups: BTreeMap<Vec<&str>, Vec<usize>> = BTreeMap::new();
+                for (k, s) in input.iter().enumerate() {
+                    let key = match by {
+                        None => Vec::new(),
+                        Some(keys) => {
+                            let Some(values) = keys
+                                .iter()
+                                .map(|k| s.meta.get(k))
+                                .collect::<Option<Vec<_>>>()
+                            else {
+                                continue;
+                            };
+                            values
+                        }
+                    };
+                    groups.entry(key).or_default().push(k);
+                }
                 let mut values: Vec<Vec<Option<f64>>> = vec![vec![None; len]; input.len()];
                 let mut order: Vec<(f64, usize)> = Vec::new();
-                // One index into the inputs' values and the outputs'.
-                #[allow(clippy::needless_range_loop)]
-                for i in 0..len {
-                    order.clear();
-                    order.extend(
-                        input
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(k, s)| s.values[i].map(|v| (v, k))),
-                    );
-                    order.sort_by(|a, b| {
-                        let o = a.0.total_cmp(&b.0);
-                        (if *bottom { o } else { o.reverse() }).then(a.1.cmp(&b.1))
-                    });
-                    for &(v, k) in order.iter().take(*count) {
-                        values[k][i] = Some(v);
+                for members in groups.values() {
+                    // One index into the inputs' values and the outputs'.
+                    #[allow(clippy::needless_range_loop)]
+                    for i in 0..len {
+                        order.clear();
+                        order.extend(
+                            members
+                                .iter()
+                                .filter_map(|&k| input[k].values[i].map(|v| (v, k))),
+                        );
+                        order.sort_by(|a, b| {
+                            let o = a.0.total_cmp(&b.0);
+                            (if *bottom { o } else { o.reverse() }).then(a.1.cmp(&b.1))
+                        });
+                        for &(v, k) in order.iter().take(keep.of(order.len())) {
+                            values[k][i] = Some(v);
+                        }
                     }
                 }
                 input

@@ -11,8 +11,8 @@ use crate::lang::{
 
 use super::ExecError;
 use super::plan::{
-    Arith, Cmp, CycleUnit, Detect, Events, Extrapolation, FillLimit, Lambda, MapOp, Node, NodeRef,
-    Operand, Publication, Rollup, Stat,
+    Arith, Cmp, CycleUnit, Detect, Events, Extrapolation, FillLimit, Keep, Lambda, MapOp, Node,
+    NodeRef, Operand, Publication, Rollup, Smoothing, Stat,
 };
 use super::series::Filter;
 use super::time::parse_duration;
@@ -1049,8 +1049,8 @@ impl Interp {
                 }
             }
             "ewma" => {
-                let alpha = match (args.take("alpha"), args.keyword("over")) {
-                    (Some(v), None) => {
+                let smoothing = match (args.take("alpha"), args.keyword("over")) {
+                    (Some(v), None | Some((Val::None, _))) => {
                         let a = number(&v, "alpha")?;
                         if !(a > 0.0 && a <= 1.0) {
                             return Err(ExecError::at(
@@ -1058,19 +1058,27 @@ impl Interp {
                                 format!("alpha must be above 0 and at most 1, not {a}"),
                             ));
                         }
-                        a
+                        Smoothing::Alpha(a)
                     }
-                    (None, Some(_)) | (Some(_), Some(_)) => {
+                    (None, Some(v)) if !matches!(v.0, Val::None) => {
+                        let p = v.1;
+                        let over = duration(v, "over=")?;
+                        if over <= 0 {
+                            return Err(ExecError::at(p, "over= must be a positive duration"));
+                        }
+                        Smoothing::Over(over)
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(ExecError::at(pos, "ewma() takes alpha or over=, not both"));
+                    }
+                    (None, _) => {
                         return Err(ExecError::at(
                             pos,
-                            "ewma() takes alpha, such as ewma(0.1); over= is not supported yet",
+                            "ewma() needs alpha, such as ewma(0.1), or over=, such as ewma(over='5m')",
                         ));
                     }
-                    (None, None) => {
-                        return Err(ExecError::at(pos, "ewma() needs alpha, such as ewma(0.1)"));
-                    }
                 };
-                Node::Ewma { input, alpha }
+                Node::Ewma { input, smoothing }
             }
             "fill" => {
                 let value = match args.take("value") {
@@ -1100,7 +1108,7 @@ impl Interp {
             }
             "top" | "bottom" => {
                 let count = match args.take("count") {
-                    None | Some((Val::None, _)) => 5,
+                    None | Some((Val::None, _)) => None,
                     Some(v) => {
                         let n = number(&v, "count")?;
                         if n.is_nan() || n < 1.0 {
@@ -1109,18 +1117,41 @@ impl Interp {
                                 format!("count must be at least 1, not {n}"),
                             ));
                         }
-                        n as usize
+                        Some(n as usize)
                     }
                 };
-                if let Some((_, p)) = args.keyword("by").or_else(|| args.keyword("percentage")) {
-                    return Err(ExecError::at(
-                        p,
-                        format!("{name}() with by= or percentage= is not supported yet"),
-                    ));
-                }
+                let percentage = match args.keyword("percentage") {
+                    None | Some((Val::None, _)) => None,
+                    Some(v) => {
+                        let p = number(&v, "percentage")?;
+                        if !(p > 0.0 && p <= 100.0) {
+                            return Err(ExecError::at(
+                                v.1,
+                                format!("percentage must be above 0 and at most 100, not {p}"),
+                            ));
+                        }
+                        Some(p)
+                    }
+                };
+                let keep = match (count, percentage) {
+                    (Some(_), Some(_)) => {
+                        return Err(ExecError::at(
+                            pos,
+                            format!("{name}() takes count= or percentage=, not both"),
+                        ));
+                    }
+                    (Some(n), None) => Keep::Count(n),
+                    (None, Some(p)) => Keep::Percentage(p),
+                    (None, None) => Keep::Count(5),
+                };
+                let by = match args.keyword("by") {
+                    None | Some((Val::None, _)) => None,
+                    Some(v) => Some(strings(v, "by=")?),
+                };
                 Node::Rank {
                     input,
-                    count,
+                    keep,
+                    by,
                     bottom: name == "bottom",
                 }
             }

@@ -358,12 +358,12 @@ pub enum Node {
     Delta(NodeRef),
     /// `rateofchange()`: the change per second.
     RateOfChange(NodeRef),
-    /// `ewma(alpha)`.
+    /// `ewma(alpha)` or `ewma(over=duration)`.
     Ewma {
         /// The input.
         input: NodeRef,
-        /// The smoothing factor, 0 < alpha ≤ 1.
-        alpha: f64,
+        /// The smoothing factor, or the window it is worked out from.
+        smoothing: Smoothing,
     },
     /// `fill(value, duration, max_count)`.
     Fill {
@@ -374,13 +374,15 @@ pub enum Node {
         /// At most this many logical timestamps filled in a row, or this many milliseconds.
         limit: FillLimit,
     },
-    /// `top(count)` or `bottom(count)`: at each logical timestamp only the `count` largest
-    /// (smallest) values keep their value.
+    /// `top()` or `bottom()`: at each logical timestamp only the largest (smallest) values
+    /// keep their value, among all series or within each group of `by=`.
     Rank {
         /// The input.
         input: NodeRef,
-        /// How many.
-        count: usize,
+        /// How many values of a group keep theirs.
+        keep: Keep,
+        /// Group keys; `None` ranks all series together.
+        by: Option<Vec<String>>,
         /// Smallest instead of largest.
         bottom: bool,
     },
@@ -544,7 +546,9 @@ impl Node {
                 lasting: Some(l), ..
             } => *l,
             // An average of this many steps weighs the rest below 1e-4 for alpha ≥ 0.1.
-            Node::Ewma { alpha, .. } => ((9.3 / alpha.max(0.01)).ceil() as i64) * resolution,
+            Node::Ewma { smoothing, .. } => {
+                ((9.3 / smoothing.alpha(resolution).max(0.01)).ceil() as i64) * resolution
+            }
             Node::Fill {
                 limit: FillLimit::Duration(d),
                 ..
@@ -554,6 +558,49 @@ impl Node {
                 ..
             } => *n as i64 * resolution,
             _ => 0,
+        }
+    }
+}
+
+/// How many values of a group `top()` and `bottom()` keep at a logical timestamp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Keep {
+    /// `count=`: at most this many.
+    Count(usize),
+    /// `percentage=`: this share of the group's values (those with a value at the logical
+    /// timestamp), rounded up, so a group with any value keeps at least one.
+    Percentage(f64),
+}
+
+impl Keep {
+    /// How many of `values` values to keep.
+    pub fn of(self, values: usize) -> usize {
+        match self {
+            Keep::Count(n) => n.min(values),
+            Keep::Percentage(p) => ((values as f64 * p / 100.0).ceil() as usize).min(values),
+        }
+    }
+}
+
+/// The smoothing of `ewma()`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Smoothing {
+    /// `alpha`: the weight of each new value, 0 < alpha ≤ 1.
+    Alpha(f64),
+    /// `over=`: a window in milliseconds; with `n` logical timestamps in it (at least 1),
+    /// alpha is `2 / (n + 1)`, the weight whose average age matches a window of `n` values.
+    Over(i64),
+}
+
+impl Smoothing {
+    /// The weight of each new value at `resolution` milliseconds.
+    pub fn alpha(self, resolution: i64) -> f64 {
+        match self {
+            Smoothing::Alpha(a) => a,
+            Smoothing::Over(over) => {
+                let n = (over / resolution.max(1)).max(1);
+                2.0 / (n as f64 + 1.0)
+            }
         }
     }
 }

@@ -514,6 +514,14 @@ fn timeshift_delta_rate_of_change_and_ewma() {
     assert_eq!(one(&r, "r:b"), s(&[2.0, 2.0]));
     let r = run("data('sparse').ewma(0.5).publish('e')", 0, 2);
     assert_eq!(one(&r, "e:a"), s(&[1.0, 1.5]));
+    // Three logical timestamps of 1 s in the window: alpha 2 / (3 + 1), the same.
+    let r = run("data('sparse').ewma(over='3s').publish('e')", 0, 2);
+    assert_eq!(one(&r, "e:a"), s(&[1.0, 1.5]));
+    // At 2 s, 20 s hold ten: alpha 2 / 11 on b's 2-second averages 11 then 15.
+    let r = run_at(&format!("{a}.ewma(over='20s').publish('e')"), 0, 4, 2);
+    assert_eq!(one(&r, "e:b"), s(&[11.0, 11.0 + 2.0 / 11.0 * 4.0]));
+    assert!(err("data('sparse').ewma(0.5, over='3s')").contains("alpha or over=, not both"));
+    assert!(err("data('sparse').ewma()").contains("ewma(over='5m')"));
 }
 
 #[test]
@@ -568,6 +576,35 @@ fn top_bottom_const_and_union() {
     assert_eq!(one(&r, "t:c"), s(&[100.0]));
     let r = run("data('cpu').bottom(1).publish('b')", 0, 1);
     assert_eq!((one(&r, "b:a"), one(&r, "b:b")), (s(&[0.0]), vec![None]));
+    // Within each region (a and b in eu, c in us), at t = 0 (a 0, b 10, c 100).
+    let r = run("data('cpu').top(count=1, by=['region']).publish('t')", 0, 1);
+    assert_eq!(
+        (one(&r, "t:a"), one(&r, "t:b"), one(&r, "t:c")),
+        (vec![None], s(&[10.0]), s(&[100.0]))
+    );
+    // A share of the values, rounded up: half of three is two.
+    let r = run("data('cpu').bottom(percentage=50).publish('b')", 0, 1);
+    assert_eq!(
+        (one(&r, "b:a"), one(&r, "b:b"), one(&r, "b:c")),
+        (s(&[0.0]), s(&[10.0]), vec![None])
+    );
+    let r = run(
+        "data('cpu').bottom(percentage=34, by=['region']).publish('b')",
+        0,
+        1,
+    );
+    assert_eq!(
+        (one(&r, "b:a"), one(&r, "b:b"), one(&r, "b:c")),
+        (s(&[0.0]), vec![None], s(&[100.0]))
+    );
+    // A series without the key (only b has the property `team`) is in no group.
+    let r = run("data('cpu').top(by=['team']).publish('t')", 0, 1);
+    assert_eq!(
+        (one(&r, "t:a"), one(&r, "t:b"), one(&r, "t:c")),
+        (vec![None], s(&[10.0]), vec![None])
+    );
+    assert!(err("data('cpu').top(count=1, percentage=5)").contains("count= or percentage="));
+    assert!(err("data('cpu').top(percentage=0)").contains("above 0 and at most 100, not 0"));
     let r = run("const(7, {'host': 'k'}).publish('k')", 0, 2);
     assert_eq!(one(&r, "k:k"), s(&[7.0, 7.0]));
     let out = output("union(data('hits'), data('sparse')).publish('u')", 0, 1, 1);
