@@ -357,6 +357,49 @@ def test_a_live_computation_sees_points_written_after_it_started(fleet):
     assert dict(values) == sent
 
 
+def test_a_live_computation_streams_events_sent_after_it_started(fleet):
+    """`events()` in a live computation: events sent through SignalFx ingest while it runs
+    arrive in the step of their timestamp, with their dimensions and properties."""
+    import threading
+
+    second = 1_000
+    start = (int(time.time() * 1000) // second + 1) * second
+    stop = start + 5 * second
+    flow = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    sent = [(start + 1_200, "shop", "3.1"), (start + 3_400, "cart", "3.2")]
+    started = threading.Event()
+
+    def write():
+        started.wait(timeout=30)
+        ingest = signalfx.SignalFx(ingest_endpoint=fleet.url).ingest(fleet.ingest)
+        try:
+            for t, service, version in sent:
+                while time.time() * 1000 < t:
+                    time.sleep(0.01)
+                ingest.send_event(event_type="live.deploy", dimensions={"service": service},
+                                  properties={"version": version}, timestamp=t)
+        finally:
+            ingest.stop()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    got = []
+    try:
+        computation = flow.execute("events('live.deploy').publish('deploys')", start=start,
+                                   stop=stop, resolution=second, max_delay=1500)
+        for message in computation.stream():
+            if isinstance(message, messages.JobStartMessage):
+                started.set()
+            if isinstance(message, messages.EventMessage):
+                got.append((message.timestamp_ms, message.metadata["service"],
+                            message.properties["version"]))
+    finally:
+        started.set()
+        writer.join()
+        flow.close()
+    assert got == sent
+
+
 @pytest.mark.parametrize("transport", ["websocket", "sse"])
 def test_attach_follows_a_live_computation_from_another_connection(fleet, transport):
     """A second client attaches to a live computation by its handle, over a WebSocket or

@@ -437,7 +437,11 @@ pub(crate) fn follow(
             return Ok(false);
         }
         let now = now_ms(clock);
-        for step in live.advance(now, false)? {
+        for mut step in live.advance(now, false)? {
+            // `events()` read as each step is emitted; data comes from the feed below.
+            step.events
+                .extend(live.stored_events_at(source, step.timestamp)?);
+            step.events.sort_by_key(|e| e.timestamp);
             if !on_step(&step) {
                 return Ok(false);
             }

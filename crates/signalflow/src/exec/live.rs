@@ -318,6 +318,25 @@ impl Live {
         Some(self.next + self.resolution + self.max_delay)
     }
 
+    /// The events of the job's `events()` publications stored with a timestamp in logical
+    /// timestamp `t`'s interval, for the step emitting `t`: read when it is emitted, so an
+    /// event stored later than that (after `maxDelay`) is not sent, like a late point. Reads
+    /// nothing for a job without `events()`.
+    pub fn stored_events_at(
+        &self,
+        source: &dyn Source,
+        t: i64,
+    ) -> Result<Vec<OutEvent>, ExecError> {
+        self.job.stored_events(
+            source,
+            Timeline {
+                first: t,
+                resolution: self.resolution,
+                len: 1,
+            },
+        )
+    }
+
     /// Whether every logical timestamp before the stop was emitted.
     pub fn finished(&self) -> bool {
         self.stop.is_some_and(|stop| self.next >= stop)

@@ -889,7 +889,8 @@ fn limits_refuse_what_would_not_fit() {
 fn a_live_job_matches_the_batch_job_over_the_same_points() {
     use super::live::{Live, LiveRequest};
     let program = "A = data('cpu')\nA.mean(over='3s').publish('w')\nA.sum(by=['region']).publish('r')\n\
-                   detect(when(A > 5, lasting='2s')).publish('d')\ndata('total').publish('t')";
+                   detect(when(A > 5, lasting='2s')).publish('d')\ndata('total').publish('t')\n\
+                   events('deploy').publish('e')";
     let batch = output(program, 0, 10, 1);
     let full = fleet();
     let cut = 4_000;
@@ -897,6 +898,8 @@ fn a_live_job_matches_the_batch_job_over_the_same_points() {
     for (_, points) in &mut early.series {
         points.retain(|(t, _)| *t < cut);
     }
+    // Events too are stored later: each step reads those of its interval as it is emitted.
+    early.events.clear();
     let job = Job::compile(&parse(program).unwrap()).unwrap();
     let request = LiveRequest {
         start: 0,
@@ -928,6 +931,10 @@ fn a_live_job_matches_the_batch_job_over_the_same_points() {
         [3_000, 4_000, 5_000, 6_000]
     );
     steps.extend(live.advance(i64::MAX, true).unwrap());
+    for step in &mut steps {
+        let stored = live.stored_events_at(&full, step.timestamp).unwrap();
+        step.events.extend(stored);
+    }
     assert!(live.finished());
     assert_eq!(live.next_deadline(), None);
     // Every value of every series, batch against past + live.
