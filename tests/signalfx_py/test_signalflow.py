@@ -303,16 +303,20 @@ def test_the_sse_transport_gives_the_same_values(fleet):
     assert by_label(sse_values, sse_meta, "region") == by_label(ws_values, ws_meta, "region")
 
 
-def test_a_live_computation_sees_points_written_after_it_started(fleet):
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+def test_a_live_computation_sees_points_written_after_it_started(fleet, transport):
     """Points sent through SignalFx ingest (host a) and line protocol (host b) while the
     computation runs arrive at their logical timestamps, each once; the computation ends by
-    itself at its stop."""
+    itself at its stop. Over SSE the stream stays open while the computation runs."""
     import threading
 
     second = 1_000
     start = (int(time.time() * 1000) // second + 1) * second
     stop = start + 6 * second
-    flow = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
+    if transport == "sse":
+        flow = SignalFlowClient(fleet.read, endpoint=fleet.url, transport=SSETransport)
+    else:
+        flow = signalfx.SignalFx(stream_endpoint=fleet.url).signalflow(fleet.read)
     sent = {"a": {}, "b": {}}
     started = threading.Event()
 

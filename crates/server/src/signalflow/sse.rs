@@ -44,8 +44,13 @@ pub async fn execute(
                 .map_err(|_| format!("`{name}` must be milliseconds, not `{text}`")),
         }
     };
-    let params = match (millis("start"), millis("stop"), millis("resolution")) {
-        (Ok(start), Ok(stop), Ok(resolution)) => Params {
+    let params = match (
+        millis("start"),
+        millis("stop"),
+        millis("resolution"),
+        millis("maxDelay"),
+    ) {
+        (Ok(start), Ok(stop), Ok(resolution), Ok(max_delay)) => Params {
             program,
             start,
             stop,
@@ -53,23 +58,42 @@ pub async fn execute(
             immediate: query
                 .get("immediate")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            max_delay: None,
+            max_delay,
             handle: None,
         },
-        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return refuse(StatusCode::BAD_REQUEST, &e),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
+            return refuse(StatusCode::BAD_REQUEST, &e);
+        }
     };
     let now = state.clock.now() / 1_000_000;
     let bounded = match params.stop {
         Some(stop) => params.start.is_some() && (stop <= now || params.immediate),
         None => false,
     };
-    if !bounded {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "the SSE transport serves computations with a start and a stop in the past (or immediate=True); use the WebSocket transport for live ones",
-        );
-    }
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    if !bounded {
+        // Live: the computation runs on its own and its messages are streamed as they come;
+        // when the client goes away the stream, and with it the computation, stops.
+        let (state, principal) = (state.clone(), principal.clone());
+        tokio::spawn(async move { run(&state, &principal, params, tx).await });
+        let Some(first) = rx.recv().await else {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the computation ended at once",
+            );
+        };
+        if first.kind() == "error" {
+            return refused(&first);
+        }
+        let records = tokio_stream::once(first)
+            .chain(ReceiverStream::new(rx))
+            .map(|m| {
+                let mut bytes = Vec::new();
+                record(&m, &mut bytes);
+                Ok::<_, Infallible>(Frame::data(Bytes::from(bytes)))
+            });
+        return event_stream(Response::new(Body::new(StreamBody::new(records))));
+    }
     let (_, messages) = tokio::join!(run(&state, &principal, params, tx), async {
         let mut all = Vec::new();
         while let Some(m) = rx.recv().await {
@@ -80,17 +104,7 @@ pub async fn execute(
     if let [only] = messages.as_slice()
         && only.kind() == "error"
     {
-        let json = only.to_json(CHANNEL);
-        let status = json
-            .get("error")
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|c| StatusCode::from_u16(c as u16).ok())
-            .unwrap_or(StatusCode::BAD_REQUEST);
-        let message = json
-            .get("message")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("the computation failed");
-        return refuse(status, message);
+        return refused(only);
     }
     // At most about 64 bytes a value, so that the body is not copied as it grows.
     let values: usize = messages.iter().map(Message::values).sum();
@@ -99,6 +113,22 @@ pub async fn execute(
         record(m, &mut body);
     }
     event_stream(body.into_response())
+}
+
+/// A computation that failed before it started, answered with the error's status and message
+/// (the client reads them from a non-200 reply only).
+fn refused(error: &Message) -> Response {
+    let json = error.to_json(CHANNEL);
+    let status = json
+        .get("error")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|c| StatusCode::from_u16(c as u16).ok())
+        .unwrap_or(StatusCode::BAD_REQUEST);
+    let message = json
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("the computation failed");
+    refuse(status, message)
 }
 
 /// `POST /v2/signalflow/{handle}/attach`: a live computation running on another channel (a
