@@ -361,6 +361,40 @@ def test_a_live_computation_sees_points_written_after_it_started(fleet, transpor
     assert dict(values) == sent
 
 
+def test_a_live_sse_computation_stops_when_its_client_leaves(fleet):
+    """A live computation over SSE runs while its stream is open (another client can attach
+    to it) and stops once its client closes the connection (attaching then fails)."""
+    import json
+
+    start = int(time.time() * 1000)
+    headers = {"X-SF-Token": fleet.read, "Content-Type": "text/plain"}
+    reply = requests.post(f"{fleet.url}/v2/signalflow/execute",
+                          params={"start": start, "resolution": 1000},
+                          data="data('leaving.m').publish()", headers=headers, stream=True,
+                          timeout=30)
+    assert reply.status_code == 200, reply.text
+    handle = None
+    for line in reply.iter_lines():
+        if line.startswith(b"data: "):
+            handle = json.loads(line[6:]).get("handle")
+            if handle:
+                break
+    attach = f"{fleet.url}/v2/signalflow/{handle}/attach"
+    follower = requests.post(attach, headers=headers, stream=True, timeout=30)
+    assert follower.status_code == 200, follower.text
+    follower.close()
+    reply.close()
+    deadline = time.time() + 20
+    while True:
+        gone = requests.post(attach, headers=headers, timeout=30)
+        if gone.status_code == 404 or time.time() > deadline:
+            break
+        gone.close()
+        time.sleep(0.2)
+    assert gone.status_code == 404, "the computation still runs after its client left"
+    assert handle in gone.json()["message"]
+
+
 def test_a_live_computation_streams_events_sent_after_it_started(fleet):
     """`events()` in a live computation: events sent through SignalFx ingest while it runs
     arrive in the step of their timestamp, with their dimensions and properties."""
