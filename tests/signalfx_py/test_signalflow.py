@@ -395,6 +395,17 @@ def test_a_live_sse_computation_stops_when_its_client_leaves(fleet):
     assert handle in gone.json()["message"]
 
 
+def test_starting_without_a_channel_over_sse_is_refused_saying_what_to_do(fleet):
+    flow = SignalFlowClient(fleet.read, endpoint=fleet.url, transport=SSETransport)
+    try:
+        with pytest.raises(errors.SignalFlowException) as refused:
+            flow.start("data('x').publish()")
+        assert refused.value.code == 501
+        assert "execute it" in refused.value.message
+    finally:
+        flow.close()
+
+
 def test_a_live_computation_streams_events_sent_after_it_started(fleet):
     """`events()` in a live computation: events sent through SignalFx ingest while it runs
     arrive in the step of their timestamp, with their dimensions and properties."""

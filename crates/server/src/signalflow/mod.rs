@@ -52,6 +52,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/signalflow/execute", post(sse::execute))
         .route("/v2/signalflow/preflight", post(sse::execute))
         .route("/v2/signalflow/{handle}/attach", post(sse::attach))
+        .route("/v2/signalflow/start", post(sse::not_served))
+        .route("/v2/signalflow/{handle}/keepalive", post(sse::not_served))
+        .route("/v2/signalflow/{handle}/stop", post(sse::not_served))
         .merge(detectors::routes())
 }
 

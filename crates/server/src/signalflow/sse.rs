@@ -179,6 +179,15 @@ fn event_stream(mut response: Response) -> Response {
 }
 
 /// A refusal the client reads: exactly `application/json` with `message` and `errorType`.
+/// `POST /v2/signalflow/start`, `/{handle}/keepalive` and `/{handle}/stop`: not served, with
+/// what to use instead.
+pub async fn not_served() -> Response {
+    refuse(
+        StatusCode::NOT_IMPLEMENTED,
+        "starting a computation without a channel, and keeping alive or stopping one over SSE, are not served: execute it (over SSE or the WebSocket) and close the stream, or send `stop` on the WebSocket, to stop it",
+    )
+}
+
 fn refuse(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({"message": message, "errorType": "ANALYTICS_PROGRAM_ERROR"});
     let mut response = (status, body.to_string()).into_response();

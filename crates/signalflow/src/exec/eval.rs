@@ -138,10 +138,21 @@ impl Evaluator {
                 stat,
                 unit,
                 offset,
+                zone,
                 partial,
             } => {
                 let timeline = self.timeline;
                 let input = self.stream(input)?;
+                // Each logical timestamp's period start, and whether it is the period's last:
+                // the same for every series.
+                let periods: Vec<(i64, bool)> = (0..len)
+                    .map(|i| {
+                        let t = timeline.at(i);
+                        let start = unit.start(t - offset, *zone) + offset;
+                        let last = timeline.at(i + 1) >= unit.next(t - offset, *zone) + offset;
+                        (start, last)
+                    })
+                    .collect();
                 let mut scratch = Vec::new();
                 input
                     .iter()
@@ -154,8 +165,7 @@ impl Evaluator {
                         // One index into the timeline, the input's values and the output's.
                         #[allow(clippy::needless_range_loop)]
                         for i in 0..len {
-                            let t = timeline.at(i);
-                            let start = unit.start(t - offset) + offset;
+                            let (start, last) = periods[i];
                             if i == 0 || timeline.at(i - 1) < start {
                                 from = i;
                                 run = Running::default();
@@ -163,7 +173,6 @@ impl Evaluator {
                             if let Some(v) = s.values[i] {
                                 run.add(v);
                             }
-                            let last = timeline.at(i + 1) >= unit.next(t - offset) + offset;
                             // Only whole periods (or their parts so far) are reported: not one
                             // that began before the timeline.
                             if (!partial && !last) || timeline.first > start {

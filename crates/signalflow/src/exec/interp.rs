@@ -12,7 +12,7 @@ use crate::lang::{
 use super::ExecError;
 use super::plan::{
     Arith, Cmp, CycleUnit, Detect, Events, Extrapolation, FillLimit, Keep, Lambda, MapOp, Node,
-    NodeRef, Operand, Publication, Rollup, Smoothing, Stat,
+    NodeRef, Operand, Publication, Rollup, Smoothing, Stat, Tz,
 };
 use super::series::Filter;
 use super::time::parse_duration;
@@ -966,6 +966,21 @@ impl Interp {
                 None | Some((Val::None, _)) => 0,
                 Some(v) => duration(v, "cycle_start=")?,
             };
+            let zone = match args.keyword("tz") {
+                None | Some((Val::None, _)) => None,
+                Some(v) => {
+                    let p = v.1;
+                    let text = string(v, "tz=")?;
+                    Some(text.parse::<Tz>().map_err(|_| {
+                        ExecError::at(
+                            p,
+                            format!(
+                                "unknown time zone '{text}': use an IANA name such as 'Europe/Berlin' or 'UTC'"
+                            ),
+                        )
+                    })?)
+                }
+            };
             let partial = args.keyword("partial_values").is_some_and(|v| truthy(&v.0));
             args.keyword("allow_missing");
             args.done()?;
@@ -982,10 +997,17 @@ impl Interp {
                         stat,
                         unit,
                         offset: cycle_start,
+                        zone: zone.unwrap_or(Tz::UTC),
                         partial,
                     },
                     pos,
                 );
+            }
+            if zone.is_some() {
+                return Err(ExecError::at(
+                    pos,
+                    format!("{name}() takes tz= only with cycle=, whose periods it places"),
+                ));
             }
             return match (by, over) {
                 (Some(_), Some(_)) => Err(ExecError::at(

@@ -7,6 +7,9 @@
 
 use std::rc::Rc;
 
+use chrono::{Datelike, TimeZone, Timelike};
+pub use chrono_tz::Tz;
+
 use crate::lang::{BinaryOp, CompareOp, Expr, Pos};
 
 use super::series::Filter;
@@ -90,7 +93,7 @@ pub enum Stat {
     Percentile(f64),
 }
 
-/// The calendar periods of `cycle=` transformations, in UTC.
+/// The calendar periods of `cycle=` transformations, in UTC or the zone of `tz=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CycleUnit {
     /// From each whole hour.
@@ -134,41 +137,66 @@ impl CycleUnit {
         }
     }
 
-    /// The start of the period holding `t` (milliseconds since the epoch, UTC).
-    pub fn start(self, t: i64) -> i64 {
-        use chrono::{Datelike, TimeZone, Utc};
+    /// The start of the period holding `t` (milliseconds since the epoch) in `zone`: local
+    /// midnights, Mondays and firsts of the month. A local start that does not exist (a
+    /// daylight-saving gap at midnight) is the first instant after it.
+    pub fn start(self, t: i64, zone: Tz) -> i64 {
         const DAY: i64 = 86_400_000;
-        match self {
-            CycleUnit::Hour => t.div_euclid(3_600_000) * 3_600_000,
-            CycleUnit::Day => t.div_euclid(DAY) * DAY,
-            CycleUnit::Week => {
-                // 1970-01-01 was a Thursday: Monday is 3 days before a multiple of 7 days.
-                let days = t.div_euclid(DAY);
-                (days - (days + 3).rem_euclid(7)) * DAY
-            }
-            CycleUnit::Month | CycleUnit::Quarter | CycleUnit::Year => {
-                let Some(at) = Utc.timestamp_millis_opt(t).single() else {
-                    return t.div_euclid(DAY) * DAY;
-                };
-                let month = match self {
-                    CycleUnit::Month => at.month(),
-                    CycleUnit::Quarter => (at.month() - 1) / 3 * 3 + 1,
-                    _ => 1,
-                };
-                Utc.with_ymd_and_hms(at.year(), month, 1, 0, 0, 0)
-                    .single()
-                    .map_or(t.div_euclid(DAY) * DAY, |d| d.timestamp_millis())
+        if zone == Tz::UTC {
+            match self {
+                CycleUnit::Hour => return t.div_euclid(3_600_000) * 3_600_000,
+                CycleUnit::Day => return t.div_euclid(DAY) * DAY,
+                CycleUnit::Week => {
+                    // 1970-01-01 was a Thursday: Monday is 3 days before a multiple of 7 days.
+                    let days = t.div_euclid(DAY);
+                    return (days - (days + 3).rem_euclid(7)) * DAY;
+                }
+                _ => {}
             }
         }
+        let Some(at) = zone.timestamp_millis_opt(t).single() else {
+            return t.div_euclid(DAY) * DAY;
+        };
+        let local = at.naive_local();
+        let date = local.date();
+        let first = match self {
+            CycleUnit::Hour => date.and_hms_opt(local.hour(), 0, 0),
+            CycleUnit::Day => date.and_hms_opt(0, 0, 0),
+            CycleUnit::Week => (date
+                - chrono::Days::new(u64::from(date.weekday().num_days_from_monday())))
+            .and_hms_opt(0, 0, 0),
+            CycleUnit::Month | CycleUnit::Quarter | CycleUnit::Year => {
+                let month = match self {
+                    CycleUnit::Month => date.month(),
+                    CycleUnit::Quarter => (date.month() - 1) / 3 * 3 + 1,
+                    _ => 1,
+                };
+                chrono::NaiveDate::from_ymd_opt(date.year(), month, 1)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            }
+        };
+        let Some(first) = first else {
+            return t.div_euclid(DAY) * DAY;
+        };
+        zone.from_local_datetime(&first)
+            .earliest()
+            .or_else(|| {
+                // In a gap: the hour after the missing local time exists.
+                zone.from_local_datetime(&(first + chrono::TimeDelta::hours(1)))
+                    .earliest()
+            })
+            .map_or(t.div_euclid(DAY) * DAY, |d| d.timestamp_millis())
     }
 
-    /// The start of the period after the one holding `t`.
-    pub fn next(self, t: i64) -> i64 {
-        let start = self.start(t);
+    /// The start of the period after the one holding `t` in `zone`.
+    pub fn next(self, t: i64, zone: Tz) -> i64 {
+        const HOUR: i64 = 3_600_000;
+        let start = self.start(t, zone);
         match self {
-            CycleUnit::Hour | CycleUnit::Day | CycleUnit::Week => start + self.longest(),
-            // The longest period always reaches into the next one; its start is that one's.
-            _ => self.start(start + self.longest()),
+            CycleUnit::Hour => start + HOUR,
+            // The longest period and an hour (a day with a daylight-saving hour more) always
+            // reach into the next period, never past it; its start is that one's.
+            _ => self.start(start + self.longest() + HOUR, zone),
         }
     }
 }
@@ -329,6 +357,8 @@ pub enum Node {
         unit: CycleUnit,
         /// Periods start this many milliseconds after the calendar's (`cycle_start=`).
         offset: i64,
+        /// The time zone of the calendar (`tz=`, UTC by default).
+        zone: Tz,
         /// Whether every logical timestamp gets the value so far (`partial_values=True`), or
         /// only the last one of each period the whole period's.
         partial: bool,

@@ -446,19 +446,52 @@ fn transformations_over_a_window_read_before_the_start() {
 
 #[test]
 fn calendar_cycles_from_the_period_start() {
-    use super::plan::CycleUnit;
+    use super::plan::{CycleUnit, Tz};
     // Periods in UTC: 2026-01-07 (a Wednesday) 15:30 falls in the week from Monday 2026-01-05,
     // the month from 2026-01-01, the quarter and year from 2026-01-01.
     let t = 1_767_799_800_000; // 2026-01-07T15:30:00Z
-    assert_eq!(CycleUnit::Hour.start(t), 1_767_798_000_000);
-    assert_eq!(CycleUnit::Day.start(t), 1_767_744_000_000);
-    assert_eq!(CycleUnit::Week.start(t), 1_767_571_200_000);
-    assert_eq!(CycleUnit::Month.start(t), 1_767_225_600_000);
-    assert_eq!(CycleUnit::Quarter.start(t), 1_767_225_600_000);
-    assert_eq!(CycleUnit::Year.start(t), 1_767_225_600_000);
-    assert_eq!(CycleUnit::Month.next(t), 1_769_904_000_000); // 2026-02-01
-    assert_eq!(CycleUnit::Quarter.next(t), 1_775_001_600_000); // 2026-04-01
-    assert_eq!(CycleUnit::Week.next(t), 1_768_176_000_000); // Monday 2026-01-12
+    let utc = Tz::UTC;
+    assert_eq!(CycleUnit::Hour.start(t, utc), 1_767_798_000_000);
+    assert_eq!(CycleUnit::Day.start(t, utc), 1_767_744_000_000);
+    assert_eq!(CycleUnit::Week.start(t, utc), 1_767_571_200_000);
+    assert_eq!(CycleUnit::Month.start(t, utc), 1_767_225_600_000);
+    assert_eq!(CycleUnit::Quarter.start(t, utc), 1_767_225_600_000);
+    assert_eq!(CycleUnit::Year.start(t, utc), 1_767_225_600_000);
+    assert_eq!(CycleUnit::Month.next(t, utc), 1_769_904_000_000); // 2026-02-01
+    assert_eq!(CycleUnit::Quarter.next(t, utc), 1_775_001_600_000); // 2026-04-01
+    assert_eq!(CycleUnit::Week.next(t, utc), 1_768_176_000_000); // Monday 2026-01-12
+    assert_eq!(CycleUnit::Day.next(t, utc), 1_767_830_400_000); // 2026-01-08
+
+    // In Berlin (UTC+1 in winter) days, weeks and months start an hour before UTC's; in
+    // Kolkata (UTC+5:30) hours start at half past the UTC hour.
+    let berlin: Tz = "Europe/Berlin".parse().unwrap();
+    const HOUR: i64 = 3_600_000;
+    assert_eq!(CycleUnit::Day.start(t, berlin), 1_767_744_000_000 - HOUR);
+    assert_eq!(CycleUnit::Week.start(t, berlin), 1_767_571_200_000 - HOUR);
+    assert_eq!(CycleUnit::Month.start(t, berlin), 1_767_225_600_000 - HOUR);
+    assert_eq!(CycleUnit::Year.next(t, berlin), 1_798_761_600_000 - HOUR); // 2027-01-01 CET
+    let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+    assert_eq!(CycleUnit::Hour.start(t, kolkata), t);
+    assert_eq!(CycleUnit::Hour.next(t - 1, kolkata), t);
+    // New York's daylight-saving days: 23 hours on 2026-03-08, 25 on 2026-11-01.
+    let new_york: Tz = "America/New_York".parse().unwrap();
+    let noon = 1_772_989_200_000; // 2026-03-08T17:00Z
+    assert_eq!(CycleUnit::Day.start(noon, new_york), 1_772_946_000_000); // 05:00Z, EST midnight
+    assert_eq!(CycleUnit::Day.next(noon, new_york), 1_773_028_800_000); // 04:00Z, EDT midnight
+    let noon = 1_793_552_400_000; // 2026-11-01T17:00Z
+    assert_eq!(CycleUnit::Day.start(noon, new_york), 1_793_505_600_000); // 04:00Z
+    assert_eq!(CycleUnit::Day.next(noon, new_york), 1_793_595_600_000); // 05:00Z
+    assert!(
+        err("data('cpu').mean(cycle='day', tz='Mars/Olympus')")
+            .contains("unknown time zone 'Mars/Olympus'")
+    );
+    assert!(err("data('cpu').mean(over='1m', tz='UTC')").contains("tz= only with cycle="));
+    let r = run(
+        "data('cpu', filter=filter('host', 'a')).sum(cycle='day', tz='Europe/Berlin', partial_values=True).publish('c')",
+        0,
+        3,
+    );
+    assert_eq!(one(&r, "c:a"), s(&[0.0, 1.0, 3.0]));
 
     let r = run(
         "data('cpu', filter=filter('host', 'a')).sum(cycle='hour', partial_values=True).publish('c')",
