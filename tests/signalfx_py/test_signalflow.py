@@ -111,6 +111,12 @@ def run(server, program: str, start_minute: int, stop_minute: int, client=None, 
             flow.close()
 
 
+def wait_until(ms: int):
+    """Sleeps until the wall clock reads `ms` milliseconds since the epoch."""
+    while time.time() * 1000 < ms:
+        time.sleep(0.01)
+
+
 def by_label(values, metadata, key):
     """`{metadata[key]: {timestamp: value}}`."""
     return {metadata[t].get(key): series for t, series in values.items()}
@@ -326,8 +332,7 @@ def test_a_live_computation_sees_points_written_after_it_started(fleet, transpor
         try:
             for k in range(5):
                 t = start + k * second + 200
-                while time.time() * 1000 < t:
-                    time.sleep(0.01)
+                wait_until(t)
                 value = 10.0 + k
                 ingest.send(gauges=[{"metric": "live.temp", "value": value, "timestamp": t,
                                      "dimensions": {"host": "a"}}])
@@ -423,8 +428,7 @@ def test_a_live_computation_streams_events_sent_after_it_started(fleet):
         ingest = signalfx.SignalFx(ingest_endpoint=fleet.url).ingest(fleet.ingest)
         try:
             for t, service, version in sent:
-                while time.time() * 1000 < t:
-                    time.sleep(0.01)
+                wait_until(t)
                 ingest.send_event(event_type="live.deploy", dimensions={"service": service},
                                   properties={"version": version}, timestamp=t)
         finally:
@@ -477,8 +481,7 @@ def test_attach_follows_a_live_computation_from_another_connection(fleet, transp
         try:
             for k in range(5):
                 t = start + k * second + 200
-                while time.time() * 1000 < t:
-                    time.sleep(0.01)
+                wait_until(t)
                 ingest.send(gauges=[{"metric": metric, "value": 30.0 + k, "timestamp": t,
                                      "dimensions": {"host": h}} for h in ("a", "b")])
         finally:

@@ -5,31 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::time::Duration;
-
-use common::{Server, TOKEN};
-
-/// `POST path` with a JSON `body` and the test key; the status and body of the answer.
-fn post(address: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(300)))
-        .unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nhost: sextant\r\nauthorization: Bearer {TOKEN}\r\n\
-         content-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
-}
+use common::{Server, post};
 
 /// A KairosDB body of `n` one-point metric objects (the shape that costs the most memory per
 /// byte while parsed), the `k`th of its kind: its own timestamps.

@@ -8,32 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Server, TOKEN, said};
-
-/// `POST path` with a JSON `body` and the test key; the status and body of the answer.
-fn post(address: &str, path: &str, body: &str) -> (u16, String) {
-    post_as(address, path, "application/json", body)
-}
-
-/// `POST path` with `body` of `content_type` and the test key.
-fn post_as(address: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nhost: sextant\r\nauthorization: Bearer {TOKEN}\r\n\
-         content-type: {content_type}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
-}
+use common::{Server, TOKEN, post, post_as, said};
 
 /// Writes `n` points of `slow.m` one millisecond apart, then returns an `sma` query over them
 /// whose window is half of them: about n²/4 additions, far more than a second's work.

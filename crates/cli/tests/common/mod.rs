@@ -19,6 +19,34 @@ pub fn example(path: &str) -> String {
 /// The admin key every test server is bootstrapped with.
 pub const TOKEN: &str = "sxt_cli_test_bootstrap_token";
 
+/// `POST path` to `address` (`HOST:PORT`) with `body` of `content_type` and the test key, over
+/// a connection of its own closed after the answer; the status and body of the answer.
+pub fn post_as(address: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(300)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nhost: sextant\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: {content_type}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+/// [`post_as`] with a JSON body.
+pub fn post(address: &str, path: &str, body: &str) -> (u16, String) {
+    post_as(address, path, "application/json", body)
+}
+
 /// A running `sextant serve`; killed when dropped.
 pub struct Server {
     /// `http://127.0.0.1:PORT`, as the server printed it.
