@@ -190,3 +190,48 @@ fn a_group_by_into_too_many_groups_is_refused_naming_the_limit() {
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["queries"][0]["results"].as_array().unwrap().len(), 10);
 }
+
+#[test]
+fn a_query_holding_more_points_than_its_limit_is_refused_naming_it() {
+    let server = Server::start_with(&["--query-max-points", "1000"]);
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let points: Vec<[i64; 2]> = (0..1_500).map(|t| [1_000 + t, t]).collect();
+    let body = serde_json::json!([{"name": "many.m", "tags": {"h": "a"}, "datapoints": points}]);
+    let (status, reply) = post(&address, "/api/v1/datapoints", &body.to_string());
+    assert_eq!(status, 204, "{reply}");
+    // Raw points, and an aggregator the store does not compute: both read the points.
+    for aggregators in [
+        serde_json::json!([]),
+        serde_json::json!([{"name": "dev", "sampling": {"value": 1, "unit": "hours"}}]),
+    ] {
+        let query = serde_json::json!({
+            "start_absolute": 0,
+            "metrics": [{"name": "many.m", "aggregators": aggregators}]
+        });
+        let (status, reply) = post(&address, "/api/v1/datapoints/query", &query.to_string());
+        assert_eq!(status, 400, "{reply}");
+        assert!(
+            reply.contains("metric many.m reads more than 1000 points")
+                && reply.contains("--query-max-points"),
+            "{reply}"
+        );
+    }
+    // A range holding fewer points is answered; so is a sum the store computes.
+    let query = serde_json::json!({
+        "start_absolute": 0, "end_absolute": 1_999,
+        "metrics": [{"name": "many.m"}]
+    });
+    let (status, reply) = post(&address, "/api/v1/datapoints/query", &query.to_string());
+    assert_eq!(status, 200, "{reply}");
+    let query = serde_json::json!({
+        "start_absolute": 0,
+        "metrics": [{"name": "many.m", "aggregators": [{"name": "sum", "sampling": {"value": 1, "unit": "hours"}, "align_start_time": true}]}]
+    });
+    let (status, reply) = post(&address, "/api/v1/datapoints/query", &query.to_string());
+    assert_eq!(status, 200, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(
+        reply["queries"][0]["results"][0]["values"][0][1],
+        serde_json::json!((0..1_500).sum::<i64>())
+    );
+}

@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 /// The longest a query runs by default (`sextant serve --query-timeout`).
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The most raw points a query may hold in memory at once by default (`sextant serve
+/// --query-max-points`): what a KairosDB metric reads before its aggregators run, about 16
+/// bytes a point as read and as much again converted.
+pub const DEFAULT_QUERY_MAX_POINTS: usize = 50_000_000;
+
 /// A query's deadline and its client's presence; cheap to clone into the query's thread.
 #[derive(Debug, Clone)]
 pub struct QueryBudget {

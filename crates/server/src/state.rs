@@ -42,6 +42,8 @@ pub struct AppState {
     pub webhooks: Option<Arc<crate::webhook::Webhooks>>,
     /// The longest a query may run ([`crate::budget`]).
     pub query_timeout: std::time::Duration,
+    /// The most raw points a query may hold at once ([`crate::budget::DEFAULT_QUERY_MAX_POINTS`]).
+    pub query_max_points: usize,
     /// Failed logins per address ([`crate::login::LoginLimiter`]).
     pub logins: Arc<crate::login::LoginLimiter>,
     /// Event collections, when the binary opened them ([`AppState::with_collections`]).
@@ -72,6 +74,7 @@ impl AppState {
             detectors: Arc::default(),
             webhooks: None,
             query_timeout: crate::budget::DEFAULT_QUERY_TIMEOUT,
+            query_max_points: crate::budget::DEFAULT_QUERY_MAX_POINTS,
             logins: Arc::default(),
             collections: None,
             subscriptions: Arc::default(),
@@ -103,6 +106,12 @@ impl AppState {
     /// The same state stopping queries that run longer than `timeout`.
     pub fn with_query_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.query_timeout = timeout;
+        self
+    }
+
+    /// The same state refusing queries that would hold more than `points` raw points.
+    pub fn with_query_max_points(mut self, points: usize) -> Self {
+        self.query_max_points = points;
         self
     }
 

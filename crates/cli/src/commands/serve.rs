@@ -69,6 +69,11 @@ pub struct ServeArgs {
     /// query whose client goes away stops too.
     #[arg(long, env = "SEXTANT_QUERY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     query_timeout: std::time::Duration,
+    /// The most raw points a query may read into memory at once (a KairosDB metric without an
+    /// aggregator the store computes reads its points before aggregating); more is refused
+    /// with the limit named.
+    #[arg(long, env = "SEXTANT_QUERY_MAX_POINTS", default_value_t = sextant_server::budget::DEFAULT_QUERY_MAX_POINTS)]
+    query_max_points: usize,
     /// The most bytes of ingest bodies (decompressed) that are decoded and written at once,
     /// across every request and protocol; a body that finds no room waits up to 30 s, then is
     /// refused with 503 (e.g. `64MiB`, `1GiB`). Parsing costs a multiple of this in memory.
@@ -267,6 +272,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
         .with_webhooks(webhooks.clone())
         .with_query_timeout(args.query_timeout)
         .with_decode_budget(args.decode_budget)
+        .with_query_max_points(args.query_max_points)
         .with_subscription_limits(SubscriptionLimits {
             per_org: args.subscription_limit,
             buffer_bytes: args.subscription_buffer,

@@ -85,6 +85,7 @@ async fn run_query(
     let store = state.store.clone();
     let request_headers = headers.clone();
     let now = now_ms(&state);
+    let max_points = state.query_max_points;
     // Dropped with this future when the client goes away, which stops the query.
     let (budget, _client) = QueryBudget::start(state.query_timeout);
     let outcome = tokio::task::spawn_blocking(move || {
@@ -106,7 +107,7 @@ async fn run_query(
             let result = match pushdown(&reader, &query, metric)? {
                 Some(result) => result,
                 None => {
-                    let series = read_series(&reader, &query, metric)?;
+                    let series = read_series(&reader, &query, metric, max_points)?;
                     proceed()?;
                     sextant_kairos::run_metric(&query, metric, now, series, &proceed)?
                 }
@@ -272,6 +273,7 @@ fn read_series(
     reader: &Reader<'_>,
     query: &Query,
     metric: &MetricQuery,
+    max_points: usize,
 ) -> Result<Vec<SeriesData>, Failure> {
     // Bytes have no KairosDB type; such series are not read.
     let series: Vec<SeriesRef> = select(reader, metric)?
@@ -286,7 +288,15 @@ fn read_series(
     if let Some(limit) = metric.limit {
         scan = scan.series_limit(limit);
     }
+    // One point more than the limit tells a query that holds too many; reading stops there.
+    scan = scan.limit(max_points.saturating_add(1));
     let page = reader.scan(&scan).map_err(Failure::from)?;
+    if page.len() > max_points {
+        return Err(Failure::invalid(format!(
+            "metric {} reads more than {max_points} points in the query's range, the most a query may hold (sextant serve --query-max-points); ask for a shorter range or fewer series (tags, limit), or use a single avg, sum, min, max or count aggregator aligned with align_start_time or align_end_time, which the store computes without reading points",
+            metric.name
+        )));
+    }
     let mut out = Vec::with_capacity(page.batches.len());
     for batch in page.batches {
         let Some(kind) = kind_of(batch.data_type) else {
