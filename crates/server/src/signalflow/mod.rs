@@ -88,7 +88,10 @@ impl Broadcast {
         if message.is_preamble() {
             preamble.push(message.clone());
         }
-        let _ = self.sender.send(message.clone());
+        // No copy of each data message while nobody is attached.
+        if self.sender.receiver_count() > 0 {
+            let _ = self.sender.send(message.clone());
+        }
     }
 
     /// The messages so far that a new channel needs, and a receiver of the next ones.

@@ -85,14 +85,7 @@ pub async fn execute(
         if first.kind() == "error" {
             return refused(&first);
         }
-        let records = tokio_stream::once(first)
-            .chain(ReceiverStream::new(rx))
-            .map(|m| {
-                let mut bytes = Vec::new();
-                record(&m, &mut bytes);
-                Ok::<_, Infallible>(Frame::data(Bytes::from(bytes)))
-            });
-        return event_stream(Response::new(Body::new(StreamBody::new(records))));
+        return streamed(tokio_stream::once(first).chain(ReceiverStream::new(rx)));
     }
     let (_, messages) = tokio::join!(run(&state, &principal, params, tx), async {
         let mut all = Vec::new();
@@ -151,8 +144,13 @@ pub async fn attach(
             &format!("no live computation with handle `{handle}` is running in this organization"),
         );
     };
-    let messages = broadcast.follow(state.clock.clone());
-    let records = ReceiverStream::new(messages).map(|m| {
+    streamed(ReceiverStream::new(broadcast.follow(state.clock.clone())))
+}
+
+/// An event stream writing each of `messages` as it comes; dropped (and with it the source of
+/// the messages) when the client goes away.
+fn streamed(messages: impl tokio_stream::Stream<Item = Message> + Send + 'static) -> Response {
+    let records = messages.map(|m| {
         let mut bytes = Vec::new();
         record(&m, &mut bytes);
         Ok::<_, Infallible>(Frame::data(Bytes::from(bytes)))
@@ -178,7 +176,6 @@ fn event_stream(mut response: Response) -> Response {
     response
 }
 
-/// A refusal the client reads: exactly `application/json` with `message` and `errorType`.
 /// `POST /v2/signalflow/start`, `/{handle}/keepalive` and `/{handle}/stop`: not served, with
 /// what to use instead.
 pub async fn not_served() -> Response {
@@ -188,6 +185,7 @@ pub async fn not_served() -> Response {
     )
 }
 
+/// A refusal the client reads: exactly `application/json` with `message` and `errorType`.
 fn refuse(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({"message": message, "errorType": "ANALYTICS_PROGRAM_ERROR"});
     let mut response = (status, body.to_string()).into_response();
