@@ -854,10 +854,12 @@ fn parquet_files_go_in_and_come_out() {
         .unwrap();
     assert_eq!(actual.value(0), 1);
     assert!(actual.is_null(1));
-    let tags =
-        arrow_cast::display::ArrayFormatter::try_new(read.column(2).as_ref(), &Default::default())
-            .unwrap();
-    assert_eq!(tags.value(0).to_string(), "[a, b]");
+    let tags = sextant_client::export::cells::CellFormatter::new(
+        read.column(2).as_ref(),
+        Default::default(),
+    )
+    .unwrap();
+    assert_eq!(tags.value(0).unwrap().as_deref(), Some("[a, b]"));
 }
 
 #[tokio::test]

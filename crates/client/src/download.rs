@@ -153,19 +153,47 @@ impl ChannelQuery {
     }
 }
 
-/// Reads an instant: RFC 3339 (`2024-07-04T18:09:08.555-07:00`; without an offset it is UTC)
-/// or an integer count of nanoseconds since the Unix epoch.
+/// Reads an instant: RFC 3339 (`2024-07-04T18:09:08.555-07:00`, or with a space for the `T`),
+/// a date and time without an offset (UTC, seconds and fraction optional), a date (its
+/// midnight in UTC), or an integer count of nanoseconds since the Unix epoch.
 pub fn parse_time(text: &str) -> Result<i64> {
     let trimmed = text.trim();
     if let Ok(ns) = trimmed.parse::<i64>() {
         return Ok(ns);
     }
-    arrow_cast::parse::string_to_timestamp_nanos(trimmed).map_err(|e| {
+    let instant = chrono::DateTime::parse_from_rfc3339(trimmed)
+        .or_else(|_| chrono::DateTime::parse_from_str(trimmed, "%Y-%m-%dT%H:%M:%S%.f%#z"))
+        .or_else(|_| chrono::DateTime::parse_from_str(trimmed, "%Y-%m-%d %H:%M:%S%.f%#z"))
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M",
+            ]
+            .iter()
+            .find_map(|format| chrono::NaiveDateTime::parse_from_str(trimmed, format).ok())
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(trimmed, "%Y-%m-%d")
+                    .ok()
+                    .map(|date| date.and_time(chrono::NaiveTime::MIN))
+            })
+            .map(|t| t.and_utc())
+        });
+    let invalid = |why: &str| {
         Error::Validation(format!(
-            "cannot parse time {text:?}: expected RFC 3339 such as \
-             2024-07-04T18:09:08.555-07:00 or integer nanoseconds since the Unix epoch ({e})"
+            "cannot parse time {text:?}: {why}; expected RFC 3339 such as \
+             2024-07-04T18:09:08.555-07:00 or integer nanoseconds since the Unix epoch"
         ))
-    })
+    };
+    instant
+        .ok_or_else(|| invalid("not a date and time"))?
+        .timestamp_nanos_opt()
+        .ok_or_else(|| {
+            invalid("outside the years 1677 to 2262 that nanoseconds since 1970 can count")
+        })
 }
 
 /// Downloads channels; cheap to clone.
@@ -491,6 +519,11 @@ mod tests {
                 1_720_141_748_000_000_001,
             ),
             (" 1970-01-01T00:00:01Z ", 1_000_000_000),
+            ("2024-07-05 01:09:08.047512", 1_720_141_748_047_512_000),
+            ("2024-07-05T01:09:08", 1_720_141_748_000_000_000),
+            ("2024-07-05T06:39:08+0530", 1_720_141_748_000_000_000),
+            ("2024-07-05 01:09", 1_720_141_740_000_000_000),
+            ("2024-07-05", 1_720_137_600_000_000_000),
         ];
         for (text, want) in cases {
             assert_eq!(parse_time(text).unwrap(), *want, "{text}");
@@ -500,6 +533,8 @@ mod tests {
             err.to_string().contains("cannot parse time \"yesterday\""),
             "{err}"
         );
+        let err = parse_time("2300-01-01T00:00:00Z").unwrap_err();
+        assert!(err.to_string().contains("1677 to 2262"), "{err}");
     }
 
     #[test]

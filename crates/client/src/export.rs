@@ -2,42 +2,58 @@
 //!
 //! CSV writes a header row and times in UTC as RFC 3339 with all nine fractional digits
 //! (`2024-07-05T01:09:08.047512000Z`), so no precision is lost; bytes are hex. Tables show
-//! times in UTC too. Arrow timestamps count from the epoch in UTC whatever their time zone
-//! says, so rendering them in UTC needs no time-zone database.
+//! times in UTC too. [`cells`] writes each value.
 //! Parquet keeps the Arrow schema (time zone, unsigned types, metadata) and compresses with
 //! Snappy, which every Parquet reader understands.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::*;
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_cast::display::FormatOptions;
-use arrow_schema::{ArrowError, DataType, Schema, TimeUnit};
+use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::{Error, Result};
 
+pub mod cells;
+
+use cells::{CellFormatter, TextError, TextOptions};
+
 /// The CSV format of times: UTC, nanoseconds.
 const CSV_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
 /// The table format of times: UTC, as many fractional digits as needed.
 const TABLE_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
 
-/// Writes `batch` as CSV with a header row to `out`; `what` names `out` in errors.
+/// Writes `batch` as CSV with a header row to `out`; `what` names `out` in errors. A missing
+/// value is an empty field.
 pub fn write_csv(batch: &RecordBatch, out: impl Write, what: &str) -> Result<()> {
-    let batch = in_utc(batch).map_err(|e| export_error(what, e))?;
-    let mut writer = arrow_csv::WriterBuilder::new()
-        .with_header(true)
-        .with_timestamp_format(CSV_TIME_FORMAT.to_owned())
-        .build(out);
-    writer.write(&batch).map_err(|e| export_error(what, e))?;
+    let options = TextOptions {
+        null: "",
+        time_format: CSV_TIME_FORMAT,
+    };
+    let formatters = formatters(batch, options).map_err(|e| export_error(what, e))?;
+    let mut writer = csv::Writer::from_writer(out);
+    let schema = batch.schema();
+    writer
+        .write_record(schema.fields().iter().map(|field| field.name()))
+        .map_err(|e| export_error(what, e))?;
+    let mut fields = vec![String::new(); formatters.len()];
+    for row in 0..batch.num_rows() {
+        for (field, formatter) in fields.iter_mut().zip(&formatters) {
+            field.clear();
+            formatter
+                .write(row, field)
+                .map_err(|e| export_error(what, e))?;
+        }
+        writer
+            .write_record(&fields)
+            .map_err(|e| export_error(what, e))?;
+    }
     writer
         .into_inner()
+        .map_err(|e| export_error(what, e.into_error()))?
         .flush()
         .map_err(|e| export_error(what, e))
 }
@@ -71,16 +87,31 @@ pub fn write_parquet_file(batch: &RecordBatch, path: impl AsRef<Path>) -> Result
 }
 
 /// `batch` as a text table with borders, at most `max_rows` rows of it, followed by a line
-/// saying how many rows were left out, if any.
+/// saying how many rows were left out, if any. A missing value shows as `null`.
 pub fn format_table(batch: &RecordBatch, max_rows: usize) -> Result<String> {
-    let shown = batch.slice(0, batch.num_rows().min(max_rows));
-    let shown = in_utc(&shown).map_err(|e| export_error("a table", e))?;
-    let options = FormatOptions::default()
-        .with_null("null")
-        .with_timestamp_format(Some(TABLE_TIME_FORMAT));
-    let mut text = arrow_cast::pretty::pretty_format_batches_with_options(&[shown], &options)
-        .map_err(|e| export_error("a table", e))?
-        .to_string();
+    let options = TextOptions {
+        null: "null",
+        time_format: TABLE_TIME_FORMAT,
+    };
+    let formatters = formatters(batch, options).map_err(|e| export_error("a table", e))?;
+    let mut table = comfy_table::Table::new();
+    table.load_style(
+        comfy_table::presets::ASCII_FULL_CONDENSED
+            .header_separator(comfy_table::LineStyle::new('+', '-', '+', '+')),
+    );
+    table.set_header(batch.schema().fields().iter().map(|field| field.name()));
+    for row in 0..batch.num_rows().min(max_rows) {
+        let cells = formatters
+            .iter()
+            .map(|formatter| {
+                let mut cell = String::new();
+                formatter.write(row, &mut cell).map(|()| cell)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| export_error("a table", e))?;
+        table.add_row(cells);
+    }
+    let mut text = table.to_string();
     text.push('\n');
     let hidden = batch.num_rows().saturating_sub(max_rows);
     if hidden > 0 {
@@ -93,50 +124,21 @@ pub fn format_table(batch: &RecordBatch, max_rows: usize) -> Result<String> {
     Ok(text)
 }
 
-/// `batch` with every time-zone-aware timestamp column relabelled as zone-less: the same
-/// instants, which then print in UTC.
-fn in_utc(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    let mut fields = Vec::with_capacity(batch.num_columns());
-    let mut columns = Vec::with_capacity(batch.num_columns());
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        let column: ArrayRef = match column.data_type() {
-            DataType::Timestamp(unit, Some(_)) => match unit {
-                TimeUnit::Second => Arc::new(
-                    column
-                        .as_primitive::<TimestampSecondType>()
-                        .clone()
-                        .with_timezone_opt(None::<&str>),
-                ),
-                TimeUnit::Millisecond => Arc::new(
-                    column
-                        .as_primitive::<TimestampMillisecondType>()
-                        .clone()
-                        .with_timezone_opt(None::<&str>),
-                ),
-                TimeUnit::Microsecond => Arc::new(
-                    column
-                        .as_primitive::<TimestampMicrosecondType>()
-                        .clone()
-                        .with_timezone_opt(None::<&str>),
-                ),
-                TimeUnit::Nanosecond => Arc::new(
-                    column
-                        .as_primitive::<TimestampNanosecondType>()
-                        .clone()
-                        .with_timezone_opt(None::<&str>),
-                ),
-            },
-            _ => column.clone(),
-        };
-        fields.push(
-            field
-                .as_ref()
-                .clone()
-                .with_data_type(column.data_type().clone()),
-        );
-        columns.push(column);
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+/// One formatter per column of `batch`.
+fn formatters<'a>(
+    batch: &'a RecordBatch,
+    options: TextOptions<'a>,
+) -> Result<Vec<CellFormatter<'a>>, TextError> {
+    batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| {
+            CellFormatter::new(column.as_ref(), options)
+                .map_err(|e| TextError::new(format!("column {:?}: {e}", field.name())))
+        })
+        .collect()
 }
 
 fn export_error(what: &str, source: impl std::error::Error + Send + Sync + 'static) -> Error {

@@ -15,6 +15,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value as Json};
 use sextant_client::collections::refusals;
+use sextant_client::export::cells::{CellFormatter, TextOptions, format_nanos};
 use sextant_client::export::{format_table, write_csv, write_csv_file, write_parquet_file};
 use sextant_client::native::NativeClient;
 use sextant_client::native::api::collections::{
@@ -395,13 +396,10 @@ fn lists_as_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
         if matches!(field.data_type(), DataType::List(_)) {
-            let formatter = arrow_cast::display::ArrayFormatter::try_new(
-                column.as_ref(),
-                &arrow_cast::display::FormatOptions::default(),
-            )?;
+            let formatter = CellFormatter::new(column.as_ref(), TextOptions::default())?;
             let text: StringArray = (0..column.len())
-                .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
-                .collect();
+                .map(|i| formatter.value(i))
+                .collect::<Result<_, _>>()?;
             fields.push(Field::new(field.name(), DataType::Utf8, true));
             columns.push(Arc::new(text));
         } else {
@@ -713,10 +711,5 @@ impl EventSource for Table {
 
 /// Nanoseconds since the epoch as RFC 3339 in UTC with nine fractional digits.
 fn rfc3339(ns: i64) -> String {
-    let batch: arrow_array::TimestampNanosecondArray = [Some(ns)].into_iter().collect();
-    let options = arrow_cast::display::FormatOptions::default()
-        .with_timestamp_format(Some("%Y-%m-%dT%H:%M:%S%.9fZ"));
-    arrow_cast::display::ArrayFormatter::try_new(&batch, &options)
-        .map(|f| f.value(0).to_string())
-        .unwrap_or_else(|_| ns.to_string())
+    format_nanos(ns, "%Y-%m-%dT%H:%M:%S%.9fZ")
 }

@@ -4,14 +4,17 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampNanosecondType;
+use arrow_array::types::{
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
+};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use sextant_client::export::cells::{CellFormatter, TextOptions};
 
 /// One row: where it is in the file, and its cells (`None` for null), or why it is unreadable.
 #[derive(Debug)]
@@ -173,39 +176,61 @@ impl ParquetRows {
     }
 }
 
-/// A column as text cells.
+/// A column as text cells: times as integer nanoseconds, bytes as `0x` hex, the rest as
+/// their text form.
 fn column_text(column: &ArrayRef) -> anyhow::Result<Vec<Option<String>>> {
-    let nanos = DataType::Timestamp(TimeUnit::Nanosecond, None);
     let text = match column.data_type() {
-        DataType::Timestamp(_, _) => {
-            let ns = arrow_cast::cast(column, &nanos)?;
-            let ns = ns.as_primitive::<TimestampNanosecondType>();
-            (0..ns.len())
-                .map(|i| ns.is_valid(i).then(|| ns.value(i).to_string()))
-                .collect()
+        DataType::Timestamp(unit, _) => {
+            let (values, per_ns): (&[i64], i64) = match unit {
+                TimeUnit::Second => (
+                    column.as_primitive::<TimestampSecondType>().values(),
+                    1_000_000_000,
+                ),
+                TimeUnit::Millisecond => (
+                    column.as_primitive::<TimestampMillisecondType>().values(),
+                    1_000_000,
+                ),
+                TimeUnit::Microsecond => (
+                    column.as_primitive::<TimestampMicrosecondType>().values(),
+                    1_000,
+                ),
+                TimeUnit::Nanosecond => {
+                    (column.as_primitive::<TimestampNanosecondType>().values(), 1)
+                }
+            };
+            (0..column.len())
+                .map(|i| {
+                    if column.is_null(i) {
+                        return Ok(None);
+                    }
+                    let value = values[i];
+                    value
+                        .checked_mul(per_ns)
+                        .map(|ns| Some(ns.to_string()))
+                        .with_context(|| {
+                            format!(
+                                "row {} of the batch: timestamp {value} ({unit:?}) is outside \
+                                 the years 1677 to 2262 that nanoseconds since 1970 can count",
+                                i + 1
+                            )
+                        })
+                })
+                .collect::<anyhow::Result<_>>()?
         }
         DataType::Binary
         | DataType::LargeBinary
         | DataType::BinaryView
         | DataType::FixedSizeBinary(_) => {
-            let binary = arrow_cast::cast(column, &DataType::LargeBinary)?;
-            let binary = binary.as_binary::<i64>();
-            (0..binary.len())
-                .map(|i| {
-                    binary.is_valid(i).then(|| {
-                        let hex: String =
-                            binary.value(i).iter().map(|b| format!("{b:02x}")).collect();
-                        format!("0x{hex}")
-                    })
-                })
-                .collect()
+            let formatter = CellFormatter::new(column.as_ref(), TextOptions::default())?;
+            (0..column.len())
+                .map(|i| Ok(formatter.value(i)?.map(|hex| format!("0x{hex}"))))
+                .collect::<anyhow::Result<_>>()?
         }
         _ => {
-            let strings: Arc<dyn Array> = arrow_cast::cast(column, &DataType::Utf8)?;
-            let strings = strings.as_string::<i32>();
-            (0..strings.len())
-                .map(|i| strings.is_valid(i).then(|| strings.value(i).to_owned()))
-                .collect()
+            let formatter = CellFormatter::new(column.as_ref(), TextOptions::default())?;
+            (0..column.len())
+                .map(|i| formatter.value(i))
+                .collect::<Result<_, _>>()?
         }
     };
     Ok(text)
