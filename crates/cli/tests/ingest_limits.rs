@@ -97,3 +97,110 @@ fn large_bodies_at_once_are_decoded_within_the_budget_and_all_stored() {
         .sum();
     assert_eq!(counted, 5 * N, "{reply}");
 }
+
+/// A Sift ingest stream takes its share of the decode budget as it buffers (it holds every
+/// point until its end): two streams that each need more than the budget, both kept open,
+/// cannot both hold their points. One waits for room for `--decode-wait`, then is refused
+/// with UNAVAILABLE naming the budget; the other, once it ends, is stored whole.
+#[tokio::test]
+async fn sift_streams_buffer_within_the_decode_budget() {
+    use futures_util::StreamExt;
+    use futures_util::stream;
+    use sift_rs::ingest::v1::ingest_service_client::IngestServiceClient;
+    use sift_rs::ingest::v1::ingest_with_config_data_channel_value::Type as V;
+    use sift_rs::ingest::v1::{
+        IngestWithConfigDataChannelValue, IngestWithConfigDataStreamRequest,
+    };
+    use sift_rs::ingestion_configs::v2::ingestion_config_service_client::IngestionConfigServiceClient;
+    use sift_rs::ingestion_configs::v2::{ChannelConfig, CreateIngestionConfigRequest, FlowConfig};
+
+    let server = Server::start_with(&["--decode-budget", "64KiB", "--decode-wait", "1s"]);
+    let channel = server.channel().await;
+    let config = IngestionConfigServiceClient::new(channel.clone())
+        .create_ingestion_config(CreateIngestionConfigRequest {
+            asset_name: "budget".into(),
+            flows: vec![FlowConfig {
+                name: "speed".into(),
+                channels: vec![ChannelConfig {
+                    name: "speed".into(),
+                    data_type: sift_rs::common::r#type::v1::ChannelDataType::Double as i32,
+                    ..Default::default()
+                }],
+            }],
+            client_key: "budget".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ingestion_config
+        .unwrap()
+        .ingestion_config_id;
+    // 2,000 points count 160 KB, more than the budget: each stream alone holds all of it.
+    const POINTS: i64 = 2_000;
+    let stream = |k: i64, end: tokio::sync::oneshot::Receiver<()>| {
+        let messages: Vec<_> = (0..POINTS)
+            .map(|i| {
+                let ns = 1_700_000_000_000_000_000 + (k * POINTS + i) * 1_000_000;
+                IngestWithConfigDataStreamRequest {
+                    ingestion_config_id: config.clone(),
+                    flow: "speed".into(),
+                    timestamp: Some(pbjson_types::Timestamp {
+                        seconds: ns / 1_000_000_000,
+                        nanos: (ns % 1_000_000_000) as i32,
+                    }),
+                    channel_values: vec![IngestWithConfigDataChannelValue {
+                        r#type: Some(V::Double(i as f64)),
+                    }],
+                    ..Default::default()
+                }
+            })
+            .collect();
+        // The stream stays open after its messages until `end` fires.
+        let open = stream::once(end).filter_map(|_| async { None });
+        let mut client = IngestServiceClient::new(channel.clone());
+        tokio::spawn(async move {
+            client
+                .ingest_with_config_data_stream(stream::iter(messages).chain(open))
+                .await
+        })
+    };
+    let (end_a, open_a) = tokio::sync::oneshot::channel();
+    let (end_b, open_b) = tokio::sync::oneshot::channel();
+    let mut a = stream(0, open_a);
+    let mut b = stream(1, open_b);
+    // Both are open; one cannot get room while the other holds the budget, and is refused.
+    let (refused, survivor, end_survivor) = tokio::select! {
+        done = &mut a => (done, b, end_b),
+        done = &mut b => (done, a, end_a),
+    };
+    let status = refused.unwrap().expect_err("one stream is refused");
+    assert_eq!(status.code(), sift_rs::GrpcCode::Unavailable, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("decode budget of 64 KiB allows (sextant serve --decode-budget)")
+            && status.message().contains("waited 1 s"),
+        "{status:?}"
+    );
+    // The other ends and is stored whole.
+    end_survivor.send(()).unwrap();
+    survivor.await.unwrap().expect("the other stream is stored");
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let query = serde_json::json!({
+        "start_absolute": 0,
+        "metrics": [{"name": "speed", "aggregators": [{"name": "count", "sampling": {"value": 100, "unit": "years"}}]}]
+    });
+    let (status, reply) = tokio::task::spawn_blocking(move || {
+        post(&address, "/api/v1/datapoints/query", &query.to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(
+        reply["queries"][0]["results"][0]["values"][0][1],
+        serde_json::json!(POINTS),
+        "{reply}"
+    );
+}

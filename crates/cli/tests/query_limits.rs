@@ -235,3 +235,50 @@ fn a_query_holding_more_points_than_its_limit_is_refused_naming_it() {
         serde_json::json!((0..1_500).sum::<i64>())
     );
 }
+
+/// Historical rule evaluation holds at most `--query-max-points` points of each input
+/// channel: a range with more is refused naming the series and the limit, a shorter range
+/// is evaluated.
+#[test]
+fn rule_evaluation_holds_at_most_the_query_point_limit() {
+    let server = Server::start_with(&["--query-max-points", "3"]);
+    server.ingest_nostromo();
+    let module = server.path("voltage.yml");
+    std::fs::write(&module, VOLTAGE_RULE).unwrap();
+    let module = module.display().to_string();
+    let eval = |start: Option<&str>| {
+        let mut args = vec![
+            "rules",
+            "eval",
+            "--file",
+            &module,
+            "--name",
+            "voltage_high",
+            "--asset",
+            "NostromoLV426",
+        ];
+        if let Some(start) = start {
+            args.extend(["--start", start]);
+        }
+        server.sextant(&args)
+    };
+    // Five voltage points are stored.
+    let whole = eval(None);
+    assert!(!whole.status.success(), "{}", said(&whole));
+    assert!(
+        said(&whole).contains("has more than 3 points in the range read")
+            && said(&whole).contains("voltage")
+            && said(&whole).contains("(sextant serve --query-max-points)"),
+        "{}",
+        said(&whole)
+    );
+    // The last three: 23, 25 and 24 V; the rule holds from the 25.
+    let last = eval(Some("2024-07-04T18:09:08.755-07:00"));
+    assert!(last.status.success(), "{}", said(&last));
+    assert!(
+        said(&last).contains("held 1 time(s)")
+            && said(&last).contains("1720141748855000000 .. 1720141749055000000"),
+        "{}",
+        said(&last)
+    );
+}

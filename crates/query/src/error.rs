@@ -47,6 +47,21 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] sextant_storage::Error),
 
+    /// A read would hold more points than the reader's limit
+    /// ([`Reader::holding_at_most`](crate::Reader::holding_at_most)).
+    #[error(
+        "series {series} has more than {limit} points in the range read, the most a query may \
+         hold{hint}; ask for a shorter range"
+    )]
+    TooManyPoints {
+        /// The series, in canonical form.
+        series: String,
+        /// The limit.
+        limit: usize,
+        /// Where the limit is set, as the reader's caller names it (` (sextant serve …)`).
+        hint: String,
+    },
+
     /// The reader's caller stopped the read ([`Reader::stopping_when`](crate::Reader::stopping_when)):
     /// a deadline passed, or the client went away.
     #[error("{reason}")]
@@ -64,7 +79,8 @@ impl Error {
             Error::Cursor { .. }
             | Error::ZeroPageLimit
             | Error::BucketWidth { .. }
-            | Error::NotNumeric { .. } => ErrorKind::InvalidInput,
+            | Error::NotNumeric { .. }
+            | Error::TooManyPoints { .. } => ErrorKind::InvalidInput,
             Error::Store(e) => e.kind(),
             Error::Stopped { .. } => ErrorKind::Unavailable,
         }

@@ -48,6 +48,8 @@ pub struct Reader<'a> {
     store: &'a dyn Store,
     org: OrgId,
     stop: Option<&'a (dyn Fn() -> std::result::Result<(), String> + Sync)>,
+    /// The most points one [`Reader::points`] may return, and where that limit is set.
+    max_points: Option<(usize, &'a str)>,
 }
 
 impl std::fmt::Debug for Reader<'_> {
@@ -55,6 +57,7 @@ impl std::fmt::Debug for Reader<'_> {
         f.debug_struct("Reader")
             .field("org", &self.org)
             .field("stops", &self.stop.is_some())
+            .field("max_points", &self.max_points.map(|(limit, _)| limit))
             .finish_non_exhaustive()
     }
 }
@@ -66,6 +69,18 @@ impl<'a> Reader<'a> {
             store,
             org,
             stop: None,
+            max_points: None,
+        }
+    }
+
+    /// The same reader, refusing with [`Error::TooManyPoints`] a [`Reader::points`] read that
+    /// would return more than `limit` points, having read no more than `limit + 1` of them;
+    /// `hint` says where the limit is set (` (sextant serve --query-max-points)`) and ends the
+    /// limit's name in the error.
+    pub fn holding_at_most(self, limit: usize, hint: &'a str) -> Self {
+        Reader {
+            max_points: Some((limit, hint)),
+            ..self
         }
     }
 
@@ -120,11 +135,29 @@ impl<'a> Reader<'a> {
     /// evaluators that work on points rather than columns (rules). A series the store does
     /// not know, such as a channel that has sent nothing yet, has no point.
     ///
-    /// Fails if the store fails to read a part.
+    /// Fails if the store fails to read a part, or the series has more points in `range`
+    /// than the reader may hold ([`Reader::holding_at_most`]).
     pub fn points(&self, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>> {
         self.proceed()?;
-        match self.store.read(self.org, key, range) {
-            Ok(points) => Ok(points),
+        let read = match self.max_points {
+            None => self.store.read(self.org, key, range),
+            Some((limit, _)) => self.store.read_limited(
+                self.org,
+                key,
+                range,
+                Some(limit.saturating_add(1)),
+                Order::Ascending,
+            ),
+        };
+        match read {
+            Ok(points) => match self.max_points {
+                Some((limit, hint)) if points.len() > limit => Err(Error::TooManyPoints {
+                    series: key.to_string(),
+                    limit,
+                    hint: hint.to_owned(),
+                }),
+                _ => Ok(points),
+            },
             Err(sextant_storage::Error::SeriesNotFound { .. }) => Ok(Vec::new()),
             Err(e) => Err(e.into()),
         }

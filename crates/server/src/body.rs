@@ -65,6 +65,15 @@ impl DecodeBudget {
         self.kib as usize * 1024
     }
 
+    /// The budget as people write it: `256 MiB`, or `64 KiB` when not whole mebibytes.
+    fn size(&self) -> String {
+        if self.kib.is_multiple_of(1024) {
+            format!("{} MiB", self.kib / 1024)
+        } else {
+            format!("{} KiB", self.kib)
+        }
+    }
+
     /// Takes `bytes` of the budget (all of it for a larger body), waiting for room at most the
     /// budget's wait. Blocks the calling thread: call it on a blocking thread of the runtime
     /// (where the handlers decode), not on an async worker.
@@ -96,15 +105,87 @@ impl DecodeBudget {
             Err(_) => Err(HttpError::new(
                 ErrorKind::Unavailable,
                 format!(
-                    "the server is decoding as many request bodies as its decode budget of {} MiB \
+                    "the server is decoding as many request bodies as its decode budget of {} \
                      allows (sextant serve --decode-budget); this body of {} KiB waited {} s for \
                      room and was not stored; retry later or send smaller requests",
-                    self.bytes() >> 20,
+                    self.size(),
                     bytes.div_ceil(1024),
                     self.wait.as_secs_f64()
                 ),
             )),
         }
+    }
+}
+
+/// A stream's share of the [`DecodeBudget`], grown as the stream buffers more (a Sift ingest
+/// stream holds every point until its end, when it is written all or nothing) and given back
+/// when dropped. Once it holds the whole budget it grows no further: like a body larger than
+/// the budget, the stream then runs alone.
+#[derive(Debug, Default)]
+#[must_use = "the share is given back as soon as it is dropped"]
+pub struct StreamShare {
+    permit: Option<OwnedSemaphorePermit>,
+    kib: u32,
+}
+
+impl StreamShare {
+    /// The share held, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.kib as usize * 1024
+    }
+}
+
+impl DecodeBudget {
+    /// Grows `share` to cover `bytes` (at most the whole budget), waiting for room at most the
+    /// budget's wait; `what` names the stream in the error ("this stream of 2000 points").
+    /// Holding its share, a stream that waits stops reading, so its client is slowed by the
+    /// transport's flow control rather than the server's memory growing.
+    pub async fn grow(
+        &self,
+        share: &mut StreamShare,
+        bytes: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), HttpError> {
+        let want = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .min(self.kib);
+        if want <= share.kib {
+            return Ok(());
+        }
+        let more = want - share.kib;
+        let permit = match self.permits.clone().try_acquire_many_owned(more) {
+            Ok(permit) => permit,
+            Err(_) => {
+                match tokio::time::timeout(self.wait, self.permits.clone().acquire_many_owned(more))
+                    .await
+                {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(closed)) => return Err(HttpError::internal(closed)),
+                    Err(_) => {
+                        return Err(HttpError::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "the server is holding as much ingest data as its decode budget \
+                                 of {} allows (sextant serve --decode-budget); {}, holding \
+                                 {} KiB, waited {} s for {} KiB more and was not stored; retry \
+                                 later or send smaller streams",
+                                self.size(),
+                                what(),
+                                share.kib,
+                                self.wait.as_secs_f64(),
+                                more
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        match &mut share.permit {
+            Some(held) => held.merge(permit),
+            None => share.permit = Some(permit),
+        }
+        share.kib = want;
+        Ok(())
     }
 }
 
@@ -150,6 +231,52 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_stream_share_grows_until_it_holds_the_whole_budget() {
+        let budget = DecodeBudget::new(4 << 20, Duration::from_millis(50));
+        let mut stream = StreamShare::default();
+        budget
+            .grow(&mut stream, 1 << 20, String::new)
+            .await
+            .unwrap();
+        budget
+            .grow(&mut stream, 1 << 19, String::new)
+            .await
+            .unwrap();
+        assert_eq!(stream.bytes(), 1 << 20, "a share never shrinks while held");
+        // Another stream holding the rest: the first cannot grow, and says so.
+        let mut other = StreamShare::default();
+        budget.grow(&mut other, 3 << 20, String::new).await.unwrap();
+        let refused = budget
+            .grow(&mut stream, 2 << 20, || "this stream of 9 points".into())
+            .await
+            .expect_err("no room while the other holds the rest");
+        assert_eq!(refused.kind(), ErrorKind::Unavailable);
+        let message = format!("{refused:?}");
+        assert!(
+            message.contains("decode budget of 4 MiB")
+                && message.contains("this stream of 9 points, holding 1024 KiB")
+                && message.contains("for 1024 KiB more"),
+            "{message}"
+        );
+        // The other ends: the first grows past the budget's size, holding all of it.
+        drop(other);
+        budget
+            .grow(&mut stream, 64 << 20, String::new)
+            .await
+            .unwrap();
+        assert_eq!(stream.bytes(), 4 << 20);
+        assert_eq!(
+            budget.permits.available_permits(),
+            0,
+            "a stream holding it all runs alone"
+        );
+        drop(stream);
+        let _body = budget
+            .admit(4 << 20)
+            .expect("the stream's share is given back");
+    }
 
     #[test]
     fn bodies_wait_for_room_in_the_decode_budget_then_are_refused_naming_it() {

@@ -82,12 +82,10 @@ impl AppState {
         }
     }
 
-    /// The same state decoding at most `bytes` of ingest bodies at once.
-    pub fn with_decode_budget(mut self, bytes: usize) -> Self {
-        self.decode_budget = Arc::new(crate::body::DecodeBudget::new(
-            bytes,
-            crate::body::DECODE_WAIT,
-        ));
+    /// The same state decoding at most `bytes` of ingest bodies and Sift streams at once, a
+    /// request waiting at most `wait` for its share.
+    pub fn with_decode_budget(mut self, bytes: usize, wait: std::time::Duration) -> Self {
+        self.decode_budget = Arc::new(crate::body::DecodeBudget::new(bytes, wait));
         self
     }
 

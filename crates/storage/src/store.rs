@@ -42,9 +42,6 @@ pub trait Store: Send + Sync + Debug {
     /// timestamp (the newest write's), whether in memory or on disk.
     fn read(&self, org: OrgId, key: &SeriesKey, range: Range<Timestamp>) -> Result<Vec<Point>>;
 
-    /// The points of series `key` of `org` in `range`, in `order`, at most `limit` of them
-    /// (the first ones in that order): what [`Store::read`] returns, ordered and cut, reading
-    /// no more of the parts than the limit needs.
     /// The points of series `key` of `org` in `range` as the store held them after the
     /// commit whose sequence number it returns ([`Db::read_as_of`]).
     fn read_as_of(
@@ -54,6 +51,9 @@ pub trait Store: Send + Sync + Debug {
         range: Range<Timestamp>,
     ) -> Result<(Vec<Point>, u64)>;
 
+    /// The points of series `key` of `org` in `range`, in `order`, at most `limit` of them
+    /// (the first ones in that order): what [`Store::read`] returns, ordered and cut, reading
+    /// no more of the parts than the limit needs.
     fn read_limited(
         &self,
         org: OrgId,

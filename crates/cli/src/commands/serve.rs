@@ -75,10 +75,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SEXTANT_QUERY_MAX_POINTS", default_value_t = sextant_server::budget::DEFAULT_QUERY_MAX_POINTS)]
     query_max_points: usize,
     /// The most bytes of ingest bodies (decompressed) that are decoded and written at once,
-    /// across every request and protocol; a body that finds no room waits up to 30 s, then is
+    /// across every request and protocol, Sift ingest streams counted as they buffer (80 bytes
+    /// a point plus its text); a request that finds no room waits up to --decode-wait, then is
     /// refused with 503 (e.g. `64MiB`, `1GiB`). Parsing costs a multiple of this in memory.
     #[arg(long, env = "SEXTANT_DECODE_BUDGET", default_value = "256MiB", value_parser = parse_size)]
     decode_budget: usize,
+    /// How long an ingest body or Sift stream waits for room in the decode budget before it is
+    /// refused (503, gRPC UNAVAILABLE).
+    #[arg(long, env = "SEXTANT_DECODE_WAIT", default_value = "30s", value_parser = parse_duration)]
+    decode_wait: std::time::Duration,
     /// The most tags an event of a collection may carry (more is `MAX_TAGS_EXCEEDED`).
     #[arg(long, env = "SEXTANT_COLLECTION_MAX_TAGS", default_value_t = 10)]
     collection_max_tags: usize,
@@ -271,7 +276,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
         .with_webhook_allow(webhook_allow)
         .with_webhooks(webhooks.clone())
         .with_query_timeout(args.query_timeout)
-        .with_decode_budget(args.decode_budget)
+        .with_decode_budget(args.decode_budget, args.decode_wait)
         .with_query_max_points(args.query_max_points)
         .with_subscription_limits(SubscriptionLimits {
             per_org: args.subscription_limit,

@@ -11,6 +11,12 @@
 //! refused series, and again nothing is stored. This holds whether or
 //! not the client set `end_stream_on_validation_error`: storing part of a stream would leave
 //! the client unable to know what to send again, and a retried stream would duplicate points.
+//!
+//! Holding its points until its end, a stream takes its share of the server's decode budget
+//! ([`crate::body::DecodeBudget`]) as it grows: when the budget has no room it stops reading
+//! (the transport's flow control slows its client) and waits, up to the budget's wait, then
+//! fails with UNAVAILABLE naming the budget; a stream larger than the whole budget holds all
+//! of it and runs alone.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,11 +32,16 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert::timestamp_from_pb;
 use super::unsupported;
 use crate::auth::{Action, Principal, authorize_call, check_organization};
+use crate::body::StreamShare;
 use crate::state::{AppState, org_number};
 
 /// Points one stream may carry; past this the stream is refused (RESOURCE_EXHAUSTED) rather
 /// than held in memory. Clients flush buffers far below it.
 pub const MAX_POINTS_PER_STREAM: usize = 20_000_000;
+
+/// What a buffered point counts against the server's decode budget, besides its text or bytes:
+/// its own size and the room its series' list grows into.
+const POINT_COST: usize = 2 * std::mem::size_of::<Point>();
 
 /// The service.
 #[derive(Debug, Clone)]
@@ -124,6 +135,9 @@ struct StreamBatch {
     /// Looked up once per message, so keyed to need no allocation on a hit.
     flow_slots: HashMap<usize, HashMap<String, Vec<usize>>>,
     points: usize,
+    /// The memory the points hold, as counted against the decode budget: [`POINT_COST`] a
+    /// point plus its text or bytes.
+    bytes: usize,
     /// (run id, asset id) pairs to link once the stream is stored.
     run_assets: HashSet<(String, String)>,
 }
@@ -193,6 +207,8 @@ impl IngestService for Ingest {
         let principal = authorize_call(&request, Action::WritePoints)?;
         let mut stream = request.into_inner();
         let mut batch = StreamBatch::default();
+        // The stream's share of the decode budget, held until its write is done.
+        let mut share = StreamShare::default();
         let mut number = 0usize;
         while let Some(message) = stream
             .message()
@@ -205,6 +221,16 @@ impl IngestService for Ingest {
                 return Err(Status::resource_exhausted(format!(
                     "the stream carries more than {MAX_POINTS_PER_STREAM} points; send it as several streams"
                 )));
+            }
+            if batch.bytes > share.bytes() {
+                let points = batch.points;
+                self.state
+                    .decode_budget
+                    .grow(&mut share, batch.bytes, || {
+                        format!("this stream of {points} points in {number} messages")
+                    })
+                    .await
+                    .map_err(Status::from)?;
             }
         }
         let series: Vec<_> = batch
@@ -326,6 +352,12 @@ impl Ingest {
             else {
                 continue;
             };
+            batch.bytes += POINT_COST
+                + match &value {
+                    Value::String(text) => text.len(),
+                    Value::Bytes(bytes) => bytes.len(),
+                    _ => 0,
+                };
             batch.series[slot].2.push(Point { timestamp, value });
             batch.points += 1;
         }
