@@ -34,8 +34,8 @@ pub use signalfx_types::{
 pub use sqlite::SqliteCatalog;
 pub use types::{
     ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
-    IngestionConfigFilter, MetadataValue, NewRun, Organization, Page, Principal, Run, RunFilter,
-    RunUpdate, Scope, Scopes,
+    IngestionConfigFilter, MetadataValue, NewRun, OrgLimits, Organization, Page, Principal, Run,
+    RunFilter, RunUpdate, Scope, Scopes,
 };
 
 /// Sextant's metadata store.
@@ -85,6 +85,14 @@ pub trait Catalog: Send + Sync + Debug {
 
     /// Every organization, in creation order.
     fn list_organizations(&self) -> Result<Vec<Organization>>;
+
+    /// The limits set for organization `org_id`: all `None` if none was set (or the
+    /// organization does not exist).
+    fn organization_limits(&self, org_id: &str) -> Result<OrgLimits>;
+
+    /// Sets organization `org_id`'s limits, replacing those set before; all `None` clears
+    /// them. `NotFound` if the organization does not exist.
+    fn set_organization_limits(&self, org_id: &str, limits: &OrgLimits) -> Result<()>;
 
     /// Creates a key for an organization and returns it with its secret. The secret is shown
     /// only this once: the catalog keeps a hash of it.

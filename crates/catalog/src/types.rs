@@ -18,6 +18,16 @@ pub struct Organization {
     pub created_at: Timestamp,
 }
 
+/// Limits set for one organization, each replacing the server's own for it; `None` keeps the
+/// server's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrgLimits {
+    /// The longest a query runs, in milliseconds.
+    pub query_timeout_ms: Option<u64>,
+    /// The most raw points a query holds.
+    pub query_max_points: Option<u64>,
+}
+
 /// What an API key may do.
 ///
 /// `Admin` allows everything; `Read` and `Ingest` allow only themselves (see [`Scope::allows`]).

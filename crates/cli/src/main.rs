@@ -28,6 +28,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
+    /// Limits set for one organization in place of the server's.
+    #[command(subcommand)]
+    Org(commands::org::OrgCommand),
     /// Work with telemetry configs.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args).map(|()| ExitCode::SUCCESS),
         Command::Token(command) => commands::token::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Org(command) => commands::org::run(command).map(|()| ExitCode::SUCCESS),
         Command::Config(command) => commands::config::run(command),
         Command::Query(args) => commands::query::run(args).map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => commands::ingest::run(args),

@@ -2,13 +2,14 @@
 //! than `sextant serve --query-timeout` is stopped and answered 503 naming the limit, and a
 //! query whose client goes away stops using the CPU; Sift `GetData` (through `sextant query`),
 //! historical rule evaluation and SignalFlow batch computations stop at the same deadline.
+//! Limits set for one organization (`sextant org limits`) replace the server's for it alone.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Server, TOKEN, post, post_as, said};
+use common::{Server, TOKEN, post, post_as, post_with_key, said};
 
 /// Writes `n` points of `slow.m` one millisecond apart, then returns an `sma` query over them
 /// whose window is half of them: about n²/4 additions, far more than a second's work.
@@ -280,5 +281,87 @@ fn rule_evaluation_holds_at_most_the_query_point_limit() {
             && said(&last).contains("1720141748855000000 .. 1720141749055000000"),
         "{}",
         said(&last)
+    );
+}
+
+/// `sextant org limits` sets one organization's query limits in place of the server's: its
+/// queries are refused at them, naming them, while another organization's are not; `server`
+/// gives it the server's limits back. A running server applies a change at the next query.
+#[test]
+fn an_organization_s_own_limits_apply_to_it_alone() {
+    let server = Server::start();
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let data = server.scratch().join("data");
+    let data = data.to_str().unwrap();
+    let created = server.sextant(&[
+        "token",
+        "create",
+        "--data-dir",
+        data,
+        "--org",
+        "acme",
+        "--name",
+        "acme",
+        "--scope",
+        "ingest,read",
+    ]);
+    assert!(created.status.success(), "{}", said(&created));
+    let acme = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let points: Vec<[i64; 2]> = (0..1_500).map(|t| [1_000 + t, t]).collect();
+    let write = serde_json::json!([{"name": "org.m", "tags": {"h": "a"}, "datapoints": points}]);
+    let query = serde_json::json!({"start_absolute": 0, "metrics": [{"name": "org.m"}]});
+    let send = |key: &str, path: &str, body: &serde_json::Value| {
+        post_with_key(&address, path, "application/json", key, &body.to_string())
+    };
+    for key in [TOKEN, acme.as_str()] {
+        let (status, reply) = send(key, "/api/v1/datapoints", &write);
+        assert_eq!(status, 204, "{reply}");
+    }
+    let limits = |args: &[&str]| {
+        let mut all = vec!["org", "limits", "--data-dir", data, "--org", "acme"];
+        all.extend(args);
+        let out = server.sextant(&all);
+        assert!(out.status.success(), "{}", said(&out));
+        said(&out)
+    };
+    assert!(
+        limits(&[]).contains("query max points: the server's (sextant serve --query-max-points)")
+    );
+
+    let shown = limits(&["--query-max-points", "1000"]);
+    assert!(shown.contains("query max points: 1000"), "{shown}");
+    let (status, reply) = send(&acme, "/api/v1/datapoints/query", &query);
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply.contains("metric org.m reads more than 1000 points")
+            && reply.contains("(the organization's limit: sextant org limits --query-max-points)"),
+        "{reply}"
+    );
+    let (status, reply) = send(TOKEN, "/api/v1/datapoints/query", &query);
+    assert_eq!(
+        status, 200,
+        "another organization keeps the server's limit: {reply}"
+    );
+
+    let shown = limits(&["--query-max-points", "server", "--query-timeout", "0s"]);
+    assert!(shown.contains("query timeout: 0 s"), "{shown}");
+    let (status, reply) = send(&acme, "/api/v1/datapoints/query", &query);
+    assert_eq!(status, 503, "{reply}");
+    assert!(
+        reply.contains("the organization's limit of 0 s (sextant org limits --query-timeout)"),
+        "{reply}"
+    );
+    let (status, reply) = send(TOKEN, "/api/v1/datapoints/query", &query);
+    assert_eq!(status, 200, "{reply}");
+
+    limits(&["--query-timeout", "server"]);
+    let (status, reply) = send(&acme, "/api/v1/datapoints/query", &query);
+    assert_eq!(status, 200, "{reply}");
+    let missing = server.sextant(&["org", "limits", "--data-dir", data, "--org", "nobody"]);
+    assert!(!missing.status.success());
+    assert!(
+        said(&missing).contains("no organization named \"nobody\""),
+        "{}",
+        said(&missing)
     );
 }

@@ -131,6 +131,27 @@ impl AppState {
         self
     }
 
+    /// The limits queries of organization `org_id` run under: the server's, with those set for
+    /// the organization (`sextant org limits`) in their place. Read from the catalog at each
+    /// query, so a change applies to the next query; if the catalog cannot be read, the
+    /// server's limits apply and the failure is logged.
+    pub async fn query_limits(&self, org_id: &str) -> crate::budget::QueryLimits {
+        let server = crate::budget::QueryLimits::server(self.query_timeout, self.query_max_points);
+        let catalog = self.catalog.clone();
+        let org = org_id.to_owned();
+        match tokio::task::spawn_blocking(move || catalog.organization_limits(&org)).await {
+            Ok(Ok(set)) => server.for_org(&set),
+            Ok(Err(e)) => {
+                tracing::warn!(org = org_id, error = %e, "cannot read the organization's limits; the server's apply");
+                server
+            }
+            Err(e) => {
+                tracing::warn!(org = org_id, error = %e, "cannot read the organization's limits; the server's apply");
+                server
+            }
+        }
+    }
+
     /// Runs a catalog call on a blocking thread (catalog calls wait on disk I/O) and maps its
     /// error to a gRPC status.
     pub async fn catalog<T, F>(&self, call: F) -> Result<T, Status>

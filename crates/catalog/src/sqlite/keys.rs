@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::query::{new_id, require_name};
 use crate::error::{Error, Result};
-use crate::types::{ApiKey, Organization, Principal, Scope, Scopes};
+use crate::types::{ApiKey, OrgLimits, Organization, Principal, Scope, Scopes};
 
 /// The organization `bootstrap` creates or reuses.
 const BOOTSTRAP_ORGANIZATION: &str = "default";
@@ -70,6 +70,60 @@ pub(super) fn get_organization(conn: &Connection, id: &str) -> Result<Organizati
     )
     .optional()?
     .ok_or_else(|| Error::not_found("organization", id))
+}
+
+pub(super) fn organization_limits(conn: &Connection, org_id: &str) -> Result<OrgLimits> {
+    let limits = conn
+        .query_row(
+            "SELECT query_timeout_ms, query_max_points FROM organization_limits
+             WHERE organization_id = ?1",
+            [org_id],
+            |row| {
+                Ok(OrgLimits {
+                    query_timeout_ms: row.get::<_, Option<i64>>(0)?.map(|v| v as u64),
+                    query_max_points: row.get::<_, Option<i64>>(1)?.map(|v| v as u64),
+                })
+            },
+        )
+        .optional()?;
+    Ok(limits.unwrap_or_default())
+}
+
+pub(super) fn set_organization_limits(
+    conn: &Connection,
+    org_id: &str,
+    limits: &OrgLimits,
+) -> Result<()> {
+    get_organization(conn, org_id)?;
+    if *limits == OrgLimits::default() {
+        conn.execute(
+            "DELETE FROM organization_limits WHERE organization_id = ?1",
+            [org_id],
+        )?;
+        return Ok(());
+    }
+    let stored = |value: Option<u64>, what: &str| {
+        value
+            .map(|v| {
+                i64::try_from(v).map_err(|_| {
+                    Error::InvalidInput(format!("{what} {v} is larger than the catalog can hold"))
+                })
+            })
+            .transpose()
+    };
+    conn.execute(
+        "INSERT INTO organization_limits (organization_id, query_timeout_ms, query_max_points)
+         VALUES (?1, ?2, ?3)
+         ON CONFLICT (organization_id) DO UPDATE
+         SET query_timeout_ms = excluded.query_timeout_ms,
+             query_max_points = excluded.query_max_points",
+        params![
+            org_id,
+            stored(limits.query_timeout_ms, "query timeout (ms)")?,
+            stored(limits.query_max_points, "query point limit")?
+        ],
+    )?;
+    Ok(())
 }
 
 pub(super) fn list_organizations(conn: &Connection) -> Result<Vec<Organization>> {

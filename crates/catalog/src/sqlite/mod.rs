@@ -33,8 +33,8 @@ use crate::signalfx_types::{
 };
 use crate::types::{
     ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
-    IngestionConfigFilter, NewRun, Organization, Page, Principal, Run, RunFilter, RunUpdate, Scope,
-    Scopes,
+    IngestionConfigFilter, NewRun, OrgLimits, Organization, Page, Principal, Run, RunFilter,
+    RunUpdate, Scope, Scopes,
 };
 use crate::{Catalog, Clock, SystemClock};
 
@@ -129,6 +129,14 @@ impl Catalog for SqliteCatalog {
 
     fn list_organizations(&self) -> Result<Vec<Organization>> {
         self.read(keys::list_organizations)
+    }
+
+    fn organization_limits(&self, org_id: &str) -> Result<OrgLimits> {
+        self.read(|conn| keys::organization_limits(conn, org_id))
+    }
+
+    fn set_organization_limits(&self, org_id: &str, limits: &OrgLimits) -> Result<()> {
+        self.write(|tx, _| keys::set_organization_limits(tx, org_id, limits))
     }
 
     fn create_api_key(&self, org_id: &str, name: &str, scopes: Scopes) -> Result<(ApiKey, String)> {

@@ -281,6 +281,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE api_keys_v6 RENAME TO api_keys;
     CREATE INDEX api_keys_by_organization ON api_keys (organization_id);
     "#,
+    // 7: limits set for one organization, replacing the server's for it.
+    r#"
+    CREATE TABLE organization_limits (
+        organization_id  TEXT    PRIMARY KEY REFERENCES organizations (id),
+        query_timeout_ms INTEGER CHECK (query_timeout_ms >= 0),
+        query_max_points INTEGER CHECK (query_max_points >= 0)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,9 +1,64 @@
 //! Organizations, API keys, authentication and bootstrap.
 
-use sextant_catalog::{Catalog, Principal, Scope};
+use sextant_catalog::{Catalog, OrgLimits, Principal, Scope};
 use sextant_model::ErrorKind;
 
 use crate::common::{Fixture, START, assert_error};
+
+#[test]
+fn organization_limits_are_set_replaced_and_cleared_per_organization() {
+    let f = Fixture::new();
+    let acme = f.catalog.create_organization("acme").unwrap();
+    let initech = f.catalog.create_organization("initech").unwrap();
+    assert_eq!(
+        f.catalog.organization_limits(&acme.id).unwrap(),
+        OrgLimits::default()
+    );
+    let limits = OrgLimits {
+        query_timeout_ms: Some(5_000),
+        query_max_points: None,
+    };
+    f.catalog
+        .set_organization_limits(&acme.id, &limits)
+        .unwrap();
+    assert_eq!(f.catalog.organization_limits(&acme.id).unwrap(), limits);
+    assert_eq!(
+        f.catalog.organization_limits(&initech.id).unwrap(),
+        OrgLimits::default(),
+        "another organization keeps the server's limits"
+    );
+    let replaced = OrgLimits {
+        query_timeout_ms: None,
+        query_max_points: Some(1_000),
+    };
+    f.catalog
+        .set_organization_limits(&acme.id, &replaced)
+        .unwrap();
+    assert_eq!(f.catalog.organization_limits(&acme.id).unwrap(), replaced);
+    f.catalog
+        .set_organization_limits(&acme.id, &OrgLimits::default())
+        .unwrap();
+    assert_eq!(
+        f.catalog.organization_limits(&acme.id).unwrap(),
+        OrgLimits::default()
+    );
+    assert_error(
+        f.catalog.set_organization_limits("no-such-org", &limits),
+        ErrorKind::NotFound,
+        "organization \"no-such-org\" not found",
+    );
+    assert_error(
+        f.catalog.set_organization_limits(
+            &acme.id,
+            &OrgLimits {
+                query_max_points: Some(u64::MAX),
+                ..OrgLimits::default()
+            },
+        ),
+        ErrorKind::InvalidInput,
+        "larger than the catalog can hold",
+    );
+}
 
 #[test]
 fn organizations_are_created_listed_and_unique() {

@@ -4,6 +4,7 @@ pub mod collections;
 pub mod config;
 pub mod events;
 pub mod ingest;
+pub mod org;
 pub mod query;
 pub mod rules;
 pub mod serve;

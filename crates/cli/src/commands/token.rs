@@ -23,7 +23,7 @@ pub enum TokenCommand {
 pub struct DataDir {
     /// The server's data directory.
     #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "sextant-data")]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
 }
 
 /// Which organization.
@@ -107,7 +107,8 @@ pub fn run(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open(data: &DataDir) -> anyhow::Result<SqliteCatalog> {
+/// The catalog of the data directory `data`, which a server must have made.
+pub(crate) fn open(data: &DataDir) -> anyhow::Result<SqliteCatalog> {
     let path = data.data_dir.join("catalog.db");
     if !path.exists() {
         anyhow::bail!(
@@ -120,7 +121,8 @@ fn open(data: &DataDir) -> anyhow::Result<SqliteCatalog> {
         .with_context(|| format!("cannot open the catalog {}", path.display()))
 }
 
-fn find_org(catalog: &SqliteCatalog, name: &str) -> anyhow::Result<Option<String>> {
+/// The id of the organization named `name`, if there is one.
+pub(crate) fn find_org(catalog: &SqliteCatalog, name: &str) -> anyhow::Result<Option<String>> {
     Ok(catalog
         .list_organizations()?
         .into_iter()

@@ -22,6 +22,17 @@ pub const TOKEN: &str = "sxt_cli_test_bootstrap_token";
 /// `POST path` to `address` (`HOST:PORT`) with `body` of `content_type` and the test key, over
 /// a connection of its own closed after the answer; the status and body of the answer.
 pub fn post_as(address: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    post_with_key(address, path, content_type, TOKEN, body)
+}
+
+/// [`post_as`] with the key `key`.
+pub fn post_with_key(
+    address: &str,
+    path: &str,
+    content_type: &str,
+    key: &str,
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream
@@ -29,7 +40,7 @@ pub fn post_as(address: &str, path: &str, content_type: &str, body: &str) -> (u1
         .unwrap();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nhost: sextant\r\nauthorization: Bearer {TOKEN}\r\n\
+        "POST {path} HTTP/1.1\r\nhost: sextant\r\nauthorization: Bearer {key}\r\n\
          content-type: {content_type}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
     )

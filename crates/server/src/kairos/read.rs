@@ -12,7 +12,7 @@
 //! point is read. Every read goes through `sextant-query`; KairosDB's parsing, bucket
 //! semantics and formatting stay in `sextant-kairos`.
 
-use crate::budget::QueryBudget;
+use crate::budget::{QueryBudget, QueryLimits};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -85,9 +85,9 @@ async fn run_query(
     let store = state.store.clone();
     let request_headers = headers.clone();
     let now = now_ms(&state);
-    let max_points = state.query_max_points;
+    let limits = state.query_limits(&principal.organization_id).await;
     // Dropped with this future when the client goes away, which stops the query.
-    let (budget, _client) = QueryBudget::start(state.query_timeout);
+    let (budget, _client) = QueryBudget::start(&limits);
     let outcome = tokio::task::spawn_blocking(move || {
         let proceed = || budget.check().map_err(sextant_kairos::Error::Stopped);
         let body = if decode {
@@ -107,7 +107,7 @@ async fn run_query(
             let result = match pushdown(&reader, &query, metric)? {
                 Some(result) => result,
                 None => {
-                    let series = read_series(&reader, &query, metric, max_points)?;
+                    let series = read_series(&reader, &query, metric, &limits)?;
                     proceed()?;
                     sextant_kairos::run_metric(&query, metric, now, series, &proceed)?
                 }
@@ -273,8 +273,9 @@ fn read_series(
     reader: &Reader<'_>,
     query: &Query,
     metric: &MetricQuery,
-    max_points: usize,
+    limits: &QueryLimits,
 ) -> Result<Vec<SeriesData>, Failure> {
+    let max_points = limits.max_points;
     // Bytes have no KairosDB type; such series are not read.
     let series: Vec<SeriesRef> = select(reader, metric)?
         .into_iter()
@@ -293,8 +294,9 @@ fn read_series(
     let page = reader.scan(&scan).map_err(Failure::from)?;
     if page.len() > max_points {
         return Err(Failure::invalid(format!(
-            "metric {} reads more than {max_points} points in the query's range, the most a query may hold (sextant serve --query-max-points); ask for a shorter range or fewer series (tags, limit), or use a single avg, sum, min, max or count aggregator aligned with align_start_time or align_end_time, which the store computes without reading points",
-            metric.name
+            "metric {} reads more than {max_points} points in the query's range, the most a query may hold{}; ask for a shorter range or fewer series (tags, limit), or use a single avg, sum, min, max or count aggregator aligned with align_start_time or align_end_time, which the store computes without reading points",
+            metric.name,
+            limits.max_points_hint()
         )));
     }
     let mut out = Vec::with_capacity(page.batches.len());

@@ -319,7 +319,8 @@ pub(super) async fn eval_rule(
     let org = principal.organization_id.clone();
     // The evaluation stops at the server's query deadline, or when its client goes away (this
     // future, holding the guard, is then dropped).
-    let (budget, _client) = QueryBudget::start(state.query_timeout);
+    let limits = state.query_limits(&org).await;
+    let (budget, _client) = QueryBudget::start(&limits);
     let result = blocking(move || {
         let catalog = state.catalog.as_ref();
         let filter = AssetFilter {

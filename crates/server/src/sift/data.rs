@@ -30,7 +30,7 @@ use super::convert::{
     bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_from_pb, timestamp_to_pb,
 };
 use crate::auth::{Action, authorize_call};
-use crate::budget::QueryBudget;
+use crate::budget::{QueryBudget, QueryLimits};
 use crate::error::status;
 use crate::state::{AppState, org_number};
 
@@ -124,6 +124,7 @@ impl DataService for Data {
         };
         let mut cursor = Cursor::parse(&req.page_token)?;
         let org = org_number(&principal.organization_id);
+        let limits = self.state.query_limits(&principal.organization_id).await;
 
         let mut data = Vec::new();
         let mut budget = Budget {
@@ -166,7 +167,7 @@ impl DataService for Data {
             let scan_cursor = cursor.scan_cursor();
             // One point beyond what the page can take tells whether the series goes on.
             let limit = budget.points.saturating_add(1);
-            let page = query(&self.state, org, move |reader| {
+            let page = query(&self.state, org, &limits, move |reader| {
                 let mut series: Vec<SeriesRef> = reader
                     .select(&Selector::from(&matcher))
                     .into_iter()
@@ -233,13 +234,18 @@ impl DataService for Data {
 
 /// Runs a read on a blocking thread within the server's query deadline (it stops when the
 /// call is cancelled, as this future is then dropped) and maps its error to a gRPC status.
-async fn query<T, F>(state: &AppState, org: sextant_model::OrgId, call: F) -> Result<T, Status>
+async fn query<T, F>(
+    state: &AppState,
+    org: sextant_model::OrgId,
+    limits: &QueryLimits,
+    call: F,
+) -> Result<T, Status>
 where
     T: Send + 'static,
     F: FnOnce(Reader<'_>) -> sextant_query::Result<T> + Send + 'static,
 {
     let store = state.store.clone();
-    let (budget, _client) = QueryBudget::start(state.query_timeout);
+    let (budget, _client) = QueryBudget::start(limits);
     tokio::task::spawn_blocking(move || {
         let proceed = || budget.check();
         call(Reader::new(store.as_ref(), org).stopping_when(&proceed))

@@ -285,7 +285,8 @@ pub async fn run(
     // A batch computation's reads stop at the server's query deadline, or once its client has
     // gone (its messages' receiver is dropped; so is this future, with the guard, when its
     // connection closes).
-    let (budget, _client) = QueryBudget::start(state.query_timeout);
+    let limits = state.query_limits(&principal.organization_id).await;
+    let (budget, _client) = QueryBudget::start(&limits);
     let outcome = tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let gone = tx.clone();
