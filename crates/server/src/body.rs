@@ -17,14 +17,15 @@ pub const DEFAULT_DECODE_BUDGET: usize = 256 << 20;
 /// How long a body waits for room in the budget before it is refused with 503.
 pub const DECODE_WAIT: Duration = Duration::from_secs(30);
 
-/// The memory that ingest bodies being decoded and written may hold at once, across every
-/// request and protocol, counted in decoded bytes (decoding and writing cost a multiple of
-/// that: up to about 14 times for a KairosDB body of many small objects). A request takes its
-/// decoded size from the budget before it is parsed ([`DecodeBudget::admit`]) and gives it
-/// back when its write is done; a request that finds no room waits its turn (first come,
-/// first served) for up to [`DECODE_WAIT`], then is refused with 503 naming the budget, so
-/// that many large bodies at once queue instead of multiplying the server's memory. A body
-/// larger than the whole budget takes all of it: it runs alone.
+/// The memory that ingest requests may hold at once, across every request and protocol:
+/// bodies as they are received, their gzip-decoded form, and Sift ingest streams as they
+/// buffer (decoding and writing cost a multiple of that: up to about 14 times for a KairosDB
+/// body of many small objects). A request grows its [`Share`] as it needs more
+/// ([`DecodeBudget::grow`]) and gives it back when its write is done; a request that finds no
+/// room waits its turn (first come, first served) for up to the budget's wait, then is refused
+/// with 503 (gRPC UNAVAILABLE) naming the budget, so that many large requests at once queue
+/// instead of multiplying the server's memory. A share never grows beyond the whole budget: a
+/// request that needs more runs alone.
 #[derive(Debug)]
 pub struct DecodeBudget {
     /// One permit a KiB.
@@ -34,11 +35,20 @@ pub struct DecodeBudget {
     wait: Duration,
 }
 
-/// A request's share of the [`DecodeBudget`], given back when dropped.
-#[derive(Debug)]
+/// A request's share of the [`DecodeBudget`], grown as it needs more and given back when
+/// dropped.
+#[derive(Debug, Default)]
 #[must_use = "the share is given back as soon as it is dropped"]
-pub struct Admission {
-    _permit: OwnedSemaphorePermit,
+pub struct Share {
+    permit: Option<OwnedSemaphorePermit>,
+    kib: u32,
+}
+
+impl Share {
+    /// The share held, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.kib as usize * 1024
+    }
 }
 
 impl Default for DecodeBudget {
@@ -74,22 +84,49 @@ impl DecodeBudget {
         }
     }
 
-    /// Takes `bytes` of the budget (all of it for a larger body), waiting for room at most the
-    /// budget's wait. Blocks the calling thread: call it on a blocking thread of the runtime
-    /// (where the handlers decode), not on an async worker.
-    pub fn admit(&self, bytes: usize) -> Result<Admission, HttpError> {
-        let want = u32::try_from(bytes.div_ceil(1024))
-            .unwrap_or(u32::MAX)
-            .min(self.kib);
-        if let Ok(permit) = self.permits.clone().try_acquire_many_owned(want) {
-            return Ok(Admission { _permit: permit });
-        }
-        // The timer is made inside the runtime that waits for it.
-        let wait = async {
-            let acquire = self.permits.clone().acquire_many_owned(want);
-            tokio::time::timeout(self.wait, acquire).await
+    /// Grows `share` to cover `bytes` (at most the whole budget), waiting for room at most the
+    /// budget's wait; `what` names the request in the error ("this body of 2048 KiB", "this
+    /// stream of 2000 points in 2000 messages"). A request waiting here reads no more of its
+    /// body or stream, so its client is slowed by the transport's flow control rather than the
+    /// server's memory growing.
+    pub async fn grow(
+        &self,
+        share: &mut Share,
+        bytes: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), HttpError> {
+        let Some(more) = self.more(share, bytes) else {
+            return Ok(());
         };
-        let waited = match tokio::runtime::Handle::try_current() {
+        let permit = match self.permits.clone().try_acquire_many_owned(more) {
+            Ok(permit) => permit,
+            Err(_) => {
+                let acquire = self.permits.clone().acquire_many_owned(more);
+                match tokio::time::timeout(self.wait, acquire).await {
+                    Ok(Ok(permit)) => permit,
+                    // The semaphore is never closed; a closed one would be a bug.
+                    Ok(Err(closed)) => return Err(HttpError::internal(closed)),
+                    Err(_) => return Err(self.refusal(share, more, what())),
+                }
+            }
+        };
+        add(share, permit);
+        Ok(())
+    }
+
+    /// [`DecodeBudget::grow`] for a blocking thread of the runtime (where the handlers
+    /// decode), not an async worker: blocks the calling thread while it waits.
+    pub fn grow_blocking(
+        &self,
+        share: &mut Share,
+        bytes: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), HttpError> {
+        if self.more(share, bytes).is_none() {
+            return Ok(());
+        }
+        let wait = self.grow(share, bytes, what);
+        match tokio::runtime::Handle::try_current() {
             Ok(runtime) => runtime.block_on(wait),
             // Outside a runtime (a test's thread): a runtime of its own for the wait.
             Err(_) => tokio::runtime::Builder::new_current_thread()
@@ -97,96 +134,113 @@ impl DecodeBudget {
                 .build()
                 .map_err(HttpError::internal)?
                 .block_on(wait),
-        };
-        match waited {
-            Ok(Ok(permit)) => Ok(Admission { _permit: permit }),
-            // The semaphore is never closed; a closed one would be a bug.
-            Ok(Err(closed)) => Err(HttpError::internal(closed)),
-            Err(_) => Err(HttpError::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "the server is decoding as many request bodies as its decode budget of {} \
-                     allows (sextant serve --decode-budget); this body of {} KiB waited {} s for \
-                     room and was not stored; retry later or send smaller requests",
-                    self.size(),
-                    bytes.div_ceil(1024),
-                    self.wait.as_secs_f64()
-                ),
-            )),
         }
     }
-}
 
-/// A stream's share of the [`DecodeBudget`], grown as the stream buffers more (a Sift ingest
-/// stream holds every point until its end, when it is written all or nothing) and given back
-/// when dropped. Once it holds the whole budget it grows no further: like a body larger than
-/// the budget, the stream then runs alone.
-#[derive(Debug, Default)]
-#[must_use = "the share is given back as soon as it is dropped"]
-pub struct StreamShare {
-    permit: Option<OwnedSemaphorePermit>,
-    kib: u32,
-}
-
-impl StreamShare {
-    /// The share held, in bytes.
-    pub fn bytes(&self) -> usize {
-        self.kib as usize * 1024
-    }
-}
-
-impl DecodeBudget {
-    /// Grows `share` to cover `bytes` (at most the whole budget), waiting for room at most the
-    /// budget's wait; `what` names the stream in the error ("this stream of 2000 points").
-    /// Holding its share, a stream that waits stops reading, so its client is slowed by the
-    /// transport's flow control rather than the server's memory growing.
-    pub async fn grow(
-        &self,
-        share: &mut StreamShare,
-        bytes: usize,
-        what: impl FnOnce() -> String,
-    ) -> Result<(), HttpError> {
+    /// The KiB `share` lacks to cover `bytes` (held to the whole budget), if any.
+    fn more(&self, share: &Share, bytes: usize) -> Option<u32> {
         let want = u32::try_from(bytes.div_ceil(1024))
             .unwrap_or(u32::MAX)
             .min(self.kib);
-        if want <= share.kib {
-            return Ok(());
-        }
-        let more = want - share.kib;
-        let permit = match self.permits.clone().try_acquire_many_owned(more) {
-            Ok(permit) => permit,
-            Err(_) => {
-                match tokio::time::timeout(self.wait, self.permits.clone().acquire_many_owned(more))
-                    .await
-                {
-                    Ok(Ok(permit)) => permit,
-                    Ok(Err(closed)) => return Err(HttpError::internal(closed)),
-                    Err(_) => {
-                        return Err(HttpError::new(
-                            ErrorKind::Unavailable,
-                            format!(
-                                "the server is holding as much ingest data as its decode budget \
-                                 of {} allows (sextant serve --decode-budget); {}, holding \
-                                 {} KiB, waited {} s for {} KiB more and was not stored; retry \
-                                 later or send smaller streams",
-                                self.size(),
-                                what(),
-                                share.kib,
-                                self.wait.as_secs_f64(),
-                                more
-                            ),
-                        ));
-                    }
-                }
-            }
-        };
-        match &mut share.permit {
-            Some(held) => held.merge(permit),
-            None => share.permit = Some(permit),
-        }
-        share.kib = want;
-        Ok(())
+        (want > share.kib).then(|| want - share.kib)
     }
+
+    fn refusal(&self, share: &Share, more: u32, what: String) -> HttpError {
+        let holding = if share.kib > 0 {
+            format!(", holding {} KiB,", share.kib)
+        } else {
+            String::new()
+        };
+        HttpError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "the server is holding as much ingest data as its decode budget of {} allows \
+                 (sextant serve --decode-budget); {what}{holding} waited {} s for {more} KiB \
+                 of room and was not stored; retry later or send smaller requests",
+                self.size(),
+                self.wait.as_secs_f64(),
+            ),
+        )
+    }
+}
+
+fn add(share: &mut Share, permit: OwnedSemaphorePermit) {
+    share.kib += permit.num_permits() as u32;
+    match &mut share.permit {
+        Some(held) => held.merge(permit),
+        None => share.permit = Some(permit),
+    }
+}
+
+/// How much more of the budget a body takes at once while it is received.
+const RECEIVE_STEP: usize = 64 << 10;
+
+/// Receives an ingest body within the decode budget: as its bytes arrive it grows its share
+/// ([`DecodeBudget::grow`]) and, with no room, stops reading (TCP holds its client back) and
+/// waits, so bodies being received count in the budget like bodies being decoded. A body
+/// declared or found larger than `limit` bytes is refused with 413, before more is read. The
+/// share is held until dropped: by the handler, once its write is done.
+pub async fn receive(
+    budget: &DecodeBudget,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<(bytes::Bytes, Share), HttpError> {
+    use axum::body::HttpBody;
+    use http_body_util::BodyExt;
+
+    let too_large = || {
+        HttpError::new(
+            ErrorKind::InvalidInput,
+            format!("the body is larger than {limit} bytes; send smaller requests"),
+        )
+        .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+    };
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut share = Share::default();
+    let first = declared.map_or(RECEIVE_STEP, |n| n as usize);
+    budget
+        .grow(&mut share, first, || {
+            format!("this body of {} KiB", first.div_ceil(1024))
+        })
+        .await?;
+    let mut received = bytes::BytesMut::with_capacity(first.min(limit));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| HttpError::invalid(format!("the request body could not be read: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if received.len() + data.len() > limit {
+            return Err(too_large());
+        }
+        received.extend_from_slice(&data);
+        if received.len() > share.bytes() {
+            let so_far = received.len();
+            budget
+                .grow(&mut share, so_far.next_multiple_of(RECEIVE_STEP), || {
+                    format!("this body, {} KiB of it received", so_far / 1024)
+                })
+                .await?;
+        }
+    }
+    Ok((received.freeze(), share))
+}
+
+/// Whether the body is gzip (`Content-Encoding: gzip`, or KairosDB's `Content-Type:
+/// application/gzip`).
+pub fn is_gzip(headers: &axum::http::HeaderMap) -> bool {
+    let says = |name: axum::http::header::HeaderName, value: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains(value))
+    };
+    says(axum::http::header::CONTENT_ENCODING, "gzip")
+        || says(axum::http::header::CONTENT_TYPE, "application/gzip")
 }
 
 /// Why a gzip body was refused.
@@ -232,10 +286,20 @@ mod tests {
 
     use super::*;
 
+    /// A body's share of `bytes`, as a handler takes it.
+    fn admit(budget: &DecodeBudget, bytes: usize) -> Result<Share, HttpError> {
+        let mut share = Share::default();
+        budget
+            .grow_blocking(&mut share, bytes, || {
+                format!("this body of {} KiB", bytes.div_ceil(1024))
+            })
+            .map(|()| share)
+    }
+
     #[tokio::test]
     async fn a_stream_share_grows_until_it_holds_the_whole_budget() {
         let budget = DecodeBudget::new(4 << 20, Duration::from_millis(50));
-        let mut stream = StreamShare::default();
+        let mut stream = Share::default();
         budget
             .grow(&mut stream, 1 << 20, String::new)
             .await
@@ -246,7 +310,7 @@ mod tests {
             .unwrap();
         assert_eq!(stream.bytes(), 1 << 20, "a share never shrinks while held");
         // Another stream holding the rest: the first cannot grow, and says so.
-        let mut other = StreamShare::default();
+        let mut other = Share::default();
         budget.grow(&mut other, 3 << 20, String::new).await.unwrap();
         let refused = budget
             .grow(&mut stream, 2 << 20, || "this stream of 9 points".into())
@@ -257,7 +321,7 @@ mod tests {
         assert!(
             message.contains("decode budget of 4 MiB")
                 && message.contains("this stream of 9 points, holding 1024 KiB")
-                && message.contains("for 1024 KiB more"),
+                && message.contains("for 1024 KiB of room"),
             "{message}"
         );
         // The other ends: the first grows past the budget's size, holding all of it.
@@ -273,42 +337,41 @@ mod tests {
             "a stream holding it all runs alone"
         );
         drop(stream);
-        let _body = budget
-            .admit(4 << 20)
+        budget
+            .grow(&mut Share::default(), 4 << 20, String::new)
+            .await
             .expect("the stream's share is given back");
     }
 
     #[test]
     fn bodies_wait_for_room_in_the_decode_budget_then_are_refused_naming_it() {
         let budget = DecodeBudget::new(4 << 20, Duration::from_millis(50));
-        let first = budget.admit(3 << 20).expect("room for the first");
+        let first = admit(&budget, 3 << 20).expect("room for the first");
         // 1 MiB is left: a small body fits beside the first, a larger one does not.
-        let small = budget.admit(512 << 10).expect("room for a small body");
-        let refused = budget
-            .admit(2 << 20)
-            .expect_err("no room while the first is decoded");
+        let small = admit(&budget, 512 << 10).expect("room for a small body");
+        let refused = admit(&budget, 2 << 20).expect_err("no room while the first is decoded");
         assert_eq!(refused.kind(), ErrorKind::Unavailable);
         let message = format!("{refused:?}");
         assert!(message.contains("decode budget of 4 MiB"), "{message}");
         assert!(message.contains("this body of 2048 KiB"), "{message}");
         drop((first, small));
         // A body larger than the whole budget takes all of it, and runs alone.
-        let all = budget.admit(1 << 30).expect("admitted alone");
-        assert!(budget.admit(1).is_err(), "nothing is left beside it");
+        let all = admit(&budget, 1 << 30).expect("admitted alone");
+        assert!(admit(&budget, 1).is_err(), "nothing is left beside it");
         drop(all);
-        assert!(budget.admit(4 << 20).is_ok(), "all of it is given back");
+        assert!(admit(&budget, 4 << 20).is_ok(), "all of it is given back");
     }
 
     #[test]
     fn a_waiting_body_is_admitted_once_another_gives_its_share_back() {
         let budget = Arc::new(DecodeBudget::new(1 << 20, Duration::from_secs(60)));
-        let first = budget.admit(1 << 20).expect("room for the first");
+        let first = admit(&budget, 1 << 20).expect("room for the first");
         let (started, waits) = std::sync::mpsc::channel();
         let waiting = std::thread::spawn({
             let budget = budget.clone();
             move || {
                 started.send(()).unwrap();
-                budget.admit(1 << 20).map(drop)
+                admit(&budget, 1 << 20).map(drop)
             }
         });
         waits.recv().unwrap();

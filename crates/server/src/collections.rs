@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -65,7 +64,7 @@ async fn ingest(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<IngestResponse>, HttpError> {
     authorize(&principal, Action::WritePoints)?;
     let collections = collections(&state)?;
@@ -78,13 +77,20 @@ async fn ingest(
     let store = state.store.clone();
     let metrics = state.metrics.clone();
     let budget = state.decode_budget.clone();
+    // The body's share of the decode budget, taken as it arrives and held until its write
+    // is done.
+    let (body, mut share) = crate::body::receive(&budget, body, MAX_BODY_BYTES).await?;
     let response = blocking(move || {
         let body = if gzip {
-            crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?
+            let plain = crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?;
+            budget.grow_blocking(&mut share, body.len() + plain.len(), || {
+                format!("this body of {} KiB decompressed", plain.len().div_ceil(1024))
+            })?;
+            std::borrow::Cow::Owned(plain)
         } else {
-            body.to_vec()
+            std::borrow::Cow::Borrowed(&body[..])
         };
-        let _admission = budget.admit(body.len())?;
+        let _share = share;
         let request =
             sextant_collections::event::decode_request(&body).map_err(HttpError::invalid)?;
         let collection = collections.get(org, &request.model_id)?;

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use axum::Extension;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -56,7 +56,7 @@ pub async fn write_v1(
     principal: Extension<Principal>,
     params: Query<WriteParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     write(state, principal, params, headers, body, Dialect::V1).await
 }
@@ -67,7 +67,7 @@ pub async fn write_v2(
     principal: Extension<Principal>,
     params: Query<WriteParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     write(state, principal, params, headers, body, Dialect::V2).await
 }
@@ -77,7 +77,7 @@ async fn write(
     Extension(principal): Extension<Principal>,
     Query(params): Query<WriteParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
     dialect: Dialect,
 ) -> Response {
     if let Err(denied) = authorize(&principal, Action::WritePoints) {
@@ -89,26 +89,35 @@ async fn write(
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let now = state.clock.now();
     let org = org_number(&principal.organization_id);
-
-    // Decompressing and parsing are CPU work: off the I/O threads. The body's share of the
-    // decode budget is held until its write is done.
-    let precision = params.precision;
     let budget = state.decode_budget.clone();
+    // The body's share of the decode budget, taken as it arrives and held until its write
+    // is done.
+    let (body, mut share) = match crate::body::receive(&budget, body, MAX_BODY_BYTES).await {
+        Ok(received) => received,
+        Err(error) => return reply(dialect, error),
+    };
+
+    // Decompressing and parsing are CPU work: off the I/O threads.
+    let precision = params.precision;
     let decoded = tokio::task::spawn_blocking(move || {
         let plain = if gzip {
-            std::borrow::Cow::Owned(
-                crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?,
-            )
+            let plain = crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?;
+            budget.grow_blocking(&mut share, body.len() + plain.len(), || {
+                format!(
+                    "this body of {} KiB decompressed",
+                    plain.len().div_ceil(1024)
+                )
+            })?;
+            std::borrow::Cow::Owned(plain)
         } else {
             std::borrow::Cow::Borrowed(&body[..])
         };
-        let admission = budget.admit(plain.len())?;
         decode_body(&plain, false, precision.as_deref(), org, now)
-            .map(|decoded| (decoded, admission))
+            .map(|decoded| (decoded, share))
             .map_err(HttpError::invalid)
     })
     .await;
-    let (mut parsed, _admission) = match decoded {
+    let (mut parsed, _share) = match decoded {
         Ok(Ok(decoded)) => decoded,
         Ok(Err(error)) => return reply(dialect, error),
         Err(_) => return internal(dialect),

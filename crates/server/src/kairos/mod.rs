@@ -222,17 +222,16 @@ pub fn internal(detail: impl std::fmt::Display) -> Failure {
 
 /// The body, decompressed when it says it is gzip (`Content-Encoding: gzip`, or KairosDB's
 /// older `Content-Type: application/gzip`).
-pub fn body_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Failure> {
-    let says = |name: header::HeaderName, value: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains(value))
-    };
-    if !(says(header::CONTENT_ENCODING, "gzip") || says(header::CONTENT_TYPE, "application/gzip")) {
-        return Ok(body.to_vec());
+pub fn body_bytes<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+) -> Result<std::borrow::Cow<'a, [u8]>, Failure> {
+    if !crate::body::is_gzip(headers) {
+        return Ok(std::borrow::Cow::Borrowed(body));
     }
-    crate::body::gunzip(body, MAX_BODY_BYTES).map_err(|e| Failure::invalid(e.to_string()))
+    crate::body::gunzip(body, MAX_BODY_BYTES)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|e| Failure::invalid(e.to_string()))
 }
 
 /// Now by the server's clock, in epoch milliseconds (KairosDB's relative times count from it).

@@ -91,7 +91,7 @@ async fn run_query(
     let outcome = tokio::task::spawn_blocking(move || {
         let proceed = || budget.check().map_err(sextant_kairos::Error::Stopped);
         let body = if decode {
-            body_bytes(&request_headers, &body)?
+            body_bytes(&request_headers, &body)?.into_owned()
         } else {
             body
         };

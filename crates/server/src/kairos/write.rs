@@ -14,7 +14,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::Extension;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ use sextant_kairos::ingest::IngestMetric;
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
 use sextant_storage::{SeriesSelector, Store, WritePolicy};
 
-use super::{Failure, body_bytes, no_content};
+use super::{Failure, MAX_BODY_BYTES, body_bytes, no_content};
 use crate::auth::{Action, Principal, authorize};
 use crate::state::{AppState, org_number};
 
@@ -32,7 +32,7 @@ pub async fn datapoints(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if let Err(denied) = authorize(&principal, Action::WritePoints) {
         return Failure::from(denied).into_response();
@@ -40,10 +40,26 @@ pub async fn datapoints(
     let org = org_number(&principal.organization_id);
     let store = state.store.clone();
     let budget = state.decode_budget.clone();
+    // The body's share of the decode budget, taken as it arrives and held until its write
+    // is done.
+    let (body, mut share) = match crate::body::receive(&budget, body, MAX_BODY_BYTES).await {
+        Ok(received) => received,
+        Err(error) => return Failure(error).into_response(),
+    };
     let outcome = tokio::task::spawn_blocking(move || {
-        let body = body_bytes(&headers, &body)?;
-        let _admission = budget.admit(body.len()).map_err(Failure)?;
-        let ingest = sextant_kairos::ingest::parse(&body)?;
+        let plain = body_bytes(&headers, &body)?;
+        if crate::body::is_gzip(&headers) {
+            budget
+                .grow_blocking(&mut share, body.len() + plain.len(), || {
+                    format!(
+                        "this body of {} KiB decompressed",
+                        plain.len().div_ceil(1024)
+                    )
+                })
+                .map_err(Failure)?;
+        }
+        let _share = share;
+        let ingest = sextant_kairos::ingest::parse(&plain)?;
         let mut messages = ingest.errors;
         let stored = store_metrics(store.as_ref(), org, ingest.metrics, &mut messages)?;
         Ok::<_, Failure>((stored, messages))

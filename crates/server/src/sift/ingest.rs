@@ -32,7 +32,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert::timestamp_from_pb;
 use super::unsupported;
 use crate::auth::{Action, Principal, authorize_call, check_organization};
-use crate::body::StreamShare;
+use crate::body::Share;
 use crate::state::{AppState, org_number};
 
 /// Points one stream may carry; past this the stream is refused (RESOURCE_EXHAUSTED) rather
@@ -208,7 +208,7 @@ impl IngestService for Ingest {
         let mut stream = request.into_inner();
         let mut batch = StreamBatch::default();
         // The stream's share of the decode budget, held until its write is done.
-        let mut share = StreamShare::default();
+        let mut share = Share::default();
         let mut number = 0usize;
         while let Some(message) = stream
             .message()

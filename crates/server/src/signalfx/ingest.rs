@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{LazyLock, Mutex};
 
 use axum::Extension;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
@@ -57,23 +57,29 @@ fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
     )
 }
 
-/// The body, inflated when `Content-Encoding: gzip`.
-fn inflate(headers: &HeaderMap, body: Bytes) -> Result<Bytes, HttpError> {
+/// The body, inflated when `Content-Encoding: gzip`, its share of the decode budget grown to
+/// cover the inflated bytes too.
+fn inflate(
+    budget: &crate::body::DecodeBudget,
+    share: &mut crate::body::Share,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Bytes, HttpError> {
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-    if gzip {
-        crate::body::gunzip(&body, MAX_BODY_BYTES)
-            .map(Bytes::from)
-            .map_err(HttpError::invalid)
-    } else if body.len() > MAX_BODY_BYTES {
-        Err(HttpError::invalid(format!(
-            "the body is larger than {MAX_BODY_BYTES} bytes; send smaller requests"
-        )))
-    } else {
-        Ok(body)
+    if !gzip {
+        return Ok(body);
     }
+    let plain = crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?;
+    budget.grow_blocking(share, body.len() + plain.len(), || {
+        format!(
+            "this body of {} KiB decompressed",
+            plain.len().div_ceil(1024)
+        )
+    })?;
+    Ok(Bytes::from(plain))
 }
 
 /// One refused point, for the log and the counter.
@@ -116,7 +122,7 @@ pub async fn datapoint(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     match store_datapoints(&state, &principal, &headers, body).await {
         Ok(()) => ok(),
@@ -128,9 +134,13 @@ async fn store_datapoints(
     state: &AppState,
     principal: &Principal,
     headers: &HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<(), HttpError> {
     authorize(principal, Action::WritePoints)?;
+    let budget = state.decode_budget.clone();
+    // The body's share of the decode budget, taken as it arrives and held until its write
+    // is done.
+    let (body, mut share) = crate::body::receive(&budget, body, MAX_BODY_BYTES).await?;
     let now = state.clock.now();
     let json = is_json(headers, &body);
     let headers = headers.clone();
@@ -139,12 +149,10 @@ async fn store_datapoints(
         .org(state, &principal.organization_id)
         .await?;
     let read_index = index.clone();
-    let budget = state.decode_budget.clone();
     // Inflating, decoding and sorting points into series are CPU work: off the I/O threads.
-    // The body's share of the decode budget is held until its write is done.
-    let (collected, _admission) = tokio::task::spawn_blocking(move || {
-        let body = inflate(&headers, body)?;
-        let admission = budget.admit(body.len())?;
+    let (collected, _share) = tokio::task::spawn_blocking(move || {
+        let body = inflate(&budget, &mut share, &headers, body)?;
+        let admission = share;
         let data = read_index.data.read();
         let mut collector = Collector::new(&data, now);
         if json {
@@ -719,7 +727,7 @@ pub async fn event(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     match store_events(&state, &principal, &headers, body).await {
         Ok(()) => ok(),
@@ -731,16 +739,17 @@ async fn store_events(
     state: &AppState,
     principal: &Principal,
     headers: &HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<(), HttpError> {
     authorize(principal, Action::WritePoints)?;
+    let budget = state.decode_budget.clone();
+    let (body, mut share) = crate::body::receive(&budget, body, MAX_BODY_BYTES).await?;
     let now = state.clock.now();
     let json = is_json(headers, &body);
     let headers = headers.clone();
-    let budget = state.decode_budget.clone();
-    let (decoded, _admission) = tokio::task::spawn_blocking(move || {
-        let body = inflate(&headers, body)?;
-        let admission = budget.admit(body.len())?;
+    let (decoded, _share) = tokio::task::spawn_blocking(move || {
+        let body = inflate(&budget, &mut share, &headers, body)?;
+        let admission = share;
         let decoded = if json {
             event::decode_json(&body)
         } else {
