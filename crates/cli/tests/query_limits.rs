@@ -342,6 +342,29 @@ fn an_organization_s_own_limits_apply_to_it_alone() {
         status, 200,
         "another organization keeps the server's limit: {reply}"
     );
+    // A SignalFlow batch job holds at most that many values too.
+    let program = "/v2/signalflow/execute?start=0&stop=2000000&resolution=1000&immediate=true";
+    let flow = |key: &str| {
+        post_with_key(
+            &address,
+            program,
+            "text/plain",
+            key,
+            "data('org.m').publish()",
+        )
+    };
+    // (The stream has begun when the job is planned: the refusal is its error message.)
+    let (_, reply) = flow(&acme);
+    assert!(
+        reply.contains("ANALYTICS_PROGRAM_ERROR") && reply.contains("more than the limit of 1000"),
+        "{reply}"
+    );
+    let (status, reply) = flow(TOKEN);
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        !reply.contains("ERROR") && reply.contains("\"data\""),
+        "{reply}"
+    );
 
     let shown = limits(&["--query-max-points", "server", "--query-timeout", "0s"]);
     assert!(shown.contains("query timeout: 0 s"), "{shown}");

@@ -26,7 +26,7 @@ use sextant_storage::feed::FeedEvent;
 use tokio::sync::mpsc;
 
 use crate::auth::{Action, authorize};
-use crate::budget::QueryBudget;
+use crate::budget::{QueryBudget, QueryLimits};
 use crate::state::AppState;
 use messages::{Message, Writer};
 use source::StoreSource;
@@ -301,7 +301,7 @@ pub async fn run(
             &source,
             clock.as_ref(),
             (org, &org_id, &computations),
-            params,
+            (params, &limits),
             &tx,
             deadline,
         )
@@ -330,7 +330,7 @@ fn compute(
     source: &StoreSource,
     clock: &dyn Clock,
     (org, org_id, computations): (OrgId, &str, &Arc<Computations>),
-    params: Params,
+    (params, limits): (Params, &QueryLimits),
     tx: &mpsc::Sender<Message>,
     deadline: impl Fn() -> Result<(), String> + Send + Sync + 'static,
 ) -> Result<(), ExecError> {
@@ -368,6 +368,10 @@ fn compute(
         let mut request = Request::new(start, stop);
         request.resolution = params.resolution.filter(|r| *r > 0);
         request.max_input_mts = MAX_INPUT_MTS;
+        // A point limit set for the organization bounds the values a batch job holds too.
+        if limits.max_points_by_org {
+            request.max_values = request.max_values.min(limits.max_points);
+        }
         let output = job.run(source, &request)?;
         let (mut writer, mut messages) = Writer::begin(&handle, now);
         messages.extend(writer.output(&output, now));
