@@ -291,12 +291,16 @@ async fn oversized_or_control_character_keys_and_the_last_instant_are_refused_al
     let server = TestServer::start().await;
     let auth = format!("Token {TOKEN}");
     let huge = "x".repeat(60_000);
+    // One line of 100,001 fields (1.3 MB), more than a line may have.
+    let wide: Vec<String> = (0..100_001).map(|i| format!("f{i}=1")).collect();
+    let wide = wide.join(",");
     let body = format!(
         "m,host={huge} v=1 10\n\
          bad\u{1b}[2J,host=a v=2 10\n\
          m,host=late v=3 9223372036854775807\n\
          m,host=edge v=4 9223372036854775806\n\
-         m,host=ok v=5 10\n"
+         m,host=ok v=5 10\n\
+         wide {wide} 10\n"
     );
     let (status, reply) = http(
         server.addr,
@@ -310,7 +314,11 @@ async fn oversized_or_control_character_keys_and_the_last_instant_are_refused_al
     let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
     let message = reply["error"].as_str().unwrap();
     assert!(
-        message.starts_with("partial write: 2 points stored, 3 refused"),
+        message.starts_with("partial write: 2 points stored, 4 refused"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 6") && message.contains("more than 10000 fields"),
         "{message}"
     );
     assert!(
@@ -348,5 +356,14 @@ async fn oversized_or_control_character_keys_and_the_last_instant_are_refused_al
             "{read:?}"
         );
     }
+    // Nothing of the refused keys is counted in the head's memory: two points of two small
+    // series are held.
+    let (_, metrics) = http(server.addr, "GET", "/metrics", &[], b"").await;
+    let head_bytes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sextant_head_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("sextant_head_bytes in {metrics}"));
+    assert!(head_bytes < 64 * 1024, "the head counts {head_bytes} bytes");
     server.stop().await;
 }

@@ -19,6 +19,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
+/// The most fields one line may have: each becomes a series, and a line of more is far more
+/// likely a client's mistake than a measurement.
+pub const MAX_FIELDS_PER_LINE: usize = 10_000;
+
 /// One parsed line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line<'a> {
@@ -210,6 +214,12 @@ impl<'a> Parser<'a> {
             self.at += 1;
             let value = self.field_value(&key)?;
             fields.push((key, value));
+            if fields.len() > MAX_FIELDS_PER_LINE {
+                return Err(self.error(format!(
+                    "the line has more than {MAX_FIELDS_PER_LINE} fields, the most a line may \
+                     have; split them over several lines"
+                )));
+            }
             match self.peek() {
                 Some(b',') => self.at += 1,
                 _ => break,
@@ -494,6 +504,25 @@ mod tests {
             let line = one(src).unwrap_or_else(|e| panic!("{src}: {e}"));
             assert_eq!(show(&line), expected, "{src}");
         }
+    }
+
+    #[test]
+    fn a_line_of_more_fields_than_the_limit_is_refused_naming_it() {
+        let fields = |n: usize| -> String {
+            (0..n)
+                .map(|i| format!("f{i}=1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let at_the_limit = format!("wide {}", fields(MAX_FIELDS_PER_LINE));
+        let line = one(&at_the_limit).unwrap();
+        assert_eq!(line.fields.len(), MAX_FIELDS_PER_LINE);
+        let err = one(&format!("wide {}", fields(MAX_FIELDS_PER_LINE + 1))).unwrap_err();
+        assert!(
+            err.message.contains("more than 10000 fields"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
