@@ -277,8 +277,10 @@ def download(
     start: datetime = START,
     end: datetime = END,
     apikey: Optional[str] = None,
+    sample_ms: int = 0,
 ):
-    """All points of the channels through sift_py's DataService over an asyncio channel."""
+    """All points of the channels through sift_py's DataService over an asyncio channel
+    (downsampled by the server when `sample_ms` is set)."""
 
     async def go():
         cfg = config_with_key(sextant, apikey or sextant.token)
@@ -288,6 +290,7 @@ def download(
                 start_time=start,
                 end_time=end,
                 channels=[ChannelQuery(channel_name=c, run_name=run_name) for c in channel_names],
+                sample_ms=sample_ms,
             )
             return await DataService(channel).execute(query)
 

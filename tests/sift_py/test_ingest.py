@@ -22,9 +22,12 @@ from sift_py.ingestion.service import IngestionService
 from support import (
     FLOWS,
     Ledger,
+    START,
     assert_stored,
     channel_config,
+    download,
     flow,
+    ns,
     nostromo_config,
     ordered_flow,
     pb_value,
@@ -245,3 +248,28 @@ def test_concurrent_ingest_streams_on_one_connection_are_all_stored(sextant):
     if errors:
         raise errors[0]
     assert_stored(sextant, ledger, ["gpio"])
+
+
+def test_sample_ms_downloads_each_bucket_s_first_lowest_highest_and_last_point(sextant):
+    """DataQuery's sample_ms: the server keeps, per bucket of that many milliseconds from the
+    query's start, the first, lowest, highest and last point of a numeric channel (so spikes
+    survive), each a real point with its own timestamp."""
+    n = 1_000
+    with use_sift_channel(channel_config(sextant)) as channel:
+        service = IngestionService(channel, nostromo_config())
+        service.try_ingest_flows(*[flow("voltage", i) for i in range(n)])
+    sent = [(ns(ts(i)), raw_value("voltage", i)) for i in range(n)]
+    width = 10 * 1_000_000
+    buckets = {}
+    for t, v in sent:
+        buckets.setdefault((t - ns(START)) // width, []).append((t, v))
+    want = []
+    for points in buckets.values():
+        lowest = min(points, key=lambda p: p[1])
+        highest = max(points, key=lambda p: p[1])
+        want.extend(sorted({points[0], lowest, highest, points[-1]}))
+    result = download(sextant, ["voltage"], sample_ms=10)
+    series = result.channel("voltage")
+    got = [(ns(t), v) for t, v in zip(series.timestamps, series.values)]
+    assert got == want
+    assert len(got) < n / 2

@@ -66,8 +66,9 @@ pub struct DataQuery {
     pub end: Option<i64>,
     /// The channels, in the order their keys appear in the result.
     pub channels: Vec<ChannelQuery>,
-    /// Downsample to about one point per this many milliseconds; 0 for every point. Sextant
-    /// always returns every point.
+    /// Downsample numeric channels to each bucket's first, lowest, highest and last point, in
+    /// buckets of this many milliseconds from `start` (or the epoch); 0 for every point. Other
+    /// channels always come back whole.
     pub sample_ms: u32,
 }
 

@@ -17,11 +17,13 @@
 //! - [`selector`]: which series, and the text form of a selector.
 //! - [`scan`]: points of many series, in pages, as Arrow arrays.
 //! - [`aggregate`]: time buckets and the aggregators count, sum, min, max, avg, first, last.
+//! - [`sample`]: downsampling that keeps each bucket's first, lowest, highest and last point.
 //!
 //! Every method blocks on the store; async callers run it on a blocking thread.
 
 pub mod aggregate;
 mod error;
+pub mod sample;
 pub mod scan;
 pub mod selector;
 /// A real store for tests, here and in the crates above, and a wrapper of it that counts the

@@ -172,6 +172,17 @@ async fn download(
     channel_id: &str,
     run_id: Option<&str>,
 ) -> Vec<pbjson_types::Any> {
+    download_sampled(client, channel_id, run_id, 0, 100_000).await
+}
+
+/// Every page of one channel's data, downsampled to `sample_ms`, in pages of `page_size`.
+async fn download_sampled(
+    client: &mut DataServiceClient<Authed>,
+    channel_id: &str,
+    run_id: Option<&str>,
+    sample_ms: u32,
+    page_size: u32,
+) -> Vec<pbjson_types::Any> {
     let mut token = String::new();
     let mut all = Vec::new();
     loop {
@@ -191,7 +202,8 @@ async fn download(
                     seconds: 4_000_000_000,
                     nanos: 0,
                 }),
-                page_size: 100_000,
+                sample_ms,
+                page_size,
                 page_token: token,
                 ..Default::default()
             })
@@ -294,6 +306,69 @@ async fn every_data_type_round_trips_exactly() {
             );
         }
     }
+    server.stop().await;
+}
+
+/// `sample_ms` returns each bucket's first, lowest, highest and last point of a numeric
+/// channel, with `sampled_ms` in the metadata, whatever the page size (a page never splits a
+/// bucket); a string channel comes back whole, marked not sampled.
+#[tokio::test]
+async fn sample_ms_keeps_each_bucket_s_first_lowest_highest_and_last_point() {
+    let server = TestServer::start().await;
+    let (config, asset) = register(&server, TOKEN).await;
+    // 1,000 flows 1 ms apart from 1 s after the epoch: 100 buckets of 10 ms, 10 points each.
+    let at = |i: i64| 1_000_000_000 + i * 1_000_000;
+    let messages: Vec<_> = (0..1_000)
+        .map(|i| {
+            let mut v = values(i);
+            // A spike down in the middle of every bucket.
+            if i % 10 == 5 {
+                v[0] = V::Double(-1e6 - i as f64);
+            }
+            message(&config, "everything", at(i), "", v)
+        })
+        .collect();
+    IngestServiceClient::new(authed(server.channel().await, TOKEN))
+        .ingest_with_config_data_stream(tokio_stream::iter(messages))
+        .await
+        .unwrap();
+    let mut data = DataServiceClient::new(authed(server.channel().await, TOKEN));
+    let velocity = channel_id(&server, TOKEN, &asset, "mainmotor.velocity").await;
+    // Rising values with one spike down a bucket: its first (also its highest but one), its
+    // spike (the lowest), and its last (the highest).
+    let want: Vec<i64> = (0..100)
+        .flat_map(|b| [10 * b, 10 * b + 5, 10 * b + 9])
+        .map(at)
+        .collect();
+    for page_size in [100_000, 25, 11, 7] {
+        let got = download_sampled(&mut data, &velocity, None, 10, page_size).await;
+        let mut times = Vec::new();
+        for any in &got {
+            let values = DoubleValues::decode(any.value.clone()).unwrap();
+            assert_eq!(values.metadata.unwrap().sampled_ms, 10);
+            times.extend(values.values.iter().map(|v| ns(&v.timestamp)));
+        }
+        if page_size > 10 {
+            assert_eq!(times, want, "pages of {page_size}");
+        } else {
+            // Pages smaller than a bucket sample it in parts: more points, each once, and
+            // still every spike.
+            assert!(
+                times.windows(2).all(|w| w[0] < w[1]),
+                "pages of {page_size}"
+            );
+            assert!(
+                want.iter().all(|t| times.contains(t)),
+                "pages of {page_size}"
+            );
+        }
+    }
+    // Text is not sampled.
+    let log = channel_id(&server, TOKEN, &asset, "log").await;
+    let got = download_sampled(&mut data, &log, None, 10, 100_000).await;
+    let values = StringValues::decode(got[0].value.clone()).unwrap();
+    assert_eq!(values.metadata.unwrap().sampled_ms, 0);
+    assert_eq!(values.values.len(), 1_000);
     server.stop().await;
 }
 

@@ -39,6 +39,10 @@ pub struct QueryArgs {
     /// The first instant excluded, like --start. Without it, to the last point.
     #[arg(long)]
     end: Option<String>,
+    /// Downsample numeric channels: per bucket of this many milliseconds from --start, the
+    /// first, lowest, highest and last point. Other channels come back whole.
+    #[arg(long, value_name = "MS", conflicts_with = "kairos")]
+    sample_ms: Option<u32>,
     /// How to write the result.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -114,6 +118,7 @@ async fn channels(args: &QueryArgs) -> anyhow::Result<arrow_array::RecordBatch> 
         .context("--end")?;
     let asset = args.asset.as_deref().unwrap_or_default();
     let mut query = DataQuery::new(asset, start, end);
+    query.sample_ms = args.sample_ms.unwrap_or(0);
     for name in &args.channels {
         let mut channel = ChannelQuery::new(name);
         channel.run_name = args.run.clone();

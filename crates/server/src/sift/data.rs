@@ -5,6 +5,11 @@
 //!   run as its own message; `run_id = ""` only data without a run; a run id only that run.
 //! - Bit fields come back split into their elements, since the client keys them as
 //!   `channel.element`.
+//! - `sample_ms` downsamples numeric channels: per bucket of that many milliseconds from
+//!   `start_time` (or the epoch), the first, lowest, highest and last point
+//!   ([`sextant_query::sample`]), with `sampled_ms` set in the metadata; other types come back
+//!   whole (`sampled_ms` 0). A page never splits a bucket unless one bucket holds more than a
+//!   page.
 //! - A page holds at most `page_size` points (100,000 when 0 or larger) and at most
 //!   [`MAX_PAGE_BYTES`] of encoded messages, below the client's 4 MiB receive limit; the rest
 //!   follows `next_page_token`.
@@ -123,6 +128,11 @@ impl DataService for Data {
             n => n.min(MAX_PAGE_POINTS),
         };
         let mut cursor = Cursor::parse(&req.page_token)?;
+        // `sample_ms` buckets time from the request's start (or the epoch without one).
+        let sampling = (req.sample_ms > 0).then(|| sextant_query::sample::Buckets {
+            origin: if start == i64::MIN { 0 } else { start },
+            width: i64::from(req.sample_ms) * 1_000_000,
+        });
         let org = org_number(&principal.organization_id);
         let limits = self.state.query_limits(&principal.organization_id).await;
 
@@ -188,8 +198,34 @@ impl DataService for Data {
             })
             .await?;
 
-            for batch in &page.batches {
+            // With `sample_ms`, numeric channels come back as each bucket's first, lowest,
+            // highest and last point. A page cut by its limit ends before its last bucket, whose
+            // points the next page reads again whole, so that no bucket is sampled in parts
+            // (unless one bucket holds more points than a page).
+            let cut = page.len() >= limit;
+            let batches = page.batches.len();
+            for (b, batch) in page.batches.iter().enumerate() {
                 cursor.series = batch.index;
+                let mut resume = None;
+                let sampled = match sampling {
+                    Some(buckets)
+                        if sextant_query::sample::samples(batch.points.values.data_type()) =>
+                    {
+                        let mut whole = batch.points.len();
+                        if cut && b + 1 == batches && whole > 0 {
+                            let last =
+                                sextant_query::sample::last_bucket_start(&batch.points, buckets);
+                            whole = if last > 0 { last } else { whole - 1 };
+                            resume = Some(batch.points.timestamps.value(whole));
+                        }
+                        let points = ArrowPoints {
+                            timestamps: batch.points.timestamps.slice(0, whole),
+                            values: batch.points.values.slice(0, whole),
+                        };
+                        sextant_query::sample::m4(&points, buckets)
+                    }
+                    _ => None,
+                };
                 let run = match batch.key.label("run") {
                     None => None,
                     Some(run_id) => Some(
@@ -199,7 +235,7 @@ impl DataService for Data {
                 };
                 let metadata = Metadata {
                     data_type: data_type_to_pb(channel.def.data_type),
-                    sampled_ms: 0,
+                    sampled_ms: if sampled.is_some() { req.sample_ms } else { 0 },
                     asset: Some(metadata::Asset {
                         asset_id: channel.asset_id.clone(),
                         name: asset_name.clone(),
@@ -207,12 +243,16 @@ impl DataService for Data {
                     run,
                     channel: Some(channel_metadata(&channel)),
                 };
-                let (message, taken) = encode(&channel, metadata, &batch.points, &mut budget)?;
+                let points = sampled.as_ref().unwrap_or(&batch.points);
+                let (message, taken) = encode(&channel, metadata, points, &mut budget)?;
                 if let Some(message) = message {
                     data.push(message);
                 }
-                if taken < batch.points.len() {
-                    cursor.from = Some(batch.points.timestamps.value(taken));
+                if taken < points.len() {
+                    resume = Some(points.timestamps.value(taken));
+                }
+                if let Some(from) = resume {
+                    cursor.from = Some(from);
                     return Ok(Response::new(GetDataResponse {
                         next_page_token: cursor.token(),
                         data,

@@ -1,0 +1,240 @@
+//! Downsampling that keeps a series' shape: per time bucket, the first, the smallest, the
+//! largest and the last point (M4, as plotting tools and VictoriaMetrics' vmui draw large
+//! series), each a real point of the series with its own timestamp, in time order, each once.
+//!
+//! A line drawn through them at one pixel column per bucket is the line drawn through every
+//! point: spikes survive, which an average or every n-th point would lose. Buckets are `width`
+//! nanoseconds wide, counted from `origin`, so that the pages of one read, sampled apart,
+//! bucket alike.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, ArrowPrimitiveType, UInt32Array};
+use arrow_schema::DataType;
+use sextant_model::Timestamp;
+use sextant_storage::ArrowPoints;
+
+/// Time buckets of `width` nanoseconds from `origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buckets {
+    /// Where bucket 0 starts.
+    pub origin: Timestamp,
+    /// The width of each, at least 1 ns.
+    pub width: i64,
+}
+
+impl Buckets {
+    /// The bucket of `t`.
+    pub fn of(&self, t: Timestamp) -> i128 {
+        (i128::from(t) - i128::from(self.origin)).div_euclid(i128::from(self.width.max(1)))
+    }
+}
+
+/// Whether points of this Arrow type can be sampled (numbers: every other type is kept whole).
+pub fn samples(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Float64
+            | DataType::Float32
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt32
+            | DataType::UInt64
+    )
+}
+
+/// The first, smallest, largest and last point of each bucket of `points` (in time order),
+/// or `None` when their values are not numbers ([`samples`]). Of equal values the earliest
+/// is kept; a NaN is never the smallest or largest.
+pub fn m4(points: &ArrowPoints, buckets: Buckets) -> Option<ArrowPoints> {
+    let keep = match points.values.data_type() {
+        DataType::Float64 => keep::<Float64Type>(points, buckets),
+        DataType::Float32 => keep::<Float32Type>(points, buckets),
+        DataType::Int32 => keep::<Int32Type>(points, buckets),
+        DataType::Int64 => keep::<Int64Type>(points, buckets),
+        DataType::UInt32 => keep::<UInt32Type>(points, buckets),
+        DataType::UInt64 => keep::<UInt64Type>(points, buckets),
+        _ => return None,
+    };
+    let indices = UInt32Array::from(keep);
+    let timestamps = arrow_select::take::take(&points.timestamps, &indices, None).ok()?;
+    let values = arrow_select::take::take(points.values.as_ref(), &indices, None).ok()?;
+    Some(ArrowPoints {
+        timestamps: timestamps.as_primitive().clone(),
+        values: Arc::clone(&values),
+    })
+}
+
+/// Where the last bucket of `points` starts: the index of its first point (0 when all of them
+/// are in one bucket; `points.len()` when there are none).
+pub fn last_bucket_start(points: &ArrowPoints, buckets: Buckets) -> usize {
+    let n = points.len();
+    if n == 0 {
+        return 0;
+    }
+    let times = points.timestamps.values();
+    let last = buckets.of(times[n - 1]);
+    // Times ascend: the first index whose bucket is the last one.
+    times.partition_point(|t| buckets.of(*t) < last)
+}
+
+fn keep<T>(points: &ArrowPoints, buckets: Buckets) -> Vec<u32>
+where
+    T: ArrowPrimitiveType,
+    T::Native: PartialOrd,
+{
+    let values = points.values.as_primitive::<T>();
+    let times = points.timestamps.values();
+    let mut keep = Vec::new();
+    let mut i = 0;
+    while i < times.len() {
+        let bucket = buckets.of(times[i]);
+        let (first, mut low, mut high) = (i, None::<usize>, None::<usize>);
+        let mut j = i;
+        while j < times.len() && buckets.of(times[j]) == bucket {
+            if values.is_valid(j) {
+                let v = values.value(j);
+                if low.is_none_or(|l| v.partial_cmp(&values.value(l)) == Some(Ordering::Less)) {
+                    low = Some(j);
+                }
+                if high.is_none_or(|h| v.partial_cmp(&values.value(h)) == Some(Ordering::Greater)) {
+                    high = Some(j);
+                }
+            }
+            j += 1;
+        }
+        let mut chosen = [Some(first), low, high, Some(j - 1)];
+        chosen.sort_unstable();
+        let mut last = None;
+        for index in chosen.into_iter().flatten() {
+            if last != Some(index) {
+                keep.push(index as u32);
+                last = Some(index);
+            }
+        }
+        i = j;
+    }
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{Float64Array, Int64Array, StringArray, TimestampNanosecondArray};
+
+    use super::*;
+
+    fn points(times: &[i64], values: Arc<dyn Array>) -> ArrowPoints {
+        ArrowPoints {
+            timestamps: TimestampNanosecondArray::from(times.to_vec()).with_timezone("UTC"),
+            values,
+        }
+    }
+
+    fn pairs(points: &ArrowPoints) -> Vec<(i64, f64)> {
+        let values = points.values.as_primitive::<Float64Type>();
+        (0..points.len())
+            .map(|i| (points.timestamps.value(i), values.value(i)))
+            .collect()
+    }
+
+    #[test]
+    fn each_bucket_keeps_its_first_lowest_highest_and_last_point_in_time_order() {
+        // Bucket [0, 10): a spike up and one down between two ordinary points.
+        // Bucket [10, 20): one point. Bucket [20, 30): two points.
+        let input = points(
+            &[0, 2, 4, 6, 8, 15, 21, 29],
+            Arc::new(Float64Array::from(vec![
+                1.0, 9.0, 1.5, -7.0, 2.0, 5.0, 3.0, 3.0,
+            ])),
+        );
+        let buckets = Buckets {
+            origin: 0,
+            width: 10,
+        };
+        let sampled = m4(&input, buckets).unwrap();
+        assert_eq!(
+            pairs(&sampled),
+            [
+                (0, 1.0),
+                (2, 9.0),
+                (6, -7.0),
+                (8, 2.0),
+                (15, 5.0),
+                (21, 3.0),
+                (29, 3.0),
+            ]
+        );
+        assert_eq!(sampled.timestamps.timezone(), Some("UTC"));
+        assert_eq!(last_bucket_start(&input, buckets), 6);
+        // Buckets count from the origin, before it too.
+        let shifted = Buckets {
+            origin: 5,
+            width: 10,
+        };
+        assert_eq!(shifted.of(4), -1);
+        assert_eq!(shifted.of(21), 1);
+        assert_eq!(
+            last_bucket_start(&input, shifted),
+            7,
+            "29 is alone in [25, 35)"
+        );
+    }
+
+    #[test]
+    fn integers_sample_and_other_types_do_not() {
+        let input = points(
+            &[0, 1, 2, 3, 4],
+            Arc::new(Int64Array::from(vec![5, i64::MIN, 7, i64::MAX, 6])),
+        );
+        let sampled = m4(
+            &input,
+            Buckets {
+                origin: 0,
+                width: 100,
+            },
+        )
+        .unwrap();
+        let values = sampled.values.as_primitive::<Int64Type>();
+        assert_eq!(
+            values.values().to_vec(),
+            vec![5, i64::MIN, i64::MAX, 6],
+            "first, lowest, highest, last"
+        );
+        let text = points(&[0, 1], Arc::new(StringArray::from(vec!["a", "b"])));
+        assert!(
+            m4(
+                &text,
+                Buckets {
+                    origin: 0,
+                    width: 100
+                }
+            )
+            .is_none()
+        );
+        assert!(!samples(&DataType::Utf8));
+    }
+
+    #[test]
+    fn nan_is_never_the_extreme() {
+        let input = points(
+            &[0, 1, 2, 3],
+            Arc::new(Float64Array::from(vec![1.0, f64::NAN, 0.5, 2.0])),
+        );
+        let sampled = m4(
+            &input,
+            Buckets {
+                origin: 0,
+                width: 10,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            sampled.timestamps.values().to_vec(),
+            vec![0, 2, 3],
+            "NaN at 1 is neither lowest nor highest"
+        );
+    }
+}
