@@ -24,8 +24,8 @@ pub use detector_types::{SfxDetector, SfxDetectorStep, SfxIncident};
 pub use error::{Error, Result};
 pub use rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationState, AnnotationType,
-    AnnotationUpdate, Login, NameFilter, NewAnnotation, Rule, RuleAction, RuleCheckpoint, RuleDef,
-    RuleEvaluation, RuleFilter, RuleStream, Tag, User,
+    AnnotationUpdate, Archived, Login, NameFilter, NewAnnotation, Rule, RuleAction, RuleCheckpoint,
+    RuleDef, RuleEvaluation, RuleFilter, RuleStream, Tag, User,
 };
 pub use signalfx_types::{
     SfxDimension, SfxEvent, SfxEventFilter, SfxMeta, SfxMetric, SfxMts, SfxNewMts,
@@ -325,6 +325,21 @@ pub trait Catalog: Send + Sync + Debug {
         annotation_id: &str,
         update: AnnotationUpdate,
     ) -> Result<Annotation>;
+
+    /// Archives (or, with `archived` false, unarchives) the annotations with these ids, all or
+    /// none: `NotFound` naming the first that does not exist. An annotation already in that
+    /// state keeps its archiving time.
+    fn set_annotations_archived(
+        &self,
+        org_id: &str,
+        annotation_ids: &[String],
+        archived: bool,
+    ) -> Result<Vec<Annotation>>;
+
+    /// Deletes the annotations with these ids, all or none: `NotFound` naming the first that
+    /// does not exist, `InvalidInput` naming one a live rule holds open (it is closed, then can
+    /// go, or it can be archived now).
+    fn delete_annotations(&self, org_id: &str, annotation_ids: &[String]) -> Result<()>;
 
     // ---- live rule evaluation ----
 

@@ -238,6 +238,8 @@ pub struct Annotation {
     pub created_at: Timestamp,
     /// When it was last changed.
     pub modified_at: Timestamp,
+    /// When it was archived, if it is.
+    pub archived_at: Option<Timestamp>,
 }
 
 /// The fields of an annotation.
@@ -304,6 +306,20 @@ pub struct AnnotationFilter {
     pub from: Option<Timestamp>,
     /// Only those whose range starts before this.
     pub to: Option<Timestamp>,
+    /// Archived or not; by default only those not archived.
+    pub archived: Archived,
+}
+
+/// Which annotations a list shows by their archiving.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Archived {
+    /// Those not archived.
+    #[default]
+    Not,
+    /// Archived ones only.
+    Only,
+    /// Both.
+    Either,
 }
 
 /// One independent stream a live rule watches: the data of one asset in one run (or in no run).

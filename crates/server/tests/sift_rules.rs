@@ -9,7 +9,11 @@ use std::time::Duration;
 
 use common::{Authed, TOKEN, TestServer, authed, http};
 use sift_rs::annotations::v1::annotation_service_client::AnnotationServiceClient;
-use sift_rs::annotations::v1::{Annotation, ListAnnotationsRequest, UpdateAnnotationRequest};
+use sift_rs::annotations::v1::{
+    Annotation, BatchArchiveAnnotationsRequest, BatchDeleteAnnotationsRequest,
+    DeleteAnnotationRequest, GetAnnotationRequest, ListAnnotationsRequest,
+    UnarchiveAnnotationRequest, UpdateAnnotationRequest,
+};
 use sift_rs::common::r#type::v1::{ChannelBitFieldElement, ChannelDataType, ChannelEnumType};
 use sift_rs::ingest::v1::ingest_service_client::IngestServiceClient;
 use sift_rs::ingest::v1::ingest_with_config_data_channel_value::Type as V;
@@ -561,6 +565,92 @@ async fn live_rules_annotate_ingested_streams() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert!(refused.message().contains("start_time"), "{refused:?}");
+
+    // Archive both warnings: lists leave them out unless asked for archived ones.
+    let warnings: Vec<String> = found
+        .iter()
+        .filter(|a| a.tags == ["warning"])
+        .map(|a| a.annotation_id.clone())
+        .collect();
+    let archived = client
+        .batch_archive_annotations(BatchArchiveAnnotationsRequest {
+            annotation_ids: warnings.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .annotations;
+    assert!(
+        archived
+            .iter()
+            .all(|a| a.is_archived && a.archived_date.is_some())
+    );
+    assert!(
+        annotations(&mut client, "tag_name == 'warning'")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        annotations(&mut client, "tag_name == 'warning' && is_archived == true")
+            .await
+            .len(),
+        2
+    );
+    let back = client
+        .unarchive_annotation(UnarchiveAnnotationRequest {
+            annotation_id: warnings[0].clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .annotation
+        .unwrap();
+    assert!(!back.is_archived && back.archived_date.is_none());
+    assert_eq!(
+        annotations(&mut client, "tag_name == 'warning'")
+            .await
+            .len(),
+        1
+    );
+
+    // Deleting: the phase annotation the live rule still holds open is refused, naming the
+    // rule; a closed one goes; a batch naming an unknown id deletes nothing.
+    let held = client
+        .delete_annotation(DeleteAnnotationRequest {
+            annotation_id: phases[1].annotation_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(held.code(), Code::InvalidArgument);
+    assert!(
+        held.message().contains("held open by live rule"),
+        "{held:?}"
+    );
+    let refused = client
+        .batch_delete_annotations(BatchDeleteAnnotationsRequest {
+            annotation_ids: vec![warnings[1].clone(), "no-such-annotation".into()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    assert_eq!(
+        annotations(&mut client, "is_archived == true").await.len(),
+        1,
+        "nothing of the refused batch is deleted"
+    );
+    client
+        .delete_annotation(DeleteAnnotationRequest {
+            annotation_id: phases[0].annotation_id.clone(),
+        })
+        .await
+        .unwrap();
+    let gone = client
+        .get_annotation(GetAnnotationRequest {
+            annotation_id: phases[0].annotation_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
 
     tokio::time::sleep(Duration::from_millis(1)).await;
     server.stop().await;

@@ -156,6 +156,7 @@ fn event(opened: bool, start: i64) -> AnnotationEvent {
             },
             created_at: 1,
             modified_at: 2,
+            archived_at: None,
         },
     }
 }

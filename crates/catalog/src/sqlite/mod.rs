@@ -392,6 +392,21 @@ impl Catalog for SqliteCatalog {
         self.write(|tx, now| rules::update_annotation(tx, org_id, annotation_id, update, now))
     }
 
+    fn set_annotations_archived(
+        &self,
+        org_id: &str,
+        annotation_ids: &[String],
+        archived: bool,
+    ) -> Result<Vec<Annotation>> {
+        self.write(|tx, now| {
+            rules::set_annotations_archived(tx, org_id, annotation_ids, archived, now)
+        })
+    }
+
+    fn delete_annotations(&self, org_id: &str, annotation_ids: &[String]) -> Result<()> {
+        self.write(|tx, _| rules::delete_annotations(tx, org_id, annotation_ids))
+    }
+
     fn ensure_rule_checkpoints(
         &self,
         org_id: &str,

@@ -10,8 +10,9 @@ use super::query::{
 };
 use crate::error::{Error, Result};
 use crate::rule_types::{
-    Annotation, AnnotationEvent, AnnotationFilter, AnnotationType, AnnotationUpdate, NewAnnotation,
-    Rule, RuleAction, RuleCheckpoint, RuleDef, RuleEvaluation, RuleFilter, RuleStream,
+    Annotation, AnnotationEvent, AnnotationFilter, AnnotationType, AnnotationUpdate, Archived,
+    NewAnnotation, Rule, RuleAction, RuleCheckpoint, RuleDef, RuleEvaluation, RuleFilter,
+    RuleStream,
 };
 use crate::types::Page;
 
@@ -256,7 +257,7 @@ pub(super) fn set_rule_archived(
 
 const ANNOTATION_COLUMNS: &str = "seq, id, organization_id, name, description, start_time, \
      end_time, asset_ids, run_id, annotation_type, state, assignee_user_id, tags, rule_id, \
-     created_at, modified_at";
+     created_at, modified_at, archived_at";
 
 fn parse_column<T: std::str::FromStr<Err = Error>>(
     row: &Row<'_>,
@@ -286,6 +287,7 @@ fn read_annotation(row: &Row<'_>) -> rusqlite::Result<Annotation> {
         },
         created_at: row.get(14)?,
         modified_at: row.get(15)?,
+        archived_at: row.get(16)?,
     })
 }
 
@@ -385,6 +387,11 @@ pub(super) fn list_annotations(
     if let Some(to) = filter.to {
         conditions.clause("start_time < ?", Value::Integer(to));
     }
+    match filter.archived {
+        Archived::Not => conditions.plain("archived_at IS NULL"),
+        Archived::Only => conditions.plain("archived_at IS NOT NULL"),
+        Archived::Either => {}
+    }
     list_page(
         conn,
         &format!("SELECT {ANNOTATION_COLUMNS} FROM annotations"),
@@ -393,6 +400,58 @@ pub(super) fn list_annotations(
         Order::Created,
         read_annotation,
     )
+}
+
+pub(super) fn set_annotations_archived(
+    conn: &Connection,
+    org_id: &str,
+    annotation_ids: &[String],
+    archived: bool,
+    now: Timestamp,
+) -> Result<Vec<Annotation>> {
+    let mut changed = Vec::with_capacity(annotation_ids.len());
+    for id in annotation_ids {
+        let annotation = get_annotation(conn, org_id, id)?;
+        if annotation.archived_at.is_some() != archived {
+            conn.execute(
+                "UPDATE annotations SET archived_at = ?3, modified_at = ?4
+                 WHERE organization_id = ?1 AND id = ?2",
+                params![org_id, id, archived.then_some(now), now],
+            )?;
+        }
+        changed.push(get_annotation(conn, org_id, id)?);
+    }
+    Ok(changed)
+}
+
+pub(super) fn delete_annotations(
+    conn: &Connection,
+    org_id: &str,
+    annotation_ids: &[String],
+) -> Result<()> {
+    for id in annotation_ids {
+        let annotation = get_annotation(conn, org_id, id)?;
+        let held: Option<String> = conn
+            .query_row(
+                "SELECT rule_id FROM rule_checkpoints
+                 WHERE organization_id = ?1 AND open_annotation_id = ?2",
+                params![org_id, id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(rule_id) = held {
+            return Err(Error::InvalidInput(format!(
+                "annotation {id} ({:?}) is held open by live rule {rule_id}: it can be deleted \
+                 once the rule closes it, or archived now",
+                annotation.fields.name
+            )));
+        }
+        conn.execute(
+            "DELETE FROM annotations WHERE organization_id = ?1 AND id = ?2",
+            params![org_id, id],
+        )?;
+    }
+    Ok(())
 }
 
 pub(super) fn update_annotation(

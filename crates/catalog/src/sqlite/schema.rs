@@ -289,6 +289,10 @@ const MIGRATIONS: &[&str] = &[
         query_max_points INTEGER CHECK (query_max_points >= 0)
     );
     "#,
+    // 8: annotations can be archived (hidden from lists unless asked for).
+    r#"
+    ALTER TABLE annotations ADD COLUMN archived_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

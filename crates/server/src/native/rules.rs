@@ -464,6 +464,7 @@ pub(super) async fn list_annotations(
         tags: params.tag.map(|v| vec![v]),
         from: params.from,
         to: params.to,
+        archived: Default::default(),
     };
     let page = Page {
         size: params.page_size.unwrap_or(Page::MAX_SIZE),

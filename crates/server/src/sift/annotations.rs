@@ -3,8 +3,8 @@
 //! most annotations (see `docs/rules.md`); an annotation still open has no end time.
 
 use sextant_catalog::{
-    Annotation, AnnotationFilter, AnnotationState, AnnotationType, AnnotationUpdate, NewAnnotation,
-    Page,
+    Annotation, AnnotationFilter, AnnotationState, AnnotationType, AnnotationUpdate, Archived,
+    NewAnnotation, Page,
 };
 use sift_rs::annotations::v1::annotation_service_server::AnnotationService;
 use sift_rs::annotations::v1::*;
@@ -12,7 +12,6 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{timestamp_from_pb, timestamp_to_pb};
 use super::filter;
-use super::unsupported;
 use crate::auth::{Action, authorize_call, check_organization};
 use crate::state::AppState;
 
@@ -79,7 +78,28 @@ pub fn annotation_to_pb(a: Annotation) -> sift_rs::annotations::v1::Annotation {
         tags: f.tags,
         created_by_condition_id: f.rule_id,
         asset_ids: f.asset_ids,
+        archived_date: a.archived_at.map(timestamp_to_pb),
+        is_archived: a.archived_at.is_some(),
         ..Default::default()
+    }
+}
+
+impl Annotations {
+    /// Archives or unarchives the annotations `ids`, all or none, and returns them.
+    async fn archive<T>(
+        &self,
+        request: &Request<T>,
+        ids: Vec<String>,
+        archived: bool,
+    ) -> Result<Vec<sift_rs::annotations::v1::Annotation>, Status> {
+        let principal = authorize_call(request, Action::ManageRules)?;
+        let annotations = self
+            .state
+            .catalog(move |c| {
+                c.set_annotations_archived(&principal.organization_id, &ids, archived)
+            })
+            .await?;
+        Ok(annotations.into_iter().map(annotation_to_pb).collect())
     }
 }
 
@@ -142,44 +162,66 @@ impl AnnotationService for Annotations {
 
     async fn delete_annotation(
         &self,
-        _request: Request<DeleteAnnotationRequest>,
+        request: Request<DeleteAnnotationRequest>,
     ) -> Result<Response<DeleteAnnotationResponse>, Status> {
-        Err(unsupported("AnnotationService/DeleteAnnotation"))
+        let principal = authorize_call(&request, Action::ManageRules)?;
+        let ids = vec![request.into_inner().annotation_id];
+        self.state
+            .catalog(move |c| c.delete_annotations(&principal.organization_id, &ids))
+            .await?;
+        Ok(Response::new(DeleteAnnotationResponse {}))
     }
 
     async fn archive_annotation(
         &self,
-        _request: Request<ArchiveAnnotationRequest>,
+        request: Request<ArchiveAnnotationRequest>,
     ) -> Result<Response<ArchiveAnnotationResponse>, Status> {
-        Err(unsupported("AnnotationService/ArchiveAnnotation"))
+        let ids = vec![request.get_ref().annotation_id.clone()];
+        let annotation = self.archive(&request, ids, true).await?.pop();
+        Ok(Response::new(ArchiveAnnotationResponse { annotation }))
     }
 
     async fn unarchive_annotation(
         &self,
-        _request: Request<UnarchiveAnnotationRequest>,
+        request: Request<UnarchiveAnnotationRequest>,
     ) -> Result<Response<UnarchiveAnnotationResponse>, Status> {
-        Err(unsupported("AnnotationService/UnarchiveAnnotation"))
+        let ids = vec![request.get_ref().annotation_id.clone()];
+        let annotation = self.archive(&request, ids, false).await?.pop();
+        Ok(Response::new(UnarchiveAnnotationResponse { annotation }))
     }
 
     async fn batch_delete_annotations(
         &self,
-        _request: Request<BatchDeleteAnnotationsRequest>,
+        request: Request<BatchDeleteAnnotationsRequest>,
     ) -> Result<Response<BatchDeleteAnnotationsResponse>, Status> {
-        Err(unsupported("AnnotationService/BatchDeleteAnnotations"))
+        let principal = authorize_call(&request, Action::ManageRules)?;
+        let ids = request.into_inner().annotation_ids;
+        self.state
+            .catalog(move |c| c.delete_annotations(&principal.organization_id, &ids))
+            .await?;
+        Ok(Response::new(BatchDeleteAnnotationsResponse {}))
     }
 
     async fn batch_archive_annotations(
         &self,
-        _request: Request<BatchArchiveAnnotationsRequest>,
+        request: Request<BatchArchiveAnnotationsRequest>,
     ) -> Result<Response<BatchArchiveAnnotationsResponse>, Status> {
-        Err(unsupported("AnnotationService/BatchArchiveAnnotations"))
+        let ids = request.get_ref().annotation_ids.clone();
+        let annotations = self.archive(&request, ids, true).await?;
+        Ok(Response::new(BatchArchiveAnnotationsResponse {
+            annotations,
+        }))
     }
 
     async fn batch_unarchive_annotations(
         &self,
-        _request: Request<BatchUnarchiveAnnotationsRequest>,
+        request: Request<BatchUnarchiveAnnotationsRequest>,
     ) -> Result<Response<BatchUnarchiveAnnotationsResponse>, Status> {
-        Err(unsupported("AnnotationService/BatchUnarchiveAnnotations"))
+        let ids = request.get_ref().annotation_ids.clone();
+        let annotations = self.archive(&request, ids, false).await?;
+        Ok(Response::new(BatchUnarchiveAnnotationsResponse {
+            annotations,
+        }))
     }
 
     async fn list_annotations(
@@ -200,8 +242,25 @@ impl AnnotationService for Annotations {
                 "tag_name",
                 "created_by_condition_id",
                 "rule_id",
+                "is_archived",
             ],
         )?;
+        let archived = match parsed.allowed("is_archived") {
+            None => Archived::Not,
+            Some(values) => {
+                let says = |v: &str| values.iter().any(|x| x.eq_ignore_ascii_case(v));
+                match (says("true"), says("false")) {
+                    (true, true) => Archived::Either,
+                    (true, false) => Archived::Only,
+                    (false, true) => Archived::Not,
+                    (false, false) => {
+                        return Err(Status::invalid_argument(format!(
+                            "is_archived is compared with {values:?}; it is true or false"
+                        )));
+                    }
+                }
+            }
+        };
         let rule_ids = match (
             parsed.allowed("created_by_condition_id"),
             parsed.allowed("rule_id"),
@@ -228,6 +287,7 @@ impl AnnotationService for Annotations {
             tags: parsed.allowed("tag_name"),
             from: None,
             to: None,
+            archived,
         };
         let page = Page {
             size: req.page_size,

@@ -10,6 +10,7 @@
 //!           | "(" filter ")"
 //! field     = letter { letter | digit | "_" | "." }
 //! value     = '"' { any character but '"' } '"' | "'" { any character but "'" } "'"
+//!           | "true" | "false"
 //! ```
 //!
 //! Clients do not escape the literals they quote, so a value runs to the next quote of the
@@ -237,6 +238,22 @@ impl Parser<'_> {
     }
 
     fn value(&mut self) -> Result<String, FilterError> {
+        // CEL's boolean literals, as `is_archived == true` writes them.
+        for literal in ["true", "false"] {
+            let end = self.at + literal.len();
+            let matches = self
+                .chars
+                .get(self.at..end)
+                .is_some_and(|chars| chars.iter().map(|(_, c)| *c).eq(literal.chars()));
+            let ends = !self
+                .chars
+                .get(end)
+                .is_some_and(|(_, c)| c.is_ascii_alphanumeric() || *c == '_');
+            if matches && ends {
+                self.at = end;
+                return Ok(literal.to_owned());
+            }
+        }
         let Some(quote) = self.peek().filter(|c| *c == '"' || *c == '\'') else {
             return Err(self.error(format!(
                 "expected a quoted value, found {}",
@@ -379,6 +396,10 @@ mod tests {
             ),
             ("name == \"ünïcode ✓\"", &[("name", &["ünïcode ✓"])]),
             ("name == \"\"", &[("name", &[""])]),
+            (
+                "is_archived == true && x in [false, 'y']",
+                &[("is_archived", &["true"]), ("x", &["false", "y"])],
+            ),
         ];
         for (src, expected) in cases {
             assert_eq!(conditions(src), owned(expected), "{src}");
