@@ -21,10 +21,15 @@ from sift.rules.v1.rules_pb2 import ListRulesRequest
 from sift.rules.v1.rules_pb2_grpc import RuleServiceStub
 from sift.tags.v2.tags_pb2 import CreateTagRequest
 from sift.tags.v2.tags_pb2_grpc import TagServiceStub
+from sift_py.asset.service import AssetService
 from sift_py.grpc.transport import use_sift_channel
 from sift_py.ingestion.channel import ChannelConfig, ChannelDataType, double_value
 from sift_py.ingestion.config.telemetry import FlowConfig, TelemetryConfig
-from sift_py.ingestion.rule.config import RuleActionCreateDataReviewAnnotation, RuleConfig
+from sift_py.ingestion.rule.config import (
+    RuleActionCreateDataReviewAnnotation,
+    RuleActionCreatePhaseAnnotation,
+    RuleConfig,
+)
 from sift_py.ingestion.service import IngestionService
 from sift_py.rule.service import RuleService
 
@@ -288,3 +293,54 @@ def test_points_acknowledged_before_a_crash_are_evaluated_after_it(server, recei
         assert [(as_ns(a.start_time), as_ns(a.end_time)) for a in found] == [
             (ns(s), ns(e)) for s, e in EXPECTED_RANGES
         ]
+
+
+def test_a_rule_aimed_at_an_asset_tag_watches_assets_tagged_after_it(server, receiver):
+    """sift_py's RuleConfig(tag_names=…) and AssetService.update_asset: a live rule aimed at
+    the tag `rig` watches no asset until one carries the tag; data that asset sends afterwards
+    is evaluated."""
+    sextant = server.info
+    with use_sift_channel(channel_config(sextant)) as channel:
+        TagServiceStub(channel).CreateTag(CreateTagRequest(name="rig"))
+        config = telemetry_config()
+        config.rules = []
+        service = IngestionService(channel, config)
+        RuleService(channel).create_or_update_rule(
+            RuleConfig(
+                name="hot_rigs",
+                description="Any rig over 400 K",
+                expression="$1 > 400",
+                channel_references=[{"channel_reference": "$1", "channel_identifier": "thruster.temperature"}],
+                action=RuleActionCreatePhaseAnnotation(),
+                rule_client_key="hot-rigs",
+                tag_names=["rig"],
+                is_live_evaluation_enabled=True,
+            )
+        )
+        rules = RuleServiceStub(channel).ListRules(ListRulesRequest(filter='client_key == "hot-rigs"')).rules
+        rule_id = rules[0].rule_id
+        assert len(rules[0].asset_configuration.tag_ids) == 1
+
+        # Untagged, the asset's data over 400 (at 2, 3 and 4) annotates nothing.
+        service.try_ingest_flows(*[reading(i, v) for i, v in enumerate(TEMPERATURES[:5])])
+        http(sextant, "POST", "/api/native/v1/rules/flush")
+        assert annotations(channel, rule_id) == []
+
+        assets = AssetService(channel)
+        asset = assets.list_assets(names=["NostromoLV426"])[0]
+        asset.tags = ["rig"]
+        asset.metadata = {"bay": "LV-426", "crew": 7.0, "hostile": True}
+        updated = assets.update_asset(asset)
+        assert updated.tags == ["rig"]
+        assert updated.metadata == {"bay": "LV-426", "crew": 7.0, "hostile": True}
+        assert assets.get_asset(asset.asset_id).tags == ["rig"]
+
+        # Tagged, its next data is evaluated: over 400 from 7 to 8.
+        service.try_ingest_flows(*[reading(i, v) for i, v in enumerate(TEMPERATURES) if i >= 5])
+
+        def closed():
+            found = annotations(channel, rule_id)
+            return found if found and all(a.HasField("end_time") for a in found) else None
+
+        found = wait_for("the tagged asset's annotation", closed)
+        assert [(as_ns(a.start_time), as_ns(a.end_time)) for a in found] == [(ns(7), ns(8))]

@@ -33,9 +33,9 @@ pub use signalfx_types::{
 };
 pub use sqlite::SqliteCatalog;
 pub use types::{
-    ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
-    IngestionConfigFilter, MetadataValue, NewRun, OrgLimits, Organization, Page, Principal, Run,
-    RunFilter, RunUpdate, Scope, Scopes,
+    ApiKey, Asset, AssetFilter, AssetUpdate, Channel, ChannelDef, ChannelFilter, FlowDef,
+    IngestionConfig, IngestionConfigFilter, MetadataValue, NewRun, OrgLimits, Organization, Page,
+    Principal, Run, RunFilter, RunUpdate, Scope, Scopes,
 };
 
 /// Sextant's metadata store.
@@ -130,6 +130,9 @@ pub trait Catalog: Send + Sync + Debug {
 
     /// The asset with this id.
     fn get_asset(&self, org_id: &str, asset_id: &str) -> Result<Asset>;
+
+    /// Changes the asset's tags or metadata (what `update` sets) and its modification time.
+    fn update_asset(&self, org_id: &str, asset_id: &str, update: &AssetUpdate) -> Result<Asset>;
 
     /// Assets matching the filter, one page of them.
     fn list_assets(

@@ -176,7 +176,8 @@ pub struct RuleDef {
     pub contextual_channels: Vec<String>,
     /// The assets the rule watches.
     pub asset_ids: Vec<String>,
-    /// Asset tags the rule watches (kept for Sift clients; Sextant's assets carry no tags).
+    /// Asset tags (tag ids) the rule watches: it applies to every asset carrying a tag of one
+    /// of their names, besides `asset_ids`.
     pub asset_tag_ids: Vec<String>,
     /// The annotation to create while the condition holds.
     pub action: RuleAction,

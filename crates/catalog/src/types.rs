@@ -176,7 +176,7 @@ pub struct Principal {
 }
 
 /// A thing that produces telemetry: a vehicle, a test stand, a service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Asset {
     /// UUID v4.
     pub id: String,
@@ -186,6 +186,21 @@ pub struct Asset {
     pub name: String,
     /// When it was created.
     pub created_at: Timestamp,
+    /// When its tags or metadata last changed (its creation time until then).
+    pub modified_at: Timestamp,
+    /// Tag names; rules aimed at a tag watch the assets carrying it.
+    pub tags: Vec<String>,
+    /// Key-value metadata.
+    pub metadata: Vec<(String, MetadataValue)>,
+}
+
+/// The parts of an asset to change; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssetUpdate {
+    /// Replaces the tags.
+    pub tags: Option<Vec<String>>,
+    /// Replaces the metadata.
+    pub metadata: Option<Vec<(String, MetadataValue)>>,
 }
 
 /// How a channel is declared: in a flow of an ingestion config, or on its own.

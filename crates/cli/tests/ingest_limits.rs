@@ -101,9 +101,9 @@ fn large_bodies_at_once_are_decoded_within_the_budget_and_all_stored() {
 }
 
 /// A Sift ingest stream takes its share of the decode budget as it buffers (it holds every
-/// point until its end): two streams that each need more than the budget, both kept open,
-/// cannot both hold their points. One waits for room for `--decode-wait`, then is refused
-/// with UNAVAILABLE naming the budget; the other, once it ends, is stored whole.
+/// point until its end): a stream of more points than the budget holds, kept open, comes to
+/// hold all of it; a second stream then waits for room for `--decode-wait` and is refused
+/// with UNAVAILABLE naming the budget; the first, once it ends, is stored whole.
 #[tokio::test]
 async fn sift_streams_buffer_within_the_decode_budget() {
     use futures_util::StreamExt;
@@ -167,16 +167,29 @@ async fn sift_streams_buffer_within_the_decode_budget() {
                 .await
         })
     };
-    let (end_a, open_a) = tokio::sync::oneshot::channel();
-    let (end_b, open_b) = tokio::sync::oneshot::channel();
-    let mut a = stream(0, open_a);
-    let mut b = stream(1, open_b);
-    // Both are open; one cannot get room while the other holds the budget, and is refused.
-    let (refused, survivor, end_survivor) = tokio::select! {
-        done = &mut a => (done, b, end_b),
-        done = &mut b => (done, a, end_a),
-    };
-    let status = refused.unwrap().expect_err("one stream is refused");
+    let address = server.url.trim_start_matches("http://").to_owned();
+    // The first stream, kept open, buffers all its points: it comes to hold the whole budget,
+    // which a small write then cannot find room in.
+    let (end_first, open_first) = tokio::sync::oneshot::channel();
+    let first = stream(0, open_first);
+    let probe = address.clone();
+    let full = tokio::task::spawn_blocking(move || {
+        let line = r#"[{"name": "probe.m", "tags": {"h": "a"}, "datapoints": [[1000, 1]]}]"#;
+        (0..500).any(|_| {
+            let (status, _) = post(&probe, "/api/v1/datapoints", line);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            status == 503
+        })
+    })
+    .await
+    .unwrap();
+    assert!(full, "the first stream came to hold the whole budget");
+    // A second stream finds no room while the first holds it all, and is refused.
+    let (_end_second, open_second) = tokio::sync::oneshot::channel();
+    let status = stream(1, open_second)
+        .await
+        .unwrap()
+        .expect_err("the second stream is refused");
     assert_eq!(status.code(), sift_rs::GrpcCode::Unavailable, "{status:?}");
     assert!(
         status
@@ -185,10 +198,9 @@ async fn sift_streams_buffer_within_the_decode_budget() {
             && status.message().contains("waited 1 s"),
         "{status:?}"
     );
-    // The other ends and is stored whole.
-    end_survivor.send(()).unwrap();
-    survivor.await.unwrap().expect("the other stream is stored");
-    let address = server.url.trim_start_matches("http://").to_owned();
+    // The first ends and is stored whole.
+    end_first.send(()).unwrap();
+    first.await.unwrap().expect("the first stream is stored");
     let query = serde_json::json!({
         "start_absolute": 0,
         "metrics": [{"name": "speed", "aggregators": [{"name": "count", "sampling": {"value": 100, "unit": "years"}}]}]

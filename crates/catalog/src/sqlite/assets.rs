@@ -5,21 +5,68 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sextant_model::{DataType, Timestamp};
 
 use super::json::{
-    bit_field_elements_from_json, bit_field_elements_json, enum_types_from_json, enum_types_json,
+    MetadataJson, bit_field_elements_from_json, bit_field_elements_json, enum_types_from_json,
+    enum_types_json, metadata_from_json, metadata_json,
 };
 use super::query::{Conditions, Order, json_column, list_page, new_id, require_name, to_json};
 use crate::error::{Error, Result};
-use crate::types::{Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, Page};
+use crate::types::{Asset, AssetFilter, AssetUpdate, Channel, ChannelDef, ChannelFilter, Page};
 
-const ASSET_COLUMNS: &str = "seq, id, organization_id, name, created_at";
+const ASSET_COLUMNS: &str =
+    "seq, id, organization_id, name, created_at, modified_at, tags, metadata";
 
 fn read_asset(row: &Row<'_>) -> rusqlite::Result<Asset> {
+    let created_at: Timestamp = row.get(4)?;
+    let metadata: Vec<MetadataJson> = json_column(row, 7)?;
     Ok(Asset {
         id: row.get(1)?,
         organization_id: row.get(2)?,
         name: row.get(3)?,
-        created_at: row.get(4)?,
+        created_at,
+        modified_at: row.get::<_, Option<Timestamp>>(5)?.unwrap_or(created_at),
+        tags: json_column(row, 6)?,
+        metadata: metadata_from_json(metadata),
     })
+}
+
+pub(super) fn update_asset(
+    conn: &Connection,
+    org_id: &str,
+    asset_id: &str,
+    update: &AssetUpdate,
+    now: Timestamp,
+) -> Result<Asset> {
+    let mut asset = get_asset(conn, org_id, asset_id)?;
+    if let Some(tags) = &update.tags {
+        if let Some(empty) = tags.iter().position(|t| t.trim().is_empty()) {
+            return Err(Error::InvalidInput(format!(
+                "asset {:?}: tag {} of {} is empty",
+                asset.name,
+                empty + 1,
+                tags.len()
+            )));
+        }
+        asset.tags = tags.clone();
+        asset.tags.sort();
+        asset.tags.dedup();
+    }
+    if let Some(metadata) = &update.metadata {
+        super::runs::validate_metadata("asset", &asset.name, metadata)?;
+        asset.metadata = metadata.clone();
+    }
+    asset.modified_at = now;
+    conn.execute(
+        "UPDATE assets SET tags = ?3, metadata = ?4, modified_at = ?5
+         WHERE organization_id = ?1 AND id = ?2",
+        params![
+            org_id,
+            asset_id,
+            to_json(&asset.tags)?,
+            to_json(&metadata_json(&asset.metadata))?,
+            now
+        ],
+    )?;
+    Ok(asset)
 }
 
 pub(super) fn get_or_create_asset(
@@ -44,6 +91,9 @@ pub(super) fn get_or_create_asset(
         organization_id: org_id.to_owned(),
         name: name.to_owned(),
         created_at: now,
+        modified_at: now,
+        tags: Vec::new(),
+        metadata: Vec::new(),
     };
     conn.execute(
         "INSERT INTO assets (id, organization_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",

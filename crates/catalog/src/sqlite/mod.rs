@@ -32,9 +32,9 @@ use crate::signalfx_types::{
     SfxTag, SfxUpdate,
 };
 use crate::types::{
-    ApiKey, Asset, AssetFilter, Channel, ChannelDef, ChannelFilter, FlowDef, IngestionConfig,
-    IngestionConfigFilter, NewRun, OrgLimits, Organization, Page, Principal, Run, RunFilter,
-    RunUpdate, Scope, Scopes,
+    ApiKey, Asset, AssetFilter, AssetUpdate, Channel, ChannelDef, ChannelFilter, FlowDef,
+    IngestionConfig, IngestionConfigFilter, NewRun, OrgLimits, Organization, Page, Principal, Run,
+    RunFilter, RunUpdate, Scope, Scopes,
 };
 use crate::{Catalog, Clock, SystemClock};
 
@@ -172,6 +172,10 @@ impl Catalog for SqliteCatalog {
 
     fn get_or_create_asset(&self, org_id: &str, name: &str) -> Result<Asset> {
         self.write(|tx, now| assets::get_or_create_asset(tx, org_id, name, now))
+    }
+
+    fn update_asset(&self, org_id: &str, asset_id: &str, update: &AssetUpdate) -> Result<Asset> {
+        self.write(|tx, now| assets::update_asset(tx, org_id, asset_id, update, now))
     }
 
     fn get_asset(&self, org_id: &str, asset_id: &str) -> Result<Asset> {

@@ -77,6 +77,12 @@ impl Conditions {
         self.params.push(param);
     }
 
+    /// A condition of its own with several parameters, in the order of the `?` in `clause`.
+    pub(crate) fn clause_params(&mut self, clause: &str, params: Vec<Value>) {
+        self.clauses.push(clause.to_owned());
+        self.params.extend(params);
+    }
+
     /// A condition without parameters.
     pub(crate) fn plain(&mut self, clause: &str) {
         self.clauses.push(clause.to_owned());

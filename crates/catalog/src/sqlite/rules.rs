@@ -216,7 +216,20 @@ pub(super) fn list_rules(
     conditions.any_of("id", &filter.ids)?;
     conditions.any_of("client_key", &filter.client_keys)?;
     conditions.any_of("name", &filter.names)?;
-    conditions.any_in_array("asset_ids", &filter.asset_ids)?;
+    if let Some(asset_ids) = &filter.asset_ids {
+        // A rule watches an asset it names, and every asset carrying one of its asset tags.
+        let tag_ids = tags_carried(conn, org_id, asset_ids)?;
+        conditions.clause_params(
+            "(EXISTS (SELECT 1 FROM json_each(asset_ids) AS element \
+               WHERE element.value IN (SELECT value FROM json_each(?))) \
+              OR EXISTS (SELECT 1 FROM json_each(json_extract(definition, '$.asset_tag_ids')) \
+               AS element WHERE element.value IN (SELECT value FROM json_each(?))))",
+            vec![
+                Value::Text(to_json(asset_ids)?),
+                Value::Text(to_json(&tag_ids)?),
+            ],
+        );
+    }
     if filter.live_only {
         conditions.plain("is_live = 1");
     }
@@ -231,6 +244,20 @@ pub(super) fn list_rules(
         Order::Created,
         read_rule,
     )
+}
+
+/// The ids of the tags the assets `asset_ids` carry (assets name their tags).
+fn tags_carried(conn: &Connection, org_id: &str, asset_ids: &[String]) -> Result<Vec<String>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT DISTINCT tags.id FROM assets
+         JOIN json_each(assets.tags) AS carried
+         JOIN tags ON tags.organization_id = assets.organization_id AND tags.name = carried.value
+         WHERE assets.organization_id = ?1 AND assets.id IN (SELECT value FROM json_each(?2))",
+    )?;
+    let ids = statement
+        .query_map(params![org_id, to_json(&asset_ids)?], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
 }
 
 pub(super) fn set_rule_archived(

@@ -35,6 +35,29 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<Run> {
     })
 }
 
+/// Metadata keys are not empty and numbers are finite; `what` and `name` name the owner.
+pub(super) fn validate_metadata(
+    what: &str,
+    name: &str,
+    metadata: &[(String, MetadataValue)],
+) -> Result<()> {
+    for (key, value) in metadata {
+        if key.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "{what} {name:?} has a metadata entry with an empty key"
+            )));
+        }
+        if let MetadataValue::Number(number) = value
+            && !number.is_finite()
+        {
+            return Err(Error::InvalidInput(format!(
+                "{what} {name:?} metadata {key:?} is {number}; numbers must be finite"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn validate(
     name: &str,
     metadata: &[(String, MetadataValue)],
@@ -42,20 +65,7 @@ fn validate(
     stop_time: Option<Timestamp>,
 ) -> Result<()> {
     require_name("run", name)?;
-    for (key, value) in metadata {
-        if key.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "run {name:?} has a metadata entry with an empty key"
-            )));
-        }
-        if let MetadataValue::Number(number) = value
-            && !number.is_finite()
-        {
-            return Err(Error::InvalidInput(format!(
-                "run {name:?} metadata {key:?} is {number}; numbers must be finite"
-            )));
-        }
-    }
+    validate_metadata("run", name, metadata)?;
     if let (Some(start), Some(stop)) = (start_time, stop_time)
         && stop < start
     {

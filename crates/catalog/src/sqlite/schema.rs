@@ -293,6 +293,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE annotations ADD COLUMN archived_at INTEGER;
     "#,
+    // 9: assets carry tags (names) and metadata, as Sift's assets do.
+    r#"
+    ALTER TABLE assets ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE assets ADD COLUMN metadata TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE assets ADD COLUMN modified_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,12 +1,14 @@
 //! `sift.assets.v1.AssetService`: assets are created by ingestion configs; here they are
-//! listed and read.
+//! listed, read, and given tags and metadata. Rules aimed at an asset tag watch the assets that
+//! carry it, including those tagged after the rule was made: a tag change tells the live rule
+//! engine, as a rule change does.
 
-use sextant_catalog::{Asset, AssetFilter, Page};
+use sextant_catalog::{Asset, AssetFilter, AssetUpdate, Page};
 use sift_rs::assets::v1::asset_service_server::AssetService;
 use sift_rs::assets::v1::*;
 use tonic::{Request, Response, Status};
 
-use super::convert::timestamp_to_pb;
+use super::convert::{metadata_from_pb, metadata_to_pb, timestamp_to_pb};
 use super::filter;
 use super::unsupported;
 use crate::auth::{Action, authorize_call};
@@ -24,7 +26,9 @@ fn to_pb(a: Asset) -> sift_rs::assets::v1::Asset {
         name: a.name,
         organization_id: a.organization_id,
         created_date: Some(timestamp_to_pb(a.created_at)),
-        modified_date: Some(timestamp_to_pb(a.created_at)),
+        modified_date: Some(timestamp_to_pb(a.modified_at)),
+        tags: a.tags,
+        metadata: metadata_to_pb(&a.metadata),
         ..Default::default()
     }
 }
@@ -89,9 +93,43 @@ impl AssetService for Assets {
 
     async fn update_asset(
         &self,
-        _request: Request<UpdateAssetRequest>,
+        request: Request<UpdateAssetRequest>,
     ) -> Result<Response<UpdateAssetResponse>, Status> {
-        Err(unsupported("AssetService/UpdateAsset"))
+        let principal = authorize_call(&request, Action::WriteMetadata)?;
+        let req = request.into_inner();
+        let asset = req
+            .asset
+            .ok_or_else(|| Status::invalid_argument("UpdateAsset needs the asset"))?;
+        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(Status::invalid_argument(
+                "UpdateAsset needs an update_mask naming the fields to change: tags, metadata",
+            ));
+        }
+        let mut update = AssetUpdate::default();
+        for path in &paths {
+            match path.as_str() {
+                "tags" => update.tags = Some(asset.tags.clone()),
+                "metadata" => update.metadata = Some(metadata_from_pb(&asset.metadata)?),
+                other => {
+                    return Err(Status::invalid_argument(format!(
+                        "update_mask names `{other}`, which UpdateAsset cannot change; it can \
+                         change tags, metadata"
+                    )));
+                }
+            }
+        }
+        let org = principal.organization_id.clone();
+        let id = asset.asset_id;
+        let updated = self
+            .state
+            .catalog(move |c| c.update_asset(&org, &id, &update))
+            .await?;
+        // Rules aimed at a tag may now watch this asset, or no longer.
+        self.state.rules.rules_changed(&principal.organization_id);
+        Ok(Response::new(UpdateAssetResponse {
+            asset: Some(to_pb(updated)),
+        }))
     }
 
     async fn archive_asset(
