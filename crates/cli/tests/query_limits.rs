@@ -109,6 +109,27 @@ rules:
       - NostromoLV426
 "#;
 
+/// `sextant rules eval` of [`VOLTAGE_RULE`] over the Nostromo's data, from `start` if given.
+fn eval_voltage_rule(server: &Server, start: Option<&str>) -> std::process::Output {
+    let module = server.path("voltage.yml");
+    std::fs::write(&module, VOLTAGE_RULE).unwrap();
+    let module = module.display().to_string();
+    let mut args = vec![
+        "rules",
+        "eval",
+        "--file",
+        &module,
+        "--name",
+        "voltage_high",
+        "--asset",
+        "NostromoLV426",
+    ];
+    if let Some(start) = start {
+        args.extend(["--start", start]);
+    }
+    server.sextant(&args)
+}
+
 /// With a deadline already past when any read starts (`--query-timeout 0s`), every kind of
 /// read over stored data is refused naming the limit, while writes go on.
 #[test]
@@ -123,19 +144,7 @@ fn getdata_rule_evaluation_and_signalflow_batches_stop_at_the_deadline() {
     assert!(said(&query).contains(limit), "{}", said(&query));
 
     // Historical evaluation of a rule.
-    let module = server.path("voltage.yml");
-    std::fs::write(&module, VOLTAGE_RULE).unwrap();
-    let module = module.display().to_string();
-    let eval = server.sextant(&[
-        "rules",
-        "eval",
-        "--file",
-        &module,
-        "--name",
-        "voltage_high",
-        "--asset",
-        "NostromoLV426",
-    ]);
+    let eval = eval_voltage_rule(&server, None);
     assert!(!eval.status.success(), "{}", said(&eval));
     assert!(said(&eval).contains(limit), "{}", said(&eval));
 
@@ -244,25 +253,7 @@ fn a_query_holding_more_points_than_its_limit_is_refused_naming_it() {
 fn rule_evaluation_holds_at_most_the_query_point_limit() {
     let server = Server::start_with(&["--query-max-points", "3"]);
     server.ingest_nostromo();
-    let module = server.path("voltage.yml");
-    std::fs::write(&module, VOLTAGE_RULE).unwrap();
-    let module = module.display().to_string();
-    let eval = |start: Option<&str>| {
-        let mut args = vec![
-            "rules",
-            "eval",
-            "--file",
-            &module,
-            "--name",
-            "voltage_high",
-            "--asset",
-            "NostromoLV426",
-        ];
-        if let Some(start) = start {
-            args.extend(["--start", start]);
-        }
-        server.sextant(&args)
-    };
+    let eval = |start: Option<&str>| eval_voltage_rule(&server, start);
     // Five voltage points are stored.
     let whole = eval(None);
     assert!(!whole.status.success(), "{}", said(&whole));
