@@ -1152,3 +1152,39 @@ async fn a_subscriber_gets_whole_events_history_then_live_and_resumes_after_sigk
         "{refused}"
     );
 }
+
+/// Reads of a collection's events and statistics have the query deadline (here already past)
+/// and an answer of at most 100,000 rows: a larger `limit` is refused naming it.
+#[tokio::test]
+async fn reads_stop_at_the_query_deadline_and_answers_are_bounded() {
+    let server = with_churn(Server::start_with(&["--query-timeout", "0s"]));
+    ingest(&server, vec![inference("a", 1)]).await;
+    for args in [
+        vec!["collections", "query", "churn"],
+        vec!["collections", "stats", "churn", "--every", "1h"],
+    ] {
+        let out = server.sextant(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("limit of 0 s (sextant serve --query-timeout)"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let server = server_with_churn();
+    ingest(&server, vec![inference("a", 1)]).await;
+    let events = format!("{}/api/native/v1/collections/churn/events", server.url);
+    let reply = reqwest::Client::new()
+        .get(format!("{events}?limit=100001"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 400);
+    let body = reply.text().await.unwrap();
+    assert!(
+        body.contains("limit 100001 is more than the 100000 rows one answer holds"),
+        "{body}"
+    );
+    assert_eq!(rows(&server).len(), 1);
+}

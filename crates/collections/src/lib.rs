@@ -63,6 +63,9 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// The reader's caller stopped the read: a deadline passed, or the client went away.
+    #[error("{0}")]
+    Stopped(String),
     /// A file does not hold what it should.
     #[error("{} is damaged at byte {offset}: {detail}", path.display())]
     Corrupt {
@@ -89,6 +92,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Exists(_) => ErrorKind::AlreadyExists,
             Error::Invalid(_) | Error::Schema(_) => ErrorKind::InvalidInput,
+            Error::Stopped(_) => ErrorKind::Unavailable,
             Error::Io { .. } | Error::Corrupt { .. } => ErrorKind::Internal,
         }
     }
@@ -98,6 +102,16 @@ impl Error {
         move |source| Error::Io { what, path, source }
     }
 }
+
+/// Whether a read may go on: `Err` with the reason once it must stop (its deadline passed,
+/// its client went away). Asked before each part or log a read goes through.
+pub type Proceed<'a> = &'a (dyn Fn() -> std::result::Result<(), String> + Sync);
+
+/// The most rows one events read returns: a read of more, without a `limit`, is refused.
+pub const MAX_ROWS: usize = 100_000;
+
+/// The most windows one statistics read returns.
+pub const MAX_WINDOWS: usize = 100_000;
 
 /// The result of collection calls.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -191,7 +191,12 @@ impl Plan {
 }
 
 /// The statistics of `data` per `query`.
-pub(crate) fn stats(schema: &Schema, data: &Data, query: &StatsQuery) -> Result<Stats> {
+pub(crate) fn stats(
+    schema: &Schema,
+    data: &Data,
+    query: &StatsQuery,
+    proceed: crate::Proceed<'_>,
+) -> Result<Stats> {
     if query.every <= 0 {
         return Err(Error::Invalid(format!(
             "a window of {} ns; windows must be longer than zero",
@@ -249,8 +254,12 @@ pub(crate) fn stats(schema: &Schema, data: &Data, query: &StatsQuery) -> Result<
             let Some(source) = sources.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 return Ok(windows);
             };
+            proceed().map_err(Error::Stopped)?;
             let (first, rows) = data.read(source, &needs)?;
             plan.sum(data, &labels, first, &rows, &mut windows, &blank);
+            if windows.list.len() > crate::MAX_WINDOWS {
+                return Err(too_many_windows(query.every));
+            }
         }
     };
     let mut windows = Windows::default();
@@ -268,6 +277,9 @@ pub(crate) fn stats(schema: &Schema, data: &Data, query: &StatsQuery) -> Result<
     });
     for result in results {
         windows.add(result?, &blank);
+        if windows.list.len() > crate::MAX_WINDOWS {
+            return Err(too_many_windows(query.every));
+        }
     }
     let mut list = windows.list;
     list.sort_by_key(|(start, _)| *start);
@@ -276,6 +288,14 @@ pub(crate) fn stats(schema: &Schema, data: &Data, query: &StatsQuery) -> Result<
         .map(|(start, acc)| window(schema, &plan, start, acc))
         .collect();
     Ok(Stats { compared, windows })
+}
+
+fn too_many_windows(every: i64) -> Error {
+    Error::Invalid(format!(
+        "windows of {every} ns make more than {} windows with inferences, the most one answer \
+         holds; ask for wider windows or a narrower start and end",
+        crate::MAX_WINDOWS
+    ))
 }
 
 fn window(schema: &Schema, plan: &Plan, start: i64, acc: Acc) -> StatsWindow {

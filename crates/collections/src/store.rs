@@ -754,7 +754,16 @@ impl Collection {
 
     /// The inferences in `query`'s range (and with its tag), oldest first, joined with their
     /// labels.
-    pub fn query(&self, query: &EventsQuery) -> Result<EventRows> {
+    ///
+    /// At most [`crate::MAX_ROWS`] rows: a larger `limit`, or more matching rows without one,
+    /// is refused naming the limit. `proceed` is asked before each part or log read.
+    pub fn query(&self, query: &EventsQuery, proceed: crate::Proceed<'_>) -> Result<EventRows> {
+        if let Some(limit) = query.limit.filter(|l| *l > crate::MAX_ROWS) {
+            return Err(Error::Invalid(format!(
+                "limit {limit} is more than the {} rows one answer holds; page with start and end",
+                crate::MAX_ROWS
+            )));
+        }
         let state = self.state.read();
         let (schema, data) = (&state.schema, &state.data);
         let mut columns = vec![
@@ -806,10 +815,12 @@ impl Collection {
             ..Needs::default()
         };
         let sources = data.sources(start, end);
-        let limit = query.limit.unwrap_or(usize::MAX);
+        // Without a limit, one row beyond the most an answer holds tells a read of too many.
+        let limit = query.limit.unwrap_or(crate::MAX_ROWS + 1);
         // (time, row, source)
         let mut chosen: Vec<(i64, usize, usize)> = Vec::new();
         for (i, source) in sources.iter().enumerate() {
+            proceed().map_err(Error::Stopped)?;
             let (first, chunk) = data.read(source, &select)?;
             for row in chunk.select(start, end, tag) {
                 chosen.push((chunk.ts[row], first + row, i));
@@ -822,6 +833,13 @@ impl Collection {
         }
         chosen.sort_unstable();
         chosen.truncate(limit);
+        if chosen.len() > crate::MAX_ROWS {
+            return Err(Error::Invalid(format!(
+                "more than {} events match, the most one answer holds; give a limit or a \
+                 narrower start and end",
+                crate::MAX_ROWS
+            )));
+        }
         let needs = Needs {
             text: true,
             tags: true,
@@ -837,6 +855,7 @@ impl Collection {
             if wanted.is_empty() {
                 continue;
             }
+            proceed().map_err(Error::Stopped)?;
             let (first, chunk) = data.read(source, &needs)?;
             for (at, global) in wanted {
                 let row = global - first;
@@ -864,9 +883,11 @@ impl Collection {
 
     /// Per window of `query.every`: the count, the mean of every numeric column, the share
     /// of inferences with a label, and accuracy or mean absolute error per label column.
-    pub fn stats(&self, query: &StatsQuery) -> Result<Stats> {
+    ///
+    /// At most [`crate::MAX_WINDOWS`] windows; `proceed` is asked before each part or log read.
+    pub fn stats(&self, query: &StatsQuery, proceed: crate::Proceed<'_>) -> Result<Stats> {
         let state = self.state.read();
-        crate::stats::stats(&state.schema, &state.data, query)
+        crate::stats::stats(&state.schema, &state.data, query, proceed)
     }
 }
 
@@ -1142,14 +1163,17 @@ mod tests {
             },
         ]
         .iter()
-        .map(|q| c.query(q).unwrap())
+        .map(|q| c.query(q, &|| Ok(())).unwrap())
         .collect();
         let stats = c
-            .stats(&StatsQuery {
-                every: 3_600_000_000_000,
-                start: None,
-                end: None,
-            })
+            .stats(
+                &StatsQuery {
+                    every: 3_600_000_000_000,
+                    start: None,
+                    end: None,
+                },
+                &|| Ok(()),
+            )
             .unwrap();
         (c.describe(), rows, stats)
     }

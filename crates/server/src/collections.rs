@@ -20,6 +20,7 @@ use sextant_model::ErrorKind;
 use sextant_storage::WritePolicy;
 
 use crate::auth::{Action, authorize};
+use crate::budget::QueryBudget;
 use crate::error::{HttpError, JsonBody, QueryParams};
 use crate::state::{AppState, org_number};
 
@@ -203,7 +204,15 @@ async fn events(
     authorize(&principal, Action::ReadData)?;
     let collections = collections(&state)?;
     let org = org_number(&principal.organization_id);
-    let rows = blocking(move || Ok(collections.get(org, &name)?.query(&query)?)).await?;
+    // The read stops at the query deadline, or when its client goes away (this future, with
+    // the guard, is then dropped).
+    let limits = state.query_limits(&principal.organization_id).await;
+    let (budget, _client) = QueryBudget::start(&limits);
+    let rows = blocking(move || {
+        let proceed = || budget.check();
+        Ok(collections.get(org, &name)?.query(&query, &proceed)?)
+    })
+    .await?;
     Ok(Json(rows))
 }
 
@@ -217,6 +226,12 @@ async fn stats(
     authorize(&principal, Action::ReadData)?;
     let collections = collections(&state)?;
     let org = org_number(&principal.organization_id);
-    let stats = blocking(move || Ok(collections.get(org, &name)?.stats(&query)?)).await?;
+    let limits = state.query_limits(&principal.organization_id).await;
+    let (budget, _client) = QueryBudget::start(&limits);
+    let stats = blocking(move || {
+        let proceed = || budget.check();
+        Ok(collections.get(org, &name)?.stats(&query, &proceed)?)
+    })
+    .await?;
     Ok(Json(stats))
 }
