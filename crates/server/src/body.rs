@@ -1,5 +1,6 @@
-//! Request bodies as every HTTP front end receives them: gzip decoding within a size limit, and
-//! the server-wide budget of bodies being decoded at once ([`DecodeBudget`]).
+//! Request bodies as every HTTP front end receives them: received within the server-wide
+//! budget of ingest data held at once ([`DecodeBudget`], [`receive`]), and gzip decoding within
+//! a size limit.
 
 use std::io::Read;
 use std::sync::Arc;
