@@ -231,6 +231,29 @@ pub async fn receive(
     Ok((received.freeze(), share))
 }
 
+/// `body`, gzip-decoded when `gzip` (within `limit` bytes), with `share` grown to cover the
+/// decoded bytes beside the received ones. Blocks while it waits for room: call it where the
+/// handlers decode, on a blocking thread.
+pub fn inflate<'a>(
+    budget: &DecodeBudget,
+    share: &mut Share,
+    body: &'a [u8],
+    gzip: bool,
+    limit: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, HttpError> {
+    if !gzip {
+        return Ok(std::borrow::Cow::Borrowed(body));
+    }
+    let plain = gunzip(body, limit).map_err(HttpError::invalid)?;
+    budget.grow_blocking(share, body.len() + plain.len(), || {
+        format!(
+            "this body of {} KiB decompressed",
+            plain.len().div_ceil(1024)
+        )
+    })?;
+    Ok(std::borrow::Cow::Owned(plain))
+}
+
 /// Whether the body is gzip (`Content-Encoding: gzip`, or KairosDB's `Content-Type:
 /// application/gzip`).
 pub fn is_gzip(headers: &axum::http::HeaderMap) -> bool {

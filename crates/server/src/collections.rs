@@ -82,15 +82,7 @@ async fn ingest(
     // is done.
     let (body, mut share) = crate::body::receive(&budget, body, MAX_BODY_BYTES).await?;
     let response = blocking(move || {
-        let body = if gzip {
-            let plain = crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?;
-            budget.grow_blocking(&mut share, body.len() + plain.len(), || {
-                format!("this body of {} KiB decompressed", plain.len().div_ceil(1024))
-            })?;
-            std::borrow::Cow::Owned(plain)
-        } else {
-            std::borrow::Cow::Borrowed(&body[..])
-        };
+        let body = crate::body::inflate(&budget, &mut share, &body, gzip, MAX_BODY_BYTES)?;
         let _share = share;
         let request =
             sextant_collections::event::decode_request(&body).map_err(HttpError::invalid)?;

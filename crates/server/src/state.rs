@@ -139,14 +139,14 @@ impl AppState {
         let server = crate::budget::QueryLimits::server(self.query_timeout, self.query_max_points);
         let catalog = self.catalog.clone();
         let org = org_id.to_owned();
-        match tokio::task::spawn_blocking(move || catalog.organization_limits(&org)).await {
-            Ok(Ok(set)) => server.for_org(&set),
-            Ok(Err(e)) => {
-                tracing::warn!(org = org_id, error = %e, "cannot read the organization's limits; the server's apply");
-                server
-            }
-            Err(e) => {
-                tracing::warn!(org = org_id, error = %e, "cannot read the organization's limits; the server's apply");
+        let read = tokio::task::spawn_blocking(move || catalog.organization_limits(&org))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|read| read.map_err(|e| e.to_string()));
+        match read {
+            Ok(set) => server.for_org(&set),
+            Err(error) => {
+                tracing::warn!(org = org_id, %error, "cannot read the organization's limits; the server's apply");
                 server
             }
         }

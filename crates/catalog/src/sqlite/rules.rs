@@ -438,15 +438,17 @@ pub(super) fn set_annotations_archived(
 ) -> Result<Vec<Annotation>> {
     let mut changed = Vec::with_capacity(annotation_ids.len());
     for id in annotation_ids {
-        let annotation = get_annotation(conn, org_id, id)?;
+        let mut annotation = get_annotation(conn, org_id, id)?;
         if annotation.archived_at.is_some() != archived {
+            annotation.archived_at = archived.then_some(now);
+            annotation.modified_at = now;
             conn.execute(
                 "UPDATE annotations SET archived_at = ?3, modified_at = ?4
                  WHERE organization_id = ?1 AND id = ?2",
-                params![org_id, id, archived.then_some(now), now],
+                params![org_id, id, annotation.archived_at, now],
             )?;
         }
-        changed.push(get_annotation(conn, org_id, id)?);
+        changed.push(annotation);
     }
     Ok(changed)
 }

@@ -131,20 +131,8 @@ fn writer<'a>(array: &'a dyn Array, options: TextOptions<'a>) -> Result<WriteCel
         DataType::UInt32 => display::<UInt32Type>(array),
         DataType::UInt64 => display::<UInt64Type>(array),
         DataType::Float16 => display::<Float16Type>(array),
-        DataType::Float32 => {
-            let array = array.as_primitive::<Float32Type>();
-            Box::new(move |row, out| {
-                out.push_str(ryu::Buffer::new().format(array.value(row)));
-                Ok(())
-            })
-        }
-        DataType::Float64 => {
-            let array = array.as_primitive::<Float64Type>();
-            Box::new(move |row, out| {
-                out.push_str(ryu::Buffer::new().format(array.value(row)));
-                Ok(())
-            })
-        }
+        DataType::Float32 => float::<Float32Type>(array),
+        DataType::Float64 => float::<Float64Type>(array),
         DataType::Decimal128(_, _) => {
             let array = array.as_primitive::<Decimal128Type>();
             Box::new(move |row, out| {
@@ -319,6 +307,19 @@ where
     let array: &PrimitiveArray<T> = array.as_primitive::<T>();
     Box::new(move |row, out| {
         let _ = write!(out, "{}", array.value(row));
+        Ok(())
+    })
+}
+
+/// Floats in their shortest round-trip form, through `ryu`.
+fn float<'a, T>(array: &'a dyn Array) -> WriteCell<'a>
+where
+    T: ArrowPrimitiveType,
+    T::Native: ryu::Float,
+{
+    let array = array.as_primitive::<T>();
+    Box::new(move |row, out| {
+        out.push_str(ryu::Buffer::new().format(array.value(row)));
         Ok(())
     })
 }

@@ -100,18 +100,7 @@ async fn write(
     // Decompressing and parsing are CPU work: off the I/O threads.
     let precision = params.precision;
     let decoded = tokio::task::spawn_blocking(move || {
-        let plain = if gzip {
-            let plain = crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?;
-            budget.grow_blocking(&mut share, body.len() + plain.len(), || {
-                format!(
-                    "this body of {} KiB decompressed",
-                    plain.len().div_ceil(1024)
-                )
-            })?;
-            std::borrow::Cow::Owned(plain)
-        } else {
-            std::borrow::Cow::Borrowed(&body[..])
-        };
+        let plain = crate::body::inflate(&budget, &mut share, &body, gzip, MAX_BODY_BYTES)?;
         decode_body(&plain, false, precision.as_deref(), org, now)
             .map(|decoded| (decoded, share))
             .map_err(HttpError::invalid)

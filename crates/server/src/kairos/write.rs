@@ -23,7 +23,7 @@ use sextant_kairos::ingest::IngestMetric;
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
 use sextant_storage::{SeriesSelector, Store, WritePolicy};
 
-use super::{Failure, MAX_BODY_BYTES, body_bytes, no_content};
+use super::{Failure, MAX_BODY_BYTES, no_content};
 use crate::auth::{Action, Principal, authorize};
 use crate::state::{AppState, org_number};
 
@@ -47,17 +47,9 @@ pub async fn datapoints(
         Err(error) => return Failure(error).into_response(),
     };
     let outcome = tokio::task::spawn_blocking(move || {
-        let plain = body_bytes(&headers, &body)?;
-        if crate::body::is_gzip(&headers) {
-            budget
-                .grow_blocking(&mut share, body.len() + plain.len(), || {
-                    format!(
-                        "this body of {} KiB decompressed",
-                        plain.len().div_ceil(1024)
-                    )
-                })
-                .map_err(Failure)?;
-        }
+        let gzip = crate::body::is_gzip(&headers);
+        let plain = crate::body::inflate(&budget, &mut share, &body, gzip, MAX_BODY_BYTES)
+            .map_err(Failure)?;
         let _share = share;
         let ingest = sextant_kairos::ingest::parse(&plain)?;
         let mut messages = ingest.errors;

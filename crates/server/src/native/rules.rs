@@ -380,10 +380,7 @@ pub(super) async fn eval_rule(
         let proceed = || budget.check();
         let reader = Reader::new(state.store.as_ref(), org_number(&org))
             .stopping_when(&proceed)
-            .holding_at_most(
-                state.query_max_points,
-                " (sextant serve --query-max-points)",
-            );
+            .holding_at_most(limits.max_points, limits.max_points_hint());
         let ranges = sextant_rules::history::evaluate_history(
             &reader,
             &compiled,

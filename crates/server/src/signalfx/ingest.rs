@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{LazyLock, Mutex};
 
 use axum::Extension;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
@@ -57,29 +57,12 @@ fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
     )
 }
 
-/// The body, inflated when `Content-Encoding: gzip`, its share of the decode budget grown to
-/// cover the inflated bytes too.
-fn inflate(
-    budget: &crate::body::DecodeBudget,
-    share: &mut crate::body::Share,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Bytes, HttpError> {
-    let gzip = headers
+/// Whether the body says `Content-Encoding: gzip`.
+fn is_gzip(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-    if !gzip {
-        return Ok(body);
-    }
-    let plain = crate::body::gunzip(&body, MAX_BODY_BYTES).map_err(HttpError::invalid)?;
-    budget.grow_blocking(share, body.len() + plain.len(), || {
-        format!(
-            "this body of {} KiB decompressed",
-            plain.len().div_ceil(1024)
-        )
-    })?;
-    Ok(Bytes::from(plain))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"))
 }
 
 /// One refused point, for the log and the counter.
@@ -151,8 +134,13 @@ async fn store_datapoints(
     let read_index = index.clone();
     // Inflating, decoding and sorting points into series are CPU work: off the I/O threads.
     let (collected, _share) = tokio::task::spawn_blocking(move || {
-        let body = inflate(&budget, &mut share, &headers, body)?;
-        let admission = share;
+        let body = crate::body::inflate(
+            &budget,
+            &mut share,
+            &body,
+            is_gzip(&headers),
+            MAX_BODY_BYTES,
+        )?;
         let data = read_index.data.read();
         let mut collector = Collector::new(&data, now);
         if json {
@@ -213,7 +201,7 @@ async fn store_datapoints(
             })
             .map_err(HttpError::invalid)?;
         }
-        Ok::<_, HttpError>((collector.finish(), admission))
+        Ok::<_, HttpError>((collector.finish(), share))
     })
     .await??;
     let Collected {
@@ -748,15 +736,20 @@ async fn store_events(
     let json = is_json(headers, &body);
     let headers = headers.clone();
     let (decoded, _share) = tokio::task::spawn_blocking(move || {
-        let body = inflate(&budget, &mut share, &headers, body)?;
-        let admission = share;
+        let body = crate::body::inflate(
+            &budget,
+            &mut share,
+            &body,
+            is_gzip(&headers),
+            MAX_BODY_BYTES,
+        )?;
         let decoded = if json {
             event::decode_json(&body)
         } else {
             event::decode_protobuf(&body)
         };
         decoded
-            .map(|decoded| (decoded, admission))
+            .map(|decoded| (decoded, share))
             .map_err(HttpError::invalid)
     })
     .await??;
