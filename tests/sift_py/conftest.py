@@ -55,6 +55,8 @@ class SextantProcess:
         self.uri: Optional[str] = None
         # Where to listen; a test that restarts on the same address sets it to the first one.
         self.listen = "127.0.0.1:0"
+        # More `sextant serve` flags, for a test that sets limits; applied at the next start.
+        self.extra_args: list[str] = []
         self._stdout_lines: list[str] = []
 
     @property
@@ -75,6 +77,7 @@ class SextantProcess:
                 str(self.data_dir),
                 "--bootstrap-token",
                 self.token,
+                *self.extra_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

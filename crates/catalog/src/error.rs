@@ -30,6 +30,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// A limit of the organization would be passed (stored file bytes, say).
+    #[error("{0}")]
+    LimitExceeded(String),
+
     /// The database file could not be opened or migrated.
     #[error("cannot open catalog database {path:?}: {source}")]
     Open {
@@ -70,6 +74,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
             Error::Open { .. }
             | Error::SchemaTooNew { .. }
             | Error::Corrupt(_)

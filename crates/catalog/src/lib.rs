@@ -11,6 +11,7 @@
 
 mod detector_types;
 mod error;
+mod file_types;
 mod rule_types;
 mod signalfx_types;
 mod sqlite;
@@ -22,6 +23,10 @@ use sextant_model::{OrgId, Timestamp};
 
 pub use detector_types::{SfxDetector, SfxDetectorStep, SfxIncident};
 pub use error::{Error, Result};
+pub use file_types::{
+    AnnotationLog, AnnotationLogEntry, CommentElement, FileEntity, FileMetadata, NewRemoteFile,
+    RemoteFile, RemoteFileFilter,
+};
 pub use rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationState, AnnotationType,
     AnnotationUpdate, Archived, Login, NameFilter, NewAnnotation, Rule, RuleAction, RuleCheckpoint,
@@ -341,8 +346,83 @@ pub trait Catalog: Send + Sync + Debug {
 
     /// Deletes the annotations with these ids, all or none: `NotFound` naming the first that
     /// does not exist, `InvalidInput` naming one a live rule holds open (it is closed, then can
-    /// go, or it can be archived now).
-    fn delete_annotations(&self, org_id: &str, annotation_ids: &[String]) -> Result<()>;
+    /// go, or it can be archived now). Their logs and the files attached to them and their
+    /// logs go with them; those files are returned, so their blobs can be removed.
+    fn delete_annotations(
+        &self,
+        org_id: &str,
+        annotation_ids: &[String],
+    ) -> Result<Vec<RemoteFile>>;
+
+    // ---- annotation logs ----
+
+    /// Appends an entry to an annotation's log; `by` is the key writing it.
+    fn create_annotation_log(
+        &self,
+        org_id: &str,
+        annotation_id: &str,
+        entry: &AnnotationLogEntry,
+        by: &str,
+    ) -> Result<AnnotationLog>;
+
+    /// One page of an annotation's log, oldest first, optionally of some kinds only
+    /// (`comment`, `state_update`, `assigned`).
+    fn list_annotation_logs(
+        &self,
+        org_id: &str,
+        annotation_id: &str,
+        kinds: &Option<Vec<String>>,
+        page: Page,
+    ) -> Result<(Vec<AnnotationLog>, String)>;
+
+    /// Deletes one log entry and its attachments, returning those files.
+    fn delete_annotation_log(
+        &self,
+        org_id: &str,
+        annotation_id: &str,
+        log_id: &str,
+    ) -> Result<Vec<RemoteFile>>;
+
+    // ---- remote files (attachments) ----
+
+    /// Records a file whose bytes are durable in the blob store, attached to an entity that
+    /// must exist; `LimitExceeded` when the organization's files would pass `org_max_bytes`.
+    fn create_remote_file(
+        &self,
+        org_id: &str,
+        file: NewRemoteFile,
+        org_max_bytes: u64,
+    ) -> Result<RemoteFile>;
+
+    /// The bytes of every file the organization stores.
+    fn remote_files_bytes(&self, org_id: &str) -> Result<u64>;
+
+    /// One file.
+    fn get_remote_file(&self, org_id: &str, id: &str) -> Result<RemoteFile>;
+
+    /// One page of files, oldest first.
+    fn list_remote_files(
+        &self,
+        org_id: &str,
+        filter: &RemoteFileFilter,
+        page: Page,
+    ) -> Result<(Vec<RemoteFile>, String)>;
+
+    /// Sets a file's description; `by` is the key changing it.
+    fn update_remote_file(
+        &self,
+        org_id: &str,
+        id: &str,
+        description: Option<String>,
+        by: &str,
+    ) -> Result<RemoteFile>;
+
+    /// Deletes files, all or none (`NotFound` naming the first unknown id), returning them so
+    /// their blobs can be removed.
+    fn delete_remote_files(&self, org_id: &str, ids: &[String]) -> Result<Vec<RemoteFile>>;
+
+    /// The organization and id of every file, for the blob store's sweep at start.
+    fn remote_file_keys(&self) -> Result<Vec<(String, String)>>;
 
     // ---- live rule evaluation ----
 

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::native::routes())
         .merge(crate::collections::routes())
         .merge(crate::live::routes())
+        .merge(crate::files::rest::routes())
         .with_state(state.clone());
     // SignalFx's REST client does not strip a trailing slash from its endpoint, so its paths
     // may start `//v2/`: such a path is served as if its slashes were single.
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::auth::authenticate,
         ))
+        .layer(middleware::from_fn(crate::files::remember_origin))
         .layer(middleware::from_fn_with_state(state, crate::metrics::count))
         // Outermost, so that every reply carries the id, refusals of authentication included.
         .layer(middleware::from_fn(crate::request_id::assign))

@@ -13,6 +13,7 @@ pub mod body;
 pub mod budget;
 pub mod collections;
 pub mod error;
+pub mod files;
 pub mod influx;
 pub mod kairos;
 pub mod listener;

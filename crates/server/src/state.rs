@@ -52,6 +52,9 @@ pub struct AppState {
     pub subscriptions: Arc<crate::live::Subscriptions>,
     /// The ingest bodies that may be decoded at once ([`crate::body::DecodeBudget`]).
     pub decode_budget: Arc<crate::body::DecodeBudget>,
+    /// Files attached to runs and annotations, when the binary opened a blob store
+    /// ([`AppState::with_files`]).
+    pub files: Option<Arc<crate::files::Files>>,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             logins: Arc::default(),
             collections: None,
             subscriptions: Arc::default(),
+            files: None,
             decode_budget: Arc::default(),
         }
     }
@@ -93,6 +97,19 @@ impl AppState {
     pub fn with_subscription_limits(mut self, limits: crate::live::SubscriptionLimits) -> Self {
         self.subscriptions = Arc::new(crate::live::Subscriptions::new(limits));
         self
+    }
+
+    /// The same state keeping attached files in `files`.
+    pub fn with_files(mut self, files: Arc<crate::files::Files>) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// Removes the bytes of files whose catalog rows were deleted.
+    pub async fn remove_file_blobs(&self, files: Vec<sextant_catalog::RemoteFile>) {
+        if let Some(store) = &self.files {
+            store.remove_blobs(files).await;
+        }
     }
 
     /// The same state serving the event collections of `collections`.

@@ -5,8 +5,10 @@
 //! which answers queries at once; [`Db`] ties the two into one write path, and hands every
 //! committed record to the live consumers of its commit [`feed`]. The head is
 //! flushed into immutable, compressed, time-partitioned [`part`]s whose columns are encoded by
-//! [`codec`], and reads merge the head with the parts. This crate has no network code.
+//! [`codec`], and reads merge the head with the parts. Files attached to runs and annotations
+//! are kept beside them, whole, in the [`blobs`] store. This crate has no network code.
 
+pub mod blobs;
 pub mod codec;
 pub mod db;
 mod error;

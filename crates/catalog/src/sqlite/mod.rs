@@ -2,6 +2,7 @@
 
 mod assets;
 mod detectors;
+mod files;
 mod ingestion;
 mod json;
 mod keys;
@@ -22,6 +23,9 @@ use sextant_model::Timestamp;
 
 use crate::detector_types::{SfxDetector, SfxDetectorStep, SfxIncident};
 use crate::error::{Error, Result};
+use crate::file_types::{
+    AnnotationLog, AnnotationLogEntry, NewRemoteFile, RemoteFile, RemoteFileFilter,
+};
 use crate::rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationUpdate, Login, NameFilter,
     NewAnnotation, Rule, RuleCheckpoint, RuleDef, RuleEvaluation, RuleFilter, RuleStream, Tag,
@@ -407,8 +411,87 @@ impl Catalog for SqliteCatalog {
         })
     }
 
-    fn delete_annotations(&self, org_id: &str, annotation_ids: &[String]) -> Result<()> {
+    fn delete_annotations(
+        &self,
+        org_id: &str,
+        annotation_ids: &[String],
+    ) -> Result<Vec<RemoteFile>> {
         self.write(|tx, _| rules::delete_annotations(tx, org_id, annotation_ids))
+    }
+
+    fn create_annotation_log(
+        &self,
+        org_id: &str,
+        annotation_id: &str,
+        entry: &AnnotationLogEntry,
+        by: &str,
+    ) -> Result<AnnotationLog> {
+        self.write(|tx, now| {
+            files::create_annotation_log(tx, org_id, annotation_id, entry, by, now)
+        })
+    }
+
+    fn list_annotation_logs(
+        &self,
+        org_id: &str,
+        annotation_id: &str,
+        kinds: &Option<Vec<String>>,
+        page: Page,
+    ) -> Result<(Vec<AnnotationLog>, String)> {
+        self.read(|conn| files::list_annotation_logs(conn, org_id, annotation_id, kinds, page))
+    }
+
+    fn delete_annotation_log(
+        &self,
+        org_id: &str,
+        annotation_id: &str,
+        log_id: &str,
+    ) -> Result<Vec<RemoteFile>> {
+        self.write(|tx, _| files::delete_annotation_log(tx, org_id, annotation_id, log_id))
+    }
+
+    fn create_remote_file(
+        &self,
+        org_id: &str,
+        file: NewRemoteFile,
+        org_max_bytes: u64,
+    ) -> Result<RemoteFile> {
+        self.write(|tx, now| files::create_remote_file(tx, org_id, file, org_max_bytes, now))
+    }
+
+    fn remote_files_bytes(&self, org_id: &str) -> Result<u64> {
+        self.read(|conn| files::remote_files_bytes(conn, org_id))
+    }
+
+    fn get_remote_file(&self, org_id: &str, id: &str) -> Result<RemoteFile> {
+        self.read(|conn| files::get_remote_file(conn, org_id, id))
+    }
+
+    fn list_remote_files(
+        &self,
+        org_id: &str,
+        filter: &RemoteFileFilter,
+        page: Page,
+    ) -> Result<(Vec<RemoteFile>, String)> {
+        self.read(|conn| files::list_remote_files(conn, org_id, filter, page))
+    }
+
+    fn update_remote_file(
+        &self,
+        org_id: &str,
+        id: &str,
+        description: Option<String>,
+        by: &str,
+    ) -> Result<RemoteFile> {
+        self.write(|tx, now| files::update_remote_file(tx, org_id, id, description, by, now))
+    }
+
+    fn delete_remote_files(&self, org_id: &str, ids: &[String]) -> Result<Vec<RemoteFile>> {
+        self.write(|tx, _| files::delete_remote_files(tx, org_id, ids))
+    }
+
+    fn remote_file_keys(&self) -> Result<Vec<(String, String)>> {
+        self.read(files::remote_file_keys)
     }
 
     fn ensure_rule_checkpoints(

@@ -9,6 +9,7 @@ use super::query::{
     Conditions, Order, client_key, json_column, list_page, new_id, require_name, to_json,
 };
 use crate::error::{Error, Result};
+use crate::file_types::RemoteFile;
 use crate::rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationType, AnnotationUpdate, Archived,
     NewAnnotation, Rule, RuleAction, RuleCheckpoint, RuleDef, RuleEvaluation, RuleFilter,
@@ -457,7 +458,8 @@ pub(super) fn delete_annotations(
     conn: &Connection,
     org_id: &str,
     annotation_ids: &[String],
-) -> Result<()> {
+) -> Result<Vec<RemoteFile>> {
+    let mut files = Vec::new();
     for id in annotation_ids {
         let annotation = get_annotation(conn, org_id, id)?;
         let held: Option<String> = conn
@@ -475,12 +477,15 @@ pub(super) fn delete_annotations(
                 annotation.fields.name
             )));
         }
+        files.extend(super::files::delete_annotation_dependents(
+            conn, org_id, id,
+        )?);
         conn.execute(
             "DELETE FROM annotations WHERE organization_id = ?1 AND id = ?2",
             params![org_id, id],
         )?;
     }
-    Ok(())
+    Ok(files)
 }
 
 pub(super) fn update_annotation(

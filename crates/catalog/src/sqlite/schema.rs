@@ -299,6 +299,44 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE assets ADD COLUMN metadata TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE assets ADD COLUMN modified_at INTEGER;
     "#,
+    // 10: files attached to runs, annotations and annotation logs (their bytes are in the blob
+    // store, named by `id`), and annotation logs.
+    r#"
+    CREATE TABLE annotation_logs (
+        seq              INTEGER PRIMARY KEY,
+        id               TEXT    NOT NULL UNIQUE,
+        organization_id  TEXT    NOT NULL REFERENCES organizations (id),
+        annotation_id    TEXT    NOT NULL,
+        kind             TEXT    NOT NULL CHECK (kind IN ('comment', 'state_update', 'assigned')),
+        entry            TEXT    NOT NULL,
+        created_by       TEXT    NOT NULL,
+        created_at       INTEGER NOT NULL,
+        modified_at      INTEGER NOT NULL
+    );
+    CREATE INDEX annotation_logs_by_annotation
+        ON annotation_logs (organization_id, annotation_id);
+    CREATE TABLE remote_files (
+        seq              INTEGER PRIMARY KEY,
+        id               TEXT    NOT NULL UNIQUE,
+        organization_id  TEXT    NOT NULL REFERENCES organizations (id),
+        entity_type      TEXT    NOT NULL
+                         CHECK (entity_type IN ('run', 'annotation', 'annotation_log')),
+        entity_id        TEXT    NOT NULL,
+        file_name        TEXT    NOT NULL,
+        mime_type        TEXT    NOT NULL,
+        content_encoding TEXT    NOT NULL,
+        size             INTEGER NOT NULL CHECK (size >= 0),
+        sha256           BLOB    NOT NULL CHECK (length(sha256) = 32),
+        description      TEXT,
+        metadata         TEXT,
+        created_by       TEXT    NOT NULL,
+        modified_by      TEXT    NOT NULL,
+        created_at       INTEGER NOT NULL,
+        modified_at      INTEGER NOT NULL
+    );
+    CREATE INDEX remote_files_by_entity
+        ON remote_files (organization_id, entity_type, entity_id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -6,6 +6,7 @@ mod common;
 mod assets;
 mod detectors;
 mod durability;
+mod files;
 mod ingestion;
 mod isolation;
 mod keys;

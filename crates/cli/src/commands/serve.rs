@@ -115,6 +115,12 @@ pub struct ServeArgs {
     /// closed (with the cursor to resume from).
     #[arg(long, env = "SEXTANT_SUBSCRIPTION_STALL", default_value = "30s", value_parser = parse_duration)]
     subscription_stall: std::time::Duration,
+    /// The largest file that may be attached to a run, annotation or annotation log.
+    #[arg(long, env = "SEXTANT_FILE_MAX_BYTES", default_value = "4GiB", value_parser = parse_size)]
+    file_max_bytes: usize,
+    /// The bytes of attached files one organization may store.
+    #[arg(long, env = "SEXTANT_ORG_FILES_MAX_BYTES", default_value = "100GiB", value_parser = parse_size)]
+    org_files_max_bytes: usize,
 }
 
 impl ServeArgs {
@@ -139,6 +145,30 @@ fn store_config(args: &ServeArgs) -> DbConfig {
 }
 
 /// A size in bytes such as `512MiB`, `1GiB`, `64KiB` or `1000000` (plain bytes).
+/// Opens the blob store of attached files and removes what no catalog row names (uploads a
+/// crash interrupted, files deleted just before one).
+fn open_files(
+    dir: &std::path::Path,
+    args: &ServeArgs,
+    catalog: &dyn Catalog,
+) -> anyhow::Result<sextant_server::files::Files> {
+    let blobs = sextant_storage::blobs::BlobStore::open(dir)?;
+    let files = sextant_server::files::Files::new(
+        blobs,
+        sextant_server::files::FileLimits {
+            max_file_bytes: args.file_max_bytes as u64,
+            org_max_bytes: args.org_files_max_bytes as u64,
+            ..Default::default()
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    let (removed, bytes) = files.sweep(catalog).map_err(anyhow::Error::msg)?;
+    if removed > 0 {
+        tracing::info!(removed, bytes, "removed files no catalog row names");
+    }
+    Ok(files)
+}
+
 fn parse_size(text: &str) -> Result<usize, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -271,8 +301,12 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
             collections_dir.display()
         )
     })?;
+    let files_dir = args.data_dir.join("files");
+    let files = open_files(&files_dir, &args, catalog.as_ref())
+        .with_context(|| format!("cannot open the attached files in {}", files_dir.display()))?;
     let state = AppState::new(catalog, store.clone(), rules.clone())
         .with_collections(Arc::new(collections))
+        .with_files(Arc::new(files))
         .with_webhook_allow(webhook_allow)
         .with_webhooks(webhooks.clone())
         .with_query_timeout(args.query_timeout)

@@ -166,9 +166,11 @@ impl AnnotationService for Annotations {
     ) -> Result<Response<DeleteAnnotationResponse>, Status> {
         let principal = authorize_call(&request, Action::ManageRules)?;
         let ids = vec![request.into_inner().annotation_id];
-        self.state
+        let files = self
+            .state
             .catalog(move |c| c.delete_annotations(&principal.organization_id, &ids))
             .await?;
+        self.state.remove_file_blobs(files).await;
         Ok(Response::new(DeleteAnnotationResponse {}))
     }
 
@@ -196,9 +198,11 @@ impl AnnotationService for Annotations {
     ) -> Result<Response<BatchDeleteAnnotationsResponse>, Status> {
         let principal = authorize_call(&request, Action::ManageRules)?;
         let ids = request.into_inner().annotation_ids;
-        self.state
+        let files = self
+            .state
             .catalog(move |c| c.delete_annotations(&principal.organization_id, &ids))
             .await?;
+        self.state.remove_file_blobs(files).await;
         Ok(Response::new(BatchDeleteAnnotationsResponse {}))
     }
 

@@ -1,6 +1,7 @@
 //! Sift's gRPC API, as the published `sift-stack-py` client uses it
 //! (see `docs/protocols/sift.md` for what is covered).
 
+mod annotation_logs;
 pub mod annotations;
 mod assets;
 mod channels;
@@ -11,9 +12,11 @@ pub mod ingest;
 mod ingestion_configs;
 mod people;
 mod ping;
+pub mod remote_files;
 pub mod rules;
 mod runs;
 
+use sift_rs::annotation_logs::v1::annotation_log_service_server::AnnotationLogServiceServer;
 use sift_rs::annotations::v1::annotation_service_server::AnnotationServiceServer;
 use sift_rs::assets::v1::asset_service_server::AssetServiceServer;
 use sift_rs::channels::v3::channel_service_server::ChannelServiceServer;
@@ -21,6 +24,7 @@ use sift_rs::data::v2::data_service_server::DataServiceServer;
 use sift_rs::ingest::v1::ingest_service_server::IngestServiceServer;
 use sift_rs::ingestion_configs::v2::ingestion_config_service_server::IngestionConfigServiceServer;
 use sift_rs::ping::v1::ping_service_server::PingServiceServer;
+use sift_rs::remote_files::v1::remote_file_service_server::RemoteFileServiceServer;
 use sift_rs::rules::v1::rule_service_server::RuleServiceServer;
 use sift_rs::runs::v2::run_service_server::RunServiceServer;
 use sift_rs::tags::v2::tag_service_server::TagServiceServer;
@@ -50,6 +54,14 @@ pub fn routes(state: &AppState) -> tonic::service::Routes {
             state: state.clone(),
         }))
         .add_service(AnnotationServiceServer::new(annotations::Annotations {
+            state: state.clone(),
+        }))
+        .add_service(AnnotationLogServiceServer::new(
+            annotation_logs::AnnotationLogs {
+                state: state.clone(),
+            },
+        ))
+        .add_service(RemoteFileServiceServer::new(remote_files::RemoteFiles {
             state: state.clone(),
         }))
         .add_service(UserServiceServer::new(people::Users {
