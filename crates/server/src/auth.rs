@@ -1,4 +1,5 @@
-//! Authentication: every request but `/health` and `/metrics` carries an API key, which is
+//! Authentication: every request but `/health`, `/metrics` and signed file downloads (whose
+//! URL carries its own signature, [`crate::files`]) carries an API key, which is
 //! resolved to a [`Principal`] (organization and scope) before any handler runs. A request
 //! without a valid key is refused — `UNAUTHENTICATED` for gRPC, 401 for HTTP — and touches
 //! nothing.
@@ -80,13 +81,14 @@ pub async fn authenticate(
 pub enum Action {
     /// Store points: Sift ingest streams, line protocol, KairosDB datapoints and `save_as`.
     WritePoints,
-    /// Create or change what writing needs: ingestion configs and flows, runs, tags; SignalFx
-    /// metric, dimension and tag updates and tag deletes.
+    /// Create or change what writing needs: ingestion configs and flows, runs, tags, attached
+    /// files; SignalFx metric, dimension and tag updates and tag deletes.
     WriteMetadata,
     /// Read metadata: assets, channels, configs, runs, rules, annotations, users, tags, metric
     /// and tag names. Ingesting clients look up their own configs, so ingest keys may.
     ReadMetadata,
-    /// Read points: Sift `GetData`, KairosDB queries, rule evaluation over stored data.
+    /// Read points: Sift `GetData`, KairosDB queries, rule evaluation over stored data, an
+    /// attached file's bytes.
     ReadData,
     /// Delete points (KairosDB deletes).
     DeleteData,
