@@ -109,7 +109,7 @@ def main():
                 hwm_up = status_kib(server.pid, "VmHWM") / 1024
                 out = tmp / "download.bin"
                 t0 = time.perf_counter()
-                files.download_attachment(stored, out)
+                files.download_attachment(stored, str(out))  # a `Path` would be ignored
                 down = time.perf_counter() - t0
                 cpu2 = cpu_seconds(server.pid)
                 hwm = status_kib(server.pid, "VmHWM") / 1024

@@ -122,9 +122,11 @@ def test_attachments_on_a_run_an_annotation_and_its_log(sextant, tmp_path):
         assert sorted(f.file_name for f in listed) == ["console.txt", "empty.csv", "plot.png"]
         assert [f.file_name for f in files.retrieve_attachments(annotation_entity)] == ["camera.mp4"]
 
-        # Downloads are the uploaded bytes, by object or by id.
+        # Downloads are the uploaded bytes, by object or by id. (sift_py takes `out` only as a
+        # `str`: given a `Path`, it writes to the file's own name in the working directory.)
         for f in listed + [on_annotation]:
-            out = files.download_attachment(f, tmp_path / f"down-{f.file_name}")
+            out = files.download_attachment(f, str(tmp_path / f"down-{f.file_name}"))
+            assert out == tmp_path / f"down-{f.file_name}"
             assert out.read_bytes() == (tmp_path / f.file_name).read_bytes(), f.file_name
         out = files.download_attachment(uploaded.remote_file_id, str(tmp_path / "by-id.png"))
         assert out.read_bytes() == plot.read_bytes()
@@ -194,7 +196,7 @@ def test_attachments_on_a_run_an_annotation_and_its_log(sextant, tmp_path):
         )
         assert blob_files(sextant.data_dir) == [uploaded.remote_file_id]
         with pytest.raises(grpc.RpcError) as err:
-            files.download_attachment(on_annotation.remote_file_id, tmp_path / "gone")
+            files.download_attachment(on_annotation.remote_file_id, str(tmp_path / "gone"))
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -262,7 +264,7 @@ def test_limits_corruption_and_the_sweep(sextant_process, tmp_path):
         data[1000] ^= 1
         path.write_bytes(bytes(data))
         with pytest.raises(requests.exceptions.RequestException):
-            files.download_attachment(stored, tmp_path / "corrupt.bin")
+            files.download_attachment(stored, str(tmp_path / "corrupt.bin"))
 
     # A file no row names (a crash between writing and recording) and an unfinished upload are
     # removed at the next start.

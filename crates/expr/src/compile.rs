@@ -15,6 +15,7 @@ use crate::eval::{
     BoolNode, Cmp, FloatNode, FloatOp, IntLeaf, IntNode, IntOp, Program, Slot, TextFn, TextNode,
 };
 use crate::functions::{self, FUNCTIONS};
+use crate::value::{ValueNode, ValueProgram};
 
 /// What a channel reference stands for when type checking.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +69,55 @@ pub fn compile(
     expr: &Expr,
     channels: &[(String, ChannelSchema)],
 ) -> Result<Program, Vec<Diagnostic>> {
+    let (mut checker, inputs, typed) = check_expression(expr, channels);
+    let root = checker.as_boolean(typed, expr.span(), |ty| {
+        format!("a rule expression must be true or false, but this is a {ty}")
+    });
+    match root {
+        Some(root) if checker.diagnostics.is_empty() => {
+            Ok(Program::new(inputs, root, checker.held_sites))
+        }
+        _ => Err(checker.into_diagnostics()),
+    }
+}
+
+/// Type-checks a calculated channel's expression, whose result is a value of any type but a
+/// duration: a number (`$1 * 2 + $2`), a boolean, a string or bytes value, or an enum's key.
+/// The diagnostics are those of [`compile`], but for the result's type.
+pub fn compile_value(
+    expr: &Expr,
+    channels: &[(String, ChannelSchema)],
+) -> Result<ValueProgram, Vec<Diagnostic>> {
+    let (mut checker, inputs, typed) = check_expression(expr, channels);
+    let root = match typed {
+        Typed::Int { node, .. } => Some(ValueNode::Int(node)),
+        Typed::Float(node) => Some(ValueNode::Float(node)),
+        Typed::Bool(node) => Some(ValueNode::Bool(node)),
+        Typed::Text { node, bytes, .. } => Some(ValueNode::Text(node, bytes)),
+        Typed::Enum { slot, signed, .. } => Some(ValueNode::Enum(slot, signed)),
+        Typed::Duration(_) => {
+            checker.error(
+                expr.span(),
+                "a calculated channel's expression must give a value, but this is a duration",
+            );
+            None
+        }
+        Typed::Error => None,
+    };
+    match root {
+        Some(root) if checker.diagnostics.is_empty() => {
+            Ok(ValueProgram::new(inputs, root, checker.held_sites))
+        }
+        _ => Err(checker.into_diagnostics()),
+    }
+}
+
+/// Checks `expr` against `channels`: the checker (with its diagnostics), the inputs in slot
+/// order and the typed tree.
+fn check_expression<'c>(
+    expr: &Expr,
+    channels: &'c [(String, ChannelSchema)],
+) -> (Checker<'c>, Vec<String>, Typed) {
     let used: HashSet<String> = expr.references().into_iter().map(|r| r.name).collect();
     let mut inputs = Vec::new();
     let mut slots = Vec::with_capacity(channels.len());
@@ -87,19 +137,7 @@ pub fn compile(
         held_sites: 0,
     };
     let typed = checker.check(expr);
-    let root = checker.as_boolean(typed, expr.span(), |ty| {
-        format!("a rule expression must be true or false, but this is a {ty}")
-    });
-    match root {
-        Some(root) if checker.diagnostics.is_empty() => {
-            Ok(Program::new(inputs, root, checker.held_sites))
-        }
-        _ => {
-            let mut diagnostics = checker.diagnostics;
-            diagnostics.sort_by_key(|d| d.span.start);
-            Err(diagnostics)
-        }
-    }
+    (checker, inputs, typed)
 }
 
 /// A checked subexpression: its type and the node that computes it.
@@ -185,6 +223,12 @@ fn list(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 }
 
 impl Checker<'_> {
+    fn into_diagnostics(self) -> Vec<Diagnostic> {
+        let mut diagnostics = self.diagnostics;
+        diagnostics.sort_by_key(|d| d.span.start);
+        diagnostics
+    }
+
     fn error(&mut self, span: Span, message: impl Into<String>) -> Typed {
         self.diagnostics.push(Diagnostic::new(span, message));
         Typed::Error

@@ -44,6 +44,22 @@ pub struct EvalState {
     held: Vec<HeldRun>,
 }
 
+impl EvalState {
+    pub(crate) fn with_sites(sites: usize) -> Self {
+        EvalState {
+            held: vec![HeldRun::default(); sites],
+        }
+    }
+
+    /// The state of `sites` `held_for` calls; a state made for another program is resized.
+    pub(crate) fn sites(&mut self, sites: usize) -> &mut [HeldRun] {
+        if self.held.len() != sites {
+            self.held.resize(sites, HeldRun::default());
+        }
+        &mut self.held
+    }
+}
+
 /// What one `held_for` call remembers: when the current run of true evaluations began, and the
 /// latest evaluation time seen.
 #[derive(Debug, Clone, Copy, Default)]
@@ -649,7 +665,7 @@ impl FloatNode {
 
 impl TextNode {
     #[inline]
-    fn eval<'v>(&'v self, ctx: &Ctx<'v, '_>) -> Option<&'v [u8]> {
+    pub(crate) fn eval<'v>(&'v self, ctx: &Ctx<'v, '_>) -> Option<&'v [u8]> {
         match self {
             TextNode::Const(bytes) => Some(bytes),
             TextNode::Input(slot) => match ctx.input(*slot)? {

@@ -34,10 +34,17 @@ mod lexer;
 mod lower;
 mod parser;
 mod rows;
+mod value;
 
 pub use ast::{BinaryOp, Expr, ExprKind, Reference, ReferenceKind, UnaryOp};
-pub use compile::{ChannelSchema, compile};
+pub use compile::{ChannelSchema, compile, compile_value};
 pub use diagnostic::{Diagnostic, Span};
 pub use eval::{EvalState, Program};
 pub use functions::did_you_mean;
 pub use parser::{MAX_DEPTH, parse};
+pub use value::ValueProgram;
+
+/// The names of the functions expressions may call (`abs`, `min`, `held_for`, ...).
+pub fn function_names() -> impl Iterator<Item = &'static str> {
+    functions::FUNCTIONS.iter().map(|f| f.name)
+}

@@ -18,12 +18,13 @@
 //!   (the token's timestamp) reach the store, so each page costs the points it returns.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, BinaryArray, BooleanArray, PrimitiveArray, StringArray};
 use prost::Message;
-use sextant_catalog::Channel;
+use sextant_catalog::{Channel, ChannelDef, Principal};
 use sextant_model::{DataType, ErrorKind, Timestamp};
 use sextant_query::{ArrowPoints, Reader, Scan, Selector, Series, SeriesRef};
 use sextant_storage::head::SeriesMatcher;
@@ -31,6 +32,7 @@ use sift_rs::data::v2::data_service_server::DataService;
 use sift_rs::data::v2::*;
 use tonic::{Request, Response, Status};
 
+use super::calculated_channels;
 use super::convert::{
     bit_field_to_pb, data_type_to_pb, enum_types_to_pb, timestamp_from_pb, timestamp_to_pb,
 };
@@ -145,10 +147,28 @@ impl DataService for Data {
         while cursor.query < req.queries.len() {
             let channel_query = match &req.queries[cursor.query].query {
                 Some(query::Query::Channel(q)) => q.clone(),
-                Some(query::Query::CalculatedChannel(_)) => {
-                    return Err(Status::unimplemented(
-                        "Sextant does not evaluate calculated-channel queries yet",
-                    ));
+                Some(query::Query::CalculatedChannel(q)) => {
+                    let q = q.clone();
+                    let page = Page {
+                        principal: &principal,
+                        org,
+                        limits: &limits,
+                        range: start..end,
+                        names: &mut names,
+                    };
+                    if let Some(token) = self
+                        .calculated(page, &q, &mut cursor, &mut budget, &mut data)
+                        .await?
+                    {
+                        return Ok(Response::new(GetDataResponse {
+                            next_page_token: token,
+                            data,
+                        }));
+                    }
+                    cursor.query += 1;
+                    cursor.series = 0;
+                    cursor.from = None;
+                    continue;
                 }
                 None => {
                     return Err(Status::invalid_argument(format!(
@@ -177,7 +197,7 @@ impl DataService for Data {
             let scan_cursor = cursor.scan_cursor();
             // One point beyond what the page can take tells whether the series goes on.
             let limit = budget.points.saturating_add(1);
-            let page = query(&self.state, org, &limits, move |reader| {
+            let page = query(&self.state, org, &limits, false, move |reader| {
                 let mut series: Vec<SeriesRef> = reader
                     .select(&Selector::from(&matcher))
                     .into_iter()
@@ -272,12 +292,123 @@ impl DataService for Data {
     }
 }
 
+/// What a page of a calculated channel needs of the request.
+struct Page<'a> {
+    principal: &'a Principal,
+    org: sextant_model::OrgId,
+    limits: &'a QueryLimits,
+    range: Range<Timestamp>,
+    names: &'a mut HashMap<String, String>,
+}
+
+impl Data {
+    /// Adds a calculated channel's values to the page, run by run from the cursor's; returns
+    /// the next page's token when the page filled up. Each page evaluates the current run's
+    /// inputs over the whole range again (at most the query point limit of each), and sends
+    /// the values from the cursor's timestamp on.
+    async fn calculated(
+        &self,
+        page: Page<'_>,
+        q: &CalculatedChannelQuery,
+        cursor: &mut Cursor,
+        budget: &mut Budget,
+        data: &mut Vec<pbjson_types::Any>,
+    ) -> Result<Option<String>, Status> {
+        let at = cursor.query;
+        if q.channel_key.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "queries[{at}].calculated_channel needs a channel_key, the name its values come \
+                 back under"
+            )));
+        }
+        let expression = q.expression.as_ref().ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "queries[{at}].calculated_channel needs an expression"
+            ))
+        })?;
+        let resolved =
+            calculated_channels::resolve(&self.state, &page.principal.organization_id, expression)
+                .await?;
+        let program = calculated_channels::compile_calculated(&expression.expression, &resolved)
+            .map_err(Status::invalid_argument)?;
+        let inputs = resolved.inputs(&program);
+        let data_type = program.data_type();
+        let channel = Channel {
+            id: String::new(),
+            asset_id: resolved.asset_id.clone(),
+            def: ChannelDef::new(q.channel_key.clone(), data_type),
+            created_at: 0,
+        };
+        loop {
+            let (program, inputs) = (program.clone(), inputs.clone());
+            let asset = resolved.asset_name.clone();
+            let (run_filter, range, skip) = (q.run_id.clone(), page.range.clone(), cursor.series);
+            let group = query(&self.state, page.org, page.limits, true, move |reader| {
+                calculated_channels::evaluate(
+                    &reader,
+                    &program,
+                    &inputs,
+                    &asset,
+                    run_filter.as_deref(),
+                    range,
+                    skip,
+                )
+            })
+            .await?;
+            let Some(calculated_channels::RunValues { run, points, more }) = group else {
+                return Ok(None);
+            };
+            let first = points.partition_point(|p| p.timestamp < cursor.from.unwrap_or(i64::MIN));
+            let points = &points[first..];
+            let run = match run {
+                Some(run_id) => Some(
+                    run_name(
+                        &self.state,
+                        &page.principal.organization_id,
+                        &run_id,
+                        page.names,
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
+            let metadata = Metadata {
+                data_type: data_type_to_pb(data_type),
+                sampled_ms: 0,
+                asset: Some(metadata::Asset {
+                    asset_id: resolved.asset_id.clone(),
+                    name: resolved.asset_name.clone(),
+                }),
+                run,
+                channel: Some(metadata::Channel {
+                    name: q.channel_key.clone(),
+                    ..Default::default()
+                }),
+            };
+            let arrow = ArrowPoints::from_points(data_type, points);
+            let (message, taken) = encode(&channel, metadata, &arrow, budget)?;
+            data.extend(message);
+            if taken < points.len() {
+                cursor.from = Some(points[taken].timestamp);
+                return Ok(Some(cursor.token()));
+            }
+            if !more {
+                return Ok(None);
+            }
+            cursor.series += 1;
+            cursor.from = None;
+        }
+    }
+}
+
 /// Runs a read on a blocking thread within the server's query deadline (it stops when the
 /// call is cancelled, as this future is then dropped) and maps its error to a gRPC status.
+/// With `hold`, the reader refuses reads of more points than the query point limit.
 async fn query<T, F>(
     state: &AppState,
     org: sextant_model::OrgId,
     limits: &QueryLimits,
+    hold: bool,
     call: F,
 ) -> Result<T, Status>
 where
@@ -286,9 +417,15 @@ where
 {
     let store = state.store.clone();
     let (budget, _client) = QueryBudget::start(limits);
+    let (max_points, hint) = (limits.max_points, limits.max_points_hint());
     tokio::task::spawn_blocking(move || {
         let proceed = || budget.check();
-        call(Reader::new(store.as_ref(), org).stopping_when(&proceed))
+        let reader = Reader::new(store.as_ref(), org).stopping_when(&proceed);
+        call(if hold {
+            reader.holding_at_most(max_points, hint)
+        } else {
+            reader
+        })
     })
     .await
     .map_err(|e| status(ErrorKind::Internal, e))?

@@ -4,6 +4,7 @@
 mod annotation_logs;
 pub mod annotations;
 mod assets;
+mod calculated_channels;
 mod channels;
 pub mod convert;
 pub mod data;
@@ -19,6 +20,7 @@ mod runs;
 use sift_rs::annotation_logs::v1::annotation_log_service_server::AnnotationLogServiceServer;
 use sift_rs::annotations::v1::annotation_service_server::AnnotationServiceServer;
 use sift_rs::assets::v1::asset_service_server::AssetServiceServer;
+use sift_rs::calculated_channels::v1::calculated_channels_service_server::CalculatedChannelsServiceServer;
 use sift_rs::channels::v3::channel_service_server::ChannelServiceServer;
 use sift_rs::data::v2::data_service_server::DataServiceServer;
 use sift_rs::ingest::v1::ingest_service_server::IngestServiceServer;
@@ -58,6 +60,11 @@ pub fn routes(state: &AppState) -> tonic::service::Routes {
         }))
         .add_service(AnnotationLogServiceServer::new(
             annotation_logs::AnnotationLogs {
+                state: state.clone(),
+            },
+        ))
+        .add_service(CalculatedChannelsServiceServer::new(
+            calculated_channels::CalculatedChannels {
                 state: state.clone(),
             },
         ))

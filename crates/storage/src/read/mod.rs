@@ -94,6 +94,11 @@ impl PartialEq for ArrowPoints {
 }
 
 impl ArrowPoints {
+    /// `points` of `data_type` as Arrow arrays; a value of another type becomes a null.
+    pub fn from_points(data_type: DataType, points: &[Point]) -> Self {
+        arrow::to_arrow(Some(data_type), points)
+    }
+
     /// Points held.
     pub fn len(&self) -> usize {
         self.timestamps.len()
