@@ -171,3 +171,87 @@ def test_pages_of_a_calculated_channel_join_up(sextant):
         names = [i.name for i in calc.ListExpressionIdentifiers(ListExpressionIdentifiersRequest()).identifiers]
         assert "abs" in names and "held_for" in names
     assert raw_value("voltage", 40) == ledger.points["voltage"][20][1]
+
+
+def test_stored_calculated_channels_through_sift_py_s_service(sextant, tmp_path):
+    from sift_py.calculated_channels.config import CalculatedChannelConfig
+    from sift_py.calculated_channels.service import CalculatedChannelService
+
+    with use_sift_channel(channel_config(sextant)) as channel:
+        ingest(channel)
+        # A second asset without `voltage`.
+        IngestionService(
+            channel, nostromo_config(asset="Sulaco", client_key="sulaco", flows={"logs": ["log"]})
+        )
+        service = CalculatedChannelService(channel)
+        config = CalculatedChannelConfig(
+            name="power",
+            description="twice the speed plus the voltage",
+            expression=EXPRESSION,
+            channel_references=[
+                {"channel_reference": "$1", "channel_identifier": "mainmotor.velocity"},
+                {"channel_reference": "$2", "channel_identifier": "voltage"},
+            ],
+            units="W",
+            client_key="power-key",
+            all_assets=True,
+        )
+        created, inapplicable = service.create_calculated_channel(config)
+        assert created.calculated_channel_id and created.units == "W"
+        assert created.expression == EXPRESSION
+        assert [(r.asset_name, list(r.missing_channels)) for r in inapplicable] == [
+            ("Sulaco", ["mainmotor.velocity", "voltage"])
+        ]
+        by_key = service.get_calculated_channel(client_key="power-key")
+        assert by_key.calculated_channel_id == created.calculated_channel_id
+        assert by_key.channel_references == config.channel_references
+
+        updated, _ = service.update_calculated_channel(
+            by_key, {"expression": "$1 * 3 + $2", "units": "kW"}, update_notes="faster"
+        )
+        assert (updated.expression, updated.units) == ("$1 * 3 + $2", "kW")
+        versions, _ = service.list_calculated_channel_versions(client_key="power-key")
+        assert [v.expression for v in versions] == ["$1 * 3 + $2", EXPRESSION]
+
+        listed, _ = service.list_calculated_channels(filter='name == "power"')
+        assert [c.calculated_channel_id for c in listed] == [created.calculated_channel_id]
+
+        # A type error is refused, naming it.
+        bad = config.model_copy(update={"name": "bad", "client_key": None, "expression": '$2 == "x"'})
+        try:
+            service.create_calculated_channel(bad)
+            raise AssertionError("a string compared with a number was accepted")
+        except Exception as err:  # grpc.RpcError
+            assert "cannot compare" in str(err) or "compare" in str(err), err
+
+        # From YAML: the client key finds the stored one and revises it. (sift_py 0.25 revises
+        # with `units` or `asset_names` given as the types `str` and `List[str]` rather than
+        # their values, and keeps only a list's last channel reference, so the revised entry
+        # has one reference, no units and all assets.)
+        path = tmp_path / "calc.yml"
+        path.write_text(
+            "calculated_channels:\n"
+            "  - name: power\n"
+            "    expression: $1 * 1000\n"
+            "    channel_references:\n"
+            "      - $1: mainmotor.velocity\n"
+            "    client_key: power-key\n"
+            "    all_assets: true\n"
+            "  - name: speed_kmh\n"
+            "    expression: $1 * 1.609344\n"
+            "    channel_references:\n"
+            "      - $1: mainmotor.velocity\n"
+            "    asset_names: [NostromoLV426]\n"
+        )
+        results = service.create_or_update_calculated_channel_from_yaml(path)
+        assert [(c.name, c.expression, [r.asset_name for r in i]) for c, i in results] == [
+            ("power", "$1 * 1000", ["Sulaco"]),
+            ("speed_kmh", "$1 * 1.609344", []),
+        ]
+        versions, _ = service.list_calculated_channel_versions(client_key="power-key")
+        assert len(versions) == 3
+
+        # Archived: out of the list.
+        service.update_calculated_channel(service.get_calculated_channel(client_key="power-key"), {"archived": True})
+        listed, _ = service.list_calculated_channels()
+        assert [c.name for c in listed] == ["speed_kmh"]

@@ -9,6 +9,7 @@
 //! PostgreSQL implementation can replace [`SqliteCatalog`] when Sextant runs on several nodes.
 //! The SQLite schema is described in `docs/catalog.md`.
 
+mod calculated_types;
 mod detector_types;
 mod error;
 mod file_types;
@@ -21,6 +22,7 @@ use std::fmt::Debug;
 
 use sextant_model::{OrgId, Timestamp};
 
+pub use calculated_types::{CalculatedChannel, CalculatedChannelDef, CalculatedChannelFilter};
 pub use detector_types::{SfxDetector, SfxDetectorStep, SfxIncident};
 pub use error::{Error, Result};
 pub use file_types::{
@@ -42,6 +44,20 @@ pub use types::{
     IngestionConfig, IngestionConfigFilter, MetadataValue, NewRun, OrgLimits, Organization, Page,
     Principal, Run, RunFilter, RunUpdate, Scope, Scopes,
 };
+
+/// Every item of a paged listing, page after page.
+pub fn all_pages<T>(mut list: impl FnMut(Page) -> Result<(Vec<T>, String)>) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = list(Page::next(Page::MAX_SIZE, token))?;
+        out.extend(items);
+        if next.is_empty() {
+            return Ok(out);
+        }
+        token = next;
+    }
+}
 
 /// Sextant's metadata store.
 ///
@@ -423,6 +439,63 @@ pub trait Catalog: Send + Sync + Debug {
 
     /// The organization and id of every file, for the blob store's sweep at start.
     fn remote_file_keys(&self) -> Result<Vec<(String, String)>>;
+
+    // ---- calculated channels ----
+
+    /// Stores a calculated channel at version 1; `AlreadyExists` for a client key or a name
+    /// (among those not archived) taken. `by` is the key creating it.
+    fn create_calculated_channel(
+        &self,
+        org_id: &str,
+        client_key: Option<&str>,
+        def: &CalculatedChannelDef,
+        notes: &str,
+        by: &str,
+    ) -> Result<CalculatedChannel>;
+
+    /// A calculated channel at its current version.
+    fn get_calculated_channel(&self, org_id: &str, id: &str) -> Result<CalculatedChannel>;
+
+    /// The calculated channel with this client key, if any.
+    fn find_calculated_channel(
+        &self,
+        org_id: &str,
+        client_key: &str,
+    ) -> Result<Option<CalculatedChannel>>;
+
+    /// A calculated channel at the version with this id.
+    fn get_calculated_channel_version(
+        &self,
+        org_id: &str,
+        version_id: &str,
+    ) -> Result<CalculatedChannel>;
+
+    /// One page of calculated channels at their current versions, oldest first.
+    fn list_calculated_channels(
+        &self,
+        org_id: &str,
+        filter: &CalculatedChannelFilter,
+        page: Page,
+    ) -> Result<(Vec<CalculatedChannel>, String)>;
+
+    /// One page of a calculated channel's versions, newest first.
+    fn list_calculated_channel_versions(
+        &self,
+        org_id: &str,
+        id: &str,
+        page: Page,
+    ) -> Result<(Vec<CalculatedChannel>, String)>;
+
+    /// Declares a new version (unless nothing changed) and archives or unarchives it.
+    fn update_calculated_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        def: &CalculatedChannelDef,
+        archived: Option<bool>,
+        notes: &str,
+        by: &str,
+    ) -> Result<CalculatedChannel>;
 
     // ---- live rule evaluation ----
 

@@ -1,6 +1,7 @@
 //! [`SqliteCatalog`]: the catalog in one SQLite file.
 
 mod assets;
+mod calculated;
 mod detectors;
 mod files;
 mod ingestion;
@@ -21,6 +22,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use sextant_model::Timestamp;
 
+use crate::calculated_types::{CalculatedChannel, CalculatedChannelDef, CalculatedChannelFilter};
 use crate::detector_types::{SfxDetector, SfxDetectorStep, SfxIncident};
 use crate::error::{Error, Result};
 use crate::file_types::{
@@ -492,6 +494,67 @@ impl Catalog for SqliteCatalog {
 
     fn remote_file_keys(&self) -> Result<Vec<(String, String)>> {
         self.read(files::remote_file_keys)
+    }
+
+    fn create_calculated_channel(
+        &self,
+        org_id: &str,
+        client_key: Option<&str>,
+        def: &CalculatedChannelDef,
+        notes: &str,
+        by: &str,
+    ) -> Result<CalculatedChannel> {
+        self.write(|tx, now| calculated::create(tx, org_id, client_key, def, notes, by, now))
+    }
+
+    fn get_calculated_channel(&self, org_id: &str, id: &str) -> Result<CalculatedChannel> {
+        self.read(|conn| calculated::get(conn, org_id, id))
+    }
+
+    fn find_calculated_channel(
+        &self,
+        org_id: &str,
+        client_key: &str,
+    ) -> Result<Option<CalculatedChannel>> {
+        self.read(|conn| calculated::find_by_key(conn, org_id, client_key))
+    }
+
+    fn get_calculated_channel_version(
+        &self,
+        org_id: &str,
+        version_id: &str,
+    ) -> Result<CalculatedChannel> {
+        self.read(|conn| calculated::get_version(conn, org_id, version_id))
+    }
+
+    fn list_calculated_channels(
+        &self,
+        org_id: &str,
+        filter: &CalculatedChannelFilter,
+        page: Page,
+    ) -> Result<(Vec<CalculatedChannel>, String)> {
+        self.read(|conn| calculated::list(conn, org_id, filter, page))
+    }
+
+    fn list_calculated_channel_versions(
+        &self,
+        org_id: &str,
+        id: &str,
+        page: Page,
+    ) -> Result<(Vec<CalculatedChannel>, String)> {
+        self.read(|conn| calculated::versions(conn, org_id, id, page))
+    }
+
+    fn update_calculated_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        def: &CalculatedChannelDef,
+        archived: Option<bool>,
+        notes: &str,
+        by: &str,
+    ) -> Result<CalculatedChannel> {
+        self.write(|tx, now| calculated::update(tx, org_id, id, def, archived, notes, by, now))
     }
 
     fn ensure_rule_checkpoints(

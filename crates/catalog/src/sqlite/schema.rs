@@ -337,6 +337,53 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX remote_files_by_entity
         ON remote_files (organization_id, entity_type, entity_id);
     "#,
+    // 11: stored calculated channels, each change a new version.
+    r#"
+    CREATE TABLE calculated_channels (
+        seq              INTEGER PRIMARY KEY,
+        id               TEXT    NOT NULL UNIQUE,
+        organization_id  TEXT    NOT NULL REFERENCES organizations (id),
+        client_key       TEXT,
+        current_version  INTEGER NOT NULL CHECK (current_version >= 1),
+        archived_at      INTEGER,
+        created_by       TEXT    NOT NULL,
+        created_at       INTEGER NOT NULL,
+        UNIQUE (organization_id, client_key)
+    );
+    CREATE TABLE calculated_channel_versions (
+        seq                   INTEGER PRIMARY KEY,
+        id                    TEXT    NOT NULL UNIQUE,
+        calculated_channel_id TEXT    NOT NULL REFERENCES calculated_channels (id),
+        organization_id       TEXT    NOT NULL,
+        version               INTEGER NOT NULL,
+        name                  TEXT    NOT NULL,
+        def                   TEXT    NOT NULL,
+        user_notes            TEXT    NOT NULL,
+        change_message        TEXT    NOT NULL,
+        created_by            TEXT    NOT NULL,
+        created_at            INTEGER NOT NULL,
+        UNIQUE (calculated_channel_id, version)
+    );
+    CREATE VIEW calculated_channels_current AS
+        SELECT c.seq AS seq, c.id AS id, c.organization_id AS organization_id,
+               c.client_key AS client_key, v.id AS version_id, v.version AS version,
+               v.name AS name, v.def AS def, v.user_notes AS user_notes,
+               v.change_message AS change_message, c.archived_at AS archived_at,
+               c.created_by AS created_by, v.created_by AS modified_by,
+               c.created_at AS created_at, v.created_at AS modified_at
+        FROM calculated_channels AS c
+        JOIN calculated_channel_versions AS v
+          ON v.calculated_channel_id = c.id AND v.version = c.current_version;
+    CREATE VIEW calculated_channel_all_versions AS
+        SELECT v.seq AS seq, c.id AS id, c.organization_id AS organization_id,
+               c.client_key AS client_key, v.id AS version_id, v.version AS version,
+               v.name AS name, v.def AS def, v.user_notes AS user_notes,
+               v.change_message AS change_message, c.archived_at AS archived_at,
+               c.created_by AS created_by, v.created_by AS modified_by,
+               c.created_at AS created_at, v.created_at AS modified_at
+        FROM calculated_channel_versions AS v
+        JOIN calculated_channels AS c ON c.id = v.calculated_channel_id;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@
 mod common;
 
 mod assets;
+mod calculated;
 mod detectors;
 mod durability;
 mod files;

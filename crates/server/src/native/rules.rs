@@ -521,16 +521,7 @@ pub(super) async fn update_annotation(
 
 /// Every item of a paged catalog listing.
 fn all_pages<T>(
-    mut list: impl FnMut(Page) -> sextant_catalog::Result<(Vec<T>, String)>,
+    list: impl FnMut(Page) -> sextant_catalog::Result<(Vec<T>, String)>,
 ) -> Result<Vec<T>, HttpError> {
-    let mut out = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (items, next) = list(Page::next(Page::MAX_SIZE, token))?;
-        out.extend(items);
-        if next.is_empty() {
-            return Ok(out);
-        }
-        token = next;
-    }
+    Ok(sextant_catalog::all_pages(list)?)
 }

@@ -16,11 +16,13 @@ mod ping;
 pub mod remote_files;
 pub mod rules;
 mod runs;
+mod stored_calculated_channels;
 
 use sift_rs::annotation_logs::v1::annotation_log_service_server::AnnotationLogServiceServer;
 use sift_rs::annotations::v1::annotation_service_server::AnnotationServiceServer;
 use sift_rs::assets::v1::asset_service_server::AssetServiceServer;
 use sift_rs::calculated_channels::v1::calculated_channels_service_server::CalculatedChannelsServiceServer;
+use sift_rs::calculated_channels::v2::calculated_channel_service_server::CalculatedChannelServiceServer;
 use sift_rs::channels::v3::channel_service_server::ChannelServiceServer;
 use sift_rs::data::v2::data_service_server::DataServiceServer;
 use sift_rs::ingest::v1::ingest_service_server::IngestServiceServer;
@@ -65,6 +67,11 @@ pub fn routes(state: &AppState) -> tonic::service::Routes {
         ))
         .add_service(CalculatedChannelsServiceServer::new(
             calculated_channels::CalculatedChannels {
+                state: state.clone(),
+            },
+        ))
+        .add_service(CalculatedChannelServiceServer::new(
+            stored_calculated_channels::StoredCalculatedChannels {
                 state: state.clone(),
             },
         ))
