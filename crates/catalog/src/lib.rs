@@ -13,6 +13,7 @@ mod calculated_types;
 mod detector_types;
 mod error;
 mod file_types;
+mod report_types;
 mod rule_types;
 mod signalfx_types;
 mod sqlite;
@@ -29,6 +30,10 @@ pub use file_types::{
     AnnotationLog, AnnotationLogEntry, CommentElement, FileEntity, FileMetadata, NewRemoteFile,
     RemoteFile, RemoteFileFilter,
 };
+pub use report_types::{
+    NewReport, Report, ReportFilter, ReportRuleStatus, ReportRuleSummary, ReportTemplate,
+    ReportTemplateDef, ReportTemplateFilter,
+};
 pub use rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationState, AnnotationType,
     AnnotationUpdate, Archived, Login, NameFilter, NewAnnotation, Rule, RuleAction, RuleCheckpoint,
@@ -44,6 +49,21 @@ pub use types::{
     IngestionConfig, IngestionConfigFilter, MetadataValue, NewRun, OrgLimits, Organization, Page,
     Principal, Run, RunFilter, RunUpdate, Scope, Scopes,
 };
+
+/// The names of the tags with these ids, in the catalog's order.
+pub fn tag_names(catalog: &dyn Catalog, org_id: &str, ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let filter = NameFilter {
+        ids: Some(ids.to_vec()),
+        ..NameFilter::default()
+    };
+    Ok(all_pages(|page| catalog.list_tags(org_id, &filter, page))?
+        .into_iter()
+        .map(|t| t.name)
+        .collect())
+}
 
 /// Every item of a paged listing, page after page.
 pub fn all_pages<T>(mut list: impl FnMut(Page) -> Result<(Vec<T>, String)>) -> Result<Vec<T>> {
@@ -485,6 +505,59 @@ pub trait Catalog: Send + Sync + Debug {
         id: &str,
         page: Page,
     ) -> Result<(Vec<CalculatedChannel>, String)>;
+
+    // ---- report templates and reports ----
+
+    /// Stores a report template; its rules must exist. `AlreadyExists` for a client key taken.
+    fn create_report_template(
+        &self,
+        org_id: &str,
+        client_key: Option<&str>,
+        def: &ReportTemplateDef,
+        by: &str,
+    ) -> Result<ReportTemplate>;
+
+    /// A report template.
+    fn get_report_template(&self, org_id: &str, id: &str) -> Result<ReportTemplate>;
+
+    /// The report template with this client key, if any.
+    fn find_report_template(
+        &self,
+        org_id: &str,
+        client_key: &str,
+    ) -> Result<Option<ReportTemplate>>;
+
+    /// One page of report templates, oldest first.
+    fn list_report_templates(
+        &self,
+        org_id: &str,
+        filter: &ReportTemplateFilter,
+        page: Page,
+    ) -> Result<(Vec<ReportTemplate>, String)>;
+
+    /// Replaces a report template's declaration, and archives or unarchives it.
+    fn update_report_template(
+        &self,
+        org_id: &str,
+        id: &str,
+        def: &ReportTemplateDef,
+        archived: Option<bool>,
+        by: &str,
+    ) -> Result<ReportTemplate>;
+
+    /// Records a report.
+    fn create_report(&self, org_id: &str, report: NewReport, by: &str) -> Result<Report>;
+
+    /// A report.
+    fn get_report(&self, org_id: &str, id: &str) -> Result<Report>;
+
+    /// One page of reports, newest first.
+    fn list_reports(
+        &self,
+        org_id: &str,
+        filter: &ReportFilter,
+        page: Page,
+    ) -> Result<(Vec<Report>, String)>;
 
     /// Declares a new version (unless nothing changed) and archives or unarchives it.
     fn update_calculated_channel(

@@ -1,8 +1,10 @@
 //! Historical evaluation: a rule over stored data of one asset (and run) in a time range,
-//! returning where it held. Nothing is stored.
+//! returning where it held. Nothing is stored; [`annotation`] gives the annotation a caller
+//! records for a range.
 
 use std::ops::Range;
 
+use sextant_catalog::{AnnotationState, NewAnnotation, Rule};
 use sextant_model::{Point, SeriesKey, Timestamp};
 use sextant_query::Reader;
 
@@ -51,4 +53,32 @@ pub fn evaluate_history(
         .into_iter()
         .map(|(start, end)| HeldRange { start, end })
         .collect())
+}
+
+/// The annotation of a range where `rule` held on asset `asset_id` (in run `run_id`), as the
+/// rule's action declares it: its name and description, type, assignee and `tags` (the names
+/// of the action's tags), open for review. `end` is the range's end, or what the caller
+/// makes of a range still holding at the end of the data (`None` leaves it open).
+pub fn annotation(
+    rule: &Rule,
+    asset_id: &str,
+    run_id: Option<&str>,
+    tags: Vec<String>,
+    start: Timestamp,
+    end: Option<Timestamp>,
+) -> NewAnnotation {
+    let def = &rule.def;
+    NewAnnotation {
+        name: def.name.clone(),
+        description: def.description.clone(),
+        start_time: start,
+        end_time: end,
+        asset_ids: vec![asset_id.to_owned()],
+        run_id: run_id.filter(|r| !r.is_empty()).map(str::to_owned),
+        annotation_type: def.action.annotation_type,
+        state: AnnotationState::Open,
+        assignee_user_id: def.action.assignee_user_id.clone(),
+        tags,
+        rule_id: (!rule.id.is_empty()).then(|| rule.id.clone()),
+    }
 }

@@ -9,6 +9,7 @@ mod json;
 mod keys;
 mod people;
 mod query;
+mod reports;
 mod rules;
 mod runs;
 mod schema;
@@ -27,6 +28,9 @@ use crate::detector_types::{SfxDetector, SfxDetectorStep, SfxIncident};
 use crate::error::{Error, Result};
 use crate::file_types::{
     AnnotationLog, AnnotationLogEntry, NewRemoteFile, RemoteFile, RemoteFileFilter,
+};
+use crate::report_types::{
+    NewReport, Report, ReportFilter, ReportTemplate, ReportTemplateDef, ReportTemplateFilter,
 };
 use crate::rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationUpdate, Login, NameFilter,
@@ -505,6 +509,65 @@ impl Catalog for SqliteCatalog {
         by: &str,
     ) -> Result<CalculatedChannel> {
         self.write(|tx, now| calculated::create(tx, org_id, client_key, def, notes, by, now))
+    }
+
+    fn create_report_template(
+        &self,
+        org_id: &str,
+        client_key: Option<&str>,
+        def: &ReportTemplateDef,
+        by: &str,
+    ) -> Result<ReportTemplate> {
+        self.write(|tx, now| reports::create_template(tx, org_id, client_key, def, by, now))
+    }
+
+    fn get_report_template(&self, org_id: &str, id: &str) -> Result<ReportTemplate> {
+        self.read(|conn| reports::get_template(conn, org_id, id))
+    }
+
+    fn find_report_template(
+        &self,
+        org_id: &str,
+        client_key: &str,
+    ) -> Result<Option<ReportTemplate>> {
+        self.read(|conn| reports::find_template(conn, org_id, client_key))
+    }
+
+    fn list_report_templates(
+        &self,
+        org_id: &str,
+        filter: &ReportTemplateFilter,
+        page: Page,
+    ) -> Result<(Vec<ReportTemplate>, String)> {
+        self.read(|conn| reports::list_templates(conn, org_id, filter, page))
+    }
+
+    fn update_report_template(
+        &self,
+        org_id: &str,
+        id: &str,
+        def: &ReportTemplateDef,
+        archived: Option<bool>,
+        by: &str,
+    ) -> Result<ReportTemplate> {
+        self.write(|tx, now| reports::update_template(tx, org_id, id, def, archived, by, now))
+    }
+
+    fn create_report(&self, org_id: &str, report: NewReport, by: &str) -> Result<Report> {
+        self.write(|tx, now| reports::create_report(tx, org_id, report, by, now))
+    }
+
+    fn get_report(&self, org_id: &str, id: &str) -> Result<Report> {
+        self.read(|conn| reports::get_report(conn, org_id, id))
+    }
+
+    fn list_reports(
+        &self,
+        org_id: &str,
+        filter: &ReportFilter,
+        page: Page,
+    ) -> Result<(Vec<Report>, String)> {
+        self.read(|conn| reports::list_reports(conn, org_id, filter, page))
     }
 
     fn get_calculated_channel(&self, org_id: &str, id: &str) -> Result<CalculatedChannel> {

@@ -384,6 +384,37 @@ const MIGRATIONS: &[&str] = &[
         FROM calculated_channel_versions AS v
         JOIN calculated_channels AS c ON c.id = v.calculated_channel_id;
     "#,
+    // 12: report templates (sets of rules) and reports (what evaluating rules found).
+    r#"
+    CREATE TABLE report_templates (
+        seq              INTEGER PRIMARY KEY,
+        id               TEXT    NOT NULL UNIQUE,
+        organization_id  TEXT    NOT NULL REFERENCES organizations (id),
+        client_key       TEXT,
+        name             TEXT    NOT NULL,
+        description      TEXT,
+        rule_ids         TEXT    NOT NULL,
+        tags             TEXT    NOT NULL,
+        archived_at      INTEGER,
+        created_by       TEXT    NOT NULL,
+        modified_by      TEXT    NOT NULL,
+        created_at       INTEGER NOT NULL,
+        modified_at      INTEGER NOT NULL,
+        UNIQUE (organization_id, client_key)
+    );
+    CREATE TABLE reports (
+        seq              INTEGER PRIMARY KEY,
+        id               TEXT    NOT NULL UNIQUE,
+        organization_id  TEXT    NOT NULL REFERENCES organizations (id),
+        name             TEXT    NOT NULL,
+        run_id           TEXT,
+        template_id      TEXT,
+        body             TEXT    NOT NULL,
+        created_by       TEXT    NOT NULL,
+        created_at       INTEGER NOT NULL
+    );
+    CREATE INDEX reports_by_run ON reports (organization_id, run_id);
+    "#,
 ];
 
 /// The schema version this build writes.

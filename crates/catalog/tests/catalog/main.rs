@@ -13,5 +13,6 @@ mod isolation;
 mod keys;
 mod model;
 mod pagination;
+mod reports;
 mod rules;
 mod runs;

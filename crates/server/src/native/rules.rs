@@ -10,9 +10,8 @@ use sextant_api::{
     TagList, User, UserList,
 };
 use sextant_catalog::{
-    AnnotationFilter, AnnotationState, AnnotationType, AnnotationUpdate, AssetFilter, Catalog,
-    ChannelFilter, NameFilter, NewAnnotation, Page, Principal, Rule, RuleAction, RuleDef,
-    RuleFilter, Scope,
+    AnnotationFilter, AnnotationType, AnnotationUpdate, AssetFilter, Catalog, ChannelFilter,
+    NameFilter, Page, Principal, Rule, RuleAction, RuleDef, RuleFilter, Scope,
 };
 use sextant_model::{ErrorKind, Timestamp};
 use sextant_query::Reader;
@@ -390,23 +389,18 @@ pub(super) async fn eval_rule(
         )?;
         let mut created = Vec::new();
         if body.annotate {
+            let tags = tag_names(catalog, &org, &rule.def.action.tag_ids)?;
             for range in &ranges {
-                let def = &rule.def;
                 let annotation = catalog.create_annotation(
                     &org,
-                    &NewAnnotation {
-                        name: def.name.clone(),
-                        description: def.description.clone(),
-                        start_time: range.start,
-                        end_time: Some(range.end.unwrap_or(end.max(range.start))),
-                        asset_ids: vec![asset.id.clone()],
-                        run_id: (!run_id.is_empty()).then(|| run_id.clone()),
-                        annotation_type: def.action.annotation_type,
-                        state: AnnotationState::Open,
-                        assignee_user_id: def.action.assignee_user_id.clone(),
-                        tags: tag_names(catalog, &org, &def.action.tag_ids)?,
-                        rule_id: Some(rule.id.clone()),
-                    },
+                    &sextant_rules::history::annotation(
+                        &rule,
+                        &asset.id,
+                        Some(&run_id),
+                        tags.clone(),
+                        range.start,
+                        Some(range.end.unwrap_or(end.max(range.start))),
+                    ),
                 )?;
                 created.push(annotation.id);
             }
@@ -429,17 +423,7 @@ pub(super) async fn eval_rule(
 }
 
 fn tag_names(catalog: &dyn Catalog, org: &str, ids: &[String]) -> Result<Vec<String>, HttpError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filter = NameFilter {
-        ids: Some(ids.to_vec()),
-        ..NameFilter::default()
-    };
-    Ok(all_pages(|page| catalog.list_tags(org, &filter, page))?
-        .into_iter()
-        .map(|t| t.name)
-        .collect())
+    Ok(sextant_catalog::tag_names(catalog, org, ids)?)
 }
 
 // ---- annotations ----

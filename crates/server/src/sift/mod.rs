@@ -14,6 +14,8 @@ mod ingestion_configs;
 mod people;
 mod ping;
 pub mod remote_files;
+mod reports;
+mod rule_evaluation;
 pub mod rules;
 mod runs;
 mod stored_calculated_channels;
@@ -29,6 +31,9 @@ use sift_rs::ingest::v1::ingest_service_server::IngestServiceServer;
 use sift_rs::ingestion_configs::v2::ingestion_config_service_server::IngestionConfigServiceServer;
 use sift_rs::ping::v1::ping_service_server::PingServiceServer;
 use sift_rs::remote_files::v1::remote_file_service_server::RemoteFileServiceServer;
+use sift_rs::report_templates::v1::report_template_service_server::ReportTemplateServiceServer;
+use sift_rs::reports::v1::report_service_server::ReportServiceServer;
+use sift_rs::rule_evaluation::v1::rule_evaluation_service_server::RuleEvaluationServiceServer;
 use sift_rs::rules::v1::rule_service_server::RuleServiceServer;
 use sift_rs::runs::v2::run_service_server::RunServiceServer;
 use sift_rs::tags::v2::tag_service_server::TagServiceServer;
@@ -75,6 +80,17 @@ pub fn routes(state: &AppState) -> tonic::service::Routes {
                 state: state.clone(),
             },
         ))
+        .add_service(RuleEvaluationServiceServer::new(
+            rule_evaluation::RuleEvaluation {
+                state: state.clone(),
+            },
+        ))
+        .add_service(ReportServiceServer::new(reports::Reports {
+            state: state.clone(),
+        }))
+        .add_service(ReportTemplateServiceServer::new(reports::ReportTemplates {
+            state: state.clone(),
+        }))
         .add_service(RemoteFileServiceServer::new(remote_files::RemoteFiles {
             state: state.clone(),
         }))

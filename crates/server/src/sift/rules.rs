@@ -275,6 +275,28 @@ impl Rules {
         Ok(rule)
     }
 
+    /// The rule an update names: its `rule_id`, or with none, the rule with its client key, if
+    /// one exists (so that UpdateRule is an idempotent "apply"); `None` creates one.
+    async fn existing(
+        &self,
+        principal: &Principal,
+        req: &UpdateRuleRequest,
+        def: &RuleDef,
+    ) -> Result<Option<String>, Status> {
+        if let Some(id) = req.rule_id.as_deref().filter(|id| !id.is_empty()) {
+            return Ok(Some(id.to_owned()));
+        }
+        let Some(key) = def.client_key.clone() else {
+            return Ok(None);
+        };
+        let org = principal.organization_id.clone();
+        Ok(self
+            .state
+            .catalog(move |c| c.find_rule(&org, &key))
+            .await?
+            .map(|rule| rule.id))
+    }
+
     /// The rule named by id or, when the id is empty, by client key.
     async fn find(
         &self,
@@ -436,33 +458,73 @@ impl RuleService for Rules {
         let req = request.into_inner();
         check_organization(&principal, &req.organization_id)?;
         let def = rule_from_pb(&req)?;
-        // With no rule id, the client key names the rule; a rule that does not exist yet is
-        // created, so that UpdateRule is an idempotent "apply".
-        let rule_id = match req.rule_id.as_deref().filter(|id| !id.is_empty()) {
-            Some(id) => Some(id.to_owned()),
-            None => match &def.client_key {
-                Some(key) => {
-                    let org = principal.organization_id.clone();
-                    let key = key.clone();
-                    self.state
-                        .catalog(move |c| c.find_rule(&org, &key))
-                        .await?
-                        .map(|rule| rule.id)
-                }
-                None => None,
-            },
-        };
+        let rule_id = self.existing(&principal, &req, &def).await?;
         let rule = self
             .store(&principal, rule_id, def, req.is_archived)
             .await?;
         Ok(Response::new(UpdateRuleResponse { rule_id: rule.id }))
     }
 
+    /// Creates or updates several rules as UpdateRule does each, after checking them all: a
+    /// rule that does not check is reported in `validation_results` and nothing is stored.
+    /// External rules (`is_external`, no client key) are created anew each time, as sift_py's
+    /// `create_external_rules` expects.
     async fn batch_update_rules(
         &self,
-        _request: Request<BatchUpdateRulesRequest>,
+        request: Request<BatchUpdateRulesRequest>,
     ) -> Result<Response<BatchUpdateRulesResponse>, Status> {
-        Err(unsupported("RuleService/BatchUpdateRules (use UpdateRule)"))
+        let principal = authorize_call(&request, Action::ManageRules)?;
+        let req = request.into_inner();
+        let mut planned = Vec::with_capacity(req.rules.len());
+        let mut validation_results = Vec::new();
+        for update in &req.rules {
+            check_organization(&principal, &update.organization_id)?;
+            let def = rule_from_pb(update)?;
+            let rule_id = self.existing(&principal, update, &def).await?;
+            let org = principal.organization_id.clone();
+            let probe = def.clone();
+            let checked = self
+                .state
+                .catalog(move |c| check_rule(c, &org, &probe))
+                .await;
+            if let Err(error) = checked {
+                validation_results.push(ValidationResult {
+                    rule_id: rule_id.clone().unwrap_or_default(),
+                    client_key: def.client_key.clone().unwrap_or_default(),
+                    rule_name: def.name.clone(),
+                    error: Some(error.message().to_owned()),
+                    ..Default::default()
+                });
+            }
+            planned.push((rule_id, def, update.is_archived));
+        }
+        let success = validation_results.is_empty();
+        let mut response = BatchUpdateRulesResponse {
+            success,
+            validate_only: req.validate_only,
+            validation_results,
+            ..Default::default()
+        };
+        if !success || req.validate_only {
+            return Ok(Response::new(response));
+        }
+        for (rule_id, def, archive) in planned {
+            let created = rule_id.is_none();
+            let rule = self.store(&principal, rule_id, def, archive).await?;
+            if created {
+                response.rules_created_count += 1;
+                response.created_rule_identifiers.push(
+                    batch_update_rules_response::RuleIdentifiers {
+                        rule_id: rule.id,
+                        name: rule.def.name,
+                        client_key: rule.def.client_key,
+                    },
+                );
+            } else {
+                response.rules_updated_count += 1;
+            }
+        }
+        Ok(Response::new(response))
     }
 
     async fn delete_rule(
