@@ -31,8 +31,8 @@ pub use file_types::{
     RemoteFile, RemoteFileFilter,
 };
 pub use report_types::{
-    NewReport, Report, ReportFilter, ReportRuleStatus, ReportRuleSummary, ReportTemplate,
-    ReportTemplateDef, ReportTemplateFilter,
+    DataImport, ImportStatus, NewReport, Report, ReportFilter, ReportRuleStatus, ReportRuleSummary,
+    ReportTemplate, ReportTemplateDef, ReportTemplateFilter,
 };
 pub use rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationState, AnnotationType,
@@ -558,6 +558,30 @@ pub trait Catalog: Send + Sync + Debug {
         filter: &ReportFilter,
         page: Page,
     ) -> Result<(Vec<Report>, String)>;
+
+    // ---- data imports ----
+
+    /// Records a data import waiting for its file.
+    fn create_data_import(&self, org_id: &str, format: &str, config: &str) -> Result<DataImport>;
+
+    /// A data import.
+    fn get_data_import(&self, org_id: &str, id: &str) -> Result<DataImport>;
+
+    /// Moves a data import from `from` to `to` with a message and the rows stored;
+    /// `InvalidInput` naming where it is when it is not at `from`.
+    #[allow(clippy::too_many_arguments)]
+    fn set_data_import_status(
+        &self,
+        org_id: &str,
+        id: &str,
+        from: ImportStatus,
+        to: ImportStatus,
+        error_message: &str,
+        rows: u64,
+    ) -> Result<DataImport>;
+
+    /// Marks the imports a stop interrupted as failed; run at start. Returns how many.
+    fn fail_interrupted_imports(&self) -> Result<usize>;
 
     /// Declares a new version (unless nothing changed) and archives or unarchives it.
     fn update_calculated_channel(

@@ -129,3 +129,69 @@ pub struct ReportFilter {
     /// Names.
     pub names: Option<Vec<String>>,
 }
+
+/// Where a data import is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStatus {
+    /// Waiting for its file.
+    Pending,
+    /// Its file is being read.
+    InProgress,
+    /// Its data is stored.
+    Succeeded,
+    /// It stopped; the message says why.
+    Failed,
+}
+
+impl ImportStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Pending => "pending",
+            ImportStatus::InProgress => "in_progress",
+            ImportStatus::Succeeded => "succeeded",
+            ImportStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [
+            ImportStatus::Pending,
+            ImportStatus::InProgress,
+            ImportStatus::Succeeded,
+            ImportStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+impl std::str::FromStr for ImportStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ImportStatus::parse(s).ok_or_else(|| format!("unknown import status {s:?}"))
+    }
+}
+
+/// A data import: a file of a format with its config, and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataImport {
+    /// UUID v4.
+    pub id: String,
+    /// The owning organization.
+    pub organization_id: String,
+    /// `csv` or `parquet`.
+    pub format: String,
+    /// The config as the client sent it (JSON).
+    pub config: String,
+    /// Where it is.
+    pub status: ImportStatus,
+    /// Why it failed.
+    pub error_message: String,
+    /// Rows stored.
+    pub rows: u64,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub modified_at: Timestamp,
+}

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::collections::routes())
         .merge(crate::live::routes())
         .merge(crate::files::rest::routes())
+        .merge(crate::sift::data_imports::routes())
         .with_state(state.clone());
     // SignalFx's REST client does not strip a trailing slash from its endpoint, so its paths
     // may start `//v2/`: such a path is served as if its slashes were single.

@@ -55,6 +55,8 @@ pub struct AppState {
     /// Files attached to runs and annotations, when the binary opened a blob store
     /// ([`AppState::with_files`]).
     pub files: Option<Arc<crate::files::Files>>,
+    /// Whether clients reach the server over TLS, for the URLs it hands out.
+    pub tls: bool,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
             collections: None,
             subscriptions: Arc::default(),
             files: None,
+            tls: false,
             decode_budget: Arc::default(),
         }
     }
@@ -96,6 +99,12 @@ impl AppState {
     /// The same state with these limits on live subscriptions.
     pub fn with_subscription_limits(mut self, limits: crate::live::SubscriptionLimits) -> Self {
         self.subscriptions = Arc::new(crate::live::Subscriptions::new(limits));
+        self
+    }
+
+    /// The same state telling clients to use `https` in the URLs it hands out.
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
         self
     }
 

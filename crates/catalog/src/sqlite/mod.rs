@@ -30,7 +30,8 @@ use crate::file_types::{
     AnnotationLog, AnnotationLogEntry, NewRemoteFile, RemoteFile, RemoteFileFilter,
 };
 use crate::report_types::{
-    NewReport, Report, ReportFilter, ReportTemplate, ReportTemplateDef, ReportTemplateFilter,
+    DataImport, ImportStatus, NewReport, Report, ReportFilter, ReportTemplate, ReportTemplateDef,
+    ReportTemplateFilter,
 };
 use crate::rule_types::{
     Annotation, AnnotationEvent, AnnotationFilter, AnnotationUpdate, Login, NameFilter,
@@ -568,6 +569,32 @@ impl Catalog for SqliteCatalog {
         page: Page,
     ) -> Result<(Vec<Report>, String)> {
         self.read(|conn| reports::list_reports(conn, org_id, filter, page))
+    }
+
+    fn create_data_import(&self, org_id: &str, format: &str, config: &str) -> Result<DataImport> {
+        self.write(|tx, now| reports::create_import(tx, org_id, format, config, now))
+    }
+
+    fn get_data_import(&self, org_id: &str, id: &str) -> Result<DataImport> {
+        self.read(|conn| reports::get_import(conn, org_id, id))
+    }
+
+    fn set_data_import_status(
+        &self,
+        org_id: &str,
+        id: &str,
+        from: ImportStatus,
+        to: ImportStatus,
+        error_message: &str,
+        rows: u64,
+    ) -> Result<DataImport> {
+        self.write(|tx, now| {
+            reports::set_import_status(tx, org_id, id, from, to, error_message, rows, now)
+        })
+    }
+
+    fn fail_interrupted_imports(&self) -> Result<usize> {
+        self.write(|tx, now| reports::fail_interrupted_imports(tx, now))
     }
 
     fn get_calculated_channel(&self, org_id: &str, id: &str) -> Result<CalculatedChannel> {

@@ -7,8 +7,8 @@ use sextant_model::Timestamp;
 use super::query::{Conditions, Order, json_column, list_page, new_id, require_name, to_json};
 use crate::error::{Error, Result};
 use crate::report_types::{
-    NewReport, Report, ReportFilter, ReportRuleSummary, ReportTemplate, ReportTemplateDef,
-    ReportTemplateFilter,
+    DataImport, ImportStatus, NewReport, Report, ReportFilter, ReportRuleSummary, ReportTemplate,
+    ReportTemplateDef, ReportTemplateFilter,
 };
 use crate::types::Page;
 
@@ -253,4 +253,96 @@ pub(super) fn list_reports(
         Order::NewestFirst,
         read_report,
     )
+}
+
+// ---- data imports ----
+
+const IMPORT_COLUMNS: &str = "seq, id, organization_id, format, config, status, error_message, \
+     rows, created_at, modified_at";
+
+fn read_import(row: &Row<'_>) -> rusqlite::Result<DataImport> {
+    let status: String = row.get(5)?;
+    Ok(DataImport {
+        id: row.get(1)?,
+        organization_id: row.get(2)?,
+        format: row.get(3)?,
+        config: row.get(4)?,
+        status: status.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(
+                5,
+                rusqlite::types::Type::Text,
+                Box::new(Error::Corrupt(e)),
+            )
+        })?,
+        error_message: row.get(6)?,
+        rows: row.get::<_, i64>(7)? as u64,
+        created_at: row.get(8)?,
+        modified_at: row.get(9)?,
+    })
+}
+
+pub(super) fn create_import(
+    conn: &Connection,
+    org_id: &str,
+    format: &str,
+    config: &str,
+    now: Timestamp,
+) -> Result<DataImport> {
+    super::keys::get_organization(conn, org_id)?;
+    let id = new_id();
+    conn.execute(
+        "INSERT INTO data_imports (id, organization_id, format, config, status, error_message,
+             rows, created_at, modified_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', '', 0, ?5, ?5)",
+        params![id, org_id, format, config, now],
+    )?;
+    get_import(conn, org_id, &id)
+}
+
+pub(super) fn get_import(conn: &Connection, org_id: &str, id: &str) -> Result<DataImport> {
+    conn.prepare_cached(&format!(
+        "SELECT {IMPORT_COLUMNS} FROM data_imports WHERE organization_id = ?1 AND id = ?2"
+    ))?
+    .query_row([org_id, id], read_import)
+    .optional()?
+    .ok_or_else(|| Error::not_found("data import", id))
+}
+
+/// Moves an import from `from` to `to`; `InvalidInput` naming where it is when it is elsewhere.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn set_import_status(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    from: ImportStatus,
+    to: ImportStatus,
+    error_message: &str,
+    rows: u64,
+    now: Timestamp,
+) -> Result<DataImport> {
+    let current = get_import(conn, org_id, id)?;
+    if current.status != from {
+        return Err(Error::InvalidInput(format!(
+            "data import {id} is {}, not {}",
+            current.status.as_str(),
+            from.as_str()
+        )));
+    }
+    conn.execute(
+        "UPDATE data_imports SET status = ?3, error_message = ?4, rows = ?5, modified_at = ?6
+         WHERE organization_id = ?1 AND id = ?2",
+        params![org_id, id, to.as_str(), error_message, rows as i64, now],
+    )?;
+    get_import(conn, org_id, id)
+}
+
+pub(super) fn fail_interrupted_imports(conn: &Connection, now: Timestamp) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE data_imports SET status = 'failed',
+             error_message = 'the server stopped while the file was being read; the data read \
+             before it stopped may be stored: upload the file again to a new import',
+             modified_at = ?1
+         WHERE status = 'in_progress'",
+        params![now],
+    )?)
 }

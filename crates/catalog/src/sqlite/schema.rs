@@ -415,6 +415,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX reports_by_run ON reports (organization_id, run_id);
     "#,
+    // 13: data imports (a file and its config) and how far each got.
+    r#"
+    CREATE TABLE data_imports (
+        seq              INTEGER PRIMARY KEY,
+        id               TEXT    NOT NULL UNIQUE,
+        organization_id  TEXT    NOT NULL REFERENCES organizations (id),
+        format           TEXT    NOT NULL CHECK (format IN ('csv', 'parquet')),
+        config           TEXT    NOT NULL,
+        status           TEXT    NOT NULL
+                         CHECK (status IN ('pending', 'in_progress', 'succeeded', 'failed')),
+        error_message    TEXT    NOT NULL,
+        rows             INTEGER NOT NULL,
+        created_at       INTEGER NOT NULL,
+        modified_at      INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -67,7 +67,7 @@ fn templates_and_reports() {
     let archived = c
         .update_report_template(&org, &template.id, &only_hot, Some(true), "key-2")
         .unwrap();
-    assert_eq!(archived.def.rule_ids, [hot.id.clone()]);
+    assert_eq!(archived.def.rule_ids, std::slice::from_ref(&hot.id));
     assert!(archived.archived_at.is_some());
     assert_eq!(archived.modified_by, "key-2");
     let (listed, _) = c
@@ -118,8 +118,12 @@ fn templates_and_reports() {
     };
     assert_eq!(
         c.list_reports(&org, &filter, Page::default()).unwrap().0,
-        [report.clone()]
+        std::slice::from_ref(&report)
     );
     let other = f.org("globex");
-    assert_error(c.get_report(&other, &report.id), ErrorKind::NotFound, "report");
+    assert_error(
+        c.get_report(&other, &report.id),
+        ErrorKind::NotFound,
+        "report",
+    );
 }

@@ -162,6 +162,13 @@ fn open_files(
         },
     )
     .map_err(anyhow::Error::msg)?;
+    let interrupted = catalog.fail_interrupted_imports()?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "data imports a stop interrupted are marked failed"
+        );
+    }
     let (removed, bytes) = files.sweep(catalog).map_err(anyhow::Error::msg)?;
     if removed > 0 {
         tracing::info!(removed, bytes, "removed files no catalog row names");
@@ -307,6 +314,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(catalog, store.clone(), rules.clone())
         .with_collections(Arc::new(collections))
         .with_files(Arc::new(files))
+        .with_tls(args.tls_cert.is_some())
         .with_webhook_allow(webhook_allow)
         .with_webhooks(webhooks.clone())
         .with_query_timeout(args.query_timeout)

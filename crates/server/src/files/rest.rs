@@ -408,15 +408,44 @@ async fn text(name: &str, field: &mut Field<'_>) -> Result<String, HttpError> {
         .map_err(|_| HttpError::invalid(format!("form field {name:?} is not UTF-8 text")))
 }
 
-/// Streams the file part into the blob store: chunks go to a blocking writer through a bounded
+/// Where the bytes of an upload come from: a multipart form's file part, or a whole body.
+pub(crate) trait Chunks {
+    /// The next chunk; `Ok(None)` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, String>;
+}
+
+impl Chunks for Field<'_> {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, String> {
+        self.chunk().await.map_err(|e| e.body_text())
+    }
+}
+
+impl Chunks for Body {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, String> {
+        use http_body_util::BodyExt;
+        loop {
+            match self.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e.to_string()),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Streams an upload into the blob store: chunks go to a blocking writer through a bounded
 /// channel (so the socket and the disk work at once and memory stays bounded), and the blob is
-/// finished only when the part ended well.
-async fn receive(
+/// finished only when the upload ended well.
+pub(crate) async fn receive(
     files: &Arc<Files>,
     org: &str,
     id: &str,
     limit: u64,
-    field: &mut Field<'_>,
+    field: &mut impl Chunks,
 ) -> Result<Blob, BlobError> {
     let mut writer = files.blobs.create(org, id, limit)?;
     let (tx, mut rx) = mpsc::channel::<Option<Bytes>>(CHUNKS_IN_FLIGHT);
@@ -432,7 +461,7 @@ async fn receive(
     });
     let mut broken = None;
     loop {
-        match field.chunk().await {
+        match field.next_chunk().await {
             Ok(Some(chunk)) => {
                 if tx.send(Some(chunk)).await.is_err() {
                     break; // The writer failed; its error is below.
@@ -460,10 +489,9 @@ async fn receive(
         (_, error) => Err(BlobError::Io {
             action: "cannot receive",
             path: id.to_owned(),
-            source: std::io::Error::other(match error {
-                Some(error) => error.body_text(),
-                None => "the upload ended early".to_owned(),
-            }),
+            source: std::io::Error::other(
+                error.unwrap_or_else(|| "the upload ended early".to_owned()),
+            ),
         }),
     }
 }

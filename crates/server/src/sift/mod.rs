@@ -8,6 +8,7 @@ mod calculated_channels;
 mod channels;
 pub mod convert;
 pub mod data;
+pub mod data_imports;
 pub mod filter;
 pub mod ingest;
 mod ingestion_configs;

@@ -1,0 +1,417 @@
+//! Flat Parquet files as Sift imports them: one time column and data columns by path (the
+//! column's name), each a channel. The file is read in batches of [`CHUNK_ROWS`] rows of only
+//! those columns. A null is no point; a value that does not fit its channel's type, or a column
+//! of a type that cannot hold it, refuses the file, naming the column, the row and the value.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType as ArrowType, TimeUnit};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::ChunkReader;
+use sextant_model::{DataType, Point, Timestamp, Value};
+
+use crate::config::{ParquetConfig, TimeFormat};
+use crate::{CHUNK_ROWS, Channel, Chunk, ImportError};
+
+/// The channels a Parquet config declares, in config order, with their column paths.
+pub fn channels(config: &ParquetConfig) -> Result<Vec<(String, Channel)>, ImportError> {
+    let flat = flat(config)?;
+    if flat.data_columns.is_empty() {
+        return Err(ImportError::Config(
+            "flat_dataset.data_columns is empty".to_owned(),
+        ));
+    }
+    flat.data_columns
+        .iter()
+        .map(|c| Ok((c.path.clone(), Channel::from_config(&c.channel_config)?)))
+        .collect()
+}
+
+fn flat(config: &ParquetConfig) -> Result<&crate::config::FlatDataset, ImportError> {
+    config.flat_dataset.as_ref().ok_or_else(|| {
+        ImportError::Config(
+            "parquet_config has no flat_dataset: Sextant imports flat Parquet files (a time \
+             column and data columns by name)"
+                .to_owned(),
+        )
+    })
+}
+
+fn parquet_error(e: impl std::fmt::Display) -> ImportError {
+    ImportError::Data(format!("not a readable Parquet file: {e}"))
+}
+
+/// Reads a flat Parquet file, handing `sink` the points of each batch of rows, one list per
+/// channel of [`channels`]. Returns the rows read.
+pub fn read<R: ChunkReader + 'static>(
+    file: R,
+    config: &ParquetConfig,
+    mut sink: impl FnMut(Chunk) -> Result<(), ImportError>,
+) -> Result<u64, ImportError> {
+    let columns = channels(config)?;
+    let flat = flat(config)?;
+    let time = TimeFormat::parse(
+        &flat.time_column.format,
+        flat.time_column.relative_start_time.as_deref(),
+    )?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
+    let schema = builder.schema().clone();
+    let index_of = |path: &str| {
+        schema.index_of(path).map_err(|_| {
+            ImportError::Config(format!(
+                "the file has no column {path:?}; its columns are {}",
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| format!("{:?}", f.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    };
+    let time_index = index_of(&flat.time_column.path)?;
+    let data_indexes: Vec<usize> = columns
+        .iter()
+        .map(|(path, _)| index_of(path))
+        .collect::<Result<_, _>>()?;
+    let mut roots: Vec<usize> = data_indexes.clone();
+    roots.push(time_index);
+    roots.sort_unstable();
+    roots.dedup();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(CHUNK_ROWS)
+        .build()
+        .map_err(parquet_error)?;
+    // Columns of the projected batches, in the order of the file's schema.
+    let position = |index: usize| roots.binary_search(&index).unwrap_or(0);
+    let mut rows = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(parquet_error)?;
+        let times = timestamps(
+            batch.column(position(time_index)),
+            time,
+            &flat.time_column.path,
+            rows,
+        )?;
+        let mut chunk: Chunk = Vec::with_capacity(columns.len());
+        for ((path, channel), index) in columns.iter().zip(&data_indexes) {
+            let array = batch.column(position(*index));
+            let mut points = Vec::with_capacity(array.len());
+            for (row, timestamp) in times.iter().enumerate() {
+                let value = cell(array, row, channel).map_err(|message| {
+                    ImportError::Data(format!(
+                        "column {path:?} ({}), row {}: {message}",
+                        channel.name,
+                        rows + row as u64 + 1
+                    ))
+                })?;
+                if let Some(value) = value {
+                    points.push(Point {
+                        timestamp: *timestamp,
+                        value,
+                    });
+                }
+            }
+            chunk.push(points);
+        }
+        rows += batch.num_rows() as u64;
+        sink(chunk)?;
+    }
+    Ok(rows)
+}
+
+fn timestamps(
+    array: &ArrayRef,
+    format: TimeFormat,
+    path: &str,
+    first_row: u64,
+) -> Result<Vec<Timestamp>, ImportError> {
+    let bad = |row: usize, what: String| {
+        ImportError::Data(format!(
+            "time column {path:?}, row {}: {what}",
+            first_row + row as u64 + 1
+        ))
+    };
+    let mut out = Vec::with_capacity(array.len());
+    for row in 0..array.len() {
+        if array.is_null(row) {
+            return Err(bad(row, "the time is empty".to_owned()));
+        }
+        let t = match array.data_type() {
+            ArrowType::Timestamp(unit, _) => {
+                let (v, scale) = match unit {
+                    TimeUnit::Second => (
+                        array.as_primitive::<TimestampSecondType>().value(row),
+                        1_000_000_000,
+                    ),
+                    TimeUnit::Millisecond => (
+                        array.as_primitive::<TimestampMillisecondType>().value(row),
+                        1_000_000,
+                    ),
+                    TimeUnit::Microsecond => (
+                        array.as_primitive::<TimestampMicrosecondType>().value(row),
+                        1_000,
+                    ),
+                    TimeUnit::Nanosecond => (
+                        array.as_primitive::<TimestampNanosecondType>().value(row),
+                        1,
+                    ),
+                };
+                v.checked_mul(scale)
+            }
+            ArrowType::Int64 => format.read_int(array.as_primitive::<Int64Type>().value(row)),
+            ArrowType::Int32 => {
+                format.read_int(i64::from(array.as_primitive::<Int32Type>().value(row)))
+            }
+            ArrowType::UInt32 => {
+                format.read_int(i64::from(array.as_primitive::<UInt32Type>().value(row)))
+            }
+            ArrowType::UInt64 => i64::try_from(array.as_primitive::<UInt64Type>().value(row))
+                .ok()
+                .and_then(|v| format.read_int(v)),
+            ArrowType::Float64 => format.read_float(array.as_primitive::<Float64Type>().value(row)),
+            ArrowType::Float32 => {
+                format.read_float(f64::from(array.as_primitive::<Float32Type>().value(row)))
+            }
+            ArrowType::Utf8 => format.read_text(array.as_string::<i32>().value(row)),
+            ArrowType::LargeUtf8 => format.read_text(array.as_string::<i64>().value(row)),
+            other => {
+                return Err(bad(
+                    row,
+                    format!("a column of Parquet type {other} cannot hold times"),
+                ));
+            }
+        };
+        out.push(t.ok_or_else(|| {
+            bad(
+                row,
+                "the value does not read as a time in the config's format, or is out of range"
+                    .to_owned(),
+            )
+        })?);
+    }
+    Ok(out)
+}
+
+/// An integer cell as i128, for the integer arrays.
+fn integer(array: &ArrayRef, row: usize) -> Option<i128> {
+    Some(match array.data_type() {
+        ArrowType::Int8 => i128::from(array.as_primitive::<Int8Type>().value(row)),
+        ArrowType::Int16 => i128::from(array.as_primitive::<Int16Type>().value(row)),
+        ArrowType::Int32 => i128::from(array.as_primitive::<Int32Type>().value(row)),
+        ArrowType::Int64 => i128::from(array.as_primitive::<Int64Type>().value(row)),
+        ArrowType::UInt8 => i128::from(array.as_primitive::<UInt8Type>().value(row)),
+        ArrowType::UInt16 => i128::from(array.as_primitive::<UInt16Type>().value(row)),
+        ArrowType::UInt32 => i128::from(array.as_primitive::<UInt32Type>().value(row)),
+        ArrowType::UInt64 => i128::from(array.as_primitive::<UInt64Type>().value(row)),
+        _ => return None,
+    })
+}
+
+fn float(array: &ArrayRef, row: usize) -> Option<f64> {
+    match array.data_type() {
+        ArrowType::Float64 => Some(array.as_primitive::<Float64Type>().value(row)),
+        ArrowType::Float32 => Some(f64::from(array.as_primitive::<Float32Type>().value(row))),
+        _ => integer(array, row).map(|v| v as f64),
+    }
+}
+
+/// One cell as a value of the channel's type; `Ok(None)` for a null.
+fn cell(array: &ArrayRef, row: usize, channel: &Channel) -> Result<Option<Value>, String> {
+    if array.is_null(row) {
+        return Ok(None);
+    }
+    let arrow = array.data_type();
+    let wrong = || {
+        format!(
+            "a Parquet column of type {arrow} cannot fill a {} channel",
+            channel.data_type
+        )
+    };
+    let int = |what: &str| -> Result<i128, String> {
+        integer(array, row).ok_or_else(|| match array.data_type() {
+            ArrowType::Utf8 | ArrowType::LargeUtf8 => wrong(),
+            _ => format!("{what}: {}", wrong()),
+        })
+    };
+    let fits = |v: i128| format!("{v} does not fit a {} channel", channel.data_type);
+    let value = match channel.data_type {
+        DataType::Double => Value::Double(float(array, row).ok_or_else(wrong)?),
+        DataType::Float => Value::Float(float(array, row).ok_or_else(wrong)? as f32),
+        DataType::Int32 => {
+            let v = int("int32")?;
+            Value::Int32(i32::try_from(v).map_err(|_| fits(v))?)
+        }
+        DataType::Int64 => {
+            let v = int("int64")?;
+            Value::Int64(i64::try_from(v).map_err(|_| fits(v))?)
+        }
+        DataType::Uint32 => {
+            let v = int("uint32")?;
+            Value::Uint32(u32::try_from(v).map_err(|_| fits(v))?)
+        }
+        DataType::Uint64 => {
+            let v = int("uint64")?;
+            Value::Uint64(u64::try_from(v).map_err(|_| fits(v))?)
+        }
+        DataType::BitField => {
+            let v = int("bit field")?;
+            Value::BitField(u64::try_from(v).map_err(|_| fits(v))?)
+        }
+        DataType::Enum => match arrow {
+            ArrowType::Utf8 | ArrowType::LargeUtf8 => {
+                let text = if matches!(arrow, ArrowType::Utf8) {
+                    array.as_string::<i32>().value(row)
+                } else {
+                    array.as_string::<i64>().value(row)
+                };
+                return channel.read_text(text);
+            }
+            _ => {
+                let v = int("enum")?;
+                Value::Enum(
+                    u32::try_from(v)
+                        .or_else(|_| i32::try_from(v).map(|k| k as u32))
+                        .map_err(|_| fits(v))?,
+                )
+            }
+        },
+        DataType::Bool => match arrow {
+            ArrowType::Boolean => Value::Bool(array.as_boolean().value(row)),
+            _ => return Err(wrong()),
+        },
+        DataType::String => match arrow {
+            ArrowType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_owned()),
+            ArrowType::LargeUtf8 => Value::String(array.as_string::<i64>().value(row).to_owned()),
+            _ => return Err(wrong()),
+        },
+        DataType::Bytes => match arrow {
+            ArrowType::Binary => Value::Bytes(array.as_binary::<i32>().value(row).to_vec()),
+            ArrowType::LargeBinary => Value::Bytes(array.as_binary::<i64>().value(row).to_vec()),
+            ArrowType::Utf8 => {
+                Value::Bytes(array.as_string::<i32>().value(row).as_bytes().to_vec())
+            }
+            _ => return Err(wrong()),
+        },
+    };
+    Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    fn file(batch: RecordBatch) -> std::fs::File {
+        let mut f = tempfile::tempfile().unwrap();
+        let mut w = ArrowWriter::try_new(&mut f, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        f
+    }
+
+    fn config(json: &str) -> ParquetConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const CONFIG: &str = r#"{
+        "asset_name": "rig", "footer_offset": 0, "footer_length": 0,
+        "complex_types_import_mode": "PARQUET_COMPLEX_TYPES_IMPORT_MODE_IGNORE",
+        "flat_dataset": {
+            "time_column": {"path": "t", "format": "TIME_FORMAT_ABSOLUTE_UNIX_MILLISECONDS", "relative_start_time": null},
+            "data_columns": [
+                {"path": "p", "channel_config": {"name": "pressure", "data_type": "CHANNEL_DATA_TYPE_DOUBLE", "units": "", "description": "", "enum_types": [], "bit_field_elements": []}},
+                {"path": "n", "channel_config": {"name": "count", "data_type": "CHANNEL_DATA_TYPE_UINT_32", "units": "", "description": "", "enum_types": [], "bit_field_elements": []}}
+            ]
+        }
+    }"#;
+
+    fn batch(counts: Vec<Option<i64>>) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("t", ArrowType::Int64, false),
+            Field::new("p", ArrowType::Float64, true),
+            Field::new("n", ArrowType::Int64, true),
+            Field::new("note", ArrowType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1000, 2000, 3000])),
+                Arc::new(Float64Array::from(vec![Some(1.5), None, Some(-0.0)])),
+                Arc::new(Int64Array::from(counts)),
+                Arc::new(StringArray::from(vec!["a", "b", "c"])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn columns_become_channels() {
+        let mut got = Vec::new();
+        let rows = read(
+            file(batch(vec![Some(1), Some(2), None])),
+            &config(CONFIG),
+            |c| {
+                got.push(c);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(rows, 3);
+        let chunk = &got[0];
+        assert_eq!(
+            chunk[0],
+            vec![
+                Point {
+                    timestamp: 1_000_000_000,
+                    value: Value::Double(1.5)
+                },
+                Point {
+                    timestamp: 3_000_000_000,
+                    value: Value::Double(-0.0)
+                }
+            ]
+        );
+        assert_eq!(chunk[1].len(), 2);
+        assert_eq!(chunk[1][1].value, Value::Uint32(2));
+    }
+
+    #[test]
+    fn values_that_do_not_fit_and_missing_columns_are_named() {
+        let err = read(
+            file(batch(vec![Some(1), Some(-5), None])),
+            &config(CONFIG),
+            |_| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "column \"n\" (count), row 2: -5 does not fit a uint32 channel"
+        );
+        let missing = CONFIG.replace(r#""path": "p""#, r#""path": "q""#);
+        let err = read(file(batch(vec![None; 3])), &config(&missing), |_| Ok(())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no column \"q\"; its columns are \"t\", \"p\", \"n\", \"note\""),
+            "{err}"
+        );
+        let err = read(tempfile::tempfile().unwrap(), &config(CONFIG), |_| Ok(())).unwrap_err();
+        assert!(
+            err.to_string().starts_with("not a readable Parquet file"),
+            "{err}"
+        );
+    }
+}
