@@ -129,3 +129,29 @@ def test_evaluating_and_previewing_agree_with_the_live_rule(sextant, tmp_path):
         ).annotations
         assert ranges(phase) == [(ns(3), ns(4))]
         assert REPORT_RULE_STATUS_ERROR != REPORT_RULE_STATUS_FINISHED
+
+
+def test_an_unknown_assignee_is_created_on_first_reference(sextant_process):
+    from sift.users.v2.users_pb2 import ListActiveUsersRequest
+    from sift.users.v2.users_pb2_grpc import UserServiceStub
+    from sift_py.rule.service import RuleService
+
+    from support import config_with_key
+    from test_rules import RIPLEY
+
+    sextant = sextant_process.info
+    # A key that may only read looks the address up and creates nobody.
+    reader = sextant_process.create_key("read")
+    with use_sift_channel(config_with_key(sextant, reader)) as channel:
+        users = UserServiceStub(channel)
+        lookup = ListActiveUsersRequest(filter=f"name=='{RIPLEY}'")
+        assert list(users.ListActiveUsers(lookup).users) == []
+        assert list(users.ListActiveUsers(ListActiveUsersRequest()).users) == []
+    # The seed's quickstart as written: Ripley is created when the rule names her.
+    with use_sift_channel(channel_config(sextant)) as channel:
+        IngestionService(channel, telemetry_config())
+        users = UserServiceStub(channel).ListActiveUsers(ListActiveUsersRequest()).users
+        assert [u.user_name for u in users] == [RIPLEY]
+        rule = RuleService(channel).get_rule(RULE_KEY)
+        # sift_py reads the assignee back as the user's id.
+        assert rule.action.assignee == users[0].user_id

@@ -49,6 +49,35 @@ fn tag_to_pb(tag: Tag) -> sift_rs::tags::v2::Tag {
     }
 }
 
+/// The email address a filter looks up alone (`name == "ripley@example.com"`), if it does.
+fn first_reference(src: &str) -> Option<String> {
+    let filter = filter::parse_for(src, &["name", "user_id", "user_name"]).ok()?;
+    if filter.allowed("user_id").is_some() {
+        return None;
+    }
+    let names = match (filter.allowed("name"), filter.allowed("user_name")) {
+        (Some(a), None) | (None, Some(a)) => a,
+        _ => return None,
+    };
+    match names.as_slice() {
+        [email] if looks_like_email(email) => Some(email.clone()),
+        _ => None,
+    }
+}
+
+/// `local@domain.tld`, without spaces: enough to tell an address from a name or a typo.
+fn looks_like_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !text.chars().any(char::is_whitespace)
+}
+
 impl Users {
     async fn list(
         &self,
@@ -109,9 +138,30 @@ impl UserService for Users {
         let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
         check_organization(&principal, &req.organization_id)?;
-        let (users, next_page_token) = self
-            .list(principal, &req.filter, req.page_size, req.page_token)
+        let (mut users, next_page_token) = self
+            .list(
+                principal.clone(),
+                &req.filter,
+                req.page_size,
+                req.page_token.clone(),
+            )
             .await?;
+        // A lookup of one unknown email address by a key that may write rules creates the
+        // user: it is how sift_py finds a review rule's assignee, and Sextant has no accounts
+        // to invite first (docs/rules.md).
+        if users.is_empty()
+            && req.page_token.is_empty()
+            && let Some(email) = first_reference(&req.filter)
+            && crate::auth::authorize(&principal, Action::ManageRules).is_ok()
+        {
+            let org = principal.organization_id.clone();
+            let created = self
+                .state
+                .catalog(move |c| c.create_user(&org, &email))
+                .await?;
+            tracing::info!(user = %created.name, key = %principal.key_name, "created a user on first reference");
+            users.push(user_to_pb(created));
+        }
         Ok(Response::new(ListActiveUsersResponse {
             users,
             next_page_token,
@@ -174,5 +224,32 @@ impl TagService for Tags {
             tags: tags.into_iter().map(tag_to_pb).collect(),
             next_page_token: next,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_reference;
+
+    #[test]
+    fn only_a_lone_email_is_a_first_reference() {
+        assert_eq!(
+            first_reference("name == 'ripley@weylandcorp.com'").as_deref(),
+            Some("ripley@weylandcorp.com")
+        );
+        assert_eq!(
+            first_reference(r#"user_name == "a@b.io""#).as_deref(),
+            Some("a@b.io")
+        );
+        for src in [
+            "name == 'ripley'",
+            "name == 'a@b'",
+            "name in ['a@b.io', 'c@d.io']",
+            "name == 'a@b.io' && user_id == 'x'",
+            "name == 'a b@c.io'",
+            "",
+        ] {
+            assert_eq!(first_reference(src), None, "{src}");
+        }
     }
 }
