@@ -191,16 +191,25 @@ async fn configs_with_problems_are_refused_before_anything_is_sent() -> Result<(
     assert!(text.contains("$2 is not bound"), "{text}");
     assert_eq!(assets("Keyless").await, 0, "nothing may be registered");
 
-    // An assignee who is not a user: the error names the rule and the user, and nothing is
-    // registered either.
-    let err = IngestionService::new(channel.clone(), &config("Unassigned", overheating()))
-        .await
-        .unwrap_err();
+    // An assignee who is not a user, and not an email address the server would create on
+    // first reference: the error names the rule and the user, and nothing is registered
+    // either.
+    let err = IngestionService::new(
+        channel.clone(),
+        &config("Unassigned", overheating().assignee("Ripley")),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("rule `overheating`"), "{text}");
-    assert!(text.contains(RIPLEY), "{text}");
+    assert!(text.contains("`Ripley`"), "{text}");
     assert!(text.contains("sextant users create"), "{text}");
     assert_eq!(assets("Unassigned").await, 0, "nothing may be registered");
+
+    // An email address is created when the rule names it.
+    IngestionService::new(channel.clone(), &config("Assigned", overheating())).await?;
+    let users = NativeClient::new(&server.url, TOKEN)?.list_users().await?;
+    assert!(users.iter().any(|u| u.name == RIPLEY), "{users:?}");
     Ok(())
 }
