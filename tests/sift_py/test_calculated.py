@@ -255,3 +255,24 @@ def test_stored_calculated_channels_through_sift_py_s_service(sextant, tmp_path)
         service.update_calculated_channel(service.get_calculated_channel(client_key="power-key"), {"archived": True})
         listed, _ = service.list_calculated_channels()
         assert [c.name for c in listed] == ["speed_kmh"]
+
+
+def test_deleting_an_asset_archives_it(sextant):
+    from sift.assets.v1.assets_pb2 import ListAssetsRequest
+    from sift.assets.v1.assets_pb2_grpc import AssetServiceStub
+    from sift_py.asset.service import AssetService
+
+    with use_sift_channel(channel_config(sextant)) as channel:
+        ingest(channel)
+        assets = AssetService(channel)
+        [asset] = assets.list_assets(names=[ASSET])
+        assets.delete_asset(asset.asset_id)
+        assert assets.list_assets(names=[ASSET]) == []
+        archived = AssetServiceStub(channel).ListAssets(
+            ListAssetsRequest(filter=f'name == "{ASSET}" && is_archived == true')
+        ).assets
+        assert [(a.asset_id, a.is_archived) for a in archived] == [(asset.asset_id, True)]
+        assert assets.get_asset(asset.asset_id).asset_id == asset.asset_id
+        # A new telemetry config naming it brings it back, with its channels and data.
+        IngestionService(channel, nostromo_config(client_key="nostromo-again"))
+        assert [a.asset_id for a in assets.list_assets(names=[ASSET])] == [asset.asset_id]

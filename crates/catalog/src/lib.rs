@@ -172,6 +172,11 @@ pub trait Catalog: Send + Sync + Debug {
     /// The asset with this id.
     fn get_asset(&self, org_id: &str, asset_id: &str) -> Result<Asset>;
 
+    /// Archives (or unarchives) an asset: it leaves listings that leave archived assets out;
+    /// its channels and data stay. [`Catalog::get_or_create_asset`] of its name (a new
+    /// ingestion config naming it) unarchives it.
+    fn set_asset_archived(&self, org_id: &str, asset_id: &str, archived: bool) -> Result<Asset>;
+
     /// Changes the asset's tags or metadata (what `update` sets) and its modification time.
     fn update_asset(&self, org_id: &str, asset_id: &str, update: &AssetUpdate) -> Result<Asset>;
 

@@ -192,6 +192,8 @@ pub struct Asset {
     pub tags: Vec<String>,
     /// Key-value metadata.
     pub metadata: Vec<(String, MetadataValue)>,
+    /// When it was archived (Sift's DeleteAsset and ArchiveAsset), if it is.
+    pub archived_at: Option<Timestamp>,
 }
 
 /// The parts of an asset to change; `None` leaves a part as it is.
@@ -391,6 +393,8 @@ pub struct AssetFilter {
     pub ids: Option<Vec<String>>,
     /// Asset names, compared exactly.
     pub names: Option<Vec<String>>,
+    /// Archived assets only (`Some(true)`), those not archived (`Some(false)`), or both.
+    pub archived: Option<bool>,
 }
 
 /// Which channels to list; combined as in [`AssetFilter`].

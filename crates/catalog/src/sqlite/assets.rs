@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::types::{Asset, AssetFilter, AssetUpdate, Channel, ChannelDef, ChannelFilter, Page};
 
 const ASSET_COLUMNS: &str =
-    "seq, id, organization_id, name, created_at, modified_at, tags, metadata";
+    "seq, id, organization_id, name, created_at, modified_at, tags, metadata, archived_at";
 
 fn read_asset(row: &Row<'_>) -> rusqlite::Result<Asset> {
     let created_at: Timestamp = row.get(4)?;
@@ -26,7 +26,29 @@ fn read_asset(row: &Row<'_>) -> rusqlite::Result<Asset> {
         modified_at: row.get::<_, Option<Timestamp>>(5)?.unwrap_or(created_at),
         tags: json_column(row, 6)?,
         metadata: metadata_from_json(metadata),
+        archived_at: row.get(8)?,
     })
+}
+
+/// Archives (or unarchives) an asset; an archived one keeps its archiving time.
+pub(super) fn set_asset_archived(
+    conn: &Connection,
+    org_id: &str,
+    asset_id: &str,
+    archived: bool,
+    now: Timestamp,
+) -> Result<Asset> {
+    let asset = get_asset(conn, org_id, asset_id)?;
+    let archived_at = match (archived, asset.archived_at) {
+        (true, Some(at)) => Some(at),
+        (true, None) => Some(now),
+        (false, _) => None,
+    };
+    conn.execute(
+        "UPDATE assets SET archived_at = ?3, modified_at = ?4 WHERE organization_id = ?1 AND id = ?2",
+        params![org_id, asset_id, archived_at, now],
+    )?;
+    get_asset(conn, org_id, asset_id)
 }
 
 pub(super) fn update_asset(
@@ -83,6 +105,10 @@ pub(super) fn get_or_create_asset(
         .query_row([org_id, name], read_asset)
         .optional()?;
     if let Some(asset) = existing {
+        // A new ingestion config naming an archived asset brings it back.
+        if asset.archived_at.is_some() {
+            return set_asset_archived(conn, org_id, &asset.id, false, now);
+        }
         return Ok(asset);
     }
     super::keys::get_organization(conn, org_id)?;
@@ -94,6 +120,7 @@ pub(super) fn get_or_create_asset(
         modified_at: now,
         tags: Vec::new(),
         metadata: Vec::new(),
+        archived_at: None,
     };
     conn.execute(
         "INSERT INTO assets (id, organization_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -125,6 +152,11 @@ pub(super) fn list_assets(
     let mut conditions = Conditions::organization(org_id);
     conditions.any_of("id", &filter.ids)?;
     conditions.any_of("name", &filter.names)?;
+    match filter.archived {
+        Some(true) => conditions.plain("archived_at IS NOT NULL"),
+        Some(false) => conditions.plain("archived_at IS NULL"),
+        None => {}
+    }
     list_page(
         conn,
         &format!("SELECT {ASSET_COLUMNS} FROM assets"),

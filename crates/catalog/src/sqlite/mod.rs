@@ -193,6 +193,10 @@ impl Catalog for SqliteCatalog {
         self.read(|conn| assets::get_asset(conn, org_id, asset_id))
     }
 
+    fn set_asset_archived(&self, org_id: &str, asset_id: &str, archived: bool) -> Result<Asset> {
+        self.write(|tx, now| assets::set_asset_archived(tx, org_id, asset_id, archived, now))
+    }
+
     fn list_assets(
         &self,
         org_id: &str,

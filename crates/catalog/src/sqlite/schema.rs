@@ -431,6 +431,10 @@ const MIGRATIONS: &[&str] = &[
         modified_at      INTEGER NOT NULL
     );
     "#,
+    // 14: assets can be archived (Sift's DeleteAsset and ArchiveAsset).
+    r#"
+    ALTER TABLE assets ADD COLUMN archived_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -59,6 +59,7 @@ fn asset_filters() {
             AssetFilter {
                 ids: ids(&[2, 0]),
                 names: None,
+                archived: None,
             },
             vec![0, 2],
         ),
@@ -66,6 +67,7 @@ fn asset_filters() {
             AssetFilter {
                 ids: None,
                 names: names_of(&["delta", "beta", "nope"]),
+                archived: None,
             },
             vec![1, 3],
         ),
@@ -73,6 +75,7 @@ fn asset_filters() {
             AssetFilter {
                 ids: ids(&[0, 1]),
                 names: names_of(&["beta", "gamma"]),
+                archived: None,
             },
             vec![1],
         ),
@@ -80,6 +83,7 @@ fn asset_filters() {
             AssetFilter {
                 ids: Some(vec![]),
                 names: None,
+                archived: None,
             },
             vec![],
         ),
@@ -87,6 +91,7 @@ fn asset_filters() {
             AssetFilter {
                 ids: None,
                 names: names_of(&["ALPHA"]),
+                archived: None,
             },
             vec![],
         ),
@@ -94,6 +99,7 @@ fn asset_filters() {
             AssetFilter {
                 ids: None,
                 names: names_of(&["al%"]),
+                archived: None,
             },
             vec![],
         ),

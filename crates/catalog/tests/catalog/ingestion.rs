@@ -76,6 +76,7 @@ fn creating_a_config_creates_asset_channels_and_flows() {
             &AssetFilter {
                 ids: None,
                 names: Some(vec!["NostromoLV426".into()]),
+                archived: None,
             },
             Page::first(1),
         )
@@ -191,6 +192,7 @@ fn client_keys_are_unique_per_organization() {
             &AssetFilter {
                 ids: None,
                 names: Some(vec!["fresh-asset".into()]),
+                archived: None,
             },
             Page::first(10),
         )

@@ -159,6 +159,7 @@ fn organizations_never_see_each_other() {
             &AssetFilter {
                 ids: Some(vec![them.config.asset_id.clone()]),
                 names: None,
+                archived: None,
             },
             page(),
         )

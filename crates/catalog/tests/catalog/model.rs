@@ -240,6 +240,7 @@ fn run(ops: Vec<Op>) {
                 let filter = AssetFilter {
                     ids: None,
                     names: names.clone(),
+                    archived: None,
                 };
                 let listed: Vec<(String, String)> = collect(
                     |page| f.catalog.list_assets(&orgs[org], &filter, page),

@@ -114,6 +114,7 @@ fn every_page_size_sees_every_row_once() {
     let filter = AssetFilter {
         ids: None,
         names: Some(names.clone()),
+        archived: None,
     };
     let listed = collect(|page| f.catalog.list_assets(&org, &filter, page), 2);
     assert_eq!(

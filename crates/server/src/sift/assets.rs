@@ -29,17 +29,47 @@ fn to_pb(a: Asset) -> sift_rs::assets::v1::Asset {
         modified_date: Some(timestamp_to_pb(a.modified_at)),
         tags: a.tags,
         metadata: metadata_to_pb(&a.metadata),
+        archived_date: a.archived_at.map(timestamp_to_pb),
+        is_archived: a.archived_at.is_some(),
         ..Default::default()
+    }
+}
+
+impl Assets {
+    async fn archive<T>(
+        &self,
+        request: &Request<T>,
+        asset_id: String,
+        archive_runs: bool,
+    ) -> Result<Asset, Status> {
+        let principal = authorize_call(request, Action::WriteMetadata)?;
+        if archive_runs {
+            return Err(Status::unimplemented(
+                "Sextant does not archive runs: archive the asset with archive_runs false (its \
+                 runs stay listed)",
+            ));
+        }
+        let org = principal.organization_id.clone();
+        let asset = self
+            .state
+            .catalog(move |c| c.set_asset_archived(&org, &asset_id, true))
+            .await?;
+        Ok(asset)
     }
 }
 
 #[tonic::async_trait]
 impl AssetService for Assets {
+    /// Archives the asset, as Sift's DeleteAsset does: it leaves lists, and its channels and
+    /// data stay readable by id.
     async fn delete_asset(
         &self,
-        _request: Request<DeleteAssetRequest>,
+        request: Request<DeleteAssetRequest>,
     ) -> Result<Response<DeleteAssetResponse>, Status> {
-        Err(unsupported("AssetService/DeleteAsset"))
+        let req = request.get_ref().clone();
+        self.archive(&request, req.asset_id, req.archive_runs)
+            .await?;
+        Ok(Response::new(DeleteAssetResponse {}))
     }
 
     async fn create_asset(
@@ -72,10 +102,21 @@ impl AssetService for Assets {
     ) -> Result<Response<ListAssetsResponse>, Status> {
         let principal = authorize_call(&request, Action::ReadMetadata)?;
         let req = request.into_inner();
-        let filter = filter::parse_for(&req.filter, &["name", "asset_id"])?;
+        let filter = filter::parse_for(&req.filter, &["name", "asset_id", "is_archived"])?;
+        let archived = match filter.allowed("is_archived").as_deref() {
+            None => Some(false),
+            Some([v]) if v == "true" => Some(true),
+            Some([v]) if v == "false" => Some(false),
+            Some(other) => {
+                return Err(Status::invalid_argument(format!(
+                    "is_archived must be true or false, not {other:?}"
+                )));
+            }
+        };
         let filter = AssetFilter {
             ids: filter.allowed("asset_id"),
             names: filter.allowed("name"),
+            archived,
         };
         let page = Page {
             size: req.page_size,
@@ -134,8 +175,13 @@ impl AssetService for Assets {
 
     async fn archive_asset(
         &self,
-        _request: Request<ArchiveAssetRequest>,
+        request: Request<ArchiveAssetRequest>,
     ) -> Result<Response<ArchiveAssetResponse>, Status> {
-        Err(unsupported("AssetService/ArchiveAsset"))
+        let req = request.get_ref().clone();
+        self.archive(&request, req.asset_id, req.archive_runs)
+            .await?;
+        Ok(Response::new(ArchiveAssetResponse {
+            archived_run_ids: Vec::new(),
+        }))
     }
 }
