@@ -200,10 +200,28 @@ def test_attachments_on_a_run_an_annotation_and_its_log(sextant, tmp_path):
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_refusals_name_what_is_wrong(sextant, tmp_path):
+def test_refusals_name_what_is_wrong(sextant_process, tmp_path):
+    sextant = sextant_process.info
     with use_sift_channel(channel_config(sextant)) as channel:
         files = FileAttachmentService(channel, rest_config(sextant))
         small = write(tmp_path / "notes.txt", 100, seed=4)
+
+        # Another organization sees none of this one's files.
+        run = RunServiceStub(channel).CreateRun(CreateRunRequest(name="private")).run
+        mine = files.upload_attachment(small, Entity(run.run_id, EntityType.RUN), None)
+        other_key = sextant_process.create_key("admin", org="globex")
+        other = sextant._replace(token=other_key)
+        with use_sift_channel(channel_config(other)) as theirs:
+            other_files = FileAttachmentService(theirs, rest_config(other))
+            assert other_files.retrieve_attachments(Entity(run.run_id, EntityType.RUN)) == []
+            with pytest.raises(grpc.RpcError) as err:
+                RemoteFileServiceStub(theirs).GetRemoteFileDownloadUrl(
+                    GetRemoteFileDownloadUrlRequest(remote_file_id=mine.remote_file_id)
+                )
+            assert err.value.code() == grpc.StatusCode.NOT_FOUND
+            with pytest.raises(Exception) as err:
+                other_files.upload_attachment(small, Entity(run.run_id, EntityType.RUN), None)
+            assert "404" in str(err.value)
         with pytest.raises(Exception) as err:
             files.upload_attachment(small, Entity("no-such-run", EntityType.RUN), None)
         assert "404" in str(err.value)

@@ -64,6 +64,14 @@ def test_evaluating_and_previewing_agree_with_the_live_rule(sextant, tmp_path):
         assert {a.condition_id for a in preview.dry_run_annotations} == {rule.rule_id}
         assert len(annotations(channel, rule.rule_id)) == 2, "a preview records nothing"
 
+        # RuleService's older EvaluateRules, as a dry run, finds the same.
+        from sift.rules.v1.rules_pb2 import EvaluateRulesRequest
+
+        older = RuleServiceStub(channel).EvaluateRules(
+            EvaluateRulesRequest(rule_ids=[rule.rule_id], run_id=run_id, dry_run=True)
+        )
+        assert ranges(older.dry_run_annotations) == EXPECTED
+
         # A narrower range finds only what lies in it.
         narrow = evaluation.preview_against_run(run_id, ids, start_time=ns(6) / 1e9, end_time=ns(9) / 1e9)
         assert ranges(narrow.dry_run_annotations) == [EXPECTED[1]]

@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use sextant_catalog::{
-    Asset, AssetFilter, Catalog, ChannelFilter, NewReport, Page, ReportRuleStatus,
+    Asset, AssetFilter, Catalog, ChannelFilter, NewReport, Page, Principal, ReportRuleStatus,
     ReportRuleSummary, Rule, RuleFilter, RunFilter, all_pages,
 };
 use sextant_model::{ErrorKind, Timestamp};
@@ -56,6 +56,8 @@ pub(crate) enum Over {
     Run(ResourceIdentifier, Option<Timestamp>, Option<Timestamp>),
     /// Some assets' data sent without a run, within a range.
     Assets(NamedResources, Timestamp, Timestamp),
+    /// The data sent without a run, within a range, of every asset one of the rules watches.
+    RulesAssets(Timestamp, Timestamp),
 }
 
 /// The rules and data of an evaluation, resolved.
@@ -107,7 +109,15 @@ pub(crate) fn plan(
     which: Which,
     over: Over,
 ) -> sextant_catalog::Result<Plan> {
-    let (run, assets, range) = match over {
+    enum Kind {
+        RulesAssets,
+        Other,
+    }
+    let over_kind = match over {
+        Over::RulesAssets(..) => Kind::RulesAssets,
+        _ => Kind::Other,
+    };
+    let (run, mut assets, range) = match over {
         Over::Run(run, start, end) => {
             let run = match run.identifier {
                 Some(resource_identifier::Identifier::Id(id)) => catalog.get_run(org, &id)?,
@@ -159,7 +169,10 @@ pub(crate) fn plan(
             }
             (None, assets, start..end)
         }
+        // Found once the rules are known.
+        Over::RulesAssets(start, end) => (None, Vec::new(), start..end),
     };
+    let rules_assets = matches!(over_kind, Kind::RulesAssets);
     if range.end <= range.start {
         return Err(invalid(format!(
             "the end time ({}) must be after the start time ({})",
@@ -199,6 +212,11 @@ pub(crate) fn plan(
                 .map(|id| catalog.get_rule(org, id))
                 .collect::<sextant_catalog::Result<Vec<_>>>()?
         }
+        Which::AllApplicable if rules_assets => {
+            return Err(invalid(
+                "all applicable rules need assets or a run to evaluate against",
+            ));
+        }
         Which::AllApplicable => {
             let filter = RuleFilter {
                 asset_ids: Some(assets.iter().map(|a| a.id.clone()).collect()),
@@ -210,6 +228,21 @@ pub(crate) fn plan(
     };
     if rules.is_empty() {
         return Err(invalid("there are no rules to evaluate"));
+    }
+    if rules_assets {
+        let filter = AssetFilter {
+            archived: Some(false),
+            ..AssetFilter::default()
+        };
+        for asset in all_pages(|page| catalog.list_assets(org, &filter, page))? {
+            let mut watched = false;
+            for rule in &rules {
+                watched |= watches(catalog, org, rule, &asset)?;
+            }
+            if watched {
+                assets.push(asset);
+            }
+        }
     }
     Ok(Plan {
         rules,
@@ -390,79 +423,15 @@ impl RuleEvaluationService for RuleEvaluation {
             }
             _ => Vec::new(),
         };
-        let org = principal.organization_id.clone();
         let report_name = req.report_name.filter(|n| !n.is_empty());
-        let by = principal.key_id.clone();
-        let (report, created) = with_reader(&self.state, &org.clone(), move |catalog, reader| {
-            let plan = plan(catalog, &org, which, over)?;
-            let found = evaluate(catalog, reader, &org, &plan)?;
-            let run_id = plan.run.as_ref().map(|r| r.id.as_str());
-            let mut created = 0;
-            let mut summaries = Vec::with_capacity(found.len());
-            for f in found {
-                let mut summary = ReportRuleSummary {
-                    rule_id: f.rule.id.clone(),
-                    rule_client_key: f.rule.def.client_key.clone().unwrap_or_default(),
-                    rule_version: f.rule.version,
-                    asset_id: f.asset.id.clone(),
-                    num_open: 0,
-                    num_failed: 0,
-                    num_passed: 0,
-                    status: ReportRuleStatus::Finished,
-                    error: None,
-                };
-                match f.outcome {
-                    Ok(ranges) => {
-                        let mut tags =
-                            sextant_catalog::tag_names(catalog, &org, &f.rule.def.action.tag_ids)?;
-                        tags.extend(extra_tags.iter().cloned());
-                        for range in &ranges {
-                            catalog.create_annotation(
-                                &org,
-                                &annotation(
-                                    &f.rule,
-                                    &f.asset.id,
-                                    run_id,
-                                    tags.clone(),
-                                    range.start,
-                                    range.end,
-                                ),
-                            )?;
-                            summary.num_open += 1;
-                        }
-                        created += ranges.len();
-                    }
-                    Err(error) => {
-                        summary.status = ReportRuleStatus::Error;
-                        summary.error = Some(error);
-                    }
-                }
-                summaries.push(summary);
-            }
-            let name = report_name.unwrap_or_else(|| match &plan.run {
-                Some(run) => format!("rules on run {}", run.name),
-                None => format!(
-                    "rules on {}",
-                    plan.assets
-                        .iter()
-                        .map(|a| a.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-            let report = catalog.create_report(
-                &org,
-                NewReport {
-                    name,
-                    run_id: plan.run.as_ref().map(|r| r.id.clone()),
-                    template_id: plan.template_id.clone(),
-                    summaries,
-                    range: (plan.range.start, plan.range.end),
-                },
-                &by,
-            )?;
-            Ok((report, created))
-        })
+        let (report, created) = evaluate_and_record(
+            &self.state,
+            &principal,
+            which,
+            over,
+            extra_tags,
+            report_name,
+        )
         .await?;
         Ok(Response::new(EvaluateRulesResponse {
             created_annotation_count: i32::try_from(created).unwrap_or(i32::MAX),
@@ -525,33 +494,130 @@ impl RuleEvaluationService for RuleEvaluation {
                 ));
             }
         };
-        let org = principal.organization_id.clone();
-        let found = with_reader(&self.state, &org.clone(), move |catalog, reader| {
-            let plan = plan(catalog, &org, which, over)?;
-            evaluate(catalog, reader, &org, &plan)
-        })
-        .await?;
-        let mut dry_run_annotations = Vec::new();
-        for f in found {
-            let ranges = f.outcome.map_err(|error| {
-                Status::invalid_argument(format!(
-                    "rule {:?} on asset {:?}: {error}",
-                    f.rule.def.name, f.asset.name
-                ))
-            })?;
-            for range in ranges {
-                dry_run_annotations.push(DryRunAnnotation {
-                    condition_id: f.rule.id.clone(),
-                    name: f.rule.def.name.clone(),
-                    start_time: Some(timestamp_to_pb(range.start)),
-                    end_time: range.end.map(timestamp_to_pb),
-                    condition_version_id: String::new(),
-                });
-            }
-        }
+        let dry_run_annotations = preview(&self.state, &principal, which, over).await?;
         Ok(Response::new(EvaluateRulesPreviewResponse {
             created_annotation_count: i32::try_from(dry_run_annotations.len()).unwrap_or(i32::MAX),
             dry_run_annotations,
         }))
     }
+}
+
+/// Evaluates the rules over the data without recording anything: the ranges where each held.
+pub(crate) async fn preview(
+    state: &AppState,
+    principal: &Principal,
+    which: Which,
+    over: Over,
+) -> Result<Vec<DryRunAnnotation>, Status> {
+    let org = principal.organization_id.clone();
+    let found = with_reader(state, &org.clone(), move |catalog, reader| {
+        let plan = plan(catalog, &org, which, over)?;
+        evaluate(catalog, reader, &org, &plan)
+    })
+    .await?;
+    let mut dry_run_annotations = Vec::new();
+    for f in found {
+        let ranges = f.outcome.map_err(|error| {
+            Status::invalid_argument(format!(
+                "rule {:?} on asset {:?}: {error}",
+                f.rule.def.name, f.asset.name
+            ))
+        })?;
+        for range in ranges {
+            dry_run_annotations.push(DryRunAnnotation {
+                condition_id: f.rule.id.clone(),
+                name: f.rule.def.name.clone(),
+                start_time: Some(timestamp_to_pb(range.start)),
+                end_time: range.end.map(timestamp_to_pb),
+                condition_version_id: String::new(),
+            });
+        }
+    }
+    Ok(dry_run_annotations)
+}
+
+/// Evaluates the rules over the data, records an annotation for each range where one held and
+/// a report of what each rule found on each asset; returns the report and the annotations
+/// created.
+pub(crate) async fn evaluate_and_record(
+    state: &AppState,
+    principal: &Principal,
+    which: Which,
+    over: Over,
+    extra_tags: Vec<String>,
+    report_name: Option<String>,
+) -> Result<(sextant_catalog::Report, usize), Status> {
+    let org = principal.organization_id.clone();
+    let by = principal.key_id.clone();
+    with_reader(state, &org.clone(), move |catalog, reader| {
+        let plan = plan(catalog, &org, which, over)?;
+        let found = evaluate(catalog, reader, &org, &plan)?;
+        let run_id = plan.run.as_ref().map(|r| r.id.as_str());
+        let mut created = 0;
+        let mut summaries = Vec::with_capacity(found.len());
+        for f in found {
+            let mut summary = ReportRuleSummary {
+                rule_id: f.rule.id.clone(),
+                rule_client_key: f.rule.def.client_key.clone().unwrap_or_default(),
+                rule_version: f.rule.version,
+                asset_id: f.asset.id.clone(),
+                num_open: 0,
+                num_failed: 0,
+                num_passed: 0,
+                status: ReportRuleStatus::Finished,
+                error: None,
+            };
+            match f.outcome {
+                Ok(ranges) => {
+                    let mut tags =
+                        sextant_catalog::tag_names(catalog, &org, &f.rule.def.action.tag_ids)?;
+                    tags.extend(extra_tags.iter().cloned());
+                    for range in &ranges {
+                        catalog.create_annotation(
+                            &org,
+                            &annotation(
+                                &f.rule,
+                                &f.asset.id,
+                                run_id,
+                                tags.clone(),
+                                range.start,
+                                range.end,
+                            ),
+                        )?;
+                        summary.num_open += 1;
+                    }
+                    created += ranges.len();
+                }
+                Err(error) => {
+                    summary.status = ReportRuleStatus::Error;
+                    summary.error = Some(error);
+                }
+            }
+            summaries.push(summary);
+        }
+        let name = report_name.unwrap_or_else(|| match &plan.run {
+            Some(run) => format!("rules on run {}", run.name),
+            None => format!(
+                "rules on {}",
+                plan.assets
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+        let report = catalog.create_report(
+            &org,
+            NewReport {
+                name,
+                run_id: plan.run.as_ref().map(|r| r.id.clone()),
+                template_id: plan.template_id.clone(),
+                summaries,
+                range: (plan.range.start, plan.range.end),
+            },
+            &by,
+        )?;
+        Ok((report, created))
+    })
+    .await
 }

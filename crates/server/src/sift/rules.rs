@@ -615,13 +615,82 @@ impl RuleService for Rules {
         ))
     }
 
+    /// The older form of RuleEvaluationService/EvaluateRules: rules by id over a run, or over
+    /// a time range of the data sent without a run to the assets they watch; `dry_run`
+    /// previews.
     async fn evaluate_rules(
         &self,
-        _request: Request<EvaluateRulesRequest>,
+        request: Request<EvaluateRulesRequest>,
     ) -> Result<Response<EvaluateRulesResponse>, Status> {
-        Err(unsupported(
-            "RuleService/EvaluateRules (use `sextant rules eval` or POST /api/native/v1/rules/eval)",
-        ))
+        use super::rule_evaluation::{Over, Which, evaluate_and_record, preview};
+        use sift_rs::common::r#type::v1::{
+            Ids, ResourceIdentifier, ResourceIdentifiers, resource_identifier, resource_identifiers,
+        };
+        let principal = authorize_call(&request, Action::ReadData)?;
+        let req = request.into_inner();
+        if !req.dry_run {
+            crate::auth::authorize(&principal, Action::ManageRules).map_err(Status::from)?;
+        }
+        let which = Which::Stored(ResourceIdentifiers {
+            identifiers: Some(resource_identifiers::Identifiers::Ids(Ids {
+                ids: req.rule_ids,
+            })),
+        });
+        let over = match req.time {
+            Some(evaluate_rules_request::Time::RunId(run)) => Over::Run(
+                ResourceIdentifier {
+                    identifier: Some(resource_identifier::Identifier::Id(run)),
+                },
+                None,
+                None,
+            ),
+            Some(evaluate_rules_request::Time::TimeRange(range)) => {
+                let at = |t: &Option<pbjson_types::Timestamp>, field: &str| {
+                    t.as_ref()
+                        .map(|t| super::convert::timestamp_from_pb(t, field))
+                        .transpose()
+                };
+                let (Some(start), Some(end)) = (
+                    at(&range.start_time, "time_range.start_time")?,
+                    at(&range.end_time, "time_range.end_time")?,
+                ) else {
+                    return Err(Status::invalid_argument(
+                        "time_range needs a start_time and an end_time",
+                    ));
+                };
+                Over::RulesAssets(start, end)
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "EvaluateRules needs a run_id or a time_range",
+                ));
+            }
+        };
+        if req.dry_run {
+            let dry_run_annotations = preview(&self.state, &principal, which, over).await?;
+            return Ok(Response::new(EvaluateRulesResponse {
+                created_annotation_count: i32::try_from(dry_run_annotations.len())
+                    .unwrap_or(i32::MAX),
+                dry_run_annotations,
+                ..Default::default()
+            }));
+        }
+        let org = principal.organization_id.clone();
+        let tag_ids = req
+            .annotation_options
+            .map(|o| o.tag_ids)
+            .unwrap_or_default();
+        let extra_tags = self
+            .state
+            .catalog(move |c| sextant_catalog::tag_names(c, &org, &tag_ids))
+            .await?;
+        let (report, created) =
+            evaluate_and_record(&self.state, &principal, which, over, extra_tags, None).await?;
+        Ok(Response::new(EvaluateRulesResponse {
+            created_annotation_count: i32::try_from(created).unwrap_or(i32::MAX),
+            report_id: Some(report.id),
+            ..Default::default()
+        }))
     }
 
     async fn view_human_friendly_rules(
