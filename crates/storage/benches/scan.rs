@@ -40,6 +40,7 @@ fn config() -> DbConfig {
             flush_interval: None,
             ..PartsConfig::default()
         },
+        ..DbConfig::default()
     }
 }
 

@@ -78,6 +78,7 @@ fn measure(
             flush_interval: None,
             ..PartsConfig::default()
         },
+        ..DbConfig::default()
     };
     let db = Db::open(dir, config).expect("open the store");
     let series: Vec<(SeriesKey, Series)> = series

@@ -105,6 +105,9 @@ pub struct WalConfig {
     /// The largest encoded batch accepted, in bytes; larger ones fail with
     /// [`Error::BatchTooLarge`].
     pub max_record_bytes: usize,
+    /// Whether payloads of at least 256 bytes are compressed (zstd, level 1) when that makes
+    /// them smaller. Replay reads both kinds either way.
+    pub compress: bool,
 }
 
 impl Default for WalConfig {
@@ -113,6 +116,7 @@ impl Default for WalConfig {
             sync: SyncMode::Always,
             segment_bytes: 64 << 20,
             max_record_bytes: 64 << 20,
+            compress: true,
         }
     }
 }
@@ -337,6 +341,9 @@ impl Wal {
         let mut record = Vec::with_capacity(FRAME_LEN + payload::size_hint(batch));
         record.resize(FRAME_LEN, 0);
         payload::encode(batch, &mut record);
+        if self.shared.config.compress {
+            payload::compress(&mut record, FRAME_LEN);
+        }
         self.append_record(record, on_durable)
     }
 
@@ -350,6 +357,9 @@ impl Wal {
         let mut record = Vec::with_capacity(FRAME_LEN + payload::delete_size_hint(deletion));
         record.resize(FRAME_LEN, 0);
         payload::encode_delete(deletion, &mut record);
+        if self.shared.config.compress {
+            payload::compress(&mut record, FRAME_LEN);
+        }
         self.append_record(record, on_durable)
     }
 

@@ -13,6 +13,50 @@ use super::{Deletion, Record};
 pub(crate) const KIND_WRITE_BATCH: u8 = 1;
 /// The first byte of a payload holding a deletion.
 pub(crate) const KIND_DELETE: u8 = 2;
+/// The first byte of a payload holding another payload compressed with zstd (segment
+/// version 2): the kind, the uncompressed length (u32) and one zstd frame.
+pub(crate) const KIND_COMPRESSED: u8 = 3;
+
+/// Payloads shorter than this are stored as they are: a frame's overhead eats the gain.
+pub(crate) const COMPRESS_FROM: usize = 256;
+
+/// zstd's fastest level: the WAL is written on every acknowledged write, and level 1 already
+/// takes most of the repetition (series keys, labels, timestamps) out of a batch.
+const ZSTD_LEVEL: i32 = 1;
+
+/// The largest uncompressed payload a compressed one may stand for, whatever its header says,
+/// so that a damaged length cannot make replay allocate without bound.
+const MAX_UNCOMPRESSED: usize = 1 << 30;
+
+thread_local! {
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Compresses the payload `record[from..]` in place when that makes it smaller.
+pub(crate) fn compress(record: &mut Vec<u8>, from: usize) {
+    let raw_len = record.len() - from;
+    if raw_len < COMPRESS_FROM {
+        return;
+    }
+    let compressed = COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::new(ZSTD_LEVEL).ok();
+        }
+        slot.as_mut()?.compress(&record[from..]).ok()
+    });
+    let Some(compressed) = compressed else {
+        return; // Stored as it is: still a valid record.
+    };
+    if compressed.len() + 5 >= raw_len {
+        return;
+    }
+    record.truncate(from);
+    record.push(KIND_COMPRESSED);
+    put_u32(record, raw_len);
+    record.extend_from_slice(&compressed);
+}
 
 /// The stable one-byte code of each data type in the WAL format (parts use the same codes).
 pub(crate) fn type_code(t: DataType) -> u8 {
@@ -235,8 +279,51 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes a payload written by [`encode`] or [`encode_delete`].
+/// Decodes a payload written by [`encode`] or [`encode_delete`], compressed by [`compress`]
+/// or not.
 pub(crate) fn decode(payload: &[u8]) -> Result<Record, DecodeError> {
+    if payload.first() == Some(&KIND_COMPRESSED) {
+        let mut r = Reader {
+            buf: payload,
+            pos: 1,
+        };
+        let raw_len = r.u32("the uncompressed length")? as usize;
+        if raw_len > MAX_UNCOMPRESSED {
+            return r.fail(format!(
+                "an uncompressed length of {raw_len} bytes, more than any record holds"
+            ));
+        }
+        let raw = zstd::bulk::decompress(&payload[5..], raw_len).map_err(|e| DecodeError {
+            offset: 5,
+            detail: format!("the compressed payload does not decompress: {e}"),
+        })?;
+        if raw.len() != raw_len {
+            return Err(DecodeError {
+                offset: 1,
+                detail: format!(
+                    "the payload decompresses to {} bytes, its header says {raw_len}",
+                    raw.len()
+                ),
+            });
+        }
+        if raw.first() == Some(&KIND_COMPRESSED) {
+            return Err(DecodeError {
+                offset: 5,
+                detail: "a compressed payload holds another compressed payload".to_owned(),
+            });
+        }
+        return decode_plain(&raw).map_err(|e| DecodeError {
+            offset: 5,
+            detail: format!(
+                "inside the compressed payload, at byte {}: {}",
+                e.offset, e.detail
+            ),
+        });
+    }
+    decode_plain(payload)
+}
+
+fn decode_plain(payload: &[u8]) -> Result<Record, DecodeError> {
     let mut r = Reader {
         buf: payload,
         pos: 0,
@@ -327,6 +414,55 @@ mod tests {
             );
         }
         b.validate().unwrap()
+    }
+
+    #[test]
+    fn compressed_payloads_round_trip_and_damage_is_reported() {
+        let batch = batch();
+        let mut plain = Vec::new();
+        encode(&batch, &mut plain);
+        assert!(
+            plain.len() >= COMPRESS_FROM,
+            "the sample batch is worth compressing"
+        );
+        let mut record = vec![9u8; 4];
+        record.extend_from_slice(&plain);
+        compress(&mut record, 4);
+        assert_eq!(&record[..4], &[9; 4], "the frame is left alone");
+        let payload = &record[4..];
+        assert_eq!(payload[0], KIND_COMPRESSED);
+        assert!(
+            payload.len() < plain.len(),
+            "{} < {}",
+            payload.len(),
+            plain.len()
+        );
+        assert_eq!(decode(payload).unwrap(), Record::Write(batch.clone()));
+
+        // A short payload is stored as it is.
+        let mut short = vec![KIND_DELETE; 10];
+        compress(&mut short, 0);
+        assert_eq!(short, vec![KIND_DELETE; 10]);
+
+        let fails = |bytes: &[u8], says: &str| {
+            let err = decode(bytes).unwrap_err();
+            assert!(err.detail.contains(says), "{err:?} lacks {says:?}");
+        };
+        let mut flipped = payload.to_vec();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0xff;
+        fails(&flipped, "decompress");
+        let mut lying = payload.to_vec();
+        lying[1..5].copy_from_slice(&((plain.len() as u32) - 1).to_le_bytes());
+        fails(&lying, "decompress");
+        let mut huge = payload.to_vec();
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        fails(&huge, "more than any record holds");
+        // A compressed payload inside another is refused.
+        let mut nested = vec![KIND_COMPRESSED];
+        nested.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        nested.extend_from_slice(&zstd::bulk::compress(payload, 1).unwrap());
+        fails(&nested, "holds another compressed payload");
     }
 
     #[test]

@@ -13,7 +13,11 @@ use crate::{Error, Result};
 /// The first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"SEXTWAL\0";
 /// The segment format version this build reads and writes.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
+
+/// The oldest segment version this build reads: version 1 is version 2 without compressed
+/// payloads.
+pub(crate) const OLDEST_VERSION: u32 = 1;
 /// The size of the segment header.
 pub(crate) const HEADER_LEN: usize = 32;
 /// The size of a record's frame before its payload: length, CRC, sequence number.
@@ -99,7 +103,7 @@ pub(crate) fn decode_header(bytes: &[u8]) -> Header {
         return Header::Corrupt("segment header CRC mismatch");
     }
     let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Header::Version(version);
     }
     let mut seq = [0u8; 8];
@@ -219,10 +223,16 @@ mod tests {
         bad[20] ^= 1;
         assert!(matches!(decode_header(&bad), Header::Corrupt(_)));
         let mut other = h;
-        other[8..12].copy_from_slice(&2u32.to_le_bytes());
+        other[8..12].copy_from_slice(&3u32.to_le_bytes());
         let crc = crc32fast::hash(&other[0..28]);
         other[28..32].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode_header(&other), Header::Version(2));
+        assert_eq!(decode_header(&other), Header::Version(3));
+        // Version 1, written before payloads could be compressed, is read.
+        let mut v1 = other;
+        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let crc = crc32fast::hash(&v1[0..28]);
+        v1[28..32].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(decode_header(&v1), Header::Valid { .. }));
     }
 
     #[test]
