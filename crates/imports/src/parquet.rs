@@ -49,7 +49,32 @@ fn parquet_error(e: impl std::fmt::Display) -> ImportError {
 
 /// Reads a flat Parquet file, handing `sink` the points of each batch of rows, one list per
 /// channel of [`channels`]. Returns the rows read.
+///
+/// The `parquet` crate asserts on some malformed metadata instead of returning an error (a
+/// column chunk with a negative start or length, found by the `parquet_import` fuzz target);
+/// such a panic is caught here and reported as a file that cannot be read, so that a bad upload
+/// is an error for its client and nothing else.
 pub fn read<R: ChunkReader + 'static>(
+    file: R,
+    config: &ParquetConfig,
+    sink: impl FnMut(Chunk) -> Result<(), ImportError>,
+) -> Result<u64, ImportError> {
+    let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_unguarded(file, config, sink)
+    }));
+    guarded.unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no detail".to_owned());
+        Err(ImportError::Data(format!(
+            "not a readable Parquet file: the Parquet reader failed on it ({detail})"
+        )))
+    })
+}
+
+fn read_unguarded<R: ChunkReader + 'static>(
     file: R,
     config: &ParquetConfig,
     mut sink: impl FnMut(Chunk) -> Result<(), ImportError>,
@@ -387,6 +412,35 @@ mod tests {
         );
         assert_eq!(chunk[1].len(), 2);
         assert_eq!(chunk[1][1].value, Value::Uint32(2));
+    }
+
+    #[test]
+    fn a_file_the_parquet_reader_panics_on_is_an_error() {
+        // Found by the `parquet_import` fuzz target: metadata whose column chunk has a
+        // negative start makes the parquet crate assert.
+        let bytes = include_bytes!("../tests/fixtures/negative_column_start.parquet");
+        let fuzzed = r#"{
+            "asset_name": "fuzz", "footer_offset": 0, "footer_length": 0,
+            "flat_dataset": {
+                "time_column": {"path": "t", "format": "TIME_FORMAT_ABSOLUTE_UNIX_NANOSECONDS"},
+                "data_columns": [
+                    {"path": "a", "channel_config": {"name": "a", "data_type": "CHANNEL_DATA_TYPE_DOUBLE"}},
+                    {"path": "b", "channel_config": {"name": "b", "data_type": "CHANNEL_DATA_TYPE_STRING"}},
+                    {"path": "c", "channel_config": {"name": "c", "data_type": "CHANNEL_DATA_TYPE_INT_32"}}
+                ]
+            }
+        }"#;
+        let err = read(
+            bytes::Bytes::from_static(bytes),
+            &config(fuzzed),
+            |_| Ok(()),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("not a readable Parquet file: the Parquet reader failed on it"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -114,6 +114,7 @@ impl Config {
 async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, HttpError> {
@@ -149,12 +150,12 @@ async fn create(
         Ok(c.create_data_import(&org, format, &config)?)
     })
     .await?;
+    // HTTP/1.1 names the host in `Host`, HTTP/2 in the URI's authority.
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| {
-            HttpError::invalid("the request has no Host header to make the upload URL")
-        })?;
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .ok_or_else(|| HttpError::invalid("the request names no host to make the upload URL"))?;
     let scheme = if state.tls { "https" } else { "http" };
     Ok(Json(serde_json::json!({
         "uploadUrl": format!("{scheme}://{host}/api/v1/data-imports/{}/file", import.id),
