@@ -340,6 +340,9 @@ fn ingest_figures(sent: &Sent, cpu_s: f64, requests: usize) -> Ingest {
     }
 }
 
+/// How long after the closed-loop ingest the disk in use and the bytes written are read.
+const IDLE_SECONDS: u64 = 60;
+
 /// One system on one workload through line protocol: closed-loop ingest, settle and measure
 /// the data directory, query, paced ingest, peak RSS, stop. Failures are recorded in `run`.
 async fn line_protocol(
@@ -384,6 +387,7 @@ async fn measure(
         headers,
     };
     let requests = bodies.len();
+    let written0 = server.written_bytes().ok();
     let cpu0 = server.cpu_seconds()?;
     let sent = send_all(&target, bodies, args.connections, None)
         .await
@@ -391,6 +395,16 @@ async fn measure(
     let cpu1 = server.cpu_seconds()?;
     let ingest = ingest_figures(&sent, cpu1 - cpu0, requests);
     run.ingest = Some(ingest);
+
+    // What a user finds a minute after the load, with no flush asked for: the disk in use, and
+    // what was written to get there.
+    tokio::time::sleep(std::time::Duration::from_secs(IDLE_SECONDS)).await;
+    let points = sent.points.max(1) as f64;
+    run.idle_disk_bytes_per_point = Some(server.data_bytes().0 as f64 / points);
+    if let (Some(before), Ok(after)) = (written0, server.written_bytes()) {
+        run.written_bytes_per_point = Some(after.saturating_sub(before) as f64 / points);
+    }
+    let cpu1 = server.cpu_seconds()?;
 
     let note = server.settle().await.context("flush and merge")?;
     let cpu2 = server.cpu_seconds()?;

@@ -55,6 +55,12 @@ pub struct Run {
     pub bytes_by_entry: std::collections::BTreeMap<String, u64>,
     /// `bytes / points`.
     pub bytes_per_point: Option<f64>,
+    /// Disk in use 60 s after the closed-loop ingest, before any flush is asked for, per
+    /// point sent.
+    pub idle_disk_bytes_per_point: Option<f64>,
+    /// Bytes the server wrote to disk (`write_bytes` of `/proc/PID/io`) over the closed-loop
+    /// ingest and the 60 s after it, per point sent.
+    pub written_bytes_per_point: Option<f64>,
     /// The aggregation query.
     pub query: Option<QueryReport>,
     /// The grouped per-minute averages (W1, Sextant and VictoriaMetrics).
@@ -94,7 +100,7 @@ pub struct Ratio {
 
 /// The figures compared, with their goals against VictoriaMetrics: (name, higher is better,
 /// goal per workload W1, W2, W3).
-pub const METRICS: [(&str, bool, [Option<f64>; 3]); 9] = [
+pub const METRICS: [(&str, bool, [Option<f64>; 3]); 11] = [
     (
         "points per server CPU-second",
         true,
@@ -102,6 +108,16 @@ pub const METRICS: [(&str, bool, [Option<f64>; 3]); 9] = [
     ),
     ("wall points/s", true, [None, None, None]),
     ("bytes per point", false, [Some(0.9), Some(0.9), Some(0.9)]),
+    (
+        "disk 60 s after the load per point",
+        false,
+        [Some(1.5), Some(1.5), Some(1.5)],
+    ),
+    (
+        "bytes written per point",
+        false,
+        [Some(1.0), Some(1.0), Some(1.0)],
+    ),
     ("query seconds", false, [None, Some(0.5), None]),
     ("grouped by host seconds", false, [Some(0.5), None, None]),
     ("grouped by region seconds", false, [None, None, None]),
@@ -120,6 +136,8 @@ pub fn figure(run: &Run, metric: &str) -> Option<f64> {
         "points per server CPU-second" => run.ingest.as_ref().map(|i| i.points_per_cpu_s),
         "wall points/s" => run.ingest.as_ref().map(|i| i.points_per_s),
         "bytes per point" => run.bytes_per_point,
+        "disk 60 s after the load per point" => run.idle_disk_bytes_per_point,
+        "bytes written per point" => run.written_bytes_per_point,
         "query seconds" => run.query.as_ref().and_then(|q| q.seconds),
         "grouped by host seconds" | "grouped by region seconds" => {
             let query = metric

@@ -249,6 +249,17 @@ impl Server {
         Ok((utime + stime) as f64 / clock_ticks())
     }
 
+    /// Bytes the server has caused to be written to storage so far (`write_bytes` of
+    /// `/proc/PID/io`: what reached the block layer, page cache write-back included).
+    pub fn written_bytes(&self) -> anyhow::Result<u64> {
+        let io = fs::read_to_string(format!("/proc/{}/io", self.pid()))
+            .with_context(|| format!("cannot read /proc/{}/io", self.pid()))?;
+        io.lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| anyhow!("no write_bytes in /proc/{}/io", self.pid()))
+    }
+
     /// The server's peak resident set size so far, in bytes (`VmHWM`).
     pub fn peak_rss(&self) -> anyhow::Result<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
