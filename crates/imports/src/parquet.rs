@@ -50,8 +50,9 @@ fn parquet_error(e: impl std::fmt::Display) -> ImportError {
 /// Reads a flat Parquet file, handing `sink` the points of each batch of rows, one list per
 /// channel of [`channels`]. Returns the rows read.
 ///
-/// The `parquet` crate asserts on some malformed metadata instead of returning an error (a
-/// column chunk with a negative start or length, found by the `parquet_import` fuzz target);
+/// The `parquet` crate (60.1) asserts on some malformed files instead of returning an error (a
+/// column chunk with a negative start or length; definition levels running past their buffer,
+/// in arrow-buffer under its record reader; both found by the `parquet_import` fuzz target);
 /// such a panic is caught here and reported as a file that cannot be read, so that a bad upload
 /// is an error for its client and nothing else.
 pub fn read<R: ChunkReader + 'static>(
@@ -417,8 +418,17 @@ mod tests {
     #[test]
     fn a_file_the_parquet_reader_panics_on_is_an_error() {
         // Found by the `parquet_import` fuzz target: metadata whose column chunk has a
-        // negative start makes the parquet crate assert.
-        let bytes = include_bytes!("../tests/fixtures/negative_column_start.parquet");
+        // negative start makes the parquet crate assert, and so do definition levels that
+        // run past their buffer (in arrow-buffer, under the record reader).
+        for bytes in [
+            &include_bytes!("../tests/fixtures/negative_column_start.parquet")[..],
+            &include_bytes!("../tests/fixtures/definition_levels_out_of_bounds.parquet")[..],
+        ] {
+            failed_on(bytes);
+        }
+    }
+
+    fn failed_on(bytes: &'static [u8]) {
         let fuzzed = r#"{
             "asset_name": "fuzz", "footer_offset": 0, "footer_length": 0,
             "flat_dataset": {
