@@ -44,6 +44,13 @@ const MAX_CONFIG_BYTES: usize = 1 << 20;
 /// The largest import file: 16 GiB.
 pub const MAX_FILE_BYTES: u64 = 16 << 30;
 
+/// Files read at once; more wait their turn. Reading is CPU-bound, and a small Parquet file can
+/// cost seconds of it inside the `parquet` crate (a 2.4 KB file found by fuzzing takes 10 s),
+/// so imports never take more than this many cores from ingest and queries.
+pub const CONCURRENT_IMPORTS: usize = 2;
+
+static IMPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_IMPORTS);
+
 /// The routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -220,6 +227,7 @@ async fn upload_file(
     let received = receive(&files, &org, &blob_id, MAX_FILE_BYTES, &mut body).await;
     let outcome = match received {
         Ok(_) => {
+            let _turn = IMPORTS.acquire().await.map_err(HttpError::internal)?;
             let (state2, files2, org2, blob2) =
                 (state.clone(), files.clone(), org.clone(), blob_id.clone());
             let import2 = import.clone();
