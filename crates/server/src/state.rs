@@ -192,6 +192,16 @@ impl AppState {
             .map_err(crate::error::catalog_status)
     }
 
+    /// [`AppState::catalog`] for HTTP handlers: the error is an [`crate::error::HttpError`].
+    pub async fn catalog_http<T, F>(&self, call: F) -> Result<T, crate::error::HttpError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Catalog) -> sextant_catalog::Result<T> + Send + 'static,
+    {
+        let catalog = self.catalog.clone();
+        Ok(tokio::task::spawn_blocking(move || call(catalog.as_ref())).await??)
+    }
+
     /// Runs a store call on a blocking thread (writes wait for their WAL sync) and maps its
     /// error to a gRPC status.
     pub async fn store<T, F>(&self, call: F) -> Result<T, Status>

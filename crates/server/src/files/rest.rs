@@ -17,7 +17,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use bytes::{Bytes, BytesMut};
-use sextant_catalog::{Catalog, FileEntity, NewRemoteFile, Principal};
+use sextant_catalog::{FileEntity, NewRemoteFile, Principal};
 use sextant_model::ErrorKind;
 use sextant_storage::blobs::{Blob, BlobError};
 use tokio::sync::mpsc;
@@ -67,15 +67,6 @@ pub(crate) fn files(state: &AppState) -> Result<Arc<Files>, HttpError> {
             "this server keeps no files (it was started without a data directory for them)",
         )
     })
-}
-
-async fn catalog<T, F>(state: &AppState, call: F) -> Result<T, HttpError>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Catalog) -> sextant_catalog::Result<T> + Send + 'static,
-{
-    let catalog = state.catalog.clone();
-    Ok(tokio::task::spawn_blocking(move || call(catalog.as_ref())).await??)
 }
 
 /// The text fields of an upload form, decoded.
@@ -266,7 +257,9 @@ async fn upload(
     let org = principal.organization_id.clone();
     let used = {
         let org = org.clone();
-        catalog(&state, move |c| c.remote_files_bytes(&org)).await?
+        state
+            .catalog_http(move |c| c.remote_files_bytes(&org))
+            .await?
     };
     let limits = files.limits;
     if used >= limits.org_max_bytes {
@@ -387,7 +380,9 @@ async fn upload(
         created_by: principal.key_id.clone(),
     };
     let org_max = limits.org_max_bytes;
-    let recorded = catalog(&state, move |c| c.create_remote_file(&org, new, org_max)).await?;
+    let recorded = state
+        .catalog_http(move |c| c.create_remote_file(&org, new, org_max))
+        .await?;
     upload.pending.armed = false;
     let file = crate::sift::remote_files::to_pb(recorded);
     Ok(Json(serde_json::json!({ "remoteFile": file })))
@@ -538,7 +533,9 @@ async fn download(
     let org = query.organization;
     let file = {
         let (org, id) = (org.clone(), id.clone());
-        catalog(&state, move |c| c.get_remote_file(&org, &id)).await?
+        state
+            .catalog_http(move |c| c.get_remote_file(&org, &id))
+            .await?
     };
     let mut reader = files
         .blobs

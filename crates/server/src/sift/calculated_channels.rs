@@ -135,12 +135,17 @@ pub async fn resolve(
         .await
 }
 
-fn describe(expression: &str, diagnostics: &[sextant_expr::Diagnostic]) -> String {
-    let problems: Vec<String> = diagnostics
+/// The checker's diagnostics in one line, each with its byte offset.
+pub(super) fn problems(diagnostics: &[sextant_expr::Diagnostic]) -> String {
+    diagnostics
         .iter()
         .map(|d| format!("{} (at byte {})", d.message, d.span.start))
-        .collect();
-    format!("expression `{expression}`: {}", problems.join("; "))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn describe(expression: &str, diagnostics: &[sextant_expr::Diagnostic]) -> String {
+    format!("expression `{expression}`: {}", problems(diagnostics))
 }
 
 /// Parses and type-checks a calculated channel's expression.

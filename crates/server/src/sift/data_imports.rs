@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use bytes::Bytes;
-use sextant_catalog::{Catalog, ChannelDef, DataImport, ImportStatus, NewRun, Principal};
+use sextant_catalog::{ChannelDef, DataImport, ImportStatus, NewRun, Principal};
 use sextant_imports::{Channel, CsvConfig, ImportError, ParquetConfig};
 use sextant_model::{ErrorKind, SeriesKey, WriteBatch};
 use sextant_storage::{Store, WritePolicy};
@@ -153,10 +153,9 @@ async fn create(
         .channels()
         .map_err(|e| HttpError::invalid(e.to_string()))?;
     let org = principal.organization_id.clone();
-    let import = blocking(&state, move |c| {
-        Ok(c.create_data_import(&org, format, &config)?)
-    })
-    .await?;
+    let import = state
+        .catalog_http(move |c| c.create_data_import(&org, format, &config))
+        .await?;
     // HTTP/1.1 names the host in `Host`, HTTP/2 in the URI's authority.
     let host = headers
         .get(header::HOST)
@@ -183,15 +182,6 @@ async fn detect() -> HttpError {
     )
 }
 
-async fn blocking<T, F>(state: &AppState, call: F) -> Result<T, HttpError>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Catalog) -> Result<T, HttpError> + Send + 'static,
-{
-    let catalog = state.catalog.clone();
-    tokio::task::spawn_blocking(move || call(catalog.as_ref())).await?
-}
-
 /// `POST /api/v1/data-imports/{id}/file`: the file, stored to disk as it arrives, then read
 /// and written chunk by chunk; answers once the import ended, 400 naming the problem when it
 /// failed.
@@ -207,17 +197,18 @@ async fn upload_file(
     let org = principal.organization_id.clone();
     let import = {
         let (org, id) = (org.clone(), id.clone());
-        blocking(&state, move |c| {
-            Ok(c.set_data_import_status(
-                &org,
-                &id,
-                ImportStatus::Pending,
-                ImportStatus::InProgress,
-                "",
-                0,
-            )?)
-        })
-        .await?
+        state
+            .catalog_http(move |c| {
+                c.set_data_import_status(
+                    &org,
+                    &id,
+                    ImportStatus::Pending,
+                    ImportStatus::InProgress,
+                    "",
+                    0,
+                )
+            })
+            .await?
     };
     let gzip = headers
         .get(header::CONTENT_ENCODING)
@@ -251,10 +242,11 @@ async fn upload_file(
     };
     let done = {
         let (org, id, message) = (org.clone(), import.id.clone(), message.clone());
-        blocking(&state, move |c| {
-            Ok(c.set_data_import_status(&org, &id, ImportStatus::InProgress, to, &message, rows)?)
-        })
-        .await?
+        state
+            .catalog_http(move |c| {
+                c.set_data_import_status(&org, &id, ImportStatus::InProgress, to, &message, rows)
+            })
+            .await?
     };
     match outcome {
         Ok(_) => Ok(Json(serde_json::json!({ "dataImport": to_json(&done) }))),
@@ -408,6 +400,8 @@ async fn status(
 ) -> Result<Json<serde_json::Value>, HttpError> {
     authorize(&principal, Action::ReadMetadata)?;
     let org = principal.organization_id;
-    let import = blocking(&state, move |c| Ok(c.get_data_import(&org, &id)?)).await?;
+    let import = state
+        .catalog_http(move |c| c.get_data_import(&org, &id))
+        .await?;
     Ok(Json(serde_json::json!({ "dataImport": to_json(&import) })))
 }

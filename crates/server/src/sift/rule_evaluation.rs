@@ -341,9 +341,8 @@ fn time_of(t: &Option<pbjson_types::Timestamp>, field: &str) -> Result<Option<Ti
     t.as_ref().map(|t| timestamp_from_pb(t, field)).transpose()
 }
 
-fn over_run(run: Option<ResourceIdentifier>) -> Result<Over, Status> {
-    let run = run.ok_or_else(|| Status::invalid_argument("the run needs an id or a client key"))?;
-    Ok(Over::Run(run, None, None))
+fn over_run(run: ResourceIdentifier) -> Over {
+    Over::Run(run, None, None)
 }
 
 fn over_run_range(range: RunTimeRange) -> Result<Over, Status> {
@@ -374,7 +373,7 @@ impl RuleEvaluationService for RuleEvaluation {
         }
         use evaluate_rules_request::{Mode, Time};
         let over = match req.time {
-            Some(Time::Run(run)) => over_run(Some(run))?,
+            Some(Time::Run(run)) => over_run(run),
             Some(Time::RunTimeRange(range)) => over_run_range(range)?,
             Some(Time::Assets(assets)) => {
                 let start = time_of(&assets.start_time, "assets.start_time")?;
@@ -454,7 +453,7 @@ impl RuleEvaluationService for RuleEvaluation {
         }
         use evaluate_rules_preview_request::{Mode, Time};
         let over = match req.time {
-            Some(Time::Run(run)) => over_run(Some(run))?,
+            Some(Time::Run(run)) => over_run(run),
             Some(Time::RunTimeRange(range)) => over_run_range(range)?,
             None => {
                 return Err(Status::invalid_argument(

@@ -19,6 +19,7 @@ use sift_rs::calculated_channels::v2::calculated_channel_service_server::Calcula
 use sift_rs::calculated_channels::v2::*;
 use tonic::{Request, Response, Status};
 
+use super::calculated_channels::problems;
 use super::convert::timestamp_to_pb;
 use super::filter;
 use super::unsupported;
@@ -152,7 +153,7 @@ fn check(
             def.name, def.expression
         ))
     };
-    let expr = parse(&def.expression).map_err(|d| invalid(describe(&d)))?;
+    let expr = parse(&def.expression).map_err(|d| invalid(problems(&d)))?;
     let assets: Vec<Asset> = if def.all_assets {
         all_pages(|page| catalog.list_assets(org, &AssetFilter::default(), page))?
     } else {
@@ -206,17 +207,9 @@ fn check(
             })
             .collect();
         compile_value(&expr, &schemas)
-            .map_err(|d| invalid(format!("on asset {:?}: {}", asset.name, describe(&d))))?;
+            .map_err(|d| invalid(format!("on asset {:?}: {}", asset.name, problems(&d))))?;
     }
     Ok(inapplicable)
-}
-
-fn describe(diagnostics: &[sextant_expr::Diagnostic]) -> String {
-    diagnostics
-        .iter()
-        .map(|d| format!("{} (at byte {})", d.message, d.span.start))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// The stored calculated channel a request names by id or client key.
