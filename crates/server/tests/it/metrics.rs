@@ -1,6 +1,6 @@
 //! `GET /metrics` reports what the server did, without a key, in the Prometheus text format.
 
-mod common;
+use crate::common;
 
 use common::{TOKEN, TestServer, authed};
 use sift_rs::common::r#type::v1::ChannelDataType;

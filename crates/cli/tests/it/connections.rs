@@ -2,7 +2,7 @@
 //! is closed, and a request that never finishes does not keep the server from stopping; the
 //! data directory stays locked until the process is gone.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! with the raw Sift clients comes back exactly, per type, split into bit-field elements,
 //! scoped by run, across pages, aligned on one timeline and written as CSV and Parquet.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

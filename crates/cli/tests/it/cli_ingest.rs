@@ -1,7 +1,7 @@
 //! `sextant ingest` as a user runs it against the real server: a CSV with a bad row (the
 //! summary names it, the good rows are stored), a Parquet file, a run, a wrong key.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! tags, rules applied and evaluated, annotations listed and changed, flushes, and the errors
 //! of refused calls, over the example Nostromo data.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! their inference, resends, restarts after SIGKILL, reads, statistics and the CLI's file
 //! ingest.
 
-mod common;
+use crate::common;
 
 use common::{Server, TOKEN, text};
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@
 //! `examples/` beside them, and nothing of the caller's environment but PATH and HOME.
 //! Variables a command exports reach the commands after it, as in one terminal.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //! point of every body is still stored. Bodies hold their share while they arrive, and Sift
 //! streams while they buffer.
 
-mod common;
+use crate::common;
 
 use common::{Server, post};
 

@@ -1,7 +1,7 @@
 //! Paths no front end serves, over a real socket: HTTP clients get a 404 naming the path, not
 //! the gRPC router's answer.
 
-mod common;
+use crate::common;
 
 use common::{TOKEN, TestServer, http};
 

@@ -1,7 +1,7 @@
 //! Influx line protocol over a real socket: both endpoints, every field type, precisions,
 //! gzip, partial writes answered as InfluxDB does, and the ways a key may be sent.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

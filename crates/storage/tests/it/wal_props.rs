@@ -1,7 +1,7 @@
 //! Property tests of the WAL: records round-trip, and damaged segments never make replay panic
 //! or yield anything but a prefix of what was written.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `sextant users create`, `sextant rules apply`, `sextant rules eval` and
 //! `sextant annotations list` against the real server, over the example Nostromo data.
 
-mod common;
+use crate::common;
 
 use common::{Server, text};
 

@@ -7,7 +7,7 @@
 //! over SSE and gRPC; the WebSocket transport; a clean end on SIGTERM. The SDK's stream (and
 //! so `sextant tail`) is the gRPC transport.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -1,6 +1,6 @@
 //! One address serves HTTP/1.1 and gRPC, in plaintext and with TLS, over real sockets.
 
-mod common;
+use crate::common;
 
 use common::{TOKEN, TestServer, authed};
 use sextant_server::listener::{TlsFiles, load_tls};

@@ -1,7 +1,7 @@
 //! GetData's cost grows with the points downloaded, not with pages times the window: a server
 //! over a real store that counts the points its reads return, paged through a channel.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

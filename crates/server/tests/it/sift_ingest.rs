@@ -2,7 +2,7 @@
 //! trips exactly, bit fields come back split into elements, runs scope the data, pages stay
 //! under the client's 4 MiB limit, and invalid streams are refused whole.
 
-mod common;
+use crate::common;
 
 use common::{Authed, TOKEN, TestServer, authed};
 use prost::Message;

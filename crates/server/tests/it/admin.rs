@@ -1,7 +1,7 @@
 //! `POST /api/native/v1/admin/flush` over a real socket: it moves the head into one merged part per
 //! partition, and only an admin key may call it.
 
-mod common;
+use crate::common;
 
 use common::{TOKEN, TestServer, http};
 use sextant_catalog::Scope;

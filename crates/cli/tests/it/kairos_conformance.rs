@@ -9,7 +9,7 @@
 //! Strings `"$now"` and `"$now-N"`/`"$now+N"` anywhere are replaced by the current epoch
 //! milliseconds plus N before a case runs, for relative-time cases.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

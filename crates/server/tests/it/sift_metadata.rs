@@ -2,7 +2,7 @@
 //! registration and re-registration, flows, assets, channels, runs, filters, authentication,
 //! scopes and organization isolation.
 
-mod common;
+use crate::common;
 
 use common::{TOKEN, TestServer, authed};
 use sextant_catalog::{Catalog, Scope};

@@ -4,7 +4,7 @@
 //! historical rule evaluation and SignalFlow batch computations stop at the same deadline.
 //! Limits set for one organization (`sextant org limits`) replace the server's for it alone.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! same service sends; registering again updates the rule; a config the SDK would refuse
 //! from YAML is refused in code too, before anything is sent.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

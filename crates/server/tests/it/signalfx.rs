@@ -2,7 +2,7 @@
 //! values, the metric type kept for life, bad points refused alone (logged and counted),
 //! events, and keys.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

@@ -20,7 +20,7 @@ use sextant_model::{DataType, OrgId, Point, SeriesKey, Value, WriteBatch};
 use sextant_storage::wal::{SyncMode, WalConfig};
 use sextant_storage::{Db, DbConfig, Match, PartsConfig, SeriesSelector};
 
-const TEST_NAME: &str = "sigkill_loses_no_acknowledged_point";
+const TEST_NAME: &str = "crash::sigkill_loses_no_acknowledged_point";
 const CHILD_DIR_ENV: &str = "SEXTANT_CRASH_CHILD_DIR";
 const CHILD_ROUND_ENV: &str = "SEXTANT_CRASH_CHILD_ROUND";
 const ROUNDS: u64 = 20;

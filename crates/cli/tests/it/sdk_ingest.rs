@@ -2,7 +2,7 @@
 //! checked and unchecked flows, buffered ingestion, runs, bad keys. What was sent is read back
 //! with Sift's own DataService client and compared exactly.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! and live evaluation of ingested streams over enum, bit-field and double channels, including
 //! out-of-order points and a phase rule.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! The server here runs over a store that fails on demand, so that internal failures, limits
 //! and unavailability can be provoked without breaking a disk.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::ops::Range;
