@@ -24,6 +24,7 @@ fn open(dir: &std::path::Path) -> Arc<Db> {
         parts: PartsConfig {
             flush_head_bytes: usize::MAX,
             flush_interval: None,
+            flush_idle: None,
             ..PartsConfig::default()
         },
         ..DbConfig::default()

@@ -25,6 +25,7 @@ pub fn open(dir: &std::path::Path) -> Db {
                 block_points: 8,
                 flush_head_bytes: usize::MAX,
                 flush_interval: None,
+                flush_idle: None,
                 partition: Duration::from_secs(3600),
                 ..PartsConfig::default()
             },

@@ -76,6 +76,7 @@ fn measure(
         parts: PartsConfig {
             flush_head_bytes: usize::MAX,
             flush_interval: None,
+            flush_idle: None,
             ..PartsConfig::default()
         },
         ..DbConfig::default()

@@ -36,7 +36,8 @@
 //!   always covers a suffix of the WAL, the head's value is the newest. `docs/format/parts.md`
 //!   gives the whole argument.
 //! - A background thread flushes when the head's memory estimate exceeds
-//!   [`PartsConfig::flush_head_bytes`] or every [`PartsConfig::flush_interval`];
+//!   [`PartsConfig::flush_head_bytes`], every [`PartsConfig::flush_interval`], and once writes
+//!   pause for [`PartsConfig::flush_idle`] after at least [`IDLE_FLUSH_MIN_WAL_BYTES`] of WAL;
 //!   [`Db::close`] flushes.
 //! - Every committed record reaches the commit [`feed`](crate::feed) in WAL order, from the same
 //!   hook that applies it to the head. A flush keeps the WAL segments that named feed consumers
@@ -95,6 +96,12 @@ pub struct PartsConfig {
     /// The background flusher also flushes this often. Default ten minutes; `None` turns it
     /// off.
     pub flush_interval: Option<Duration>,
+    /// The background flusher also flushes once no write has been applied for this long, if
+    /// the WAL has taken at least [`IDLE_FLUSH_MIN_WAL_BYTES`] since the last flush: after a
+    /// burst of writes, the head's memory and the WAL's disk go back to the parts' compressed
+    /// size within about this time instead of waiting for the interval. The pause is noticed
+    /// at most a quarter of this time late. Default 30 seconds; `None` turns it off.
+    pub flush_idle: Option<Duration>,
     /// After a flush, the background flusher merges, in every partition, the newest run of at
     /// least this many adjacent parts of similar size (within a factor of this number) into
     /// one. Default 4; `usize::MAX` turns background merges off.
@@ -152,6 +159,7 @@ impl Default for PartsConfig {
             block_points: 16_384,
             flush_head_bytes: 512 << 20,
             flush_interval: Some(Duration::from_secs(600)),
+            flush_idle: Some(Duration::from_secs(30)),
             merge_min_parts: 4,
             retention: Vec::new(),
         }
@@ -166,12 +174,19 @@ impl PartsConfig {
     }
 
     fn background(&self) -> bool {
-        self.flush_head_bytes != usize::MAX || self.flush_interval.is_some()
+        self.flush_head_bytes != usize::MAX
+            || self.flush_interval.is_some()
+            || self.flush_idle.is_some()
     }
 }
 
 /// The shortest time between two flushes the memory bound starts.
 const MIN_FLUSH_GAP: Duration = Duration::from_millis(500);
+
+/// The WAL bytes written since the last flush below which a pause in the writes does not flush
+/// ([`PartsConfig::flush_idle`]): a writer that sends a little now and then would otherwise
+/// make a small part at every pause, for little memory or disk saved.
+pub const IDLE_FLUSH_MIN_WAL_BYTES: u64 = 1 << 20;
 
 /// What an acknowledged write reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -892,6 +907,11 @@ impl Inner {
         self.files.remove(&removed)
     }
 
+    /// The bytes the WAL has written since it was opened.
+    fn wal_bytes(&self) -> u64 {
+        self.wal.stats().bytes
+    }
+
     /// Merges and applies retention after a background flush, logging failures.
     fn maintain(&self) {
         let config = &self.config.parts;
@@ -913,6 +933,9 @@ impl Inner {
         let mut last = Instant::now()
             .checked_sub(MIN_FLUSH_GAP)
             .unwrap_or_else(Instant::now);
+        // The writes are watched through the last applied sequence number, read when the
+        // thread wakes, so that the write path pays nothing for it.
+        let mut idle = IdleWatch::new(self.applied_seq.load(Ordering::Acquire), self.wal_bytes());
         loop {
             let mut state = self.signal.state.lock();
             loop {
@@ -929,11 +952,28 @@ impl Inner {
                 if state.wanted && now >= last + MIN_FLUSH_GAP {
                     break;
                 }
+                let idle_due = config.flush_idle.map(|pause| {
+                    idle.observe(self.applied_seq.load(Ordering::Acquire), now);
+                    idle.due(pause, self.wal_bytes())
+                });
+                if idle_due.is_some_and(|d| d.is_some_and(|d| now >= d)) {
+                    break;
+                }
                 let due = match due {
                     Some(d) if state.wanted => Some(d.min(last + MIN_FLUSH_GAP)),
                     Some(d) => Some(d),
                     None if state.wanted => Some(last + MIN_FLUSH_GAP),
                     None => None,
+                };
+                // Look at the writes again after a quarter of the pause, so that a pause is
+                // noticed at most a quarter late.
+                let due = match (due, config.flush_idle, idle_due.flatten()) {
+                    (due, Some(pause), idle_due) => {
+                        let check = now + pause / 4;
+                        let check = idle_due.map_or(check, |d| d.min(check));
+                        Some(due.map_or(check, |d| d.min(check)))
+                    }
+                    (due, None, _) => due,
                 };
                 match due {
                     Some(d) => {
@@ -945,6 +985,7 @@ impl Inner {
             state.wanted = false;
             drop(state);
             last = Instant::now();
+            idle.flushed(self.applied_seq.load(Ordering::Acquire), self.wal_bytes());
             let flushed = self.flush();
             self.maintain();
             if let Err(e) = flushed {
@@ -958,6 +999,48 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+/// Whether the writes have paused long enough for [`PartsConfig::flush_idle`], from the last
+/// applied sequence number as the flusher sees it when it wakes.
+#[derive(Debug)]
+struct IdleWatch {
+    /// The last applied sequence number seen, and when it was first seen.
+    seen: u64,
+    since: Instant,
+    /// The last applied sequence number and the WAL's bytes when the last flush began.
+    flushed_seq: u64,
+    flushed_bytes: u64,
+}
+
+impl IdleWatch {
+    fn new(seq: u64, wal_bytes: u64) -> Self {
+        IdleWatch {
+            seen: seq,
+            since: Instant::now(),
+            flushed_seq: seq,
+            flushed_bytes: wal_bytes,
+        }
+    }
+
+    fn observe(&mut self, seq: u64, now: Instant) {
+        if seq != self.seen {
+            self.seen = seq;
+            self.since = now;
+        }
+    }
+
+    fn flushed(&mut self, seq: u64, wal_bytes: u64) {
+        self.flushed_seq = seq;
+        self.flushed_bytes = wal_bytes;
+    }
+
+    /// When a flush is due for the pause, if writes since the last flush would make one.
+    fn due(&self, pause: Duration, wal_bytes: u64) -> Option<Instant> {
+        let written = self.seen != self.flushed_seq
+            && wal_bytes.saturating_sub(self.flushed_bytes) >= IDLE_FLUSH_MIN_WAL_BYTES;
+        written.then(|| self.since + pause)
     }
 }
 
@@ -1090,6 +1173,7 @@ mod tests {
                 partition: Duration::from_nanos(100),
                 flush_head_bytes: usize::MAX,
                 flush_interval: None,
+                flush_idle: None,
                 ..PartsConfig::default()
             },
             ..DbConfig::default()
@@ -1201,6 +1285,45 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(values(&db, "R1"), vec![(1, 1.0), (2, 2.0)]);
+    }
+
+    #[test]
+    fn a_pause_after_enough_writes_flushes_and_frees_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = quiet();
+        config.parts.partition = Duration::from_secs(24 * 3600);
+        config.parts.flush_idle = Some(Duration::from_millis(200));
+        let db = Db::open(dir.path(), config).unwrap();
+        // Less WAL than the minimum: a pause does not flush.
+        db.write(batch_values("R1", &[(1, 1.0)])).unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        assert_eq!(db.parts().len(), 0);
+
+        // Values that do not compress, so that the WAL takes more than the minimum.
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut written = 1;
+        for chunk in 0..40 {
+            let points: Vec<(i64, f64)> = (0..5_000)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (2 + chunk * 5_000 + i, f64::from_bits(x >> 2))
+                })
+                .collect();
+            written += points.len();
+            db.write(batch_values("R1", &points)).unwrap();
+        }
+        assert!(db.wal().stats().bytes > IDLE_FLUSH_MIN_WAL_BYTES);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while db.parts().is_empty() {
+            assert!(Instant::now() < deadline, "the pause never flushed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let in_parts: u64 = db.parts().iter().map(|p| p.points()).sum();
+        assert_eq!(in_parts, written as u64);
+        assert_eq!(db.wal().segment_count(), 1);
+        assert_eq!(values(&db, "R1").len(), written);
     }
 
     #[test]

@@ -110,6 +110,7 @@ mod tests {
             parts: PartsConfig {
                 flush_head_bytes: usize::MAX,
                 flush_interval: None,
+                flush_idle: None,
                 ..PartsConfig::default()
             },
             ..DbConfig::default()

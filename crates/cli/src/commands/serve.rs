@@ -52,6 +52,11 @@ pub struct ServeArgs {
     /// `1GiB`): the main bound on the server's memory.
     #[arg(long, env = "SEXTANT_HEAD_MEMORY", default_value = "512MiB", value_parser = parse_size)]
     head_memory: usize,
+    /// Also write the head out once writes pause this long after at least 1 MiB of them, so
+    /// that memory and the write-ahead log's disk shrink to the parts' compressed size soon
+    /// after a burst (`0s` waits for the memory bound or the ten-minute flush instead).
+    #[arg(long, env = "SEXTANT_FLUSH_IDLE", default_value = "30s", value_parser = parse_duration)]
+    flush_idle: std::time::Duration,
     /// Refuse points further than this behind their series' newest point (e.g. `1h`, `30m`).
     /// Without it, points of any age are accepted.
     #[arg(long, env = "SEXTANT_OUT_OF_ORDER_WINDOW", value_parser = parse_duration)]
@@ -137,6 +142,7 @@ impl ServeArgs {
 fn store_config(args: &ServeArgs) -> DbConfig {
     let mut config = DbConfig::default();
     config.parts.flush_head_bytes = args.head_memory.max(1);
+    config.parts.flush_idle = (!args.flush_idle.is_zero()).then_some(args.flush_idle);
     if let Some(window) = args.out_of_order_window {
         config.head.out_of_order_window = window;
     }

@@ -275,6 +275,7 @@ mod tests {
         let mut config = DbConfig::default();
         config.head.out_of_order_window = Duration::from_secs(3600);
         config.parts.flush_interval = None;
+        config.parts.flush_idle = None;
         config.parts.flush_head_bytes = usize::MAX;
         let db = Db::open(dir.path(), config).unwrap();
         let org = OrgId(1);

@@ -26,6 +26,7 @@ fn config() -> DbConfig {
             block_points: 4,
             flush_head_bytes: usize::MAX,
             flush_interval: None,
+            flush_idle: None,
             ..PartsConfig::default()
         },
         ..DbConfig::default()
@@ -407,6 +408,7 @@ fn paging_through_a_series_scans_each_point_about_once() {
                 block_points: 256,
                 flush_head_bytes: usize::MAX,
                 flush_interval: None,
+                flush_idle: None,
                 ..PartsConfig::default()
             },
             ..DbConfig::default()

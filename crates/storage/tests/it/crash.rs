@@ -44,6 +44,7 @@ fn config() -> DbConfig {
             // The child flushes explicitly, at moments of its own.
             flush_head_bytes: usize::MAX,
             flush_interval: None,
+            flush_idle: None,
             ..PartsConfig::default()
         },
         ..DbConfig::default()

@@ -24,6 +24,7 @@ fn config(feed: FeedConfig) -> DbConfig {
         parts: PartsConfig {
             flush_head_bytes: usize::MAX,
             flush_interval: None,
+            flush_idle: None,
             ..PartsConfig::default()
         },
         feed,

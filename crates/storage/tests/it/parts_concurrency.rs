@@ -26,6 +26,7 @@ fn reads_never_miss_acknowledged_points_during_flushes_and_merges() {
             partition: Duration::from_nanos(64),
             flush_head_bytes: usize::MAX,
             flush_interval: None,
+            flush_idle: None,
             ..PartsConfig::default()
         },
         ..DbConfig::default()

@@ -104,6 +104,7 @@ fn config() -> DbConfig {
             block_points: 3,
             flush_head_bytes: usize::MAX,
             flush_interval: None,
+            flush_idle: None,
             ..PartsConfig::default()
         },
         ..DbConfig::default()

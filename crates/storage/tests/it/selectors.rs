@@ -21,6 +21,7 @@ fn config() -> DbConfig {
         parts: PartsConfig {
             flush_head_bytes: usize::MAX,
             flush_interval: None,
+            flush_idle: None,
             ..PartsConfig::default()
         },
         ..DbConfig::default()
