@@ -37,12 +37,12 @@ struct Args {
     /// Do not install missing peers; skip them instead.
     #[arg(long)]
     no_install: bool,
-    /// Size of the workloads: 1 is the full size (W1 8.64M, W2 30M, W3 1M points); 0.01 is a
-    /// quick try.
+    /// Size of the workloads: 1 is the full size (W1 8.64M, W2 30M, W3 1M, W4 10M points);
+    /// 0.01 is a quick try.
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Workloads to run, comma-separated: w1, w2, w3.
-    #[arg(long, default_value = "w1,w2,w3", value_delimiter = ',')]
+    /// Workloads to run, comma-separated: w1, w2, w3, w4.
+    #[arg(long, default_value = "w1,w2,w3,w4", value_delimiter = ',')]
     workloads: Vec<String>,
     /// The `sextant` binary (default: beside this one).
     #[arg(long)]
@@ -219,6 +219,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 workload: kind.label().to_owned(),
                 driver: "line protocol".to_owned(),
                 points: main.points,
+                series: main.series,
                 ..Run::default()
             };
             match binary {
@@ -388,6 +389,7 @@ async fn measure(
     };
     let requests = bodies.len();
     let written0 = server.written_bytes().ok();
+    let rss0 = server.rss().ok();
     let cpu0 = server.cpu_seconds()?;
     let sent = send_all(&target, bodies, args.connections, None)
         .await
@@ -395,6 +397,10 @@ async fn measure(
     let cpu1 = server.cpu_seconds()?;
     let ingest = ingest_figures(&sent, cpu1 - cpu0, requests);
     run.ingest = Some(ingest);
+    if let (Some(before), Ok(after)) = (rss0, server.rss()) {
+        run.memory_per_series =
+            Some(after.saturating_sub(before) as f64 / run.series.max(1) as f64);
+    }
 
     // What a user finds a minute after the load, with no flush asked for: the disk in use, and
     // what was written to get there.
@@ -417,8 +423,12 @@ async fn measure(
     run.bytes_by_entry = server.data_breakdown();
     run.bytes_per_point = Some(bytes as f64 / sent.points.max(1) as f64);
 
-    run.query = Some(query::run(server.system, server.addr, main, args.connections).await);
-    run.grouped = grouped::run(server.system, server.addr, main).await;
+    // W4's goals name no query: a million groups in one answer measure the answer's size more
+    // than the store.
+    if main.kind != Kind::W4 {
+        run.query = Some(query::run(server.system, server.addr, main, args.connections).await);
+        run.grouped = grouped::run(server.system, server.addr, main).await;
+    }
 
     let requests = paced.len();
     let cpu3 = server.cpu_seconds()?;

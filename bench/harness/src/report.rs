@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::query::QueryReport;
+use crate::workload::Kind;
 
 /// Closed-loop or paced writes.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -33,12 +34,14 @@ pub struct Ingest {
 pub struct Run {
     /// Sextant, VictoriaMetrics or InfluxDB.
     pub system: String,
-    /// W1 cpu, W2 hw, W3 highcard.
+    /// W1 cpu, W2 hw, W3 highcard, W4 onepass.
     pub workload: String,
     /// `line protocol` or `Sift gRPC (SDK)`.
     pub driver: String,
     /// Points of the workload.
     pub points: u64,
+    /// Series of the workload.
+    pub series: u64,
     /// The closed-loop ingest.
     pub ingest: Option<Ingest>,
     /// Server CPU-seconds spent settling (flush, merge, compaction) after the ingest.
@@ -71,6 +74,9 @@ pub struct Run {
     pub paced_target: Option<f64>,
     /// Peak resident set size of the server over the run, bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// The growth of the server's resident set over the closed-loop ingest, per series
+    /// written (their points included), bytes.
+    pub memory_per_series: Option<f64>,
     /// What went wrong, if anything.
     pub errors: Vec<String>,
 }
@@ -99,35 +105,32 @@ pub struct Ratio {
 }
 
 /// The figures compared, with their goals against VictoriaMetrics: (name, higher is better,
-/// goal per workload W1, W2, W3).
-pub const METRICS: [(&str, bool, [Option<f64>; 3]); 11] = [
+/// goal per workload W1, W2, W3, W4).
+pub const METRICS: [(&str, bool, [Option<f64>; 4]); 12] = [
     (
         "points per server CPU-second",
         true,
-        [Some(2.0), Some(2.0), Some(1.5)],
+        [Some(2.0), Some(2.0), Some(1.5), Some(1.5)],
     ),
-    ("wall points/s", true, [None, None, None]),
-    ("bytes per point", false, [Some(0.9), Some(0.9), Some(0.9)]),
+    ("wall points/s", true, [None; 4]),
+    ("bytes per point", false, [Some(0.9); 4]),
+    ("disk 60 s after the load per point", false, [Some(1.5); 4]),
+    ("bytes written per point", false, [Some(1.0); 4]),
+    ("query seconds", false, [None, Some(0.5), None, None]),
     (
-        "disk 60 s after the load per point",
+        "grouped by host seconds",
         false,
-        [Some(1.5), Some(1.5), Some(1.5)],
+        [Some(0.5), None, None, None],
     ),
-    (
-        "bytes written per point",
-        false,
-        [Some(1.0), Some(1.0), Some(1.0)],
-    ),
-    ("query seconds", false, [None, Some(0.5), None]),
-    ("grouped by host seconds", false, [Some(0.5), None, None]),
-    ("grouped by region seconds", false, [None, None, None]),
+    ("grouped by region seconds", false, [None; 4]),
     (
         "p99 latency at the paced rate",
         false,
-        [Some(0.25), Some(0.25), Some(0.25)],
+        [Some(0.25), Some(0.25), Some(0.25), Some(0.25)],
     ),
-    ("p99 latency closed-loop", false, [None, None, None]),
-    ("peak RSS", false, [Some(1.0), Some(1.0), Some(1.0)]),
+    ("p99 latency closed-loop", false, [None; 4]),
+    ("peak RSS", false, [Some(1.0); 4]),
+    ("memory per active series", false, [None; 4]),
 ];
 
 /// The value of figure `metric` of `run`, if measured.
@@ -151,6 +154,7 @@ pub fn figure(run: &Run, metric: &str) -> Option<f64> {
         "p99 latency at the paced rate" => run.paced.as_ref().map(|p| p.p99_ms),
         "p99 latency closed-loop" => run.ingest.as_ref().map(|i| i.p99_ms),
         "peak RSS" => run.peak_rss_bytes.map(|b| b as f64),
+        "memory per active series" => run.memory_per_series,
         _ => None,
     }
 }
@@ -162,7 +166,7 @@ pub fn ratios(runs: &[Run]) -> Vec<Ratio> {
         runs.iter()
             .find(|r| r.system == system && r.workload == workload && r.driver == "line protocol")
     };
-    for (w, workload) in ["W1 cpu", "W2 hw", "W3 highcard"].iter().enumerate() {
+    for (w, workload) in Kind::ALL.map(Kind::label).iter().enumerate() {
         let Some(sextant) = lp("Sextant", workload) else {
             continue;
         };
@@ -229,7 +233,7 @@ fn opt(v: Option<String>) -> String {
 pub fn markdown(header: &str, runs: &[Run], ratios: &[Ratio]) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "{header}\n");
-    for workload in ["W1 cpu", "W2 hw", "W3 highcard"] {
+    for workload in Kind::ALL.map(Kind::label) {
         let rows: Vec<&Run> = runs.iter().filter(|r| r.workload == workload).collect();
         if rows.is_empty() {
             continue;
@@ -241,9 +245,9 @@ pub fn markdown(header: &str, runs: &[Run], ratios: &[Ratio]) -> String {
         );
         let _ = writeln!(
             md,
-            "| system | driver | wall points/s | points/server CPU-s | … incl. flush/merge | p50 / p99 ms closed-loop | p50 / p99 ms paced (achieved rate) | bytes/point | query s (requests) | answers | peak RSS |"
+            "| system | driver | wall points/s | points/server CPU-s | … incl. flush/merge | p50 / p99 ms closed-loop | p50 / p99 ms paced (achieved rate) | bytes/point | query s (requests) | answers | peak RSS | memory per series |"
         );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
         for r in rows {
             let ingest = r.ingest.as_ref();
             let paced = r.paced.as_ref().map(|p| {
@@ -269,7 +273,7 @@ pub fn markdown(header: &str, runs: &[Run], ratios: &[Ratio]) -> String {
             });
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.system,
                 r.driver,
                 opt(ingest.map(|i| si(i.points_per_s))),
@@ -281,6 +285,7 @@ pub fn markdown(header: &str, runs: &[Run], ratios: &[Ratio]) -> String {
                 opt(query),
                 opt(answers),
                 opt(r.peak_rss_bytes.map(mib)),
+                opt(r.memory_per_series.map(|b| format!("{b:.0} B"))),
             );
         }
         md.push('\n');

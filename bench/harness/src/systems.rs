@@ -262,13 +262,23 @@ impl Server {
 
     /// The server's peak resident set size so far, in bytes (`VmHWM`).
     pub fn peak_rss(&self) -> anyhow::Result<u64> {
+        self.status_bytes("VmHWM:")
+    }
+
+    /// The server's resident set size now, in bytes.
+    pub fn rss(&self) -> anyhow::Result<u64> {
+        self.status_bytes("VmRSS:")
+    }
+
+    /// A size in kB of `/proc/PID/status`, in bytes.
+    fn status_bytes(&self, field: &str) -> anyhow::Result<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kb| kb * 1024)
-            .ok_or_else(|| anyhow!("no VmHWM in /proc/{}/status", self.pid()))
+            .ok_or_else(|| anyhow!("no {field} in /proc/{}/status", self.pid()))
     }
 
     /// Disk space the data directory takes: (allocated, apparent) bytes of its files. Allocated

@@ -6,7 +6,9 @@
 //! - **W2 hw**: one rig of 50 channels at 1 kHz for 10 minutes: 30M points. 30 sine-plus-noise
 //!   floats with two decimals, 10 12-bit integers, 5 rarely toggling bools, 5 rarely changing
 //!   enums (as integers).
-//! - **W3 highcard**: 100k series x 10 points, every 10 s.
+//! - **W3 highcard**: 100k series x 10 points, every 10 s, one step of every series at a time.
+//! - **W4 onepass**: one million series x 10 points, every 10 s, arriving in one pass: each
+//!   series' ten points together, then the next series (a fleet's backlog, or a migration).
 //!
 //! Values are kept as integer hundredths, so that the text sent and the expected aggregates
 //! are exact. Every run of a generator with the same arguments gives the same bytes.
@@ -62,12 +64,13 @@ pub enum Kind {
     W2,
     /// 100k series x 10 points.
     W3,
+    /// One million series x 10 points, series after series.
+    W4,
 }
 
 impl Kind {
     /// Every workload, in order.
-    #[cfg(test)]
-    pub const ALL: [Kind; 3] = [Kind::W1, Kind::W2, Kind::W3];
+    pub const ALL: [Kind; 4] = [Kind::W1, Kind::W2, Kind::W3, Kind::W4];
 
     /// The short name used in tables: `W1 cpu`, ….
     pub fn label(self) -> &'static str {
@@ -75,6 +78,7 @@ impl Kind {
             Kind::W1 => "W1 cpu",
             Kind::W2 => "W2 hw",
             Kind::W3 => "W3 highcard",
+            Kind::W4 => "W4 onepass",
         }
     }
 
@@ -84,6 +88,7 @@ impl Kind {
             "w1" | "cpu" => Some(Kind::W1),
             "w2" | "hw" => Some(Kind::W2),
             "w3" | "highcard" => Some(Kind::W3),
+            "w4" | "onepass" => Some(Kind::W4),
             _ => None,
         }
     }
@@ -299,6 +304,10 @@ pub fn push_cents(buf: &mut Vec<u8>, cents: i64) {
 /// A generated workload.
 #[derive(Debug)]
 pub struct Generated {
+    /// Which workload.
+    pub kind: Kind,
+    /// The series the bodies write.
+    pub series: u64,
     /// The request bodies, in time order.
     pub requests: Vec<Request>,
     /// Points in all bodies.
@@ -366,7 +375,7 @@ pub fn span_ms(kind: Kind, scale: f64) -> i64 {
     match kind {
         Kind::W1 => scaled(8_640, scale) as i64 * W1_STEP_MS,
         Kind::W2 => scaled(600_000, scale) as i64 * W2_STEP_MS,
-        Kind::W3 => W3_POINTS as i64 * W3_STEP_MS,
+        Kind::W3 | Kind::W4 => W3_POINTS as i64 * W3_STEP_MS,
     }
 }
 
@@ -376,6 +385,7 @@ pub fn generate(kind: Kind, options: Options) -> Generated {
         Kind::W1 => w1(options),
         Kind::W2 => w2(options),
         Kind::W3 => w3(options),
+        Kind::W4 => w4(options),
     }
 }
 
@@ -450,10 +460,18 @@ fn w1(o: Options) -> Generated {
             out.end_line(W1_FIELDS.len());
         }
     }
-    finish(out, schema, truth, start_ms, steps as i64 * W1_STEP_MS)
+    finish(
+        Kind::W1,
+        out,
+        schema,
+        truth,
+        start_ms,
+        steps as i64 * W1_STEP_MS,
+    )
 }
 
 fn finish(
+    kind: Kind,
     out: Batcher,
     schema: Schema,
     truth: Option<Truth>,
@@ -461,7 +479,14 @@ fn finish(
     span: i64,
 ) -> Generated {
     let (requests, points) = out.finish();
+    // W2's booleans are written but not queried.
+    let series = match kind {
+        Kind::W2 => (W2_FLOATS + W2_INTS + W2_BOOLS + W2_ENUMS) as u64,
+        _ => (schema.fields.len() * schema.ids.len()) as u64,
+    };
     Generated {
+        kind,
+        series,
         requests,
         points,
         start_ms,
@@ -602,7 +627,7 @@ fn w2(o: Options) -> Generated {
         out.end_line(per_line);
     }
     let span = span_ms(Kind::W2, o.scale);
-    finish(out, schema, truth, T0_MS + o.offset_ms, span)
+    finish(Kind::W2, out, schema, truth, T0_MS + o.offset_ms, span)
 }
 
 fn w3(o: Options) -> Generated {
@@ -635,7 +660,40 @@ fn w3(o: Options) -> Generated {
         }
     }
     let span = span_ms(Kind::W3, o.scale);
-    finish(out, schema, truth, start_ms, span)
+    finish(Kind::W3, out, schema, truth, start_ms, span)
+}
+
+fn w4(o: Options) -> Generated {
+    let series = scaled(1_000_000, o.scale) as usize;
+    let schema = Schema {
+        measurement: "op",
+        fields: vec!["value".to_owned()],
+        id_tag: "id",
+        ids: (0..series).map(|s| format!("s{s:07}")).collect(),
+    };
+    let mut rng = Rng::new(0x0004_c0de);
+    let mut truth = o.truth.then(|| Truth::new(series));
+    let mut out = Batcher::new(o.batch_points, o.max_points);
+    let start_ms = T0_MS + o.offset_ms;
+    'series: for s in 0..series {
+        let mut v = rng.between(0, 10_000);
+        for step in 0..W3_POINTS {
+            if !out.open() {
+                break 'series;
+            }
+            let ts = start_ms + step as i64 * W3_STEP_MS;
+            v = (v + rng.between(-100, 100)).clamp(0, 10_000);
+            let _ = write!(out.buf, "op,id=s{s:07},group=g{:02} value=", s % 100);
+            push_cents(&mut out.buf, v);
+            let _ = writeln!(out.buf, " {ts}");
+            if let Some(t) = truth.as_mut() {
+                t.add(s as u32, ts, v);
+            }
+            out.end_line(1);
+        }
+    }
+    let span = span_ms(Kind::W4, o.scale);
+    finish(Kind::W4, out, schema, truth, start_ms, span)
 }
 
 #[cfg(test)]
@@ -692,7 +750,14 @@ mod tests {
         // W3: 200 series x 10 points.
         let w3 = generate(Kind::W3, options(0.002));
         assert_eq!(w3.points, 200 * 10);
-        for g in [&w1, &w2, &w3] {
+        // W4: 2,000 series x 10 points, each series' points in one body but where a body ends.
+        let w4 = generate(Kind::W4, options(0.002));
+        assert_eq!(w4.points, 2_000 * 10);
+        let first = std::str::from_utf8(&w4.requests[0].body).unwrap();
+        let ids: Vec<&str> = first.lines().take(11).map(|l| &l[6..14]).collect();
+        assert_eq!(ids[..10], ["s0000000"; 10]);
+        assert_eq!(ids[10], "s0000001");
+        for g in [&w1, &w2, &w3, &w4] {
             let in_bodies: usize = g.requests.iter().map(|r| r.points).sum();
             assert_eq!(in_bodies as u64, g.points);
             // Every body but the last holds at least the target, and whole lines.
@@ -707,6 +772,7 @@ mod tests {
         assert_eq!(counted(&w1), w1.points);
         assert_eq!(counted(&w2), 1_200 * 45);
         assert_eq!(counted(&w3), w3.points);
+        assert_eq!(counted(&w4), w4.points);
     }
 
     #[test]
