@@ -1,5 +1,6 @@
 //! A Parquet data import of untrusted bytes, with a fixed config naming a time column and
-//! columns of several types: the file is read or refused with a message, never a panic.
+//! columns of several types: the file is read or refused with a message, never a panic; and
+//! config detection from its footer, which is detected or refused the same way.
 //!
 //! The `parquet` crate asserts on some malformed files; `sextant_imports::parquet::read`
 //! catches those panics and reports the file as unreadable (its test
@@ -48,5 +49,18 @@ fuzz_target!(|data: &[u8]| {
         Ok(())
     }) {
         assert!(!error.to_string().is_empty());
+    }
+    // Config detection reads the footer alone: the bytes before the last eight, as long as
+    // they say (or all of the input when they say nothing sensible).
+    let footer = match data.len().checked_sub(8) {
+        Some(end) => {
+            let len = u32::from_le_bytes(data[end..end + 4].try_into().expect("four bytes"));
+            &data[end.saturating_sub(len as usize)..end]
+        }
+        None => data,
+    };
+    match sextant_imports::parquet::detect(footer) {
+        Ok(detected) => assert!(detected.columns.len() + detected.skipped.len() < 1 << 20),
+        Err(error) => assert!(!error.to_string().is_empty()),
     }
 });

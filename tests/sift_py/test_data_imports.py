@@ -1,6 +1,7 @@
 """Data imports through sift_py's own upload services: a CSV file and a Parquet file are
-imported into channels of an asset (and a run), read back exactly through DataService; a bad
-cell is refused naming its row and column; other formats are refused naming the format."""
+imported into channels of an asset (and a run), read back exactly through DataService, with
+configs given, inferred by the client (CSV) or detected by the server (Parquet); a bad cell is
+refused naming its row and column; other formats are refused naming the format."""
 
 from __future__ import annotations
 
@@ -155,6 +156,58 @@ def test_a_parquet_file_is_imported_and_read_back_exactly(sextant, tmp_path):
     assert got["temperature"] == [(s, v) for s, v in zip(stamps, temperature) if v is not None]
     assert got["ok"] == list(zip(stamps, ok))
     assert got["count"] == list(zip(stamps, count))
+
+
+def test_a_parquet_file_imports_with_a_detected_config(sextant, tmp_path):
+    """flat_dataset_upload asks the server for a config from the file's footer, then names
+    the time column; every other column of a type a channel holds becomes a channel."""
+    n = 500
+    stamps = [ns(T0) + 2_000_000 * i for i in range(n)]
+    table = pa.table(
+        {
+            "timestamp": pa.array(stamps, pa.int64()),
+            "voltage": pa.array([12.0 + i / 64 for i in range(n)], pa.float32()),
+            "mode": pa.array(["idle" if i % 4 else "burn" for i in range(n)]),
+            "faults": pa.array([i % 3 for i in range(n)], pa.uint8()),
+            "samples": pa.array([[i, i + 1] for i in range(n)], pa.list_(pa.int32())),
+        }
+    )
+    path = tmp_path / "detected.parquet"
+    pq.write_table(table, path)
+    service = ParquetUploadService(rest_config(sextant))
+    status = service.flat_dataset_upload("Detected", path, time_path="timestamp", run_name="auto")
+    done = status.wait_until_complete()
+    assert done.status == DataImportStatusType.SUCCEEDED, done.error_message
+    got = download(sextant, "Detected", ["voltage", "mode", "faults"], run_name="auto")
+    assert got["voltage"] == [(s, 12.0 + i / 64) for i, s in enumerate(stamps)]
+    assert got["mode"] == [(s, "idle" if i % 4 else "burn") for i, s in enumerate(stamps)]
+    assert got["faults"] == [(s, i % 3) for i, s in enumerate(stamps)]
+
+
+def test_simple_csv_upload_infers_the_config(sextant, tmp_path):
+    # Numbers only: sift_py 0.25 infers no type for text columns under pandas 3 ("str").
+    path = tmp_path / "simple.csv"
+    lines = ["time,temperature,count"]
+    for i in range(50):
+        lines.append(f"{(T0 + timedelta(seconds=i)).isoformat()},{20 + i / 4},{i * 1000}")
+    path.write_text("\n".join(lines) + "\n")
+    status = CsvUploadService(rest_config(sextant)).simple_upload("Simple", path)
+    done = status.wait_until_complete()
+    assert done.status == DataImportStatusType.SUCCEEDED, done.error_message
+    got = download(sextant, "Simple", ["temperature", "count"])
+    stamps = [ns(T0 + timedelta(seconds=i)) for i in range(50)]
+    assert got["temperature"] == [(s, 20 + i / 4) for i, s in enumerate(stamps)]
+    assert got["count"] == [(s, i * 1000) for i, s in enumerate(stamps)]
+
+
+def test_detection_refuses_what_is_no_parquet_footer(sextant):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {sextant.token}"
+    url = f"http://{sextant.uri}/api/v0/data-imports:detect-config"
+    answer = session.post(url, data=json.dumps({"data": "bm90IGEgZm9vdGVy", "type": "DATA_TYPE_KEY_PARQUET_FLATDATASET"}))
+    assert answer.status_code == 400 and "not a Parquet footer" in answer.json()["error"]
+    answer = session.post(url, data=json.dumps({"data": "", "type": "DATA_TYPE_KEY_HDF5"}))
+    assert answer.status_code == 400 and "DATA_TYPE_KEY_HDF5" in answer.json()["error"]
 
 
 def test_other_formats_and_urls_are_refused_by_name(sextant):

@@ -158,6 +158,23 @@ pub struct BitFieldEntry {
     pub bit_count: u32,
 }
 
+/// The name Sift's REST configs give a channel data type: `CHANNEL_DATA_TYPE_DOUBLE`, ….
+pub fn sift_type_name(data_type: DataType) -> &'static str {
+    match data_type {
+        DataType::Double => "CHANNEL_DATA_TYPE_DOUBLE",
+        DataType::Float => "CHANNEL_DATA_TYPE_FLOAT",
+        DataType::String => "CHANNEL_DATA_TYPE_STRING",
+        DataType::Bool => "CHANNEL_DATA_TYPE_BOOL",
+        DataType::Int32 => "CHANNEL_DATA_TYPE_INT_32",
+        DataType::Int64 => "CHANNEL_DATA_TYPE_INT_64",
+        DataType::Uint32 => "CHANNEL_DATA_TYPE_UINT_32",
+        DataType::Uint64 => "CHANNEL_DATA_TYPE_UINT_64",
+        DataType::Enum => "CHANNEL_DATA_TYPE_ENUM",
+        DataType::BitField => "CHANNEL_DATA_TYPE_BIT_FIELD",
+        DataType::Bytes => "CHANNEL_DATA_TYPE_BYTES",
+    }
+}
+
 impl ChannelColumn {
     /// The channel's data type.
     pub fn data_type(&self) -> Result<DataType, ImportError> {

@@ -9,7 +9,7 @@ pub mod parquet;
 
 use sextant_model::{BitFieldElement, DataType, EnumType, Point, Value};
 
-pub use config::{CsvConfig, ParquetConfig, TimeFormat};
+pub use config::{CsvConfig, ParquetConfig, TimeFormat, sift_type_name};
 
 /// Rows read before a chunk is handed to the sink.
 pub const CHUNK_ROWS: usize = 65_536;

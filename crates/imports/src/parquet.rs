@@ -22,15 +22,20 @@ use crate::{CHUNK_ROWS, Channel, Chunk, ImportError};
 /// The channels a Parquet config declares, in config order, with their column paths.
 pub fn channels(config: &ParquetConfig) -> Result<Vec<(String, Channel)>, ImportError> {
     let flat = flat(config)?;
-    if flat.data_columns.is_empty() {
+    let columns: Vec<(String, Channel)> = flat
+        .data_columns
+        .iter()
+        // A detected config lists every column, the one the client then names the time
+        // column included: that one is the points' times, not a channel.
+        .filter(|c| c.path != flat.time_column.path)
+        .map(|c| Ok((c.path.clone(), Channel::from_config(&c.channel_config)?)))
+        .collect::<Result<_, ImportError>>()?;
+    if columns.is_empty() {
         return Err(ImportError::Config(
-            "flat_dataset.data_columns is empty".to_owned(),
+            "flat_dataset.data_columns names no column but the time column".to_owned(),
         ));
     }
-    flat.data_columns
-        .iter()
-        .map(|c| Ok((c.path.clone(), Channel::from_config(&c.channel_config)?)))
-        .collect()
+    Ok(columns)
 }
 
 fn flat(config: &ParquetConfig) -> Result<&crate::config::FlatDataset, ImportError> {
@@ -60,9 +65,72 @@ pub fn read<R: ChunkReader + 'static>(
     config: &ParquetConfig,
     sink: impl FnMut(Chunk) -> Result<(), ImportError>,
 ) -> Result<u64, ImportError> {
-    let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_unguarded(file, config, sink)
-    }));
+    guarded(|| read_unguarded(file, config, sink))
+}
+
+/// What [`detect`] finds in a file's footer: a flat dataset config to complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    /// The first column of a timestamp type, if any: the likely time column.
+    pub time_column: Option<String>,
+    /// The top-level columns a channel can hold, in the file's order, each with the channel
+    /// type that holds its values exactly.
+    pub columns: Vec<(String, DataType)>,
+    /// The columns left out, with their Parquet type as Arrow names it: timestamps (time
+    /// columns) and nested or other types no channel holds.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Detects a flat dataset config from a Parquet file's footer (the metadata that precedes its
+/// last eight bytes), as Sift's config detection does for `ParquetUploadService`'s
+/// `flat_dataset_upload`: every top-level column of a type a channel holds becomes a data
+/// column named after it.
+pub fn detect(footer: &[u8]) -> Result<Detected, ImportError> {
+    guarded(|| {
+        let metadata = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(footer)
+            .map_err(|e| ImportError::Data(format!("not a Parquet footer: {e}")))?;
+        let file = metadata.file_metadata();
+        let schema =
+            parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+                .map_err(|e| ImportError::Data(format!("not a Parquet footer: {e}")))?;
+        let mut detected = Detected {
+            time_column: None,
+            columns: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for field in schema.fields() {
+            let name = field.name().clone();
+            let channel = match field.data_type() {
+                ArrowType::Float64 => Some(DataType::Double),
+                ArrowType::Float32 => Some(DataType::Float),
+                ArrowType::Int8 | ArrowType::Int16 | ArrowType::Int32 => Some(DataType::Int32),
+                ArrowType::Int64 => Some(DataType::Int64),
+                ArrowType::UInt8 | ArrowType::UInt16 | ArrowType::UInt32 => Some(DataType::Uint32),
+                ArrowType::UInt64 => Some(DataType::Uint64),
+                ArrowType::Boolean => Some(DataType::Bool),
+                ArrowType::Utf8 | ArrowType::LargeUtf8 => Some(DataType::String),
+                ArrowType::Binary | ArrowType::LargeBinary => Some(DataType::Bytes),
+                _ => None,
+            };
+            match channel {
+                Some(data_type) => detected.columns.push((name, data_type)),
+                None => {
+                    if matches!(field.data_type(), ArrowType::Timestamp(..))
+                        && detected.time_column.is_none()
+                    {
+                        detected.time_column = Some(name.clone());
+                    }
+                    detected.skipped.push((name, field.data_type().to_string()));
+                }
+            }
+        }
+        Ok(detected)
+    })
+}
+
+/// Runs `f`, turning a panic of the `parquet` crate into an error naming the file unreadable.
+fn guarded<T>(f: impl FnOnce() -> Result<T, ImportError>) -> Result<T, ImportError> {
+    let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     guarded.unwrap_or_else(|panic| {
         let detail = panic
             .downcast_ref::<&str>()
@@ -477,5 +545,85 @@ mod tests {
             err.to_string().starts_with("not a readable Parquet file"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod detect_tests {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::sync::Arc;
+
+    use arrow_array::{
+        BooleanArray, Int16Array, ListArray, RecordBatch, TimestampMicrosecondArray, UInt64Array,
+    };
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    /// The footer of `batch` written as a Parquet file: the bytes before its last eight.
+    fn footer(batch: RecordBatch) -> Vec<u8> {
+        let mut f = tempfile::tempfile().unwrap();
+        let mut w = ArrowWriter::try_new(&mut f, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let mut tail = [0u8; 8];
+        f.seek(SeekFrom::End(-8)).unwrap();
+        f.read_exact(&mut tail).unwrap();
+        let len = u32::from_le_bytes(tail[..4].try_into().unwrap()) as i64;
+        f.seek(SeekFrom::End(-8 - len)).unwrap();
+        let mut bytes = vec![0; len as usize];
+        f.read_exact(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn columns_are_detected_with_the_channel_type_that_holds_them() {
+        let list =
+            ListArray::from_iter_primitive::<arrow_array::types::Int32Type, _, _>(vec![Some(
+                vec![Some(1)],
+            )]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(
+                "time",
+                ArrowType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
+            Field::new("ok", ArrowType::Boolean, true),
+            Field::new("raw", ArrowType::Int16, true),
+            Field::new("total", ArrowType::UInt64, true),
+            Field::new("samples", list.data_type().clone(), true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(TimestampMicrosecondArray::from(vec![1])),
+                Arc::new(BooleanArray::from(vec![true])),
+                Arc::new(Int16Array::from(vec![-3])),
+                Arc::new(UInt64Array::from(vec![u64::MAX])),
+                Arc::new(list),
+            ],
+        )
+        .unwrap();
+        let detected = detect(&footer(batch)).unwrap();
+        assert_eq!(detected.time_column.as_deref(), Some("time"));
+        assert_eq!(
+            detected.columns,
+            [
+                ("ok".to_owned(), DataType::Bool),
+                ("raw".to_owned(), DataType::Int32),
+                ("total".to_owned(), DataType::Uint64),
+            ]
+        );
+        let skipped: Vec<&str> = detected.skipped.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(skipped, ["time", "samples"]);
+    }
+
+    #[test]
+    fn bytes_that_are_no_footer_are_an_error() {
+        for bytes in [&b""[..], b"PAR1", &[0xff; 64]] {
+            let err = detect(bytes).unwrap_err();
+            assert!(err.to_string().contains("not a Parquet footer"), "{err}");
+        }
     }
 }

@@ -6,9 +6,12 @@
 //! the file's request waits, so the first status read after it finds it done.
 //!
 //! CSV and flat Parquet files are read; HDF5, TDMS, ROS bags, Chapter 10 and imports from a URL
-//! are refused naming the format.
+//! are refused naming the format. `POST /api/v0/data-imports:detect-config` detects a flat
+//! Parquet config from a file's footer, for `ParquetUploadService.flat_dataset_upload`.
 
 use std::io::Read;
+
+use base64::Engine as _;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -31,7 +34,7 @@ use crate::state::{AppState, org_number};
 pub const UPLOAD_PATH: &str = "/api/v1/data-imports:upload";
 /// Imports from a URL (refused).
 const URL_PATH: &str = "/api/v1/data-imports:url";
-/// Config detection (refused).
+/// Config detection from a Parquet footer.
 const DETECT_PATH: &str = "/api/v0/data-imports:detect-config";
 /// An import's status.
 const IMPORT_ROUTE: &str = "/api/v1/data-imports/{id}";
@@ -40,6 +43,10 @@ const FILE_ROUTE: &str = "/api/v1/data-imports/{id}/file";
 
 /// The largest config body.
 const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// The largest detection request, as sent and decompressed: a footer describes the columns and
+/// row groups, not the data.
+const MAX_DETECT_BYTES: usize = 16 << 20;
 
 /// The largest import file: 16 GiB.
 pub const MAX_FILE_BYTES: u64 = 16 << 30;
@@ -59,7 +66,10 @@ pub fn routes() -> Router<AppState> {
             post(create).layer(DefaultBodyLimit::max(MAX_CONFIG_BYTES)),
         )
         .route(URL_PATH, post(from_url))
-        .route(DETECT_PATH, post(detect))
+        .route(
+            DETECT_PATH,
+            post(detect).layer(DefaultBodyLimit::max(MAX_DETECT_BYTES)),
+        )
         .route(IMPORT_ROUTE, get(status))
         .route(
             FILE_ROUTE,
@@ -175,11 +185,82 @@ async fn from_url() -> HttpError {
     )
 }
 
-async fn detect() -> HttpError {
-    HttpError::invalid(
-        "Sextant does not detect import configs: give the Parquet config \
-         (ParquetUploadService.upload with a ParquetConfig)",
-    )
+/// A detection request: the footer, base64, and what it is the footer of.
+#[derive(serde::Deserialize)]
+struct DetectRequest {
+    data: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+}
+
+/// The detection type of flat Parquet files, the one detected.
+const PARQUET_FLAT: &str = "DATA_TYPE_KEY_PARQUET_FLATDATASET";
+
+/// `POST /api/v0/data-imports:detect-config`: a flat Parquet config from a file's footer
+/// (`{"data": base64, "type": "DATA_TYPE_KEY_PARQUET_FLATDATASET"}`, gzip or not). Every
+/// top-level column a channel can hold becomes a data column named after it; the client then
+/// names the time column, which is not imported as a channel.
+async fn detect(
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    authorize(&principal, Action::WritePoints)?;
+    let body = if crate::body::is_gzip(&headers) {
+        Bytes::from(
+            crate::body::gunzip(&body, MAX_DETECT_BYTES)
+                .map_err(|e| HttpError::invalid(e.to_string()))?,
+        )
+    } else {
+        body
+    };
+    let request: DetectRequest = serde_json::from_slice(&body)
+        .map_err(|e| HttpError::invalid(format!("the detection request is not valid: {e}")))?;
+    if !request.kind.is_empty() && request.kind != PARQUET_FLAT {
+        return Err(HttpError::invalid(format!(
+            "Sextant detects the configs of flat Parquet files only (type {PARQUET_FLAT}), \
+             not {}",
+            request.kind
+        )));
+    }
+    let footer = base64::engine::general_purpose::STANDARD
+        .decode(request.data.as_bytes())
+        .map_err(|e| HttpError::invalid(format!("field data is not base64: {e}")))?;
+    let length = footer.len();
+    let detected = tokio::task::spawn_blocking(move || sextant_imports::parquet::detect(&footer))
+        .await
+        .map_err(|e| HttpError::internal(format!("config detection failed: {e}")))?
+        .map_err(|e| HttpError::invalid(e.to_string()))?;
+    let columns: Vec<serde_json::Value> = detected
+        .columns
+        .iter()
+        .map(|(name, data_type)| {
+            serde_json::json!({
+                "path": name,
+                "channelConfig": {
+                    "name": name,
+                    "dataType": sextant_imports::sift_type_name(*data_type),
+                    "units": "",
+                    "description": "",
+                },
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "parquetConfig": {
+            "assetName": "",
+            "footerOffset": 0,
+            "footerLength": length,
+            "complexTypesImportMode": "PARQUET_COMPLEX_TYPES_IMPORT_MODE_IGNORE",
+            "flatDataset": {
+                "timeColumn": {
+                    "path": detected.time_column.unwrap_or_default(),
+                    "format": "TIME_FORMAT_ABSOLUTE_UNIX_NANOSECONDS",
+                },
+                "dataColumns": columns,
+            },
+        },
+    })))
 }
 
 /// `POST /api/v1/data-imports/{id}/file`: the file, stored to disk as it arrives, then read
