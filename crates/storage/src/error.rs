@@ -46,7 +46,9 @@ pub enum Error {
     },
 
     /// A part file was written by a format version this build cannot read.
-    #[error("part file {path:?} has format version {found}; this build reads version {supported}")]
+    #[error(
+        "part file {path:?} has format version {found}; this build reads versions 1 to {supported}"
+    )]
     PartVersion {
         /// The part file.
         path: PathBuf,

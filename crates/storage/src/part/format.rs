@@ -10,8 +10,21 @@ use crate::wal::payload::{type_code, type_from_code};
 
 /// The first and last eight bytes of every part file.
 pub(crate) const MAGIC: [u8; 8] = *b"SEXTPART";
-/// The format version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The format version this build writes; it reads this one and version 1 (whose index is
+/// never compressed).
+pub(crate) const VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub(crate) const OLDEST_VERSION: u32 = 1;
+/// The footer's index encoding: the index bytes as they are.
+pub(crate) const INDEX_RAW: u32 = 0;
+/// The footer's index encoding: the index's length as a u64, then one zstd frame of it
+/// (version 2).
+pub(crate) const INDEX_ZSTD: u32 = 1;
+/// zstd's level for the index: written once per part, read once per open.
+const INDEX_ZSTD_LEVEL: i32 = 3;
+/// The most a compressed index may expand, so that a damaged length cannot make an open
+/// allocate without bound (real indexes compress by a few to a few tens of times).
+const MAX_INDEX_RATIO: u64 = 4096;
 /// Header: magic, version, flags.
 pub(crate) const HEADER_LEN: usize = 16;
 /// Footer: see [`Footer`].
@@ -25,6 +38,10 @@ pub(crate) struct Footer {
     pub(crate) index_offset: u64,
     pub(crate) index_len: u64,
     pub(crate) index_crc: u32,
+    /// [`INDEX_RAW`] or [`INDEX_ZSTD`].
+    pub(crate) index_encoding: u32,
+    /// The format version (the header's must be the same).
+    pub(crate) version: u32,
     pub(crate) partition_start: Timestamp,
     pub(crate) partition_end: Timestamp,
     pub(crate) min_ts: Timestamp,
@@ -49,7 +66,8 @@ pub(crate) enum FrameProblem {
     Version(u32),
 }
 
-pub(crate) fn check_header(bytes: &[u8]) -> Result<(), FrameProblem> {
+/// Checks a header; returns its version.
+pub(crate) fn check_header(bytes: &[u8]) -> Result<u32, FrameProblem> {
     if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
         return Err(FrameProblem::Corrupt(
             0,
@@ -60,17 +78,66 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), FrameProblem> {
         ));
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Err(FrameProblem::Version(version));
     }
     let flags = u32::from_le_bytes(bytes[12..16].try_into().unwrap_or_default());
     if flags != 0 {
         return Err(FrameProblem::Corrupt(
             12,
-            format!("header flags are {flags:#x}; version 1 defines none"),
+            format!("header flags are {flags:#x}; version {version} defines none"),
         ));
     }
-    Ok(())
+    Ok(version)
+}
+
+/// The index section as written: compressed when that makes it smaller. Returns the bytes and
+/// the encoding.
+pub(crate) fn encode_index(raw: &[u8]) -> (Vec<u8>, u32) {
+    if let Ok(frame) = zstd::bulk::compress(raw, INDEX_ZSTD_LEVEL)
+        && frame.len() + 8 < raw.len()
+    {
+        let mut out = Vec::with_capacity(8 + frame.len());
+        out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
+        out.extend_from_slice(&frame);
+        return (out, INDEX_ZSTD);
+    }
+    (raw.to_vec(), INDEX_RAW)
+}
+
+/// The index bytes of a section of `encoding`; problems at offsets within the section.
+pub(crate) fn decode_index(section: Vec<u8>, encoding: u32) -> Result<Vec<u8>, (usize, String)> {
+    if encoding == INDEX_RAW {
+        return Ok(section);
+    }
+    let Some(len) = section.first_chunk::<8>().map(|b| u64::from_le_bytes(*b)) else {
+        return Err((
+            0,
+            format!("compressed index of {} bytes has no length", section.len()),
+        ));
+    };
+    let frame = &section[8..];
+    if len > (frame.len() as u64).saturating_mul(MAX_INDEX_RATIO) || len > usize::MAX as u64 {
+        return Err((
+            0,
+            format!(
+                "compressed index of {} bytes claims {len} bytes uncompressed, more than it can hold",
+                frame.len()
+            ),
+        ));
+    }
+    let raw = zstd::bulk::decompress(frame, len as usize)
+        .map_err(|e| (8, format!("the compressed index does not decompress: {e}")))?;
+    if raw.len() as u64 != len {
+        return Err((
+            0,
+            format!(
+                "the index decompresses to {} bytes, its length says {len}",
+                raw.len()
+            ),
+        ));
+    }
+    Ok(raw)
 }
 
 impl Footer {
@@ -79,7 +146,7 @@ impl Footer {
         out.extend_from_slice(&self.index_offset.to_le_bytes());
         out.extend_from_slice(&self.index_len.to_le_bytes());
         out.extend_from_slice(&self.index_crc.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&self.index_encoding.to_le_bytes());
         out.extend_from_slice(&self.partition_start.to_le_bytes());
         out.extend_from_slice(&self.partition_end.to_le_bytes());
         out.extend_from_slice(&self.min_ts.to_le_bytes());
@@ -88,7 +155,7 @@ impl Footer {
         out.extend_from_slice(&self.wal_seq.to_le_bytes());
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&MAGIC);
         let mut fixed = [0; FOOTER_LEN];
         fixed.copy_from_slice(&out);
@@ -107,7 +174,7 @@ impl Footer {
             ));
         }
         let version = u32::from_le_bytes(bytes[76..80].try_into().unwrap_or_default());
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(FrameProblem::Version(version));
         }
         let stored_crc = u32::from_le_bytes(bytes[72..76].try_into().unwrap_or_default());
@@ -120,10 +187,24 @@ impl Footer {
         }
         let u64_at =
             |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
+        let index_encoding = u32::from_le_bytes(bytes[20..24].try_into().unwrap_or_default());
+        let known = if version == 1 {
+            index_encoding == INDEX_RAW
+        } else {
+            matches!(index_encoding, INDEX_RAW | INDEX_ZSTD)
+        };
+        if !known {
+            return Err(FrameProblem::Corrupt(
+                20,
+                format!("index encoding {index_encoding} is not one of version {version}'s"),
+            ));
+        }
         let footer = Footer {
             index_offset: u64_at(0),
             index_len: u64_at(8),
             index_crc: u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default()),
+            index_encoding,
+            version,
             partition_start: u64_at(24) as i64,
             partition_end: u64_at(32) as i64,
             min_ts: u64_at(40) as i64,

@@ -85,11 +85,11 @@ impl Part {
             found,
             supported: format::VERSION,
         };
-        match format::check_header(&header) {
-            Ok(()) => {}
+        let version = match format::check_header(&header) {
+            Ok(version) => version,
             Err(FrameProblem::Version(v)) => return Err(version_error(v)),
             Err(FrameProblem::Corrupt(at, detail)) => return Err(corrupt(path, at as u64, detail)),
-        }
+        };
         let footer_at = size - FOOTER_LEN as u64;
         let mut tail = [0; FOOTER_LEN];
         file.read_exact_at(&mut tail, footer_at)
@@ -101,6 +101,16 @@ impl Part {
                 return Err(corrupt(path, footer_at + at as u64, detail));
             }
         };
+        if footer.version != version {
+            return Err(corrupt(
+                path,
+                footer_at + 76,
+                format!(
+                    "footer says format version {}, the header {version}",
+                    footer.version
+                ),
+            ));
+        }
         if footer.index_offset < format::HEADER_LEN as u64
             || footer.index_offset.checked_add(footer.index_len) != Some(footer_at)
         {
@@ -127,6 +137,8 @@ impl Part {
                 ),
             ));
         }
+        let index = format::decode_index(index, footer.index_encoding)
+            .map_err(|(at, detail)| corrupt(path, footer.index_offset + at as u64, detail))?;
         let series = parse_index(path, &index, &footer)?;
         let at = PartLocation {
             partition: filed_under.unwrap_or(footer.partition_start),
@@ -330,7 +342,19 @@ fn parse_index(
     let base = footer.index_offset;
     let mut c = Cursor::new(index);
     let mut out: HashMap<OrgId, HashMap<SeriesKey, PartSeries>> = HashMap::new();
-    let bad = |c: &Cursor<'_>, detail: String| corrupt(path, base + c.pos as u64, detail);
+    // A compressed index's problems are placed in its decompressed bytes.
+    let at = |pos: usize, detail: String| {
+        if footer.index_encoding == format::INDEX_RAW {
+            corrupt(path, base + pos as u64, detail)
+        } else {
+            corrupt(
+                path,
+                base,
+                format!("{detail} (at byte {pos} of the decompressed index)"),
+            )
+        }
+    };
+    let bad = |c: &Cursor<'_>, detail: String| at(c.pos, detail);
     while !c.is_empty() {
         let entry_at = c.pos;
         let (org, key, data_type, count) = c
@@ -374,9 +398,8 @@ fn parse_index(
             .insert(key.clone(), PartSeries { data_type, blocks })
             .is_some()
         {
-            return Err(corrupt(
-                path,
-                base + entry_at as u64,
+            return Err(at(
+                entry_at,
                 format!("series {key} of {org} appears twice in the index"),
             ));
         }

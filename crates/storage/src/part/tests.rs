@@ -277,3 +277,87 @@ fn every_truncation_is_an_error() {
         expect_corrupt(err, &path, None);
     }
 }
+
+/// `good` with its index section replaced by `section` of `encoding`, written as `version`.
+fn with_index(good: &[u8], section: &[u8], encoding: u32, version: u32) -> Vec<u8> {
+    let footer_at = good.len() - FOOTER_LEN;
+    let mut footer =
+        format::Footer::decode(good[footer_at..].try_into().unwrap()).unwrap_or_else(|_| {
+            panic!("the sample's footer decodes");
+        });
+    let mut bytes = good[..footer.index_offset as usize].to_vec();
+    bytes[8..12].copy_from_slice(&version.to_le_bytes());
+    bytes.extend_from_slice(section);
+    footer.index_len = section.len() as u64;
+    footer.index_crc = crc32fast::hash(section);
+    footer.index_encoding = encoding;
+    footer.version = version;
+    bytes.extend_from_slice(&footer.encode());
+    bytes
+}
+
+#[test]
+fn the_index_is_compressed_and_version_1_parts_still_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, written) = write_sample(dir.path());
+    let good = std::fs::read(&path).unwrap();
+    let footer_at = good.len() - FOOTER_LEN;
+    let footer = format::Footer::decode(good[footer_at..].try_into().unwrap())
+        .unwrap_or_else(|_| panic!("the sample's footer decodes"));
+    assert_eq!(footer.version, format::VERSION);
+    assert_eq!(footer.index_encoding, format::INDEX_ZSTD);
+    let section = good[footer.index_offset as usize..footer_at].to_vec();
+    let raw = format::decode_index(section, footer.index_encoding).unwrap();
+    assert!(raw.len() as u64 > footer.index_len, "compression pays off");
+
+    // The same part as version 1 wrote it: the index as it is.
+    let v1 = with_index(&good, &raw, format::INDEX_RAW, 1);
+    std::fs::write(&path, &v1).unwrap();
+    let part = Part::open(&path, PartName::single(1)).unwrap();
+    for (i, (k, _, want)) in written.iter().enumerate() {
+        let mut got = Vec::new();
+        part.read_into(OrgId(i as u64 % 3), k, &(i64::MIN..i64::MAX), &mut got)
+            .unwrap();
+        assert_eq!(&got, want);
+    }
+
+    // Version 1 knows no compressed index.
+    let frame = good[footer.index_offset as usize..footer_at].to_vec();
+    std::fs::write(&path, with_index(&good, &frame, format::INDEX_ZSTD, 1)).unwrap();
+    let err = Part::open(&path, PartName::single(1)).unwrap_err();
+    assert!(err.to_string().contains("index encoding 1"), "{err}");
+
+    // A header and footer of different versions.
+    let mut mixed = good.clone();
+    mixed[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&path, &mixed).unwrap();
+    let err = Part::open(&path, PartName::single(1)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("footer says format version 2, the header 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_compressed_index_that_lies_about_its_length_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = write_sample(dir.path());
+    let good = std::fs::read(&path).unwrap();
+    let footer_at = good.len() - FOOTER_LEN;
+    let footer = format::Footer::decode(good[footer_at..].try_into().unwrap())
+        .unwrap_or_else(|_| panic!("the sample's footer decodes"));
+    let section = good[footer.index_offset as usize..footer_at].to_vec();
+    for (claim, expected) in [
+        (1u64 << 40, "more than it can hold"),
+        (3, "does not decompress"),
+        (section.len() as u64 * 100, "decompresses to"),
+    ] {
+        let mut lying = section.clone();
+        lying[..8].copy_from_slice(&claim.to_le_bytes());
+        std::fs::write(&path, with_index(&good, &lying, format::INDEX_ZSTD, 2)).unwrap();
+        let err = Part::open(&path, PartName::single(1)).unwrap_err();
+        assert!(err.to_string().contains(expected), "{claim}: {err}");
+        expect_corrupt(err, &path, None);
+    }
+}

@@ -146,10 +146,13 @@ impl PartWriter {
     /// Writes the index and footer and publishes the part durably; returns where it is.
     pub(crate) fn finish(mut self) -> Result<PartLocation> {
         self.end_series();
+        let (index, index_encoding) = format::encode_index(&self.index);
         let footer = Footer {
             index_offset: self.offset,
-            index_len: self.index.len() as u64,
-            index_crc: crc32fast::hash(&self.index),
+            index_len: index.len() as u64,
+            index_crc: crc32fast::hash(&index),
+            index_encoding,
+            version: format::VERSION,
             partition_start: self.partition.start,
             partition_end: self.partition.end,
             min_ts: self.min_ts,
@@ -159,7 +162,7 @@ impl PartWriter {
         };
         let io = Error::io("write part file", &self.path);
         self.file
-            .write_all(&self.index)
+            .write_all(&index)
             .and_then(|()| self.file.write_all(&footer.encode()))
             .and_then(|()| self.file.flush())
             .map_err(io)?;
