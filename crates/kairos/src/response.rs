@@ -13,22 +13,71 @@ use crate::{Error, Result};
 /// The body of a query response: `{"queries":[{"sample_size":N,"results":[…]}]}`. Fails with
 /// a runtime error (500) when a value is NaN or infinite, as KairosDB does.
 pub fn query_body(metrics: &[MetricResult]) -> Result<String> {
-    let mut out = String::from("{\"queries\":[");
-    for (i, m) in metrics.iter().enumerate() {
-        if i > 0 {
+    let mut body = QueryBody::new();
+    for m in metrics {
+        body.push(m)?;
+    }
+    Ok(body.finish())
+}
+
+/// A query response written a metric at a time, so that each metric's results can be dropped
+/// once written: a query of several metrics over many series holds one metric's groups at a
+/// time besides the text.
+#[derive(Debug)]
+pub struct QueryBody {
+    out: String,
+    metrics: usize,
+}
+
+impl Default for QueryBody {
+    fn default() -> Self {
+        QueryBody::new()
+    }
+}
+
+impl QueryBody {
+    /// An empty response.
+    pub fn new() -> QueryBody {
+        QueryBody {
+            out: String::from("{\"queries\":["),
+            metrics: 0,
+        }
+    }
+
+    /// Appends the next metric's results. Fails with a runtime error (500) when a value is NaN
+    /// or infinite, as KairosDB does.
+    pub fn push(&mut self, m: &MetricResult) -> Result<()> {
+        let out = &mut self.out;
+        if self.metrics > 0 {
             out.push(',');
         }
+        self.metrics += 1;
         let _ = write!(out, "{{\"sample_size\":{},\"results\":[", m.sample_size);
         for (j, g) in m.results.iter().enumerate() {
             if j > 0 {
                 out.push(',');
             }
-            group(&mut out, g)?;
+            group(out, g)?;
         }
         out.push_str("]}");
+        Ok(())
     }
-    out.push_str("]}");
-    Ok(out)
+
+    /// The bytes written so far.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether nothing but the opening was written.
+    pub fn is_empty(&self) -> bool {
+        self.metrics == 0
+    }
+
+    /// The whole body.
+    pub fn finish(mut self) -> String {
+        self.out.push_str("]}");
+        self.out
+    }
 }
 
 fn group(out: &mut String, g: &GroupResult) -> Result<()> {

@@ -101,7 +101,8 @@ async fn run_query(
             authorize(&principal, Action::WritePoints)?;
         }
         let reader = Reader::new(store.as_ref(), org);
-        let mut results = Vec::with_capacity(query.metrics.len());
+        // Each metric is written out and dropped before the next is read.
+        let mut body = sextant_kairos::response::QueryBody::new();
         for metric in &query.metrics {
             proceed()?;
             let result = match pushdown(&reader, &query, metric)? {
@@ -113,9 +114,9 @@ async fn run_query(
                 }
             };
             save(store.as_ref(), org, &result);
-            results.push(result);
+            body.push(&result)?;
         }
-        Ok::<_, Failure>(sextant_kairos::response::query_body(&results)?)
+        Ok::<_, Failure>(body.finish())
     })
     .await;
     match outcome {
