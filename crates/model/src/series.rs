@@ -223,6 +223,12 @@ impl SeriesKey {
             .map(|i| labels[i].value.as_str())
     }
 
+    /// Whether `self` and `other` are the same key in memory (clones of one key), not only
+    /// equal keys.
+    pub fn shares_memory_with(&self, other: &SeriesKey) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// An estimate of the heap bytes this key holds (shared by its clones).
     pub fn heap_size(&self) -> usize {
         let KeyParts { name, labels, .. } = &*self.0;

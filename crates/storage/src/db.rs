@@ -1327,6 +1327,35 @@ mod tests {
     }
 
     #[test]
+    fn parts_share_the_head_s_keys_after_flushes_merges_and_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = quiet();
+        config.parts.partition = Duration::from_secs(24 * 3600);
+        let db = Db::open(dir.path(), config.clone()).unwrap();
+        let shared = |db: &Db| {
+            let head = db.head().series(OrgId(1), &SeriesMatcher::default());
+            assert_eq!(head.len(), 2);
+            db.parts().iter().all(|part| {
+                part.series()
+                    .all(|(_, key, _)| head.iter().any(|s| s.key.shares_memory_with(key)))
+            })
+        };
+        for i in 0..4 {
+            db.write(batch_values("R1", &[(i, 1.0)])).unwrap();
+            db.write(batch_values("R2", &[(i, 2.0)])).unwrap();
+            db.flush().unwrap();
+        }
+        assert_eq!(db.parts().len(), 4);
+        assert!(shared(&db), "flushed parts parse their own keys");
+        db.merge(2).unwrap();
+        assert_eq!(db.parts().len(), 1);
+        assert!(shared(&db), "a merged part parses its own keys");
+        drop(db);
+        let db = Db::open(dir.path(), config).unwrap();
+        assert!(shared(&db), "parts loaded on open parse their own keys");
+    }
+
+    #[test]
     fn merges_replace_parts_and_survive_a_crash_before_removing_inputs() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), quiet()).unwrap();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use sextant_model::Timestamp;
+use sextant_model::{OrgId, SeriesKey, Timestamp};
 
 use super::{Part, PartFiles, PartLocation, PartName, PartWriter, partition_of};
 use crate::Result;
@@ -45,6 +45,13 @@ pub(crate) fn write_frozen(
         }
     }
     let block_points = block_points.max(1);
+    // The head's keys, for the parts to share instead of the copies they parse.
+    let canonical: std::collections::HashMap<(OrgId, &SeriesKey), usize> = frozen
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, (series, _))| ((series.org, &series.key), i))
+        .collect();
     let mut written = Vec::with_capacity(partitions.len());
     for (start, (partition, mut slices)) in partitions {
         slices.sort_by(|a, b| {
@@ -67,7 +74,12 @@ pub(crate) fn write_frozen(
             }
         }
         let at = writer.finish()?;
-        written.push(Arc::new(Part::open_in(files, at)?));
+        let mut part = Part::open_in(files, at)?;
+        part.share_keys(&|org, key| {
+            let (series, _) = frozen.series.get(*canonical.get(&(org, key))?)?;
+            Some(series.key.clone())
+        });
+        written.push(Arc::new(part));
     }
     Ok(written)
 }

@@ -114,7 +114,10 @@ pub(crate) fn rewrite(
         return Ok(None);
     }
     let at = writer.finish()?;
-    Ok(Some(Arc::new(Part::open_in(files, at)?)))
+    let mut part = Part::open_in(files, at)?;
+    // The inputs' keys, which the head and other parts share already.
+    part.share_keys(&|org, key| inputs.iter().find_map(|p| p.key(org, key)).cloned());
+    Ok(Some(Arc::new(part)))
 }
 
 /// Which parts of one partition (oldest first, with their sizes in bytes) the background

@@ -34,7 +34,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use sextant_model::Timestamp;
+use sextant_model::{OrgId, SeriesKey, Timestamp};
 
 use crate::Result;
 pub use files::{LocalFile, LocalParts, PartFile, PartFiles, PartLocation, PartSink};
@@ -167,8 +167,15 @@ pub(crate) fn load(files: &Arc<dyn PartFiles>) -> Result<Vec<Arc<Part>>> {
         files.remove(&superseded)?;
     }
     let mut parts = Vec::new();
+    // One copy of each key across the parts (the head registers these same keys).
+    let mut keys: std::collections::HashSet<(OrgId, SeriesKey)> = std::collections::HashSet::new();
     for at in found.into_iter().filter(|p| !superseded.contains(p)) {
-        parts.push(Arc::new(Part::open_in(files.as_ref(), at)?));
+        let mut part = Part::open_in(files.as_ref(), at)?;
+        part.share_keys(&|org, key| keys.get(&(org, key.clone())).map(|(_, k)| k.clone()));
+        for (org, key, _) in part.series() {
+            keys.insert((org, key.clone()));
+        }
+        parts.push(Arc::new(part));
     }
     parts.sort_by_key(|p| (p.name().last, p.name().first));
     Ok(parts)

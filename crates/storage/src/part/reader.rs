@@ -195,6 +195,28 @@ impl Part {
         self.size
     }
 
+    /// Replaces the keys of its index by equal ones `canonical` gives, so that the part shares
+    /// them (they are reference-counted) with the head or other parts instead of holding
+    /// copies parsed from its file: where series are many and short, the keys are most of a
+    /// series' memory.
+    /// Its own key equal to `key` of `org`, if it holds that series.
+    pub(crate) fn key(&self, org: OrgId, key: &SeriesKey) -> Option<&SeriesKey> {
+        self.series.get(&org)?.get_key_value(key).map(|(k, _)| k)
+    }
+
+    pub(crate) fn share_keys(
+        &mut self,
+        canonical: &dyn Fn(OrgId, &SeriesKey) -> Option<SeriesKey>,
+    ) {
+        for (&org, series) in &mut self.series {
+            let owned = std::mem::take(series);
+            *series = owned
+                .into_iter()
+                .map(|(key, s)| (canonical(org, &key).unwrap_or(key), s))
+                .collect();
+        }
+    }
+
     /// The series it holds, with their block summaries, in no particular order.
     pub fn series(&self) -> impl Iterator<Item = (OrgId, &SeriesKey, &PartSeries)> {
         self.series
