@@ -10,19 +10,9 @@ use crate::format::java_double;
 use crate::group::{GroupResult, MetricResult};
 use crate::{Error, Result};
 
-/// The body of a query response: `{"queries":[{"sample_size":N,"results":[…]}]}`. Fails with
-/// a runtime error (500) when a value is NaN or infinite, as KairosDB does.
-pub fn query_body(metrics: &[MetricResult]) -> Result<String> {
-    let mut body = QueryBody::new();
-    for m in metrics {
-        body.push(m)?;
-    }
-    Ok(body.finish())
-}
-
-/// A query response written a metric at a time, so that each metric's results can be dropped
-/// once written: a query of several metrics over many series holds one metric's groups at a
-/// time besides the text.
+/// The body of a query response, `{"queries":[{"sample_size":N,"results":[…]}, …]}`, written
+/// a metric at a time, so that each metric's results can be dropped once written: a query of
+/// several metrics over many series holds one metric's groups at a time besides the text.
 #[derive(Debug)]
 pub struct QueryBody {
     out: String,
