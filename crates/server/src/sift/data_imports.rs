@@ -51,9 +51,10 @@ const MAX_DETECT_BYTES: usize = 16 << 20;
 /// The largest import file: 16 GiB.
 pub const MAX_FILE_BYTES: u64 = 16 << 30;
 
-/// Files read at once; more wait their turn. Reading is CPU-bound, and a small Parquet file can
-/// cost seconds of it inside the `parquet` crate (a 2.4 KB file found by fuzzing takes 10 s),
-/// so imports never take more than this many cores from ingest and queries.
+/// Files read (and Parquet footers decoded for config detection) at once; more wait their
+/// turn. Reading is CPU-bound, and a small Parquet file can cost seconds of it inside the
+/// `parquet` crate (a 2.4 KB file found by fuzzing takes 10 s), so imports never take more than
+/// this many cores from ingest and queries.
 pub const CONCURRENT_IMPORTS: usize = 2;
 
 static IMPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_IMPORTS);
@@ -227,6 +228,10 @@ async fn detect(
         .decode(request.data.as_bytes())
         .map_err(|e| HttpError::invalid(format!("field data is not base64: {e}")))?;
     let length = footer.len();
+    // Decoding a footer is bounded by its size, but the `parquet` crate can spend seconds on a
+    // small malformed one (fuzzing found a 1.3 KB footer that takes five in the fuzzing build):
+    // detection takes its turn with the imports.
+    let _turn = IMPORTS.acquire().await.map_err(HttpError::internal)?;
     let detected = tokio::task::spawn_blocking(move || sextant_imports::parquet::detect(&footer))
         .await
         .map_err(|e| HttpError::internal(format!("config detection failed: {e}")))?
