@@ -91,7 +91,7 @@ pub struct PartsConfig {
     /// The most points of one series in one block. Default 16,384.
     pub block_points: usize,
     /// The background flusher flushes when the head's memory estimate exceeds this many bytes.
-    /// Default 512 MiB; `usize::MAX` turns it off.
+    /// Default 256 MiB; `usize::MAX` turns it off.
     pub flush_head_bytes: usize,
     /// The background flusher also flushes this often. Default ten minutes; `None` turns it
     /// off.
@@ -157,7 +157,7 @@ impl Default for PartsConfig {
         PartsConfig {
             partition: Duration::from_secs(24 * 3600),
             block_points: 16_384,
-            flush_head_bytes: 512 << 20,
+            flush_head_bytes: 256 << 20,
             flush_interval: Some(Duration::from_secs(600)),
             flush_idle: Some(Duration::from_secs(30)),
             merge_min_parts: 4,

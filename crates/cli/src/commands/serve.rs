@@ -50,7 +50,7 @@ pub struct ServeArgs {
     webhook_allow: Vec<String>,
     /// Write the in-memory head out to parts once it holds about this much (e.g. `128MiB`,
     /// `1GiB`): the main bound on the server's memory.
-    #[arg(long, env = "SEXTANT_HEAD_MEMORY", default_value = "512MiB", value_parser = parse_size)]
+    #[arg(long, env = "SEXTANT_HEAD_MEMORY", default_value = "256MiB", value_parser = parse_size)]
     head_memory: usize,
     /// Also write the head out once writes pause this long after at least 1 MiB of them, so
     /// that memory and the write-ahead log's disk shrink to the parts' compressed size soon
