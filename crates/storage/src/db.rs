@@ -952,11 +952,11 @@ impl Inner {
                 if state.wanted && now >= last + MIN_FLUSH_GAP {
                     break;
                 }
-                let idle_due = config.flush_idle.map(|pause| {
+                let idle_due = config.flush_idle.and_then(|pause| {
                     idle.observe(self.applied_seq.load(Ordering::Acquire), now);
                     idle.due(pause, self.wal_bytes())
                 });
-                if idle_due.is_some_and(|d| d.is_some_and(|d| now >= d)) {
+                if idle_due.is_some_and(|d| now >= d) {
                     break;
                 }
                 let due = match due {
@@ -967,13 +967,13 @@ impl Inner {
                 };
                 // Look at the writes again after a quarter of the pause, so that a pause is
                 // noticed at most a quarter late.
-                let due = match (due, config.flush_idle, idle_due.flatten()) {
-                    (due, Some(pause), idle_due) => {
+                let due = match config.flush_idle {
+                    Some(pause) => {
                         let check = now + pause / 4;
                         let check = idle_due.map_or(check, |d| d.min(check));
                         Some(due.map_or(check, |d| d.min(check)))
                     }
-                    (due, None, _) => due,
+                    None => due,
                 };
                 match due {
                     Some(d) => {

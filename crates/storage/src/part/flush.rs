@@ -46,11 +46,10 @@ pub(crate) fn write_frozen(
     }
     let block_points = block_points.max(1);
     // The head's keys, for the parts to share instead of the copies they parse.
-    let canonical: std::collections::HashMap<(OrgId, &SeriesKey), usize> = frozen
+    let canonical: std::collections::HashMap<(OrgId, &SeriesKey), &SeriesKey> = frozen
         .series
         .iter()
-        .enumerate()
-        .map(|(i, (series, _))| ((series.org, &series.key), i))
+        .map(|(series, _)| ((series.org, &series.key), &series.key))
         .collect();
     let mut written = Vec::with_capacity(partitions.len());
     for (start, (partition, mut slices)) in partitions {
@@ -75,10 +74,7 @@ pub(crate) fn write_frozen(
         }
         let at = writer.finish()?;
         let mut part = Part::open_in(files, at)?;
-        part.share_keys(&|org, key| {
-            let (series, _) = frozen.series.get(*canonical.get(&(org, key))?)?;
-            Some(series.key.clone())
-        });
+        part.share_keys(&|org, key| canonical.get(&(org, key)).map(|&k| k.clone()));
         written.push(Arc::new(part));
     }
     Ok(written)

@@ -93,8 +93,8 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<u32, FrameProblem> {
 
 /// The index section as written: compressed when that makes it smaller. Returns the bytes and
 /// the encoding.
-pub(crate) fn encode_index(raw: &[u8]) -> (Vec<u8>, u32) {
-    if let Ok(frame) = zstd::bulk::compress(raw, INDEX_ZSTD_LEVEL)
+pub(crate) fn encode_index(raw: Vec<u8>) -> (Vec<u8>, u32) {
+    if let Ok(frame) = zstd::bulk::compress(&raw, INDEX_ZSTD_LEVEL)
         && frame.len() + 8 < raw.len()
     {
         let mut out = Vec::with_capacity(8 + frame.len());
@@ -102,7 +102,7 @@ pub(crate) fn encode_index(raw: &[u8]) -> (Vec<u8>, u32) {
         out.extend_from_slice(&frame);
         return (out, INDEX_ZSTD);
     }
-    (raw.to_vec(), INDEX_RAW)
+    (raw, INDEX_RAW)
 }
 
 /// The index bytes of a section of `encoding`; problems at offsets within the section.

@@ -195,15 +195,15 @@ impl Part {
         self.size
     }
 
-    /// Replaces the keys of its index by equal ones `canonical` gives, so that the part shares
-    /// them (they are reference-counted) with the head or other parts instead of holding
-    /// copies parsed from its file: where series are many and short, the keys are most of a
-    /// series' memory.
     /// Its own key equal to `key` of `org`, if it holds that series.
     pub(crate) fn key(&self, org: OrgId, key: &SeriesKey) -> Option<&SeriesKey> {
         self.series.get(&org)?.get_key_value(key).map(|(k, _)| k)
     }
 
+    /// Replaces the keys of its index by equal ones `canonical` gives, so that the part shares
+    /// them (they are reference-counted) with the head or other parts instead of holding
+    /// copies parsed from its file: where series are many and short, the keys are most of a
+    /// series' memory.
     pub(crate) fn share_keys(
         &mut self,
         canonical: &dyn Fn(OrgId, &SeriesKey) -> Option<SeriesKey>,

@@ -146,7 +146,7 @@ impl PartWriter {
     /// Writes the index and footer and publishes the part durably; returns where it is.
     pub(crate) fn finish(mut self) -> Result<PartLocation> {
         self.end_series();
-        let (index, index_encoding) = format::encode_index(&self.index);
+        let (index, index_encoding) = format::encode_index(std::mem::take(&mut self.index));
         let footer = Footer {
             index_offset: self.offset,
             index_len: index.len() as u64,
