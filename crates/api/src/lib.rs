@@ -66,6 +66,17 @@ pub mod paths {
     /// [`SubscribeRequest`](crate::live::SubscribeRequest).
     pub const SUBSCRIBE_WS: &str = "/api/native/v1/subscribe/ws";
 
+    /// `GET` tells who the request's key is.
+    pub const WHOAMI: &str = "/api/native/v1/whoami";
+    /// `GET` lists the series a selector selects (query string: `match`, `limit`).
+    pub const SERIES: &str = "/api/native/v1/series";
+    /// `POST` reads some series' points in a range, sampled to a plot's width.
+    pub const PLOT: &str = "/api/native/v1/plot";
+    /// `GET` lists the organization's API keys, `POST` creates one.
+    pub const KEYS: &str = "/api/native/v1/keys";
+    /// `DELETE` revokes a key.
+    pub const KEY: &str = "/api/native/v1/keys/{id}";
+
     /// The path of the annotation `id`.
     pub fn annotation(id: &str) -> String {
         format!("{ANNOTATIONS}/{id}")
@@ -78,6 +89,7 @@ pub mod paths {
 }
 
 pub mod collections;
+pub mod explore;
 pub mod live;
 
 /// The body of every refused request: `{"error": "..."}`, with the status of the error's kind.

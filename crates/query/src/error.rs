@@ -62,6 +62,11 @@ pub enum Error {
         hint: String,
     },
 
+    /// Arrow refused to put arrays together (a fault of this crate: it joins only arrays of
+    /// one type).
+    #[error("joining the points read failed: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+
     /// The reader's caller stopped the read ([`Reader::stopping_when`](crate::Reader::stopping_when)):
     /// a deadline passed, or the client went away.
     #[error("{reason}")]
@@ -83,6 +88,7 @@ impl Error {
             | Error::TooManyPoints { .. } => ErrorKind::InvalidInput,
             Error::Store(e) => e.kind(),
             Error::Stopped { .. } => ErrorKind::Unavailable,
+            Error::Arrow(_) => ErrorKind::Internal,
         }
     }
 }

@@ -8,14 +8,19 @@
 //! bucket alike.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 use std::sync::Arc;
 
+use arrow_array::TimestampNanosecondArray;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrowPrimitiveType, UInt32Array};
 use arrow_schema::DataType;
+use arrow_select::concat::concat;
 use sextant_model::Timestamp;
 use sextant_storage::ArrowPoints;
+
+use crate::{Cursor, Reader, Result, Scan, Series, SeriesRef};
 
 /// Time buckets of `width` nanoseconds from `origin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +84,89 @@ pub fn last_bucket_start(points: &ArrowPoints, buckets: Buckets) -> usize {
     let last = buckets.of(times[n - 1]);
     // Times ascend: the first index whose bucket is the last one.
     times.partition_point(|t| buckets.of(*t) < last)
+}
+
+/// The points of one series in a range, sampled by [`m4`]: what [`read`] answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampled {
+    /// The points kept, in time order.
+    pub points: ArrowPoints,
+    /// How many points of the series the range holds.
+    pub read: usize,
+}
+
+/// Reads `series` in `range` and samples it into `buckets` ([`m4`]), holding at most `page`
+/// raw points at once: the cost of plotting a long range grows with the points read, its
+/// memory with the buckets. `None` when the series' values are not numbers ([`samples`]).
+///
+/// A page that ends inside a bucket is sampled up to that bucket, which the next page reads
+/// again whole, so that no bucket is sampled in parts (unless one bucket holds more than `page`
+/// points).
+pub fn read(
+    reader: &Reader<'_>,
+    series: &SeriesRef,
+    range: Range<Timestamp>,
+    buckets: Buckets,
+    page: usize,
+) -> Result<Option<Sampled>> {
+    let arrow_type = sextant_storage::read::arrow_type(series.data_type);
+    if !samples(&arrow_type) {
+        return Ok(None);
+    }
+    let page = page.max(1);
+    let (mut times, mut values) = (Vec::new(), Vec::new());
+    let mut read = 0;
+    let mut cursor = None;
+    loop {
+        let scan = Scan::new(Series::List(vec![series.clone()]), range.clone())
+            .limit(page)
+            .cursor(cursor);
+        let answer = reader.scan(&scan)?;
+        let Some(batch) = answer.batches.into_iter().next() else {
+            break;
+        };
+        let n = batch.points.len();
+        let whole = match answer.next {
+            Some(_) => match last_bucket_start(&batch.points, buckets) {
+                0 => n,
+                last => last,
+            },
+            None => n,
+        };
+        let points = ArrowPoints {
+            timestamps: batch.points.timestamps.slice(0, whole),
+            values: batch.points.values.slice(0, whole),
+        };
+        read += whole;
+        if let Some(kept) = m4(&points, buckets) {
+            times.push(kept.timestamps);
+            values.push(kept.values);
+        }
+        if answer.next.is_none() {
+            break;
+        }
+        cursor = Some(Cursor::after(0, points.timestamps.value(whole - 1)));
+    }
+    let timestamps = match times.as_slice() {
+        [] => TimestampNanosecondArray::from(Vec::<i64>::new()).with_timezone("UTC"),
+        [one] => one.clone(),
+        many => {
+            let arrays: Vec<&dyn Array> = many.iter().map(|a| a as &dyn Array).collect();
+            concat(&arrays)?.as_primitive().clone()
+        }
+    };
+    let values = match values.as_slice() {
+        [] => arrow_array::new_empty_array(&arrow_type),
+        [one] => Arc::clone(one),
+        many => {
+            let arrays: Vec<&dyn Array> = many.iter().map(|a| a.as_ref()).collect();
+            concat(&arrays)?
+        }
+    };
+    Ok(Some(Sampled {
+        points: ArrowPoints { timestamps, values },
+        read,
+    }))
 }
 
 fn keep<T>(points: &ArrowPoints, buckets: Buckets) -> Vec<u32>
@@ -181,6 +269,69 @@ mod tests {
             7,
             "29 is alone in [25, 35)"
         );
+    }
+
+    #[test]
+    fn a_read_in_pages_samples_as_one_pass_over_every_point() {
+        use sextant_model::{DataType, Point, Value};
+
+        use crate::testing::{ORG, key, open, write};
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let series = key("wave", &[("unit", "a")]);
+        // A saw tooth with a spike now and then, 1000 points, 1 ns apart.
+        let all: Vec<Point> = (0..1000)
+            .map(|t| {
+                let v = if t % 97 == 0 { 500.0 } else { (t % 13) as f64 };
+                Point::new(t, Value::Double(v))
+            })
+            .collect();
+        write(&db, &series, DataType::Double, all.clone());
+        let reader = Reader::new(&db, ORG);
+        let series = SeriesRef {
+            key: series,
+            data_type: DataType::Double,
+        };
+        let buckets = Buckets {
+            origin: 100,
+            width: 37,
+        };
+        let range = 100..900;
+        let inside: Vec<Point> = all
+            .into_iter()
+            .filter(|p| range.contains(&p.timestamp))
+            .collect();
+        let whole = m4(
+            &ArrowPoints::from_points(DataType::Double, &inside),
+            buckets,
+        )
+        .unwrap();
+        // Pages smaller than a bucket, about one, and larger than the range.
+        for page in [50, 37, 10_000] {
+            let sampled = read(&reader, &series, range.clone(), buckets, page)
+                .unwrap()
+                .unwrap();
+            assert_eq!(sampled.read, 800, "page {page}");
+            assert_eq!(pairs(&sampled.points), pairs(&whole), "page {page}");
+        }
+        // Text is not sampled; an unknown series reads as empty.
+        let text = SeriesRef {
+            key: key("note", &[]),
+            data_type: DataType::String,
+        };
+        assert_eq!(
+            read(&reader, &text, range.clone(), buckets, 50).unwrap(),
+            None
+        );
+        let unknown = SeriesRef {
+            key: key("none", &[]),
+            data_type: DataType::Double,
+        };
+        let empty = read(&reader, &unknown, range, buckets, 50)
+            .unwrap()
+            .unwrap();
+        assert_eq!((empty.read, empty.points.len()), (0, 0));
     }
 
     #[test]

@@ -15,6 +15,12 @@ use crate::state::AppState;
 
 /// Builds the router of all front ends.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`], with `public` served beside the front ends without a key (the web console's
+/// pages, which then call the APIs with the key the user signs in with).
+pub fn router_with(state: AppState, public: Router) -> Router {
     let http = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(crate::metrics::handler))
@@ -43,6 +49,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::auth::authenticate,
         ))
+        .merge(public)
         .layer(middleware::from_fn(crate::files::remember_origin))
         .layer(middleware::from_fn_with_state(state, crate::metrics::count))
         // Outermost, so that every reply carries the id, refusals of authentication included.

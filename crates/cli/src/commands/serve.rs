@@ -348,7 +348,7 @@ async fn serve_until_signalled(args: ServeArgs) -> anyhow::Result<()> {
     };
     serve_with(
         listener,
-        sextant_server::app::router(state),
+        sextant_server::app::router_with(state, sextant_console::routes()),
         tls,
         signalled,
         &args.connection_limits(),

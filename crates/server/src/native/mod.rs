@@ -8,11 +8,13 @@
 //! nanoseconds since the Unix epoch.
 
 mod events;
+mod explore;
+mod keys;
 mod rules;
 pub(crate) mod wire;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use sextant_api::paths;
 
 use crate::error::HttpError;
@@ -31,6 +33,11 @@ pub fn routes() -> Router<AppState> {
         .route(paths::RULES_FLUSH, post(rules::flush_rules))
         .route(paths::ANNOTATIONS, get(rules::list_annotations))
         .route(paths::EVENTS, get(events::list_events))
+        .route(paths::WHOAMI, get(explore::whoami))
+        .route(paths::SERIES, get(explore::list_series))
+        .route(paths::PLOT, post(explore::plot))
+        .route(paths::KEYS, get(keys::list_keys).post(keys::create_key))
+        .route(paths::KEY, delete(keys::revoke_key))
         .route(
             paths::ANNOTATION,
             get(rules::get_annotation).patch(rules::update_annotation),

@@ -1,0 +1,154 @@
+//! What the web console (and any client) reads to find and plot series: who a key is, the
+//! series a selector selects, a plot's points, and the organization's API keys.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/native/v1/whoami`: the key a request was made with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Whoami {
+    /// The key's organization.
+    pub organization_id: String,
+    /// The key's id.
+    pub key_id: String,
+    /// The key's name.
+    pub key_name: String,
+    /// Its scopes: `ingest`, `read`, `admin`.
+    pub scopes: Vec<String>,
+}
+
+/// The query of `GET /api/native/v1/series`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesQuery {
+    /// A selector (`docs/query.md`), e.g. `cpu{host=~"h1|h2"}`.
+    #[serde(rename = "match")]
+    pub selector: String,
+    /// The most series answered: 100 unless given, at most 1000.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// One series as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesItem {
+    /// Its key, in canonical form: what a plot request names it by.
+    pub key: String,
+    /// Its name.
+    pub name: String,
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Its data type (`double`, `string`, …).
+    pub data_type: String,
+}
+
+/// `GET /api/native/v1/series`: the series selected, sorted by key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesList {
+    /// The first `limit` of them.
+    pub series: Vec<SeriesItem>,
+    /// Whether more were selected.
+    pub truncated: bool,
+}
+
+/// `POST /api/native/v1/plot`: the points of some series in a range, for a plot `width`
+/// pixels wide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlotRequest {
+    /// Series keys, as listed (at most 32).
+    pub series: Vec<String>,
+    /// Nanoseconds since the Unix epoch, inclusive.
+    pub start: i64,
+    /// Nanoseconds since the Unix epoch, exclusive.
+    pub end: i64,
+    /// Pixel columns (1 to 8192): the range is cut into this many buckets of equal width,
+    /// counted from `start`.
+    pub width: u32,
+}
+
+/// One value of a plotted series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PlotValue {
+    /// A number (enum keys and bit fields as their integers).
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
+    /// Text.
+    Text(String),
+}
+
+/// One series of a plot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlotSeries {
+    /// Its key.
+    pub key: String,
+    /// Its data type.
+    pub data_type: String,
+    /// The points it has in the range (numbers), or the points answered (other types).
+    pub points: usize,
+    /// Whether `t` and `v` hold each bucket's first, lowest, highest and last point (numbers
+    /// always are; a bucket with fewer points keeps them all).
+    pub sampled: bool,
+    /// Whether points were left out: a series of text, booleans or bytes answers its first
+    /// four points per pixel column at most.
+    pub truncated: bool,
+    /// Milliseconds since the Unix epoch (fractions for finer times), ascending.
+    pub t: Vec<f64>,
+    /// The values; `null` for a value that is not a finite number, or bytes.
+    pub v: Vec<Option<PlotValue>>,
+}
+
+/// The answer of `POST /api/native/v1/plot`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlotAnswer {
+    /// The range, as asked.
+    pub start: i64,
+    /// The range, as asked.
+    pub end: i64,
+    /// The width of each bucket, nanoseconds.
+    pub bucket: i64,
+    /// The series, in the order asked.
+    pub series: Vec<PlotSeries>,
+}
+
+/// An API key as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyInfo {
+    /// Its id.
+    pub key_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// When it was made, nanoseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// `GET /api/native/v1/keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyList {
+    /// Every key of the organization, revoked ones too.
+    pub keys: Vec<ApiKeyInfo>,
+}
+
+/// `POST /api/native/v1/keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// Its name.
+    pub name: String,
+    /// Its scopes: `ingest`, `read`, `admin`.
+    pub scopes: Vec<String>,
+}
+
+/// The answer of `POST /api/native/v1/keys`: the key and its secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    /// The key.
+    pub key: ApiKeyInfo,
+    /// What clients send as `authorization: Bearer SECRET`.
+    pub secret: String,
+}

@@ -1,0 +1,242 @@
+//! Finding and plotting series: `whoami`, `series` and `plot`, which the web console reads
+//! with (any client may). A plot reads through the query crate: numbers sampled per pixel
+//! column ([`sextant_query::sample`]), other values as they are, up to four per column.
+
+use std::ops::Range;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, ArrowPrimitiveType};
+use arrow_schema::DataType as ArrowType;
+use axum::extract::State;
+use axum::{Extension, Json};
+use sextant_api::explore::{
+    PlotAnswer, PlotRequest, PlotSeries, PlotValue, SeriesItem, SeriesList, SeriesQuery, Whoami,
+};
+use sextant_catalog::Principal;
+use sextant_model::{ErrorKind, SeriesKey, Timestamp};
+use sextant_query::{ArrowPoints, Reader, Scan, Series, SeriesRef, sample};
+
+use super::blocking;
+use crate::auth::{Action, authorize};
+use crate::budget::QueryBudget;
+use crate::error::{HttpError, JsonBody, QueryParams};
+use crate::state::{AppState, org_number};
+
+/// The most series `GET /series` answers.
+const MAX_LIST: usize = 1000;
+/// The most series one plot reads.
+const MAX_PLOT_SERIES: usize = 32;
+/// The most pixel columns of a plot.
+const MAX_WIDTH: u32 = 8192;
+/// The raw points a plot holds at once per series while it samples.
+const PAGE: usize = 65_536;
+
+pub(super) async fn whoami(Extension(principal): Extension<Principal>) -> Json<Whoami> {
+    Json(Whoami {
+        organization_id: principal.organization_id,
+        key_id: principal.key_id,
+        key_name: principal.key_name,
+        scopes: principal
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    })
+}
+
+pub(super) async fn list_series(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    QueryParams(query): QueryParams<SeriesQuery>,
+) -> Result<Json<SeriesList>, HttpError> {
+    authorize(&principal, Action::ReadMetadata)?;
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_LIST {
+        return Err(HttpError::invalid(format!(
+            "limit {limit} is out of range: ask for 1 to {MAX_LIST} series"
+        )));
+    }
+    let selector = sextant_query::selector::parse(&query.selector)
+        .map_err(|e| HttpError::invalid(format!("match: {e}")))?;
+    let org = org_number(&principal.organization_id);
+    let list = blocking(move || {
+        let selected = Reader::new(state.store.as_ref(), org).select(&selector);
+        let truncated = selected.len() > limit;
+        let series = selected
+            .into_iter()
+            .take(limit)
+            .map(|s| SeriesItem {
+                key: s.key.to_string(),
+                name: s.key.name().to_owned(),
+                labels: s
+                    .key
+                    .labels()
+                    .iter()
+                    .map(|l| (l.name.to_string(), l.value.to_string()))
+                    .collect(),
+                data_type: s.data_type.to_string(),
+            })
+            .collect();
+        Ok(SeriesList { series, truncated })
+    })
+    .await?;
+    Ok(Json(list))
+}
+
+pub(super) async fn plot(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    JsonBody(request): JsonBody<PlotRequest>,
+) -> Result<Json<PlotAnswer>, HttpError> {
+    authorize(&principal, Action::ReadData)?;
+    if request.series.is_empty() || request.series.len() > MAX_PLOT_SERIES {
+        return Err(HttpError::invalid(format!(
+            "series: {} given; a plot reads 1 to {MAX_PLOT_SERIES} series",
+            request.series.len()
+        )));
+    }
+    if request.width == 0 || request.width > MAX_WIDTH {
+        return Err(HttpError::invalid(format!(
+            "width {} is out of range: 1 to {MAX_WIDTH} pixel columns",
+            request.width
+        )));
+    }
+    if request.start >= request.end {
+        return Err(HttpError::invalid(format!(
+            "start {} is not before end {}",
+            request.start, request.end
+        )));
+    }
+    let keys = request
+        .series
+        .iter()
+        .map(|text| {
+            text.parse::<SeriesKey>()
+                .map_err(|e| HttpError::invalid(format!("series {text:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // The range (positive, below 2^64) cut into `width` buckets, rounded up.
+    let span = request.end.abs_diff(request.start);
+    let bucket = i64::try_from(span.div_ceil(u64::from(request.width))).unwrap_or(i64::MAX);
+    let buckets = sample::Buckets {
+        origin: request.start,
+        width: bucket,
+    };
+    let org = org_number(&principal.organization_id);
+    let limits = state.query_limits(&principal.organization_id).await;
+    let (budget, _client) = QueryBudget::start(&limits);
+    let range = request.start..request.end;
+    let width = request.width as usize;
+    let series = blocking(move || {
+        let proceed = || budget.check();
+        let reader = Reader::new(state.store.as_ref(), org).stopping_when(&proceed);
+        keys.into_iter()
+            .map(|key| plot_series(&reader, key, range.clone(), buckets, width))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(Json(PlotAnswer {
+        start: request.start,
+        end: request.end,
+        bucket,
+        series,
+    }))
+}
+
+fn plot_series(
+    reader: &Reader<'_>,
+    key: SeriesKey,
+    range: Range<Timestamp>,
+    buckets: sample::Buckets,
+    width: usize,
+) -> Result<PlotSeries, HttpError> {
+    let data_type = reader
+        .select(&sextant_query::selector::of_key(&key))
+        .into_iter()
+        .find(|s| s.key == key)
+        .map(|s| s.data_type)
+        .ok_or_else(|| HttpError::new(ErrorKind::NotFound, format!("no series {key}")))?;
+    let series = SeriesRef {
+        key: key.clone(),
+        data_type,
+    };
+    let (points, read, sampled, truncated) =
+        match sample::read(reader, &series, range.clone(), buckets, PAGE)? {
+            Some(s) => (s.points, s.read, true, false),
+            None => {
+                // Values that are not numbers: the first four per pixel column at most.
+                let most = width.saturating_mul(4);
+                let scan = Scan::new(Series::List(vec![series]), range).series_limit(most + 1);
+                let page = reader.scan(&scan)?;
+                match page.batches.into_iter().next() {
+                    None => (ArrowPoints::from_points(data_type, &[]), 0, false, false),
+                    Some(batch) => {
+                        let n = batch.points.len().min(most);
+                        let points = ArrowPoints {
+                            timestamps: batch.points.timestamps.slice(0, n),
+                            values: batch.points.values.slice(0, n),
+                        };
+                        (points, n, false, batch.points.len() > most)
+                    }
+                }
+            }
+        };
+    Ok(PlotSeries {
+        key: key.to_string(),
+        data_type: data_type.to_string(),
+        points: read,
+        sampled,
+        truncated,
+        t: points
+            .timestamps
+            .values()
+            .iter()
+            .map(|&ns| ns as f64 / 1e6)
+            .collect(),
+        v: values(points.values.as_ref()),
+    })
+}
+
+/// The values of an Arrow array as a plot answers them. 64-bit integers beyond 2^53 lose
+/// their last digits, as they would in a browser anyway.
+#[allow(clippy::cast_precision_loss)]
+fn values(array: &dyn Array) -> Vec<Option<PlotValue>> {
+    fn numbers<T: ArrowPrimitiveType>(
+        array: &dyn Array,
+        float: impl Fn(T::Native) -> f64,
+    ) -> Vec<Option<PlotValue>> {
+        let array = array.as_primitive::<T>();
+        (0..array.len())
+            .map(|i| {
+                let v = float(array.value(i));
+                (array.is_valid(i) && v.is_finite()).then_some(PlotValue::Number(v))
+            })
+            .collect()
+    }
+    match array.data_type() {
+        ArrowType::Float64 => numbers::<Float64Type>(array, |v| v),
+        ArrowType::Float32 => numbers::<Float32Type>(array, f64::from),
+        ArrowType::Int32 => numbers::<Int32Type>(array, f64::from),
+        ArrowType::Int64 => numbers::<Int64Type>(array, |v| v as f64),
+        ArrowType::UInt32 => numbers::<UInt32Type>(array, f64::from),
+        ArrowType::UInt64 => numbers::<UInt64Type>(array, |v| v as f64),
+        ArrowType::Boolean => {
+            let array = array.as_boolean();
+            (0..array.len())
+                .map(|i| array.is_valid(i).then(|| PlotValue::Bool(array.value(i))))
+                .collect()
+        }
+        ArrowType::Utf8 => {
+            let array = array.as_string::<i32>();
+            (0..array.len())
+                .map(|i| {
+                    array
+                        .is_valid(i)
+                        .then(|| PlotValue::Text(array.value(i).to_owned()))
+                })
+                .collect()
+        }
+        _ => vec![None; array.len()],
+    }
+}

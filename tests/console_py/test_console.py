@@ -1,0 +1,252 @@
+"""The web console in headless Chromium against the real `sextant` binary: sign-in, finding
+and plotting series (the server samples each pixel column; the drawn points are checked
+against the same sampling done here), zooming to full detail, a shared view, live points and a
+live rule's annotation arriving without a reload, and the admin page."""
+
+from __future__ import annotations
+
+import math
+import time
+from urllib.parse import urlparse
+
+from playwright.sync_api import Page, expect
+
+from conftest import TOKEN
+
+SECOND = 1_000_000_000
+
+
+def sign_in(page: Page, server, key: str = TOKEN) -> None:
+    page.goto(f"{server.base}/ui/")
+    page.fill("input[name=key]", key)
+    page.click("#signin-key button")
+    expect(page.locator("#who")).to_be_visible()
+
+
+def m4(points: list[tuple[int, float]], start: int, end: int, width: int) -> list[tuple[int, float]]:
+    """Each pixel column's first, lowest, highest and last point (the earliest of equals), in
+    time order: what the server is to answer for `[start, end)` at `width` columns."""
+    bucket = -(-(end - start) // width)
+    columns: dict[int, list[int]] = {}
+    inside = [(t, v) for t, v in points if start <= t < end]
+    for i, (t, _) in enumerate(inside):
+        columns.setdefault((t - start) // bucket, []).append(i)
+    kept: list[tuple[int, float]] = []
+    for members in columns.values():
+        low = min(members, key=lambda i: (inside[i][1], i))
+        high = min(members, key=lambda i: (-inside[i][1], i))
+        for i in sorted({members[0], low, high, members[-1]}):
+            kept.append(inside[i])
+    return kept
+
+
+def plot_requests(page: Page) -> list[dict]:
+    """The bodies of the plot requests the page sends from now on."""
+    seen: list[dict] = []
+    page.on(
+        "request",
+        lambda r: seen.append(r.post_data_json)
+        if r.method == "POST" and urlparse(r.url).path == "/api/native/v1/plot"
+        else None,
+    )
+    return seen
+
+
+def wait_for(page: Page, what: str, check, timeout: float = 20.0):
+    """Waits until `check()` is true, letting Playwright deliver the page's events meanwhile
+    (a plain sleep would hold them back)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        page.wait_for_timeout(100)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_sign_in_with_a_key_or_a_password(page: Page, server, screenshots, refusals):
+    refusals.expect(401, "/api/native/v1/whoami")
+    page.goto(f"{server.base}/ui/")
+    page.screenshot(path=str(screenshots / "signin.png"))
+    page.fill("input[name=key]", "sxt_not_a_key_of_this_server")
+    page.click("#signin-key button")
+    expect(page.locator(".error")).to_contain_text("key")
+
+    page.fill("input[name=key]", TOKEN)
+    page.click("#signin-key button")
+    expect(page.locator("#who")).to_contain_text("bootstrap (admin)")
+    expect(page.get_by_role("link", name="Admin")).to_be_visible()
+
+    # A user's login gives a session key of the login's scope: read, so no admin page.
+    server.http("POST", "/api/native/v1/users", {
+        "name": "Ellen Ripley", "email": "ripley@example.com", "password": "nostromo-426",
+    })
+    page.click("#sign-out")
+    page.fill("input[name=email]", "ripley@example.com")
+    page.fill("input[name=password]", "nostromo-426")
+    page.click("#signin-password button")
+    expect(page.locator("#who")).to_contain_text("session of ripley@example.com (read)")
+    expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+    # The key is kept: a reload stays signed in.
+    page.reload()
+    expect(page.locator("#who")).to_contain_text("(read)")
+
+
+def test_find_plot_zoom_and_share_a_view(page: Page, server, screenshots):
+    # 30 minutes of a bench temperature, ten points a second, ending a minute ago: a ripple
+    # with a spike every 997 points, which sampling must keep.
+    now = time.time_ns()
+    first = now - 60 * SECOND - 18_000 * SECOND // 10
+    points = []
+    for i in range(18_000):
+        value = 20.0 + 5.0 * math.sin(i / 300.0) + (i % 7) * 0.1
+        if i % 997 == 0:
+            value = 95.0
+        points.append((first + i * SECOND // 10, round(value, 3)))
+    server.write_lines([f"rig,bench=b1 temperature={v} {t}" for t, v in points])
+    server.write_lines([f"rig,bench=b2 temperature=1.5 {t}" for t, _ in points[::100]])
+
+    sign_in(page, server)
+    requests = plot_requests(page)
+    page.fill("#search input", "temperature")
+    page.click("#search button")
+    found = page.locator(".found li")
+    expect(found).to_have_count(2)
+    page.locator(".found li", has_text='bench="b1"').locator("input").check()
+
+    # The last hour, sampled to the plot's width: exactly the columns' extremes.
+    plot = page.locator(".plot")
+    wait_for(page, "the first plot request", lambda: requests)
+    body = requests[-1]
+    assert body["series"] == ['rig.temperature{bench="b1"}']
+    assert abs(body["end"] - body["start"] - 3600 * SECOND) < SECOND
+    expected = m4(points, body["start"], body["end"], body["width"])
+    assert len(expected) < len(points) / 4
+    expect(plot).to_have_attribute("data-points", str(len(expected)))
+    # Every spike is among the points drawn.
+    spikes = [t for t, v in points if v == 95.0 and body["start"] <= t < body["end"]]
+    assert spikes and all((t, 95.0) in expected for t in spikes)
+    expect(page.locator("#summary")).to_contain_text("18,000 points in the range")
+    page.screenshot(path=str(screenshots / "explore.png"))
+
+    # Dragging across a twentieth of the plot, inside the half hour of data, asks for that
+    # range: three minutes, fewer points than two per pixel column, so every point is drawn.
+    box = page.locator(".u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.70, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.72, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.75, y, steps=5)
+    page.mouse.up()
+    wait_for(page, "the zoomed plot request", lambda: len(requests) >= 2)
+    zoomed = requests[-1]
+    assert body["start"] < zoomed["start"] < zoomed["end"] < body["end"]
+    assert zoomed["end"] - zoomed["start"] < (body["end"] - body["start"]) / 10
+    inside = [p for p in points if zoomed["start"] <= p[0] < zoomed["end"]]
+    assert inside, "the zoomed range holds points"
+    assert m4(points, zoomed["start"], zoomed["end"], zoomed["width"]) == inside
+    expect(plot).to_have_attribute("data-points", str(len(inside)))
+    page.screenshot(path=str(screenshots / "explore-zoomed.png"))
+
+    # The URL holds the view: opened afresh, it asks for the same series and range.
+    shared = page.url
+    assert "from=" in shared and "to=" in shared
+    other = page.context.new_page()
+    again = plot_requests(other)
+    other.goto(shared)
+    wait_for(other, "the shared view's plot request", lambda: again)
+    assert again[-1]["series"] == zoomed["series"]
+    assert abs(again[-1]["start"] - zoomed["start"]) < 1_000_000
+    expect(other.locator(".plot")).to_have_attribute("data-points", str(len(inside)))
+    other.close()
+
+
+def test_live_points_and_a_live_rule_s_annotation_arrive_without_a_reload(page: Page, server, screenshots):
+    from sift_py.grpc.transport import SiftChannelConfig, use_sift_channel
+    from sift_py.ingestion.channel import ChannelConfig, ChannelDataType, double_value
+    from sift_py.ingestion.config.telemetry import FlowConfig, TelemetryConfig
+    from sift_py.ingestion.service import IngestionService
+    from datetime import datetime, timezone
+
+    pressure = ChannelConfig(name="pressure", component="tank", data_type=ChannelDataType.DOUBLE)
+    config = TelemetryConfig(
+        asset_name="Bench7",
+        ingestion_client_key="bench7",
+        flows=[FlowConfig(name="tank", channels=[pressure])],
+    )
+    channel_config = SiftChannelConfig(uri=server.address, apikey=server.token, use_ssl=False)
+    with use_sift_channel(channel_config) as channel:
+        service = IngestionService(channel, config)
+        server.http("POST", "/api/native/v1/rules", {
+            "name": "overpressure",
+            "expression": "$1 > 400",
+            "channel_references": {"$1": "tank.pressure"},
+            "asset_names": ["Bench7"],
+            "live": True,
+        })
+
+        def send(value: float) -> None:
+            service.try_ingest_flows({
+                "flow_name": "tank",
+                "timestamp": datetime.now(timezone.utc),
+                "channel_values": [{"channel_name": "pressure", "component": "tank", "value": double_value(value)}],
+            })
+
+        send(100.0)
+        sign_in(page, server)
+        page.fill("#search input", "pressure")
+        page.click("#search button")
+        page.locator(".found li", has_text="Bench7").locator("input").check()
+        plot = page.locator(".plot")
+        expect(plot).to_have_attribute("data-points", "1")
+        page.click("#live")
+        expect(page.locator("#pause")).to_be_visible()
+        expect(plot).to_have_attribute("data-points", "1")
+
+        # Points written after the plot opened arrive through the subscription.
+        for value in (150.0, 250.0):
+            send(value)
+            page.wait_for_timeout(50)
+        expect(plot).to_have_attribute("data-points", "3")
+        # Over 400 opens the rule's annotation; it shows on the plot, still open.
+        send(450.0)
+        expect(plot).to_have_attribute("data-points", "4")
+        expect(plot).to_have_attribute("data-annotations", "1")
+        expect(page.locator("#annotations")).to_contain_text("overpressure")
+        expect(page.locator("#annotations")).to_contain_text("open")
+        page.screenshot(path=str(screenshots / "live.png"))
+
+        # Paused, the plot stays as it is; resumed, it catches up.
+        page.click("#pause")
+        send(300.0)
+        page.wait_for_timeout(1000)
+        expect(plot).to_have_attribute("data-points", "4")
+        page.click("#pause")
+        expect(plot).to_have_attribute("data-points", "5")
+
+
+def test_admin_creates_and_revokes_keys_and_adds_users(page: Page, server, screenshots):
+    sign_in(page, server)
+    page.get_by_role("link", name="Admin").click()
+    keys = page.locator("#keys tbody tr")
+    expect(keys.first).to_be_visible()
+    before = keys.count()
+    page.fill("#create-key input[name=name]", "dashboards")
+    page.select_option("#create-key select", "read")
+    page.click("#create-key button")
+    secret = page.locator("#new-secret code")
+    expect(secret).to_be_visible()
+    expect(keys).to_have_count(before + 1)
+    # The new key works, with its scope.
+    made = secret.inner_text()
+    who = server.http("GET", "/api/native/v1/whoami", headers={"authorization": f"Bearer {made}"})
+    assert who["key_name"] == "dashboards" and who["scopes"] == ["read"]
+
+    page.fill("#create-user input[name=user]", "Dallas")
+    page.click("#create-user button")
+    expect(page.locator("#users")).to_contain_text("Dallas")
+    page.screenshot(path=str(screenshots / "admin.png"))
+
+    row = page.locator("#keys tbody tr", has_text="dashboards")
+    row.locator("button.revoke").click()
+    expect(row).to_contain_text("revoked")

@@ -1,0 +1,58 @@
+import { useEffect, useState } from "preact/hooks";
+
+import { Admin } from "./admin";
+import { ApiError, call, paths, storeKey, storedKey, type Whoami } from "./api";
+import { Explore } from "./explore";
+import { href, useRoute } from "./route";
+import { SignIn } from "./signin";
+
+export function App() {
+  const [who, setWho] = useState<Whoami | null>(null);
+  const [checking, setChecking] = useState(storedKey() !== null);
+  const route = useRoute();
+
+  // A key kept from an earlier visit: still good?
+  useEffect(() => {
+    if (!checking) return;
+    call<Whoami>(paths.whoami)
+      .then(setWho)
+      .catch((e) => {
+        if (e instanceof ApiError && (e.status === 401 || e.status === 403)) storeKey(null);
+      })
+      .finally(() => setChecking(false));
+  }, []);
+
+  if (checking) return <p class="hint">Signing in…</p>;
+  if (!who) return <SignIn onSignedIn={setWho} />;
+  const admin = who.scopes.includes("admin");
+  return (
+    <>
+      <header>
+        <strong>Sextant</strong>
+        <nav>
+          <a href={href("explore")} class={route.page === "explore" ? "on" : ""}>
+            Explore
+          </a>
+          {admin && (
+            <a href={href("admin")} class={route.page === "admin" ? "on" : ""}>
+              Admin
+            </a>
+          )}
+        </nav>
+        <span class="who" id="who">
+          {who.key_name} ({who.scopes.join(", ")}) · {who.organization_id}
+        </span>
+        <button
+          id="sign-out"
+          onClick={() => {
+            storeKey(null);
+            setWho(null);
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      {route.page === "admin" ? <Admin /> : <Explore route={route} />}
+    </>
+  );
+}

@@ -1,0 +1,335 @@
+// Explore: find series, plot several on one time axis, zoom into a range (the server answers
+// the narrower range at full detail), follow new points live, and see the annotations of the
+// range shaded on the plot.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+
+import { call, nanos, paths, type Annotation, type Plot as PlotAnswer, type SeriesInfo, type SeriesList } from "./api";
+import { subscribe, type LivePoints } from "./live";
+import { Plot, type Line } from "./plot";
+import { go, type Route } from "./route";
+
+const SPANS: [string, number][] = [
+  ["15m", 15 * 60e3],
+  ["1h", 3600e3],
+  ["6h", 6 * 3600e3],
+  ["24h", 24 * 3600e3],
+  ["7d", 7 * 24 * 3600e3],
+  ["30d", 30 * 24 * 3600e3],
+];
+
+/** What the search box holds, as a selector: a selector as it is, words as a name search. */
+export function searchSelector(text: string): string {
+  const t = text.trim();
+  if (!t) return "{}";
+  if (/[{}=~"]/.test(t)) return t;
+  const escaped = t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return `{__name__=~"(?i).*${escaped.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}.*"}`;
+}
+
+interface View {
+  keys: string[];
+  start: number;
+  end: number;
+  live: boolean;
+  query: string;
+}
+
+/** The view the URL holds; without a range, the hour before `now`. */
+function readView(route: Route, now: number): View {
+  const end = Number(route.params.get("to")) || now;
+  const start = Number(route.params.get("from")) || end - 3600e3;
+  return {
+    keys: route.params.getAll("s"),
+    start,
+    end,
+    live: route.params.get("live") === "1",
+    query: route.params.get("q") ?? "",
+  };
+}
+
+function writeView(view: View, replace = false) {
+  const params = new URLSearchParams();
+  for (const key of view.keys) params.append("s", key);
+  params.set("from", String(Math.round(view.start)));
+  params.set("to", String(Math.round(view.end)));
+  if (view.live) params.set("live", "1");
+  if (view.query) params.set("q", view.query);
+  go("explore", params, replace);
+}
+
+export function Explore(props: { route: Route }) {
+  // When the page opened: the default range ends here, so that it stays put while the page
+  // renders.
+  const [opened] = useState(Date.now);
+  const view = readView(props.route, opened);
+  const [search, setSearch] = useState(view.query);
+  const [found, setFound] = useState<SeriesList | null>(null);
+  const [info, setInfo] = useState<Map<string, SeriesInfo>>(new Map());
+  const [lines, setLines] = useState<Line[]>([]);
+  const [answer, setAnswer] = useState<PlotAnswer | null>(null);
+  const [annotations, setAnnotations] = useState<Annotation[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [paused, setPaused] = useState(false);
+  // Read by the subscription's handler, so that a pause takes effect at the click, before
+  // the subscription is stopped.
+  const pausedNow = useRef(false);
+  const [liveEnd, setLiveEnd] = useState<number | null>(null);
+  const plotBox = useRef<HTMLDivElement>(null);
+  const keys = view.keys.join("\n");
+
+  async function find(text: string) {
+    setError(null);
+    try {
+      const query = new URLSearchParams({ match: searchSelector(text), limit: "200" });
+      setFound(await call<SeriesList>(`${paths.series}?${query}`));
+    } catch (e) {
+      setError(String(e instanceof Error ? e.message : e));
+    }
+  }
+
+  useEffect(() => {
+    if (view.query) void find(view.query);
+  }, []);
+
+  // The series of the view, looked up by key (a shared URL holds only keys).
+  useEffect(() => {
+    const missing = view.keys.filter((k) => !info.has(k));
+    if (!missing.length) return;
+    void Promise.all(
+      missing.map(async (key) => {
+        const query = new URLSearchParams({ match: key, limit: "1000" });
+        const list = await call<SeriesList>(`${paths.series}?${query}`);
+        return list.series.find((s) => s.key === key);
+      }),
+    )
+      .then((got) => {
+        const next = new Map(info);
+        for (const s of got) if (s) next.set(s.key, s);
+        setInfo(next);
+      })
+      .catch((e) => setError(String(e instanceof Error ? e.message : e)));
+  }, [keys]);
+
+  const span = view.end - view.start;
+  // The answer for the view's range (or, live, the span up to now).
+  useEffect(() => {
+    if (!view.keys.length) {
+      setLines([]);
+      setAnswer(null);
+      return;
+    }
+    const abort = new AbortController();
+    const end = view.live ? Date.now() : view.end;
+    const start = end - span;
+    const width = Math.max(300, Math.round(plotBox.current?.clientWidth ?? document.body.clientWidth - 48));
+    const body = { series: view.keys, start: Math.round(start) * 1e6, end: Math.round(end) * 1e6, width };
+    setError(null);
+    call<PlotAnswer>(paths.plot, { method: "POST", body, signal: abort.signal })
+      .then((a) => {
+        setAnswer(a);
+        setLines(a.series.map((s) => ({ key: s.key, t: s.t, v: s.v })));
+        setLiveEnd(view.live ? end : null);
+      })
+      .catch((e) => {
+        if (!abort.signal.aborted) setError(String(e instanceof Error ? e.message : e));
+      });
+    return () => abort.abort();
+  }, [keys, view.start, view.end, view.live]);
+
+  const shown = view.live && liveEnd !== null ? { start: liveEnd - span, end: liveEnd } : { start: view.start, end: view.end };
+
+  // Annotations of the range shown.
+  const loadAnnotations = useRef<() => void>(() => {});
+  loadAnnotations.current = () => {
+    const query = new URLSearchParams({ from: nanos(shown.start), to: nanos(shown.end + 1) });
+    call<{ annotations: Annotation[] }>(`${paths.annotations}?${query}`)
+      .then((a) => setAnnotations(a.annotations))
+      .catch(() => setAnnotations([]));
+  };
+  useEffect(() => loadAnnotations.current(), [keys, view.start, view.end, view.live]);
+
+  // Live: points from the subscription, and the window sliding with the newest.
+  useEffect(() => {
+    if (!view.live || paused || liveEnd === null) return;
+    const series = view.keys.map((k) => info.get(k)).filter((s): s is SeriesInfo => !!s);
+    if (series.length < view.keys.length) return;
+    // New points may have opened or closed an annotation, which the rule engine writes just
+    // after the points commit: look again half a second after points arrive, and once more
+    // three seconds after the last of them. Nothing is asked while no point arrives.
+    let soon: number | undefined;
+    let later: number | undefined;
+    const stop = subscribe(series, liveEnd, {
+      onPoints(batch: LivePoints[]) {
+        // Points dropped here are read again from `liveEnd` on resuming.
+        if (pausedNow.current) return;
+        const newest = Math.max(...batch.flatMap((b) => b.t));
+        setLines((old) =>
+          old.map((line) => {
+            const more = batch.filter((b) => b.key === line.key);
+            if (!more.length) return line;
+            const t = [...line.t];
+            const v = [...line.v];
+            for (const b of more) {
+              t.push(...b.t);
+              v.push(...b.v);
+            }
+            return { key: line.key, t, v };
+          }),
+        );
+        setLiveEnd((end) => Math.max(end ?? 0, newest, Date.now()));
+        if (soon === undefined) {
+          soon = window.setTimeout(() => {
+            soon = undefined;
+            loadAnnotations.current();
+          }, 500);
+        }
+        window.clearTimeout(later);
+        later = window.setTimeout(() => loadAnnotations.current(), 3000);
+      },
+      onError: setError,
+    });
+    return () => {
+      stop();
+      window.clearTimeout(soon);
+      window.clearTimeout(later);
+    };
+  }, [keys, view.live, paused, liveEnd === null, info]);
+
+  function setView(change: Partial<View>, replace = false) {
+    writeView({ ...view, ...change }, replace);
+  }
+
+  const points = answer?.series.reduce((n, s) => n + s.points, 0) ?? 0;
+  return (
+    <main class="explore">
+      <section class="finder">
+        <form
+          id="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setView({ query: search }, true);
+            void find(search);
+          }}
+        >
+          <input
+            name="q"
+            placeholder='Search series: words, or a selector such as cpu{host="h1"}'
+            value={search}
+            onInput={(e) => setSearch(e.currentTarget.value)}
+          />
+          <button type="submit">Search</button>
+        </form>
+        {found && (
+          <ul class="found">
+            {found.series.map((s) => (
+              <li key={s.key}>
+                <label>
+                  <input
+                    type="checkbox"
+                    checked={view.keys.includes(s.key)}
+                    onChange={(e) => {
+                      setInfo(new Map(info).set(s.key, s));
+                      const keys = e.currentTarget.checked ? [...view.keys, s.key] : view.keys.filter((k) => k !== s.key);
+                      setView({ keys });
+                    }}
+                  />
+                  <code>{s.key}</code> <span class="type">{s.data_type}</span>
+                </label>
+              </li>
+            ))}
+            {found.series.length === 0 && <li class="none">No series matches.</li>}
+            {found.truncated && <li class="none">More match: narrow the search.</li>}
+          </ul>
+        )}
+      </section>
+      <section class="controls">
+        {SPANS.map(([label, ms]) => (
+          <button
+            key={label}
+            class={Math.abs(span - ms) < 1000 ? "on" : ""}
+            onClick={() => {
+              const end = view.live ? Date.now() : view.end;
+              setView({ start: end - ms, end });
+            }}
+          >
+            {label}
+          </button>
+        ))}
+        <button
+          id="live"
+          class={view.live ? "on" : ""}
+          onClick={() => {
+            pausedNow.current = false;
+            setPaused(false);
+            const end = Date.now();
+            setView({ live: !view.live, start: end - span, end });
+          }}
+        >
+          Live
+        </button>
+        {view.live && (
+          <button
+            id="pause"
+            onClick={() => {
+              pausedNow.current = !paused;
+              setPaused(!paused);
+            }}
+          >
+            {paused ? "Resume" : "Pause"}
+          </button>
+        )}
+        <span class="range">
+          {new Date(shown.start).toISOString()} → {new Date(shown.end).toISOString()}
+        </span>
+      </section>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div ref={plotBox}>
+        {view.keys.length === 0 ? (
+          <p class="hint">Search for series and tick them to plot them here.</p>
+        ) : (
+          <Plot
+            lines={lines}
+            annotations={annotations}
+            range={shown}
+            onZoom={(start, end) => setView({ start, end, live: false })}
+            onReset={() => history.back()}
+          />
+        )}
+      </div>
+      {answer && (
+        <p class="summary" id="summary">
+          {points.toLocaleString()} {points === 1 ? "point" : "points"} in the range
+          {answer.series.some((s) => s.sampled) ? ", drawn from each pixel column's first, lowest, highest and last" : ""}
+          {answer.series.some((s) => s.truncated) ? "; some values are not drawn (text)" : ""}.
+        </p>
+      )}
+      {annotations.length > 0 && (
+        <table class="annotations" id="annotations">
+          <thead>
+            <tr>
+              <th>Annotation</th>
+              <th>Start</th>
+              <th>End</th>
+              <th>State</th>
+            </tr>
+          </thead>
+          <tbody>
+            {annotations.map((a) => (
+              <tr key={a.annotation_id}>
+                <td>{a.name}</td>
+                <td>{new Date(a.start_time / 1e6).toISOString()}</td>
+                <td>{a.end_time === null ? "open" : new Date(a.end_time / 1e6).toISOString()}</td>
+                <td>{a.state}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,112 @@
+// A live subscription read over Server-Sent Events with `fetch`, so that the key travels in
+// the authorization header (EventSource cannot send one). See docs/subscriptions.md.
+
+import { nanos, paths, storedKey, type SeriesInfo } from "./api";
+
+export interface LivePoints {
+  key: string;
+  /** Milliseconds since the Unix epoch. */
+  t: number[];
+  v: (number | string | boolean | null)[];
+}
+
+export interface LiveHandlers {
+  onPoints(points: LivePoints[]): void;
+  onError(message: string): void;
+}
+
+/** A series' identity to compare by: its name and its labels, sorted. */
+function identity(name: string, labels: Record<string, string>): string {
+  const sorted = Object.keys(labels)
+    .sort()
+    .map((label) => [label, labels[label]]);
+  return JSON.stringify([name, sorted]);
+}
+
+/**
+ * Subscribes to the points of `series` committed from `sinceMs` on; returns the function that
+ * stops it. Each key is also a selector (its name and labels), which may select series with
+ * further labels: only the exact keys are passed on.
+ */
+export function subscribe(series: SeriesInfo[], sinceMs: number, handlers: LiveHandlers): () => void {
+  const abort = new AbortController();
+  const wanted = new Map(series.map((s) => [identity(s.name, s.labels), s.key]));
+  for (const s of series) {
+    void follow(s.key, sinceMs, wanted, handlers, abort.signal);
+  }
+  return () => abort.abort();
+}
+
+async function follow(
+  selector: string,
+  sinceMs: number,
+  wanted: Map<string, string>,
+  handlers: LiveHandlers,
+  signal: AbortSignal,
+): Promise<void> {
+  const query = new URLSearchParams({ selector, since: nanos(sinceMs) });
+  const headers: Record<string, string> = { accept: "text/event-stream" };
+  const key = storedKey();
+  if (key) headers["authorization"] = `Bearer ${key}`;
+  let response: Response;
+  try {
+    response = await fetch(`${paths.subscribe}?${query}`, { headers, signal });
+  } catch (e) {
+    if (!signal.aborted) handlers.onError(`the live subscription failed: ${e}`);
+    return;
+  }
+  if (!response.ok || !response.body) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      message = (await response.json()).error ?? message;
+    } catch {
+      // The status says it.
+    }
+    handlers.onError(`the live subscription was refused: ${message}`);
+    return;
+  }
+  const names = new Map<number, string>();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const record = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = record
+          .split("\n")
+          .filter((line) => line.startsWith("data:"))
+          .map((line) => line.slice(5).trimStart())
+          .join("\n");
+        if (!data) continue;
+        const message = JSON.parse(data);
+        switch (message.type) {
+          case "series":
+            names.set(message.id, identity(message.name, message.labels));
+            break;
+          case "points": {
+            const batch: LivePoints[] = [];
+            for (const s of message.series as { id: number; timestamps: number[]; values: LivePoints["v"] }[]) {
+              const id = names.get(s.id);
+              const key = id === undefined ? undefined : wanted.get(id);
+              if (key === undefined) continue;
+              batch.push({ key, t: s.timestamps.map((ns) => ns / 1e6), v: s.values });
+            }
+            if (batch.length) handlers.onPoints(batch);
+            break;
+          }
+          case "error":
+          case "closed":
+            handlers.onError(`the live subscription ended: ${message.message ?? message.reason}`);
+            return;
+        }
+      }
+    }
+  } catch (e) {
+    if (!signal.aborted) handlers.onError(`the live subscription failed: ${e}`);
+  }
+}

@@ -1,0 +1,151 @@
+// One time axis for several series, drawn by uPlot. The server sends each series already
+// downsampled to the plot's width (each pixel column's first, lowest, highest and last point),
+// so a line through them is the line through every point. Dragging across the plot asks the
+// server for the narrower range at full detail; a double click goes back.
+
+import { useEffect, useRef } from "preact/hooks";
+import uPlot, { type AlignedData, type Options } from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+import type { Annotation } from "./api";
+
+export interface Line {
+  key: string;
+  /** Milliseconds since the Unix epoch, ascending. */
+  t: number[];
+  v: (number | string | boolean | null)[];
+}
+
+const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
+
+/** A value as the plot draws it: numbers as they are, booleans as 0 and 1, text not at all. */
+function drawable(v: Line["v"][number]): number | null {
+  if (typeof v === "number") return v;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  return null;
+}
+
+/** The lines joined on one time axis (seconds, as uPlot counts), and how many points are drawn. */
+export function align(lines: Line[]): { data: AlignedData; drawn: number } {
+  let drawn = 0;
+  const tables = lines.map((line) => {
+    const xs: number[] = [];
+    const ys: (number | null)[] = [];
+    line.t.forEach((t, i) => {
+      const y = drawable(line.v[i]);
+      if (y === null) return;
+      xs.push(t / 1000);
+      ys.push(y);
+      drawn++;
+    });
+    return [xs, ys] as AlignedData;
+  });
+  if (tables.length === 0) return { data: [[]], drawn };
+  return { data: uPlot.join(tables), drawn };
+}
+
+export interface PlotProps {
+  lines: Line[];
+  annotations: Annotation[];
+  /** The range shown, milliseconds. */
+  range: { start: number; end: number };
+  onZoom(start: number, end: number): void;
+  onReset(): void;
+  height?: number;
+}
+
+export function Plot(props: PlotProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  // The handlers and annotations as of the last render, read by uPlot's hooks.
+  const latest = useRef(props);
+  latest.current = props;
+  const keys = props.lines.map((l) => l.key).join("\n");
+
+  // A new uPlot whenever the set of lines changes; new data otherwise.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const { data } = align(latest.current.lines);
+    const options: Options = {
+      width: Math.max(el.clientWidth, 300),
+      height: props.height ?? 360,
+      series: [
+        {},
+        ...latest.current.lines.map((line, i) => ({
+          label: line.key,
+          stroke: COLORS[i % COLORS.length],
+          width: 1.5,
+          spanGaps: true,
+          points: { show: false },
+        })),
+      ],
+      scales: { x: { time: true } },
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      legend: { live: true },
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 3) return;
+            const start = u.posToVal(u.select.left, "x") * 1000;
+            const end = u.posToVal(u.select.left + u.select.width, "x") * 1000;
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            latest.current.onZoom(start, end);
+          },
+        ],
+        drawClear: [(u) => shade(u, latest.current.annotations)],
+        ready: [
+          (u) => {
+            u.over.addEventListener("dblclick", () => latest.current.onReset());
+          },
+        ],
+      },
+    };
+    const u = new uPlot(options, data, el);
+    plot.current = u;
+    const resize = new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 300), height: u.height }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+  }, [keys]);
+
+  const { data, drawn } = align(props.lines);
+  useEffect(() => {
+    const u = plot.current;
+    if (!u) return;
+    u.setData(data, false);
+    u.setScale("x", { min: props.range.start / 1000, max: props.range.end / 1000 });
+  });
+
+  return (
+    <div
+      class="plot"
+      ref={box}
+      data-points={drawn}
+      data-annotations={props.annotations.length}
+      data-start={props.range.start}
+      data-end={props.range.end}
+    />
+  );
+}
+
+/** Shades each annotation's time range across the plotting area, under the lines. */
+function shade(u: uPlot, annotations: Annotation[]) {
+  const ctx = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  for (const a of annotations) {
+    const from = u.valToPos(a.start_time / 1e9, "x", true);
+    const end = a.end_time === null ? u.scales.x.max ?? 0 : a.end_time / 1e9;
+    const to = u.valToPos(end, "x", true);
+    const x0 = Math.max(left, Math.min(from, to));
+    const x1 = Math.min(left + width, Math.max(from, to));
+    if (x1 <= x0) continue;
+    ctx.fillStyle = a.state === "resolved" ? "rgba(22,163,74,0.12)" : "rgba(234,88,12,0.18)";
+    ctx.fillRect(x0, top, Math.max(x1 - x0, 2), height);
+  }
+  ctx.restore();
+}
