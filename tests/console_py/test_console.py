@@ -250,3 +250,79 @@ def test_admin_creates_and_revokes_keys_and_adds_users(page: Page, server, scree
     row = page.locator("#keys tbody tr", has_text="dashboards")
     row.locator("button.revoke").click()
     expect(row).to_contain_text("revoked")
+
+
+def test_a_run_s_page_plots_its_channels_and_reviews_its_annotations(page: Page, server, screenshots):
+    from datetime import datetime, timezone
+
+    from sift_py.grpc.transport import SiftChannelConfig, use_sift_channel
+    from sift_py.ingestion.channel import ChannelConfig, ChannelDataType, double_value
+    from sift_py.ingestion.config.telemetry import FlowConfig, TelemetryConfig
+    from sift_py.ingestion.service import IngestionService
+
+    temperature = ChannelConfig(name="temperature", component="motor", data_type=ChannelDataType.DOUBLE)
+    fan = ChannelConfig(name="fan", component="motor", data_type=ChannelDataType.DOUBLE)
+    config = TelemetryConfig(
+        asset_name="Bench9",
+        ingestion_client_key="bench9",
+        flows=[FlowConfig(name="thermal", channels=[temperature, fan])],
+    )
+    ash = server.http("POST", "/api/native/v1/users", {"name": "Ash"})
+    channel_config = SiftChannelConfig(uri=server.address, apikey=server.token, use_ssl=False)
+    # A hundred seconds of a soak test that runs hot from second 40 to second 60.
+    t0 = time.time_ns() // SECOND * SECOND - 300 * SECOND
+    with use_sift_channel(channel_config) as channel:
+        service = IngestionService(channel, config)
+        server.http("POST", "/api/native/v1/rules", {
+            "name": "overheat",
+            "expression": "$1 > 80",
+            "channel_references": {"$1": "motor.temperature"},
+            "asset_names": ["Bench9"],
+            "live": True,
+        })
+        service.attach_run(channel, "thermal soak 1")
+        for i in range(100):
+            hot = 40 <= i < 60
+            service.try_ingest_flows({
+                "flow_name": "thermal",
+                "timestamp": datetime.fromtimestamp((t0 + i * SECOND) / SECOND, timezone.utc),
+                "channel_values": [
+                    {"channel_name": "temperature", "component": "motor", "value": double_value(90.0 if hot else 50.0 + i % 5)},
+                    {"channel_name": "fan", "component": "motor", "value": double_value(1.0 if hot else 0.0)},
+                ],
+            })
+    server.http("POST", "/api/native/v1/rules/flush")
+
+    sign_in(page, server)
+    requests = plot_requests(page)
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("link", name="thermal soak 1").click()
+    expect(page.locator("#run-name")).to_have_text("thermal soak 1")
+    expect(page.locator(".channels li")).to_have_count(2)
+    plot = page.locator(".plot")
+    # The run has no start or stop time of its own: the plot spans its data, every point drawn
+    # (two channels of a hundred points, fewer than two per pixel column).
+    expect(plot).to_have_attribute("data-points", "200")
+    body = requests[-1]
+    assert body["start"] == t0 and body["end"] == t0 + 99 * SECOND + 1_000_000
+    expect(plot).to_have_attribute("data-annotations", "1")
+    page.screenshot(path=str(screenshots / "run.png"))
+
+    # A click inside the shaded range picks the annotation for review.
+    box = page.locator(".u-over").bounding_box()
+    start, end = float(plot.get_attribute("data-start")), float(plot.get_attribute("data-end"))
+    middle = (t0 + 50 * SECOND) / 1e6
+    page.mouse.click(box["x"] + (middle - start) / (end - start) * box["width"], box["y"] + box["height"] / 2)
+    review = page.locator("tr.picked form.review")
+    expect(review).to_be_visible()
+    review.locator("select[name=state]").select_option("flagged")
+    review.locator("select[name=assignee]").select_option(label="Ash")
+    review.locator("input[name=tags]").fill("thermal, soak")
+    page.screenshot(path=str(screenshots / "run-review.png"))
+    review.locator("button[type=submit]").click()
+    expect(page.locator("#annotations tbody tr")).to_contain_text("flagged")
+    listed = server.http("GET", "/api/native/v1/annotations?state=flagged")["annotations"]
+    assert [(a["name"], a["assignee_user_id"], sorted(a["tags"])) for a in listed] == [
+        ("overheat", ash["user_id"], ["soak", "thermal"])
+    ]
+    assert (listed[0]["start_time"], listed[0]["end_time"]) == (t0 + 40 * SECOND, t0 + 60 * SECOND)

@@ -62,6 +62,7 @@ export const paths = {
   keys: "/api/native/v1/keys",
   users: "/api/native/v1/users",
   subscribe: "/api/native/v1/subscribe",
+  runs: "/api/native/v1/runs",
   session: "/v2/session",
 };
 
@@ -131,4 +132,22 @@ export interface ApiKey {
 /** Milliseconds to the nanoseconds the native API takes, as exact decimal text. */
 export function nanos(ms: number): string {
   return `${Math.round(ms)}000000`;
+}
+
+/** The points of `keys` in `[start, end)` (milliseconds), sampled to `width` pixel columns. */
+export function fetchPlot(keys: string[], start: number, end: number, width: number, signal?: AbortSignal): Promise<Plot> {
+  const body = { series: keys, start: Math.round(start) * 1e6, end: Math.round(end) * 1e6, width: Math.round(width) };
+  return call<Plot>(paths.plot, { method: "POST", body, signal });
+}
+
+export interface RunInfo {
+  run_id: string;
+  name: string;
+  description: string;
+  tags: string[];
+  start_time: number | null;
+  stop_time: number | null;
+  assets: string[];
+  /** The first and last timestamps of its data, nanoseconds (one run's answer only). */
+  data_range?: [number, number];
 }

@@ -3,8 +3,22 @@ import { useEffect, useState } from "preact/hooks";
 import { Admin } from "./admin";
 import { ApiError, call, paths, storeKey, storedKey, type Whoami } from "./api";
 import { Explore } from "./explore";
-import { href, useRoute } from "./route";
+import { href, useRoute, type Route } from "./route";
+import { RunPage, Runs } from "./runs";
 import { SignIn } from "./signin";
+
+function page(route: Route) {
+  switch (route.page) {
+    case "admin":
+      return <Admin />;
+    case "runs":
+      return <Runs />;
+    case "run":
+      return <RunPage route={route} />;
+    default:
+      return <Explore route={route} />;
+  }
+}
 
 export function App() {
   const [who, setWho] = useState<Whoami | null>(null);
@@ -33,6 +47,9 @@ export function App() {
           <a href={href("explore")} class={route.page === "explore" ? "on" : ""}>
             Explore
           </a>
+          <a href={href("runs")} class={route.page.startsWith("run") ? "on" : ""}>
+            Runs
+          </a>
           {admin && (
             <a href={href("admin")} class={route.page === "admin" ? "on" : ""}>
               Admin
@@ -52,7 +69,7 @@ export function App() {
           Sign out
         </button>
       </header>
-      {route.page === "admin" ? <Admin /> : <Explore route={route} />}
+      {page(route)}
     </>
   );
 }

@@ -4,7 +4,8 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { call, nanos, paths, type Annotation, type Plot as PlotAnswer, type SeriesInfo, type SeriesList } from "./api";
+import { call, fetchPlot, nanos, paths, type Annotation, type Plot as PlotAnswer, type SeriesInfo, type SeriesList } from "./api";
+import { AnnotationTable, annotationAt } from "./annotations";
 import { subscribe, type LivePoints } from "./live";
 import { Plot, type Line } from "./plot";
 import { go, type Route } from "./route";
@@ -69,6 +70,7 @@ export function Explore(props: { route: Route }) {
   const [lines, setLines] = useState<Line[]>([]);
   const [answer, setAnswer] = useState<PlotAnswer | null>(null);
   const [annotations, setAnnotations] = useState<Annotation[]>([]);
+  const [picked, setPicked] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [paused, setPaused] = useState(false);
   // Read by the subscription's handler, so that a pause takes effect at the click, before
@@ -123,9 +125,8 @@ export function Explore(props: { route: Route }) {
     const end = view.live ? Date.now() : view.end;
     const start = end - span;
     const width = Math.max(300, Math.round(plotBox.current?.clientWidth ?? document.body.clientWidth - 48));
-    const body = { series: view.keys, start: Math.round(start) * 1e6, end: Math.round(end) * 1e6, width };
     setError(null);
-    call<PlotAnswer>(paths.plot, { method: "POST", body, signal: abort.signal })
+    fetchPlot(view.keys, start, end, width, abort.signal)
       .then((a) => {
         setAnswer(a);
         setLines(a.series.map((s) => ({ key: s.key, t: s.t, v: s.v })));
@@ -298,6 +299,7 @@ export function Explore(props: { route: Route }) {
             range={shown}
             onZoom={(start, end) => setView({ start, end, live: false })}
             onReset={() => history.back()}
+            onPick={(at) => setPicked(annotationAt(annotations, at)?.annotation_id ?? null)}
           />
         )}
       </div>
@@ -308,28 +310,12 @@ export function Explore(props: { route: Route }) {
           {answer.series.some((s) => s.truncated) ? "; some values are not drawn (text)" : ""}.
         </p>
       )}
-      {annotations.length > 0 && (
-        <table class="annotations" id="annotations">
-          <thead>
-            <tr>
-              <th>Annotation</th>
-              <th>Start</th>
-              <th>End</th>
-              <th>State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {annotations.map((a) => (
-              <tr key={a.annotation_id}>
-                <td>{a.name}</td>
-                <td>{new Date(a.start_time / 1e6).toISOString()}</td>
-                <td>{a.end_time === null ? "open" : new Date(a.end_time / 1e6).toISOString()}</td>
-                <td>{a.state}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <AnnotationTable
+        annotations={annotations}
+        picked={picked}
+        onPick={setPicked}
+        onChanged={() => loadAnnotations.current()}
+      />
     </main>
   );
 }

@@ -11,6 +11,8 @@ import type { Annotation } from "./api";
 
 export interface Line {
   key: string;
+  /** What the legend calls it; the key if not given. */
+  label?: string;
   /** Milliseconds since the Unix epoch, ascending. */
   t: number[];
   v: (number | string | boolean | null)[];
@@ -51,6 +53,8 @@ export interface PlotProps {
   range: { start: number; end: number };
   onZoom(start: number, end: number): void;
   onReset(): void;
+  /** A click that was no drag, at this time (milliseconds). */
+  onPick?(at: number): void;
   height?: number;
 }
 
@@ -67,13 +71,15 @@ export function Plot(props: PlotProps) {
     const el = box.current;
     if (!el) return;
     const { data } = align(latest.current.lines);
+    // Whether the last press of the button dragged a selection (a zoom, not a click).
+    let dragged = false;
     const options: Options = {
       width: Math.max(el.clientWidth, 300),
       height: props.height ?? 360,
       series: [
         {},
         ...latest.current.lines.map((line, i) => ({
-          label: line.key,
+          label: line.label ?? line.key,
           stroke: COLORS[i % COLORS.length],
           width: 1.5,
           spanGaps: true,
@@ -87,6 +93,7 @@ export function Plot(props: PlotProps) {
         setSelect: [
           (u) => {
             if (u.select.width < 3) return;
+            dragged = true;
             const start = u.posToVal(u.select.left, "x") * 1000;
             const end = u.posToVal(u.select.left + u.select.width, "x") * 1000;
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
@@ -97,6 +104,11 @@ export function Plot(props: PlotProps) {
         ready: [
           (u) => {
             u.over.addEventListener("dblclick", () => latest.current.onReset());
+            u.over.addEventListener("mousedown", () => (dragged = false));
+            u.over.addEventListener("click", () => {
+              const left = u.cursor.left ?? -1;
+              if (!dragged && left >= 0) latest.current.onPick?.(u.posToVal(left, "x") * 1000);
+            });
           },
         ],
       },

@@ -152,3 +152,48 @@ pub struct CreatedKey {
     /// What clients send as `authorization: Bearer SECRET`.
     pub secret: String,
 }
+
+/// A run as the native API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Its id: the `run` label of its series.
+    pub run_id: String,
+    /// Its name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// When it started, nanoseconds since the Unix epoch, if known.
+    pub start_time: Option<i64>,
+    /// When it stopped, if it did.
+    pub stop_time: Option<i64>,
+    /// The names of the assets that sent data with it.
+    pub assets: Vec<String>,
+    /// The first and last timestamps of its data (`GET /runs/{id}` only; `None` in lists and
+    /// for a run without data): where its page's plot starts and ends when the run has no
+    /// start or stop time of its own, as runs that Sift clients attach have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_range: Option<(i64, i64)>,
+}
+
+/// The query of `GET /api/native/v1/runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    /// The most runs answered (50 unless given, at most 1000).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// Where the previous page ended.
+    #[serde(default)]
+    pub page_token: Option<String>,
+}
+
+/// `GET /api/native/v1/runs`: runs, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunList {
+    /// One page of them.
+    pub runs: Vec<RunInfo>,
+    /// Where the next page starts; empty after the last.
+    pub next_page_token: String,
+}

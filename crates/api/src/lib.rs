@@ -74,6 +74,10 @@ pub mod paths {
     pub const PLOT: &str = "/api/native/v1/plot";
     /// `GET` lists the organization's API keys, `POST` creates one.
     pub const KEYS: &str = "/api/native/v1/keys";
+    /// `GET` lists runs, newest first.
+    pub const RUNS: &str = "/api/native/v1/runs";
+    /// `GET` reads one run.
+    pub const RUN: &str = "/api/native/v1/runs/{id}";
     /// `DELETE` revokes a key.
     pub const KEY: &str = "/api/native/v1/keys/{id}";
 

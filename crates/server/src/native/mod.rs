@@ -11,6 +11,7 @@ mod events;
 mod explore;
 mod keys;
 mod rules;
+mod runs;
 pub(crate) mod wire;
 
 use axum::Router;
@@ -36,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         .route(paths::WHOAMI, get(explore::whoami))
         .route(paths::SERIES, get(explore::list_series))
         .route(paths::PLOT, post(explore::plot))
+        .route(paths::RUNS, get(runs::list_runs))
+        .route(paths::RUN, get(runs::get_run))
         .route(paths::KEYS, get(keys::list_keys).post(keys::create_key))
         .route(paths::KEY, delete(keys::revoke_key))
         .route(
