@@ -64,6 +64,42 @@ def wait_for(page: Page, what: str, check, timeout: float = 20.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def sift_asset(server, asset: str, component: str, names: list[str], rule: dict | None = None, run: str | None = None):
+    """Declares `asset` with double channels `component.NAME` through sift_py (as a Sift client
+    does before it ingests), applies `rule` to it if given, attaches run `run` if given, and
+    returns `send(timestamp_ns, {name: value})`, which ingests one flow through sift_py."""
+    from datetime import datetime, timezone
+
+    from sift_py.grpc.transport import SiftChannelConfig, use_sift_channel
+    from sift_py.ingestion.channel import ChannelConfig, ChannelDataType, double_value
+    from sift_py.ingestion.config.telemetry import FlowConfig, TelemetryConfig
+    from sift_py.ingestion.service import IngestionService
+
+    channels = [ChannelConfig(name=n, component=component, data_type=ChannelDataType.DOUBLE) for n in names]
+    config = TelemetryConfig(
+        asset_name=asset,
+        ingestion_client_key=asset.lower(),
+        flows=[FlowConfig(name="readings", channels=channels)],
+    )
+    channel = use_sift_channel(SiftChannelConfig(uri=server.address, apikey=server.token, use_ssl=False))
+    service = IngestionService(channel, config)
+    if rule is not None:
+        server.http("POST", "/api/native/v1/rules", {"asset_names": [asset], "live": True, **rule})
+    if run is not None:
+        service.attach_run(channel, run)
+
+    def send(timestamp_ns: int, values: dict[str, float]) -> None:
+        service.try_ingest_flows({
+            "flow_name": "readings",
+            "timestamp": datetime.fromtimestamp(timestamp_ns / SECOND, timezone.utc),
+            "channel_values": [
+                {"channel_name": n, "component": component, "value": double_value(values[n])} for n in names
+            ],
+        })
+
+    return send
+
+
 def test_sign_in_with_a_key_or_a_password(page: Page, server, screenshots, refusals):
     refusals.expect(401, "/api/native/v1/whoami")
     page.goto(f"{server.base}/ui/")
@@ -162,67 +198,43 @@ def test_find_plot_zoom_and_share_a_view(page: Page, server, screenshots):
 
 
 def test_live_points_and_a_live_rule_s_annotation_arrive_without_a_reload(page: Page, server, screenshots):
-    from sift_py.grpc.transport import SiftChannelConfig, use_sift_channel
-    from sift_py.ingestion.channel import ChannelConfig, ChannelDataType, double_value
-    from sift_py.ingestion.config.telemetry import FlowConfig, TelemetryConfig
-    from sift_py.ingestion.service import IngestionService
-    from datetime import datetime, timezone
+    rule = {"name": "overpressure", "expression": "$1 > 400", "channel_references": {"$1": "tank.pressure"}}
+    ingest = sift_asset(server, "Bench7", "tank", ["pressure"], rule=rule)
 
-    pressure = ChannelConfig(name="pressure", component="tank", data_type=ChannelDataType.DOUBLE)
-    config = TelemetryConfig(
-        asset_name="Bench7",
-        ingestion_client_key="bench7",
-        flows=[FlowConfig(name="tank", channels=[pressure])],
-    )
-    channel_config = SiftChannelConfig(uri=server.address, apikey=server.token, use_ssl=False)
-    with use_sift_channel(channel_config) as channel:
-        service = IngestionService(channel, config)
-        server.http("POST", "/api/native/v1/rules", {
-            "name": "overpressure",
-            "expression": "$1 > 400",
-            "channel_references": {"$1": "tank.pressure"},
-            "asset_names": ["Bench7"],
-            "live": True,
-        })
+    def send(value: float) -> None:
+        ingest(time.time_ns(), {"pressure": value})
 
-        def send(value: float) -> None:
-            service.try_ingest_flows({
-                "flow_name": "tank",
-                "timestamp": datetime.now(timezone.utc),
-                "channel_values": [{"channel_name": "pressure", "component": "tank", "value": double_value(value)}],
-            })
+    send(100.0)
+    sign_in(page, server)
+    page.fill("#search input", "pressure")
+    page.click("#search button")
+    page.locator(".found li", has_text="Bench7").locator("input").check()
+    plot = page.locator(".plot")
+    expect(plot).to_have_attribute("data-points", "1")
+    page.click("#live")
+    expect(page.locator("#pause")).to_be_visible()
+    expect(plot).to_have_attribute("data-points", "1")
 
-        send(100.0)
-        sign_in(page, server)
-        page.fill("#search input", "pressure")
-        page.click("#search button")
-        page.locator(".found li", has_text="Bench7").locator("input").check()
-        plot = page.locator(".plot")
-        expect(plot).to_have_attribute("data-points", "1")
-        page.click("#live")
-        expect(page.locator("#pause")).to_be_visible()
-        expect(plot).to_have_attribute("data-points", "1")
+    # Points written after the plot opened arrive through the subscription.
+    for value in (150.0, 250.0):
+        send(value)
+        page.wait_for_timeout(50)
+    expect(plot).to_have_attribute("data-points", "3")
+    # Over 400 opens the rule's annotation; it shows on the plot, still open.
+    send(450.0)
+    expect(plot).to_have_attribute("data-points", "4")
+    expect(plot).to_have_attribute("data-annotations", "1")
+    expect(page.locator("#annotations")).to_contain_text("overpressure")
+    expect(page.locator("#annotations")).to_contain_text("open")
+    page.screenshot(path=str(screenshots / "live.png"))
 
-        # Points written after the plot opened arrive through the subscription.
-        for value in (150.0, 250.0):
-            send(value)
-            page.wait_for_timeout(50)
-        expect(plot).to_have_attribute("data-points", "3")
-        # Over 400 opens the rule's annotation; it shows on the plot, still open.
-        send(450.0)
-        expect(plot).to_have_attribute("data-points", "4")
-        expect(plot).to_have_attribute("data-annotations", "1")
-        expect(page.locator("#annotations")).to_contain_text("overpressure")
-        expect(page.locator("#annotations")).to_contain_text("open")
-        page.screenshot(path=str(screenshots / "live.png"))
-
-        # Paused, the plot stays as it is; resumed, it catches up.
-        page.click("#pause")
-        send(300.0)
-        page.wait_for_timeout(1000)
-        expect(plot).to_have_attribute("data-points", "4")
-        page.click("#pause")
-        expect(plot).to_have_attribute("data-points", "5")
+    # Paused, the plot stays as it is; resumed, it catches up.
+    page.click("#pause")
+    send(300.0)
+    page.wait_for_timeout(1000)
+    expect(plot).to_have_attribute("data-points", "4")
+    page.click("#pause")
+    expect(plot).to_have_attribute("data-points", "5")
 
 
 def test_admin_creates_and_revokes_keys_and_adds_users(page: Page, server, screenshots):
@@ -253,44 +265,14 @@ def test_admin_creates_and_revokes_keys_and_adds_users(page: Page, server, scree
 
 
 def test_a_run_s_page_plots_its_channels_and_reviews_its_annotations(page: Page, server, screenshots):
-    from datetime import datetime, timezone
-
-    from sift_py.grpc.transport import SiftChannelConfig, use_sift_channel
-    from sift_py.ingestion.channel import ChannelConfig, ChannelDataType, double_value
-    from sift_py.ingestion.config.telemetry import FlowConfig, TelemetryConfig
-    from sift_py.ingestion.service import IngestionService
-
-    temperature = ChannelConfig(name="temperature", component="motor", data_type=ChannelDataType.DOUBLE)
-    fan = ChannelConfig(name="fan", component="motor", data_type=ChannelDataType.DOUBLE)
-    config = TelemetryConfig(
-        asset_name="Bench9",
-        ingestion_client_key="bench9",
-        flows=[FlowConfig(name="thermal", channels=[temperature, fan])],
-    )
     ash = server.http("POST", "/api/native/v1/users", {"name": "Ash"})
-    channel_config = SiftChannelConfig(uri=server.address, apikey=server.token, use_ssl=False)
+    rule = {"name": "overheat", "expression": "$1 > 80", "channel_references": {"$1": "motor.temperature"}}
+    ingest = sift_asset(server, "Bench9", "motor", ["temperature", "fan"], rule=rule, run="thermal soak 1")
     # A hundred seconds of a soak test that runs hot from second 40 to second 60.
     t0 = time.time_ns() // SECOND * SECOND - 300 * SECOND
-    with use_sift_channel(channel_config) as channel:
-        service = IngestionService(channel, config)
-        server.http("POST", "/api/native/v1/rules", {
-            "name": "overheat",
-            "expression": "$1 > 80",
-            "channel_references": {"$1": "motor.temperature"},
-            "asset_names": ["Bench9"],
-            "live": True,
-        })
-        service.attach_run(channel, "thermal soak 1")
-        for i in range(100):
-            hot = 40 <= i < 60
-            service.try_ingest_flows({
-                "flow_name": "thermal",
-                "timestamp": datetime.fromtimestamp((t0 + i * SECOND) / SECOND, timezone.utc),
-                "channel_values": [
-                    {"channel_name": "temperature", "component": "motor", "value": double_value(90.0 if hot else 50.0 + i % 5)},
-                    {"channel_name": "fan", "component": "motor", "value": double_value(1.0 if hot else 0.0)},
-                ],
-            })
+    for i in range(100):
+        hot = 40 <= i < 60
+        ingest(t0 + i * SECOND, {"temperature": 90.0 if hot else 50.0 + i % 5, "fan": 1.0 if hot else 0.0})
     server.http("POST", "/api/native/v1/rules/flush")
 
     sign_in(page, server)
@@ -326,3 +308,36 @@ def test_a_run_s_page_plots_its_channels_and_reviews_its_annotations(page: Page,
         ("overheat", ash["user_id"], ["soak", "thermal"])
     ]
     assert (listed[0]["start_time"], listed[0]["end_time"]) == (t0 + 40 * SECOND, t0 + 60 * SECOND)
+
+
+def test_rules_show_their_status_and_an_expression_evaluates_over_stored_data(page: Page, server, screenshots):
+    rule = {"name": "vibration", "expression": "$1 > 5", "channel_references": {"$1": "pump.vibration"}}
+    ingest = sift_asset(server, "Bench11", "pump", ["vibration"], rule=rule)
+    # Ten minutes, one point a second, ending a minute ago: above 5 twice, above 7 once.
+    t0 = time.time_ns() // SECOND * SECOND - 660 * SECOND
+    for i in range(600):
+        ingest(t0 + i * SECOND, {"vibration": 8.0 if 100 <= i < 130 else 6.0 if 300 <= i < 320 else 1.0})
+    server.http("POST", "/api/native/v1/rules/flush")
+
+    sign_in(page, server)
+    page.get_by_role("link", name="Rules").click()
+    row = page.locator("#rules tbody tr", has_text="vibration")
+    expect(row).to_contain_text("Bench11")
+    expect(row.locator(".status")).to_have_text("live")
+    # Two annotations, both open.
+    expect(row.locator("td").nth(4)).to_have_text("2")
+    expect(row.locator("td").nth(5)).to_have_text("0")
+
+    # A stricter expression over the last hour of stored data holds once, shaded on the plot.
+    page.select_option("#evaluate select[name=asset]", "Bench11")
+    page.fill("#evaluate input[name=expression]", "$1 > 7")
+    page.fill("#evaluate input[name=channel]", "pump.vibration")
+    page.select_option("#evaluate select[name=span]", label="last hour")
+    page.click("#evaluate button")
+    start, end = t0 + 100 * SECOND, t0 + 130 * SECOND
+    iso = lambda ns: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns / SECOND))
+    expect(page.locator("#held")).to_contain_text(f"It held 1 time: {iso(start)}")
+    expect(page.locator("#held")).to_contain_text(iso(end))
+    plot = page.locator(".evaluate .plot")
+    expect(plot).to_have_attribute("data-annotations", "1")
+    page.screenshot(path=str(screenshots / "rules.png"))

@@ -63,6 +63,8 @@ export const paths = {
   users: "/api/native/v1/users",
   subscribe: "/api/native/v1/subscribe",
   runs: "/api/native/v1/runs",
+  rules: "/api/native/v1/rules",
+  assets: "/api/native/v1/assets",
   session: "/v2/session",
 };
 

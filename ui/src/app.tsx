@@ -4,6 +4,7 @@ import { Admin } from "./admin";
 import { ApiError, call, paths, storeKey, storedKey, type Whoami } from "./api";
 import { Explore } from "./explore";
 import { href, useRoute, type Route } from "./route";
+import { Rules } from "./rules";
 import { RunPage, Runs } from "./runs";
 import { SignIn } from "./signin";
 
@@ -11,6 +12,8 @@ function page(route: Route) {
   switch (route.page) {
     case "admin":
       return <Admin />;
+    case "rules":
+      return <Rules />;
     case "runs":
       return <Runs />;
     case "run":
@@ -49,6 +52,9 @@ export function App() {
           </a>
           <a href={href("runs")} class={route.page.startsWith("run") ? "on" : ""}>
             Runs
+          </a>
+          <a href={href("rules")} class={route.page === "rules" ? "on" : ""}>
+            Rules
           </a>
           {admin && (
             <a href={href("admin")} class={route.page === "admin" ? "on" : ""}>

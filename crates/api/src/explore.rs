@@ -197,3 +197,56 @@ pub struct RunList {
     /// Where the next page starts; empty after the last.
     pub next_page_token: String,
 }
+
+/// An asset as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetInfo {
+    /// Its id.
+    pub asset_id: String,
+    /// Its name: the `asset` label of its series.
+    pub name: String,
+}
+
+/// `GET /api/native/v1/assets`: every asset, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetList {
+    /// The assets.
+    pub assets: Vec<AssetInfo>,
+}
+
+/// How many annotations a rule has, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnotationCounts {
+    /// Open.
+    pub open: u64,
+    /// Flagged.
+    pub flagged: u64,
+    /// Resolved.
+    pub resolved: u64,
+}
+
+/// A rule with what a status page shows of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleStatus {
+    /// Its id.
+    pub rule_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its condition.
+    pub expression: String,
+    /// `$1` → channel name.
+    pub channel_references: std::collections::BTreeMap<String, String>,
+    /// The names of the assets it names (assets chosen by tag are not listed).
+    pub assets: Vec<String>,
+    /// `live` (evaluated on new data), `stored` (evaluated on request only) or `archived`.
+    pub status: String,
+    /// Its annotations (archived ones left out).
+    pub annotations: AnnotationCounts,
+}
+
+/// `GET /api/native/v1/rules/status`: every rule that is not archived, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleStatusList {
+    /// The rules.
+    pub rules: Vec<RuleStatus>,
+}

@@ -78,6 +78,10 @@ pub mod paths {
     pub const RUNS: &str = "/api/native/v1/runs";
     /// `GET` reads one run.
     pub const RUN: &str = "/api/native/v1/runs/{id}";
+    /// `GET` lists assets.
+    pub const ASSETS: &str = "/api/native/v1/assets";
+    /// `GET` lists rules with their status and annotation counts.
+    pub const RULES_STATUS: &str = "/api/native/v1/rules/status";
     /// `DELETE` revokes a key.
     pub const KEY: &str = "/api/native/v1/keys/{id}";
 

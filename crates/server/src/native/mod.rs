@@ -10,6 +10,7 @@
 mod events;
 mod explore;
 mod keys;
+mod rule_status;
 mod rules;
 mod runs;
 pub(crate) mod wire;
@@ -39,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route(paths::PLOT, post(explore::plot))
         .route(paths::RUNS, get(runs::list_runs))
         .route(paths::RUN, get(runs::get_run))
+        .route(paths::ASSETS, get(rule_status::list_assets))
+        .route(paths::RULES_STATUS, get(rule_status::rule_status))
         .route(paths::KEYS, get(keys::list_keys).post(keys::create_key))
         .route(paths::KEY, delete(keys::revoke_key))
         .route(

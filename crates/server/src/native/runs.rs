@@ -28,7 +28,9 @@ fn infos(catalog: &dyn Catalog, org: &str, runs: Vec<Run>) -> Result<Vec<RunInfo
             ids: Some(ids),
             ..AssetFilter::default()
         };
-        catalog.list_assets(org, &filter, Page::first(Page::MAX_SIZE))?.0
+        catalog
+            .list_assets(org, &filter, Page::first(Page::MAX_SIZE))?
+            .0
     };
     Ok(runs
         .into_iter()
