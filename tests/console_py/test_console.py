@@ -341,3 +341,75 @@ def test_rules_show_their_status_and_an_expression_evaluates_over_stored_data(pa
     plot = page.locator(".evaluate .plot")
     expect(plot).to_have_attribute("data-annotations", "1")
     page.screenshot(path=str(screenshots / "rules.png"))
+
+
+def test_enums_bit_fields_and_text_are_drawn_as_lanes(page: Page, server, screenshots):
+    from datetime import datetime, timezone
+    from urllib.parse import urlencode
+
+    from sift_py.grpc.transport import SiftChannelConfig, use_sift_channel
+    from sift_py.ingestion.channel import (
+        ChannelBitFieldElement, ChannelConfig, ChannelDataType, ChannelEnumType,
+        bit_field_value, enum_value, string_value,
+    )
+    from sift_py.ingestion.config.telemetry import FlowConfig, TelemetryConfig
+    from sift_py.ingestion.service import IngestionService
+
+    channels = [
+        ChannelConfig(name="state", component="drive", data_type=ChannelDataType.ENUM, enum_types=[
+            ChannelEnumType(name="Parked", key=0), ChannelEnumType(name="Driving", key=1),
+            ChannelEnumType(name="Charging", key=2),
+        ]),
+        ChannelConfig(name="gpio", component="drive", data_type=ChannelDataType.BIT_FIELD, bit_field_elements=[
+            ChannelBitFieldElement(name="led", index=0, bit_count=1),
+            ChannelBitFieldElement(name="mode", index=1, bit_count=2),
+        ]),
+        ChannelConfig(name="log", component="drive", data_type=ChannelDataType.STRING),
+    ]
+    config = TelemetryConfig(asset_name="Rover1", ingestion_client_key="rover1",
+                             flows=[FlowConfig(name="status", channels=channels)])
+    states = [0, 1, 1, 2, 2, 0]
+    gpio = [0b001, 0b011, 0b101, 0b111, 0b000, 0b010]
+    logs = ["boot", "go", "turn", "plug in", "charged", "park"]
+    t0 = time.time_ns() // SECOND * SECOND - 120 * SECOND
+    channel = use_sift_channel(SiftChannelConfig(uri=server.address, apikey=server.token, use_ssl=False))
+    service = IngestionService(channel, config)
+    for i in range(6):
+        service.try_ingest_flows({
+            "flow_name": "status",
+            "timestamp": datetime.fromtimestamp((t0 + i * 10 * SECOND) / SECOND, timezone.utc),
+            "channel_values": [
+                {"channel_name": "state", "component": "drive", "value": enum_value(states[i])},
+                {"channel_name": "gpio", "component": "drive", "value": bit_field_value(bytes([gpio[i]]))},
+                {"channel_name": "log", "component": "drive", "value": string_value(logs[i])},
+            ],
+        })
+
+    # A shared view of the three channels over the minute they cover.
+    sign_in(page, server)
+    keys = [f'drive.{name}{{asset="Rover1"}}' for name in ("state", "gpio", "log")]
+    view = urlencode([("s", k) for k in keys] + [("from", (t0 - 5 * SECOND) // 10**6), ("to", (t0 + 60 * SECOND) // 10**6)])
+    page.goto(f"{server.base}/ui/#/explore?{view}")
+    lanes = page.locator(".plot .lane")
+    # The enum, the bit field's two elements and the text: a lane each, no chart of numbers.
+    expect(lanes).to_have_count(4)
+    expect(page.locator(".plot .chart")).to_have_count(0)
+    expect(page.locator(".plot")).to_have_attribute("data-points", str(6 * 4))
+    page.screenshot(path=str(screenshots / "explore-lanes.png"))
+
+    # The cursor reads each lane out at one instant: 12 s in, the second point's values hold.
+    # In the order of the view's series: the state, the bit field's led and mode, the log.
+    state, led, mode, log = (lanes.nth(i) for i in range(4))
+    expect(led).to_have_attribute("data-key", keys[1] + "#led")
+    box = state.locator(".u-over").bounding_box()
+    start, end = t0 - 5 * SECOND, t0 + 60 * SECOND
+    x = box["x"] + (12 * SECOND + 5 * SECOND) / (end - start) * box["width"]
+    page.mouse.move(x, box["y"] + box["height"] / 2)
+    expect(state.locator(".u-legend")).to_contain_text("Driving")
+    expect(led.locator(".u-legend")).to_contain_text("1")
+    expect(mode.locator(".u-legend")).to_contain_text("1")
+    expect(log.locator(".u-legend")).to_contain_text("go")
+    # 32 s in: Charging, led 1, mode 3.
+    page.mouse.move(box["x"] + (32 + 5) / 65 * box["width"], box["y"] + box["height"] / 2)
+    expect(state.locator(".u-legend")).to_contain_text("Charging")
+    expect(mode.locator(".u-legend")).to_contain_text("3")

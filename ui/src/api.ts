@@ -99,6 +99,14 @@ export interface PlotSeries {
   /** Milliseconds since the Unix epoch. */
   t: number[];
   v: (number | string | boolean | null)[];
+  /** The channel's declaration, when the series is a channel its asset declared. */
+  channel?: ChannelInfo;
+}
+
+export interface ChannelInfo {
+  unit: string;
+  enum_types?: { key: number; name: string }[];
+  bit_field_elements?: { name: string; index: number; bit_count: number }[];
 }
 
 export interface Plot {

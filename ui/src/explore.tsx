@@ -129,7 +129,7 @@ export function Explore(props: { route: Route }) {
     fetchPlot(view.keys, start, end, width, abort.signal)
       .then((a) => {
         setAnswer(a);
-        setLines(a.series.map((s) => ({ key: s.key, t: s.t, v: s.v })));
+        setLines(a.series.map((s) => ({ key: s.key, t: s.t, v: s.v, dataType: s.data_type, channel: s.channel })));
         setLiveEnd(view.live ? end : null);
       })
       .catch((e) => {
@@ -175,7 +175,7 @@ export function Explore(props: { route: Route }) {
               t.push(...b.t);
               v.push(...b.v);
             }
-            return { key: line.key, t, v };
+            return { ...line, t, v };
           }),
         );
         setLiveEnd((end) => Math.max(end ?? 0, newest, Date.now()));

@@ -7,12 +7,19 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot, { type AlignedData, type Options } from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-import type { Annotation } from "./api";
+import type { Annotation, ChannelInfo } from "./api";
+import { Lane, lanesOf, Y_AXIS_SIZE, type LaneSpec } from "./lanes";
+
+/** A name for the cursor sync of each plot's chart and lanes. */
+let plots = 0;
 
 export interface Line {
   key: string;
   /** What the legend calls it; the key if not given. */
   label?: string;
+  /** The series' data type; enums, bit fields and text are drawn as lanes. */
+  dataType?: string;
+  channel?: ChannelInfo;
   /** Milliseconds since the Unix epoch, ascending. */
   t: number[];
   v: (number | string | boolean | null)[];
@@ -61,15 +68,24 @@ export interface PlotProps {
 export function Plot(props: PlotProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const sync = useRef(`plot-${++plots}`);
+  // Numbers on the chart, states and text in lanes under it.
+  const lanes: LaneSpec[] = [];
+  const numeric: Line[] = [];
+  for (const line of props.lines) {
+    const own = lanesOf(line.key, line.label ?? line.key, line.dataType ?? "double", line.channel, line.t, line.v);
+    if (own.length) lanes.push(...own);
+    else numeric.push(line);
+  }
   // The handlers and annotations as of the last render, read by uPlot's hooks.
-  const latest = useRef(props);
-  latest.current = props;
-  const keys = props.lines.map((l) => l.key).join("\n");
+  const latest = useRef({ ...props, lines: numeric });
+  latest.current = { ...props, lines: numeric };
+  const keys = numeric.map((l) => l.key).join("\n");
 
   // A new uPlot whenever the set of lines changes; new data otherwise.
   useEffect(() => {
     const el = box.current;
-    if (!el) return;
+    if (!el || !latest.current.lines.length) return;
     const { data } = align(latest.current.lines);
     // Whether the last press of the button dragged a selection (a zoom, not a click).
     let dragged = false;
@@ -87,7 +103,8 @@ export function Plot(props: PlotProps) {
         })),
       ],
       scales: { x: { time: true } },
-      cursor: { drag: { x: true, y: false, setScale: false } },
+      axes: [{}, { size: Y_AXIS_SIZE }],
+      cursor: { sync: { key: sync.current }, drag: { x: true, y: false, setScale: false } },
       legend: { live: true },
       hooks: {
         setSelect: [
@@ -124,7 +141,8 @@ export function Plot(props: PlotProps) {
     };
   }, [keys]);
 
-  const { data, drawn } = align(props.lines);
+  const { data, drawn } = align(numeric);
+  const laneValues = lanes.reduce((n, l) => n + l.v.filter((v) => v !== null).length, 0);
   useEffect(() => {
     const u = plot.current;
     if (!u) return;
@@ -135,12 +153,16 @@ export function Plot(props: PlotProps) {
   return (
     <div
       class="plot"
-      ref={box}
-      data-points={drawn}
+      data-points={drawn + laneValues}
       data-annotations={props.annotations.length}
       data-start={props.range.start}
       data-end={props.range.end}
-    />
+    >
+      {numeric.length > 0 && <div class="chart" ref={box} />}
+      {lanes.map((lane) => (
+        <Lane key={lane.key} lane={lane} range={props.range} sync={sync.current} onZoom={props.onZoom} />
+      ))}
+    </div>
   );
 }
 

@@ -107,7 +107,16 @@ export function RunPage(props: { route: Route }) {
     fetchPlot(keys, start, end, width, abort.signal)
       .then((a) => {
         const names = new Map((channels?.series ?? []).map((s) => [s.key, s.name]));
-        setLines(a.series.map((s) => ({ key: s.key, label: names.get(s.key), t: s.t, v: s.v })));
+        setLines(
+          a.series.map((s) => ({
+            key: s.key,
+            label: names.get(s.key),
+            t: s.t,
+            v: s.v,
+            dataType: s.data_type,
+            channel: s.channel,
+          })),
+        );
       })
       .catch((e) => abort.signal.aborted || fail(e));
     return () => abort.abort();

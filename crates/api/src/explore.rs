@@ -97,6 +97,43 @@ pub struct PlotSeries {
     pub t: Vec<f64>,
     /// The values; `null` for a value that is not a finite number, or bytes.
     pub v: Vec<Option<PlotValue>>,
+    /// What the series is, when it is a channel its asset declared (a series with an `asset`
+    /// label naming an asset with a channel of the series' name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ChannelInfo>,
+}
+
+/// A channel's declaration, as a plot needs it to draw and label the values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    /// Its unit, empty when none.
+    pub unit: String,
+    /// An enum channel's names of its keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enum_types: Vec<EnumName>,
+    /// A bit field channel's elements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bit_field_elements: Vec<BitFieldPart>,
+}
+
+/// The name of one key of an enum channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnumName {
+    /// The key, as the values hold it.
+    pub key: u32,
+    /// Its name.
+    pub name: String,
+}
+
+/// One element of a bit field channel: `bit_count` bits from bit `index` (0 the lowest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BitFieldPart {
+    /// Its name.
+    pub name: String,
+    /// Its lowest bit.
+    pub index: u32,
+    /// How many bits it has.
+    pub bit_count: u32,
 }
 
 /// The answer of `POST /api/native/v1/plot`.

@@ -11,9 +11,10 @@ use arrow_schema::DataType as ArrowType;
 use axum::extract::State;
 use axum::{Extension, Json};
 use sextant_api::explore::{
-    PlotAnswer, PlotRequest, PlotSeries, PlotValue, SeriesItem, SeriesList, SeriesQuery, Whoami,
+    BitFieldPart, ChannelInfo, EnumName, PlotAnswer, PlotRequest, PlotSeries, PlotValue,
+    SeriesItem, SeriesList, SeriesQuery, Whoami,
 };
-use sextant_catalog::Principal;
+use sextant_catalog::{AssetFilter, Catalog, ChannelFilter, Page, Principal};
 use sextant_model::{ErrorKind, SeriesKey, Timestamp};
 use sextant_query::{ArrowPoints, Reader, Scan, Series, SeriesRef, sample};
 
@@ -128,12 +129,18 @@ pub(super) async fn plot(
     let (budget, _client) = QueryBudget::start(&limits);
     let range = request.start..request.end;
     let width = request.width as usize;
+    let org_id = principal.organization_id.clone();
     let series = blocking(move || {
         let proceed = || budget.check();
         let reader = Reader::new(state.store.as_ref(), org).stopping_when(&proceed);
         keys.into_iter()
-            .map(|key| plot_series(&reader, key, range.clone(), buckets, width))
-            .collect::<Result<Vec<_>, _>>()
+            .map(|key| {
+                let channel = channel_info(state.catalog.as_ref(), &org_id, &key)?;
+                let mut series = plot_series(&reader, key, range.clone(), buckets, width)?;
+                series.channel = channel;
+                Ok(series)
+            })
+            .collect::<Result<Vec<_>, HttpError>>()
     })
     .await?;
     Ok(Json(PlotAnswer {
@@ -141,6 +148,54 @@ pub(super) async fn plot(
         end: request.end,
         bucket,
         series,
+    }))
+}
+
+/// The declaration of the channel `key` is, if its `asset` label names an asset that declared
+/// a channel of its name.
+fn channel_info(
+    catalog: &dyn Catalog,
+    org: &str,
+    key: &SeriesKey,
+) -> Result<Option<ChannelInfo>, HttpError> {
+    let Some(asset) = key.label("asset") else {
+        return Ok(None);
+    };
+    let filter = AssetFilter {
+        names: Some(vec![asset.to_owned()]),
+        ..AssetFilter::default()
+    };
+    let Some(asset) = catalog.list_assets(org, &filter, Page::first(1))?.0.pop() else {
+        return Ok(None);
+    };
+    let filter = ChannelFilter {
+        asset_ids: Some(vec![asset.id]),
+        names: Some(vec![key.name().to_owned()]),
+        ..ChannelFilter::default()
+    };
+    let Some(channel) = catalog.list_channels(org, &filter, Page::first(1))?.0.pop() else {
+        return Ok(None);
+    };
+    let def = channel.def;
+    Ok(Some(ChannelInfo {
+        unit: def.unit,
+        enum_types: def
+            .enum_types
+            .into_iter()
+            .map(|e| EnumName {
+                key: e.key,
+                name: e.name,
+            })
+            .collect(),
+        bit_field_elements: def
+            .bit_field_elements
+            .into_iter()
+            .map(|b| BitFieldPart {
+                name: b.name,
+                index: b.index,
+                bit_count: b.bit_count,
+            })
+            .collect(),
     }))
 }
 
@@ -195,6 +250,7 @@ fn plot_series(
             .map(|&ns| ns as f64 / 1e6)
             .collect(),
         v: values(points.values.as_ref()),
+        channel: None,
     })
 }
 
