@@ -413,3 +413,108 @@ def test_enums_bit_fields_and_text_are_drawn_as_lanes(page: Page, server, screen
     page.mouse.move(box["x"] + (32 + 5) / 65 * box["width"], box["y"] + box["height"] / 2)
     expect(state.locator(".u-legend")).to_contain_text("Charging")
     expect(mode.locator(".u-legend")).to_contain_text("3")
+
+
+def sse_values(server, path: str, body: bytes) -> int:
+    """How many data values a SignalFlow execution answers over Server-Sent Events."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(server.base + path, data=body, method="POST")
+    request.add_header("authorization", f"Bearer {server.token}")
+    request.add_header("content-type", "text/plain")
+    values = 0
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("type") == "data":
+                    values += sum(1 for d in message["data"] if d["value"] is not None)
+    return values
+
+
+def test_a_signalflow_program_is_charted_batch_and_live(page: Page, server, screenshots):
+    # Ten minutes of a load average on two hosts, every 10 s.
+    now = time.time_ns() // SECOND * SECOND
+    server.write_lines([
+        f"node,host={host} load={1.0 + (i % 6) * 0.25 + offset} {now - (600 - i * 10) * SECOND}"
+        for host, offset in (("n1", 0.0), ("n2", 2.0))
+        for i in range(60)
+    ])
+    sign_in(page, server)
+    page.get_by_role("link", name="SignalFlow").click()
+    executions: list = []
+    page.on("request", lambda r: executions.append((r.url, r.post_data)) if "/v2/signalflow/execute" in r.url else None)
+    page.fill("#program textarea", "data('node.load').mean(by=['host']).publish('load')")
+    page.select_option("#program select[name=span]", label="the last 15 minutes")
+    page.select_option("#program select[name=resolution]", label="resolution 1 min")
+    page.click("#program button[type=submit]")
+    expect(page.locator("#job-state")).to_have_text("done")
+    plot = page.locator(".plot")
+    expect(plot.locator(".u-legend")).to_contain_text("load {host=n1}")
+    expect(plot.locator(".u-legend")).to_contain_text("load {host=n2}")
+    # The chart draws every value the same execution answers.
+    url, body = executions[-1]
+    expected = sse_values(server, urlparse(url).path + "?" + urlparse(url).query, body.encode())
+    assert expected >= 20
+    expect(plot).to_have_attribute("data-points", str(expected))
+    page.screenshot(path=str(screenshots / "signalflow.png"))
+
+    # Live: from a minute ago on at one second; new points appear as they are computed.
+    page.check("#program input[name=live]")
+    page.select_option("#program select[name=resolution]", label="resolution 1 s")
+    page.select_option("#program select[name=span]", index=0)
+    page.click("#program button[type=submit]")
+    expect(page.locator("#job-state")).to_have_text("running")
+    before = wait_for(page, "the first live values", lambda: int(plot.get_attribute("data-points") or 0) or None)
+    for _ in range(3):
+        server.write_lines([f"node,host=n1 load=9.5 {time.time_ns()}"])
+        page.wait_for_timeout(400)
+    wait_for(page, "values computed after the program started", lambda: int(plot.get_attribute("data-points")) > before)
+    page.click("#stop")
+    expect(page.locator("#job-state")).to_have_text("done")
+
+
+def test_a_collection_s_events_and_statistics(page: Page, server, screenshots):
+    schema = {
+        "input_columns": [{"name": "amount", "type": "float"}, {"name": "country", "type": "string"}],
+        "prediction_columns": [{"name": "score", "type": "float"}, {"name": "flagged", "type": "int"}],
+        "label_columns": [{"name": "fraud", "type": "int"}],
+    }
+    server.http("POST", "/api/native/v1/collections", {"name": "payments", "schema": schema})
+    start = time.time() - 3600
+    events = []
+    for i in range(120):
+        event = {
+            "id": f"p{i}", "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + i * 30)),
+            "amount": 10.0 + i, "country": ["DE", "FR", "US"][i % 3],
+            "score": (i % 10) / 10, "flagged": int(i % 10 >= 7),
+        }
+        if i % 2 == 0:
+            event["fraud"] = int(i % 10 >= 8)
+        events.append({"data": event})
+    reply = server.http("POST", "/api/v0/ingest/streaming/events", {"project_id": "risk", "model_id": "payments", "events": events})
+    assert reply["num_errors"] == 0
+
+    sign_in(page, server)
+    stats_requests: list[str] = []
+    page.on("request", lambda r: stats_requests.append(r.url) if "/stats?" in r.url else None)
+    page.get_by_role("link", name="Collections").click()
+    page.locator("#collection-list button", has_text="payments").click()
+    rows = page.locator("#events tbody tr")
+    expect(rows).to_have_count(50)
+    # Newest first: the last event sent heads the table.
+    expect(rows.first).to_contain_text("p119")
+    expect(page.locator("#events thead")).to_contain_text("fraud")
+
+    # The chart draws every statistic of every window the same request answers.
+    wait_for(page, "the statistics request", lambda: stats_requests)
+    parsed = urlparse(stats_requests[-1])
+    stats = server.http("GET", parsed.path + "?" + parsed.query)
+    drawn = sum(
+        1 + 1 + len(w["means"]) + len(w["accuracy"]) + len(w["mean_absolute_error"])
+        for w in stats["windows"]
+    )
+    assert stats["compared"] == {"fraud": "flagged"}
+    expect(page.locator(".plot")).to_have_attribute("data-points", str(drawn))
+    page.screenshot(path=str(screenshots / "collections.png"))

@@ -65,6 +65,7 @@ export const paths = {
   runs: "/api/native/v1/runs",
   rules: "/api/native/v1/rules",
   assets: "/api/native/v1/assets",
+  collections: "/api/native/v1/collections",
   session: "/v2/session",
 };
 

@@ -4,14 +4,20 @@ import { Admin } from "./admin";
 import { ApiError, call, paths, storeKey, storedKey, type Whoami } from "./api";
 import { Explore } from "./explore";
 import { href, useRoute, type Route } from "./route";
+import { Collections } from "./collections";
 import { Rules } from "./rules";
 import { RunPage, Runs } from "./runs";
+import { SignalFlow } from "./signalflow";
 import { SignIn } from "./signin";
 
 function page(route: Route) {
   switch (route.page) {
     case "admin":
       return <Admin />;
+    case "signalflow":
+      return <SignalFlow />;
+    case "collections":
+      return <Collections route={route} />;
     case "rules":
       return <Rules />;
     case "runs":
@@ -55,6 +61,12 @@ export function App() {
           </a>
           <a href={href("rules")} class={route.page === "rules" ? "on" : ""}>
             Rules
+          </a>
+          <a href={href("signalflow")} class={route.page === "signalflow" ? "on" : ""}>
+            SignalFlow
+          </a>
+          <a href={href("collections")} class={route.page === "collections" ? "on" : ""}>
+            Collections
           </a>
           {admin && (
             <a href={href("admin")} class={route.page === "admin" ? "on" : ""}>

@@ -2,6 +2,7 @@
 // the authorization header (EventSource cannot send one). See docs/subscriptions.md.
 
 import { nanos, paths, storedKey, type SeriesInfo } from "./api";
+import { readEvents } from "./sse";
 
 export interface LivePoints {
   key: string;
@@ -66,46 +67,30 @@ async function follow(
     return;
   }
   const names = new Map<number, string>();
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const record = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = record
-          .split("\n")
-          .filter((line) => line.startsWith("data:"))
-          .map((line) => line.slice(5).trimStart())
-          .join("\n");
-        if (!data) continue;
-        const message = JSON.parse(data);
-        switch (message.type) {
-          case "series":
-            names.set(message.id, identity(message.name, message.labels));
-            break;
-          case "points": {
-            const batch: LivePoints[] = [];
-            for (const s of message.series as { id: number; timestamps: number[]; values: LivePoints["v"] }[]) {
-              const id = names.get(s.id);
-              const key = id === undefined ? undefined : wanted.get(id);
-              if (key === undefined) continue;
-              batch.push({ key, t: s.timestamps.map((ns) => ns / 1e6), v: s.values });
-            }
-            if (batch.length) handlers.onPoints(batch);
-            break;
+    await readEvents(response.body, ({ data }) => {
+      const message = JSON.parse(data);
+      switch (message.type) {
+        case "series":
+          names.set(message.id, identity(message.name, message.labels));
+          break;
+        case "points": {
+          const batch: LivePoints[] = [];
+          for (const s of message.series as { id: number; timestamps: number[]; values: LivePoints["v"] }[]) {
+            const id = names.get(s.id);
+            const key = id === undefined ? undefined : wanted.get(id);
+            if (key === undefined) continue;
+            batch.push({ key, t: s.timestamps.map((ns) => ns / 1e6), v: s.values });
           }
-          case "error":
-          case "closed":
-            handlers.onError(`the live subscription ended: ${message.message ?? message.reason}`);
-            return;
+          if (batch.length) handlers.onPoints(batch);
+          break;
         }
+        case "error":
+        case "closed":
+          handlers.onError(`the live subscription ended: ${message.message ?? message.reason}`);
+          return false;
       }
-    }
+    });
   } catch (e) {
     if (!signal.aborted) handlers.onError(`the live subscription failed: ${e}`);
   }
