@@ -85,13 +85,13 @@ pub struct PlotSeries {
     pub key: String,
     /// Its data type.
     pub data_type: String,
-    /// The points it has in the range (numbers), or the points answered (other types).
+    /// The points it has in the range.
     pub points: usize,
     /// Whether `t` and `v` hold each bucket's first, lowest, highest and last point (numbers
     /// always are; a bucket with fewer points keeps them all).
     pub sampled: bool,
-    /// Whether points were left out: a series of text, booleans or bytes answers its first
-    /// four points per pixel column at most.
+    /// Whether points were left out: a series of text, booleans or bytes answers the first
+    /// four points of each pixel column.
     pub truncated: bool,
     /// Milliseconds since the Unix epoch (fractions for finer times), ascending.
     pub t: Vec<f64>,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use arrow_array::TimestampNanosecondArray;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, ArrowPrimitiveType, UInt32Array};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, UInt32Array};
 use arrow_schema::DataType;
 use arrow_select::concat::concat;
 use sextant_model::Timestamp;
@@ -147,6 +147,78 @@ pub fn read(
         }
         cursor = Some(Cursor::after(0, points.timestamps.value(whole - 1)));
     }
+    Ok(Some(Sampled {
+        points: join(times, values, &arrow_type)?,
+        read,
+    }))
+}
+
+/// Reads `series` in `range` keeping at most the first `per_bucket` points of each of
+/// `buckets`, of any type: what a plot draws of values that are not numbers (text markers),
+/// spread over the range however the points cluster. [`Sampled::read`] counts every point of
+/// the range; fewer kept means some were left out.
+pub fn read_first(
+    reader: &Reader<'_>,
+    series: &SeriesRef,
+    range: Range<Timestamp>,
+    buckets: Buckets,
+    per_bucket: usize,
+    page: usize,
+) -> Result<Sampled> {
+    let arrow_type = sextant_storage::read::arrow_type(series.data_type);
+    let (mut times, mut values) = (Vec::new(), Vec::new());
+    let mut read = 0;
+    let mut cursor = None;
+    let (mut bucket, mut in_bucket) = (None, 0);
+    loop {
+        let scan = Scan::new(Series::List(vec![series.clone()]), range.clone())
+            .limit(page.max(1))
+            .cursor(cursor);
+        let answer = reader.scan(&scan)?;
+        let Some(batch) = answer.batches.into_iter().next() else {
+            break;
+        };
+        let points = batch.points;
+        read += points.len();
+        let mut keep = Vec::new();
+        for (i, &t) in points.timestamps.values().iter().enumerate() {
+            let b = buckets.of(t);
+            if bucket != Some(b) {
+                (bucket, in_bucket) = (Some(b), 0);
+            }
+            if in_bucket < per_bucket {
+                keep.push(i as u32);
+                in_bucket += 1;
+            }
+        }
+        let indices = UInt32Array::from(keep);
+        times.push(
+            arrow_select::take::take(&points.timestamps, &indices, None)?
+                .as_primitive()
+                .clone(),
+        );
+        values.push(arrow_select::take::take(
+            points.values.as_ref(),
+            &indices,
+            None,
+        )?);
+        match (answer.next, points.timestamps.values().last()) {
+            (Some(_), Some(&last)) => cursor = Some(Cursor::after(0, last)),
+            _ => break,
+        }
+    }
+    Ok(Sampled {
+        points: join(times, values, &arrow_type)?,
+        read,
+    })
+}
+
+/// The pages' points as one.
+fn join(
+    times: Vec<TimestampNanosecondArray>,
+    values: Vec<ArrayRef>,
+    arrow_type: &DataType,
+) -> Result<ArrowPoints> {
     let timestamps = match times.as_slice() {
         [] => TimestampNanosecondArray::from(Vec::<i64>::new()).with_timezone("UTC"),
         [one] => one.clone(),
@@ -156,17 +228,14 @@ pub fn read(
         }
     };
     let values = match values.as_slice() {
-        [] => arrow_array::new_empty_array(&arrow_type),
+        [] => arrow_array::new_empty_array(arrow_type),
         [one] => Arc::clone(one),
         many => {
             let arrays: Vec<&dyn Array> = many.iter().map(|a| a.as_ref()).collect();
             concat(&arrays)?
         }
     };
-    Ok(Some(Sampled {
-        points: ArrowPoints { timestamps, values },
-        read,
-    }))
+    Ok(ArrowPoints { timestamps, values })
 }
 
 fn keep<T>(points: &ArrowPoints, buckets: Buckets) -> Vec<u32>
@@ -332,6 +401,48 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((empty.read, empty.points.len()), (0, 0));
+    }
+
+    #[test]
+    fn the_first_points_of_each_bucket_whatever_the_pages() {
+        use arrow_array::StringArray;
+        use sextant_model::{DataType, Point, Value};
+
+        use crate::testing::{ORG, key, open, write};
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let notes = key("notes", &[]);
+        let all: Vec<Point> = (0..100)
+            .map(|t| Point::new(t, Value::String(format!("n{t}"))))
+            .collect();
+        write(&db, &notes, DataType::String, all);
+        let reader = Reader::new(&db, ORG);
+        let series = SeriesRef {
+            key: notes,
+            data_type: DataType::String,
+        };
+        // Buckets of 7 from 3: [3, 10), [10, 17), ...; two of each.
+        let buckets = Buckets {
+            origin: 3,
+            width: 7,
+        };
+        let expected: Vec<String> = (3..100)
+            .filter(|t| (t - 3) % 7 < 2)
+            .map(|t| format!("n{t}"))
+            .collect();
+        for page in [1, 5, 1000] {
+            let first = read_first(&reader, &series, 3..100, buckets, 2, page).unwrap();
+            assert_eq!(first.read, 97, "page {page}");
+            let texts = first
+                .points
+                .values
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            let got: Vec<&str> = texts.iter().map(|t| t.unwrap()).collect();
+            assert_eq!(got, expected, "page {page}");
+        }
     }
 
     #[test]

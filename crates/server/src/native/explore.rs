@@ -1,6 +1,7 @@
 //! Finding and plotting series: `whoami`, `series` and `plot`, which the web console reads
 //! with (any client may). A plot reads through the query crate: numbers sampled per pixel
-//! column ([`sextant_query::sample`]), other values as they are, up to four per column.
+//! column ([`sextant_query::sample`]), other values as they are, the first four of each
+//! column.
 
 use std::ops::Range;
 
@@ -16,7 +17,7 @@ use sextant_api::explore::{
 };
 use sextant_catalog::{AssetFilter, Catalog, ChannelFilter, Page, Principal};
 use sextant_model::{ErrorKind, SeriesKey, Timestamp};
-use sextant_query::{ArrowPoints, Reader, Scan, Series, SeriesRef, sample};
+use sextant_query::{Reader, SeriesRef, sample};
 
 use super::blocking;
 use crate::auth::{Action, authorize};
@@ -32,6 +33,8 @@ const MAX_PLOT_SERIES: usize = 32;
 const MAX_WIDTH: u32 = 8192;
 /// The raw points a plot holds at once per series while it samples.
 const PAGE: usize = 65_536;
+/// The most values a plot answers per pixel column of a series that is not numbers.
+const PER_COLUMN: usize = 4;
 
 pub(super) async fn whoami(Extension(principal): Extension<Principal>) -> Json<Whoami> {
     Json(Whoami {
@@ -128,7 +131,6 @@ pub(super) async fn plot(
     let limits = state.query_limits(&principal.organization_id).await;
     let (budget, _client) = QueryBudget::start(&limits);
     let range = request.start..request.end;
-    let width = request.width as usize;
     let org_id = principal.organization_id.clone();
     let series = blocking(move || {
         let proceed = || budget.check();
@@ -136,7 +138,7 @@ pub(super) async fn plot(
         keys.into_iter()
             .map(|key| {
                 let channel = channel_info(state.catalog.as_ref(), &org_id, &key)?;
-                let mut series = plot_series(&reader, key, range.clone(), buckets, width)?;
+                let mut series = plot_series(&reader, key, range.clone(), buckets)?;
                 series.channel = channel;
                 Ok(series)
             })
@@ -204,7 +206,6 @@ fn plot_series(
     key: SeriesKey,
     range: Range<Timestamp>,
     buckets: sample::Buckets,
-    width: usize,
 ) -> Result<PlotSeries, HttpError> {
     let data_type = reader
         .select(&sextant_query::selector::of_key(&key))
@@ -220,21 +221,10 @@ fn plot_series(
         match sample::read(reader, &series, range.clone(), buckets, PAGE)? {
             Some(s) => (s.points, s.read, true, false),
             None => {
-                // Values that are not numbers: the first four per pixel column at most.
-                let most = width.saturating_mul(4);
-                let scan = Scan::new(Series::List(vec![series]), range).series_limit(most + 1);
-                let page = reader.scan(&scan)?;
-                match page.batches.into_iter().next() {
-                    None => (ArrowPoints::from_points(data_type, &[]), 0, false, false),
-                    Some(batch) => {
-                        let n = batch.points.len().min(most);
-                        let points = ArrowPoints {
-                            timestamps: batch.points.timestamps.slice(0, n),
-                            values: batch.points.values.slice(0, n),
-                        };
-                        (points, n, false, batch.points.len() > most)
-                    }
-                }
+                // Values that are not numbers: the first few of each pixel column.
+                let s = sample::read_first(reader, &series, range, buckets, PER_COLUMN, PAGE)?;
+                let truncated = s.points.len() < s.read;
+                (s.points, s.read, false, truncated)
             }
         };
     Ok(PlotSeries {

@@ -4,6 +4,7 @@
 mod admin;
 mod common;
 mod errors;
+mod explore;
 mod influx;
 mod listener;
 mod metrics;
