@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import urllib.request
 from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect
@@ -126,6 +127,18 @@ def test_sign_in_with_a_key_or_a_password(page: Page, server, screenshots, refus
     # The key is kept: a reload stays signed in.
     page.reload()
     expect(page.locator("#who")).to_contain_text("(read)")
+
+    # A key revoked while in use sends the console back to the sign-in page at its next call.
+    made = server.http("POST", "/api/native/v1/keys", {"name": "short-lived", "scopes": ["read"]})
+    page.click("#sign-out")
+    page.fill("input[name=key]", made["secret"])
+    page.click("#signin-key button")
+    expect(page.locator("#who")).to_contain_text("short-lived (read)")
+    page.wait_for_load_state("networkidle")
+    server.http("DELETE", f"/api/native/v1/keys/{made['key']['key_id']}")
+    refusals.expect(401, "/api/native/v1/runs")
+    page.get_by_role("link", name="Runs").click()
+    expect(page.locator("#signin-key")).to_be_visible()
 
 
 def test_find_plot_zoom_and_share_a_view(page: Page, server, screenshots):
@@ -264,7 +277,7 @@ def test_admin_creates_and_revokes_keys_and_adds_users(page: Page, server, scree
     expect(row).to_contain_text("revoked")
 
 
-def test_a_run_s_page_plots_its_channels_and_reviews_its_annotations(page: Page, server, screenshots):
+def test_a_run_s_page_plots_its_channels_and_reviews_its_annotations(page: Page, server, screenshots, tmp_path):
     ash = server.http("POST", "/api/native/v1/users", {"name": "Ash"})
     rule = {"name": "overheat", "expression": "$1 > 80", "channel_references": {"$1": "motor.temperature"}}
     ingest = sift_asset(server, "Bench9", "motor", ["temperature", "fan"], rule=rule, run="thermal soak 1")
@@ -274,6 +287,18 @@ def test_a_run_s_page_plots_its_channels_and_reviews_its_annotations(page: Page,
         hot = 40 <= i < 60
         ingest(t0 + i * SECOND, {"temperature": 90.0 if hot else 50.0 + i % 5, "fan": 1.0 if hot else 0.0})
     server.http("POST", "/api/native/v1/rules/flush")
+    # A log attached to the run through sift_py's file service.
+    from sift_py.file_attachment.entity import Entity, EntityType
+    from sift_py.file_attachment.service import FileAttachmentService
+    from sift_py.grpc.transport import SiftChannelConfig, use_sift_channel
+
+    run_id = next(r["run_id"] for r in server.http("GET", "/api/native/v1/runs")["runs"] if r["name"] == "thermal soak 1")
+    log = tmp_path / "soak.txt"
+    log.write_bytes(b"soak started\nfan on at 40 s\n" * 100)
+    channel = use_sift_channel(SiftChannelConfig(uri=server.address, apikey=server.token, use_ssl=False))
+    FileAttachmentService(channel, {"uri": server.address, "apikey": server.token, "use_ssl": False}).upload_attachment(
+        log, Entity(run_id, EntityType.RUN), None
+    )
 
     sign_in(page, server)
     requests = plot_requests(page)
@@ -308,6 +333,12 @@ def test_a_run_s_page_plots_its_channels_and_reviews_its_annotations(page: Page,
         ("overheat", ash["user_id"], ["soak", "thermal"])
     ]
     assert (listed[0]["start_time"], listed[0]["end_time"]) == (t0 + 40 * SECOND, t0 + 60 * SECOND)
+
+    # The attachment opens from its link, without the key: the same bytes.
+    link = page.locator("#attachments a", has_text="soak.txt")
+    expect(link).to_be_visible()
+    with urllib.request.urlopen(server.base + link.get_attribute("href"), timeout=30) as reply:
+        assert reply.read() == log.read_bytes()
 
 
 def test_rules_show_their_status_and_an_expression_evaluates_over_stored_data(page: Page, server, screenshots):

@@ -19,12 +19,14 @@ export function AnnotationTable(props: {
   onChanged(): void;
 }) {
   const [users, setUsers] = useState<User[]>([]);
+  const any = props.annotations.length > 0;
   useEffect(() => {
     // Users name the assignees; a key that may not list them still sees the annotations.
+    if (!any) return;
     call<{ users: User[] }>(paths.users)
       .then((u) => setUsers(u.users))
       .catch(() => setUsers([]));
-  }, []);
+  }, [any]);
   if (props.annotations.length === 0) return null;
   const name = (id: string | null) => users.find((u) => u.user_id === id)?.name ?? id ?? "";
   return (

@@ -3,6 +3,9 @@
 
 const KEY = "sextant.key";
 
+/** The window event sent when the signed-in key is refused. */
+export const SIGNED_OUT = "sextant:signed-out";
+
 export function storedKey(): string | null {
   return localStorage.getItem(KEY);
 }
@@ -49,7 +52,14 @@ export async function call<T>(
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
     signal: init.signal,
   });
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) {
+    // The signed-in key stopped working (revoked, expired): back to the sign-in page.
+    if (response.status === 401 && init.key === undefined && key) {
+      storeKey(null);
+      window.dispatchEvent(new Event(SIGNED_OUT));
+    }
+    throw await failure(response);
+  }
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
@@ -66,6 +76,7 @@ export const paths = {
   rules: "/api/native/v1/rules",
   assets: "/api/native/v1/assets",
   collections: "/api/native/v1/collections",
+  files: "/api/native/v1/files",
   session: "/v2/session",
 };
 
@@ -161,4 +172,14 @@ export interface RunInfo {
   assets: string[];
   /** The first and last timestamps of its data, nanoseconds (one run's answer only). */
   data_range?: [number, number];
+}
+
+export interface FileInfo {
+  file_id: string;
+  file_name: string;
+  mime_type: string;
+  size: number;
+  created_at: number;
+  /** Downloads the file without a key (signed for an hour). */
+  download_path: string;
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { Admin } from "./admin";
-import { ApiError, call, paths, storeKey, storedKey, type Whoami } from "./api";
+import { ApiError, call, paths, SIGNED_OUT, storeKey, storedKey, type Whoami } from "./api";
 import { Explore } from "./explore";
 import { href, useRoute, type Route } from "./route";
 import { Collections } from "./collections";
@@ -43,6 +43,12 @@ export function App() {
         if (e instanceof ApiError && (e.status === 401 || e.status === 403)) storeKey(null);
       })
       .finally(() => setChecking(false));
+  }, []);
+
+  useEffect(() => {
+    const out = () => setWho(null);
+    window.addEventListener(SIGNED_OUT, out);
+    return () => window.removeEventListener(SIGNED_OUT, out);
   }, []);
 
   if (checking) return <p class="hint">Signing in…</p>;

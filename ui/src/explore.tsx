@@ -126,6 +126,8 @@ export function Explore(props: { route: Route }) {
     const start = end - span;
     const width = Math.max(300, Math.round(plotBox.current?.clientWidth ?? document.body.clientWidth - 48));
     setError(null);
+    // Marks for measuring the time from asking to drawing (bench/console/plot.py).
+    performance.mark("sextant:plot-request");
     fetchPlot(view.keys, start, end, width, abort.signal)
       .then((a) => {
         setAnswer(a);

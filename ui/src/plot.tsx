@@ -148,6 +148,8 @@ export function Plot(props: PlotProps) {
     if (!u) return;
     u.setData(data, false);
     u.setScale("x", { min: props.range.start / 1000, max: props.range.end / 1000 });
+    // The next frame shows what was drawn.
+    if (drawn > 0) requestAnimationFrame(() => performance.mark("sextant:plot-drawn"));
   });
 
   return (

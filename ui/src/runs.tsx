@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { AnnotationTable, annotationAt } from "./annotations";
-import { call, fetchPlot, nanos, paths, type Annotation, type RunInfo, type SeriesList } from "./api";
+import { call, fetchPlot, nanos, paths, type Annotation, type FileInfo, type RunInfo, type SeriesList } from "./api";
 import { Plot, type Line } from "./plot";
 import { go, href, type Route } from "./route";
 
@@ -67,6 +67,7 @@ export function RunPage(props: { route: Route }) {
   const [lines, setLines] = useState<Line[]>([]);
   const [annotations, setAnnotations] = useState<Annotation[]>([]);
   const [picked, setPicked] = useState<string | null>(null);
+  const [files, setFiles] = useState<FileInfo[]>([]);
   const [error, setError] = useState<string | null>(null);
   const box = useRef<HTMLDivElement>(null);
   const fail = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
@@ -76,6 +77,11 @@ export function RunPage(props: { route: Route }) {
     call<RunInfo>(`${paths.runs}/${encodeURIComponent(id)}`).then(setRun).catch(fail);
     const query = new URLSearchParams({ match: `{run=${JSON.stringify(id)}}`, limit: "1000" });
     call<SeriesList>(`${paths.series}?${query}`).then(setChannels).catch(fail);
+    // Attachments need a key that reads data; without one the page goes without them.
+    const attached = new URLSearchParams({ entity_type: "run", entity_id: id });
+    call<{ files: FileInfo[] }>(`${paths.files}?${attached}`)
+      .then((f) => setFiles(f.files))
+      .catch(() => setFiles([]));
   }, [id]);
 
   // The run's range, unless the view was zoomed.
@@ -175,6 +181,23 @@ export function RunPage(props: { route: Route }) {
         )}
       </div>
       <AnnotationTable annotations={annotations} picked={picked} onPick={setPicked} onChanged={loadAnnotations} />
+      {files.length > 0 && (
+        <>
+          <h3>Attachments</h3>
+          <ul id="attachments">
+            {files.map((f) => (
+              <li key={f.file_id}>
+                <a href={f.download_path} target="_blank" rel="noopener">
+                  {f.file_name}
+                </a>{" "}
+                <span class="type">
+                  {f.mime_type}, {f.size.toLocaleString()} bytes
+                </span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
     </main>
   );
 }

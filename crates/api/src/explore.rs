@@ -287,3 +287,37 @@ pub struct RuleStatusList {
     /// The rules.
     pub rules: Vec<RuleStatus>,
 }
+
+/// The query of `GET /api/native/v1/files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileQuery {
+    /// `run`, `annotation` or `annotation_log`.
+    pub entity_type: String,
+    /// The run's, annotation's or log entry's id.
+    pub entity_id: String,
+}
+
+/// A file attached to an entity, with a download path signed for an hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// Its id.
+    pub file_id: String,
+    /// Its name.
+    pub file_name: String,
+    /// Its media type.
+    pub mime_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was uploaded, nanoseconds since the Unix epoch.
+    pub created_at: i64,
+    /// The path (and signed query) that downloads it from this server, without a key.
+    pub download_path: String,
+}
+
+/// `GET /api/native/v1/files`: the files attached to one entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileList {
+    /// The files, oldest first.
+    pub files: Vec<FileInfo>,
+}

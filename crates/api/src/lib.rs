@@ -82,6 +82,8 @@ pub mod paths {
     pub const ASSETS: &str = "/api/native/v1/assets";
     /// `GET` lists rules with their status and annotation counts.
     pub const RULES_STATUS: &str = "/api/native/v1/rules/status";
+    /// `GET` lists the files attached to a run, an annotation or a log entry.
+    pub const FILES: &str = "/api/native/v1/files";
     /// `DELETE` revokes a key.
     pub const KEY: &str = "/api/native/v1/keys/{id}";
 

@@ -9,6 +9,7 @@
 
 mod events;
 mod explore;
+mod files;
 mod keys;
 mod rule_status;
 mod rules;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::RUN, get(runs::get_run))
         .route(paths::ASSETS, get(rule_status::list_assets))
         .route(paths::RULES_STATUS, get(rule_status::rule_status))
+        .route(paths::FILES, get(files::list_files))
         .route(paths::KEYS, get(keys::list_keys).post(keys::create_key))
         .route(paths::KEY, delete(keys::revoke_key))
         .route(
