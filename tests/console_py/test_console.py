@@ -214,11 +214,16 @@ def test_live_points_and_a_live_rule_s_annotation_arrive_without_a_reload(page: 
     rule = {"name": "overpressure", "expression": "$1 > 400", "channel_references": {"$1": "tank.pressure"}}
     ingest = sift_asset(server, "Bench7", "tank", ["pressure"], rule=rule)
 
+    sent: list[tuple[int, float]] = []
+
     def send(value: float) -> None:
-        ingest(time.time_ns(), {"pressure": value})
+        # Whole microseconds, as Sift's timestamps carry them.
+        sent.append((time.time_ns() // 1000 * 1000, value))
+        ingest(sent[-1][0], {"pressure": value})
 
     send(100.0)
     sign_in(page, server)
+    requests = plot_requests(page)
     page.fill("#search input", "pressure")
     page.click("#search button")
     page.locator(".found li", has_text="Bench7").locator("input").check()
@@ -241,13 +246,19 @@ def test_live_points_and_a_live_rule_s_annotation_arrive_without_a_reload(page: 
     expect(page.locator("#annotations")).to_contain_text("open")
     page.screenshot(path=str(screenshots / "live.png"))
 
-    # Paused, the plot stays as it is; resumed, it catches up.
+    # Paused, the plot stays as it is; resumed, it asks for the window again, the point sent
+    # while paused in it (sampled with the others: here they share a pixel column or two).
     page.click("#pause")
     send(300.0)
     page.wait_for_timeout(1000)
     expect(plot).to_have_attribute("data-points", "4")
+    asked = len(requests)
     page.click("#pause")
-    expect(plot).to_have_attribute("data-points", "5")
+    wait_for(page, "the request on resuming", lambda: len(requests) > asked)
+    body = requests[-1]
+    expected = m4(sent, body["start"], body["end"], body["width"])
+    assert sent[-1] in expected
+    expect(plot).to_have_attribute("data-points", str(len(expected)))
 
 
 def test_admin_creates_and_revokes_keys_and_adds_users(page: Page, server, screenshots):

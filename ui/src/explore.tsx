@@ -114,25 +114,27 @@ export function Explore(props: { route: Route }) {
   }, [keys]);
 
   const span = view.end - view.start;
-  // The answer for the view's range (or, live, the span up to now).
+  const width = () => Math.max(300, Math.round(plotBox.current?.clientWidth ?? document.body.clientWidth - 48));
+  const answered = (a: PlotAnswer): Line[] =>
+    a.series.map((s) => ({ key: s.key, t: s.t, v: s.v, dataType: s.data_type, channel: s.channel }));
+
+  // A fixed range: its answer.
   useEffect(() => {
     if (!view.keys.length) {
       setLines([]);
       setAnswer(null);
       return;
     }
+    if (view.live) return;
     const abort = new AbortController();
-    const end = view.live ? Date.now() : view.end;
-    const start = end - span;
-    const width = Math.max(300, Math.round(plotBox.current?.clientWidth ?? document.body.clientWidth - 48));
     setError(null);
     // Marks for measuring the time from asking to drawing (bench/console/plot.py).
     performance.mark("sextant:plot-request");
-    fetchPlot(view.keys, start, end, width, abort.signal)
+    fetchPlot(view.keys, view.start, view.end, width(), abort.signal)
       .then((a) => {
         setAnswer(a);
-        setLines(a.series.map((s) => ({ key: s.key, t: s.t, v: s.v, dataType: s.data_type, channel: s.channel })));
-        setLiveEnd(view.live ? end : null);
+        setLines(answered(a));
+        setLiveEnd(null);
       })
       .catch((e) => {
         if (!abort.signal.aborted) setError(String(e instanceof Error ? e.message : e));
@@ -152,35 +154,48 @@ export function Explore(props: { route: Route }) {
   };
   useEffect(() => loadAnnotations.current(), [keys, view.start, view.end, view.live]);
 
-  // Live: points from the subscription, and the window sliding with the newest.
+  // Live: the subscription first, then the span up to now, then every point committed since,
+  // the window sliding with the newest. The subscription sends every write committed after it
+  // started, whatever its timestamp, and the answer asked for after that holds every write
+  // committed before: no point falls between them, and one in both is drawn once.
   useEffect(() => {
-    if (!view.live || paused || liveEnd === null) return;
+    if (!view.live || paused || !view.keys.length) return;
     const series = view.keys.map((k) => info.get(k)).filter((s): s is SeriesInfo => !!s);
     if (series.length < view.keys.length) return;
+    const abort = new AbortController();
+    // Points that arrive before the answer, merged into it.
+    let waiting: LivePoints[] | null = [];
     // New points may have opened or closed an annotation, which the rule engine writes just
     // after the points commit: look again half a second after points arrive, and once more
     // three seconds after the last of them. Nothing is asked while no point arrives.
     let soon: number | undefined;
     let later: number | undefined;
-    const stop = subscribe(series, liveEnd, {
+    const newest = (batch: LivePoints[]) => Math.max(0, ...batch.flatMap((b) => b.t));
+    const stop = subscribe(series, {
+      onLive() {
+        const end = Date.now();
+        setError(null);
+        performance.mark("sextant:plot-request");
+        fetchPlot(view.keys, end - span, end, width(), abort.signal)
+          .then((a) => {
+            setAnswer(a);
+            setLines(merge(answered(a), waiting ?? []));
+            setLiveEnd(Math.max(end, newest(waiting ?? [])));
+            waiting = null;
+          })
+          .catch((e) => {
+            if (!abort.signal.aborted) setError(String(e instanceof Error ? e.message : e));
+          });
+      },
       onPoints(batch: LivePoints[]) {
-        // Points dropped here are read again from `liveEnd` on resuming.
+        // Points dropped while paused are in the answer asked for on resuming.
         if (pausedNow.current) return;
-        const newest = Math.max(...batch.flatMap((b) => b.t));
-        setLines((old) =>
-          old.map((line) => {
-            const more = batch.filter((b) => b.key === line.key);
-            if (!more.length) return line;
-            const t = [...line.t];
-            const v = [...line.v];
-            for (const b of more) {
-              t.push(...b.t);
-              v.push(...b.v);
-            }
-            return { ...line, t, v };
-          }),
-        );
-        setLiveEnd((end) => Math.max(end ?? 0, newest, Date.now()));
+        if (waiting) {
+          waiting.push(...batch);
+          return;
+        }
+        setLines((old) => merge(old, batch));
+        setLiveEnd((end) => Math.max(end ?? 0, newest(batch), Date.now()));
         if (soon === undefined) {
           soon = window.setTimeout(() => {
             soon = undefined;
@@ -194,10 +209,11 @@ export function Explore(props: { route: Route }) {
     });
     return () => {
       stop();
+      abort.abort();
       window.clearTimeout(soon);
       window.clearTimeout(later);
     };
-  }, [keys, view.live, paused, liveEnd === null, info]);
+  }, [keys, view.live, paused, info]);
 
   function setView(change: Partial<View>, replace = false) {
     writeView({ ...view, ...change }, replace);
@@ -320,4 +336,30 @@ export function Explore(props: { route: Route }) {
       />
     </main>
   );
+}
+
+/** `lines` with the points of `batch` added, in time order, a point at an instant already
+ *  there left out. */
+export function merge(lines: Line[], batch: LivePoints[]): Line[] {
+  return lines.map((line) => {
+    const more = batch.filter((b) => b.key === line.key);
+    if (!more.length) return line;
+    const points = line.t.map((t, i) => [t, line.v[i]] as const);
+    let sorted = true;
+    for (const b of more) {
+      b.t.forEach((t, i) => {
+        if (points.length && t <= points[points.length - 1][0]) sorted = false;
+        points.push([t, b.v[i]]);
+      });
+    }
+    if (!sorted) points.sort((a, b) => a[0] - b[0]);
+    const t: number[] = [];
+    const v: Line["v"] = [];
+    for (const [time, value] of points) {
+      if (t.length && t[t.length - 1] === time) continue;
+      t.push(time);
+      v.push(value);
+    }
+    return { ...line, t, v };
+  });
 }

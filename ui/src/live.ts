@@ -1,7 +1,7 @@
 // A live subscription read over Server-Sent Events with `fetch`, so that the key travels in
 // the authorization header (EventSource cannot send one). See docs/subscriptions.md.
 
-import { nanos, paths, storedKey, type SeriesInfo } from "./api";
+import { paths, storedKey, type SeriesInfo } from "./api";
 import { readEvents } from "./sse";
 
 export interface LivePoints {
@@ -12,6 +12,8 @@ export interface LivePoints {
 }
 
 export interface LiveHandlers {
+  /** Every subscription is in place: each write committed from now on will come. */
+  onLive(): void;
   onPoints(points: LivePoints[]): void;
   onError(message: string): void;
 }
@@ -25,27 +27,32 @@ function identity(name: string, labels: Record<string, string>): string {
 }
 
 /**
- * Subscribes to the points of `series` committed from `sinceMs` on; returns the function that
- * stops it. Each key is also a selector (its name and labels), which may select series with
+ * Subscribes to the points of `series` committed from now on, whatever their timestamps;
+ * returns the function that stops it. Each key is also a selector (its name and labels), which may select series with
  * further labels: only the exact keys are passed on.
  */
-export function subscribe(series: SeriesInfo[], sinceMs: number, handlers: LiveHandlers): () => void {
+export function subscribe(series: SeriesInfo[], handlers: LiveHandlers): () => void {
   const abort = new AbortController();
   const wanted = new Map(series.map((s) => [identity(s.name, s.labels), s.key]));
+  let waiting = series.length;
+  const live = () => {
+    waiting -= 1;
+    if (waiting === 0) handlers.onLive();
+  };
   for (const s of series) {
-    void follow(s.key, sinceMs, wanted, handlers, abort.signal);
+    void follow(s.key, wanted, live, handlers, abort.signal);
   }
   return () => abort.abort();
 }
 
 async function follow(
   selector: string,
-  sinceMs: number,
   wanted: Map<string, string>,
+  live: () => void,
   handlers: LiveHandlers,
   signal: AbortSignal,
 ): Promise<void> {
-  const query = new URLSearchParams({ selector, since: nanos(sinceMs) });
+  const query = new URLSearchParams({ selector });
   const headers: Record<string, string> = { accept: "text/event-stream" };
   const key = storedKey();
   if (key) headers["authorization"] = `Bearer ${key}`;
@@ -71,6 +78,9 @@ async function follow(
     await readEvents(response.body, ({ data }) => {
       const message = JSON.parse(data);
       switch (message.type) {
+        case "live":
+          live();
+          break;
         case "series":
           names.set(message.id, identity(message.name, message.labels));
           break;
