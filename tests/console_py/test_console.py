@@ -161,6 +161,12 @@ def test_find_plot_zoom_and_share_a_view(page: Page, server, screenshots):
     page.click("#search button")
     found = page.locator(".found li")
     expect(found).to_have_count(2)
+    # The labels of what was found narrow it: one bench, then back to both.
+    page.locator("#facets .chip", has_text="b2").click()
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text('bench="b2"')
+    page.locator("#facets .chip.on").click()
+    expect(found).to_have_count(2)
     page.locator(".found li", has_text='bench="b1"').locator("input").check()
 
     # The last hour, sampled to the plot's width: exactly the columns' extremes.

@@ -19,13 +19,36 @@ const SPANS: [string, number][] = [
   ["30d", 30 * 24 * 3600e3],
 ];
 
-/** What the search box holds, as a selector: a selector as it is, words as a name search. */
-export function searchSelector(text: string): string {
+/** The series query of what the search box holds and the label filters picked: a selector as
+ *  it is, words as words every key must contain; each filter a label's exact value. */
+export function seriesQuery(text: string, filters: [string, string][]): URLSearchParams {
+  const query = new URLSearchParams({ limit: "200" });
   const t = text.trim();
-  if (!t) return "{}";
-  if (/[{}=~"]/.test(t)) return t;
-  const escaped = t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return `{__name__=~"(?i).*${escaped.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}.*"}`;
+  const selector = /[{}=~"]/.test(t);
+  if (t && !selector) query.set("q", t);
+  const labels = filters.map(([name, value]) => `${name}=${JSON.stringify(value)}`).join(",");
+  if (selector) {
+    // A selector's own conditions, and the filters' beside them.
+    query.set("match", labels ? t.replace(/}\s*$/, `,${labels}}`).replace("{,", "{") : t);
+  } else if (labels) {
+    query.set("match", `{${labels}}`);
+  }
+  return query;
+}
+
+/** The labels of `series` with their values and how many series have each, most common first. */
+function facets(series: SeriesInfo[]): [string, [string, number][]][] {
+  const by = new Map<string, Map<string, number>>();
+  for (const s of series) {
+    for (const [name, value] of Object.entries(s.labels)) {
+      const values = by.get(name) ?? new Map<string, number>();
+      values.set(value, (values.get(value) ?? 0) + 1);
+      by.set(name, values);
+    }
+  }
+  return [...by.entries()]
+    .map(([name, values]) => [name, [...values.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))] as [string, [string, number][]])
+    .sort((a, b) => a[0].localeCompare(b[0]));
 }
 
 interface View {
@@ -34,6 +57,8 @@ interface View {
   end: number;
   live: boolean;
   query: string;
+  /** Label filters of the search: `label=value`. */
+  filters: [string, string][];
 }
 
 /** The view the URL holds; without a range, the hour before `now`. */
@@ -46,6 +71,10 @@ function readView(route: Route, now: number): View {
     end,
     live: route.params.get("live") === "1",
     query: route.params.get("q") ?? "",
+    filters: route.params.getAll("f").map((f) => {
+      const at = f.indexOf("=");
+      return [f.slice(0, at), f.slice(at + 1)] as [string, string];
+    }),
   };
 }
 
@@ -56,6 +85,7 @@ function writeView(view: View, replace = false) {
   params.set("to", String(Math.round(view.end)));
   if (view.live) params.set("live", "1");
   if (view.query) params.set("q", view.query);
+  for (const [name, value] of view.filters) params.append("f", `${name}=${value}`);
   go("explore", params, replace);
 }
 
@@ -80,19 +110,19 @@ export function Explore(props: { route: Route }) {
   const plotBox = useRef<HTMLDivElement>(null);
   const keys = view.keys.join("\n");
 
-  async function find(text: string) {
+  async function find(text: string, filters: [string, string][]) {
     setError(null);
     try {
-      const query = new URLSearchParams({ match: searchSelector(text), limit: "200" });
-      setFound(await call<SeriesList>(`${paths.series}?${query}`));
+      setFound(await call<SeriesList>(`${paths.series}?${seriesQuery(text, filters)}`));
     } catch (e) {
       setError(String(e instanceof Error ? e.message : e));
     }
   }
 
+  const filters = view.filters.map((f) => f.join("=")).join("\n");
   useEffect(() => {
-    if (view.query) void find(view.query);
-  }, []);
+    if (view.query || view.filters.length) void find(view.query, view.filters);
+  }, [filters]);
 
   // The series of the view, looked up by key (a shared URL holds only keys).
   useEffect(() => {
@@ -228,7 +258,7 @@ export function Explore(props: { route: Route }) {
           onSubmit={(e) => {
             e.preventDefault();
             setView({ query: search }, true);
-            void find(search);
+            void find(search, view.filters);
           }}
         >
           <input
@@ -239,6 +269,37 @@ export function Explore(props: { route: Route }) {
           />
           <button type="submit">Search</button>
         </form>
+        {(view.filters.length > 0 || (found && found.series.length > 1)) && (
+          <div class="facets" id="facets">
+            {view.filters.map(([name, value]) => (
+              <button
+                key={`${name}=${value}`}
+                class="chip on"
+                title="remove this filter"
+                onClick={() => setView({ filters: view.filters.filter(([n, v]) => n !== name || v !== value) }, true)}
+              >
+                {name}={value} ×
+              </button>
+            ))}
+            {found &&
+              facets(found.series)
+                .filter(([name]) => !view.filters.some(([n]) => n === name))
+                .map(([name, values]) => (
+                  <span class="facet" key={name}>
+                    <span class="type">{name}:</span>
+                    {values.slice(0, 8).map(([value, count]) => (
+                      <button
+                        key={value}
+                        class="chip"
+                        onClick={() => setView({ filters: [...view.filters, [name, value]] }, true)}
+                      >
+                        {value} <span class="type">{count}</span>
+                      </button>
+                    ))}
+                  </span>
+                ))}
+          </div>
+        )}
         {found && (
           <ul class="found">
             {found.series.map((s) => (

@@ -20,9 +20,13 @@ pub struct Whoami {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeriesQuery {
-    /// A selector (`docs/query.md`), e.g. `cpu{host=~"h1|h2"}`.
-    #[serde(rename = "match")]
-    pub selector: String,
+    /// A selector (`docs/query.md`), e.g. `cpu{host=~"h1|h2"}`; every series if absent.
+    #[serde(rename = "match", default)]
+    pub selector: Option<String>,
+    /// Words, each of which the series' key (its name, label names and values) must contain,
+    /// ignoring case: `bench7 pressure`.
+    #[serde(default)]
+    pub q: Option<String>,
     /// The most series answered: 100 unless given, at most 1000.
     #[serde(default)]
     pub limit: Option<usize>,

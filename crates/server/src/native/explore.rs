@@ -61,11 +61,27 @@ pub(super) async fn list_series(
             "limit {limit} is out of range: ask for 1 to {MAX_LIST} series"
         )));
     }
-    let selector = sextant_query::selector::parse(&query.selector)
-        .map_err(|e| HttpError::invalid(format!("match: {e}")))?;
+    let selector = match &query.selector {
+        Some(text) => sextant_query::selector::parse(text)
+            .map_err(|e| HttpError::invalid(format!("match: {e}")))?,
+        None => sextant_query::Selector::all(),
+    };
+    let words: Vec<String> = query
+        .q
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect();
     let org = org_number(&principal.organization_id);
     let list = blocking(move || {
-        let selected = Reader::new(state.store.as_ref(), org).select(&selector);
+        let mut selected = Reader::new(state.store.as_ref(), org).select(&selector);
+        if !words.is_empty() {
+            selected.retain(|s| {
+                let key = s.key.to_string().to_lowercase();
+                words.iter().all(|w| key.contains(w.as_str()))
+            });
+        }
         let truncated = selected.len() > limit;
         let series = selected
             .into_iter()

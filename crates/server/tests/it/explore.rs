@@ -83,6 +83,27 @@ async fn a_plot_answers_each_pixel_column_s_extremes_and_the_first_four_texts_of
         ], "truncated": false})
     );
 
+    // Words: each must be in the key, whatever the case; with a selector, within what it selects.
+    let (_, words) = call(
+        &server,
+        TOKEN,
+        "GET",
+        "/api/native/v1/series?q=RAMP%20unit",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(words["series"].as_array().unwrap().len(), 1, "{words}");
+    assert_eq!(words["series"][0]["name"], json!("ramp.v"));
+    let (_, none) = call(
+        &server,
+        TOKEN,
+        "GET",
+        "/api/native/v1/series?q=ramp&match=notes.text",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(none["series"], json!([]));
+
     let body = json!({"series": ["ramp.v{unit=\"a\"}", "notes.text{unit=\"a\"}"],
                       "start": T0, "end": T0 + 1000 * SECOND, "width": 10});
     let (status, plot) = call(&server, TOKEN, "POST", "/api/native/v1/plot", body).await;
