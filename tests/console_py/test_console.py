@@ -203,6 +203,20 @@ def test_find_plot_zoom_and_share_a_view(page: Page, server, screenshots):
     expect(plot).to_have_attribute("data-points", str(len(inside)))
     page.screenshot(path=str(screenshots / "explore-zoomed.png"))
 
+    # Panning moves the range by half its span; zooming out doubles it around its middle.
+    span = zoomed["end"] - zoomed["start"]
+    page.click("#pan-back")
+    wait_for(page, "the panned plot request", lambda: len(requests) >= 3)
+    assert abs(requests[-1]["start"] - (zoomed["start"] - span // 2)) < 2_000_000
+    assert abs(requests[-1]["end"] - requests[-1]["start"] - span) < 2_000_000
+    page.click("#zoom-out")
+    wait_for(page, "the zoomed-out plot request", lambda: len(requests) >= 4)
+    assert abs(requests[-1]["end"] - requests[-1]["start"] - 2 * span) < 4_000_000
+    page.go_back()
+    page.go_back()
+    wait_for(page, "the zoomed view again", lambda: len(requests) >= 6)
+    assert abs(requests[-1]["start"] - zoomed["start"]) < 1_000_000
+
     # The URL holds the view: opened afresh, it asks for the same series and range.
     shared = page.url
     assert "from=" in shared and "to=" in shared
@@ -320,6 +334,11 @@ def test_a_run_s_page_plots_its_channels_and_reviews_its_annotations(page: Page,
     sign_in(page, server)
     requests = plot_requests(page)
     page.get_by_role("link", name="Runs").click()
+    page.fill("#run-filter", "bench9 soak")
+    expect(page.locator("#runs tbody tr")).to_have_count(1)
+    page.fill("#run-filter", "no such run")
+    expect(page.locator("#runs tbody tr")).to_have_count(0)
+    page.fill("#run-filter", "")
     page.get_by_role("link", name="thermal soak 1").click()
     expect(page.locator("#run-name")).to_have_text("thermal soak 1")
     expect(page.locator(".channels li")).to_have_count(2)

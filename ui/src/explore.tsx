@@ -336,6 +336,16 @@ export function Explore(props: { route: Route }) {
             {label}
           </button>
         ))}
+        {/* Pan by half the span, or zoom out to twice it around the same middle. */}
+        <button id="pan-back" title="earlier" onClick={() => setView({ start: shown.start - span / 2, end: shown.end - span / 2, live: false })}>
+          ◀
+        </button>
+        <button id="zoom-out" title="zoom out" onClick={() => setView({ start: shown.start - span / 2, end: shown.end + span / 2, live: false })}>
+          −
+        </button>
+        <button id="pan-forward" title="later" onClick={() => setView({ start: shown.start + span / 2, end: shown.end + span / 2, live: false })}>
+          ▶
+        </button>
         <button
           id="live"
           class={view.live ? "on" : ""}

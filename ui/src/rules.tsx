@@ -26,7 +26,14 @@ const SPANS: [string, number][] = [
   ["last hour", 3600e3],
   ["last day", 24 * 3600e3],
   ["last week", 7 * 24 * 3600e3],
+  ["from … to …", 0],
 ];
+
+/** A `datetime-local` input's value for `ms`, in the browser's time zone. */
+function localInput(ms: number): string {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60e3);
+  return d.toISOString().slice(0, 16);
+}
 
 export function Rules() {
   const [rules, setRules] = useState<RuleStatus[]>([]);
@@ -98,6 +105,8 @@ function Evaluate(props: { rules: RuleStatus[]; assets: string[] }) {
   const [channel, setChannel] = useState("");
   const [asset, setAsset] = useState("");
   const [span, setSpan] = useState(SPANS[1][1]);
+  const [from, setFrom] = useState(() => localInput(Date.now() - 24 * 3600e3));
+  const [to, setTo] = useState(() => localInput(Date.now()));
   const [ranges, setRanges] = useState<HeldRange[] | null>(null);
   const [lines, setLines] = useState<Line[]>([]);
   const [range, setRange] = useState<{ start: number; end: number } | null>(null);
@@ -110,8 +119,10 @@ function Evaluate(props: { rules: RuleStatus[]; assets: string[] }) {
     e.preventDefault();
     setError(null);
     try {
-      const end = Date.now();
-      const start = end - span;
+      // A span back from now, or the range typed (in the browser's time zone).
+      const end = span ? Date.now() : new Date(to).getTime();
+      const start = span ? end - span : new Date(from).getTime();
+      if (!(start < end)) throw new Error(`the range's start ${from} is not before its end ${to}`);
       const references = rule ? rule.channel_references : { $1: channel.trim() };
       const answer = await call<{ ranges: HeldRange[] }>(`${paths.rules}/eval`, {
         method: "POST",
@@ -196,6 +207,12 @@ function Evaluate(props: { rules: RuleStatus[]; assets: string[] }) {
             </option>
           ))}
         </select>
+        {span === 0 && (
+          <>
+            <input name="from" type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+            <input name="to" type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+          </>
+        )}
         <button type="submit" disabled={!chosenAsset}>
           Evaluate
         </button>

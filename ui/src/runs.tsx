@@ -13,6 +13,7 @@ const time = (ns: number | null) => (ns === null ? "" : new Date(ns / 1e6).toISO
 export function Runs() {
   const [runs, setRuns] = useState<RunInfo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [filter, setFilter] = useState("");
   useEffect(() => {
     call<{ runs: RunInfo[] }>(`${paths.runs}?page_size=200`)
       .then((r) => setRuns(r.runs))
@@ -28,6 +29,14 @@ export function Runs() {
       )}
       {runs && runs.length === 0 && <p class="hint">No run yet: Sift clients create runs as they ingest.</p>}
       {runs && runs.length > 0 && (
+        <input
+          id="run-filter"
+          placeholder="Filter by name, asset or tag"
+          value={filter}
+          onInput={(e) => setFilter(e.currentTarget.value)}
+        />
+      )}
+      {runs && runs.length > 0 && (
         <table id="runs">
           <thead>
             <tr>
@@ -39,7 +48,7 @@ export function Runs() {
             </tr>
           </thead>
           <tbody>
-            {runs.map((r) => (
+            {runs.filter((r) => matches(r, filter)).map((r) => (
               <tr key={r.run_id}>
                 <td>
                   <a href={href("run", new URLSearchParams({ id: r.run_id }))}>{r.name}</a>
@@ -55,6 +64,15 @@ export function Runs() {
       )}
     </main>
   );
+}
+
+/** Whether every word of `filter` is in the run's name, its assets or its tags. */
+function matches(run: RunInfo, filter: string): boolean {
+  const text = [run.name, ...run.assets, ...run.tags].join(" ").toLowerCase();
+  return filter
+    .toLowerCase()
+    .split(/\s+/)
+    .every((word) => text.includes(word));
 }
 
 /** How many channels a run's page plots when none is chosen. */
