@@ -128,9 +128,14 @@ def test_sign_in_with_a_key_or_a_password(page: Page, server, screenshots, refus
     page.reload()
     expect(page.locator("#who")).to_contain_text("(read)")
 
+    # Signing out of a login's session ends the session on the server too.
+    page.click("#sign-out")
+    expect(page.locator("#signin-key")).to_be_visible()
+    keys = server.http("GET", "/api/native/v1/keys")["keys"]
+    assert [k["revoked"] for k in keys if k["name"] == "session of ripley@example.com"] == [True]
+
     # A key revoked while in use sends the console back to the sign-in page at its next call.
     made = server.http("POST", "/api/native/v1/keys", {"name": "short-lived", "scopes": ["read"]})
-    page.click("#sign-out")
     page.fill("input[name=key]", made["secret"])
     page.click("#signin-key button")
     expect(page.locator("#who")).to_contain_text("short-lived (read)")

@@ -2,6 +2,7 @@
 // own: everything it shows comes from these calls, with the key's scopes.
 
 const KEY = "sextant.key";
+const SESSION = "sextant.session";
 
 /** The window event sent when the signed-in key is refused. */
 export const SIGNED_OUT = "sextant:signed-out";
@@ -10,9 +11,24 @@ export function storedKey(): string | null {
   return localStorage.getItem(KEY);
 }
 
-export function storeKey(key: string | null): void {
-  if (key === null) localStorage.removeItem(KEY);
-  else localStorage.setItem(KEY, key);
+/** Keeps `key` for the next visits, or forgets it; `session` marks a key a login gave. */
+export function storeKey(key: string | null, session = false): void {
+  if (key === null) {
+    localStorage.removeItem(KEY);
+    localStorage.removeItem(SESSION);
+  } else {
+    localStorage.setItem(KEY, key);
+    if (session) localStorage.setItem(SESSION, "1");
+    else localStorage.removeItem(SESSION);
+  }
+}
+
+/** Signs out: a session a login gave is ended on the server too; an API key stays valid. */
+export async function signOut(): Promise<void> {
+  if (localStorage.getItem(SESSION) !== null) {
+    await call(paths.session, { method: "DELETE" }).catch(() => undefined);
+  }
+  storeKey(null);
 }
 
 /** A refusal or failure, with the server's message (`{"error": "..."}`) and status. */
@@ -37,6 +53,15 @@ async function failure(response: Response): Promise<ApiError> {
   return new ApiError(response.status, message);
 }
 
+/** After an answer of `status` to a call with the stored key: a 401 means the key stopped
+ *  working (revoked, expired), and the console goes back to the sign-in page. */
+export function refusedKey(status: number): void {
+  if (status === 401 && storedKey() !== null) {
+    storeKey(null);
+    window.dispatchEvent(new Event(SIGNED_OUT));
+  }
+}
+
 /** Calls `path` with the stored key; JSON in and out. */
 export async function call<T>(
   path: string,
@@ -53,11 +78,7 @@ export async function call<T>(
     signal: init.signal,
   });
   if (!response.ok) {
-    // The signed-in key stopped working (revoked, expired): back to the sign-in page.
-    if (response.status === 401 && init.key === undefined && key) {
-      storeKey(null);
-      window.dispatchEvent(new Event(SIGNED_OUT));
-    }
+    if (init.key === undefined) refusedKey(response.status);
     throw await failure(response);
   }
   if (response.status === 204) return undefined as T;

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { Admin } from "./admin";
-import { ApiError, call, paths, SIGNED_OUT, storeKey, storedKey, type Whoami } from "./api";
+import { ApiError, call, paths, SIGNED_OUT, signOut, storeKey, storedKey, type Whoami } from "./api";
 import { Explore } from "./explore";
 import { href, useRoute, type Route } from "./route";
 import { Collections } from "./collections";
@@ -86,8 +86,7 @@ export function App() {
         <button
           id="sign-out"
           onClick={() => {
-            storeKey(null);
-            setWho(null);
+            void signOut().then(() => setWho(null));
           }}
         >
           Sign out

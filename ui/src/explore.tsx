@@ -110,10 +110,14 @@ export function Explore(props: { route: Route }) {
   const plotBox = useRef<HTMLDivElement>(null);
   const keys = view.keys.join("\n");
 
+  // Only the latest search's answer is shown, whatever order the answers come in.
+  const searches = useRef(0);
   async function find(text: string, filters: [string, string][]) {
     setError(null);
+    const search = ++searches.current;
     try {
-      setFound(await call<SeriesList>(`${paths.series}?${seriesQuery(text, filters)}`));
+      const list = await call<SeriesList>(`${paths.series}?${seriesQuery(text, filters)}`);
+      if (search === searches.current) setFound(list);
     } catch (e) {
       setError(String(e instanceof Error ? e.message : e));
     }
@@ -136,9 +140,13 @@ export function Explore(props: { route: Route }) {
       }),
     )
       .then((got) => {
-        const next = new Map(info);
-        for (const s of got) if (s) next.set(s.key, s);
-        setInfo(next);
+        setInfo((old) => {
+          const next = new Map(old);
+          for (const s of got) if (s) next.set(s.key, s);
+          return next;
+        });
+        const unknown = missing.filter((key) => !got.some((s) => s?.key === key));
+        if (unknown.length) setError(`no series ${unknown.join(", ")}`);
       })
       .catch((e) => setError(String(e instanceof Error ? e.message : e)));
   }, [keys]);
@@ -200,7 +208,11 @@ export function Explore(props: { route: Route }) {
     // three seconds after the last of them. Nothing is asked while no point arrives.
     let soon: number | undefined;
     let later: number | undefined;
-    const newest = (batch: LivePoints[]) => Math.max(0, ...batch.flatMap((b) => b.t));
+    const newest = (batch: LivePoints[]) => {
+      let last = 0;
+      for (const b of batch) for (const t of b.t) last = Math.max(last, t);
+      return last;
+    };
     const stop = subscribe(series, {
       onLive() {
         const end = Date.now();
@@ -224,8 +236,10 @@ export function Explore(props: { route: Route }) {
           waiting.push(...batch);
           return;
         }
-        setLines((old) => merge(old, batch));
-        setLiveEnd((end) => Math.max(end ?? 0, newest(batch), Date.now()));
+        // Points that slid out of the window are dropped, so a live plot holds one span.
+        const end = Math.max(newest(batch), Date.now());
+        setLines((old) => merge(old, batch, end - span));
+        setLiveEnd((last) => Math.max(last ?? 0, end));
         if (soon === undefined) {
           soon = window.setTimeout(() => {
             soon = undefined;
@@ -243,7 +257,7 @@ export function Explore(props: { route: Route }) {
       window.clearTimeout(soon);
       window.clearTimeout(later);
     };
-  }, [keys, view.live, paused, info]);
+  }, [keys, view.live, paused, info, span]);
 
   function setView(change: Partial<View>, replace = false) {
     writeView({ ...view, ...change }, replace);
@@ -387,7 +401,7 @@ export function Explore(props: { route: Route }) {
             annotations={annotations}
             range={shown}
             onZoom={(start, end) => setView({ start, end, live: false })}
-            onReset={() => history.back()}
+            onReset={() => setView({ start: shown.start - span / 2, end: shown.end + span / 2, live: false })}
             onPick={(at) => setPicked(annotationAt(annotations, at)?.annotation_id ?? null)}
           />
         )}
@@ -410,12 +424,12 @@ export function Explore(props: { route: Route }) {
 }
 
 /** `lines` with the points of `batch` added, in time order, a point at an instant already
- *  there left out. */
-export function merge(lines: Line[], batch: LivePoints[]): Line[] {
+ *  there left out, and the points before `from` dropped. */
+export function merge(lines: Line[], batch: LivePoints[], from = -Infinity): Line[] {
   return lines.map((line) => {
     const more = batch.filter((b) => b.key === line.key);
     if (!more.length) return line;
-    const points = line.t.map((t, i) => [t, line.v[i]] as const);
+    const points = line.t.map((t, i) => [t, line.v[i]] as const).filter(([t]) => t >= from);
     let sorted = true;
     for (const b of more) {
       b.t.forEach((t, i) => {

@@ -1,7 +1,7 @@
 // A live subscription read over Server-Sent Events with `fetch`, so that the key travels in
 // the authorization header (EventSource cannot send one). See docs/subscriptions.md.
 
-import { paths, storedKey, type SeriesInfo } from "./api";
+import { paths, refusedKey, storedKey, type SeriesInfo } from "./api";
 import { readEvents } from "./sse";
 
 export interface LivePoints {
@@ -26,29 +26,40 @@ function identity(name: string, labels: Record<string, string>): string {
   return JSON.stringify([name, sorted]);
 }
 
+/** `values` as an anchored regular expression matching exactly them. */
+function alternation(values: string[]): string {
+  return [...new Set(values)].map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
+}
+
 /**
- * Subscribes to the points of `series` committed from now on, whatever their timestamps;
- * returns the function that stops it. Each key is also a selector (its name and labels), which may select series with
- * further labels: only the exact keys are passed on.
+ * One selector selecting every series of `series`: their names, and each label every one of
+ * them has, by its values. It may select more (other combinations of those values): only the
+ * exact series are passed on.
+ */
+export function selectorOf(series: SeriesInfo[]): string {
+  const conditions = [`__name__=~${JSON.stringify(alternation(series.map((s) => s.name)))}`];
+  const shared = Object.keys(series[0]?.labels ?? {}).filter((label) => series.every((s) => label in s.labels));
+  for (const label of shared.sort()) {
+    conditions.push(`${label}=~${JSON.stringify(alternation(series.map((s) => s.labels[label])))}`);
+  }
+  return `{${conditions.join(",")}}`;
+}
+
+/**
+ * Subscribes to the points of `series` committed from now on, whatever their timestamps, over
+ * one connection (browsers open only six to a server over HTTP/1.1); returns the function that
+ * stops it. The stream ending for any reason but the stop is an error.
  */
 export function subscribe(series: SeriesInfo[], handlers: LiveHandlers): () => void {
   const abort = new AbortController();
   const wanted = new Map(series.map((s) => [identity(s.name, s.labels), s.key]));
-  let waiting = series.length;
-  const live = () => {
-    waiting -= 1;
-    if (waiting === 0) handlers.onLive();
-  };
-  for (const s of series) {
-    void follow(s.key, wanted, live, handlers, abort.signal);
-  }
+  void follow(selectorOf(series), wanted, handlers, abort.signal);
   return () => abort.abort();
 }
 
 async function follow(
   selector: string,
   wanted: Map<string, string>,
-  live: () => void,
   handlers: LiveHandlers,
   signal: AbortSignal,
 ): Promise<void> {
@@ -64,6 +75,7 @@ async function follow(
     return;
   }
   if (!response.ok || !response.body) {
+    refusedKey(response.status);
     let message = `${response.status} ${response.statusText}`;
     try {
       message = (await response.json()).error ?? message;
@@ -74,12 +86,13 @@ async function follow(
     return;
   }
   const names = new Map<number, string>();
+  let ended = false;
   try {
     await readEvents(response.body, ({ data }) => {
       const message = JSON.parse(data);
       switch (message.type) {
         case "live":
-          live();
+          handlers.onLive();
           break;
         case "series":
           names.set(message.id, identity(message.name, message.labels));
@@ -97,10 +110,13 @@ async function follow(
         }
         case "error":
         case "closed":
+          ended = true;
           handlers.onError(`the live subscription ended: ${message.message ?? message.reason}`);
           return false;
       }
     });
+    // The connection closed with no word from the server (a restart, a proxy's timeout).
+    if (!ended && !signal.aborted) handlers.onError("the live subscription ended: the connection closed");
   } catch (e) {
     if (!signal.aborted) handlers.onError(`the live subscription failed: ${e}`);
   }

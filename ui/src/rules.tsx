@@ -110,6 +110,8 @@ function Evaluate(props: { rules: RuleStatus[]; assets: string[] }) {
   const [ranges, setRanges] = useState<HeldRange[] | null>(null);
   const [lines, setLines] = useState<Line[]>([]);
   const [range, setRange] = useState<{ start: number; end: number } | null>(null);
+  // The range evaluated, which a double click on the plot goes back to.
+  const [evaluated, setEvaluated] = useState<{ start: number; end: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const box = useRef<HTMLDivElement>(null);
   const chosenAsset = asset || props.assets[0] || "";
@@ -147,6 +149,7 @@ function Evaluate(props: { rules: RuleStatus[]; assets: string[] }) {
       const plot = keys.length ? await fetchPlot(keys, start, end, width) : null;
       setLines(plot ? plot.series.map((s) => ({ key: s.key, t: s.t, v: s.v })) : []);
       setRange({ start, end });
+      setEvaluated({ start, end });
       setRanges(answer.ranges);
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -224,7 +227,7 @@ function Evaluate(props: { rules: RuleStatus[]; assets: string[] }) {
       )}
       <div ref={box}>
         {range && lines.length > 0 && (
-          <Plot lines={lines} annotations={shaded} range={range} onZoom={(start, end) => setRange({ start, end })} onReset={() => setRange(range)} />
+          <Plot lines={lines} annotations={shaded} range={range} onZoom={(start, end) => setRange({ start, end })} onReset={() => setRange(evaluated)} />
         )}
       </div>
       {ranges && (

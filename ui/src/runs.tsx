@@ -12,13 +12,19 @@ const time = (ns: number | null) => (ns === null ? "" : new Date(ns / 1e6).toISO
 
 export function Runs() {
   const [runs, setRuns] = useState<RunInfo[] | null>(null);
+  const [next, setNext] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState("");
-  useEffect(() => {
-    call<{ runs: RunInfo[] }>(`${paths.runs}?page_size=200`)
-      .then((r) => setRuns(r.runs))
+  const load = (token: string) => {
+    const query = new URLSearchParams({ page_size: "200", page_token: token });
+    call<{ runs: RunInfo[]; next_page_token: string }>(`${paths.runs}?${query}`)
+      .then((r) => {
+        setRuns((old) => [...(token ? (old ?? []) : []), ...r.runs]);
+        setNext(r.next_page_token);
+      })
       .catch((e) => setError(e instanceof Error ? e.message : String(e)));
-  }, []);
+  };
+  useEffect(() => load(""), []);
   return (
     <main class="runs">
       <h2>Runs</h2>
@@ -62,6 +68,11 @@ export function Runs() {
           </tbody>
         </table>
       )}
+      {next && (
+        <button id="more-runs" onClick={() => load(next)}>
+          Older runs
+        </button>
+      )}
     </main>
   );
 }
@@ -88,6 +99,8 @@ export function RunPage(props: { route: Route }) {
   const [files, setFiles] = useState<FileInfo[]>([]);
   const [error, setError] = useState<string | null>(null);
   const box = useRef<HTMLDivElement>(null);
+  // When the page opened: "now" for a run with neither times nor data, fixed while it renders.
+  const [opened] = useState(Date.now);
   const fail = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
 
   useEffect(() => {
@@ -105,8 +118,8 @@ export function RunPage(props: { route: Route }) {
   // The run's range, unless the view was zoomed.
   // Its start and stop times, or where its data starts and ends (runs that clients attach
   // have neither time), or the last day.
-  const runStart = (run?.start_time ?? run?.data_range?.[0] ?? (Date.now() - 24 * 3600e3) * 1e6) / 1e6;
-  const runEnd = (run?.stop_time ?? run?.data_range?.[1] ?? Date.now() * 1e6) / 1e6;
+  const runStart = (run?.start_time ?? run?.data_range?.[0] ?? (opened - 24 * 3600e3) * 1e6) / 1e6;
+  const runEnd = (run?.stop_time ?? run?.data_range?.[1] ?? opened * 1e6) / 1e6;
   const start = Number(props.route.params.get("from")) || runStart;
   const end = Number(props.route.params.get("to")) || runEnd + 1;
   const chosen = props.route.params.getAll("s");
@@ -193,7 +206,7 @@ export function RunPage(props: { route: Route }) {
             annotations={annotations}
             range={{ start, end }}
             onZoom={(s, e) => setView({ start: s, end: e })}
-            onReset={() => history.back()}
+            onReset={() => setView({ start: start - (end - start) / 2, end: end + (end - start) / 2 })}
             onPick={(at) => setPicked(annotationAt(annotations, at)?.annotation_id ?? null)}
           />
         )}

@@ -2,9 +2,9 @@
 // its published streams charted as they arrive (POST /v2/signalflow/execute, Server-Sent
 // Events; docs/signalflow.md).
 
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
-import { ApiError, storedKey } from "./api";
+import { ApiError, refusedKey, storedKey } from "./api";
 import { Plot, type Line } from "./plot";
 import { readEvents } from "./sse";
 
@@ -45,10 +45,14 @@ export function SignalFlow() {
   const [live, setLive] = useState(false);
   const [lines, setLines] = useState<Line[]>([]);
   const [range, setRange] = useState<{ start: number; end: number } | null>(null);
+  // A range dragged across the chart, until a double click goes back to the job's.
+  const [zoomed, setZoomed] = useState<{ start: number; end: number } | null>(null);
   const [state, setState] = useState<"idle" | "running" | "done">("idle");
   const [info, setInfo] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const running = useRef<AbortController | null>(null);
+  // A live program stops when the page is left.
+  useEffect(() => () => running.current?.abort(), []);
 
   async function run(e: Event) {
     e.preventDefault();
@@ -58,6 +62,7 @@ export function SignalFlow() {
     setError(null);
     setInfo([]);
     setLines([]);
+    setZoomed(null);
     const now = Date.now();
     const start = now - span;
     setRange({ start, end: now });
@@ -84,6 +89,7 @@ export function SignalFlow() {
         signal: abort.signal,
       });
       if (!response.ok || !response.body) {
+        refusedKey(response.status);
         const body = await response.json().catch(() => ({}));
         throw new ApiError(response.status, body.message ?? body.error ?? `${response.status} ${response.statusText}`);
       }
@@ -165,7 +171,13 @@ export function SignalFlow() {
         </p>
       )}
       {range && lines.length > 0 && (
-        <Plot lines={lines} annotations={[]} range={range} onZoom={(start, end) => setRange({ start, end })} onReset={() => undefined} />
+        <Plot
+          lines={lines}
+          annotations={[]}
+          range={zoomed ?? range}
+          onZoom={(start, end) => setZoomed({ start, end })}
+          onReset={() => setZoomed(null)}
+        />
       )}
       {info.length > 0 && (
         <ul class="hint" id="job-info">

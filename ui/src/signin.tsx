@@ -12,9 +12,9 @@ export function SignIn(props: { onSignedIn(who: Whoami): void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  async function withKey(candidate: string) {
+  async function withKey(candidate: string, session = false) {
     const who = await call<Whoami>(paths.whoami, { key: candidate });
-    storeKey(candidate);
+    storeKey(candidate, session);
     props.onSignedIn(who);
   }
 
@@ -53,7 +53,7 @@ export function SignIn(props: { onSignedIn(who: Whoami): void }) {
               body: { email, password },
               key: "",
             });
-            await withKey(session.accessToken);
+            await withKey(session.accessToken, true);
           })
         }
       >

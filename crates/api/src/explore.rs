@@ -92,10 +92,10 @@ pub struct PlotSeries {
     /// The points it has in the range.
     pub points: usize,
     /// Whether `t` and `v` hold each bucket's first, lowest, highest and last point (numbers
-    /// always are; a bucket with fewer points keeps them all).
+    /// and booleans always are; a bucket with fewer points keeps them all).
     pub sampled: bool,
-    /// Whether points were left out: a series of text, booleans or bytes answers the first
-    /// four points of each pixel column.
+    /// Whether points were left out: a series of text or bytes answers the first four points
+    /// of each pixel column.
     pub truncated: bool,
     /// Milliseconds since the Unix epoch (fractions for finer times), ascending.
     pub t: Vec<f64>,
@@ -285,7 +285,7 @@ pub struct RuleStatus {
     pub annotations: AnnotationCounts,
 }
 
-/// `GET /api/native/v1/rules/status`: every rule that is not archived, by name.
+/// `GET /api/native/v1/rules/status`: every rule, archived ones too, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleStatusList {
     /// The rules.

@@ -160,6 +160,8 @@ pub struct ApiKey {
     pub created_at: Timestamp,
     /// When it was revoked; a revoked key no longer authenticates.
     pub revoked_at: Option<Timestamp>,
+    /// When it stops working by itself: set for the session keys a login gives.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Who a request comes from, once its key has been authenticated.

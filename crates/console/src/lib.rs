@@ -17,11 +17,6 @@ struct Pages;
 /// Where the console is served.
 pub const BASE: &str = "/ui";
 
-/// Whether `path` is the console's: served without a key.
-pub fn is_console(path: &str) -> bool {
-    path == BASE || path.starts_with("/ui/")
-}
-
 /// The console's routes: `/ui` (redirected to `/ui/`), `/ui/` and the files under it.
 pub fn routes() -> Router {
     Router::new()
@@ -39,9 +34,8 @@ pub fn routes() -> Router {
 }
 
 /// The restrictions every page is served with: scripts, styles and calls only from this server.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
-     form-action 'self'";
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'self'";
 
 fn page(path: &str, headers: &HeaderMap) -> Response {
     // A path with no file behind it and no extension is one of the console's own views: the

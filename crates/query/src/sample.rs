@@ -38,7 +38,8 @@ impl Buckets {
     }
 }
 
-/// Whether points of this Arrow type can be sampled (numbers: every other type is kept whole).
+/// Whether points of this Arrow type are numbers, which Sift's `sample_ms` samples (every other
+/// type it keeps whole). [`m4`] samples booleans too.
 pub fn samples(data_type: &DataType) -> bool {
     matches!(
         data_type,
@@ -52,8 +53,8 @@ pub fn samples(data_type: &DataType) -> bool {
 }
 
 /// The first, smallest, largest and last point of each bucket of `points` (in time order),
-/// or `None` when their values are not numbers ([`samples`]). Of equal values the earliest
-/// is kept; a NaN is never the smallest or largest.
+/// or `None` when their values are neither numbers ([`samples`]) nor booleans (false below
+/// true). Of equal values the earliest is kept; a NaN is never the smallest or largest.
 pub fn m4(points: &ArrowPoints, buckets: Buckets) -> Option<ArrowPoints> {
     let keep = match points.values.data_type() {
         DataType::Float64 => keep::<Float64Type>(points, buckets),
@@ -62,6 +63,7 @@ pub fn m4(points: &ArrowPoints, buckets: Buckets) -> Option<ArrowPoints> {
         DataType::Int64 => keep::<Int64Type>(points, buckets),
         DataType::UInt32 => keep::<UInt32Type>(points, buckets),
         DataType::UInt64 => keep::<UInt64Type>(points, buckets),
+        DataType::Boolean => keep_bool(points, buckets),
         _ => return None,
     };
     let indices = UInt32Array::from(keep);
@@ -97,7 +99,8 @@ pub struct Sampled {
 
 /// Reads `series` in `range` and samples it into `buckets` ([`m4`]), holding at most `page`
 /// raw points at once: the cost of plotting a long range grows with the points read, its
-/// memory with the buckets. `None` when the series' values are not numbers ([`samples`]).
+/// memory with the buckets. `None` when the series' values are neither numbers ([`samples`])
+/// nor booleans.
 ///
 /// A page that ends inside a bucket is sampled up to that bucket, which the next page reads
 /// again whole, so that no bucket is sampled in parts (unless one bucket holds more than `page`
@@ -110,7 +113,7 @@ pub fn read(
     page: usize,
 ) -> Result<Option<Sampled>> {
     let arrow_type = sextant_storage::read::arrow_type(series.data_type);
-    if !samples(&arrow_type) {
+    if !samples(&arrow_type) && arrow_type != DataType::Boolean {
         return Ok(None);
     }
     let page = page.max(1);
@@ -238,6 +241,42 @@ fn join(
     Ok(ArrowPoints { timestamps, values })
 }
 
+/// [`keep`] for booleans, false below true: each bucket's first point, its first false, its
+/// first true and its last, so that a pulse shorter than a bucket survives.
+fn keep_bool(points: &ArrowPoints, buckets: Buckets) -> Vec<u32> {
+    let values = points.values.as_boolean();
+    let times = points.timestamps.values();
+    let mut keep = Vec::new();
+    let mut i = 0;
+    while i < times.len() {
+        let bucket = buckets.of(times[i]);
+        let (first, mut falsy, mut truthy) = (i, None::<usize>, None::<usize>);
+        let mut j = i;
+        while j < times.len() && buckets.of(times[j]) == bucket {
+            if values.is_valid(j) {
+                let slot = if values.value(j) {
+                    &mut truthy
+                } else {
+                    &mut falsy
+                };
+                slot.get_or_insert(j);
+            }
+            j += 1;
+        }
+        let mut chosen = [Some(first), falsy, truthy, Some(j - 1)];
+        chosen.sort_unstable();
+        let mut last = None;
+        for index in chosen.into_iter().flatten() {
+            if last != Some(index) {
+                keep.push(index as u32);
+                last = Some(index);
+            }
+        }
+        i = j;
+    }
+    keep
+}
+
 fn keep<T>(points: &ArrowPoints, buckets: Buckets) -> Vec<u32>
 where
     T: ArrowPrimitiveType,
@@ -252,7 +291,9 @@ where
         let (first, mut low, mut high) = (i, None::<usize>, None::<usize>);
         let mut j = i;
         while j < times.len() && buckets.of(times[j]) == bucket {
-            if values.is_valid(j) {
+            // A NaN is no extreme (it compares with nothing): a bucket that starts with one
+            // still keeps its lowest and highest numbers.
+            if values.is_valid(j) && values.value(j).partial_cmp(&values.value(j)).is_some() {
                 let v = values.value(j);
                 if low.is_none_or(|l| v.partial_cmp(&values.value(l)) == Some(Ordering::Less)) {
                     low = Some(j);
@@ -498,5 +539,35 @@ mod tests {
             vec![0, 2, 3],
             "NaN at 1 is neither lowest nor highest"
         );
+        // A boolean pulse shorter than a bucket survives.
+        let input = points(
+            &[0, 1, 2, 3, 4, 5],
+            Arc::new(arrow_array::BooleanArray::from(vec![
+                false, false, true, false, false, false,
+            ])),
+        );
+        let sampled = m4(
+            &input,
+            Buckets {
+                origin: 0,
+                width: 10,
+            },
+        )
+        .unwrap();
+        assert_eq!(sampled.timestamps.values().to_vec(), vec![0, 2, 5]);
+        // A bucket that starts with NaN keeps its spike and its dip.
+        let input = points(
+            &[0, 1, 2, 3, 4],
+            Arc::new(Float64Array::from(vec![f64::NAN, 1.0, 90.0, -5.0, 1.0])),
+        );
+        let sampled = m4(
+            &input,
+            Buckets {
+                origin: 0,
+                width: 10,
+            },
+        )
+        .unwrap();
+        assert_eq!(sampled.timestamps.values().to_vec(), vec![0, 2, 3, 4]);
     }
 }

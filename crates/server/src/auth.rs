@@ -1,5 +1,7 @@
-//! Authentication: every request but `/health`, `/metrics` and signed file downloads (whose
-//! URL carries its own signature, [`crate::files`]) carries an API key, which is
+//! Authentication: every request but `/health`, `/metrics`, signed file downloads (whose
+//! URL carries its own signature, [`crate::files`]) and the routes the binary serves beside
+//! the front ends without a key (the web console's pages, [`crate::app::router_with`]) carries
+//! an API key, which is
 //! resolved to a [`Principal`] (organization and scope) before any handler runs. A request
 //! without a valid key is refused — `UNAUTHENTICATED` for gRPC, 401 for HTTP — and touches
 //! nothing.
@@ -34,10 +36,12 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    // `POST /v2/session` is how a SignalFx client gets a key; its path may start `//`.
+    // `POST /v2/session` is how a SignalFx client gets a key (its path may start `//`);
+    // `DELETE /v2/session` ends one, with that key.
     // The SignalFlow WebSocket carries its token in its first message (`signalflow::ws`).
     if PUBLIC.contains(&path)
-        || path.trim_start_matches('/') == "v2/session"
+        || (path.trim_start_matches('/') == "v2/session"
+            && request.method() == axum::http::Method::POST)
         || path == "/v2/signalflow/connect"
         // A download URL is signed; the handler checks the signature (`files::rest`).
         || crate::files::rest::is_download(path)

@@ -271,9 +271,16 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i32>().ok())
             .map_or(tonic::Code::Ok, tonic::Code::from);
+        // Only a gRPC service answers in gRPC: a request that claims to be gRPC but reached an
+        // HTTP route (the console's pages, served without a key) is not a method.
+        let answered_grpc = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"));
         let method = match code {
             tonic::Code::Unimplemented | tonic::Code::Unauthenticated => UNKNOWN_METHOD.to_owned(),
-            _ if routed => path,
+            _ if routed && answered_grpc => path,
             _ => UNKNOWN_METHOD.to_owned(),
         };
         let code = if code == tonic::Code::Ok {

@@ -155,7 +155,7 @@ fn new_secret() -> Result<String> {
     Ok(secret)
 }
 
-const KEY_COLUMNS: &str = "id, organization_id, name, scope, created_at, revoked_at";
+const KEY_COLUMNS: &str = "id, organization_id, name, scope, created_at, revoked_at, expires_at";
 
 fn read_key(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     let scopes: String = row.get(3)?;
@@ -168,6 +168,7 @@ fn read_key(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         })?,
         created_at: row.get(4)?,
         revoked_at: row.get(5)?,
+        expires_at: row.get(6)?,
     })
 }
 
@@ -187,6 +188,7 @@ fn insert_key(
         scopes,
         created_at: now,
         revoked_at: None,
+        expires_at,
     };
     conn.execute(
         "INSERT INTO api_keys (id, organization_id, name, scope, secret_sha256, created_at,

@@ -6,6 +6,7 @@ mod collections;
 mod common;
 mod config_check;
 mod connections;
+mod console;
 mod download;
 mod ingest_limits;
 mod kairos_conformance;

@@ -48,7 +48,11 @@ pub(super) async fn rule_status(
     let list = blocking(move || {
         let catalog = state.catalog.as_ref();
         let org = &principal.organization_id;
-        let rules = all_pages(|page| catalog.list_rules(org, &RuleFilter::default(), page))?;
+        let every = RuleFilter {
+            include_archived: true,
+            ..RuleFilter::default()
+        };
+        let rules = all_pages(|page| catalog.list_rules(org, &every, page))?;
         let assets: HashMap<String, String> =
             all_pages(|page| catalog.list_assets(org, &AssetFilter::default(), page))?
                 .into_iter()

@@ -23,7 +23,10 @@ use crate::state::AppState;
 /// The SignalFx routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v2/session", post(rest::create_session))
+        .route(
+            "/v2/session",
+            post(rest::create_session).delete(rest::delete_session),
+        )
         .route("/v2/datapoint", post(ingest::datapoint))
         .route("/v2/event", post(ingest::event))
         .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES))

@@ -839,6 +839,34 @@ pub async fn delete_tag(
 }
 
 /// `GET /v2/organization`: the key's organization.
+/// `DELETE /v2/session` with a session key: signs it out (revokes it), as SignalFx's logout
+/// does. Any other key is refused with 400 and left working: it is revoked by an admin.
+pub async fn delete_session(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<StatusCode, HttpError> {
+    let catalog = state.catalog.clone();
+    tokio::task::spawn_blocking(move || {
+        let org = &principal.organization_id;
+        let key = catalog
+            .list_api_keys(org)?
+            .into_iter()
+            .find(|k| k.id == principal.key_id);
+        match key {
+            Some(key) if key.expires_at.is_some() => {
+                catalog.revoke_api_key(org, &key.id)?;
+                tracing::info!(key = %key.id, "session ended");
+                Ok(StatusCode::NO_CONTENT)
+            }
+            _ => Err(HttpError::invalid(format!(
+                "key {} ({}) is not a session a login gave: an admin revokes API keys",
+                principal.key_id, principal.key_name
+            ))),
+        }
+    })
+    .await?
+}
+
 /// `POST /v2/session` (`SignalFx.login(email, password)`, no key): a user's e-mail address and
 /// password give a session key of the user's organization, with the scope the login was
 /// given, that works for [`crate::login::SESSION_LIFETIME`]. The reply carries it as

@@ -283,3 +283,55 @@ async fn an_admin_key_creates_lists_and_revokes_keys() {
     .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn signing_out_ends_a_session_and_leaves_api_keys_alone() {
+    let server = TestServer::start().await;
+    let (status, _) = call(
+        &server,
+        TOKEN,
+        "POST",
+        "/api/native/v1/users",
+        json!({"name": "Lambert", "email": "lambert@example.com", "password": "navigator-7"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, session) = call(
+        &server,
+        "",
+        "POST",
+        "/v2/session",
+        json!({"email": "lambert@example.com", "password": "navigator-7"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    let secret = session["accessToken"].as_str().unwrap().to_owned();
+
+    // An API key is not a session: refused, and it still works.
+    let (status, reply) = call(&server, TOKEN, "DELETE", "/v2/session", Value::Null).await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not a session"),
+        "{reply}"
+    );
+    let (status, _) = call(&server, TOKEN, "GET", "/api/native/v1/whoami", Value::Null).await;
+    assert_eq!(status, 200);
+    // Without a key, nothing to end.
+    let (status, _) = call(&server, "", "DELETE", "/v2/session", Value::Null).await;
+    assert_eq!(status, 401);
+
+    let (status, _) = call(&server, &secret, "DELETE", "/v2/session", Value::Null).await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &server,
+        &secret,
+        "GET",
+        "/api/native/v1/whoami",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 401);
+}
