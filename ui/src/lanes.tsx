@@ -63,6 +63,7 @@ export function Lane(props: {
   onZoom(start: number, end: number): void;
 }) {
   const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
   const latest = useRef(props);
   latest.current = props;
 
@@ -125,15 +126,24 @@ export function Lane(props: {
         draw: [(u) => paint(u, latest.current.lane, color)],
       },
     };
-    const data: uPlot.AlignedData = [lane.t.map((t) => t / 1000), lane.v.map(() => 0.5)];
-    const u = new uPlot(options, data, el);
+    const u = new uPlot(options, laneData(lane), el);
+    plot.current = u;
     u.setScale("x", { min: latest.current.range.start / 1000, max: latest.current.range.end / 1000 });
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 300), height: u.height }));
     resize.observe(el);
     return () => {
       resize.disconnect();
       u.destroy();
+      plot.current = null;
     };
+  }, [props.lane.key]);
+
+  // New points (live) and a new range redraw the lane; it is made once.
+  useEffect(() => {
+    const u = plot.current;
+    if (!u) return;
+    u.setData(laneData(props.lane), false);
+    u.setScale("x", { min: props.range.start / 1000, max: props.range.end / 1000 });
   }, [signature(props.lane), props.range.start, props.range.end]);
 
   const values = props.lane.v.filter((x) => x !== null).length;
@@ -150,6 +160,8 @@ function paint(u: uPlot, lane: LaneSpec, color: (v: string) => string) {
   ctx.clip();
   ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
   ctx.textBaseline = "middle";
+  // uPlot leaves the alignment of its last axis label set.
+  ctx.textAlign = "left";
   const x = (ms: number) => u.valToPos(ms / 1000, "x", true);
   for (let i = 0; i < lane.t.length; i++) {
     const value = lane.v[i];
@@ -159,7 +171,9 @@ function paint(u: uPlot, lane: LaneSpec, color: (v: string) => string) {
       // A run of equal values is one band.
       let j = i + 1;
       while (j < lane.t.length && lane.v[j] === value) j++;
-      const x1 = j < lane.t.length ? x(lane.t[j]) : x(lane.t[j - 1]);
+      // The last value holds to the end of the range shown, or to now if that is sooner.
+      const last = Math.min((u.scales.x.max ?? 0) * 1000, Date.now());
+      const x1 = j < lane.t.length ? x(lane.t[j]) : x(Math.max(last, lane.t[j - 1]));
       ctx.fillStyle = color(value);
       ctx.fillRect(x0, top + 2, Math.max(x1 - x0, 2), height - 4);
       ctx.fillStyle = "#111827";
@@ -174,6 +188,11 @@ function paint(u: uPlot, lane: LaneSpec, color: (v: string) => string) {
     }
   }
   ctx.restore();
+}
+
+/** A lane's points as uPlot takes them: seconds, and a value it does not draw. */
+function laneData(lane: LaneSpec): uPlot.AlignedData {
+  return [lane.t.map((t) => t / 1000), lane.v.map(() => 0.5)];
 }
 
 /** What identifies a lane's drawing: its series, and how many points up to which instant. */
