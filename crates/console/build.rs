@@ -41,6 +41,11 @@ fn main() {
         return;
     }
 
+    // Builds of other target directories (another profile's, the fuzz targets') may run this
+    // at the same time, and `npm ci` replaces `ui/node_modules`: one at a time.
+    let lock = std::fs::File::create(ui.join(".build.lock")).expect("create ui/.build.lock");
+    lock.lock().expect("lock ui/.build.lock");
+
     let npm = std::env::var("NPM").unwrap_or_else(|_| "npm".to_owned());
     let installed = ui.join("node_modules/.package-lock.json");
     if modified(&installed) < modified(&ui.join("package-lock.json")) {
