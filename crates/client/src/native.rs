@@ -1,6 +1,6 @@
 //! A client of Sextant's native JSON API (`/api/native/v1/...`): users, tags, rules, rule
-//! evaluation and flush, annotations and admin maintenance, with the typed bodies of
-//! `sextant-api` (re-exported here as [`api`]).
+//! evaluation and flush, annotations, series and plots, runs, assets, files, API keys and
+//! admin maintenance, with the typed bodies of `sextant-api` (re-exported here as [`api`]).
 //!
 //! ```no_run
 //! # async fn example() -> sextant_client::Result<()> {
@@ -26,6 +26,11 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use sextant_api as api;
+use sextant_api::explore::{
+    ApiKeyInfo, AssetInfo, AssetList, CreateKey, CreatedKey, FileInfo, FileList, FileQuery,
+    KeyList, PlotAnswer, PlotRequest, RuleStatus, RuleStatusList, RunInfo, RunList, RunQuery,
+    SeriesList, SeriesQuery, Whoami,
+};
 use sextant_api::{
     AdminFlushResponse, Annotation, AnnotationList, AnnotationPatch, AnnotationQuery, AppliedRule,
     CreateTag, CreateUser, ErrorBody, EvalRequest, EvalResponse, Event, EventList, EventQuery,
@@ -171,6 +176,83 @@ impl NativeClient {
         .await
     }
 
+    /// Who the client's key is: its organization, name and scopes.
+    pub async fn whoami(&self) -> Result<Whoami> {
+        self.call(Method::GET, paths::WHOAMI, None::<&()>, None::<&()>)
+            .await
+    }
+
+    /// The series a selector selects, and whose keys contain the query's words.
+    pub async fn list_series(&self, query: &SeriesQuery) -> Result<SeriesList> {
+        self.call(Method::GET, paths::SERIES, Some(query), None::<&()>)
+            .await
+    }
+
+    /// Some series' points in a range, sampled to a plot's width: each pixel column's first,
+    /// lowest, highest and last point of numbers and booleans, the first four of text.
+    pub async fn plot(&self, request: &PlotRequest) -> Result<PlotAnswer> {
+        self.call(Method::POST, paths::PLOT, None::<&()>, Some(request))
+            .await
+    }
+
+    /// One page of runs, newest first.
+    pub async fn list_runs(&self, query: &RunQuery) -> Result<RunList> {
+        self.call(Method::GET, paths::RUNS, Some(query), None::<&()>)
+            .await
+    }
+
+    /// One run, with the first and last timestamps of its data.
+    pub async fn get_run(&self, id: &str) -> Result<RunInfo> {
+        let path = format!("{}/{}", paths::RUNS, checked_id("run", id)?);
+        self.call(Method::GET, &path, None::<&()>, None::<&()>)
+            .await
+    }
+
+    /// Every asset, by name.
+    pub async fn list_assets(&self) -> Result<Vec<AssetInfo>> {
+        let list: AssetList = self
+            .call(Method::GET, paths::ASSETS, None::<&()>, None::<&()>)
+            .await?;
+        Ok(list.assets)
+    }
+
+    /// Every rule with its status and annotation counts.
+    pub async fn rule_status(&self) -> Result<Vec<RuleStatus>> {
+        let list: RuleStatusList = self
+            .call(Method::GET, paths::RULES_STATUS, None::<&()>, None::<&()>)
+            .await?;
+        Ok(list.rules)
+    }
+
+    /// The files attached to a run, an annotation or a log entry, with signed download paths.
+    pub async fn list_files(&self, query: &FileQuery) -> Result<Vec<FileInfo>> {
+        let list: FileList = self
+            .call(Method::GET, paths::FILES, Some(query), None::<&()>)
+            .await?;
+        Ok(list.files)
+    }
+
+    /// The organization's API keys, revoked ones too (an admin key is needed).
+    pub async fn list_keys(&self) -> Result<Vec<ApiKeyInfo>> {
+        let list: KeyList = self
+            .call(Method::GET, paths::KEYS, None::<&()>, None::<&()>)
+            .await?;
+        Ok(list.keys)
+    }
+
+    /// Creates an API key; its secret is in the answer only (an admin key is needed).
+    pub async fn create_key(&self, key: &CreateKey) -> Result<CreatedKey> {
+        self.call(Method::POST, paths::KEYS, None::<&()>, Some(key))
+            .await
+    }
+
+    /// Revokes an API key (an admin key is needed).
+    pub async fn revoke_key(&self, id: &str) -> Result<ApiKeyInfo> {
+        let path = format!("{}/{}", paths::KEYS, checked_id("key", id)?);
+        self.call(Method::DELETE, &path, None::<&()>, None::<&()>)
+            .await
+    }
+
     /// Flushes the head into parts and merges every partition's parts into one (an admin key
     /// is needed).
     pub async fn admin_flush(&self) -> Result<AdminFlushResponse> {
@@ -245,16 +327,21 @@ impl NativeClient {
 
 /// The path of annotation `id`, which must be a plain id.
 fn annotation_path(id: &str) -> Result<String> {
+    Ok(paths::annotation(checked_id("annotation", id)?))
+}
+
+/// `id` if it is one (letters, digits, `-` and `_`), so that it goes into a path as it is.
+fn checked_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
     if id.is_empty()
         || !id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(Error::Config(format!(
-            "annotation id {id:?} is not an id (letters, digits, `-` and `_`)"
+            "{what} id {id:?} is not an id (letters, digits, `-` and `_`)"
         )));
     }
-    Ok(paths::annotation(id))
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -249,3 +249,89 @@ async fn a_rule_webhook_may_only_name_an_allowed_host() {
         assert_eq!(applied.rule.webhook_url.as_deref(), Some(allowed));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_client_finds_and_plots_series_and_manages_keys() {
+    use sextant_client::native::api::explore::{CreateKey, PlotRequest, PlotValue, SeriesQuery};
+
+    let server = Server::start();
+    server.ingest_nostromo();
+    let client = NativeClient::new(&server.url, TOKEN).unwrap();
+    let me = client.whoami().await.unwrap();
+    assert_eq!(me.scopes, ["admin"]);
+
+    let found = client
+        .list_series(&SeriesQuery {
+            selector: None,
+            q: Some("MAINMOTOR nostromo".into()),
+            limit: None,
+        })
+        .await
+        .unwrap();
+    let keys: Vec<&str> = found.series.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(keys, ["mainmotor.velocity{asset=\"NostromoLV426\"}"]);
+
+    // The readings' velocities 0.0, 1.5, 3.25, 4.0 and 2.0 in one pixel column: its first,
+    // lowest (the first again), highest and last point.
+    let start = 1720141748555000000;
+    let plot = client
+        .plot(&PlotRequest {
+            series: vec![
+                keys[0].to_owned(),
+                "vehicle_state{asset=\"NostromoLV426\"}".into(),
+            ],
+            start,
+            end: start + 1_000_000_000,
+            width: 1,
+        })
+        .await
+        .unwrap();
+    let velocity = &plot.series[0];
+    assert_eq!(velocity.points, 5);
+    assert_eq!(
+        velocity.v,
+        [0.0, 4.0, 2.0].map(|v| Some(PlotValue::Number(v)))
+    );
+    let ms = |ns: i64| ns as f64 / 1e6;
+    assert_eq!(
+        velocity.t,
+        [ms(start), ms(start + 300_000_000), ms(start + 500_000_000)]
+    );
+    // An enum's names come with its keys.
+    let names: Vec<&str> = plot.series[1]
+        .channel
+        .as_ref()
+        .unwrap()
+        .enum_types
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["Accelerating", "Decelerating", "Stopped"]);
+
+    let made = client
+        .create_key(&CreateKey {
+            name: "grafana".into(),
+            scopes: vec!["read".into()],
+        })
+        .await
+        .unwrap();
+    let reader = NativeClient::new(&server.url, &made.secret).unwrap();
+    assert_eq!(reader.whoami().await.unwrap().key_name, "grafana");
+    assert!(
+        client
+            .list_keys()
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| k.name == "grafana")
+    );
+    assert!(client.revoke_key(&made.key.key_id).await.unwrap().revoked);
+    match reader.whoami().await {
+        Err(Error::Api { status, .. }) => assert_eq!(status, 401),
+        other => panic!("a revoked key answered {other:?}"),
+    }
+    match client.revoke_key("../keys").await {
+        Err(Error::Config(message)) => assert!(message.contains("key id"), "{message}"),
+        other => panic!("a path as an id gave {other:?}"),
+    }
+}
