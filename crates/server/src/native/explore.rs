@@ -1,7 +1,7 @@
 //! Finding and plotting series: `whoami`, `series` and `plot`, which the web console reads
-//! with (any client may). A plot reads through the query crate: numbers sampled per pixel
-//! column ([`sextant_query::sample`]), other values as they are, the first four of each
-//! column.
+//! with (any client may). A plot reads through the query crate ([`sextant_query::sample`]):
+//! numbers and booleans sampled per pixel column (first, lowest, highest, last), text as it
+//! is, the first four points of each column.
 
 use std::ops::Range;
 
@@ -33,7 +33,7 @@ const MAX_PLOT_SERIES: usize = 32;
 const MAX_WIDTH: u32 = 8192;
 /// The raw points a plot holds at once per series while it samples.
 const PAGE: usize = 65_536;
-/// The most values a plot answers per pixel column of a series that is not numbers.
+/// The most values a plot answers per pixel column of a text series.
 const PER_COLUMN: usize = 4;
 
 pub(super) async fn whoami(Extension(principal): Extension<Principal>) -> Json<Whoami> {
@@ -237,7 +237,7 @@ fn plot_series(
         match sample::read(reader, &series, range.clone(), buckets, PAGE)? {
             Some(s) => (s.points, s.read, true, false),
             None => {
-                // Values that are not numbers: the first few of each pixel column.
+                // Text (and bytes): the first few of each pixel column.
                 let s = sample::read_first(reader, &series, range, buckets, PER_COLUMN, PAGE)?;
                 let truncated = s.points.len() < s.read;
                 (s.points, s.read, false, truncated)
