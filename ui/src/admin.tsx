@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { call, paths, type ApiKey } from "./api";
+import { Alert, errorText } from "./alert";
 
 interface User {
   user_id: string;
@@ -26,7 +27,7 @@ export function Admin() {
     try {
       await what();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     }
   }
 
@@ -40,11 +41,7 @@ export function Admin() {
   return (
     <main class="admin">
       <h2>API keys</h2>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       <form
         id="create-key"
         onSubmit={(e) => {

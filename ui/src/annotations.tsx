@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { call, paths, type Annotation } from "./api";
+import { errorText } from "./alert";
 
 interface User {
   user_id: string;
@@ -85,7 +86,7 @@ function Review(props: { annotation: Annotation; users: User[]; onDone(): void; 
       props.onDone();
       props.onClose();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   }
   return (

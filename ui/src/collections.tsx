@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { call, nanos, paths } from "./api";
 import { Plot, type Line } from "./plot";
 import { go, type Route } from "./route";
+import { Alert, errorText } from "./alert";
 
 interface Collection {
   name: string;
@@ -49,16 +50,12 @@ export function Collections(props: { route: Route }) {
   useEffect(() => {
     call<{ collections: Collection[] }>(paths.collections)
       .then((c) => setCollections(c.collections))
-      .catch((e) => setError(e instanceof Error ? e.message : String(e)));
+      .catch((e) => setError(errorText(e)));
   }, []);
   return (
     <main class="collections">
       <h2>Event collections</h2>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       {collections.length === 0 && !error && <p class="hint">No collection yet.</p>}
       <nav class="tabs" id="collection-list">
         {collections.map((c) => (
@@ -84,7 +81,7 @@ function CollectionView(props: { name: string }) {
   const [now] = useState(Date.now);
   const [zoomed, setZoomed] = useState<{ start: number; end: number } | null>(null);
   const base = `${paths.collections}/${encodeURIComponent(props.name)}`;
-  const fail = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
+  const fail = (e: unknown) => setError(errorText(e));
 
   // The most recent events: the last minute's, or if fewer than shown, the last ten minutes',
   // hour's or day's, each read with a limit, so that a busy collection answers as fast as a
@@ -140,11 +137,7 @@ function CollectionView(props: { name: string }) {
   const recent = rows ? rows.rows.slice(-RECENT).reverse() : [];
   return (
     <section class="collection">
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       <h3>Statistics over the last day</h3>
       <div class="controls">
         {WINDOWS.map(([label, ms]) => (

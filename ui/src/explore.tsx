@@ -9,6 +9,7 @@ import { AnnotationTable, annotationAt } from "./annotations";
 import { subscribe, type LivePoints } from "./live";
 import { Plot, type Line } from "./plot";
 import { go, type Route } from "./route";
+import { Alert, errorText } from "./alert";
 
 const SPANS: [string, number][] = [
   ["15m", 15 * 60e3],
@@ -119,7 +120,7 @@ export function Explore(props: { route: Route }) {
       const list = await call<SeriesList>(`${paths.series}?${seriesQuery(text, filters)}`);
       if (search === searches.current) setFound(list);
     } catch (e) {
-      setError(String(e instanceof Error ? e.message : e));
+      setError(errorText(e));
     }
   }
 
@@ -148,7 +149,7 @@ export function Explore(props: { route: Route }) {
         const unknown = missing.filter((key) => !got.some((s) => s?.key === key));
         if (unknown.length) setError(`no series ${unknown.join(", ")}`);
       })
-      .catch((e) => setError(String(e instanceof Error ? e.message : e)));
+      .catch((e) => setError(errorText(e)));
   }, [keys]);
 
   const span = view.end - view.start;
@@ -175,7 +176,7 @@ export function Explore(props: { route: Route }) {
         setLiveEnd(null);
       })
       .catch((e) => {
-        if (!abort.signal.aborted) setError(String(e instanceof Error ? e.message : e));
+        if (!abort.signal.aborted) setError(errorText(e));
       });
     return () => abort.abort();
   }, [keys, view.start, view.end, view.live]);
@@ -226,7 +227,7 @@ export function Explore(props: { route: Route }) {
             waiting = null;
           })
           .catch((e) => {
-            if (!abort.signal.aborted) setError(String(e instanceof Error ? e.message : e));
+            if (!abort.signal.aborted) setError(errorText(e));
           });
       },
       onPoints(batch: LivePoints[]) {
@@ -387,11 +388,7 @@ export function Explore(props: { route: Route }) {
           {new Date(shown.start).toISOString()} → {new Date(shown.end).toISOString()}
         </span>
       </section>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       <div ref={plotBox}>
         {view.keys.length === 0 ? (
           <p class="hint">Search for series and tick them to plot them here.</p>

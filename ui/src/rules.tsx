@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 
 import { call, fetchPlot, paths, type Annotation, type SeriesList } from "./api";
 import { Plot, type Line } from "./plot";
+import { Alert, errorText } from "./alert";
 
 interface RuleStatus {
   rule_id: string;
@@ -39,7 +40,7 @@ export function Rules() {
   const [rules, setRules] = useState<RuleStatus[]>([]);
   const [assets, setAssets] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const fail = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
+  const fail = (e: unknown) => setError(errorText(e));
   useEffect(() => {
     call<{ rules: RuleStatus[] }>(`${paths.rules}/status`)
       .then((r) => setRules(r.rules))
@@ -52,11 +53,7 @@ export function Rules() {
   return (
     <main class="rules">
       <h2>Rules</h2>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       {rules.length === 0 ? (
         <p class="hint">No rule yet: Sift telemetry configs, rule modules and the SDK create them.</p>
       ) : (
@@ -152,7 +149,7 @@ function Evaluate(props: { rules: RuleStatus[]; assets: string[] }) {
       setEvaluated({ start, end });
       setRanges(answer.ranges);
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   }
 
@@ -220,11 +217,7 @@ function Evaluate(props: { rules: RuleStatus[]; assets: string[] }) {
           Evaluate
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       <div ref={box}>
         {range && lines.length > 0 && (
           <Plot lines={lines} annotations={shaded} range={range} onZoom={(start, end) => setRange({ start, end })} onReset={() => setRange(evaluated)} />

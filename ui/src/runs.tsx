@@ -7,6 +7,7 @@ import { AnnotationTable, annotationAt } from "./annotations";
 import { call, fetchPlot, nanos, paths, type Annotation, type FileInfo, type RunInfo, type SeriesList } from "./api";
 import { Plot, type Line } from "./plot";
 import { go, href, type Route } from "./route";
+import { Alert, errorText } from "./alert";
 
 const time = (ns: number | null) => (ns === null ? "" : new Date(ns / 1e6).toISOString());
 
@@ -22,17 +23,13 @@ export function Runs() {
         setRuns((old) => [...(token ? (old ?? []) : []), ...r.runs]);
         setNext(r.next_page_token);
       })
-      .catch((e) => setError(e instanceof Error ? e.message : String(e)));
+      .catch((e) => setError(errorText(e)));
   };
   useEffect(() => load(""), []);
   return (
     <main class="runs">
       <h2>Runs</h2>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       {runs && runs.length === 0 && <p class="hint">No run yet: Sift clients create runs as they ingest.</p>}
       {runs && runs.length > 0 && (
         <input
@@ -101,7 +98,7 @@ export function RunPage(props: { route: Route }) {
   const box = useRef<HTMLDivElement>(null);
   // When the page opened: "now" for a run with neither times nor data, fixed while it renders.
   const [opened] = useState(Date.now);
-  const fail = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
+  const fail = (e: unknown) => setError(errorText(e));
 
   useEffect(() => {
     setError(null);
@@ -176,11 +173,7 @@ export function RunPage(props: { route: Route }) {
         {run.stop_time === null ? "running" : time(run.stop_time)}
         {run.description && ` · ${run.description}`}
       </p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       <ul class="found channels">
         {(channels?.series ?? []).map((s) => (
           <li key={s.key}>

@@ -7,6 +7,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, refusedKey, storedKey } from "./api";
 import { Plot, type Line } from "./plot";
 import { readEvents } from "./sse";
+import { Alert, errorText } from "./alert";
 
 const EXAMPLE = "data('cpu.usage_user').mean(by=['host']).publish('A')";
 const SPANS: [string, number][] = [
@@ -119,7 +120,7 @@ export function SignalFlow() {
       redraw();
       setState("done");
     } catch (err) {
-      if (!abort.signal.aborted) setError(err instanceof Error ? err.message : String(err));
+      if (!abort.signal.aborted) setError(errorText(err));
       setState("done");
     }
   }
@@ -165,11 +166,7 @@ export function SignalFlow() {
           </span>
         </div>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
       {range && lines.length > 0 && (
         <Plot
           lines={lines}

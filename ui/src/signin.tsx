@@ -4,6 +4,7 @@
 import { useState } from "preact/hooks";
 
 import { call, paths, storeKey, type Whoami } from "./api";
+import { Alert, errorText } from "./alert";
 
 export function SignIn(props: { onSignedIn(who: Whoami): void }) {
   const [key, setKey] = useState("");
@@ -25,7 +26,7 @@ export function SignIn(props: { onSignedIn(who: Whoami): void }) {
     try {
       await how();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     } finally {
       setBusy(false);
     }
@@ -69,11 +70,7 @@ export function SignIn(props: { onSignedIn(who: Whoami): void }) {
           Sign in
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
     </main>
   );
 }

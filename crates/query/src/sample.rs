@@ -245,36 +245,13 @@ fn join(
 /// first true and its last, so that a pulse shorter than a bucket survives.
 fn keep_bool(points: &ArrowPoints, buckets: Buckets) -> Vec<u32> {
     let values = points.values.as_boolean();
-    let times = points.timestamps.values();
-    let mut keep = Vec::new();
-    let mut i = 0;
-    while i < times.len() {
-        let bucket = buckets.of(times[i]);
-        let (first, mut falsy, mut truthy) = (i, None::<usize>, None::<usize>);
-        let mut j = i;
-        while j < times.len() && buckets.of(times[j]) == bucket {
-            if values.is_valid(j) {
-                let slot = if values.value(j) {
-                    &mut truthy
-                } else {
-                    &mut falsy
-                };
-                slot.get_or_insert(j);
-            }
-            j += 1;
-        }
-        let mut chosen = [Some(first), falsy, truthy, Some(j - 1)];
-        chosen.sort_unstable();
-        let mut last = None;
-        for index in chosen.into_iter().flatten() {
-            if last != Some(index) {
-                keep.push(index as u32);
-                last = Some(index);
-            }
-        }
-        i = j;
-    }
-    keep
+    keep_each(points, buckets, |bucket| {
+        let valid = || bucket.clone().filter(|&j| values.is_valid(j));
+        (
+            valid().find(|&j| !values.value(j)),
+            valid().find(|&j| values.value(j)),
+        )
+    })
 }
 
 fn keep<T>(points: &ArrowPoints, buckets: Buckets) -> Vec<u32>
@@ -283,28 +260,44 @@ where
     T::Native: PartialOrd,
 {
     let values = points.values.as_primitive::<T>();
+    keep_each(points, buckets, |bucket| {
+        let (mut low, mut high) = (None::<usize>, None::<usize>);
+        for j in bucket {
+            // A NaN is no extreme (it compares with nothing): a bucket that starts with one
+            // still keeps its lowest and highest numbers.
+            if !values.is_valid(j) || values.value(j).partial_cmp(&values.value(j)).is_none() {
+                continue;
+            }
+            let v = values.value(j);
+            if low.is_none_or(|l| v.partial_cmp(&values.value(l)) == Some(Ordering::Less)) {
+                low = Some(j);
+            }
+            if high.is_none_or(|h| v.partial_cmp(&values.value(h)) == Some(Ordering::Greater)) {
+                high = Some(j);
+            }
+        }
+        (low, high)
+    })
+}
+
+/// The indices to keep of `points`: of each bucket (a range of indices), its first point, the
+/// two `extremes` picks, and its last, in time order, each once.
+fn keep_each(
+    points: &ArrowPoints,
+    buckets: Buckets,
+    extremes: impl Fn(Range<usize>) -> (Option<usize>, Option<usize>),
+) -> Vec<u32> {
     let times = points.timestamps.values();
     let mut keep = Vec::new();
     let mut i = 0;
     while i < times.len() {
         let bucket = buckets.of(times[i]);
-        let (first, mut low, mut high) = (i, None::<usize>, None::<usize>);
         let mut j = i;
         while j < times.len() && buckets.of(times[j]) == bucket {
-            // A NaN is no extreme (it compares with nothing): a bucket that starts with one
-            // still keeps its lowest and highest numbers.
-            if values.is_valid(j) && values.value(j).partial_cmp(&values.value(j)).is_some() {
-                let v = values.value(j);
-                if low.is_none_or(|l| v.partial_cmp(&values.value(l)) == Some(Ordering::Less)) {
-                    low = Some(j);
-                }
-                if high.is_none_or(|h| v.partial_cmp(&values.value(h)) == Some(Ordering::Greater)) {
-                    high = Some(j);
-                }
-            }
             j += 1;
         }
-        let mut chosen = [Some(first), low, high, Some(j - 1)];
+        let (low, high) = extremes(i..j);
+        let mut chosen = [Some(i), low, high, Some(j - 1)];
         chosen.sort_unstable();
         let mut last = None;
         for index in chosen.into_iter().flatten() {
