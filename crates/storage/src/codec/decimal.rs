@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 
 use super::header::{Element, read_len, write_varint};
-use super::{Error, Order, numeric};
+use super::{Effort, Error, Order, numeric};
 
 /// The most digits after the decimal point tried.
 pub(crate) const MAX_DECIMALS: u8 = 9;
@@ -137,6 +137,7 @@ pub(crate) fn encode<T: Float>(
     values: &[T],
     plan: &Plan,
     order: Order,
+    effort: Effort,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let mut scaled = Vec::with_capacity(values.len());
@@ -157,8 +158,8 @@ pub(crate) fn encode<T: Float>(
         next = i + 1;
     }
     match narrow {
-        Some(narrow) => numeric::encode_signal(element, &narrow, order, out),
-        None => numeric::encode_signal(element, &scaled, order, out),
+        Some(narrow) => numeric::encode_signal(element, &narrow, order, effort, out),
+        None => numeric::encode_signal(element, &scaled, order, effort, out),
     }
 }
 

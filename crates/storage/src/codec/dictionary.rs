@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::header::{Element, read_len, write_varint};
-use super::{Error, MAX_POINTS, numeric};
+use super::{Effort, Error, MAX_POINTS, numeric};
 
 /// The largest dictionary, in bytes before compression, that a column may hold. It bounds what
 /// a decoder allocates for a corrupt length.
@@ -28,6 +28,7 @@ const ZSTD: u8 = 1;
 pub(crate) fn encode<V: AsRef<[u8]>>(
     element: Element,
     values: &[V],
+    effort: Effort,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let mut index_of: HashMap<&[u8], u32> = HashMap::new();
@@ -74,7 +75,12 @@ pub(crate) fn encode<V: AsRef<[u8]>>(
         out.extend_from_slice(&raw);
     }
     if distinct.len() > 1 {
-        numeric::encode(element, &indices, &numeric::config(indices.len()), out)?;
+        numeric::encode(
+            element,
+            &indices,
+            &numeric::config(indices.len(), effort),
+            out,
+        )?;
     }
     Ok(())
 }

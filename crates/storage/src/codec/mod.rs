@@ -166,7 +166,7 @@ impl Column {
         self.truncate(0);
     }
 
-    fn truncate(&mut self, len: usize) {
+    pub(crate) fn truncate(&mut self, len: usize) {
         match self {
             Column::Double(v) => v.truncate(len),
             Column::Float(v) => v.truncate(len),
@@ -191,8 +191,17 @@ impl Column {
 ///
 /// Fails only if there are more than [`MAX_POINTS`] timestamps.
 pub fn encode_timestamps(timestamps: &[Timestamp], out: &mut Vec<u8>) -> Result<(), Error> {
+    encode_timestamps_with(timestamps, Effort::Thorough, out)
+}
+
+/// [`encode_timestamps`] with the given effort; [`decode_timestamps`] reads either.
+pub fn encode_timestamps_with(
+    timestamps: &[Timestamp],
+    effort: Effort,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let Some(interval) = regular_interval(timestamps) else {
-        return encode_pco(Element::Timestamp, timestamps, Order::Time, out);
+        return encode_pco(Element::Timestamp, timestamps, Order::Time, effort, out);
     };
     start(Element::Timestamp, Codec::Regular, timestamps.len(), out)?;
     out.extend_from_slice(&timestamps[0].to_le_bytes());
@@ -271,24 +280,46 @@ pub enum Order {
     None,
 }
 
+/// How hard an encoder works for fewer bytes. Either is read by the same decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// For parts: pco at its default level with its automatic mode and delta choice, and a
+    /// predictor tried on signals (see `numeric::config`).
+    Thorough,
+    /// For the head's sealed chunks, encoded on the write path and again when flushed: pco at
+    /// a low level with first-order deltas and no mode search or predictor, several times
+    /// faster for some more bytes.
+    Quick,
+}
+
 /// Appends the encoded value column of a series to `out`, choosing the codec for its data type
 /// and, for bools, enums and bit fields, for its values.
 ///
 /// Fails if there are more than [`MAX_POINTS`] values or, for strings and bytes, if the distinct
 /// values take more than [`MAX_DICTIONARY_BYTES`].
 pub fn encode(column: &Column, out: &mut Vec<u8>) -> Result<(), Error> {
-    encode_ordered(column, Order::Time, out)
+    encode_with(column, Order::Time, Effort::Thorough, out)
 }
 
 /// [`encode`] for values in `order`; [`decode`] reads either.
 pub fn encode_ordered(column: &Column, order: Order, out: &mut Vec<u8>) -> Result<(), Error> {
+    encode_with(column, order, Effort::Thorough, out)
+}
+
+/// [`encode_ordered`] with the given effort; [`decode`] reads either.
+pub fn encode_with(
+    column: &Column,
+    order: Order,
+    effort: Effort,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     match column {
-        Column::Double(v) => encode_floats(Element::Double, v, order, out),
-        Column::Float(v) => encode_floats(Element::Float, v, order, out),
-        Column::Int32(v) => encode_pco(Element::Int32, v, order, out),
-        Column::Int64(v) => encode_pco(Element::Int64, v, order, out),
-        Column::Uint32(v) => encode_pco(Element::Uint32, v, order, out),
-        Column::Uint64(v) => encode_pco(Element::Uint64, v, order, out),
+        Column::Double(v) => encode_floats(Element::Double, v, order, effort, out),
+        Column::Float(v) => encode_floats(Element::Float, v, order, effort, out),
+        Column::Int32(v) => encode_pco(Element::Int32, v, order, effort, out),
+        Column::Int64(v) => encode_pco(Element::Int64, v, order, effort, out),
+        Column::Uint32(v) => encode_pco(Element::Uint32, v, order, effort, out),
+        Column::Uint64(v) => encode_pco(Element::Uint64, v, order, effort, out),
         Column::Bool(v) => {
             let header_at = start(Element::Bool, Codec::Runs, v.len(), out)?;
             if !v.is_empty() {
@@ -297,10 +328,10 @@ pub fn encode_ordered(column: &Column, order: Order, out: &mut Vec<u8>) -> Resul
             }
             Ok(())
         }
-        Column::Enum(v) => encode_integers(Element::Enum, v, out),
-        Column::BitField(v) => encode_integers(Element::BitField, v, out),
-        Column::String(v) => encode_dictionary(Element::String, v, out),
-        Column::Bytes(v) => encode_dictionary(Element::Bytes, v, out),
+        Column::Enum(v) => encode_integers(Element::Enum, v, effort, out),
+        Column::BitField(v) => encode_integers(Element::BitField, v, effort, out),
+        Column::String(v) => encode_dictionary(Element::String, v, effort, out),
+        Column::Bytes(v) => encode_dictionary(Element::Bytes, v, effort, out),
     }
 }
 
@@ -393,11 +424,12 @@ fn encode_pco<T: pco::data_types::Number>(
     element: Element,
     values: &[T],
     order: Order,
+    effort: Effort,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let header_at = start(element, Codec::Pco, values.len(), out)?;
     if !values.is_empty()
-        && let Err(e) = numeric::encode_signal(element, values, order, out)
+        && let Err(e) = numeric::encode_signal(element, values, order, effort, out)
     {
         out.truncate(header_at);
         return Err(e);
@@ -422,13 +454,14 @@ fn encode_floats<T: decimal::Float>(
     element: Element,
     values: &[T],
     order: Order,
+    effort: Effort,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let Some(plan) = decimal::plan(values).filter(|_| !values.is_empty()) else {
-        return encode_pco(element, values, order, out);
+        return encode_pco(element, values, order, effort, out);
     };
     let header_at = start(element, Codec::Decimal, values.len(), out)?;
-    decimal::encode(element, values, &plan, order, out).inspect_err(|_| {
+    decimal::encode(element, values, &plan, order, effort, out).inspect_err(|_| {
         out.truncate(header_at);
     })
 }
@@ -453,11 +486,12 @@ fn decode_floats<T: decimal::Float>(
 fn encode_integers<T: runs::RunValue>(
     element: Element,
     values: &[T],
+    effort: Effort,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let header_at = start(element, Codec::Runs, values.len(), out)?;
     if !values.is_empty() {
-        match runs::encode_integers(element, values, out) {
+        match runs::encode_integers(element, values, effort, out) {
             Ok(codec) => set_codec(out, header_at, codec),
             Err(e) => {
                 out.truncate(header_at);
@@ -485,11 +519,12 @@ fn decode_integers<T: runs::RunValue>(
 fn encode_dictionary<V: AsRef<[u8]>>(
     element: Element,
     values: &[V],
+    effort: Effort,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let header_at = start(element, Codec::Dictionary, values.len(), out)?;
     if !values.is_empty()
-        && let Err(e) = dictionary::encode(element, values, out)
+        && let Err(e) = dictionary::encode(element, values, effort, out)
     {
         out.truncate(header_at);
         return Err(e);

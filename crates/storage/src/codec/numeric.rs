@@ -10,7 +10,7 @@ use pco::wrapped::{FileCompressor, FileDecompressor};
 use pco::{ChunkConfig, DeltaSpec, ModeSpec, PagingSpec};
 
 use super::header::Element;
-use super::{Error, Order};
+use super::{Effort, Error, Order};
 
 /// The pco configuration for a column of `count` numbers: pco's defaults (level 8, automatic
 /// mode and delta encoding) in one page.
@@ -26,13 +26,26 @@ use super::{Error, Order};
 /// - Automatic mode. It finds the interval of jittered timestamps (`IntMult`), which halves them
 ///   against `Classic`; floats with decimals do not come here but go to the decimal codec.
 /// - One page per column: a block is decoded whole, and each page would repeat its delta state.
-pub(crate) fn config(count: usize) -> ChunkConfig {
-    ChunkConfig::default()
-        .with_compression_level(pco::DEFAULT_COMPRESSION_LEVEL)
-        .with_mode_spec(ModeSpec::Auto)
-        .with_delta_spec(DeltaSpec::Auto)
-        .with_paging_spec(PagingSpec::Exact(vec![count]))
+///
+/// [`Effort::Quick`] (the head's sealed chunks) takes level [`QUICK_LEVEL`], the classic mode
+/// and first-order deltas: most of pco's encoding time at the default goes to choosing bins
+/// and sampling modes, which a chunk re-encoded at the flush does not need.
+pub(crate) fn config(count: usize, effort: Effort) -> ChunkConfig {
+    let config = ChunkConfig::default().with_paging_spec(PagingSpec::Exact(vec![count]));
+    match effort {
+        Effort::Thorough => config
+            .with_compression_level(pco::DEFAULT_COMPRESSION_LEVEL)
+            .with_mode_spec(ModeSpec::Auto)
+            .with_delta_spec(DeltaSpec::Auto),
+        Effort::Quick => config
+            .with_compression_level(QUICK_LEVEL)
+            .with_mode_spec(ModeSpec::Classic)
+            .with_delta_spec(DeltaSpec::TryConsecutive(1)),
+    }
 }
+
+/// pco's compression level for [`Effort::Quick`].
+const QUICK_LEVEL: usize = 2;
 
 /// Appends the pco payload for `values` (at least one) to `out`.
 pub(crate) fn encode<T: Number>(
@@ -83,21 +96,26 @@ fn conv1_worth_trying(count: usize) -> bool {
 /// gain nothing and keep the faster encoding. pco offers Conv1 only for 32-bit latents, which is
 /// one more reason decimals are scaled to `i32` when they fit.
 ///
-/// With [`Order::None`] Conv1 is not tried: the same format, encoded once.
+/// With [`Order::None`] or [`Effort::Quick`] Conv1 is not tried: the same format, encoded once.
 pub(crate) fn encode_signal<T: Number>(
     element: Element,
     values: &[T],
     order: Order,
+    effort: Effort,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let start = out.len();
-    encode(element, values, &config(values.len()), out)?;
-    if order == Order::None || size_of::<T>() != 4 || !conv1_worth_trying(values.len()) {
+    encode(element, values, &config(values.len(), effort), out)?;
+    if order == Order::None
+        || effort == Effort::Quick
+        || size_of::<T>() != 4
+        || !conv1_worth_trying(values.len())
+    {
         return Ok(());
     }
     let automatic = out.len() - start;
     let mut predicted = Vec::with_capacity(automatic);
-    let conv1 = config(values.len()).with_delta_spec(DeltaSpec::TryConv1(CONV1_ORDER));
+    let conv1 = config(values.len(), effort).with_delta_spec(DeltaSpec::TryConv1(CONV1_ORDER));
     // pco refuses Conv1 for some number types; the automatic encoding then stands.
     if encode(element, values, &conv1, &mut predicted).is_ok()
         && (predicted.len() as f64) <= automatic as f64 * (1.0 - CONV1_MIN_SAVING)
@@ -174,7 +192,14 @@ mod tests {
         ];
         for (name, values, expect_conv1) in cases {
             let mut out = Vec::new();
-            encode_signal(Element::Int32, &values, Order::Time, &mut out).unwrap();
+            encode_signal(
+                Element::Int32,
+                &values,
+                Order::Time,
+                Effort::Thorough,
+                &mut out,
+            )
+            .unwrap();
             let conv1 = matches!(delta_encoding::<i32>(&out), DeltaEncoding::Conv1(_));
             assert_eq!(conv1, expect_conv1, "{name}");
             let mut decoded: Vec<i32> = Vec::new();
@@ -193,7 +218,14 @@ mod tests {
                 .map(|i| (1_800.0 * (i as f64 * 0.01).sin()).round() as i32)
                 .collect();
             let mut out = Vec::new();
-            encode_signal(Element::Int32, &sine, Order::Time, &mut out).unwrap();
+            encode_signal(
+                Element::Int32,
+                &sine,
+                Order::Time,
+                Effort::Thorough,
+                &mut out,
+            )
+            .unwrap();
             let conv1 = matches!(delta_encoding::<i32>(&out), DeltaEncoding::Conv1(_));
             assert_eq!(conv1, conv1_worth_trying(len), "{len} values");
         }

@@ -7,7 +7,7 @@
 //! block; the choice is recorded in the column header, so each block decodes on its own.
 
 use super::header::{Codec, Element, read_len, read_varint, varint_len, write_varint};
-use super::{Error, numeric};
+use super::{Effort, Error, numeric};
 
 /// Appends a bool column's payload to `out` and returns the codec used: runs, or a bitmap when
 /// the values flip so often that a bit per value is smaller.
@@ -110,6 +110,7 @@ const RUNS_WITHOUT_TRYING_PCO_BITS_PER_VALUE: usize = 1;
 pub(crate) fn encode_integers<T: RunValue>(
     element: Element,
     values: &[T],
+    effort: Effort,
     out: &mut Vec<u8>,
 ) -> Result<Codec, Error> {
     let mut runs_size = 0;
@@ -120,7 +121,7 @@ pub(crate) fn encode_integers<T: RunValue>(
         None
     } else {
         let start = out.len();
-        numeric::encode(element, values, &numeric::config(values.len()), out)?;
+        numeric::encode(element, values, &numeric::config(values.len(), effort), out)?;
         Some(out.len() - start)
     };
     match choose(runs_size, pco_size) {

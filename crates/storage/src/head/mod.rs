@@ -43,6 +43,7 @@
 //! admits) before the WAL append and stores the admitted series' points after it, in WAL
 //! order. Reads are open to all.
 
+mod chunk;
 mod index;
 pub mod limits;
 mod selector;

@@ -8,6 +8,9 @@ use std::sync::atomic::AtomicBool;
 use parking_lot::Mutex;
 use sextant_model::{DataType, OrgId, Point, SeriesId, SeriesKey, Timestamp, Value};
 
+use super::chunk::{self, Chunk, chunk_points, open_points};
+use crate::codec::Column;
+
 /// Batches of at least this many points that land among the held points are merged in one
 /// pass rather than inserted one by one.
 const MERGE_MIN_POINTS: usize = 16;
@@ -49,19 +52,8 @@ impl MemSeries {
 
 macro_rules! columns {
     ($($variant:ident($t:ty)),* $(,)?) => {
-        /// The values of a series, in a vector of their own type.
-        #[derive(Debug)]
-        enum Column {
-            $($variant(Vec<$t>),)*
-        }
-
+        /// What the head does with a column of values, one vector of their own type.
         impl Column {
-            fn new(data_type: DataType) -> Self {
-                match data_type {
-                    $(DataType::$variant => Column::$variant(Vec::new()),)*
-                }
-            }
-
             /// Inserts `value` at `index`; `false` if its type is not the column's.
             fn insert(&mut self, index: usize, value: Value) -> bool {
                 match (self, value) {
@@ -101,7 +93,7 @@ macro_rules! columns {
 
             /// Appends every value; the number of values whose type is not the column's,
             /// which are skipped.
-            fn extend(&mut self, points: &[Point]) -> usize {
+            fn extend_points(&mut self, points: &[Point]) -> usize {
                 let mut mismatched = 0;
                 match self {
                     $(Column::$variant(c) => {
@@ -117,9 +109,13 @@ macro_rules! columns {
                 mismatched
             }
 
-            fn truncate(&mut self, len: usize) {
-                match self {
-                    $(Column::$variant(c) => c.truncate(len),)*
+            /// Appends the values of `other` at `positions`; nothing if its type differs.
+            fn append_from(&mut self, other: &Column, positions: Range<usize>) {
+                match (self, other) {
+                    $((Column::$variant(c), Column::$variant(o)) => {
+                        c.extend_from_slice(&o[positions])
+                    })*
+                    _ => {}
                 }
             }
 
@@ -139,21 +135,45 @@ macro_rules! columns {
                 }
             }
 
+            fn shrink_to(&mut self, capacity: usize) {
+                match self {
+                    $(Column::$variant(c) => c.shrink_to(capacity),)*
+                }
+            }
+
+            /// Removes the first `n` values.
+            fn drain_front(&mut self, n: usize) {
+                match self {
+                    $(Column::$variant(c) => {
+                        c.drain(..n);
+                    })*
+                }
+            }
+
             /// Whether `value` has the column's type.
             fn accepts(&self, value: &Value) -> bool {
                 matches!((self, value), $((Column::$variant(_), Value::$variant(_)))|*)
             }
 
-            /// The values at `range` as a codec column.
-            fn codec_column(&self, range: Range<usize>) -> crate::codec::Column {
+            /// A copy of the values at `range`.
+            pub(crate) fn slice(&self, range: Range<usize>) -> Column {
                 match self {
-                    $(Column::$variant(c) => crate::codec::Column::$variant(c[range].to_vec()),)*
+                    $(Column::$variant(c) => Column::$variant(c[range].to_vec()),)*
                 }
             }
 
             fn capacity_bytes(&self) -> usize {
                 match self {
                     $(Column::$variant(c) => c.capacity() * std::mem::size_of::<$t>(),)*
+                }
+            }
+
+            /// Heap bytes of the string and bytes values at `range`.
+            fn value_heap(&self, range: Range<usize>) -> usize {
+                match self {
+                    Column::String(c) => c[range].iter().map(String::len).sum(),
+                    Column::Bytes(c) => c[range].iter().map(Vec::len).sum(),
+                    _ => 0,
                 }
             }
         }
@@ -183,31 +203,61 @@ fn value_heap_bytes(value: &Value) -> usize {
     }
 }
 
-/// A series' points, sorted by timestamp, one value per timestamp.
+/// A series' points, sorted by timestamp, one value per timestamp: the older ones sealed in
+/// compressed chunks, the newest open in a typed column.
 #[derive(Debug)]
 pub(crate) struct SeriesData {
+    /// Sealed chunks: sorted, disjoint, and all older than the open points.
+    chunks: Vec<Chunk>,
+    /// Points in `chunks`.
+    sealed_len: usize,
+    /// Bytes `chunks` hold.
+    sealed_bytes: usize,
+    /// The open points' timestamps.
     timestamps: Vec<Timestamp>,
+    /// The open points' values.
     values: Column,
-    /// Heap bytes of string and bytes values.
+    /// Heap bytes of the open string and bytes values.
     value_heap: usize,
     /// The newest timestamp ever inserted, kept when the points are taken by a flush, so that
     /// the out-of-order window still applies.
     newest: Option<Timestamp>,
 }
 
+/// Positions of `timestamps` within `range`.
+fn positions(timestamps: &[Timestamp], range: &Range<Timestamp>) -> Range<usize> {
+    let start = timestamps.partition_point(|&t| t < range.start);
+    let end = timestamps.partition_point(|&t| t < range.end).max(start);
+    start..end
+}
+
 impl SeriesData {
     fn new(data_type: DataType) -> Self {
+        Self::open(Vec::new(), Column::new(data_type))
+    }
+
+    /// Open points only, with no string heap counted (the caller's to set).
+    fn open(timestamps: Vec<Timestamp>, values: Column) -> Self {
         SeriesData {
-            timestamps: Vec::new(),
-            values: Column::new(data_type),
+            chunks: Vec::new(),
+            sealed_len: 0,
+            sealed_bytes: 0,
+            timestamps,
+            values,
             value_heap: 0,
             newest: None,
         }
     }
 
+    fn data_type(&self) -> DataType {
+        self.values.data_type()
+    }
+
     /// The newest timestamp inserted, if any, even if a flush has taken the point since.
     pub(crate) fn max_timestamp(&self) -> Option<Timestamp> {
-        self.newest.max(self.timestamps.last().copied())
+        let held =
+            (self.timestamps.last().copied()).or_else(|| self.chunks.last().map(Chunk::last));
+        self.newest.max(held)
     }
 
     /// Raises the newest timestamp seen to `ts`, for points held elsewhere (in parts).
@@ -228,58 +278,162 @@ impl SeriesData {
     /// `older` with the points of `newer` inserted over it (last write wins).
     pub(crate) fn overlay(older: &SeriesData, newer: &SeriesData, data_type: DataType) -> Self {
         let mut out = SeriesData::new(data_type);
-        out.insert(&older.points_at(0..older.len()));
-        out.insert(&newer.points_at(0..newer.len()));
+        out.insert(&older.all_points());
+        out.insert(&newer.all_points());
         out
     }
 
     /// How many points have timestamps in `range`.
     pub(crate) fn count_in(&self, range: &Range<Timestamp>) -> usize {
-        let start = self.timestamps.partition_point(|&t| t < range.start);
-        let end = self.timestamps.partition_point(|&t| t < range.end);
-        end.saturating_sub(start)
+        let mut n = positions(&self.timestamps, range).len();
+        for c in self.chunks_in(range) {
+            n += if range.start <= c.first() && c.last() < range.end {
+                c.len()
+            } else {
+                positions(&c.timestamps(), range).len()
+            };
+        }
+        n
     }
 
     /// A copy without the points whose timestamps are in `range`, remembering the same newest
     /// timestamp.
     pub(crate) fn without(&self, range: &Range<Timestamp>, data_type: DataType) -> SeriesData {
-        let start = self.timestamps.partition_point(|&t| t < range.start);
-        let end = self
-            .timestamps
-            .partition_point(|&t| t < range.end)
-            .max(start);
+        let mut kept = self.all_points();
+        kept.retain(|p| !range.contains(&p.timestamp));
         let mut out = SeriesData::new(data_type);
-        out.insert(&self.points_at(0..start));
-        out.insert(&self.points_at(end..self.len()));
+        out.insert(&kept);
         out.newest = self.max_timestamp();
         out
     }
 
-    /// The timestamps, sorted and distinct.
-    pub(crate) fn timestamps(&self) -> &[Timestamp] {
-        &self.timestamps
-    }
-
-    /// The values at positions `range`, as a codec column.
-    pub(crate) fn codec_column(&self, range: Range<usize>) -> crate::codec::Column {
-        self.values.codec_column(range)
-    }
-
     pub(crate) fn len(&self) -> usize {
-        self.timestamps.len()
+        self.sealed_len + self.timestamps.len()
+    }
+
+    /// The sealed chunks that may hold timestamps in `range`.
+    fn chunks_in(&self, range: &Range<Timestamp>) -> &[Chunk] {
+        let lo = self.chunks.partition_point(|c| c.last() < range.start);
+        let hi = self
+            .chunks
+            .partition_point(|c| c.first() < range.end)
+            .max(lo);
+        &self.chunks[lo..hi]
     }
 
     /// Inserts points in the order given: a point with a timestamp already held replaces it
     /// (last write wins). Values of the wrong type are skipped and counted; validation and the
-    /// series registry make that impossible, so a count above zero is a bug.
+    /// series registry make that impossible, so a count above zero is a bug. Open points
+    /// beyond what stays open are sealed into chunks.
     pub(crate) fn insert(&mut self, points: &[Point]) -> usize {
+        let mismatched = match self.chunks.last().map(Chunk::last) {
+            Some(sealed) if points.iter().any(|p| p.timestamp <= sealed) => {
+                let (older, newer): (Vec<Point>, Vec<Point>) =
+                    points.iter().cloned().partition(|p| p.timestamp <= sealed);
+                self.insert_sealed(older) + self.insert_open(&newer)
+            }
+            _ => self.insert_open(points),
+        };
+        self.seal();
+        mismatched
+    }
+
+    /// Inserts points no newer than the last sealed chunk's into the chunks they fall in:
+    /// each point goes to the first chunk whose last timestamp is at or after it, which is
+    /// decoded, merged and encoded again (split if it grew past the most a chunk holds).
+    fn insert_sealed(&mut self, points: Vec<Point>) -> usize {
+        let mut groups: std::collections::BTreeMap<usize, Vec<Point>> = Default::default();
+        for p in points {
+            let k = self.chunks.partition_point(|c| c.last() < p.timestamp);
+            groups.entry(k).or_default().push(p);
+        }
+        let mut mismatched = 0;
+        // From the newest chunk back, so that a chunk's split leaves the older indices valid.
+        for (k, group) in groups.into_iter().rev() {
+            let old = &self.chunks[k];
+            let (timestamps, values) = old.decode(self.data_type());
+            let mut run = SeriesData::open(timestamps, values);
+            run.value_heap = run.values.value_heap(0..run.values.len());
+            mismatched += run.insert_open(&group);
+            match chunk::encode_all(&run.timestamps, &run.values) {
+                Some(new) => {
+                    self.sealed_len = self.sealed_len - old.len() + run.timestamps.len();
+                    self.sealed_bytes = self.sealed_bytes - old.heap_bytes()
+                        + new.iter().map(Chunk::heap_bytes).sum::<usize>();
+                    self.chunks.splice(k..=k, new);
+                }
+                None => self.unseal_from(k, run),
+            }
+        }
+        mismatched
+    }
+
+    /// Makes chunk `k` (replaced by `run`, its points merged with late ones) and every newer
+    /// chunk open again: for points the codec would not encode.
+    fn unseal_from(&mut self, k: usize, run: SeriesData) {
+        let data_type = self.data_type();
+        let SeriesData {
+            mut timestamps,
+            mut values,
+            ..
+        } = run;
+        for (i, c) in self.chunks.drain(k..).enumerate() {
+            self.sealed_len -= c.len();
+            self.sealed_bytes -= c.heap_bytes();
+            if i > 0 {
+                let (t, v) = c.decode(data_type);
+                timestamps.extend_from_slice(&t);
+                values.append_from(&v, 0..v.len());
+            }
+        }
+        timestamps.extend_from_slice(&self.timestamps);
+        values.append_from(&self.values, 0..self.values.len());
+        self.value_heap = values.value_heap(0..values.len());
+        self.timestamps = timestamps;
+        self.values = values;
+    }
+
+    /// Seals the oldest open points into chunks of [`chunk_points`], keeping from
+    /// [`open_points`] to that many more open.
+    fn seal(&mut self) {
+        let (n, chunk, open) = (self.timestamps.len(), chunk_points(), open_points());
+        if n < chunk + open {
+            return;
+        }
+        let sealable = (n - open) / chunk * chunk;
+        let mut at = 0;
+        while at < sealable {
+            let end = at + chunk;
+            let Some(c) = Chunk::encode(&self.timestamps[at..end], &self.values.slice(at..end))
+            else {
+                break;
+            };
+            self.sealed_len += c.len();
+            self.sealed_bytes += c.heap_bytes();
+            self.chunks.push(c);
+            at = end;
+        }
+        if at == 0 {
+            return;
+        }
+        self.value_heap -= self.values.value_heap(0..at);
+        self.timestamps.drain(..at);
+        self.values.drain_front(at);
+        let keep = 2 * (chunk + open);
+        if self.timestamps.capacity() > keep {
+            self.timestamps.shrink_to(keep);
+            self.values.shrink_to(keep);
+        }
+    }
+    /// Inserts points among the open ones (see [`SeriesData::insert`]), sealing nothing.
+    fn insert_open(&mut self, points: &[Point]) -> usize {
         let after_last = match (self.timestamps.last(), points.first()) {
             (Some(&last), Some(first)) => first.timestamp > last,
             _ => true,
         };
         if after_last && points.windows(2).all(|w| w[0].timestamp < w[1].timestamp) {
             // The common case, points newer than any held and in order, appends in bulk.
-            let mismatched = self.values.extend(points);
+            let mismatched = self.values.extend_points(points);
             if mismatched == 0 {
                 self.timestamps.extend(points.iter().map(|p| p.timestamp));
                 self.value_heap += points
@@ -320,8 +474,7 @@ impl SeriesData {
                     }
                 }
                 _ => {
-                    let i = self.timestamps.len();
-                    let ok = self.values.insert(i, p.value.clone());
+                    let ok = self.values.push(p.value.clone());
                     if ok {
                         self.timestamps.push(p.timestamp);
                         self.value_heap += heap;
@@ -336,8 +489,8 @@ impl SeriesData {
         mismatched
     }
 
-    /// Merges points that land among those held in one pass: sorted (stably, so the last of
-    /// equal timestamps wins), then merged with the held points from the first incoming
+    /// Merges points that land among the open ones in one pass: sorted (stably, so the last
+    /// of equal timestamps wins), then merged with the held points from the first incoming
     /// timestamp on. Costs O(held after that point + incoming), where inserting one by one
     /// would shift the columns once per point.
     fn merge(&mut self, points: &[Point]) -> usize {
@@ -389,37 +542,133 @@ impl SeriesData {
 
     /// The points with timestamps in `range`, in time order.
     pub(crate) fn read(&self, range: Range<Timestamp>) -> Vec<Point> {
-        let start = self.timestamps.partition_point(|&t| t < range.start);
-        let end = self.timestamps.partition_point(|&t| t < range.end);
-        self.points_at(start..end.max(start))
+        self.read_limited(range, None, crate::Order::Ascending)
+    }
+
+    /// Every point, in time order.
+    pub(crate) fn all_points(&self) -> Vec<Point> {
+        let mut out = Vec::with_capacity(self.len());
+        for c in &self.chunks {
+            let (timestamps, values) = c.decode(self.data_type());
+            out.extend(values.points(&timestamps, 0..timestamps.len()));
+        }
+        out.extend(
+            self.values
+                .points(&self.timestamps, 0..self.timestamps.len()),
+        );
+        crate::read::note_scanned(out.len());
+        out
     }
 
     /// The first `limit` points with timestamps in `range` in `order`, in time order:
     /// [`SeriesData::read`] cut to the limit without taking out the points past it, so
-    /// that a limited read costs the points it returns, not the range.
+    /// that a limited read costs the points it returns (and the chunks holding them), not
+    /// the range.
     pub(crate) fn read_limited(
         &self,
         range: Range<Timestamp>,
         limit: Option<usize>,
         order: crate::Order,
     ) -> Vec<Point> {
-        let mut start = self.timestamps.partition_point(|&t| t < range.start);
-        let mut end = self
-            .timestamps
-            .partition_point(|&t| t < range.end)
-            .max(start);
-        if let Some(limit) = limit {
+        let mut remaining = limit.unwrap_or(usize::MAX);
+        let chunks = self.chunks_in(&range);
+        let mut pieces = Vec::new();
+        let mut cut = |timestamps: &[Timestamp], values: &Column, remaining: &mut usize| {
+            let Range { mut start, mut end } = positions(timestamps, &range);
             match order {
-                crate::Order::Ascending => end = end.min(start.saturating_add(limit)),
-                crate::Order::Descending => start = start.max(end.saturating_sub(limit)),
+                crate::Order::Ascending => end = end.min(start.saturating_add(*remaining)),
+                crate::Order::Descending => start = start.max(end.saturating_sub(*remaining)),
+            }
+            *remaining -= end - start;
+            crate::read::note_scanned(end - start);
+            if end > start {
+                pieces.push(values.points(timestamps, start..end));
+            }
+        };
+        match order {
+            crate::Order::Ascending => {
+                for c in chunks {
+                    if remaining == 0 {
+                        break;
+                    }
+                    let (timestamps, values) = c.decode(self.data_type());
+                    cut(&timestamps, &values, &mut remaining);
+                }
+                if remaining > 0 {
+                    cut(&self.timestamps, &self.values, &mut remaining);
+                }
+            }
+            crate::Order::Descending => {
+                cut(&self.timestamps, &self.values, &mut remaining);
+                for c in chunks.iter().rev() {
+                    if remaining == 0 {
+                        break;
+                    }
+                    let (timestamps, values) = c.decode(self.data_type());
+                    cut(&timestamps, &values, &mut remaining);
+                }
+                pieces.reverse();
             }
         }
-        self.points_at(start..end)
+        if pieces.len() == 1 {
+            return pieces.pop().unwrap_or_default();
+        }
+        pieces.concat()
     }
 
-    fn points_at(&self, positions: Range<usize>) -> Vec<Point> {
-        crate::read::note_scanned(positions.len());
-        self.values.points(&self.timestamps, positions)
+    /// The first timestamp at or after `t`, if any.
+    pub(crate) fn first_at_or_after(&self, t: Timestamp) -> Option<Timestamp> {
+        let k = self.chunks.partition_point(|c| c.last() < t);
+        match self.chunks.get(k) {
+            Some(c) if c.first() >= t => Some(c.first()),
+            Some(c) => {
+                let timestamps = c.timestamps();
+                timestamps
+                    .get(timestamps.partition_point(|&x| x < t))
+                    .copied()
+            }
+            None => {
+                let i = self.timestamps.partition_point(|&x| x < t);
+                self.timestamps.get(i).copied()
+            }
+        }
+    }
+
+    /// Hands the points in `range` to `block` in time order, as runs of `block_points`
+    /// (the last one shorter), decoding one chunk at a time.
+    pub(crate) fn blocks<E>(
+        &self,
+        range: Range<Timestamp>,
+        block_points: usize,
+        mut block: impl FnMut(&[Timestamp], &Column) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let block_points = block_points.max(1);
+        let mut timestamps_out = Vec::new();
+        let mut values_out = Column::new(self.data_type());
+        let mut fill = |timestamps: &[Timestamp], values: &Column| -> Result<(), E> {
+            let Range { mut start, end } = positions(timestamps, &range);
+            while start < end {
+                let n = (block_points - timestamps_out.len()).min(end - start);
+                timestamps_out.extend_from_slice(&timestamps[start..start + n]);
+                values_out.append_from(values, start..start + n);
+                start += n;
+                if timestamps_out.len() == block_points {
+                    block(&timestamps_out, &values_out)?;
+                    timestamps_out.clear();
+                    values_out.clear();
+                }
+            }
+            Ok(())
+        };
+        for c in self.chunks_in(&range) {
+            let (timestamps, values) = c.decode(self.data_type());
+            fill(&timestamps, &values)?;
+        }
+        fill(&self.timestamps, &self.values)?;
+        if !timestamps_out.is_empty() {
+            block(&timestamps_out, &values_out)?;
+        }
+        Ok(())
     }
 
     /// An estimate of the heap bytes the points hold.
@@ -427,6 +676,8 @@ impl SeriesData {
         self.timestamps.capacity() * std::mem::size_of::<Timestamp>()
             + self.values.capacity_bytes()
             + self.value_heap
+            + self.sealed_bytes
+            + self.chunks.capacity() * std::mem::size_of::<Chunk>()
     }
 }
 
@@ -468,6 +719,7 @@ mod tests {
                 1..8,
             )
         ) {
+            chunk::set_chunk_points(8);
             let mut d = SeriesData::new(DataType::String);
             let mut model = std::collections::BTreeMap::new();
             for batch in &batches {
@@ -485,9 +737,115 @@ mod tests {
                 .map(|(t, v)| Point::new(*t, Value::String(v.clone())))
                 .collect();
             proptest::prop_assert_eq!(d.read(i64::MIN..i64::MAX), expected);
-            let heap: usize = model.values().map(String::len).sum();
-            proptest::prop_assert_eq!(d.value_heap, heap);
+            // The open strings' heap is counted exactly; the sealed ones are in the chunks.
+            proptest::prop_assert_eq!(d.value_heap, d.values.value_heap(0..d.values.len()));
+            proptest::prop_assert_eq!(d.len(), model.len());
         }
+    }
+
+    proptest::proptest! {
+        /// With chunks of eight points, sealed and merged as batches come in any order, every
+        /// way of reading agrees with a sorted map: ranges, limits from either end, counts,
+        /// the next timestamp, blocks for a flush, and deleting a range.
+        #[test]
+        fn sealed_chunks_read_as_the_points_written(
+            batches in proptest::collection::vec(
+                proptest::collection::vec((0i64..400, -1000i32..1000), 0..80),
+                1..10,
+            ),
+            a in 0i64..420,
+            b in 0i64..420,
+            limit in 0usize..50,
+            block in 1usize..40,
+        ) {
+            chunk::set_chunk_points(8);
+            let mut d = SeriesData::new(DataType::Double);
+            let mut model = std::collections::BTreeMap::new();
+            for batch in &batches {
+                let points: Vec<Point> = batch
+                    .iter()
+                    .map(|&(t, v)| Point::new(t, Value::Double(f64::from(v) / 8.0)))
+                    .collect();
+                proptest::prop_assert_eq!(d.insert(&points), 0);
+                for &(t, v) in batch {
+                    model.insert(t, f64::from(v) / 8.0);
+                }
+                proptest::prop_assert!(d.chunks.windows(2).all(|w| w[0].last() < w[1].first()));
+                proptest::prop_assert!(d.chunks.iter().all(|c| c.len() <= chunk::max_chunk_points()));
+                if let (Some(c), Some(t)) = (d.chunks.last(), d.timestamps.first()) {
+                    proptest::prop_assert!(c.last() < *t);
+                }
+            }
+            let as_points = |range: std::ops::Range<i64>| -> Vec<Point> {
+                model
+                    .range(range)
+                    .map(|(&t, &v)| Point::new(t, Value::Double(v)))
+                    .collect()
+            };
+            let range = a.min(b)..a.max(b);
+            let all = as_points(i64::MIN..i64::MAX);
+            proptest::prop_assert_eq!(d.len(), all.len());
+            proptest::prop_assert_eq!(d.all_points(), all.clone());
+            let expected = as_points(range.clone());
+            proptest::prop_assert_eq!(d.read(range.clone()), expected.clone());
+            proptest::prop_assert_eq!(d.count_in(&range), expected.len());
+            let first: Vec<Point> = expected.iter().take(limit).cloned().collect();
+            proptest::prop_assert_eq!(
+                d.read_limited(range.clone(), Some(limit), crate::Order::Ascending),
+                first
+            );
+            let last: Vec<Point> =
+                expected[expected.len().saturating_sub(limit)..].to_vec();
+            proptest::prop_assert_eq!(
+                d.read_limited(range.clone(), Some(limit), crate::Order::Descending),
+                last
+            );
+            proptest::prop_assert_eq!(
+                d.first_at_or_after(a),
+                model.range(a..).next().map(|(&t, _)| t)
+            );
+            let mut blocks: Vec<Point> = Vec::new();
+            d.blocks(range.clone(), block, |ts, values| {
+                assert!(!ts.is_empty() && ts.len() <= block);
+                blocks.extend(values.points(ts, 0..ts.len()));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            proptest::prop_assert_eq!(blocks, expected);
+            let kept = d.without(&range, DataType::Double);
+            let mut rest = as_points(i64::MIN..range.start);
+            rest.extend(as_points(range.end..i64::MAX));
+            proptest::prop_assert_eq!(kept.all_points(), rest);
+            proptest::prop_assert_eq!(kept.max_timestamp(), d.max_timestamp());
+        }
+    }
+
+    #[test]
+    fn points_the_codec_refuses_stay_open_and_read_back() {
+        chunk::set_chunk_points(8);
+        let text = |t: i64| {
+            let v = if t % 10 == 7 {
+                chunk::REFUSED.to_string()
+            } else {
+                t.to_string()
+            };
+            Point::new(t, Value::String(v))
+        };
+        let mut d = SeriesData::new(DataType::String);
+        // Without a refused value, the first points seal.
+        let first: Vec<Point> = (0..30).filter(|t| t % 10 != 7).map(text).collect();
+        assert_eq!(d.insert(&first), 0);
+        let sealed = d.chunks.len();
+        assert!(sealed >= 1);
+        // A late refused value in a sealed chunk opens it and every newer one; the points
+        // from it on stay open, since sealing stops at the first chunk refused.
+        assert_eq!(d.insert(&[text(7)]), 0);
+        assert!(d.chunks.len() < sealed, "{} chunks", d.chunks.len());
+        assert_eq!(d.insert(&[text(17), text(27)]), 0);
+        let all: Vec<Point> = (0..30).map(text).collect();
+        assert_eq!(d.all_points(), all);
+        assert_eq!(d.read(5..25), all[5..25].to_vec());
+        assert_eq!(d.len(), 30);
     }
 
     #[test]

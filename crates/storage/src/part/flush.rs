@@ -23,28 +23,23 @@ pub(crate) fn write_frozen(
     wal_seq: u64,
     next_id: &mut dyn FnMut() -> u64,
 ) -> Result<Vec<Arc<Part>>> {
-    // Partition start -> (partition, [(series index, positions)]).
-    type Slices = Vec<(usize, Range<usize>)>;
-    let mut partitions: BTreeMap<Timestamp, (Range<Timestamp>, Slices)> = BTreeMap::new();
+    // Partition start -> (partition, [series index]).
+    let mut partitions: BTreeMap<Timestamp, (Range<Timestamp>, Vec<usize>)> = BTreeMap::new();
     for (i, (_, data)) in frozen.series.iter().enumerate() {
-        let ts = data.timestamps();
-        let mut at = 0;
-        while at < ts.len() {
-            let partition = partition_of(ts[at], partition_len);
-            let end = if partition.end == Timestamp::MAX {
-                ts.len()
-            } else {
-                at + ts[at..].partition_point(|&t| t < partition.end)
+        let mut next = data.first_at_or_after(Timestamp::MIN);
+        while let Some(at) = next {
+            let partition = partition_of(at, partition_len);
+            next = match partition.end {
+                Timestamp::MAX => None,
+                end => data.first_at_or_after(end),
             };
             partitions
                 .entry(partition.start)
                 .or_insert_with(|| (partition, Vec::new()))
                 .1
-                .push((i, at..end));
-            at = end;
+                .push(i);
         }
     }
-    let block_points = block_points.max(1);
     // The head's keys, for the parts to share instead of the copies they parse.
     let canonical: std::collections::HashMap<(OrgId, &SeriesKey), &SeriesKey> = frozen
         .series
@@ -53,24 +48,23 @@ pub(crate) fn write_frozen(
         .collect();
     let mut written = Vec::with_capacity(partitions.len());
     for (start, (partition, mut slices)) in partitions {
-        slices.sort_by(|a, b| {
-            let (sa, sb) = (&frozen.series[a.0].0, &frozen.series[b.0].0);
+        slices.sort_by(|&a, &b| {
+            let (sa, sb) = (&frozen.series[a].0, &frozen.series[b].0);
             (sa.org, &sa.key).cmp(&(sb.org, &sb.key))
         });
         let at = PartLocation {
             partition: start,
             name: PartName::single(next_id()),
         };
-        let mut writer = PartWriter::create(files, at, partition, wal_seq)?;
-        for (i, positions) in slices {
+        let mut writer = PartWriter::create(files, at, partition.clone(), wal_seq)?;
+        for i in slices {
             let (series, data) = &frozen.series[i];
             writer.begin_series(series.org, &series.key, series.data_type);
-            let mut at = positions.start;
-            while at < positions.end {
-                let end = (at + block_points).min(positions.end);
-                writer.add_block(&data.timestamps()[at..end], &data.codec_column(at..end))?;
-                at = end;
-            }
+            // Timestamps end before `Timestamp::MAX` (see `head::limits::MAX_TIMESTAMP`),
+            // so the exclusive end of the last partition loses nothing.
+            data.blocks(partition.clone(), block_points, |ts, values| {
+                writer.add_block(ts, values)
+            })?;
         }
         let at = writer.finish()?;
         let mut part = Part::open_in(files, at)?;

@@ -4,20 +4,23 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use sextant_model::DataType;
-use sextant_storage::codec::{self, Column, Error};
+use sextant_storage::codec::{self, Column, Effort, Error, Order};
 
 const BLOCK_POINTS: usize = 16_384;
 
+/// Encodes `column` with each effort and checks that it decodes to the same values.
 fn round_trip(column: &Column) {
-    let mut bytes = Vec::new();
-    codec::encode(column, &mut bytes).unwrap();
-    let decoded = codec::decode(column.data_type(), &bytes).unwrap();
-    assert!(
-        same(column, &decoded),
-        "{:?} column of {} values did not round-trip",
-        column.data_type(),
-        column.len()
-    );
+    for effort in [Effort::Thorough, Effort::Quick] {
+        let mut bytes = Vec::new();
+        codec::encode_with(column, Order::Time, effort, &mut bytes).unwrap();
+        let decoded = codec::decode(column.data_type(), &bytes).unwrap();
+        assert!(
+            same(column, &decoded),
+            "{:?} column of {} values did not round-trip ({effort:?})",
+            column.data_type(),
+            column.len()
+        );
+    }
 }
 
 /// Equality that compares floats by their bits, so NaN payloads and -0.0 count.
@@ -36,9 +39,15 @@ fn same(a: &Column, b: &Column) -> bool {
 }
 
 fn timestamps_round_trip(timestamps: &[i64]) {
-    let mut bytes = Vec::new();
-    codec::encode_timestamps(timestamps, &mut bytes).unwrap();
-    assert_eq!(codec::decode_timestamps(&bytes).unwrap(), timestamps);
+    for effort in [Effort::Thorough, Effort::Quick] {
+        let mut bytes = Vec::new();
+        codec::encode_timestamps_with(timestamps, effort, &mut bytes).unwrap();
+        assert_eq!(
+            codec::decode_timestamps(&bytes).unwrap(),
+            timestamps,
+            "{effort:?}"
+        );
+    }
 }
 
 /// Doubles mixing every bit pattern (NaN payloads included), edge values and 2-decimal values,
