@@ -37,19 +37,38 @@ impl QueryBody {
     /// Appends the next metric's results. Fails with a runtime error (500) when a value is NaN
     /// or infinite, as KairosDB does.
     pub fn push(&mut self, m: &MetricResult) -> Result<()> {
-        let out = &mut self.out;
+        self.push_spilling(m, usize::MAX, &mut |_| Ok(()))
+    }
+
+    /// [`QueryBody::push`], handing the text written so far to `spill` each time it passes
+    /// `chunk` bytes at the end of a group: `spill` takes what it sends on and leaves the
+    /// rest, so that an answer of any size holds about `chunk` bytes of text at a time. An
+    /// error from `spill` (the client left) stops the writing and is returned.
+    pub fn push_spilling(
+        &mut self,
+        m: &MetricResult,
+        chunk: usize,
+        spill: &mut dyn FnMut(&mut String) -> Result<()>,
+    ) -> Result<()> {
         if self.metrics > 0 {
-            out.push(',');
+            self.out.push(',');
         }
         self.metrics += 1;
-        let _ = write!(out, "{{\"sample_size\":{},\"results\":[", m.sample_size);
+        let _ = write!(
+            self.out,
+            "{{\"sample_size\":{},\"results\":[",
+            m.sample_size
+        );
         for (j, g) in m.results.iter().enumerate() {
             if j > 0 {
-                out.push(',');
+                self.out.push(',');
             }
-            group(out, g)?;
+            group(&mut self.out, g)?;
+            if self.out.len() >= chunk {
+                spill(&mut self.out)?;
+            }
         }
-        out.push_str("]}");
+        self.out.push_str("]}");
         Ok(())
     }
 
@@ -63,7 +82,7 @@ impl QueryBody {
         self.metrics == 0
     }
 
-    /// The whole body.
+    /// The rest of the body: all of it unless parts were spilled.
     pub fn finish(mut self) -> String {
         self.out.push_str("]}");
         self.out

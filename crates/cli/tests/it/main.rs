@@ -9,6 +9,7 @@ mod connections;
 mod console;
 mod download;
 mod ingest_limits;
+mod kairos_answers;
 mod kairos_conformance;
 mod native_client;
 mod query_limits;

@@ -11,6 +11,7 @@
 //! `OPTIONS` with a CORS preflight. Errors have KairosDB's shape, `{"errors": [...]}`, with
 //! the status of Sextant's one HTTP mapping ([`crate::error`]).
 
+pub mod answer;
 pub mod read;
 pub mod write;
 
@@ -97,11 +98,7 @@ async fn preflight(headers: HeaderMap) -> Response {
 /// A JSON reply with KairosDB's headers, gzipped when the client accepts it and the body is
 /// worth it.
 pub fn json(status: StatusCode, body: String, request: &HeaderMap) -> Response {
-    let gzip = body.len() > 1024
-        && request
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let gzip = body.len() > 1024 && accepts_gzip(request);
     let mut response = if gzip {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         match encoder
@@ -126,6 +123,14 @@ pub fn json(status: StatusCode, body: String, request: &HeaderMap) -> Response {
     );
     no_cache(h);
     response
+}
+
+/// Whether the client of a request with `headers` accepts gzip.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")))
 }
 
 /// 204 with KairosDB's headers.

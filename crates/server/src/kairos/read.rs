@@ -35,7 +35,7 @@ use sextant_query::{
 use sextant_storage::Store;
 use sextant_storage::head::SeriesInfo;
 
-use super::{Failure, body_bytes, internal, json, no_content, now_ms};
+use super::{Failure, answer, body_bytes, internal, json, no_content, now_ms};
 use crate::auth::{Action, Principal, authorize};
 use crate::state::{AppState, org_number};
 
@@ -87,43 +87,48 @@ async fn run_query(
     let now = now_ms(&state);
     let limits = state.query_limits(&principal.organization_id).await;
     // Dropped with this future when the client goes away, which stops the query.
-    let (budget, _client) = QueryBudget::start(&limits);
-    let outcome = tokio::task::spawn_blocking(move || {
+    let (budget, client) = QueryBudget::start(&limits);
+    let (mut sink, answer) = answer::channel(&headers);
+    let thread = tokio::task::spawn_blocking(move || {
         let proceed = || budget.check().map_err(sextant_kairos::Error::Stopped);
-        let body = if decode {
-            body_bytes(&request_headers, &body)?.into_owned()
-        } else {
-            body
-        };
-        let query = sextant_kairos::query::parse(&body, now)?;
-        // `save_as` stores points: such a query is a write too, refused before anything runs.
-        if query.metrics.iter().any(saves) {
-            authorize(&principal, Action::WritePoints)?;
-        }
-        let reader = Reader::new(store.as_ref(), org);
-        // Each metric is written out and dropped before the next is read.
-        let mut body = sextant_kairos::response::QueryBody::new();
-        for metric in &query.metrics {
-            proceed()?;
-            let result = match pushdown(&reader, &query, metric)? {
-                Some(result) => result,
-                None => {
-                    let series = read_series(&reader, &query, metric, &limits)?;
-                    proceed()?;
-                    sextant_kairos::run_metric(&query, metric, now, series, &proceed)?
-                }
+        let evaluate = || {
+            let body = if decode {
+                body_bytes(&request_headers, &body)?.into_owned()
+            } else {
+                body
             };
-            save(store.as_ref(), org, &result);
-            body.push(&result)?;
-        }
-        Ok::<_, Failure>(body.finish())
-    })
-    .await;
-    match outcome {
-        Ok(Ok(body)) => json(StatusCode::OK, body, &headers),
-        Ok(Err(failure)) => failure.into_response(),
-        Err(e) => Failure::from(e).into_response(),
-    }
+            let query = sextant_kairos::query::parse(&body, now)?;
+            // `save_as` stores points: such a query is a write too, refused before anything runs.
+            if query.metrics.iter().any(saves) {
+                authorize(&principal, Action::WritePoints)?;
+            }
+            let reader = Reader::new(store.as_ref(), org);
+            // Each metric is written out and dropped before the next is read, and the text
+            // goes out a chunk at a time once the answer is long.
+            let mut body = sextant_kairos::response::QueryBody::new();
+            for metric in &query.metrics {
+                proceed()?;
+                let result = match pushdown(&reader, &query, metric)? {
+                    Some(result) => result,
+                    None => {
+                        let series = read_series(&reader, &query, metric, &limits)?;
+                        proceed()?;
+                        sextant_kairos::run_metric(&query, metric, now, series, &proceed)?
+                    }
+                };
+                save(store.as_ref(), org, &result);
+                body.push_spilling(&result, answer::STREAM_CHUNK_BYTES, &mut |text| {
+                    sink.send(text)
+                })?;
+            }
+            Ok::<_, Failure>(body.finish())
+        };
+        let outcome = evaluate();
+        sink.finish(outcome)
+    });
+    // Dropped with this future, or with the stream once it started, when the client goes
+    // away, which stops the query.
+    answer.respond(thread, &headers, client).await
 }
 
 /// Whether a metric of a query has a `save_as` aggregator, which stores what it computes.

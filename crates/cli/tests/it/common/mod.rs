@@ -49,8 +49,21 @@ pub fn post_with_key(
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     let status = answer[9..12].parse().unwrap();
-    let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    if !head.to_lowercase().contains("transfer-encoding: chunked") {
+        return (status, body.to_owned());
+    }
+    // A streamed answer (a long KairosDB one): the chunks' data, joined.
+    let (mut rest, mut joined) = (body, String::new());
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size, 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        joined.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    (status, joined)
 }
 
 /// [`post_as`] with a JSON body.
