@@ -105,6 +105,11 @@ impl SqliteCatalog {
         // Another process holding the write lock (a backup, say) is waited for, not failed on.
         conn.busy_timeout(Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
+        // Creating or migrating the schema leaves a few hundred KiB in the WAL file, which
+        // SQLite would keep until a thousand pages were written: moved into the database and
+        // the file truncated, so that a new data directory holds what its tables hold. A
+        // reader of another process keeping the WAL busy only makes this a no-op.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(SqliteCatalog {
             conn: Mutex::new(conn),
             clock: Arc::new(SystemClock),

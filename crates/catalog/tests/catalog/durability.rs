@@ -140,3 +140,19 @@ fn in_memory_catalogs_work_and_forget() {
     let other = SqliteCatalog::open_in_memory().unwrap();
     assert!(other.list_organizations().unwrap().is_empty());
 }
+
+/// Creating the schema leaves no write-ahead log behind: a new catalog's WAL file is empty,
+/// its tables in the database file.
+#[test]
+fn a_new_catalog_leaves_its_schema_in_the_database_not_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.db");
+    let catalog = SqliteCatalog::open(&path).unwrap();
+    let wal = std::fs::metadata(dir.path().join("catalog.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the WAL holds {wal} bytes after opening");
+    assert!(std::fs::metadata(&path).unwrap().len() > 4096);
+    drop(catalog);
+    // And opening it again finds the schema there.
+    let again = SqliteCatalog::open(&path).unwrap();
+    assert!(again.list_organizations().unwrap().is_empty());
+}

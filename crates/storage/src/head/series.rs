@@ -207,12 +207,9 @@ fn value_heap_bytes(value: &Value) -> usize {
 /// compressed chunks, the newest open in a typed column.
 #[derive(Debug)]
 pub(crate) struct SeriesData {
-    /// Sealed chunks: sorted, disjoint, and all older than the open points.
-    chunks: Vec<Chunk>,
-    /// Points in `chunks`.
-    sealed_len: usize,
-    /// Bytes `chunks` hold.
-    sealed_bytes: usize,
+    /// The sealed chunks, once there are any: boxed, so that the many series that never
+    /// seal one (a few points each) pay a pointer for them.
+    sealed: Option<Box<Sealed>>,
     /// The open points' timestamps.
     timestamps: Vec<Timestamp>,
     /// The open points' values.
@@ -222,6 +219,30 @@ pub(crate) struct SeriesData {
     /// The newest timestamp ever inserted, kept when the points are taken by a flush, so that
     /// the out-of-order window still applies.
     newest: Option<Timestamp>,
+}
+
+/// A series' sealed chunks.
+#[derive(Debug, Default)]
+struct Sealed {
+    /// Sorted, disjoint, and all older than the series' open points.
+    chunks: Vec<Chunk>,
+    /// Points in `chunks`.
+    len: usize,
+    /// Bytes `chunks` hold.
+    bytes: usize,
+}
+
+impl Sealed {
+    /// Counts `chunk` in (`add`) or out.
+    fn count(&mut self, chunk: &Chunk, add: bool) {
+        if add {
+            self.len += chunk.len();
+            self.bytes += chunk.heap_bytes();
+        } else {
+            self.len -= chunk.len();
+            self.bytes -= chunk.heap_bytes();
+        }
+    }
 }
 
 /// Positions of `timestamps` within `range`.
@@ -239,9 +260,7 @@ impl SeriesData {
     /// Open points only, with no string heap counted (the caller's to set).
     fn open(timestamps: Vec<Timestamp>, values: Column) -> Self {
         SeriesData {
-            chunks: Vec::new(),
-            sealed_len: 0,
-            sealed_bytes: 0,
+            sealed: None,
             timestamps,
             values,
             value_heap: 0,
@@ -253,10 +272,15 @@ impl SeriesData {
         self.values.data_type()
     }
 
+    /// The sealed chunks, oldest first.
+    fn chunks(&self) -> &[Chunk] {
+        self.sealed.as_ref().map_or(&[], |s| &s.chunks)
+    }
+
     /// The newest timestamp inserted, if any, even if a flush has taken the point since.
     pub(crate) fn max_timestamp(&self) -> Option<Timestamp> {
         let held =
-            (self.timestamps.last().copied()).or_else(|| self.chunks.last().map(Chunk::last));
+            (self.timestamps.last().copied()).or_else(|| self.chunks().last().map(Chunk::last));
         self.newest.max(held)
     }
 
@@ -308,17 +332,15 @@ impl SeriesData {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.sealed_len + self.timestamps.len()
+        self.sealed.as_ref().map_or(0, |s| s.len) + self.timestamps.len()
     }
 
     /// The sealed chunks that may hold timestamps in `range`.
     fn chunks_in(&self, range: &Range<Timestamp>) -> &[Chunk] {
-        let lo = self.chunks.partition_point(|c| c.last() < range.start);
-        let hi = self
-            .chunks
-            .partition_point(|c| c.first() < range.end)
-            .max(lo);
-        &self.chunks[lo..hi]
+        let chunks = self.chunks();
+        let lo = chunks.partition_point(|c| c.last() < range.start);
+        let hi = chunks.partition_point(|c| c.first() < range.end).max(lo);
+        &chunks[lo..hi]
     }
 
     /// Inserts points in the order given: a point with a timestamp already held replaces it
@@ -326,7 +348,7 @@ impl SeriesData {
     /// series registry make that impossible, so a count above zero is a bug. Open points
     /// beyond what stays open are sealed into chunks.
     pub(crate) fn insert(&mut self, points: &[Point]) -> usize {
-        let mismatched = match self.chunks.last().map(Chunk::last) {
+        let mismatched = match self.chunks().last().map(Chunk::last) {
             Some(sealed) if points.iter().any(|p| p.timestamp <= sealed) => {
                 let (older, newer): (Vec<Point>, Vec<Point>) =
                     points.iter().cloned().partition(|p| p.timestamp <= sealed);
@@ -342,25 +364,33 @@ impl SeriesData {
     /// each point goes to the first chunk whose last timestamp is at or after it, which is
     /// decoded, merged and encoded again (split if it grew past the most a chunk holds).
     fn insert_sealed(&mut self, points: Vec<Point>) -> usize {
+        let data_type = self.data_type();
         let mut groups: std::collections::BTreeMap<usize, Vec<Point>> = Default::default();
         for p in points {
-            let k = self.chunks.partition_point(|c| c.last() < p.timestamp);
+            let k = self.chunks().partition_point(|c| c.last() < p.timestamp);
             groups.entry(k).or_default().push(p);
         }
         let mut mismatched = 0;
         // From the newest chunk back, so that a chunk's split leaves the older indices valid.
         for (k, group) in groups.into_iter().rev() {
-            let old = &self.chunks[k];
-            let (timestamps, values) = old.decode(self.data_type());
+            let (timestamps, values) = self.chunks()[k].decode(data_type);
             let mut run = SeriesData::open(timestamps, values);
             run.value_heap = run.values.value_heap(0..run.values.len());
             mismatched += run.insert_open(&group);
             match chunk::encode_all(&run.timestamps, &run.values) {
                 Some(new) => {
-                    self.sealed_len = self.sealed_len - old.len() + run.timestamps.len();
-                    self.sealed_bytes = self.sealed_bytes - old.heap_bytes()
-                        + new.iter().map(Chunk::heap_bytes).sum::<usize>();
-                    self.chunks.splice(k..=k, new);
+                    // `self.chunks()[k]` was there, so the chunks are.
+                    if let Some(sealed) = self.sealed.as_deref_mut() {
+                        let count = new.len();
+                        let old: Vec<Chunk> = sealed.chunks.splice(k..=k, new).collect();
+                        for c in &old {
+                            sealed.count(c, false);
+                        }
+                        for i in k..k + count {
+                            sealed.len += sealed.chunks[i].len();
+                            sealed.bytes += sealed.chunks[i].heap_bytes();
+                        }
+                    }
                 }
                 None => self.unseal_from(k, run),
             }
@@ -377,13 +407,18 @@ impl SeriesData {
             mut values,
             ..
         } = run;
-        for (i, c) in self.chunks.drain(k..).enumerate() {
-            self.sealed_len -= c.len();
-            self.sealed_bytes -= c.heap_bytes();
-            if i > 0 {
-                let (t, v) = c.decode(data_type);
-                timestamps.extend_from_slice(&t);
-                values.append_from(&v, 0..v.len());
+        if let Some(sealed) = self.sealed.as_deref_mut() {
+            let newer: Vec<Chunk> = sealed.chunks.drain(k..).collect();
+            for (i, c) in newer.iter().enumerate() {
+                sealed.count(c, false);
+                if i > 0 {
+                    let (t, v) = c.decode(data_type);
+                    timestamps.extend_from_slice(&t);
+                    values.append_from(&v, 0..v.len());
+                }
+            }
+            if sealed.chunks.is_empty() {
+                self.sealed = None;
             }
         }
         timestamps.extend_from_slice(&self.timestamps);
@@ -408,9 +443,9 @@ impl SeriesData {
             else {
                 break;
             };
-            self.sealed_len += c.len();
-            self.sealed_bytes += c.heap_bytes();
-            self.chunks.push(c);
+            let sealed = self.sealed.get_or_insert_with(Default::default);
+            sealed.count(&c, true);
+            sealed.chunks.push(c);
             at = end;
         }
         if at == 0 {
@@ -548,7 +583,7 @@ impl SeriesData {
     /// Every point, in time order.
     pub(crate) fn all_points(&self) -> Vec<Point> {
         let mut out = Vec::with_capacity(self.len());
-        for c in &self.chunks {
+        for c in self.chunks() {
             let (timestamps, values) = c.decode(self.data_type());
             out.extend(values.points(&timestamps, 0..timestamps.len()));
         }
@@ -618,8 +653,9 @@ impl SeriesData {
 
     /// The first timestamp at or after `t`, if any.
     pub(crate) fn first_at_or_after(&self, t: Timestamp) -> Option<Timestamp> {
-        let k = self.chunks.partition_point(|c| c.last() < t);
-        match self.chunks.get(k) {
+        let chunks = self.chunks();
+        let k = chunks.partition_point(|c| c.last() < t);
+        match chunks.get(k) {
             Some(c) if c.first() >= t => Some(c.first()),
             Some(c) => {
                 let timestamps = c.timestamps();
@@ -676,8 +712,11 @@ impl SeriesData {
         self.timestamps.capacity() * std::mem::size_of::<Timestamp>()
             + self.values.capacity_bytes()
             + self.value_heap
-            + self.sealed_bytes
-            + self.chunks.capacity() * std::mem::size_of::<Chunk>()
+            + self.sealed.as_ref().map_or(0, |s| {
+                std::mem::size_of::<Sealed>()
+                    + s.bytes
+                    + s.chunks.capacity() * std::mem::size_of::<Chunk>()
+            })
     }
 }
 
@@ -770,9 +809,14 @@ mod tests {
                 for &(t, v) in batch {
                     model.insert(t, f64::from(v) / 8.0);
                 }
-                proptest::prop_assert!(d.chunks.windows(2).all(|w| w[0].last() < w[1].first()));
-                proptest::prop_assert!(d.chunks.iter().all(|c| c.len() <= chunk::max_chunk_points()));
-                if let (Some(c), Some(t)) = (d.chunks.last(), d.timestamps.first()) {
+                proptest::prop_assert!(d.chunks().windows(2).all(|w| w[0].last() < w[1].first()));
+                proptest::prop_assert!(d.chunks().iter().all(|c| c.len() <= chunk::max_chunk_points()));
+                if let Some(sealed) = &d.sealed {
+                    proptest::prop_assert!(!sealed.chunks.is_empty());
+                    proptest::prop_assert_eq!(sealed.len, sealed.chunks.iter().map(Chunk::len).sum::<usize>());
+                    proptest::prop_assert_eq!(sealed.bytes, sealed.chunks.iter().map(Chunk::heap_bytes).sum::<usize>());
+                }
+                if let (Some(c), Some(t)) = (d.chunks().last(), d.timestamps.first()) {
                     proptest::prop_assert!(c.last() < *t);
                 }
             }
@@ -835,12 +879,12 @@ mod tests {
         // Without a refused value, the first points seal.
         let first: Vec<Point> = (0..30).filter(|t| t % 10 != 7).map(text).collect();
         assert_eq!(d.insert(&first), 0);
-        let sealed = d.chunks.len();
+        let sealed = d.chunks().len();
         assert!(sealed >= 1);
         // A late refused value in a sealed chunk opens it and every newer one; the points
         // from it on stay open, since sealing stops at the first chunk refused.
         assert_eq!(d.insert(&[text(7)]), 0);
-        assert!(d.chunks.len() < sealed, "{} chunks", d.chunks.len());
+        assert!(d.chunks().len() < sealed, "{} chunks", d.chunks().len());
         assert_eq!(d.insert(&[text(17), text(27)]), 0);
         let all: Vec<Point> = (0..30).map(text).collect();
         assert_eq!(d.all_points(), all);
