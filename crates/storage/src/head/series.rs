@@ -257,13 +257,13 @@ impl SeriesData {
         Self::open(Vec::new(), Column::new(data_type))
     }
 
-    /// Open points only, with no string heap counted (the caller's to set).
+    /// Open points only.
     fn open(timestamps: Vec<Timestamp>, values: Column) -> Self {
         SeriesData {
             sealed: None,
             timestamps,
+            value_heap: values.value_heap(0..values.len()),
             values,
-            value_heap: 0,
             newest: None,
         }
     }
@@ -375,20 +375,17 @@ impl SeriesData {
         for (k, group) in groups.into_iter().rev() {
             let (timestamps, values) = self.chunks()[k].decode(data_type);
             let mut run = SeriesData::open(timestamps, values);
-            run.value_heap = run.values.value_heap(0..run.values.len());
             mismatched += run.insert_open(&group);
             match chunk::encode_all(&run.timestamps, &run.values) {
                 Some(new) => {
                     // `self.chunks()[k]` was there, so the chunks are.
                     if let Some(sealed) = self.sealed.as_deref_mut() {
-                        let count = new.len();
+                        for c in &new {
+                            sealed.count(c, true);
+                        }
                         let old: Vec<Chunk> = sealed.chunks.splice(k..=k, new).collect();
                         for c in &old {
                             sealed.count(c, false);
-                        }
-                        for i in k..k + count {
-                            sealed.len += sealed.chunks[i].len();
-                            sealed.bytes += sealed.chunks[i].heap_bytes();
                         }
                     }
                 }
@@ -460,6 +457,7 @@ impl SeriesData {
             self.values.shrink_to(keep);
         }
     }
+
     /// Inserts points among the open ones (see [`SeriesData::insert`]), sealing nothing.
     fn insert_open(&mut self, points: &[Point]) -> usize {
         let after_last = match (self.timestamps.last(), points.first()) {
