@@ -3,6 +3,7 @@
 //! then the aggregators in order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -53,13 +54,30 @@ pub struct SaveRequest {
     pub points: Vec<DataPoint>,
 }
 
+/// One entry of a group's `group_by` in the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupByEntry {
+    /// `{"group":{name:value,…},"name":"tag","tags":[names]}`: the tag group-by's names and
+    /// the group's value of each (`""` for a series without the tag).
+    Tag {
+        /// The tag names the query grouped by, shared by every group of the metric.
+        names: Arc<[String]>,
+        /// Each name with the group's value, in the names' order.
+        group: Vec<(String, String)>,
+    },
+    /// `{"name":"type","type":…}`, which ends every group's entries.
+    Type(GroupKind),
+    /// A time, value or bin group-by's entry, as KairosDB writes it.
+    Other(Value),
+}
+
 /// One entry of a query result's `results`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupResult {
     /// The metric name.
     pub name: String,
     /// The group-by entries; `None` for KairosDB's empty result.
-    pub group_by: Option<Vec<Value>>,
+    pub group_by: Option<Vec<GroupByEntry>>,
     /// Tag names and values of the group's series; `None` with `exclude_tags`.
     pub tags: Option<BTreeMap<String, BTreeSet<String>>>,
     /// The points.
@@ -82,7 +100,7 @@ type Parent = (Vec<(String, String)>, Vec<SeriesData>);
 
 struct Group {
     tags: BTreeMap<String, BTreeSet<String>>,
-    group_by: Vec<Value>,
+    group_by: Vec<GroupByEntry>,
     kind: GroupKind,
     points: Vec<DataPoint>,
 }
@@ -130,7 +148,8 @@ pub fn run_metric(
             saves: Vec::new(),
         });
     }
-    let tag_names = tag_names(metric);
+    let names = tag_names(metric);
+    let tag_names = names.as_deref();
 
     // Type, then tag groups, in KairosDB's order: by type name, then by the concatenated
     // name and value pairs.
@@ -162,7 +181,7 @@ pub fn run_metric(
             };
             by_time.then_with(|| compare_values(&a.v, &b.v))
         });
-        let tail = group_by_tail(tag_names, &pairs, kind);
+        let tail = group_by_tail(names.clone(), pairs, kind);
         if groups.len() >= MAX_GROUPS {
             return Err(too_many_groups());
         }
@@ -196,10 +215,10 @@ pub fn run_metric(
             subgroups[slot].1.push(p);
         }
         for (key, points) in subgroups {
-            let mut group_by: Vec<Value> = splitters
+            let mut group_by: Vec<GroupByEntry> = splitters
                 .iter()
                 .zip(&key)
-                .map(|(g, id)| group_entry(g, *id))
+                .map(|(g, id)| GroupByEntry::Other(group_entry(g, *id)))
                 .collect();
             group_by.extend(tail.iter().cloned());
             groups.push(Group {
@@ -282,43 +301,55 @@ pub fn run_metric(
 /// The sort key and the (name, value) pairs of a series' tag group: the listed tags in the
 /// listed order, `""` for a missing one.
 pub(crate) fn tag_group(
-    tag_names: Option<&Vec<String>>,
+    tag_names: Option<&[String]>,
     tags: &BTreeMap<String, String>,
 ) -> (String, Vec<(String, String)>) {
-    let pairs: Vec<(String, String)> = tag_names
-        .map(|names| {
-            names
-                .iter()
-                .map(|n| (n.clone(), tags.get(n).cloned().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let order = pairs.iter().map(|(n, v)| format!("{n}{v}")).collect();
-    (order, pairs)
+    (tag_order(tag_names, tags), tag_pairs(tag_names, tags))
+}
+
+/// The sort key of a series' tag group: each listed tag's name and value, concatenated.
+pub(crate) fn tag_order(tag_names: Option<&[String]>, tags: &BTreeMap<String, String>) -> String {
+    let mut order = String::new();
+    for n in tag_names.unwrap_or_default() {
+        order.push_str(n);
+        order.push_str(tags.get(n).map_or("", String::as_str));
+    }
+    order
+}
+
+/// The (name, value) pairs of a series' tag group.
+pub(crate) fn tag_pairs(
+    tag_names: Option<&[String]>,
+    tags: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    tag_names
+        .unwrap_or_default()
+        .iter()
+        .map(|n| (n.clone(), tags.get(n).cloned().unwrap_or_default()))
+        .collect()
 }
 
 /// The tag and type entries that end every group's `group_by`.
 pub(crate) fn group_by_tail(
-    tag_names: Option<&Vec<String>>,
-    pairs: &[(String, String)],
+    tag_names: Option<Arc<[String]>>,
+    pairs: Vec<(String, String)>,
     kind: GroupKind,
-) -> Vec<Value> {
-    let mut tail = Vec::new();
+) -> Vec<GroupByEntry> {
+    let mut tail = Vec::with_capacity(2);
     if let Some(names) = tag_names {
-        let group: serde_json::Map<String, Value> = pairs
-            .iter()
-            .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-            .collect();
-        tail.push(json!({"name": "tag", "tags": names, "group": group}));
+        tail.push(GroupByEntry::Tag {
+            names,
+            group: pairs,
+        });
     }
-    tail.push(json!({"name": "type", "type": kind.name()}));
+    tail.push(GroupByEntry::Type(kind));
     tail
 }
 
 /// The first tag group-by's tag names.
-pub(crate) fn tag_names(metric: &MetricQuery) -> Option<&Vec<String>> {
+pub(crate) fn tag_names(metric: &MetricQuery) -> Option<Arc<[String]>> {
     metric.group_by.iter().find_map(|g| match g {
-        GroupBy::Tag(names) => Some(names),
+        GroupBy::Tag(names) => Some(Arc::from(names.as_slice())),
         _ => None,
     })
 }

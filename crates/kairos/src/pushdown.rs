@@ -6,10 +6,12 @@
 //! output as the engine.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::iter::Peekable;
+use std::sync::Arc;
 
 use crate::aggregate::{Buckets, DataPoint, KValue};
 use crate::group::{
-    GroupKind, GroupResult, MetricResult, empty_result, group_by_tail, tag_group, tag_names,
+    GroupKind, GroupResult, empty_result, group_by_tail, tag_names, tag_order, tag_pairs,
 };
 use crate::query::{AggregatorKind, GroupBy, MetricQuery, Query, RangeFn};
 
@@ -48,9 +50,6 @@ pub struct SeriesPartials {
     pub buckets: Vec<Partial>,
 }
 
-/// A tag group's (name, value) pairs and its series.
-type TagGroup = (Vec<(String, String)>, Vec<SeriesPartials>);
-
 /// The plan for `metric`, if it can be pushed down.
 pub fn plan(query: &Query, metric: &MetricQuery) -> Option<Plan> {
     let [aggregator] = metric.aggregators.as_slice() else {
@@ -85,40 +84,93 @@ pub fn plan(query: &Query, metric: &MetricQuery) -> Option<Plan> {
     })
 }
 
-/// The metric's result from the store's partials.
-pub fn run(metric: &MetricQuery, plan: &Plan, series: Vec<SeriesPartials>) -> MetricResult {
+/// The metric's result from the store's partials: its groups, made one at a time.
+pub fn run<'a>(metric: &'a MetricQuery, plan: &Plan, series: &'a [SeriesPartials]) -> Grouped<'a> {
     let sample_size = series
         .iter()
         .flat_map(|s| &s.buckets)
         .map(|b| b.count as usize)
         .sum();
     let names = tag_names(metric);
-    let mut groups: BTreeMap<String, TagGroup> = BTreeMap::new();
-    for s in series.into_iter().filter(|s| !s.buckets.is_empty()) {
-        let (order, pairs) = tag_group(names, &s.tags);
-        groups
-            .entry(order)
-            .or_insert_with(|| (pairs, Vec::new()))
-            .1
-            .push(s);
+    // KairosDB orders groups by their tag names and values concatenated, a group's series in
+    // the order the store gave them (a stable sort, skipped when the store's order is it).
+    let mut order: Vec<(String, &SeriesPartials)> = series
+        .iter()
+        .filter(|s| !s.buckets.is_empty())
+        .map(|s| (tag_order(names.as_deref(), &s.tags), s))
+        .collect();
+    if !order.is_sorted_by(|a, b| a.0 <= b.0) {
+        order.sort_by(|a, b| a.0.cmp(&b.0));
     }
-    if groups.is_empty() {
-        return MetricResult {
-            sample_size,
-            results: vec![empty_result(metric)],
-            saves: Vec::new(),
+    Grouped {
+        metric,
+        plan: *plan,
+        names,
+        sample_size,
+        empty: order.is_empty(),
+        series: order.into_iter().peekable(),
+    }
+}
+
+/// A pushed-down metric's groups in KairosDB's order, each made when it is asked for, so that
+/// a metric of many groups is written out without holding all of their results at once.
+#[derive(Debug)]
+pub struct Grouped<'a> {
+    metric: &'a MetricQuery,
+    plan: Plan,
+    names: Option<Arc<[String]>>,
+    /// Points the partials stand for.
+    pub sample_size: usize,
+    /// Whether no series had a point, which still answers KairosDB's one empty result.
+    empty: bool,
+    series: Peekable<std::vec::IntoIter<(String, &'a SeriesPartials)>>,
+}
+
+impl Grouped<'_> {
+    /// The value of a merged bucket, stamped as the plan asks.
+    fn point(&self, b: Partial) -> DataPoint {
+        let t = if self.plan.stamp_end {
+            b.start.saturating_add(self.plan.bucket_ms)
+        } else {
+            b.start
         };
+        let v = match self.plan.func {
+            RangeFn::Count => KValue::Long(b.count as i64),
+            RangeFn::Sum => KValue::Double(b.sum),
+            RangeFn::Min => KValue::Double(b.min),
+            RangeFn::Max => KValue::Double(b.max),
+            _ => KValue::Double(b.sum / b.count as f64),
+        };
+        DataPoint::new(t, v)
     }
-    let results = groups
-        .into_values()
-        .map(|(pairs, members)| {
-            let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            let mut merged: BTreeMap<i64, Partial> = BTreeMap::new();
-            for s in members {
-                for (k, v) in &s.tags {
-                    tags.entry(k.clone()).or_default().insert(v.clone());
-                }
-                for b in s.buckets {
+}
+
+impl Iterator for Grouped<'_> {
+    type Item = GroupResult;
+
+    fn next(&mut self) -> Option<GroupResult> {
+        if self.empty {
+            self.empty = false;
+            return Some(empty_result(self.metric));
+        }
+        let (order, first) = self.series.next()?;
+        let pairs = tag_pairs(self.names.as_deref(), &first.tags);
+        let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut add_tags = |s: &SeriesPartials| {
+            for (k, v) in &s.tags {
+                tags.entry(k.clone()).or_default().insert(v.clone());
+            }
+        };
+        add_tags(first);
+        let values: Vec<DataPoint> = if self.series.peek().is_none_or(|(o, _)| *o != order) {
+            // One series: its buckets are ascending and distinct already.
+            first.buckets.iter().map(|&b| self.point(b)).collect()
+        } else {
+            let mut merged: BTreeMap<i64, Partial> =
+                first.buckets.iter().map(|b| (b.start, *b)).collect();
+            while let Some((_, s)) = self.series.next_if(|(o, _)| *o == order) {
+                add_tags(s);
+                for b in &s.buckets {
                     merged
                         .entry(b.start)
                         .and_modify(|m| {
@@ -127,39 +179,17 @@ pub fn run(metric: &MetricQuery, plan: &Plan, series: Vec<SeriesPartials>) -> Me
                             m.min = m.min.min(b.min);
                             m.max = m.max.max(b.max);
                         })
-                        .or_insert(b);
+                        .or_insert(*b);
                 }
             }
-            let values = merged
-                .into_values()
-                .map(|b| {
-                    let t = if plan.stamp_end {
-                        b.start.saturating_add(plan.bucket_ms)
-                    } else {
-                        b.start
-                    };
-                    let v = match plan.func {
-                        RangeFn::Count => KValue::Long(b.count as i64),
-                        RangeFn::Sum => KValue::Double(b.sum),
-                        RangeFn::Min => KValue::Double(b.min),
-                        RangeFn::Max => KValue::Double(b.max),
-                        _ => KValue::Double(b.sum / b.count as f64),
-                    };
-                    DataPoint::new(t, v)
-                })
-                .collect();
-            GroupResult {
-                name: metric.name.clone(),
-                group_by: Some(group_by_tail(names, &pairs, GroupKind::Number)),
-                tags: (!metric.exclude_tags).then_some(tags),
-                values,
-            }
+            merged.into_values().map(|b| self.point(b)).collect()
+        };
+        Some(GroupResult {
+            name: self.metric.name.clone(),
+            group_by: Some(group_by_tail(self.names.clone(), pairs, GroupKind::Number)),
+            tags: (!self.metric.exclude_tags).then_some(tags),
+            values,
         })
-        .collect();
-    MetricResult {
-        sample_size,
-        results,
-        saves: Vec::new(),
     }
 }
 
@@ -226,5 +256,90 @@ mod tests {
             ),
             None
         );
+    }
+
+    use crate::group::{GroupKind, SeriesData, run_metric};
+    use proptest::prelude::*;
+
+    /// The store's partials of `points` (ms, value): count, sum, min and max per minute.
+    fn partials(tags: &BTreeMap<String, String>, points: &[(i64, f64)]) -> SeriesPartials {
+        let mut buckets: BTreeMap<i64, Partial> = BTreeMap::new();
+        for &(t, v) in points {
+            let start = t.div_euclid(60_000) * 60_000;
+            buckets
+                .entry(start)
+                .and_modify(|b| {
+                    b.count += 1;
+                    b.sum += v;
+                    b.min = b.min.min(v);
+                    b.max = b.max.max(v);
+                })
+                .or_insert(Partial {
+                    start,
+                    count: 1,
+                    sum: v,
+                    min: v,
+                    max: v,
+                });
+        }
+        SeriesPartials {
+            tags: tags.clone(),
+            buckets: buckets.into_values().collect(),
+        }
+    }
+
+    proptest! {
+        /// Groups made one at a time from partials are the engine's groups from the points:
+        /// the same order, tags, group-by entries and values, series sharing a group or not,
+        /// with the tag grouped by or without it.
+        #[test]
+        fn pushed_down_groups_are_the_engines(
+            series in prop::collection::vec(
+                (
+                    prop::option::of(0..4u8),
+                    0..3u8,
+                    prop::collection::btree_map(0..400i64, -50..50i32, 0..6),
+                ),
+                0..8,
+            ),
+            func in prop::sample::select(vec!["avg", "sum", "min", "max", "count"]),
+            stamp_end in any::<bool>(),
+            exclude_tags in any::<bool>(),
+            group in any::<bool>(),
+        ) {
+            let align = if stamp_end { "align_end_time" } else { "align_start_time" };
+            let group_by = if group { r#""group_by":[{"name":"tag","tags":["host"]}],"# } else { "" };
+            let body = format!(
+                r#"{{"start_absolute":0,"end_absolute":100000000,"metrics":[{{"name":"m",{group_by}"exclude_tags":{exclude_tags},"aggregators":[{{"name":"{func}","sampling":{{"value":1,"unit":"minutes"}},"{align}":true}}]}}]}}"#
+            );
+            let query = crate::query::parse(body.as_bytes(), 0).unwrap();
+            let metric = &query.metrics[0];
+            let plan = plan(&query, metric).expect("a plan");
+            let mut read = Vec::new();
+            let mut partial = Vec::new();
+            for (i, (host, rack, points)) in series.iter().enumerate() {
+                let mut tags = BTreeMap::from([
+                    ("id".to_owned(), i.to_string()),
+                    ("rack".to_owned(), rack.to_string()),
+                ]);
+                if let Some(host) = host {
+                    tags.insert("host".to_owned(), format!("h{host}"));
+                }
+                // Whole numbers, so that sums in any order are exact.
+                let points: Vec<(i64, f64)> =
+                    points.iter().map(|(&t, &v)| (t * 1_000, f64::from(v))).collect();
+                read.push(SeriesData {
+                    tags: tags.clone(),
+                    kind: GroupKind::Number,
+                    points: points.iter().map(|&(t, v)| DataPoint::new(t, KValue::Double(v))).collect(),
+                });
+                partial.push(partials(&tags, &points));
+            }
+            let engine = run_metric(&query, metric, 0, read, &|| Ok(())).unwrap();
+            let grouped = run(metric, &plan, &partial);
+            prop_assert_eq!(grouped.sample_size, engine.sample_size);
+            let groups: Vec<GroupResult> = grouped.collect();
+            prop_assert_eq!(groups, engine.results);
+        }
     }
 }

@@ -26,7 +26,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sextant_kairos::group::{GroupKind, MetricResult, SeriesData};
-use sextant_kairos::query::{AggregatorKind, MetricQuery, Query, TagValue};
+use sextant_kairos::pushdown::{Partial, Plan, SeriesPartials};
+use sextant_kairos::query::{AggregatorKind, MetricQuery, Query, TagFilter, TagValue};
 use sextant_kairos::{DataPoint, KValue};
 use sextant_model::{DataType, OrgId, Timestamp};
 use sextant_query::{
@@ -106,20 +107,35 @@ async fn run_query(
             // Each metric is written out and dropped before the next is read, and the text
             // goes out a chunk at a time once the answer is long.
             let mut body = sextant_kairos::response::QueryBody::new();
+            let mut spill = |text: &mut String| sink.send(text);
+            // The partials of the last metric pushed down, for the next metric when it reads
+            // the same series in the same buckets (avg, min, max and count of one metric).
+            let mut last: Option<Partials> = None;
             for metric in &query.metrics {
                 proceed()?;
-                let result = match pushdown(&reader, &query, metric)? {
-                    Some(result) => result,
-                    None => {
-                        let series = read_series(&reader, &query, metric, &limits)?;
-                        proceed()?;
-                        sextant_kairos::run_metric(&query, metric, now, series, &proceed)?
+                if let Some(plan) = sextant_kairos::pushdown::plan(&query, metric) {
+                    if !last.as_ref().is_some_and(|p| p.serves(metric, &plan)) {
+                        last = partials(&reader, &query, metric, &plan)?;
                     }
-                };
+                    if let Some(partials) = &last {
+                        // Each group is made as it is written.
+                        let groups = sextant_kairos::pushdown::run(metric, &plan, &partials.series);
+                        body.push_groups(
+                            groups.sample_size,
+                            groups,
+                            answer::STREAM_CHUNK_BYTES,
+                            &mut spill,
+                        )?;
+                        continue;
+                    }
+                }
+                // A metric of the engine may store points (`save_as`) that a later metric reads.
+                last = None;
+                let series = read_series(&reader, &query, metric, &limits)?;
+                proceed()?;
+                let result = sextant_kairos::run_metric(&query, metric, now, series, &proceed)?;
                 save(store.as_ref(), org, &result);
-                body.push_spilling(&result, answer::STREAM_CHUNK_BYTES, &mut |text| {
-                    sink.send(text)
-                })?;
+                body.push_spilling(&result, answer::STREAM_CHUNK_BYTES, &mut spill)?;
             }
             Ok::<_, Failure>(body.finish())
         };
@@ -335,16 +351,31 @@ fn read_series(
     Ok(out)
 }
 
-/// Runs a metric on the query crate's epoch-aligned buckets, which the store answers from
-/// block summaries where it can, when its single aggregator allows: see the module docs.
-fn pushdown(
+/// The store's per-bucket partials of the series a metric selects.
+struct Partials {
+    name: String,
+    tags: Vec<TagFilter>,
+    bucket_ms: i64,
+    series: Vec<SeriesPartials>,
+}
+
+impl Partials {
+    /// Whether these are the partials `metric` would read under `plan`: the same series in
+    /// the same buckets (the query's range is the same for every metric).
+    fn serves(&self, metric: &MetricQuery, plan: &Plan) -> bool {
+        self.name == metric.name && self.tags == metric.tags && self.bucket_ms == plan.bucket_ms
+    }
+}
+
+/// Reads a pushed-down metric's partials on the query crate's epoch-aligned buckets, which
+/// the store answers from block summaries where it can (see the module docs); `None` when a
+/// series it selects is not numeric, which the engine must answer.
+fn partials(
     reader: &Reader<'_>,
     query: &Query,
     metric: &MetricQuery,
-) -> Result<Option<MetricResult>, Failure> {
-    let Some(plan) = sextant_kairos::pushdown::plan(query, metric) else {
-        return Ok(None);
-    };
+    plan: &Plan,
+) -> Result<Option<Partials>, Failure> {
     let series = select(reader, metric)?;
     if series.iter().any(|s| !s.data_type.is_numeric()) {
         return Ok(None);
@@ -357,7 +388,8 @@ fn pushdown(
         buckets,
         aggs: vec![Agg::Count, Agg::Sum, Agg::Min, Agg::Max],
     };
-    let mut partials = Vec::with_capacity(series.len());
+    drop(series);
+    let mut partials = Vec::new();
     for s in reader.aggregate(&aggregation).map_err(Failure::from)? {
         let result = &s.result;
         let column = |agg| result.column(agg).cloned();
@@ -378,7 +410,7 @@ fn pushdown(
             return Err(internal("the store's aggregates have unexpected types"));
         };
         let buckets = (0..result.buckets.len())
-            .map(|i| sextant_kairos::pushdown::Partial {
+            .map(|i| Partial {
                 start: result.buckets.value(i).div_euclid(1_000_000),
                 count: count.value(i),
                 sum: sum.value(i),
@@ -386,12 +418,17 @@ fn pushdown(
                 max: max.value(i),
             })
             .collect();
-        partials.push(sextant_kairos::pushdown::SeriesPartials {
+        partials.push(SeriesPartials {
             tags: tags(&s.key),
             buckets,
         });
     }
-    Ok(Some(sextant_kairos::pushdown::run(metric, &plan, partials)))
+    Ok(Some(Partials {
+        name: metric.name.clone(),
+        tags: metric.tags.clone(),
+        bucket_ms: plan.bucket_ms,
+        series: partials,
+    }))
 }
 
 /// `POST /api/v1/datapoints/query/tags`: the tags of the series each metric selects.
