@@ -49,7 +49,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SEXTANT_WEBHOOK_ALLOW", value_delimiter = ',')]
     webhook_allow: Vec<String>,
     /// Write the in-memory head out to parts once it holds about this much (e.g. `128MiB`,
-    /// `1GiB`): the main bound on the server's memory.
+    /// `1GiB`): the main bound on the server's memory. Series stay in memory after a flush;
+    /// when they alone take more, the head is written out each time its points take a
+    /// quarter of this.
     #[arg(long, env = "SEXTANT_HEAD_MEMORY", default_value = "256MiB", value_parser = parse_size)]
     head_memory: usize,
     /// Also write the head out once writes pause this long after at least 1 MiB of them, so

@@ -136,6 +136,11 @@ pub struct Head {
     next_id: AtomicU64,
     /// Estimated bytes held, points and series overhead.
     memory: AtomicUsize,
+    /// The part of `memory` that is series overhead (keys, registry), which no flush frees.
+    overhead: AtomicUsize,
+    /// The number of the last freeze begun (see [`Head::begin_freeze`]); a series whose
+    /// [`MemSeries::frozen_epoch`] is behind it still holds points the freeze takes.
+    epoch: AtomicU64,
 }
 
 impl Head {
@@ -146,6 +151,8 @@ impl Head {
             index: RwLock::new(Index::default()),
             next_id: AtomicU64::new(1),
             memory: AtomicUsize::new(0),
+            overhead: AtomicUsize::new(0),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -308,7 +315,12 @@ impl Head {
         data_type: DataType,
     ) -> Arc<MemSeries> {
         let id = SeriesId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let s = Arc::new(MemSeries::new(id, org, key.clone(), data_type));
+        // Under the registry's write lock, which a freeze's start excludes: a series is
+        // either there when a freeze begins or has nothing for it to take.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let s = Arc::new(MemSeries::new(id, org, key.clone(), data_type, epoch));
+        self.overhead
+            .fetch_add(s.overhead_bytes(), Ordering::Relaxed);
         self.account(0, s.overhead_bytes());
         index.insert(Arc::clone(&s));
         s
@@ -318,8 +330,11 @@ impl Head {
     /// its refused series. Infallible: the checks were made before the batch became durable.
     pub(crate) fn apply(&self, batch: &ValidatedBatch, prepared: &Prepared) {
         debug_assert_eq!(prepared.series.len(), batch.series().len());
+        let epoch = self.epoch.load(Ordering::Acquire);
         for (s, sp) in prepared.series.iter().zip(batch.series()) {
             let mut data = s.data.lock();
+            // A freeze begun before this batch takes the series' earlier points first.
+            self.freeze_series(s, &mut data, epoch);
             let before = data.heap_bytes();
             let mismatched = data.insert(&sp.points);
             let after = data.heap_bytes();
@@ -542,6 +557,13 @@ impl Head {
         self.memory.load(Ordering::Relaxed)
     }
 
+    /// The part of [`Head::memory_bytes`] that points take, live and frozen: what flushes
+    /// free. The rest is the series themselves, which stay.
+    pub fn points_bytes(&self) -> usize {
+        self.memory_bytes()
+            .saturating_sub(self.overhead.load(Ordering::Relaxed))
+    }
+
     /// The configuration.
     pub fn config(&self) -> &HeadConfig {
         &self.config
@@ -572,35 +594,60 @@ impl Head {
         Ok(())
     }
 
-    /// Takes every series' points aside for a flush. The caller must keep writes from being
-    /// applied meanwhile, so that the frozen points are exactly those of a WAL prefix. Points
-    /// frozen by an earlier flush that failed are frozen again, under the newer ones.
-    pub(crate) fn freeze(&self) -> Frozen {
+    /// Begins taking every series' points aside for a flush, and returns the freeze's number
+    /// for [`Head::freeze`]. The caller keeps writes from being applied while this runs (a
+    /// moment: no series is visited), so that what the freeze takes is exactly what the head
+    /// held then, the points of a WAL prefix. Writes go on during [`Head::freeze`]: a write
+    /// to a series the freeze has not reached yet takes the series' earlier points aside
+    /// itself before it adds its own ([`Head::apply`]).
+    pub(crate) fn begin_freeze(&self) -> u64 {
+        // Under the registry's read lock, so that no series is created meanwhile.
+        let _registry = self.index.read();
+        self.epoch.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Takes aside the points every series held when freeze `epoch` began, and returns them.
+    /// Points frozen by an earlier flush that failed are frozen again, under the newer ones.
+    pub(crate) fn freeze(&self, epoch: u64) -> Frozen {
         let all: Vec<Arc<MemSeries>> = self.index.read().by_id.values().cloned().collect();
         let mut frozen = Frozen::default();
         for s in all {
             let mut data = s.data.lock();
-            let mut slot = s.frozen.lock();
-            if data.len() == 0 && slot.is_none() {
-                continue;
-            }
-            let before = data.heap_bytes() + slot.as_ref().map_or(0, |f| f.heap_bytes());
-            let taken = data.take(s.data_type);
-            let combined = match slot.take() {
-                Some(older) if taken.len() > 0 => {
-                    Arc::new(SeriesData::overlay(&older, &taken, s.data_type))
-                }
-                Some(older) => older,
-                None => Arc::new(taken),
-            };
-            let after = data.heap_bytes() + combined.heap_bytes();
-            *slot = Some(Arc::clone(&combined));
-            drop(slot);
+            self.freeze_series(&s, &mut data, epoch);
+            let taken = s.frozen.lock().clone();
             drop(data);
-            self.account(before, after);
-            frozen.series.push((s, combined));
+            if let Some(taken) = taken {
+                frozen.series.push((s, taken));
+            }
         }
         frozen
+    }
+
+    /// Takes the points of series `s` aside for freeze `epoch` unless that was done: `data`
+    /// is its locked data.
+    fn freeze_series(&self, s: &MemSeries, data: &mut SeriesData, epoch: u64) {
+        // Written only under the data lock, which the caller holds.
+        if s.frozen_epoch.load(Ordering::Relaxed) >= epoch {
+            return;
+        }
+        s.frozen_epoch.store(epoch, Ordering::Relaxed);
+        let mut slot = s.frozen.lock();
+        if data.len() == 0 && slot.is_none() {
+            return;
+        }
+        let before = data.heap_bytes() + slot.as_ref().map_or(0, |f| f.heap_bytes());
+        let taken = data.take(s.data_type);
+        let combined = match slot.take() {
+            Some(older) if taken.len() > 0 => {
+                Arc::new(SeriesData::overlay(&older, &taken, s.data_type))
+            }
+            Some(older) => older,
+            None => Arc::new(taken),
+        };
+        let after = data.heap_bytes() + combined.heap_bytes();
+        *slot = Some(combined);
+        drop(slot);
+        self.account(before, after);
     }
 
     /// Drops the frozen points of `frozen` once they are durable in parts (and visible there).

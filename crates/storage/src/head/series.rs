@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use parking_lot::Mutex;
 use sextant_model::{DataType, OrgId, Point, SeriesId, SeriesKey, Timestamp, Value};
@@ -29,10 +29,19 @@ pub(crate) struct MemSeries {
     /// Set when a deletion left the series with no point anywhere, so that selections and
     /// listings skip it; the next write clears it. The series keeps its id and type.
     pub(crate) hidden: AtomicBool,
+    /// The last freeze that took this series' points aside (`Head::begin_freeze`); read and
+    /// written under `data`'s lock.
+    pub(crate) frozen_epoch: AtomicU64,
 }
 
 impl MemSeries {
-    pub(crate) fn new(id: SeriesId, org: OrgId, key: SeriesKey, data_type: DataType) -> Self {
+    pub(crate) fn new(
+        id: SeriesId,
+        org: OrgId,
+        key: SeriesKey,
+        data_type: DataType,
+        epoch: u64,
+    ) -> Self {
         MemSeries {
             id,
             org,
@@ -41,6 +50,7 @@ impl MemSeries {
             data: Mutex::new(SeriesData::new(data_type)),
             frozen: Mutex::new(None),
             hidden: AtomicBool::new(false),
+            frozen_epoch: AtomicU64::new(epoch),
         }
     }
 

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use sextant_model::{ErrorKind, Value, WriteBatch};
 
 use super::*;
@@ -240,4 +242,43 @@ fn memory_estimate_follows_compressed_points() {
     assert!(grown <= n * 16 / 2, "{grown} bytes for {n} points");
     let read = head.read(OrgId(1), &k, 2_000_000..i64::MAX).unwrap();
     assert_eq!(read, points);
+}
+
+#[test]
+fn a_freeze_takes_what_the_head_held_when_it_began() {
+    let head = Head::new(HeadConfig::default());
+    let (early, late, untouched) = (key("early", &[]), key("late", &[]), key("untouched", &[]));
+    write(&head, &doubles(1, &early, &[1, 2])).unwrap();
+    write(&head, &doubles(1, &untouched, &[5])).unwrap();
+    let epoch = head.begin_freeze();
+    // Writes between the start and the visit: to a series that held points, and a new one.
+    write(&head, &doubles(1, &early, &[3])).unwrap();
+    write(&head, &doubles(1, &late, &[7])).unwrap();
+    let frozen = head.freeze(epoch);
+    let taken: BTreeMap<String, Vec<i64>> = frozen
+        .series
+        .iter()
+        .map(|(s, data)| {
+            let ts = data.all_points().iter().map(|p| p.timestamp).collect();
+            (s.key.to_string(), ts)
+        })
+        .collect();
+    assert_eq!(
+        taken,
+        BTreeMap::from([
+            ("early".to_owned(), vec![1, 2]),
+            ("untouched".to_owned(), vec![5]),
+        ])
+    );
+    // Reads see frozen and live points alike, before and after the release.
+    assert_eq!(timestamps(&head, 1, &early), [1, 2, 3]);
+    head.release(frozen);
+    assert_eq!(timestamps(&head, 1, &early), [3]);
+    assert_eq!(timestamps(&head, 1, &late), [7]);
+    assert_eq!(timestamps(&head, 1, &untouched), Vec::<i64>::new());
+    // The next freeze takes what came after.
+    let frozen = head.freeze(head.begin_freeze());
+    assert_eq!(frozen.series.len(), 2);
+    head.release(frozen);
+    assert!(head.freeze(head.begin_freeze()).series.is_empty());
 }
