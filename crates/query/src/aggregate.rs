@@ -119,11 +119,23 @@ const SERIES_PER_THREAD: usize = 8;
 
 pub(crate) fn run(reader: &Reader<'_>, request: &Aggregation) -> Result<Vec<SeriesAggregates>> {
     let series = request.series.resolve(reader);
+    // Buckets held so far over every thread, against the reader's limit.
+    let held = std::sync::atomic::AtomicUsize::new(0);
     let each = |part: &[SeriesRef]| -> Result<Vec<SeriesAggregates>> {
         let mut out = Vec::with_capacity(part.len());
         for s in part {
             reader.proceed()?;
             let result = series_aggregates(reader, s, request, false)?;
+            if let Some((limit, hint)) = reader.max_points {
+                let n = result.buckets.len();
+                let before = held.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                if before.saturating_add(n) > limit {
+                    return Err(Error::TooManyBuckets {
+                        limit,
+                        hint: hint.to_owned(),
+                    });
+                }
+            }
             out.push(SeriesAggregates {
                 key: s.key.clone(),
                 data_type: s.data_type,

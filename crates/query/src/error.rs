@@ -62,6 +62,20 @@ pub enum Error {
         hint: String,
     },
 
+    /// An aggregation would hold more buckets, over all its series, than the reader's point
+    /// limit ([`Reader::holding_at_most`](crate::Reader::holding_at_most)): a bucket costs
+    /// about what a point does.
+    #[error(
+        "the aggregation makes more than {limit} buckets over its series, the most a query may \
+         hold{hint}; ask for longer buckets, a shorter range or fewer series"
+    )]
+    TooManyBuckets {
+        /// The limit.
+        limit: usize,
+        /// Where the limit is set, as the reader's caller names it.
+        hint: String,
+    },
+
     /// Arrow refused to put arrays together (a fault of this crate: it joins only arrays of
     /// one type).
     #[error("joining the points read failed: {0}")]
@@ -85,7 +99,8 @@ impl Error {
             | Error::ZeroPageLimit
             | Error::BucketWidth { .. }
             | Error::NotNumeric { .. }
-            | Error::TooManyPoints { .. } => ErrorKind::InvalidInput,
+            | Error::TooManyPoints { .. }
+            | Error::TooManyBuckets { .. } => ErrorKind::InvalidInput,
             Error::Store(e) => e.kind(),
             Error::Stopped { .. } => ErrorKind::Unavailable,
             Error::Arrow(_) => ErrorKind::Internal,

@@ -76,7 +76,9 @@ impl<'a> Reader<'a> {
     }
 
     /// The same reader, refusing with [`Error::TooManyPoints`] a [`Reader::points`] read that
-    /// would return more than `limit` points, having read no more than `limit + 1` of them;
+    /// would return more than `limit` points, having read no more than `limit + 1` of them,
+    /// and with [`Error::TooManyBuckets`] a [`Reader::aggregate`] that would hold more than
+    /// `limit` buckets over its series, stopping at the series that passes it;
     /// `hint` says where the limit is set (` (sextant serve --query-max-points)`) and ends the
     /// limit's name in the error.
     pub fn holding_at_most(self, limit: usize, hint: &'a str) -> Self {

@@ -167,13 +167,15 @@ fn a_long_answer_is_streamed_and_reads_back_exactly() {
 
 #[test]
 fn a_failure_after_the_stream_started_breaks_the_answer_off() {
-    // The first metric is aggregated by the store (no point counted against the limit) into
-    // a bucket a millisecond, a long answer; the second reads its points raw, past the limit.
+    // The first metric is aggregated by the store into a bucket a millisecond over 14 of the
+    // 20 series (28,000 buckets, within the limit), an answer past 256 KiB; the second reads
+    // all the points raw, past the limit.
     let server = Server::start_with(&["--query-max-points", "30000"]);
     let address = server.url.trim_start_matches("http://").to_owned();
     write_big(&address);
     let sum = serde_json::json!([{"name": "sum", "sampling": {"value": 1, "unit": "milliseconds"}, "align_start_time": true}]);
-    let aggregated = serde_json::json!({"name": "big.m", "group_by": by_s(), "aggregators": sum});
+    let most: Vec<String> = (0..14).map(|s| format!("{s:02}")).collect();
+    let aggregated = serde_json::json!({"name": "big.m", "tags": {"s": most}, "group_by": by_s(), "aggregators": sum});
     let two = serde_json::json!({
         "start_absolute": 0,
         "metrics": [aggregated, {"name": "big.m"}]

@@ -244,6 +244,17 @@ fn a_query_holding_more_points_than_its_limit_is_refused_naming_it() {
         reply["queries"][0]["results"][0]["values"][0][1],
         serde_json::json!((0..1_500).sum::<i64>())
     );
+    // The store computes millisecond sums too, but holding 1,500 buckets is past the limit.
+    let query = serde_json::json!({
+        "start_absolute": 0,
+        "metrics": [{"name": "many.m", "aggregators": [{"name": "sum", "sampling": {"value": 1, "unit": "milliseconds"}, "align_start_time": true}]}]
+    });
+    let (status, reply) = post(&address, "/api/v1/datapoints/query", &query.to_string());
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply.contains("makes more than 1000 buckets") && reply.contains("--query-max-points"),
+        "{reply}"
+    );
 }
 
 /// Historical rule evaluation holds at most `--query-max-points` points of each input

@@ -103,7 +103,8 @@ async fn run_query(
             if query.metrics.iter().any(saves) {
                 authorize(&principal, Action::WritePoints)?;
             }
-            let reader = Reader::new(store.as_ref(), org);
+            let check = || budget.check();
+            let reader = Reader::new(store.as_ref(), org).stopping_when(&check);
             // Each metric is written out and dropped before the next is read, and the text
             // goes out a chunk at a time once the answer is long.
             let mut body = sextant_kairos::response::QueryBody::new();
@@ -115,6 +116,9 @@ async fn run_query(
                 proceed()?;
                 if let Some(plan) = sextant_kairos::pushdown::plan(&query, metric) {
                     if !last.as_ref().is_some_and(|p| p.serves(metric, &plan)) {
+                        // A bucket held costs about what a point does.
+                        let reader =
+                            reader.holding_at_most(limits.max_points, limits.max_points_hint());
                         last = partials(&reader, &query, metric, &plan)?;
                     }
                     if let Some(partials) = &last {
