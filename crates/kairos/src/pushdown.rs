@@ -41,6 +41,16 @@ pub struct Partial {
     pub max: f64,
 }
 
+impl Partial {
+    /// Folds `other`, a partial of the same bucket, into this one.
+    pub fn merge(&mut self, other: &Partial) {
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+}
+
 /// The partials of one numeric series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesPartials {
@@ -173,12 +183,7 @@ impl Iterator for Grouped<'_> {
                 for b in &s.buckets {
                     merged
                         .entry(b.start)
-                        .and_modify(|m| {
-                            m.count += b.count;
-                            m.sum += b.sum;
-                            m.min = m.min.min(b.min);
-                            m.max = m.max.max(b.max);
-                        })
+                        .and_modify(|m| m.merge(b))
                         .or_insert(*b);
                 }
             }
@@ -266,21 +271,17 @@ mod tests {
         let mut buckets: BTreeMap<i64, Partial> = BTreeMap::new();
         for &(t, v) in points {
             let start = t.div_euclid(60_000) * 60_000;
+            let point = Partial {
+                start,
+                count: 1,
+                sum: v,
+                min: v,
+                max: v,
+            };
             buckets
                 .entry(start)
-                .and_modify(|b| {
-                    b.count += 1;
-                    b.sum += v;
-                    b.min = b.min.min(v);
-                    b.max = b.max.max(v);
-                })
-                .or_insert(Partial {
-                    start,
-                    count: 1,
-                    sum: v,
-                    min: v,
-                    max: v,
-                });
+                .and_modify(|b| b.merge(&point))
+                .or_insert(point);
         }
         SeriesPartials {
             tags: tags.clone(),

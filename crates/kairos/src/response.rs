@@ -119,14 +119,8 @@ fn group(out: &mut String, g: &GroupResult) -> Result<()> {
                 out.push(',');
             }
             string(out, name);
-            out.push_str(":[");
-            for (j, v) in values.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                string(out, v);
-            }
-            out.push(']');
+            out.push(':');
+            strings(out, values);
         }
         out.push('}');
     }
@@ -161,14 +155,9 @@ fn group_by_entry(out: &mut String, entry: &GroupByEntry) {
                 out.push(':');
                 string(out, v);
             }
-            out.push_str("},\"name\":\"tag\",\"tags\":[");
-            for (k, name) in names.iter().enumerate() {
-                if k > 0 {
-                    out.push(',');
-                }
-                string(out, name);
-            }
-            out.push_str("]}");
+            out.push_str("},\"name\":\"tag\",\"tags\":");
+            strings(out, names.iter());
+            out.push('}');
         }
         GroupByEntry::Type(kind) => {
             let _ = write!(out, "{{\"name\":\"type\",\"type\":\"{}\"}}", kind.name());
@@ -177,6 +166,18 @@ fn group_by_entry(out: &mut String, entry: &GroupByEntry) {
             let _ = write!(out, "{v}");
         }
     }
+}
+
+/// `items` as a JSON array of strings.
+fn strings<S: AsRef<str>>(out: &mut String, items: impl IntoIterator<Item = S>) {
+    out.push('[');
+    for (k, item) in items.into_iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        string(out, item.as_ref());
+    }
+    out.push(']');
 }
 
 /// `s` as a JSON string. Text that needs no escape (the common case: names, tags) is copied

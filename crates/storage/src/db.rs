@@ -36,9 +36,9 @@
 //!   always covers a suffix of the WAL, the head's value is the newest. `docs/format/parts.md`
 //!   gives the whole argument.
 //! - A background thread flushes when the head's memory estimate exceeds
-//!   [`PartsConfig::flush_head_bytes`] (with points for a quarter of it), every [`PartsConfig::flush_interval`], and once writes
-//!   pause for [`PartsConfig::flush_idle`] after at least [`IDLE_FLUSH_MIN_WAL_BYTES`] of WAL;
-//!   [`Db::close`] flushes.
+//!   [`PartsConfig::flush_head_bytes`] (with points for a quarter of it), every
+//!   [`PartsConfig::flush_interval`], and once writes pause for [`PartsConfig::flush_idle`]
+//!   after at least [`IDLE_FLUSH_MIN_WAL_BYTES`] of WAL; [`Db::close`] flushes.
 //! - Every committed record reaches the commit [`feed`](crate::feed) in WAL order, from the same
 //!   hook that applies it to the head. A flush keeps the WAL segments that named feed consumers
 //!   have not committed past, within [`FeedConfig::max_held_segments`](crate::FeedConfig).

@@ -319,9 +319,9 @@ impl Head {
         // either there when a freeze begins or has nothing for it to take.
         let epoch = self.epoch.load(Ordering::Acquire);
         let s = Arc::new(MemSeries::new(id, org, key.clone(), data_type, epoch));
-        self.overhead
-            .fetch_add(s.overhead_bytes(), Ordering::Relaxed);
-        self.account(0, s.overhead_bytes());
+        let overhead = s.overhead_bytes();
+        self.overhead.fetch_add(overhead, Ordering::Relaxed);
+        self.account(0, overhead);
         index.insert(Arc::clone(&s));
         s
     }
