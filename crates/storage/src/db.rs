@@ -90,6 +90,11 @@ pub struct PartsConfig {
     pub partition: Duration,
     /// The most points of one series in one block. Default 16,384.
     pub block_points: usize,
+    /// Blocks of fewer points than this carry no summary of their values (first, last, min,
+    /// max, sum) in the part's index; an aggregation decodes them instead. For series of a few
+    /// points a part the summaries were most of the index. Default 32; 0 summarizes every
+    /// block.
+    pub summary_min_points: u32,
     /// The background flusher flushes when the head's memory estimate exceeds this many bytes
     /// and its points take at least a quarter of it (so that a head whose series alone take
     /// more is not flushed for a few points at a time). Default 256 MiB; `usize::MAX` turns
@@ -159,6 +164,7 @@ impl Default for PartsConfig {
         PartsConfig {
             partition: Duration::from_secs(24 * 3600),
             block_points: 16_384,
+            summary_min_points: 32,
             flush_head_bytes: 256 << 20,
             flush_interval: Some(Duration::from_secs(600)),
             flush_idle: Some(Duration::from_secs(30)),
@@ -169,6 +175,13 @@ impl Default for PartsConfig {
 }
 
 impl PartsConfig {
+    fn blocks(&self) -> part::Blocks {
+        part::Blocks {
+            points: self.block_points,
+            summary_min_points: self.summary_min_points,
+        }
+    }
+
     fn partition_ns(&self) -> i64 {
         i64::try_from(self.partition.as_nanos())
             .unwrap_or(i64::MAX)
@@ -640,7 +653,7 @@ impl Inner {
                 self.files.as_ref(),
                 &frozen,
                 self.config.parts.partition_ns(),
-                self.config.parts.block_points,
+                self.config.parts.blocks(),
                 wal_seq,
                 &mut || {
                     let id = *next_id;
@@ -777,7 +790,7 @@ impl Inner {
                 self.files.as_ref(),
                 &inputs,
                 &keep,
-                self.config.parts.block_points,
+                self.config.parts.blocks(),
             )?;
             self.swap(&inputs, output)?;
             rewritten += 1;
@@ -833,9 +846,8 @@ impl Inner {
                 continue;
             };
             let inputs = &parts[run];
-            let block_points = self.config.parts.block_points;
-            let merged =
-                part::rewrite(self.files.as_ref(), inputs, &|_, _| Keep::All, block_points)?;
+            let blocks = self.config.parts.blocks();
+            let merged = part::rewrite(self.files.as_ref(), inputs, &|_, _| Keep::All, blocks)?;
             self.swap(inputs, merged)?;
             report.partitions_rewritten += 1;
             report.parts_removed += inputs.len();
@@ -892,7 +904,7 @@ impl Inner {
                             Keep::All
                         }
                     },
-                    self.config.parts.block_points,
+                    self.config.parts.blocks(),
                 )?;
                 self.swap(&inputs, rewritten)?;
                 report.partitions_rewritten += 1;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sextant_model::{OrgId, SeriesKey, Timestamp};
 
-use super::{Part, PartFiles, PartLocation, PartName, PartWriter, partition_of};
+use super::{Blocks, Part, PartFiles, PartLocation, PartName, PartWriter, partition_of};
 use crate::Result;
 use crate::head::Frozen;
 
@@ -19,7 +19,7 @@ pub(crate) fn write_frozen(
     files: &dyn PartFiles,
     frozen: &Frozen,
     partition_len: i64,
-    block_points: usize,
+    blocks: Blocks,
     wal_seq: u64,
     next_id: &mut dyn FnMut() -> u64,
 ) -> Result<Vec<Arc<Part>>> {
@@ -56,13 +56,19 @@ pub(crate) fn write_frozen(
             partition: start,
             name: PartName::single(next_id()),
         };
-        let mut writer = PartWriter::create(files, at, partition.clone(), wal_seq)?;
+        let mut writer = PartWriter::create(
+            files,
+            at,
+            partition.clone(),
+            wal_seq,
+            blocks.summary_min_points,
+        )?;
         for i in slices {
             let (series, data) = &frozen.series[i];
             writer.begin_series(series.org, &series.key, series.data_type);
             // Timestamps end before `Timestamp::MAX` (see `head::limits::MAX_TIMESTAMP`),
             // so the exclusive end of the last partition loses nothing.
-            data.blocks(partition.clone(), block_points, |ts, values| {
+            data.blocks(partition.clone(), blocks.points, |ts, values| {
                 writer.add_block(ts, values)
             })?;
         }

@@ -10,9 +10,9 @@ use crate::wal::payload::{type_code, type_from_code};
 
 /// The first and last eight bytes of every part file.
 pub(crate) const MAGIC: [u8; 8] = *b"SEXTPART";
-/// The format version this build writes; it reads this one and version 1 (whose index is
-/// never compressed).
-pub(crate) const VERSION: u32 = 2;
+/// The format version this build writes; it reads this one, version 2 (whose blocks all carry
+/// their values' summary) and version 1 (whose index is also never compressed).
+pub(crate) const VERSION: u32 = 3;
 /// The oldest format version this build reads.
 pub(crate) const OLDEST_VERSION: u32 = 1;
 /// The footer's index encoding: the index bytes as they are.
@@ -216,8 +216,8 @@ impl Footer {
     }
 }
 
-/// What the index says about one block, enough to skip it or to answer an aggregation
-/// without decoding it.
+/// What the index says about one block, enough to skip it or, with its values' summary, to
+/// answer an aggregation without decoding it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockSummary {
     /// Points in the block.
@@ -226,9 +226,18 @@ pub struct BlockSummary {
     pub min_ts: Timestamp,
     /// The last (largest) timestamp.
     pub max_ts: Timestamp,
-    /// The value at `min_ts`.
+    /// What the values are; `None` for a block shorter than
+    /// [`PartsConfig::summary_min_points`](crate::PartsConfig::summary_min_points) written by
+    /// version 3 or later, which a reader decodes instead.
+    pub values: Option<ValueSummary>,
+}
+
+/// The summary of a block's values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueSummary {
+    /// The value at the block's `min_ts`.
     pub first: Value,
-    /// The value at `max_ts`.
+    /// The value at its `max_ts`.
     pub last: Value,
     /// For numeric data types: the smallest and largest value and the sum.
     pub numeric: Option<NumericSummary>,
@@ -256,7 +265,25 @@ pub struct BlockMeta {
     pub summary: BlockSummary,
 }
 
-/// The summary of `timestamps` (sorted, not empty) and `values` (as many).
+/// The summary of `timestamps` (sorted, not empty) and `values` (as many) as the index keeps
+/// it: without the values' summary for a block of fewer than `min_points` points.
+pub(crate) fn summarize_for_index(
+    timestamps: &[Timestamp],
+    values: &Column,
+    min_points: u32,
+) -> BlockSummary {
+    if (timestamps.len() as u64) < u64::from(min_points) {
+        return BlockSummary {
+            count: timestamps.len() as u32,
+            min_ts: timestamps[0],
+            max_ts: timestamps[timestamps.len() - 1],
+            values: None,
+        };
+    }
+    summarize(timestamps, values)
+}
+
+/// The whole summary of `timestamps` (sorted, not empty) and `values` (as many).
 pub(crate) fn summarize(timestamps: &[Timestamp], values: &Column) -> BlockSummary {
     fn numeric<T: Copy + PartialOrd + Into<f64>>(
         v: &[T],
@@ -335,9 +362,11 @@ pub(crate) fn summarize(timestamps: &[Timestamp], values: &Column) -> BlockSumma
         count: timestamps.len() as u32,
         min_ts: timestamps[0],
         max_ts: timestamps[n],
-        first,
-        last,
-        numeric,
+        values: Some(ValueSummary {
+            first,
+            last,
+            numeric,
+        }),
     }
 }
 
@@ -377,21 +406,32 @@ pub(crate) fn put_series(
     out.extend_from_slice(&(blocks as u32).to_le_bytes());
 }
 
-/// Appends the index entry of one block.
-pub(crate) fn put_block(out: &mut Vec<u8>, block: &BlockMeta) {
+/// Appends the index entry of one block as `version` writes it. Before version 3 every block
+/// has its values' summary and there is no byte saying so; a block without one cannot be
+/// written there (`false`, nothing appended).
+pub(crate) fn put_block(out: &mut Vec<u8>, block: &BlockMeta, version: u32) -> bool {
     let s = &block.summary;
+    if version < 3 && s.values.is_none() {
+        return false;
+    }
     out.extend_from_slice(&block.offset.to_le_bytes());
     out.extend_from_slice(&block.len.to_le_bytes());
     out.extend_from_slice(&s.count.to_le_bytes());
     out.extend_from_slice(&s.min_ts.to_le_bytes());
     out.extend_from_slice(&s.max_ts.to_le_bytes());
-    put_value(out, &s.first);
-    put_value(out, &s.last);
-    if let Some(n) = &s.numeric {
-        put_value(out, &n.min);
-        put_value(out, &n.max);
-        out.extend_from_slice(&n.sum.to_le_bytes());
+    if version >= 3 {
+        out.push(u8::from(s.values.is_some()));
     }
+    if let Some(v) = &s.values {
+        put_value(out, &v.first);
+        put_value(out, &v.last);
+        if let Some(n) = &v.numeric {
+            put_value(out, &n.min);
+            put_value(out, &n.max);
+            out.extend_from_slice(&n.sum.to_le_bytes());
+        }
+    }
+    true
 }
 
 /// A bounds-checked reader over index bytes.
@@ -494,20 +534,42 @@ impl<'a> Cursor<'a> {
         Ok((org, key, data_type, blocks))
     }
 
-    /// Reads a block entry of a series of `data_type`.
-    pub(crate) fn block(&mut self, data_type: DataType) -> Result<BlockMeta, String> {
+    /// Reads a block entry of a series of `data_type` in a part of format `version`.
+    pub(crate) fn block(&mut self, data_type: DataType, version: u32) -> Result<BlockMeta, String> {
         let offset = self.u64()?;
         let len = self.u32()?;
         let count = self.u32()?;
         let min_ts = self.i64()?;
         let max_ts = self.i64()?;
-        let first = self.value(data_type)?;
-        let last = self.value(data_type)?;
-        let numeric = if data_type.is_numeric() {
-            Some(NumericSummary {
-                min: self.value(data_type)?,
-                max: self.value(data_type)?,
-                sum: f64::from_le_bytes(self.array()?),
+        let summarized = if version >= 3 {
+            match self.u8()? {
+                0 => false,
+                1 => true,
+                b => {
+                    return Err(format!(
+                        "block at offset {offset} has summary flag {b:#04x}, not 0 or 1"
+                    ));
+                }
+            }
+        } else {
+            true
+        };
+        let values = if summarized {
+            let first = self.value(data_type)?;
+            let last = self.value(data_type)?;
+            let numeric = if data_type.is_numeric() {
+                Some(NumericSummary {
+                    min: self.value(data_type)?,
+                    max: self.value(data_type)?,
+                    sum: f64::from_le_bytes(self.array()?),
+                })
+            } else {
+                None
+            };
+            Some(ValueSummary {
+                first,
+                last,
+                numeric,
             })
         } else {
             None
@@ -524,9 +586,7 @@ impl<'a> Cursor<'a> {
                 count,
                 min_ts,
                 max_ts,
-                first,
-                last,
-                numeric,
+                values,
             },
         })
     }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
 
 use super::format::split_points;
-use super::{Part, PartFiles, PartLocation, PartName, PartWriter};
+use super::{Blocks, Part, PartFiles, PartLocation, PartName, PartWriter};
 use crate::head::merge_last_wins;
 use crate::{Error, Result};
 
@@ -31,13 +31,13 @@ pub(crate) enum Keep {
 }
 
 /// Writes the points of `inputs` (parts filed under one partition of `files`, oldest first)
-/// that `keep` keeps into one new part there, in blocks of up to `block_points`; returns it, or
+/// that `keep` keeps into one new part there, cut into `blocks`; returns it, or
 /// `None` if no point is kept. The inputs are left in place.
 pub(crate) fn rewrite(
     files: &dyn PartFiles,
     inputs: &[Arc<Part>],
     keep: &dyn Fn(OrgId, &SeriesKey) -> Keep,
-    block_points: usize,
+    blocks: Blocks,
 ) -> Result<Option<Arc<Part>>> {
     let (Some(first), Some(last)) = (
         inputs.iter().map(|p| p.name().first).min(),
@@ -76,7 +76,7 @@ pub(crate) fn rewrite(
         .unwrap_or(0);
     let end = inputs.iter().map(|p| p.partition().end).max().unwrap_or(0);
     let wal_seq = inputs.iter().map(|p| p.wal_seq()).max().unwrap_or(0);
-    let mut writer = PartWriter::create(files, at, start..end, wal_seq)?;
+    let mut writer = PartWriter::create(files, at, start..end, wal_seq, blocks.summary_min_points)?;
     for ((org, key), data_type) in series {
         let mut sources = Vec::with_capacity(inputs.len());
         for part in inputs {
@@ -94,7 +94,7 @@ pub(crate) fn rewrite(
         writer.begin_series(org, &key, data_type);
         let mut rest = points.into_iter();
         loop {
-            let chunk: Vec<Point> = rest.by_ref().take(block_points.max(1)).collect();
+            let chunk: Vec<Point> = rest.by_ref().take(blocks.points.max(1)).collect();
             if chunk.is_empty() {
                 break;
             }

@@ -39,10 +39,19 @@ use sextant_model::{OrgId, SeriesKey, Timestamp};
 use crate::Result;
 pub use files::{LocalFile, LocalParts, PartFile, PartFiles, PartLocation, PartSink};
 pub(crate) use flush::write_frozen;
-pub use format::{BlockMeta, BlockSummary, NumericSummary};
+pub use format::{BlockMeta, BlockSummary, NumericSummary, ValueSummary};
 pub(crate) use merge::{Keep, rewrite, select_run};
 pub use reader::{Part, PartSeries};
 pub(crate) use writer::PartWriter;
+
+/// How a flush or merge cuts a part's series into blocks (from [`crate::PartsConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Blocks {
+    /// The most points of one series in one block.
+    pub(crate) points: usize,
+    /// Blocks of fewer points get no summary of their values in the index.
+    pub(crate) summary_min_points: u32,
+}
 
 /// The suffix of part files.
 const SUFFIX: &str = ".part";

@@ -385,7 +385,7 @@ fn parse_index(
         let mut blocks: Vec<BlockMeta> = Vec::with_capacity(count.min(index.len() / 32));
         for _ in 0..count {
             let block = c
-                .block(data_type)
+                .block(data_type, footer.version)
                 .map_err(|e| bad(&c, format!("block entry of series {key}: {e}")))?;
             let end = block.offset.checked_add(u64::from(block.len));
             let in_bounds = block.offset >= format::HEADER_LEN as u64

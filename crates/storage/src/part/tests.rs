@@ -38,15 +38,22 @@ fn points(timestamps: &[i64], column: &Column) -> Vec<Point> {
     out
 }
 
-/// Writes a part with one series per data type (blocks of four points) and returns its path
-/// and the points written per series.
+/// Writes a part with one series per data type (blocks of four points, summarized from
+/// `summary_min_points`) and returns its path and the points written per series.
 fn write_sample(dir: &Path) -> (PathBuf, Vec<(SeriesKey, DataType, Vec<Point>)>) {
+    write_sample_summarized(dir, 3)
+}
+
+fn write_sample_summarized(
+    dir: &Path,
+    summary_min_points: u32,
+) -> (PathBuf, Vec<(SeriesKey, DataType, Vec<Point>)>) {
     let files = LocalParts::open(dir).unwrap();
     let at = PartLocation {
         partition: 0,
         name: PartName::single(1),
     };
-    let mut writer = PartWriter::create(&files, at, 0..1_000, 42).unwrap();
+    let mut writer = PartWriter::create(&files, at, 0..1_000, 42, summary_min_points).unwrap();
     let mut written = Vec::new();
     for (i, t) in DataType::ALL.into_iter().enumerate() {
         let k = key(&format!("series.{}", t.as_str()));
@@ -112,13 +119,18 @@ fn every_data_type_round_trips() {
         let series = part.get(org, k).unwrap();
         assert_eq!(series.data_type, *t);
         assert_eq!(series.blocks.len(), 3);
+        // Blocks of 4, 4 and 2 points: the last is below the sample's 3 and has no summary of
+        // its values.
         let first = &series.blocks[0].summary;
+        let values = first.values.as_ref().unwrap();
+        assert_eq!((first.count, &values.first), (4, &want[0].value));
+        assert_eq!(values.last, want[3].value);
+        assert_eq!(values.numeric.is_some(), t.is_numeric());
+        let tail = &series.blocks[2].summary;
         assert_eq!(
-            (first.count, first.first.clone()),
-            (4, want[0].value.clone())
+            (tail.count, tail.min_ts, &tail.values),
+            (2, want[8].timestamp, &None)
         );
-        assert_eq!(first.last, want[3].value);
-        assert_eq!(first.numeric.is_some(), t.is_numeric());
         let mut got = Vec::new();
         assert!(
             part.read_into(org, k, &(i64::MIN..i64::MAX), &mut got)
@@ -138,11 +150,13 @@ fn every_data_type_round_trips() {
 #[test]
 fn numeric_summaries_hold_min_max_and_sum() {
     let c = Column::Double(vec![2.0, f64::NAN, -1.0, 5.0]);
-    let s = format::summarize(&[1, 2, 3, 4], &c);
+    let s = format::summarize(&[1, 2, 3, 4], &c).values.unwrap();
     let n = s.numeric.unwrap();
     assert_eq!((n.min, n.max), (Value::Double(-1.0), Value::Double(5.0)));
     assert!(n.sum.is_nan());
-    let s = format::summarize(&[1, 2], &Column::Uint64(vec![u64::MAX, 3]));
+    let s = format::summarize(&[1, 2], &Column::Uint64(vec![u64::MAX, 3]))
+        .values
+        .unwrap();
     let n = s.numeric.unwrap();
     assert_eq!((n.min, n.max), (Value::Uint64(3), Value::Uint64(u64::MAX)));
     assert_eq!(
@@ -296,6 +310,70 @@ fn with_index(good: &[u8], section: &[u8], encoding: u32, version: u32) -> Vec<u
     bytes
 }
 
+/// The raw index of `part` as `version` writes it, every block with its whole summary (made
+/// from its points, as versions before 3 always had one).
+fn index_as(part: &Part, version: u32) -> Vec<u8> {
+    let mut index = Vec::new();
+    for (org, key, series) in part.series() {
+        format::put_series(&mut index, org, key, series.data_type, series.blocks.len());
+        for block in &series.blocks {
+            let (timestamps, values) = part.read_block(block, series.data_type).unwrap();
+            let whole = BlockMeta {
+                summary: format::summarize(&timestamps, &values),
+                ..block.clone()
+            };
+            assert!(format::put_block(&mut index, &whole, version));
+        }
+    }
+    index
+}
+
+fn read_back(path: &Path, written: &[(SeriesKey, DataType, Vec<Point>)]) -> Part {
+    let part = Part::open(path, PartName::single(1)).unwrap();
+    for (i, (k, _, want)) in written.iter().enumerate() {
+        let mut got = Vec::new();
+        part.read_into(OrgId(i as u64 % 3), k, &(i64::MIN..i64::MAX), &mut got)
+            .unwrap();
+        assert_eq!(&got, want);
+    }
+    part
+}
+
+#[test]
+fn versions_2_and_1_still_open_with_every_block_summarized() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, written) = write_sample(dir.path());
+    let good = std::fs::read(&path).unwrap();
+    let part = Part::open(&path, PartName::single(1)).unwrap();
+    let v2_index = index_as(&part, 2);
+    // A block without a summary cannot be written as version 2.
+    let short = &part.get(OrgId(0), &written[0].0).unwrap().blocks[2];
+    assert!(!format::put_block(&mut Vec::new(), short, 2));
+    drop(part);
+
+    let (section, encoding) = format::encode_index(v2_index.clone());
+    assert_eq!(encoding, format::INDEX_ZSTD);
+    std::fs::write(&path, with_index(&good, &section, encoding, 2)).unwrap();
+    let part = read_back(&path, &written);
+    for (_, _, series) in part.series() {
+        assert!(series.blocks.iter().all(|b| b.summary.values.is_some()));
+    }
+    std::fs::write(&path, with_index(&good, &v2_index, format::INDEX_RAW, 1)).unwrap();
+    read_back(&path, &written);
+
+    // Version 3 reads a summary flag other than 0 and 1 as damage.
+    let mut v3_index = index_as(&Part::open(&path, PartName::single(1)).unwrap(), 3);
+    // After the first series' org, key (length, text), type and block count, and its first
+    // block's offset, length, count and timestamps.
+    let key_len = u32::from_le_bytes(v3_index[8..12].try_into().unwrap()) as usize;
+    let first_flag = 8 + 4 + key_len + 1 + 4 + 8 + 4 + 4 + 8 + 8;
+    assert_eq!(v3_index[first_flag], 1);
+    v3_index[first_flag] = 2;
+    std::fs::write(&path, with_index(&good, &v3_index, format::INDEX_RAW, 3)).unwrap();
+    let err = Part::open(&path, PartName::single(1)).unwrap_err();
+    assert!(err.to_string().contains("summary flag 0x02"), "{err}");
+}
+
 #[test]
 fn the_index_is_compressed_and_version_1_parts_still_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -310,16 +388,17 @@ fn the_index_is_compressed_and_version_1_parts_still_open() {
     let raw = format::decode_index(section, footer.index_encoding).unwrap();
     assert!(raw.len() as u64 > footer.index_len, "compression pays off");
 
-    // The same part as version 1 wrote it: the index as it is.
-    let v1 = with_index(&good, &raw, format::INDEX_RAW, 1);
-    std::fs::write(&path, &v1).unwrap();
-    let part = Part::open(&path, PartName::single(1)).unwrap();
-    for (i, (k, _, want)) in written.iter().enumerate() {
-        let mut got = Vec::new();
-        part.read_into(OrgId(i as u64 % 3), k, &(i64::MIN..i64::MAX), &mut got)
-            .unwrap();
-        assert_eq!(&got, want);
-    }
+    // The same part as version 1 wrote it: the index as it is, every block summarized.
+    let v1_index = index_as(&Part::open(&path, PartName::single(1)).unwrap(), 1);
+    std::fs::write(&path, with_index(&good, &v1_index, format::INDEX_RAW, 1)).unwrap();
+    read_back(&path, &written);
+    // The index of this version uncompressed is also read.
+    std::fs::write(
+        &path,
+        with_index(&good, &raw, format::INDEX_RAW, format::VERSION),
+    )
+    .unwrap();
+    read_back(&path, &written);
 
     // Version 1 knows no compressed index.
     let frame = good[footer.index_offset as usize..footer_at].to_vec();
@@ -333,8 +412,10 @@ fn the_index_is_compressed_and_version_1_parts_still_open() {
     std::fs::write(&path, &mixed).unwrap();
     let err = Part::open(&path, PartName::single(1)).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("footer says format version 2, the header 1"),
+        err.to_string().contains(&format!(
+            "footer says format version {}, the header 1",
+            format::VERSION
+        )),
         "{err}"
     );
 }

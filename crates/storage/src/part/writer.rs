@@ -32,17 +32,21 @@ pub(crate) struct PartWriter {
     max_ts: Timestamp,
     points: u64,
     scratch: Vec<u8>,
+    /// Blocks of fewer points get no summary of their values.
+    summary_min_points: u32,
 }
 
 impl PartWriter {
     /// Starts the part at `at` in `files`, for the partition `[partition.start,
     /// partition.end)`. `wal_seq` is the last WAL record whose points the part may hold; it is
-    /// recorded for inspection.
+    /// recorded for inspection. Blocks of fewer than `summary_min_points` points get no summary
+    /// of their values in the index.
     pub(crate) fn create(
         files: &dyn PartFiles,
         at: PartLocation,
         partition: Range<Timestamp>,
         wal_seq: u64,
+        summary_min_points: u32,
     ) -> Result<PartWriter> {
         let path = files.describe(&at);
         let sink = files.create(&at)?;
@@ -62,6 +66,7 @@ impl PartWriter {
             max_ts: Timestamp::MIN,
             points: 0,
             scratch: Vec::new(),
+            summary_min_points,
         })
     }
 
@@ -108,7 +113,7 @@ impl PartWriter {
         blocks.push(BlockMeta {
             offset: self.offset,
             len,
-            summary: format::summarize(timestamps, values),
+            summary: format::summarize_for_index(timestamps, values, self.summary_min_points),
         });
         self.offset += u64::from(len);
         self.min_ts = self.min_ts.min(timestamps[0]);
@@ -123,7 +128,7 @@ impl PartWriter {
         {
             format::put_series(&mut self.index, org, &key, data_type, blocks.len());
             for b in &blocks {
-                format::put_block(&mut self.index, b);
+                format::put_block(&mut self.index, b, format::VERSION);
             }
         }
     }

@@ -131,16 +131,20 @@ impl State {
         }
     }
 
-    /// Folds in a block from its summary alone; `false` if the summary is not numeric.
+    /// Folds in a block from its summary alone; `false` if the summary holds no numeric
+    /// summary of the values.
     fn add_summary(&mut self, s: &BlockSummary) -> bool {
-        let Some(n) = &s.numeric else {
+        let Some(v) = &s.values else {
+            return false;
+        };
+        let Some(n) = &v.numeric else {
             return false;
         };
         let (Some(min), Some(max), Some(first), Some(last)) = (
             as_f64(&n.min),
             as_f64(&n.max),
-            as_f64(&s.first),
-            as_f64(&s.last),
+            as_f64(&v.first),
+            as_f64(&v.last),
         ) else {
             return false;
         };

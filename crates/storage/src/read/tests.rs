@@ -24,6 +24,7 @@ fn config() -> DbConfig {
         parts: PartsConfig {
             partition: Duration::from_nanos(100),
             block_points: 4,
+            summary_min_points: 0,
             flush_head_bytes: usize::MAX,
             flush_interval: None,
             flush_idle: None,
@@ -396,6 +397,29 @@ fn whole_blocks_are_not_decoded_and_limits_stop_decoding() {
         db.read_arrow(OrgId(1), &key("s"), 0..40, Some(9), Order::Ascending)
             .is_err()
     );
+}
+
+#[test]
+fn blocks_without_a_summary_are_decoded_to_aggregate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config();
+    config.parts.summary_min_points = 5;
+    let db = Db::open(dir.path(), config).unwrap();
+    let points: Vec<(i64, f64)> = (0..40).map(|t| (t, t as f64)).collect();
+    write(&db, "s", DataType::Double, doubles(&points));
+    db.flush().unwrap();
+    let parts = db.parts();
+    let blocks = &parts[0].get(OrgId(1), &key("s")).unwrap().blocks;
+    assert!(blocks.iter().all(|b| b.summary.values.is_none()));
+    let got = db.aggregate(OrgId(1), &key("s"), 0..40, 4, &ALL).unwrap();
+    assert_eq!(f64s(&got, Agg::Sum)[2], 8.0 + 9.0 + 10.0 + 11.0);
+    assert_eq!(f64s(&got, Agg::Max)[9], 39.0);
+    // The buckets cover the third block whole, yet it has no summary: it is decoded.
+    damage_block(&db, "s", 8);
+    let err = db
+        .aggregate(OrgId(1), &key("s"), 0..40, 4, &ALL)
+        .unwrap_err();
+    assert!(err.to_string().contains("CRC"), "{err}");
 }
 
 #[test]

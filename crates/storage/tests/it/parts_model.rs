@@ -102,6 +102,9 @@ fn config() -> DbConfig {
             // Small partitions, so that flushes write several parts and reads cross them.
             partition: Duration::from_nanos(64),
             block_points: 3,
+            // Full blocks carry their values' summary, shorter ones do not: reads and
+            // aggregations see both.
+            summary_min_points: 3,
             flush_head_bytes: usize::MAX,
             flush_interval: None,
             flush_idle: None,
