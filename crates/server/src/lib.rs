@@ -16,6 +16,7 @@ pub mod error;
 pub mod files;
 pub mod influx;
 pub mod kairos;
+mod key_cache;
 pub mod listener;
 pub mod live;
 pub mod login;

@@ -14,7 +14,7 @@
 //! be read at all is answered 400.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
 
 use axum::Extension;
 use axum::body::Body;
@@ -31,6 +31,7 @@ use super::index::{OrgData, mts_id};
 use super::{ok, reply_error};
 use crate::auth::{Action, Principal, authorize};
 use crate::error::HttpError;
+use crate::key_cache::KeyCache;
 use crate::state::{AppState, org_number};
 
 /// How many refusals of one request are logged one by one.
@@ -182,7 +183,7 @@ async fn store_datapoints(
                 if let Some(found) = asked.get(text) {
                     return found.clone();
                 }
-                let found = KnownKeys::get(TextKind::Protobuf, text);
+                let found = TextKind::Protobuf.cache().get(text);
                 asked.insert(text.into(), found.clone());
                 found
             };
@@ -314,18 +315,15 @@ async fn store_datapoints(
     Ok(())
 }
 
-/// The series keys of recent points by their text, so that a series sent again costs a lookup
-/// rather than building its key (and, in protobuf, reading its dimensions). Shared by every
-/// request: the mapping is a pure function of the text, and only texts of good points are
-/// entered. Emptied when it holds [`KNOWN_KEYS_BYTES`] of text.
-static KNOWN_KEYS: LazyLock<Mutex<KnownKeys>> = LazyLock::new(Mutex::default);
-
-/// The most text the key cache holds before it starts over.
-const KNOWN_KEYS_BYTES: usize = 64 << 20;
+/// Series keys by the text of recent points, so that a series sent again costs a lookup
+/// rather than building its key (and, in protobuf, reading its dimensions). Only texts of good
+/// points are entered. Each kind of text has a cache of its own.
+static KNOWN_KEYS: LazyLock<[KeyCache; 2]> =
+    LazyLock::new(|| [KeyCache::new(32 << 20), KeyCache::new(32 << 20)]);
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Which kind of text a key is cached under: each has a map of its own.
+/// Which kind of text a key is cached under.
 #[derive(Clone, Copy)]
 enum TextKind {
     /// Metric and dimensions, each length-prefixed ([`push_part`]): JSON bodies.
@@ -335,30 +333,9 @@ enum TextKind {
     Protobuf,
 }
 
-#[derive(Default)]
-struct KnownKeys {
-    /// By [`TextKind`].
-    maps: [FastMap<Box<[u8]>, SeriesKey>; 2],
-    bytes: usize,
-}
-
-impl KnownKeys {
-    fn get(kind: TextKind, text: &[u8]) -> Option<SeriesKey> {
-        let known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
-        known.maps[kind as usize].get(text).cloned()
-    }
-
-    fn insert(kind: TextKind, text: &[u8], key: &SeriesKey) {
-        let mut known = KNOWN_KEYS.lock().unwrap_or_else(|e| e.into_inner());
-        if known.maps[kind as usize].contains_key(text) {
-            return;
-        }
-        if known.bytes + text.len() > KNOWN_KEYS_BYTES {
-            known.maps.iter_mut().for_each(FastMap::clear);
-            known.bytes = 0;
-        }
-        known.bytes += text.len() + key.heap_size();
-        known.maps[kind as usize].insert(text.into(), key.clone());
+impl TextKind {
+    fn cache(self) -> &'static KeyCache {
+        &KNOWN_KEYS[self as usize]
     }
 }
 
@@ -481,11 +458,11 @@ impl<'d> Collector<'d> {
 
     /// The series key of a JSON point whose text is in `self.text`, from the cache or built.
     fn parts_key(&mut self, point: &PointRef<'_>) -> Result<SeriesKey, SeriesKeyError> {
-        if let Some(key) = KnownKeys::get(TextKind::Parts, &self.text) {
+        if let Some(key) = TextKind::Parts.cache().get(&self.text) {
             return Ok(key);
         }
         let key = SeriesKey::new(point.metric, point.dimensions.iter().copied())?;
-        KnownKeys::insert(TextKind::Parts, &self.text, &key);
+        TextKind::Parts.cache().insert(&self.text, &key);
         Ok(key)
     }
 
@@ -569,7 +546,7 @@ impl<'d> Collector<'d> {
             Series::Known(key) => Ok(key),
             Series::NewText(text) => SeriesKey::new(point.metric, point.dimensions.iter().copied())
                 .inspect(|key| {
-                    KnownKeys::insert(TextKind::Protobuf, text, key);
+                    TextKind::Protobuf.cache().insert(text, key);
                 }),
             Series::Parts => self.parts_key(&point),
         };
