@@ -377,6 +377,7 @@ for dirpath, _, names in os.walk(parts_dir):
         put("part_open", b"\1" + part)
         index_offset, index_len = struct.unpack_from("<QQ", part, len(part) - 88)
         (encoding,) = struct.unpack_from("<I", part, len(part) - 88 + 20)
+        (version,) = struct.unpack_from("<I", part, 8)
         index = part[index_offset : index_offset + index_len]
         if encoding == 1:
             # A compressed index (format version 2): its length, then one zstd frame.
@@ -398,10 +399,15 @@ for dirpath, _, names in os.walk(parts_dir):
             for _ in range(blocks):
                 boff, blen = struct.unpack_from("<QI", index, pos)
                 pos += 8 + 4 + 4 + 8 + 8
-                for _ in range(4 if code in NUMERIC else 2):
-                    pos = skip_value(index, pos, code)
-                if code in NUMERIC:
-                    pos += 8
+                # From version 3 a byte says whether the values' summary follows.
+                summarized = version < 3 or index[pos] == 1
+                if version >= 3:
+                    pos += 1
+                if summarized:
+                    for _ in range(4 if code in NUMERIC else 2):
+                        pos = skip_value(index, pos, code)
+                    if code in NUMERIC:
+                        pos += 8
                 block = part[boff : boff + blen]
                 (ts_len,) = struct.unpack_from("<I", block, 0)
                 put("codec_decode", b"\xff" + block[4 : 4 + ts_len])
