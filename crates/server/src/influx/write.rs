@@ -260,11 +260,6 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
         FastMap::with_capacity_and_hasher(series, Default::default());
     let mut by_key: FastMap<SeriesKey, usize> =
         FastMap::with_capacity_and_hasher(series, Default::default());
-    // Points with their slot and line, in body order, handed to their slots at the end: each
-    // slot's points are then allocated once, at their number, rather than grown a few at a
-    // time (a sixth of the decoding on W1 of the benchmark went to growing them).
-    let mut flat: Vec<(u32, u32, Point)> = Vec::with_capacity(lines.min(1 << 20));
-    let mut counts: Vec<u32> = Vec::with_capacity(series);
     parsed.slots.reserve(series);
     let mut text = Vec::new();
     parse_lines(body, |line_number, result| {
@@ -337,7 +332,6 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                             points: Vec::new(),
                             lines: Vec::new(),
                         });
-                        counts.push(0);
                         parsed.slots.len() - 1
                     });
                     fields.insert(field, slot);
@@ -352,22 +346,12 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                 ));
                 continue;
             }
-            counts[slot] += 1;
-            // A body is at most `MAX_BODY_BYTES`: its slots and lines number fewer than 2^32.
-            flat.push((slot as u32, line_number as u32, Point { timestamp, value }));
+            entry.points.push(Point { timestamp, value });
+            if entry.lines.last() != Some(&line_number) {
+                entry.lines.push(line_number);
+            }
         }
     });
-    for (slot, &count) in parsed.slots.iter_mut().zip(&counts) {
-        slot.points.reserve_exact(count as usize);
-        slot.lines.reserve_exact(count as usize);
-    }
-    for (slot, line, point) in flat {
-        let slot = &mut parsed.slots[slot as usize];
-        slot.points.push(point);
-        if slot.lines.last() != Some(&(line as usize)) {
-            slot.lines.push(line as usize);
-        }
-    }
     // A series whose every point was refused within the body has no slot content.
     parsed.slots.retain(|slot| !slot.points.is_empty());
     parsed
