@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use sextant_model::{OrgId, SeriesKey, Timestamp};
+use sextant_model::Timestamp;
 
 use super::{Blocks, Part, PartFiles, PartLocation, PartName, PartWriter, partition_of};
 use crate::Result;
@@ -40,12 +40,6 @@ pub(crate) fn write_frozen(
                 .push(i);
         }
     }
-    // The head's keys, for the parts to share instead of the copies they parse.
-    let canonical: std::collections::HashMap<(OrgId, &SeriesKey), &SeriesKey> = frozen
-        .series
-        .iter()
-        .map(|(series, _)| ((series.org, &series.key), &series.key))
-        .collect();
     let mut written = Vec::with_capacity(partitions.len());
     for (start, (partition, mut slices)) in partitions {
         slices.sort_by(|&a, &b| {
@@ -72,10 +66,8 @@ pub(crate) fn write_frozen(
                 writer.add_block(ts, values)
             })?;
         }
-        let at = writer.finish()?;
-        let mut part = Part::open_in(files, at)?;
-        part.share_keys(&|org, key| canonical.get(&(org, key)).map(|&k| k.clone()));
-        written.push(Arc::new(part));
+        // The part shares the head's keys.
+        written.push(Arc::new(writer.finish_and_open(files)?));
     }
     Ok(written)
 }

@@ -228,8 +228,10 @@ pub struct BlockSummary {
     pub max_ts: Timestamp,
     /// What the values are; `None` for a block shorter than
     /// [`PartsConfig::summary_min_points`](crate::PartsConfig::summary_min_points) written by
-    /// version 3 or later, which a reader decodes instead.
-    pub values: Option<ValueSummary>,
+    /// version 3 or later, which a reader decodes instead. Boxed: an open part holds this for
+    /// every block, and the summary is four values and a sum (about 150 bytes), most of which
+    /// short blocks would pay for nothing.
+    pub values: Option<Box<ValueSummary>>,
 }
 
 /// The summary of a block's values.
@@ -362,11 +364,11 @@ pub(crate) fn summarize(timestamps: &[Timestamp], values: &Column) -> BlockSumma
         count: timestamps.len() as u32,
         min_ts: timestamps[0],
         max_ts: timestamps[n],
-        values: Some(ValueSummary {
+        values: Some(Box::new(ValueSummary {
             first,
             last,
             numeric,
-        }),
+        })),
     }
 }
 
@@ -566,11 +568,11 @@ impl<'a> Cursor<'a> {
             } else {
                 None
             };
-            Some(ValueSummary {
+            Some(Box::new(ValueSummary {
                 first,
                 last,
                 numeric,
-            })
+            }))
         } else {
             None
         };

@@ -113,11 +113,8 @@ pub(crate) fn rewrite(
         writer.abandon()?;
         return Ok(None);
     }
-    let at = writer.finish()?;
-    let mut part = Part::open_in(files, at)?;
-    // The inputs' keys, which the head and other parts share already.
-    part.share_keys(&|org, key| inputs.iter().find_map(|p| p.key(org, key)).cloned());
-    Ok(Some(Arc::new(part)))
+    // The part shares the inputs' keys, which the head and other parts share already.
+    Ok(Some(Arc::new(writer.finish_and_open(files)?)))
 }
 
 /// Which parts of one partition (oldest first, with their sizes in bytes) the background

@@ -23,6 +23,10 @@ pub struct PartSeries {
     pub blocks: Vec<BlockMeta>,
 }
 
+/// Gives, for an index's `n`th series entry of an organization, a key equal to the one parsed
+/// (see [`Part::open_in`]).
+pub(crate) type Canonical<'a> = &'a mut dyn FnMut(usize, OrgId, &SeriesKey) -> Option<SeriesKey>;
+
 /// An open, immutable part file with its index in memory.
 ///
 /// Reads may run from many threads at once (they use positioned reads of the
@@ -52,13 +56,27 @@ impl Part {
     /// The part is filed under the partition its footer names.
     pub fn open(path: &Path, name: PartName) -> Result<Part> {
         let file = Arc::new(LocalFile::open(path)?);
-        Part::read(file, path.to_owned(), name, None)
+        Part::read(file, path.to_owned(), name, None, &mut |_, _, _| None)
     }
 
     /// Opens the part at `at` in `files` and loads its index, failing as [`Part::open`] does.
-    pub fn open_in(files: &dyn PartFiles, at: PartLocation) -> Result<Part> {
+    /// `canonical` may give, for the index's `n`th series entry (counted from 0), a key equal
+    /// to the one parsed for the index to hold instead, so that the part shares it (keys are
+    /// reference-counted) with the head and other parts rather than holding a copy: where
+    /// series are many and short, the keys are most of a series' memory.
+    pub(crate) fn open_in(
+        files: &dyn PartFiles,
+        at: PartLocation,
+        canonical: Canonical<'_>,
+    ) -> Result<Part> {
         let file = files.open(&at)?;
-        Part::read(file, files.describe(&at), at.name, Some(at.partition))
+        Part::read(
+            file,
+            files.describe(&at),
+            at.name,
+            Some(at.partition),
+            canonical,
+        )
     }
 
     fn read(
@@ -66,6 +84,7 @@ impl Part {
         path_buf: PathBuf,
         name: PartName,
         filed_under: Option<Timestamp>,
+        canonical: Canonical<'_>,
     ) -> Result<Part> {
         let path = path_buf.as_path();
         let size = file.len();
@@ -139,7 +158,7 @@ impl Part {
         }
         let index = format::decode_index(index, footer.index_encoding)
             .map_err(|(at, detail)| corrupt(path, footer.index_offset + at as u64, detail))?;
-        let series = parse_index(path, &index, &footer)?;
+        let series = parse_index(path, &index, &footer, canonical)?;
         let at = PartLocation {
             partition: filed_under.unwrap_or(footer.partition_start),
             name,
@@ -193,28 +212,6 @@ impl Part {
     /// The file's size in bytes.
     pub fn size(&self) -> u64 {
         self.size
-    }
-
-    /// Its own key equal to `key` of `org`, if it holds that series.
-    pub(crate) fn key(&self, org: OrgId, key: &SeriesKey) -> Option<&SeriesKey> {
-        self.series.get(&org)?.get_key_value(key).map(|(k, _)| k)
-    }
-
-    /// Replaces the keys of its index by equal ones `canonical` gives, so that the part shares
-    /// them (they are reference-counted) with the head or other parts instead of holding
-    /// copies parsed from its file: where series are many and short, the keys are most of a
-    /// series' memory.
-    pub(crate) fn share_keys(
-        &mut self,
-        canonical: &dyn Fn(OrgId, &SeriesKey) -> Option<SeriesKey>,
-    ) {
-        for (&org, series) in &mut self.series {
-            let owned = std::mem::take(series);
-            *series = owned
-                .into_iter()
-                .map(|(key, s)| (canonical(org, &key).unwrap_or(key), s))
-                .collect();
-        }
     }
 
     /// The series it holds, with their block summaries, in no particular order.
@@ -360,6 +357,7 @@ fn parse_index(
     path: &Path,
     index: &[u8],
     footer: &Footer,
+    canonical: Canonical<'_>,
 ) -> Result<HashMap<OrgId, HashMap<SeriesKey, PartSeries>>> {
     let base = footer.index_offset;
     let mut c = Cursor::new(index);
@@ -377,11 +375,14 @@ fn parse_index(
         }
     };
     let bad = |c: &Cursor<'_>, detail: String| at(c.pos, detail);
+    let mut entry = 0;
     while !c.is_empty() {
         let entry_at = c.pos;
         let (org, key, data_type, count) = c
             .series()
             .map_err(|e| bad(&c, format!("index entry: {e}")))?;
+        let key = canonical(entry, org, &key).unwrap_or(key);
+        entry += 1;
         let mut blocks: Vec<BlockMeta> = Vec::with_capacity(count.min(index.len() / 32));
         for _ in 0..count {
             let block = c

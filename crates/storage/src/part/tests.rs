@@ -442,3 +442,13 @@ fn a_compressed_index_that_lies_about_its_length_is_an_error() {
         expect_corrupt(err, &path, None);
     }
 }
+
+#[test]
+fn an_open_parts_block_entry_stays_small() {
+    // An open part holds one per block; parts of many short series hold about one per series.
+    assert!(
+        std::mem::size_of::<BlockMeta>() <= 48,
+        "{}",
+        std::mem::size_of::<BlockMeta>()
+    );
+}

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use sextant_model::{DataType, OrgId, SeriesKey, Timestamp};
 
 use super::format::{self, BLOCK_OVERHEAD, BlockMeta, Footer};
-use super::{PartFiles, PartLocation, PartSink};
+use super::{Part, PartFiles, PartLocation, PartSink};
 use crate::codec::{self, Column};
 use crate::{Error, Result};
 
@@ -34,6 +34,8 @@ pub(crate) struct PartWriter {
     scratch: Vec<u8>,
     /// Blocks of fewer points get no summary of their values.
     summary_min_points: u32,
+    /// The keys of the series written, in index order.
+    keys: Vec<SeriesKey>,
 }
 
 impl PartWriter {
@@ -67,6 +69,7 @@ impl PartWriter {
             points: 0,
             scratch: Vec::new(),
             summary_min_points,
+            keys: Vec::new(),
         })
     }
 
@@ -130,6 +133,7 @@ impl PartWriter {
             for b in &blocks {
                 format::put_block(&mut self.index, b, format::VERSION);
             }
+            self.keys.push(key);
         }
     }
 
@@ -149,7 +153,23 @@ impl PartWriter {
     }
 
     /// Writes the index and footer and publishes the part durably; returns where it is.
-    pub(crate) fn finish(mut self) -> Result<PartLocation> {
+    #[cfg(test)]
+    pub(crate) fn finish(self) -> Result<PartLocation> {
+        self.finish_with_keys().map(|(at, _)| at)
+    }
+
+    /// Finishes the part and opens it, its index sharing the keys it was given (they are
+    /// reference-counted, and where series are many and short the keys are most of a series'
+    /// memory) rather than holding the copies it parses.
+    pub(crate) fn finish_and_open(self, files: &dyn PartFiles) -> Result<Part> {
+        let (at, keys) = self.finish_with_keys()?;
+        Part::open_in(files, at, &mut |entry, _, key| {
+            keys.get(entry).filter(|k| *k == key).cloned()
+        })
+    }
+
+    /// Finishes the part; returns where it is and its series' keys in index order.
+    fn finish_with_keys(mut self) -> Result<(PartLocation, Vec<SeriesKey>)> {
         self.end_series();
         let (index, index_encoding) = format::encode_index(std::mem::take(&mut self.index));
         let footer = Footer {
@@ -176,6 +196,6 @@ impl PartWriter {
             .into_inner()
             .map_err(|e| Error::io("write part file", &self.path)(e.into_error()))?;
         sink.commit()?;
-        Ok(self.at)
+        Ok((self.at, self.keys))
     }
 }
