@@ -5,22 +5,35 @@
 /// A double as KairosDB writes it. Not defined for NaN and infinities, which KairosDB
 /// refuses to write (the caller reports an error instead).
 pub fn java_double(v: f64) -> String {
+    let mut out = String::new();
+    write_java_double(&mut out, v);
+    out
+}
+
+/// Appends [`java_double`]'s text of `v` to `out`, without a string of its own: an answer
+/// writes one per value.
+pub fn write_java_double(out: &mut String, v: f64) {
+    use std::fmt::Write;
     let magnitude = v.abs();
     if magnitude == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.to_owned();
+        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+        return;
     }
     if (1e-3..1e7).contains(&magnitude) {
         // Rust's shortest round-trip form, which has no exponent in this range and no
         // trailing `.0`: what Java prints after the `.0` is stripped.
-        return format!("{v}");
+        let _ = write!(out, "{v}");
+        return;
     }
-    let text = format!("{v:e}");
-    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-    if mantissa.contains('.') {
-        format!("{mantissa}E{exponent}")
-    } else {
-        format!("{mantissa}.0E{exponent}")
-    }
+    let start = out.len();
+    let _ = write!(out, "{v:e}");
+    let e = out[start..].find('e').map_or(out.len(), |i| start + i);
+    let has_point = out[start..e].contains('.');
+    // `1e300` becomes `1.0E300`, `1.5e-7` becomes `1.5E-7`.
+    out.replace_range(
+        e..(e + 1).min(out.len()),
+        if has_point { "E" } else { ".0E" },
+    );
 }
 
 #[cfg(test)]
@@ -43,6 +56,10 @@ mod tests {
             (1.0 / 3.0, "0.3333333333333333"),
         ] {
             assert_eq!(java_double(v), text, "{v}");
+            // Appended after what is there.
+            let mut out = "[1,".to_owned();
+            write_java_double(&mut out, v);
+            assert_eq!(out, format!("[1,{text}"));
         }
     }
 }

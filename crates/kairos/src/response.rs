@@ -1,5 +1,5 @@
 //! KairosDB's response bodies, written by hand so that numbers come out as KairosDB writes
-//! them (longs as integers, doubles through [`java_double`]).
+//! them (longs as integers, doubles through [`write_java_double`]).
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use crate::aggregate::KValue;
-use crate::format::java_double;
+use crate::format::write_java_double;
 use crate::group::{GroupByEntry, GroupResult, MetricResult};
 use crate::{Error, Result};
 
@@ -141,19 +141,29 @@ fn group(out: &mut String, g: &GroupResult) -> Result<()> {
 fn group_by_entry(out: &mut String, entry: &GroupByEntry) {
     match entry {
         GroupByEntry::Tag { names, group } => {
-            // A name listed twice appears once, with its (equal) value.
-            let group: BTreeMap<&str, &str> = group
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
             out.push_str("{\"group\":{");
-            for (k, (name, v)) in group.iter().enumerate() {
+            let mut pair = |k: usize, name: &str, v: &str| {
                 if k > 0 {
                     out.push(',');
                 }
                 string(out, name);
                 out.push(':');
                 string(out, v);
+            };
+            if group.is_sorted_by(|a, b| a.0 < b.0) {
+                // Ascending and distinct already, as one tag per name in name order gives.
+                for (k, (name, v)) in group.iter().enumerate() {
+                    pair(k, name, v);
+                }
+            } else {
+                // A name listed twice appears once, with its (equal) value.
+                let group: BTreeMap<&str, &str> = group
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                for (k, (name, v)) in group.iter().enumerate() {
+                    pair(k, name, v);
+                }
             }
             out.push_str("},\"name\":\"tag\",\"tags\":");
             strings(out, names.iter());
@@ -202,7 +212,7 @@ fn value(out: &mut String, v: &KValue) -> Result<()> {
                 "the query produced the value {d}, which JSON cannot carry; check divisors, percentiles and chains"
             )));
         }
-        KValue::Double(d) => out.push_str(&java_double(*d)),
+        KValue::Double(d) => write_java_double(out, *d),
         KValue::Text(s) => string(out, s),
         KValue::Null => out.push_str("null"),
     }
