@@ -119,7 +119,9 @@ impl Index {
                 .entry(l.name.clone())
                 .or_default()
                 .entry(l.value.clone())
-                .or_default()
+                // Many values name one series (an `id` label): room for one id, not the four
+                // a first push makes.
+                .or_insert_with(|| Vec::with_capacity(1))
                 .push(id);
         }
         org.by_key.insert(series.key.clone(), Arc::clone(&series));
