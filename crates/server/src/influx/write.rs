@@ -252,8 +252,9 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
     // seen with them before is looked up by key (tags written in another order name the same
     // series).
     //
-    // The tables are sized for a series a line, the most a body can have (bounded, so that
-    // a body of empty lines does not reserve for nothing), rather than grown as series come.
+    // The tables start with room for a series text a line (bounded, so that a body of empty
+    // lines does not reserve for nothing) rather than growing as series come; lines of several
+    // fields add slots beyond that.
     let lines = body.iter().filter(|&&b| b == b'\n').count() + 1;
     let series = lines.min(1 << 16);
     let mut by_text: FastMap<Vec<u8>, FieldSlots> =
