@@ -19,9 +19,9 @@
 //! reasons and measurements are in `numeric.rs` and `decimal.rs`, the byte layouts in
 //! `docs/format/codecs.md`, and `examples/bytes_per_point.rs` measures the result.
 
-mod decimal;
+pub(crate) mod decimal;
 mod dictionary;
-mod header;
+pub(crate) mod header;
 mod numeric;
 mod runs;
 #[cfg(any(test, feature = "testdata"))]

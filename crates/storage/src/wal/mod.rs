@@ -30,6 +30,7 @@
 //! - **Async callers.** The calls block. From async code run them on a blocking thread (for
 //!   tokio, `spawn_blocking`); the crate itself uses no runtime.
 
+mod columns;
 pub(crate) mod payload;
 pub(crate) use segment::sync_dir;
 pub(crate) mod reader;

@@ -5,17 +5,29 @@
 //! length against the bytes left and validates the batch again, so a payload that passed its CRC
 //! but does not decode (a bug, or a newer writer) is reported instead of trusted.
 
-use sextant_model::{DataType, OrgId, Point, SeriesKey, ValidatedBatch, Value, WriteBatch};
+use sextant_model::{DataType, Label, OrgId, Point, SeriesKey, ValidatedBatch, Value, WriteBatch};
 
+use super::columns::{self, ColumnReader};
 use super::{Deletion, Record};
+use crate::codec::header::{read_varint, write_varint};
 
-/// The first byte of a payload holding a write batch.
+/// The first byte of a payload holding a write batch with each value at full width (written
+/// by segment versions 1 and 2; still read).
 pub(crate) const KIND_WRITE_BATCH: u8 = 1;
 /// The first byte of a payload holding a deletion.
 pub(crate) const KIND_DELETE: u8 = 2;
 /// The first byte of a payload holding another payload compressed with zstd (segment
 /// version 2): the kind, the uncompressed length (u32) and one zstd frame.
 pub(crate) const KIND_COMPRESSED: u8 = 3;
+/// The first byte of a payload holding a write batch whose columns are transformed
+/// (`columns.rs`) and whose series repeat the labels they share with the series before (segment
+/// version 3).
+pub(crate) const KIND_WRITE_COLUMNS: u8 = 4;
+
+/// In a write batch of kind 4, a series name length, or label name length, of zero (which no
+/// name has): "the same name as the series before", or "the same label as the one at this
+/// position in the series before".
+const SAME: u8 = 0;
 
 /// Payloads shorter than this are stored as they are: a frame's overhead eats the gain.
 pub(crate) const COMPRESS_FROM: usize = 256;
@@ -84,7 +96,7 @@ pub(crate) fn size_hint(batch: &ValidatedBatch) -> usize {
     13 + batch
         .series()
         .iter()
-        .map(|s| 64 + s.key.heap_size() + s.points.len() * 16)
+        .map(|s| 64 + s.key.heap_size() + s.points.len() * 8)
         .sum::<usize>()
 }
 
@@ -130,30 +142,42 @@ pub(crate) fn encode_delete(deletion: &Deletion, out: &mut Vec<u8>) {
 
 /// Appends the encoding of `batch` to `out`.
 pub(crate) fn encode(batch: &ValidatedBatch, out: &mut Vec<u8>) {
-    out.push(KIND_WRITE_BATCH);
+    out.push(KIND_WRITE_COLUMNS);
     out.extend_from_slice(&batch.org().0.to_le_bytes());
-    put_u32(out, batch.series().len());
+    write_varint(out, batch.series().len() as u64);
+    let mut name_before = "";
+    let mut labels_before: &[Label] = &[];
+    let mut first_timestamp = 0;
     for s in batch.series() {
-        put_key(out, &s.key);
-        out.push(type_code(s.data_type));
-        put_u32(out, s.points.len());
-        for p in &s.points {
-            out.extend_from_slice(&p.timestamp.to_le_bytes());
+        let name = s.key.name();
+        if name == name_before {
+            out.push(SAME);
+        } else {
+            put_text(out, name.as_bytes());
         }
-        for p in &s.points {
-            match &p.value {
-                Value::Double(v) => out.extend_from_slice(&v.to_le_bytes()),
-                Value::Float(v) => out.extend_from_slice(&v.to_le_bytes()),
-                Value::String(v) => put_bytes(out, v.as_bytes()),
-                Value::Bool(v) => out.push(u8::from(*v)),
-                Value::Int32(v) => out.extend_from_slice(&v.to_le_bytes()),
-                Value::Int64(v) => out.extend_from_slice(&v.to_le_bytes()),
-                Value::Uint32(v) | Value::Enum(v) => out.extend_from_slice(&v.to_le_bytes()),
-                Value::Uint64(v) | Value::BitField(v) => out.extend_from_slice(&v.to_le_bytes()),
-                Value::Bytes(v) => put_bytes(out, v),
+        name_before = name;
+        let labels = s.key.labels();
+        write_varint(out, labels.len() as u64);
+        for (i, l) in labels.iter().enumerate() {
+            if labels_before.get(i) == Some(l) {
+                out.push(SAME);
+            } else {
+                put_text(out, l.name.as_bytes());
+                put_text(out, l.value.as_bytes());
             }
         }
+        labels_before = labels;
+        out.push(type_code(s.data_type));
+        write_varint(out, s.points.len() as u64);
+        first_timestamp = columns::put_timestamps(out, &s.points, first_timestamp);
+        columns::put_values(out, s.data_type, &s.points);
     }
+}
+
+/// Appends a varint length and the bytes.
+fn put_text(out: &mut Vec<u8>, b: &[u8]) {
+    write_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
 }
 
 /// Why a payload did not decode, with the byte offset inside the payload.
@@ -208,6 +232,43 @@ impl<'a> Reader<'a> {
             return self.fail(format!("{what} {n} exceeds the {left} bytes left"));
         }
         Ok(n)
+    }
+
+    fn varint(&mut self, what: &str) -> Result<u64, DecodeError> {
+        let mut rest = &self.buf[self.pos..];
+        let v = read_varint(&mut rest).or_else(|e| self.fail(format!("{what}: {e}")))?;
+        self.pos = self.buf.len() - rest.len();
+        Ok(v)
+    }
+
+    /// A varint count of items each at least `min_item` bytes long, checked as [`Self::count`].
+    fn varint_count(&mut self, what: &str, min_item: usize) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let n = self.varint(what)?;
+        let left = self.buf.len() - self.pos;
+        if n.saturating_mul(min_item as u64) > left as u64 {
+            self.pos = at;
+            return self.fail(format!("{what} {n} exceeds the {left} bytes left"));
+        }
+        Ok(n as usize)
+    }
+
+    /// A varint length and that many bytes of UTF-8; `None` for the length 0.
+    fn text(&mut self, what: &str) -> Result<Option<String>, DecodeError> {
+        let at = self.pos;
+        let n = self.varint_count(what, 1)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let b = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(Some(s.to_owned())),
+            Err(_) => Err(DecodeError {
+                offset: at,
+                detail: format!("the text after {what} is not UTF-8"),
+            }),
+        }
     }
 
     fn bytes(&mut self, what: &str) -> Result<&'a [u8], DecodeError> {
@@ -330,6 +391,7 @@ fn decode_plain(payload: &[u8]) -> Result<Record, DecodeError> {
     };
     match r.u8("the record kind")? {
         KIND_WRITE_BATCH => decode_batch(&mut r).map(Record::Write),
+        KIND_WRITE_COLUMNS => decode_columns(&mut r).map(Record::Write),
         KIND_DELETE => decode_delete(&mut r).map(Record::Delete),
         kind => {
             r.pos = 0;
@@ -385,9 +447,114 @@ fn decode_batch(r: &mut Reader<'_>) -> Result<ValidatedBatch, DecodeError> {
     })
 }
 
+fn decode_columns(r: &mut Reader<'_>) -> Result<ValidatedBatch, DecodeError> {
+    let org = OrgId(r.u64("the organization")?);
+    // A series takes at least its name, label count, type and point count.
+    let series_count = r.varint_count("series count", 4)?;
+    let mut batch = WriteBatch::new(org);
+    batch.series.reserve(series_count);
+    let mut name_before = String::new();
+    let mut labels_before: Vec<(String, String)> = Vec::new();
+    let mut first_timestamp = 0;
+    for _ in 0..series_count {
+        let key_at = r.pos;
+        let name = match r.text("series name length")? {
+            Some(name) => name,
+            None if name_before.is_empty() => {
+                r.pos = key_at;
+                return r.fail("the first series repeats the name of the series before");
+            }
+            None => name_before.clone(),
+        };
+        let label_count = r.varint_count("label count", 1)?;
+        let mut labels: Vec<(String, String)> = Vec::with_capacity(label_count);
+        for i in 0..label_count {
+            let at = r.pos;
+            match r.text("label name length")? {
+                Some(n) => {
+                    let v = r.text("label value length")?.unwrap_or_default();
+                    labels.push((n, v));
+                }
+                None => match labels_before.get(i) {
+                    Some(label) => labels.push(label.clone()),
+                    None => {
+                        r.pos = at;
+                        return r.fail(format!(
+                            "label {i} repeats the series before, which has {} labels",
+                            labels_before.len()
+                        ));
+                    }
+                },
+            }
+        }
+        let key =
+            SeriesKey::new(name.clone(), labels.iter().cloned()).map_err(|e| DecodeError {
+                offset: key_at,
+                detail: e.to_string(),
+            })?;
+        name_before = name;
+        labels_before = labels;
+        let code = r.u8("the data type")?;
+        let Some(data_type) = type_from_code(code) else {
+            r.pos -= 1;
+            return r.fail(format!("unknown data type code {code}"));
+        };
+        // Every point takes at least a byte of timestamp and a byte of value.
+        let n = r.varint_count("point count", 2)?;
+        let mut columns = ColumnReader {
+            buf: r.buf,
+            pos: r.pos,
+        };
+        let read = columns
+            .timestamps(n, first_timestamp)
+            .and_then(|timestamps| {
+                first_timestamp = timestamps.first().copied().unwrap_or(first_timestamp);
+                columns.points(data_type, timestamps)
+            });
+        r.pos = columns.pos;
+        batch.push(key, data_type, read.or_else(|detail| r.fail(detail))?);
+    }
+    r.end("batch")?;
+    batch.validate().map_err(|e| DecodeError {
+        offset: 0,
+        detail: format!("decoded batch is not valid: {e}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The write batch encoding of segment versions 1 and 2 (kind 1), kept to test that it is
+    /// still read.
+    fn encode_v1(batch: &ValidatedBatch, out: &mut Vec<u8>) {
+        out.push(KIND_WRITE_BATCH);
+        out.extend_from_slice(&batch.org().0.to_le_bytes());
+        put_u32(out, batch.series().len());
+        for s in batch.series() {
+            put_key(out, &s.key);
+            out.push(type_code(s.data_type));
+            put_u32(out, s.points.len());
+            for p in &s.points {
+                out.extend_from_slice(&p.timestamp.to_le_bytes());
+            }
+            for p in &s.points {
+                match &p.value {
+                    Value::Double(v) => out.extend_from_slice(&v.to_le_bytes()),
+                    Value::Float(v) => out.extend_from_slice(&v.to_le_bytes()),
+                    Value::String(v) => put_bytes(out, v.as_bytes()),
+                    Value::Bool(v) => out.push(u8::from(*v)),
+                    Value::Int32(v) => out.extend_from_slice(&v.to_le_bytes()),
+                    Value::Int64(v) => out.extend_from_slice(&v.to_le_bytes()),
+                    Value::Uint32(v) | Value::Enum(v) => out.extend_from_slice(&v.to_le_bytes()),
+                    Value::Uint64(v) | Value::BitField(v) => {
+                        out.extend_from_slice(&v.to_le_bytes())
+                    }
+                    Value::Bytes(v) => put_bytes(out, v),
+                }
+            }
+        }
+    }
 
     fn batch() -> ValidatedBatch {
         let mut b = WriteBatch::new(OrgId(42));
@@ -418,7 +585,15 @@ mod tests {
 
     #[test]
     fn compressed_payloads_round_trip_and_damage_is_reported() {
-        let batch = batch();
+        let mut batch = WriteBatch::new(OrgId(42));
+        for s in 0..40 {
+            let key = SeriesKey::new(format!("s{s}"), [("asset", "NostromoLV426")]).unwrap();
+            let points = (0..4)
+                .map(|i| Point::new(i * 1_000, Value::Double(f64::from(s) / 3.0)))
+                .collect();
+            batch.push(key, DataType::Double, points);
+        }
+        let batch = batch.validate().unwrap();
         let mut plain = Vec::new();
         encode(&batch, &mut plain);
         assert!(
@@ -490,6 +665,76 @@ mod tests {
         for len in 0..out.len() {
             assert!(decode(&out[..len]).is_err(), "prefix of {len} bytes");
         }
+    }
+
+    #[test]
+    fn batches_of_the_full_width_kind_are_still_read() {
+        let b = batch();
+        let mut v1 = Vec::new();
+        encode_v1(&b, &mut v1);
+        assert_eq!(v1[0], KIND_WRITE_BATCH);
+        assert_eq!(decode(&v1), Ok(Record::Write(b.clone())));
+        let mut v4 = Vec::new();
+        encode(&b, &mut v4);
+        assert!(v4.len() < v1.len(), "{} < {}", v4.len(), v1.len());
+        for len in 0..v1.len() {
+            assert!(decode(&v1[..len]).is_err(), "prefix of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn labels_shared_with_the_series_before_are_written_once() {
+        let mut b = WriteBatch::new(OrgId(1));
+        let host = [("host", "h1"), ("region", "eu"), ("zone", "a")];
+        for (name, labels) in [
+            ("cpu.user", host.to_vec()),
+            ("cpu.system", host.to_vec()),
+            ("cpu.idle", vec![("host", "h2"), ("region", "eu")]),
+            ("cpu.steal", vec![("host", "h2")]),
+            ("cpu.nice", vec![("rack", "r1"), ("region", "eu")]),
+            ("cpu.nice", vec![("rack", "r2"), ("region", "eu")]),
+            ("up", vec![]),
+        ] {
+            let key = SeriesKey::new(name, labels).unwrap();
+            b.push(key, DataType::Bool, vec![Point::new(5, Value::Bool(true))]);
+        }
+        let b = b.validate().unwrap();
+        let mut out = Vec::new();
+        encode(&b, &mut out);
+        assert_eq!(decode(&out), Ok(Record::Write(b)));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(
+            text.matches("region").count(),
+            2,
+            "written once, then by position"
+        );
+        assert_eq!(text.matches("h2").count(), 1);
+
+        assert_eq!(
+            text.matches("cpu.").count(),
+            5,
+            "a repeated name is written once"
+        );
+
+        // A first series cannot repeat a label, or the name, of the series before it.
+        let mut bad = vec![KIND_WRITE_COLUMNS];
+        bad.extend_from_slice(&1u64.to_le_bytes());
+        bad.extend_from_slice(&[1, 3, b'c', b'p', b'u', 1, SAME]);
+        bad.extend_from_slice(&[type_code(DataType::Bool), 1, 0, 1]);
+        let err = decode(&bad).unwrap_err();
+        assert!(
+            err.detail
+                .contains("label 0 repeats the series before, which has 0 labels"),
+            "{err:?}"
+        );
+        assert_eq!(err.offset, 15);
+        bad[10] = SAME;
+        let err = decode(&bad).unwrap_err();
+        assert!(
+            err.detail.contains("first series repeats the name"),
+            "{err:?}"
+        );
+        assert_eq!(err.offset, 10);
     }
 
     #[test]

@@ -13,10 +13,10 @@ use crate::{Error, Result};
 /// The first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"SEXTWAL\0";
 /// The segment format version this build reads and writes.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 
-/// The oldest segment version this build reads: version 1 is version 2 without compressed
-/// payloads.
+/// The oldest segment version this build reads: version 2 is version 3 without write batches
+/// of kind 4, version 1 is version 2 without compressed payloads.
 pub(crate) const OLDEST_VERSION: u32 = 1;
 /// The size of the segment header.
 pub(crate) const HEADER_LEN: usize = 32;
@@ -223,16 +223,19 @@ mod tests {
         bad[20] ^= 1;
         assert!(matches!(decode_header(&bad), Header::Corrupt(_)));
         let mut other = h;
-        other[8..12].copy_from_slice(&3u32.to_le_bytes());
+        other[8..12].copy_from_slice(&4u32.to_le_bytes());
         let crc = crc32fast::hash(&other[0..28]);
         other[28..32].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode_header(&other), Header::Version(3));
-        // Version 1, written before payloads could be compressed, is read.
-        let mut v1 = other;
-        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
-        let crc = crc32fast::hash(&v1[0..28]);
-        v1[28..32].copy_from_slice(&crc.to_le_bytes());
-        assert!(matches!(decode_header(&v1), Header::Valid { .. }));
+        assert_eq!(decode_header(&other), Header::Version(4));
+        // Versions 2 (before write batches of kind 4) and 1 (before compressed payloads) are
+        // read.
+        for version in [2u32, 1] {
+            let mut old = other;
+            old[8..12].copy_from_slice(&version.to_le_bytes());
+            let crc = crc32fast::hash(&old[0..28]);
+            old[28..32].copy_from_slice(&crc.to_le_bytes());
+            assert_eq!(decode_header(&old), Header::Valid { first_seq: 77 });
+        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ fn open_collect(dir: &Path, config: WalConfig) -> Result<(Wal, Vec<(u64, Validat
 
 fn small_segments() -> WalConfig {
     WalConfig {
-        segment_bytes: 1024,
+        segment_bytes: 512,
         ..WalConfig::default()
     }
 }
@@ -285,7 +285,7 @@ fn another_format_version_is_refused() {
 fn oversized_batches_are_refused_before_taking_a_seq() {
     let dir = tempfile::tempdir().unwrap();
     let config = WalConfig {
-        max_record_bytes: 64,
+        max_record_bytes: 16,
         ..WalConfig::default()
     };
     let (wal, _) = open_collect(dir.path(), config).unwrap();
