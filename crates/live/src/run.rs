@@ -336,7 +336,7 @@ impl Run<'_> {
             labels: key
                 .labels()
                 .iter()
-                .map(|l| (l.name.as_str().to_owned(), l.value.as_str().to_owned()))
+                .map(|l| (l.name.to_owned(), l.value.to_owned()))
                 .collect(),
             data_type: data_type.to_string(),
         };

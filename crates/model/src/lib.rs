@@ -27,7 +27,7 @@ pub use batch::{BatchError, Point, SeriesPoints, ValidatedBatch, WriteBatch};
 pub use data_type::{BitFieldElement, DataType, EnumType, UnknownDataType};
 pub use duration::parse_duration;
 pub use error_kind::ErrorKind;
-pub use series::{Label, OrgId, SeriesId, SeriesKey, SeriesKeyError};
+pub use series::{Label, LabelIter, LabelRef, Labels, OrgId, SeriesId, SeriesKey, SeriesKeyError};
 pub use text::count;
 pub use value::Value;
 

@@ -34,7 +34,7 @@ pub fn of_key(key: &SeriesKey) -> Selector {
     key.labels()
         .iter()
         .fold(Selector::name(key.name()), |s, l| {
-            s.label(l.name.as_str(), Match::equal(l.value.as_str()))
+            s.label(l.name, Match::equal(l.value))
         })
 }
 

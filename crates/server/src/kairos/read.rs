@@ -291,7 +291,7 @@ fn tags(info_key: &sextant_model::SeriesKey) -> BTreeMap<String, String> {
     info_key
         .labels()
         .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_owned(), l.value.to_owned()))
         .collect()
 }
 
@@ -458,9 +458,9 @@ pub async fn query_tags(
             let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
             for info in select(&reader, metric)? {
                 for l in info.key.labels() {
-                    tags.entry(l.name.clone())
+                    tags.entry(l.name.to_owned())
                         .or_default()
-                        .insert(l.value.clone());
+                        .insert(l.value.to_owned());
                 }
             }
             queries.push(serde_json::json!({

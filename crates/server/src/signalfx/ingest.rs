@@ -86,11 +86,7 @@ fn describe<'a>(dimensions: impl IntoIterator<Item = (&'a str, &'a str)>) -> Str
 
 /// A series' dimensions (its labels, sorted by key) as the log shows them.
 fn describe_labels(key: &SeriesKey) -> String {
-    describe(
-        key.labels()
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str())),
-    )
+    describe(key.labels().iter().map(|l| (l.name, l.value)))
 }
 
 /// One series of a request: its metric is the key's name, its dimensions the key's labels.
@@ -562,7 +558,7 @@ impl<'d> Collector<'d> {
                     let dimensions: Vec<(String, String)> = key
                         .labels()
                         .iter()
-                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .map(|l| (l.name.to_owned(), l.value.to_owned()))
                         .collect();
                     self.new_mts.push(SfxNewMts {
                         id: mts_id(point.metric, &dimensions),
@@ -647,7 +643,7 @@ fn settle_value_types(
         let key = &slots[group[0]].key;
         let matcher = key.labels().iter().fold(
             sextant_storage::head::SeriesMatcher::name(key.name()),
-            |m, l| m.label(l.name.as_str(), l.value.as_str()),
+            |m, l| m.label(l.name, l.value),
         );
         let existing = state
             .store

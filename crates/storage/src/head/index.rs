@@ -116,9 +116,9 @@ impl Index {
             .push(id);
         for l in series.key.labels() {
             org.by_label
-                .entry(l.name.clone())
+                .entry(l.name.to_owned())
                 .or_default()
-                .entry(l.value.clone())
+                .entry(l.value.to_owned())
                 // Many values name one series (an `id` label): room for one id, not the four
                 // a first push makes.
                 .or_insert_with(|| Vec::with_capacity(1))
@@ -168,7 +168,7 @@ impl Index {
         let selected = self.select(org, selector);
         let names: BTreeSet<&str> = selected
             .iter()
-            .flat_map(|s| s.key.labels().iter().map(|l| l.name.as_str()))
+            .flat_map(|s| s.key.labels().iter().map(|l| l.name))
             .collect();
         names.into_iter().map(str::to_owned).collect()
     }

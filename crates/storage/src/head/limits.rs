@@ -63,7 +63,7 @@ pub(crate) fn check_new_key(key: &SeriesKey) -> Result<(), Error> {
         ));
     }
     for label in labels {
-        let (n, v) = (label.name.as_str(), label.value.as_str());
+        let (n, v) = (label.name, label.value);
         if n.len() > MAX_LABEL_NAME_BYTES {
             return refuse(format!(
                 "label name {:?}… is {} bytes long; the limit is {MAX_LABEL_NAME_BYTES}",
