@@ -59,7 +59,7 @@ pub(crate) fn write_frozen(
         )?;
         for i in slices {
             let (series, data) = &frozen.series[i];
-            writer.begin_series(series.org, &series.key, series.data_type);
+            writer.begin_series(series.org, &series.key, series.data_type)?;
             // Timestamps end before `Timestamp::MAX` (see `head::limits::MAX_TIMESTAMP`),
             // so the exclusive end of the last partition loses nothing.
             data.blocks(partition.clone(), blocks.points, |ts, values| {

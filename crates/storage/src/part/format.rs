@@ -105,6 +105,85 @@ pub(crate) fn encode_index(raw: Vec<u8>) -> (Vec<u8>, u32) {
     (raw, INDEX_RAW)
 }
 
+/// An index's raw bytes past which [`IndexWriter`] compresses as it goes.
+pub(crate) const STREAM_INDEX_FROM: usize = 1 << 20;
+
+/// An index being written: kept raw while it is small, and streamed through zstd once it
+/// passes a threshold, so that a part of a million series holds neither its whole raw index
+/// (about 50 bytes a series) nor a second, compressed copy of it while it is written. Either
+/// way [`IndexWriter::finish`] gives what [`encode_index`] would: the streamed frame carries no
+/// content size, which [`decode_index`] does not need.
+pub(crate) struct IndexWriter {
+    stream_from: usize,
+    state: IndexState,
+}
+
+enum IndexState {
+    Raw(Vec<u8>),
+    /// The encoder writes after eight bytes kept for the raw length.
+    Compressing {
+        encoder: zstd::stream::write::Encoder<'static, Vec<u8>>,
+        raw_len: u64,
+    },
+}
+
+impl std::fmt::Debug for IndexWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (state, raw_len) = match &self.state {
+            IndexState::Raw(raw) => ("raw", raw.len() as u64),
+            IndexState::Compressing { raw_len, .. } => ("compressing", *raw_len),
+        };
+        f.debug_struct("IndexWriter")
+            .field("state", &state)
+            .field("raw_len", &raw_len)
+            .finish()
+    }
+}
+
+impl IndexWriter {
+    /// A writer that starts compressing once the index passes `stream_from` bytes.
+    pub(crate) fn new(stream_from: usize) -> IndexWriter {
+        IndexWriter {
+            stream_from,
+            state: IndexState::Raw(Vec::new()),
+        }
+    }
+
+    /// Appends index bytes.
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        match &mut self.state {
+            IndexState::Raw(raw) => {
+                raw.extend_from_slice(bytes);
+                if raw.len() > self.stream_from {
+                    let mut encoder =
+                        zstd::stream::write::Encoder::new(vec![0; 8], INDEX_ZSTD_LEVEL)?;
+                    encoder.write_all(raw)?;
+                    let raw_len = raw.len() as u64;
+                    self.state = IndexState::Compressing { encoder, raw_len };
+                }
+            }
+            IndexState::Compressing { encoder, raw_len } => {
+                encoder.write_all(bytes)?;
+                *raw_len += bytes.len() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// The index section and its footer encoding, as [`encode_index`] gives them.
+    pub(crate) fn finish(self) -> std::io::Result<(Vec<u8>, u32)> {
+        match self.state {
+            IndexState::Raw(raw) => Ok(encode_index(raw)),
+            IndexState::Compressing { encoder, raw_len } => {
+                let mut out = encoder.finish()?;
+                out[..8].copy_from_slice(&raw_len.to_le_bytes());
+                Ok((out, INDEX_ZSTD))
+            }
+        }
+    }
+}
+
 /// The index bytes of a section of `encoding`; problems at offsets within the section.
 pub(crate) fn decode_index(section: Vec<u8>, encoding: u32) -> Result<Vec<u8>, (usize, String)> {
     if encoding == INDEX_RAW {

@@ -91,7 +91,7 @@ pub(crate) fn rewrite(
         if points.is_empty() {
             continue;
         }
-        writer.begin_series(org, &key, data_type);
+        writer.begin_series(org, &key, data_type)?;
         let mut rest = points.into_iter();
         loop {
             let chunk: Vec<Point> = rest.by_ref().take(blocks.points.max(1)).collect();

@@ -59,7 +59,7 @@ fn write_sample_summarized(
         let k = key(&format!("series.{}", t.as_str()));
         let values = column(t);
         let timestamps: Vec<i64> = (0..10).map(|j| j * 10 + i as i64).collect();
-        writer.begin_series(OrgId(i as u64 % 3), &k, t);
+        writer.begin_series(OrgId(i as u64 % 3), &k, t).unwrap();
         for start in (0..10).step_by(4) {
             let end = (start + 4).min(10);
             let block = slice(&values, start..end);
@@ -418,6 +418,51 @@ fn the_index_is_compressed_and_version_1_parts_still_open() {
         )),
         "{err}"
     );
+}
+
+#[test]
+fn an_index_past_the_streaming_threshold_is_compressed_as_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = LocalParts::open(dir.path()).unwrap();
+    let at = PartLocation {
+        partition: 0,
+        name: PartName::single(1),
+    };
+    let mut writer = PartWriter::create(&files, at, 0..1_000, 7, 32).unwrap();
+    let mut written = Vec::new();
+    let mut raw_len = 0;
+    let mut i = 0;
+    // Series of two points, until their index entries pass the threshold by half again.
+    while raw_len < format::STREAM_INDEX_FROM * 3 / 2 {
+        let id = format!("s{i:07}");
+        let k = SeriesKey::new("fleet.temp", [("id", id.as_str()), ("site", "north")]).unwrap();
+        let values = Column::Double(vec![i as f64, 0.5]);
+        let timestamps = [i % 500, i % 500 + 1];
+        writer.begin_series(OrgId(0), &k, DataType::Double).unwrap();
+        writer.add_block(&timestamps, &values).unwrap();
+        let mut entry = Vec::new();
+        format::put_series(&mut entry, OrgId(0), &k, DataType::Double, 1);
+        raw_len += entry.len() + 20;
+        written.push((k, points(&timestamps, &values)));
+        i += 1;
+    }
+    let at = writer.finish().unwrap();
+    let path = files.describe(&at);
+    let bytes = std::fs::read(&path).unwrap();
+    let footer_at = bytes.len() - FOOTER_LEN;
+    let footer = format::Footer::decode(bytes[footer_at..].try_into().unwrap())
+        .unwrap_or_else(|_| panic!("the footer decodes"));
+    assert_eq!(footer.index_encoding, format::INDEX_ZSTD);
+    let section = bytes[footer.index_offset as usize..footer_at].to_vec();
+    let raw = format::decode_index(section, footer.index_encoding).unwrap();
+    assert!(raw.len() > format::STREAM_INDEX_FROM, "{} bytes", raw.len());
+    let part = Part::open(&path, PartName::single(1)).unwrap();
+    for (k, want) in &written {
+        let mut got = Vec::new();
+        part.read_into(OrgId(0), k, &(i64::MIN..i64::MAX), &mut got)
+            .unwrap();
+        assert_eq!(&got, want, "{k}");
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use sextant_model::{DataType, OrgId, SeriesKey, Timestamp};
 
-use super::format::{self, BLOCK_OVERHEAD, BlockMeta, Footer};
+use super::format::{self, BLOCK_OVERHEAD, BlockMeta, Footer, IndexWriter};
 use super::{Part, PartFiles, PartLocation, PartSink};
 use crate::codec::{self, Column};
 use crate::{Error, Result};
@@ -25,7 +25,9 @@ pub(crate) struct PartWriter {
     offset: u64,
     partition: Range<Timestamp>,
     wal_seq: u64,
-    index: Vec<u8>,
+    index: IndexWriter,
+    /// The index entry of the series last ended, before it joins `index`.
+    entry: Vec<u8>,
     /// The series being written and its blocks so far.
     current: Option<(OrgId, SeriesKey, DataType, Vec<BlockMeta>)>,
     min_ts: Timestamp,
@@ -62,7 +64,8 @@ impl PartWriter {
             offset: format::HEADER_LEN as u64,
             partition,
             wal_seq,
-            index: Vec::new(),
+            index: IndexWriter::new(format::STREAM_INDEX_FROM),
+            entry: Vec::new(),
             current: None,
             min_ts: Timestamp::MAX,
             max_ts: Timestamp::MIN,
@@ -74,9 +77,15 @@ impl PartWriter {
     }
 
     /// Starts the next series, ending the one before.
-    pub(crate) fn begin_series(&mut self, org: OrgId, key: &SeriesKey, data_type: DataType) {
-        self.end_series();
+    pub(crate) fn begin_series(
+        &mut self,
+        org: OrgId,
+        key: &SeriesKey,
+        data_type: DataType,
+    ) -> Result<()> {
+        self.end_series()?;
         self.current = Some((org, key.clone(), data_type, Vec::new()));
+        Ok(())
     }
 
     /// Appends a block of the current series: `timestamps` sorted, strictly increasing, inside
@@ -125,16 +134,21 @@ impl PartWriter {
         Ok(())
     }
 
-    fn end_series(&mut self) {
+    fn end_series(&mut self) -> Result<()> {
         if let Some((org, key, data_type, blocks)) = self.current.take()
             && !blocks.is_empty()
         {
-            format::put_series(&mut self.index, org, &key, data_type, blocks.len());
+            self.entry.clear();
+            format::put_series(&mut self.entry, org, &key, data_type, blocks.len());
             for b in &blocks {
-                format::put_block(&mut self.index, b, format::VERSION);
+                format::put_block(&mut self.entry, b, format::VERSION);
             }
+            self.index
+                .append(&self.entry)
+                .map_err(Error::io("compress part index", &self.path))?;
             self.keys.push(key);
         }
+        Ok(())
     }
 
     /// Whether no block has been added.
@@ -170,8 +184,11 @@ impl PartWriter {
 
     /// Finishes the part; returns where it is and its series' keys in index order.
     fn finish_with_keys(mut self) -> Result<(PartLocation, Vec<SeriesKey>)> {
-        self.end_series();
-        let (index, index_encoding) = format::encode_index(std::mem::take(&mut self.index));
+        self.end_series()?;
+        let index = std::mem::replace(&mut self.index, IndexWriter::new(0));
+        let (index, index_encoding) = index
+            .finish()
+            .map_err(Error::io("compress part index", &self.path))?;
         let footer = Footer {
             index_offset: self.offset,
             index_len: index.len() as u64,
