@@ -66,8 +66,9 @@ pub struct Label {
 /// can hand the same key to the batch, the WAL and the index without allocating.
 ///
 /// A key holds its name and labels as one text with the positions where each piece ends, in
-/// three allocations whatever the number of labels (a name and one label took five as separate
-/// strings, about 240 bytes with the allocator's own; now about 130).
+/// three allocations whatever the number of labels. A key of a name and one label, such as
+/// `op.value{id="s0000123"}`, took five as separate strings, about 150 bytes in the server's
+/// allocator's size classes; it takes about 100.
 ///
 /// A key carries a hash of its name and labels, computed once when it is built: maps keyed by
 /// series hash those eight bytes rather than the whole text. The hash is seeded per process,
