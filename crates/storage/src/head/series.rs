@@ -935,11 +935,18 @@ mod tests {
     fn the_newest_timestamp_is_remembered_across_a_take() {
         let mut d = SeriesData::new(DataType::Int64);
         assert_eq!(d.max_timestamp(), None);
-        d.insert(&[Point::new(5, Value::Int64(1)), Point::new(9, Value::Int64(2))]);
+        d.insert(&[
+            Point::new(5, Value::Int64(1)),
+            Point::new(9, Value::Int64(2)),
+        ]);
         let taken = d.take(DataType::Int64);
         assert_eq!(taken.len(), 2);
         assert_eq!(d.len(), 0);
-        assert_eq!(d.max_timestamp(), Some(9), "kept for the out-of-order window");
+        assert_eq!(
+            d.max_timestamp(),
+            Some(9),
+            "kept for the out-of-order window"
+        );
         assert_eq!(taken.max_timestamp(), Some(9));
         d.note_newest(3);
         assert_eq!(d.max_timestamp(), Some(9));

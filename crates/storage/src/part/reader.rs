@@ -2,6 +2,7 @@
 //! demand, each checked against its CRC and its index entry before it is decoded.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,7 +39,65 @@ pub struct Part {
     at: PartLocation,
     footer: Footer,
     size: u64,
-    series: HashMap<OrgId, HashMap<SeriesKey, PartSeries>>,
+    series: HashMap<OrgId, OrgSeries>,
+}
+
+/// The series of one organization in a part: their entries in index order, found by key
+/// through a table of positions. A million series take about 50 MB this way (40 bytes an entry,
+/// 4 a position with the table's slack), where a map from key to entry took 86 MB.
+#[derive(Default)]
+struct OrgSeries {
+    entries: Vec<(SeriesKey, PartSeries)>,
+    by_key: hashbrown::HashTable<u32>,
+}
+
+/// Hashes keys for [`OrgSeries`]: a key hashes as its precomputed hash, so this is one round of
+/// mixing over eight bytes.
+static KEY_HASH: std::sync::LazyLock<foldhash::fast::RandomState> =
+    std::sync::LazyLock::new(Default::default);
+
+impl OrgSeries {
+    fn get(&self, key: &SeriesKey) -> Option<&PartSeries> {
+        let i = *self.by_key.find(KEY_HASH.hash_one(key), |&i| {
+            self.entries[i as usize].0 == *key
+        })?;
+        Some(&self.entries[i as usize].1)
+    }
+
+    /// Adds a series; `false` if it is there already.
+    fn insert(&mut self, key: SeriesKey, series: PartSeries) -> bool {
+        let Self { entries, by_key } = self;
+        let hash = KEY_HASH.hash_one(&key);
+        match by_key.entry(
+            hash,
+            |&i| entries[i as usize].0 == key,
+            |&i| KEY_HASH.hash_one(&entries[i as usize].0),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                // An index holds fewer than 2^32 series: each takes bytes of a file whose
+                // index is read into memory whole.
+                slot.insert(entries.len() as u32);
+                entries.push((key, series));
+                true
+            }
+        }
+    }
+
+    /// Gives back the room the entries grew into beyond a quarter more than they need.
+    fn trim(&mut self) {
+        if self.entries.capacity() > self.entries.len() + self.entries.len() / 4 {
+            self.entries.shrink_to_fit();
+        }
+    }
+}
+
+impl std::fmt::Debug for OrgSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgSeries")
+            .field("series", &self.entries.len())
+            .finish()
+    }
 }
 
 fn corrupt(path: &Path, offset: u64, detail: impl Into<String>) -> Error {
@@ -218,7 +277,7 @@ impl Part {
     pub fn series(&self) -> impl Iterator<Item = (OrgId, &SeriesKey, &PartSeries)> {
         self.series
             .iter()
-            .flat_map(|(&org, m)| m.iter().map(move |(k, s)| (org, k, s)))
+            .flat_map(|(&org, m)| m.entries.iter().map(move |(k, s)| (org, k, s)))
     }
 
     /// The series `key` of `org`, if the part holds it.
@@ -358,10 +417,10 @@ fn parse_index(
     index: &[u8],
     footer: &Footer,
     canonical: Canonical<'_>,
-) -> Result<HashMap<OrgId, HashMap<SeriesKey, PartSeries>>> {
+) -> Result<HashMap<OrgId, OrgSeries>> {
     let base = footer.index_offset;
     let mut c = Cursor::new(index);
-    let mut out: HashMap<OrgId, HashMap<SeriesKey, PartSeries>> = HashMap::new();
+    let mut out: HashMap<OrgId, OrgSeries> = HashMap::new();
     // A compressed index's problems are placed in its decompressed bytes.
     let at = |pos: usize, detail: String| {
         if footer.index_encoding == format::INDEX_RAW {
@@ -415,11 +474,10 @@ fn parse_index(
             }
             blocks.push(block);
         }
-        if out
+        if !out
             .entry(org)
             .or_default()
             .insert(key.clone(), PartSeries { data_type, blocks })
-            .is_some()
         {
             return Err(at(
                 entry_at,
@@ -427,5 +485,6 @@ fn parse_index(
             ));
         }
     }
+    out.values_mut().for_each(OrgSeries::trim);
     Ok(out)
 }

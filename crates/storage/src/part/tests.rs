@@ -466,6 +466,35 @@ fn an_index_past_the_streaming_threshold_is_compressed_as_it_is_written() {
 }
 
 #[test]
+fn a_series_twice_in_an_index_is_an_error_and_every_series_is_found_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, written) = write_sample(dir.path());
+    let part = read_back(&path, &written);
+    assert_eq!(part.series().count(), written.len());
+    let (org, key, _) = part.series().nth(3).unwrap();
+    let (org, key) = (org, key.clone());
+    assert!(part.get(org, &key).is_some());
+    assert!(
+        part.get(OrgId(99), &key).is_none(),
+        "another organization's"
+    );
+    let raw = index_as(&part, format::VERSION);
+    drop(part);
+    let good = std::fs::read(&path).unwrap();
+    let twice = [raw.clone(), raw].concat();
+    std::fs::write(
+        &path,
+        with_index(&good, &twice, format::INDEX_RAW, format::VERSION),
+    )
+    .unwrap();
+    let err = Part::open(&path, PartName::single(1)).unwrap_err();
+    assert!(
+        err.to_string().contains("appears twice in the index"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_compressed_index_that_lies_about_its_length_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write_sample(dir.path());
