@@ -432,6 +432,16 @@ impl SeriesKey {
         None
     }
 
+    /// Whether `self` and `other` have the same labels (whatever their names): one comparison
+    /// of the labels' text and of where each piece ends, rather than one per label.
+    pub fn same_labels(&self, other: &SeriesKey) -> bool {
+        let (a, b) = (&*self.0, &*other.0);
+        let (start_a, start_b) = (a.ends[0], b.ends[0]);
+        a.ends.len() == b.ends.len()
+            && a.text[start_a as usize..] == b.text[start_b as usize..]
+            && (a.ends[1..].iter().zip(&b.ends[1..])).all(|(x, y)| x - start_a == y - start_b)
+    }
+
     /// Whether `self` and `other` are the same key in memory (clones of one key), not only
     /// equal keys.
     pub fn shares_memory_with(&self, other: &SeriesKey) -> bool {
@@ -698,6 +708,12 @@ mod tests {
         assert_eq!(k.label("c"), Some("3"));
         assert_eq!(k.label("d"), None);
         assert!(key("m", &[]).labels().is_empty());
+        assert!(k.same_labels(&key("other", &[("a", "1"), ("b", "2"), ("c", "3")])));
+        assert!(!k.same_labels(&key("m", &[("a", "1"), ("b", "2")])));
+        assert!(!k.same_labels(&key("m", &[("a", "1"), ("b", "2"), ("c", "4")])));
+        // The same text cut in other places is other labels.
+        assert!(!key("m", &[("ab", "c")]).same_labels(&key("m", &[("a", "bc")])));
+        assert!(key("m", &[]).same_labels(&key("n", &[])));
         let given = [("d", "4"), ("b", "2"), ("c", "3"), ("a", "1")];
         let mut sorted = given;
         sorted.sort();

@@ -51,7 +51,17 @@ impl Float for f64 {
 
     #[inline]
     fn scaled(self, decimals: u8) -> Option<i64> {
-        let k = (self * POWERS_F64[usize::from(decimals)]).round() as i64;
+        let y = self * POWERS_F64[usize::from(decimals)];
+        // `f64::round` is a library call on the baseline x86-64 target; adding a half and
+        // truncating (a single instruction) gives the same integer for every `y` near one,
+        // the only ones the check below accepts. From 2^52 up every double is an integer.
+        let k = if y.abs() >= 4_503_599_627_370_496.0 {
+            y as i64
+        } else if y >= 0.0 {
+            (y + 0.5) as i64
+        } else {
+            (y - 0.5) as i64
+        };
         (Self::unscaled(k, decimals).to_bits() == self.to_bits()).then_some(k)
     }
 
@@ -76,7 +86,15 @@ impl Float for f32 {
 
     #[inline]
     fn scaled(self, decimals: u8) -> Option<i64> {
-        let k = (self * POWERS_F32[usize::from(decimals)]).round() as i64;
+        let y = self * POWERS_F32[usize::from(decimals)];
+        // As for `f64`; from 2^23 up every float is an integer.
+        let k = if y.abs() >= 8_388_608.0 {
+            y as i64
+        } else if y >= 0.0 {
+            (y + 0.5) as i64
+        } else {
+            (y - 0.5) as i64
+        };
         (Self::unscaled(k, decimals).to_bits() == self.to_bits()).then_some(k)
     }
 
@@ -230,6 +248,63 @@ pub(crate) fn decode_into<T: Float>(
 mod tests {
     use super::super::header::varint_len;
     use super::*;
+
+    /// `scaled` as it was written with the library's `round`.
+    fn scaled_by_round(v: f64, d: u8) -> Option<i64> {
+        let k = (v * POWERS_F64[usize::from(d)]).round() as i64;
+        (f64::unscaled(k, d).to_bits() == v.to_bits()).then_some(k)
+    }
+
+    fn scaled_by_round_f32(v: f32, d: u8) -> Option<i64> {
+        let k = (v * POWERS_F32[usize::from(d)]).round() as i64;
+        (f32::unscaled(k, d).to_bits() == v.to_bits()).then_some(k)
+    }
+
+    #[test]
+    fn scaling_agrees_with_rounding_at_the_edges() {
+        let edges = [
+            0.49999999999999994,
+            -0.49999999999999994,
+            0.5,
+            2.5,
+            -2.5,
+            4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9.2e18,
+            -9.3e18,
+            f64::NAN,
+            f64::INFINITY,
+            -0.0,
+            f64::MIN_POSITIVE,
+            12.345,
+            0.1 + 0.2,
+        ];
+        for v in edges {
+            for d in 0..=MAX_DECIMALS {
+                assert_eq!(v.scaled(d), scaled_by_round(v, d), "{v} at {d}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scaling_agrees_with_rounding(
+            bits in proptest::prelude::any::<u64>(),
+            k in -10_000_000_000i64..10_000_000_000,
+            d in 0u8..=MAX_DECIMALS,
+        ) {
+            let v = f64::from_bits(bits);
+            proptest::prop_assert_eq!(v.scaled(d), scaled_by_round(v, d));
+            let decimal = f64::unscaled(k, d);
+            proptest::prop_assert_eq!(decimal.scaled(d), scaled_by_round(decimal, d));
+            let near = f64::from_bits(decimal.to_bits().wrapping_add(1));
+            proptest::prop_assert_eq!(near.scaled(d), scaled_by_round(near, d));
+            let f = f32::from_bits(bits as u32);
+            proptest::prop_assert_eq!(f.scaled(d), scaled_by_round_f32(f, d));
+            let small = f32::unscaled(k % 10_000_000, d);
+            proptest::prop_assert_eq!(small.scaled(d), scaled_by_round_f32(small, d));
+        }
+    }
 
     /// The size of the exceptions of `plan` in a decimal payload.
     fn exceptions_size<T: Float>(plan: &Plan) -> usize {

@@ -5,7 +5,7 @@
 //! length against the bytes left and validates the batch again, so a payload that passed its CRC
 //! but does not decode (a bug, or a newer writer) is reported instead of trusted.
 
-use sextant_model::{DataType, Labels, OrgId, Point, SeriesKey, ValidatedBatch, Value, WriteBatch};
+use sextant_model::{DataType, OrgId, Point, SeriesKey, ValidatedBatch, Value, WriteBatch};
 
 use super::columns::{self, ColumnReader};
 use super::{Deletion, Record};
@@ -146,7 +146,7 @@ pub(crate) fn encode(batch: &ValidatedBatch, out: &mut Vec<u8>) {
     out.extend_from_slice(&batch.org().0.to_le_bytes());
     write_varint(out, batch.series().len() as u64);
     let mut name_before = "";
-    let mut labels_before: Option<Labels<'_>> = None;
+    let mut key_before: Option<&SeriesKey> = None;
     let mut first_timestamp = 0;
     for s in batch.series() {
         let name = s.key.name();
@@ -158,15 +158,24 @@ pub(crate) fn encode(batch: &ValidatedBatch, out: &mut Vec<u8>) {
         name_before = name;
         let labels = s.key.labels();
         write_varint(out, labels.len() as u64);
-        for (i, l) in labels.iter().enumerate() {
-            if labels_before.and_then(|b| b.get(i)) == Some(l) {
-                out.push(SAME);
-            } else {
-                put_text(out, l.name.as_bytes());
-                put_text(out, l.value.as_bytes());
+        match key_before {
+            // A host's fields one after the other: every label as before.
+            Some(before) if s.key.same_labels(before) => {
+                out.extend(std::iter::repeat_n(SAME, labels.len()));
+            }
+            _ => {
+                let labels_before = key_before.map(SeriesKey::labels);
+                for (i, l) in labels.iter().enumerate() {
+                    if labels_before.and_then(|b| b.get(i)) == Some(l) {
+                        out.push(SAME);
+                    } else {
+                        put_text(out, l.name.as_bytes());
+                        put_text(out, l.value.as_bytes());
+                    }
+                }
             }
         }
-        labels_before = Some(labels);
+        key_before = Some(&s.key);
         out.push(type_code(s.data_type));
         write_varint(out, s.points.len() as u64);
         first_timestamp = columns::put_timestamps(out, &s.points, first_timestamp);
