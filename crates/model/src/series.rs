@@ -151,6 +151,19 @@ impl LabelRef<'_> {
     }
 }
 
+/// Label `i` (name, value) of a key's `text` cut where `ends` says (see [`KeyParts`]).
+fn label_at<'a>(text: &'a str, ends: &[u32], i: usize) -> Option<(&'a str, &'a str)> {
+    let start = *ends.get(2 * i)? as usize;
+    let name_end = *ends.get(2 * i + 1)? as usize;
+    let value_end = *ends.get(2 * i + 2)? as usize;
+    Some((&text[start..name_end], &text[name_end..value_end]))
+}
+
+/// Every label (name, value) of a key's `text` cut where `ends` says.
+fn labels_of<'a>(text: &'a str, ends: &'a [u32]) -> impl Iterator<Item = (&'a str, &'a str)> {
+    (0..ends.len() / 2).filter_map(move |i| label_at(text, ends, i))
+}
+
 /// The labels of a [`SeriesKey`], sorted by name.
 #[derive(Clone, Copy)]
 pub struct Labels<'a>(&'a KeyParts);
@@ -168,14 +181,8 @@ impl<'a> Labels<'a> {
 
     /// The `i`-th label by name order.
     pub fn get(&self, i: usize) -> Option<LabelRef<'a>> {
-        let KeyParts { text, ends, .. } = self.0;
-        let start = *ends.get(2 * i)? as usize;
-        let name_end = *ends.get(2 * i + 1)? as usize;
-        let value_end = *ends.get(2 * i + 2)? as usize;
-        Some(LabelRef {
-            name: &text[start..name_end],
-            value: &text[name_end..value_end],
-        })
+        let (name, value) = label_at(&self.0.text, &self.0.ends, i)?;
+        Some(LabelRef { name, value })
     }
 
     /// The labels in name order.
@@ -351,16 +358,7 @@ impl SeriesKey {
         let (text, ends) = if sorted {
             (text, ends)
         } else {
-            let mut labels: Vec<(&str, &str)> = ends[1..]
-                .chunks_exact(2)
-                .zip(ends.iter().step_by(2))
-                .map(|(e, &start)| {
-                    (
-                        &text[start as usize..e[0] as usize],
-                        &text[e[0] as usize..e[1] as usize],
-                    )
-                })
-                .collect();
+            let mut labels: Vec<(&str, &str)> = labels_of(&text, &ends).collect();
             labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let mut sorted_text = String::with_capacity(text.len());
             let mut sorted_ends = Vec::with_capacity(ends.len());
@@ -375,13 +373,8 @@ impl SeriesKey {
             (sorted_text, sorted_ends)
         };
         let series = || text[..name_end].to_owned();
-        let mut start = name_end;
         let mut before = "";
-        for e in ends[1..].chunks_exact(2) {
-            let (label, value) = (
-                &text[start..e[0] as usize],
-                &text[e[0] as usize..e[1] as usize],
-            );
+        for (label, value) in labels_of(&text, &ends) {
             if label.is_empty() {
                 return Err(SeriesKeyError::EmptyLabelName { series: series() });
             }
@@ -398,7 +391,6 @@ impl SeriesKey {
                 });
             }
             before = label;
-            start = e[1] as usize;
         }
         let text = text.into_boxed_str();
         let ends = ends.into_boxed_slice();

@@ -41,6 +41,21 @@ pub(crate) trait Float: pco::data_types::Number {
     fn read_bits(bytes: &[u8]) -> Self;
 }
 
+/// `y` rounded half away from zero, as `f64::round` does for every `y` near an integer (the only
+/// ones [`Float::scaled`]'s check accepts), saturating as `as` does. `f64::round` is a library
+/// call on the baseline x86-64 target; adding a half and truncating is two instructions. From
+/// 2^52 up every double is an integer already.
+#[inline]
+fn nearest_integer(y: f64) -> i64 {
+    if y.abs() >= 4_503_599_627_370_496.0 {
+        y as i64
+    } else if y >= 0.0 {
+        (y + 0.5) as i64
+    } else {
+        (y - 0.5) as i64
+    }
+}
+
 const POWERS_F64: [f64; MAX_DECIMALS as usize + 1] =
     [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const POWERS_F32: [f32; MAX_DECIMALS as usize + 1] =
@@ -51,17 +66,7 @@ impl Float for f64 {
 
     #[inline]
     fn scaled(self, decimals: u8) -> Option<i64> {
-        let y = self * POWERS_F64[usize::from(decimals)];
-        // `f64::round` is a library call on the baseline x86-64 target; adding a half and
-        // truncating (a single instruction) gives the same integer for every `y` near one,
-        // the only ones the check below accepts. From 2^52 up every double is an integer.
-        let k = if y.abs() >= 4_503_599_627_370_496.0 {
-            y as i64
-        } else if y >= 0.0 {
-            (y + 0.5) as i64
-        } else {
-            (y - 0.5) as i64
-        };
+        let k = nearest_integer(self * POWERS_F64[usize::from(decimals)]);
         (Self::unscaled(k, decimals).to_bits() == self.to_bits()).then_some(k)
     }
 
@@ -86,15 +91,8 @@ impl Float for f32 {
 
     #[inline]
     fn scaled(self, decimals: u8) -> Option<i64> {
-        let y = self * POWERS_F32[usize::from(decimals)];
-        // As for `f64`; from 2^23 up every float is an integer.
-        let k = if y.abs() >= 8_388_608.0 {
-            y as i64
-        } else if y >= 0.0 {
-            (y + 0.5) as i64
-        } else {
-            (y - 0.5) as i64
-        };
+        // Every float is a double exactly.
+        let k = nearest_integer(f64::from(self * POWERS_F32[usize::from(decimals)]));
         (Self::unscaled(k, decimals).to_bits() == self.to_bits()).then_some(k)
     }
 

@@ -185,8 +185,8 @@ impl PartWriter {
     /// Finishes the part; returns where it is and its series' keys in index order.
     fn finish_with_keys(mut self) -> Result<(PartLocation, Vec<SeriesKey>)> {
         self.end_series()?;
-        let index = std::mem::replace(&mut self.index, IndexWriter::new(0));
-        let (index, index_encoding) = index
+        let (index, index_encoding) = self
+            .index
             .finish()
             .map_err(Error::io("compress part index", &self.path))?;
         let footer = Footer {

@@ -102,29 +102,31 @@ fn integer_bits(v: &Value) -> i64 {
     }
 }
 
-/// The fewest decimals at which every value is restored bit for bit from its scaled integer.
-fn scale_of<T: Float>(values: impl Iterator<Item = T> + Clone) -> Option<u8> {
-    (0..=MAX_DECIMALS).find(|&d| values.clone().all(|v| v.scaled(d).is_some()))
-}
-
+/// Appends the values as changes of their scaled integers at the fewest decimals that restore
+/// every one bit for bit, or as raw bits if no scale does. Each scale is tried by writing the
+/// values at it, given up at the first that does not fit.
 fn put_floats<T: Float>(out: &mut Vec<u8>, points: &[Point], get: impl Fn(&Value) -> Option<T>) {
     let values = points.iter().filter_map(|p| get(&p.value));
-    match scale_of(values.clone()) {
-        Some(decimals) => {
-            out.push(decimals);
-            let mut last = 0i64;
-            for v in values {
-                let k = v.scaled(decimals).unwrap_or_default();
+    let start = out.len();
+    for decimals in 0..=MAX_DECIMALS {
+        out.push(decimals);
+        let mut last = 0i64;
+        let fits = values.clone().all(|v| match v.scaled(decimals) {
+            Some(k) => {
                 put_signed(out, k.wrapping_sub(last));
                 last = k;
+                true
             }
+            None => false,
+        });
+        if fits {
+            return;
         }
-        None => {
-            out.push(RAW_FLOATS);
-            for v in values {
-                v.write_bits(out);
-            }
-        }
+        out.truncate(start);
+    }
+    out.push(RAW_FLOATS);
+    for v in values {
+        v.write_bits(out);
     }
 }
 

@@ -263,7 +263,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A varint length and that many bytes of UTF-8; `None` for the length 0.
-    fn text(&mut self, what: &str) -> Result<Option<String>, DecodeError> {
+    fn text(&mut self, what: &str) -> Result<Option<&'a str>, DecodeError> {
         let at = self.pos;
         let n = self.varint_count(what, 1)?;
         if n == 0 {
@@ -272,7 +272,7 @@ impl<'a> Reader<'a> {
         let b = &self.buf[self.pos..self.pos + n];
         self.pos += n;
         match std::str::from_utf8(b) {
-            Ok(s) => Ok(Some(s.to_owned())),
+            Ok(s) => Ok(Some(s)),
             Err(_) => Err(DecodeError {
                 offset: at,
                 detail: format!("the text after {what} is not UTF-8"),
@@ -462,47 +462,42 @@ fn decode_columns(r: &mut Reader<'_>) -> Result<ValidatedBatch, DecodeError> {
     let series_count = r.varint_count("series count", 4)?;
     let mut batch = WriteBatch::new(org);
     batch.series.reserve(series_count);
-    let mut name_before = String::new();
-    let mut labels_before: Vec<(String, String)> = Vec::new();
+    let mut key_before: Option<SeriesKey> = None;
     let mut first_timestamp = 0;
     for _ in 0..series_count {
         let key_at = r.pos;
-        let name = match r.text("series name length")? {
-            Some(name) => name,
-            None if name_before.is_empty() => {
+        let name = match (r.text("series name length")?, &key_before) {
+            (Some(name), _) => name,
+            (None, Some(before)) => before.name(),
+            (None, None) => {
                 r.pos = key_at;
                 return r.fail("the first series repeats the name of the series before");
             }
-            None => name_before.clone(),
         };
+        let labels_before = key_before.as_ref().map(SeriesKey::labels);
         let label_count = r.varint_count("label count", 1)?;
-        let mut labels: Vec<(String, String)> = Vec::with_capacity(label_count);
+        let mut labels: Vec<(&str, &str)> = Vec::with_capacity(label_count);
         for i in 0..label_count {
             let at = r.pos;
             match r.text("label name length")? {
-                Some(n) => {
-                    let v = r.text("label value length")?.unwrap_or_default();
-                    labels.push((n, v));
-                }
-                None => match labels_before.get(i) {
-                    Some(label) => labels.push(label.clone()),
+                Some(n) => labels.push((n, r.text("label value length")?.unwrap_or_default())),
+                None => match labels_before.and_then(|b| b.get(i)) {
+                    Some(label) => labels.push((label.name, label.value)),
                     None => {
                         r.pos = at;
                         return r.fail(format!(
                             "label {i} repeats the series before, which has {} labels",
-                            labels_before.len()
+                            labels_before.map_or(0, |b| b.len())
                         ));
                     }
                 },
             }
         }
-        let key =
-            SeriesKey::new(name.clone(), labels.iter().cloned()).map_err(|e| DecodeError {
-                offset: key_at,
-                detail: e.to_string(),
-            })?;
-        name_before = name;
-        labels_before = labels;
+        let key = SeriesKey::new(name, labels).map_err(|e| DecodeError {
+            offset: key_at,
+            detail: e.to_string(),
+        })?;
+        key_before = Some(key.clone());
         let code = r.u8("the data type")?;
         let Some(data_type) = type_from_code(code) else {
             r.pos -= 1;
