@@ -12,7 +12,7 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use parking_lot::Mutex;
-use sextant_model::{SeriesKey, SeriesKeyError};
+use sextant_model::SeriesKey;
 
 /// Tables of a cache.
 const SHARDS: usize = 16;
@@ -66,11 +66,11 @@ impl KeyCache {
     }
 
     /// The key of `text`, from the cache or from `make` (and then cached).
-    pub(crate) fn get_or_make(
+    pub(crate) fn get_or_make<E>(
         &self,
         text: &[u8],
-        make: impl FnOnce() -> Result<SeriesKey, SeriesKeyError>,
-    ) -> Result<SeriesKey, SeriesKeyError> {
+        make: impl FnOnce() -> Result<SeriesKey, E>,
+    ) -> Result<SeriesKey, E> {
         let (hash, shard) = self.shard(text);
         if let Some((_, key)) = shard.lock().keys.find(hash, |(t, _)| **t == *text) {
             return Ok(key.clone());
@@ -109,9 +109,14 @@ mod tests {
         let cache = KeyCache::new(1 << 20);
         let text = b"hc id 7";
         let key = SeriesKey::new("hc.value", [("id", "7")]).unwrap();
-        assert_eq!(cache.get_or_make(text, || Ok(key.clone())).unwrap(), key);
+        assert_eq!(
+            cache
+                .get_or_make(text, || Ok::<_, String>(key.clone()))
+                .unwrap(),
+            key
+        );
         // Cached: `make` is not called again.
-        let again = cache.get_or_make(text, || panic!("the key is cached"));
+        let again = cache.get_or_make::<String>(text, || panic!("the key is cached"));
         assert_eq!(again.unwrap(), key);
         assert_eq!(cache.get(text), Some(key.clone()));
         // A failure to make a key is returned and not cached.

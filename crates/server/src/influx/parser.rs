@@ -23,17 +23,50 @@ use std::fmt;
 /// likely a client's mistake than a measurement.
 pub const MAX_FIELDS_PER_LINE: usize = 10_000;
 
+/// A tag's key and value, unescaped.
+pub type Tag<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// One parsed line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line<'a> {
     /// The measurement, unescaped.
     pub measurement: Cow<'a, str>,
     /// The tags, unescaped, in the order written.
-    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub tags: Vec<Tag<'a>>,
     /// The fields, in the order written.
     pub fields: Vec<(Cow<'a, str>, FieldValue<'a>)>,
     /// The timestamp as written (in the request's precision), if any.
     pub timestamp: Option<i64>,
+    /// The measurement and tags as written: the line from its first character up to the space
+    /// before the fields.
+    pub series: &'a [u8],
+    /// Whether the tags were not parsed because the caller already knew `series` (see
+    /// [`Lines::next_line`]); `tags` is then empty and [`Line::series_tags`] gives them.
+    pub tags_skipped: bool,
+}
+
+impl<'a> Line<'a> {
+    fn empty() -> Line<'a> {
+        Line {
+            measurement: Cow::Borrowed(""),
+            tags: Vec::new(),
+            fields: Vec::new(),
+            timestamp: None,
+            series: &[],
+            tags_skipped: false,
+        }
+    }
+
+    /// The tags of the line: `tags` as parsed, or when they were skipped, parsed now from
+    /// `series`.
+    pub fn series_tags(&self) -> Result<Vec<Tag<'a>>, LineError> {
+        if !self.tags_skipped {
+            return Ok(self.tags.clone());
+        }
+        let mut line = Line::empty();
+        parse_into(self.series, 0, &mut line, &mut |_| false, Part::Series)?;
+        Ok(line.tags)
+    }
 }
 
 /// A field's value.
@@ -82,41 +115,83 @@ pub fn parse_lines<'a>(
     body: &'a [u8],
     mut on_line: impl FnMut(usize, Result<&Line<'a>, LineError>),
 ) {
-    let mut line = Line {
-        measurement: Cow::Borrowed(""),
-        tags: Vec::new(),
-        fields: Vec::new(),
-        timestamp: None,
-    };
-    let mut number = 0;
-    for raw in body.split(|b| *b == b'\n') {
-        number += 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let first = raw.iter().position(|b| *b != b' ' && *b != b'\t');
-        let Some(first) = first else { continue };
-        if raw[first] == b'#' {
-            continue;
+    let mut lines = Lines::new(body);
+    while let Some((number, result)) = lines.next_line(|_| false) {
+        on_line(number, result);
+    }
+}
+
+/// The lines of a body, parsed one at a time; blank lines and comments are skipped.
+#[derive(Debug)]
+pub struct Lines<'a> {
+    body: &'a [u8],
+    /// Where the next line starts.
+    start: usize,
+    number: usize,
+    line: Line<'a>,
+}
+
+impl<'a> Lines<'a> {
+    /// The lines of `body`.
+    pub fn new(body: &'a [u8]) -> Lines<'a> {
+        Lines {
+            body,
+            start: 0,
+            number: 0,
+            line: Line::empty(),
         }
-        match parse_into(raw, number, &mut line) {
-            Ok(()) => on_line(number, Ok(&line)),
-            Err(e) => on_line(number, Err(e)),
+    }
+
+    /// The next line with its number (from 1), or `None` at the end of the body. When `known`
+    /// says yes to a line's measurement and tags as written (its [`Line::series`]), their
+    /// tags are not parsed again: a series seen earlier in the body, with the same bytes, was
+    /// checked then.
+    pub fn next_line(
+        &mut self,
+        mut known: impl FnMut(&[u8]) -> bool,
+    ) -> Option<(usize, Result<&Line<'a>, LineError>)> {
+        while self.start <= self.body.len() {
+            let rest = &self.body[self.start..];
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            self.start += end + 1;
+            self.number += 1;
+            let raw = &rest[..end];
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let first = raw.iter().position(|b| *b != b' ' && *b != b'\t');
+            let Some(first) = first else { continue };
+            if raw[first] == b'#' {
+                continue;
+            }
+            let result = parse_into(raw, self.number, &mut self.line, &mut known, Part::Line);
+            return Some((self.number, result.map(|()| &self.line)));
         }
+        None
     }
 }
 
 /// Parses one line (without its newline); `number` is used in errors.
 pub fn parse_line(raw: &[u8], number: usize) -> Result<Line<'_>, LineError> {
-    let mut line = Line {
-        measurement: Cow::Borrowed(""),
-        tags: Vec::new(),
-        fields: Vec::new(),
-        timestamp: None,
-    };
-    parse_into(raw, number, &mut line)?;
+    let mut line = Line::empty();
+    parse_into(raw, number, &mut line, &mut |_| false, Part::Line)?;
     Ok(line)
 }
 
-fn parse_into<'a>(raw: &'a [u8], number: usize, line: &mut Line<'a>) -> Result<(), LineError> {
+/// How much of the text to parse.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// A whole line.
+    Line,
+    /// Only a measurement and its tags (a [`Line::series`]).
+    Series,
+}
+
+fn parse_into<'a>(
+    raw: &'a [u8],
+    number: usize,
+    line: &mut Line<'a>,
+    known: &mut dyn FnMut(&[u8]) -> bool,
+    part: Part,
+) -> Result<(), LineError> {
     let text = match std::str::from_utf8(raw) {
         Ok(text) => text,
         Err(e) => {
@@ -133,7 +208,7 @@ fn parse_into<'a>(raw: &'a [u8], number: usize, line: &mut Line<'a>) -> Result<(
         at: 0,
         line: number,
     }
-    .line(line)
+    .line(line, known, part)
 }
 
 struct Parser<'a> {
@@ -167,15 +242,29 @@ impl<'a> Parser<'a> {
         self.bytes.get(self.at).copied()
     }
 
-    fn line(mut self, out: &mut Line<'a>) -> Result<(), LineError> {
+    fn line(
+        mut self,
+        out: &mut Line<'a>,
+        known: &mut dyn FnMut(&[u8]) -> bool,
+        part: Part,
+    ) -> Result<(), LineError> {
         out.tags.clear();
         out.fields.clear();
+        out.tags_skipped = false;
         while matches!(self.peek(), Some(b' ' | b'\t')) {
             self.at += 1;
         }
+        let series_start = self.at;
         let measurement = self.token(Stop::Measurement)?;
         if measurement.is_empty() {
             return Err(self.error("the line has no measurement"));
+        }
+        if self.peek() == Some(b',')
+            && let Some(end) = self.series_end()
+            && known(&self.bytes[series_start..end])
+        {
+            self.at = end;
+            out.tags_skipped = true;
         }
         let tags = &mut out.tags;
         while self.peek() == Some(b',') {
@@ -193,6 +282,14 @@ impl<'a> Parser<'a> {
                 return Err(self.error(format!("tag `{key}` has an empty value")));
             }
             tags.push((key, value));
+        }
+        out.series = &self.bytes[series_start..self.at];
+        if part == Part::Series {
+            out.measurement = measurement;
+            return match self.peek() {
+                None => Ok(()),
+                Some(_) => Err(self.error("a series has more after its tags")),
+            };
         }
         if self.peek() != Some(b' ') {
             return Err(self.error(format!(
@@ -249,22 +346,44 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Where the measurement and tags starting here end: the first space not escaped, if any.
+    fn series_end(&self) -> Option<usize> {
+        let mut at = self.at;
+        loop {
+            at += self.bytes[at..]
+                .iter()
+                .position(|&b| CLASSES[b as usize] & SERIES_END != 0)?;
+            if self.bytes[at] == b' ' {
+                return Some(at);
+            }
+            at += 2;
+            if at >= self.bytes.len() {
+                return None;
+            }
+        }
+    }
+
     /// A name or tag value up to its stop character, unescaped; borrowed when it has no escapes.
     fn token(&mut self, stop: Stop) -> Result<Cow<'a, str>, LineError> {
         let start = self.at;
         let mut escaped = false;
-        while let Some(b) = self.peek() {
-            match b {
-                b'\\' if self.at + 1 < self.bytes.len() => {
-                    escaped = true;
-                    self.at += 2;
-                    continue;
-                }
-                b',' | b' ' => break,
-                b'=' if !matches!(stop, Stop::Measurement) => break,
-                _ => {}
+        let class = match stop {
+            Stop::Measurement => MEASUREMENT_END,
+            Stop::Key | Stop::TagValue => NAME_END,
+        };
+        loop {
+            // Up to the next byte of interest: a stop character or a backslash.
+            self.at += self.bytes[self.at..]
+                .iter()
+                .position(|&b| CLASSES[b as usize] & class != 0)
+                .unwrap_or(self.bytes.len() - self.at);
+            if self.peek() == Some(b'\\') {
+                // An escape takes the next byte with it; a backslash that ends the line is kept.
+                escaped |= self.at + 1 < self.bytes.len();
+                self.at = (self.at + 2).min(self.bytes.len());
+                continue;
             }
-            self.at += 1;
+            break;
         }
         let raw = &self.text[start..self.at];
         if !escaped {
@@ -295,12 +414,10 @@ impl<'a> Parser<'a> {
             return self.string(key);
         }
         let start = self.at;
-        while let Some(b) = self.peek() {
-            if b == b',' || b == b' ' {
-                break;
-            }
-            self.at += 1;
-        }
+        self.at += self.bytes[start..]
+            .iter()
+            .position(|&b| CLASSES[b as usize] & VALUE_END != 0)
+            .unwrap_or(self.bytes.len() - start);
         let raw = &self.text[start..self.at];
         let bad = |this: &Self, what: &str| LineError {
             line: this.line,
@@ -400,6 +517,26 @@ impl<'a> Parser<'a> {
         })
     }
 }
+
+/// A measurement ends at `,` or a space (and a backslash escapes).
+const MEASUREMENT_END: u8 = 1;
+/// A tag key, tag value or field key ends at `,`, `=` or a space (and a backslash escapes).
+const NAME_END: u8 = 2;
+/// An unquoted field value ends at `,` or a space.
+const VALUE_END: u8 = 4;
+/// A line's measurement and tags end at a space (and a backslash escapes).
+const SERIES_END: u8 = 8;
+
+/// The bytes that end (or escape within) each kind of token, as bits of the kinds above: one
+/// lookup per byte instead of a comparison with each.
+static CLASSES: [u8; 256] = {
+    let mut classes = [0u8; 256];
+    classes[b',' as usize] = MEASUREMENT_END | NAME_END | VALUE_END;
+    classes[b' ' as usize] = MEASUREMENT_END | NAME_END | VALUE_END | SERIES_END;
+    classes[b'=' as usize] = NAME_END;
+    classes[b'\\' as usize] = MEASUREMENT_END | NAME_END | SERIES_END;
+    classes
+};
 
 /// Powers of ten that a double holds exactly.
 const EXACT_POWERS_OF_TEN: [f64; 23] = [
@@ -585,6 +722,80 @@ mod tests {
         }
     }
 
+    /// Every line's outcome, with the tags of series seen in earlier lines that parsed skipped
+    /// or not.
+    fn outcomes(body: &[u8], skip: bool) -> Vec<String> {
+        let mut known: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+        let mut lines = Lines::new(body);
+        let mut out = Vec::new();
+        while let Some((number, result)) = lines.next_line(|series| skip && known.contains(series))
+        {
+            out.push(match result {
+                Ok(line) => {
+                    known.insert(line.series.to_vec());
+                    format!(
+                        "{number} {} {:?} {:?} {:?}",
+                        line.measurement,
+                        line.series_tags(),
+                        line.fields,
+                        line.timestamp
+                    )
+                }
+                Err(e) => format!("{number} {e}"),
+            });
+        }
+        out
+    }
+
+    /// A line whose measurement and tags the caller knows is not parsed for tags again; they
+    /// can still be had from the series text, escapes and all, and the rest of the line is
+    /// parsed (and its errors placed) as usual.
+    #[test]
+    fn known_series_skip_their_tags_and_still_give_them() {
+        let body = b"cpu,host=a\\ b,x=1 f=1 5\ncpu,host=a\\ b,x=1 f=oops 6\ncpu f=2 7\nm,k=v\\";
+        let mut lines = Lines::new(body);
+        let mut asked = Vec::new();
+        let mut seen = Vec::new();
+        while let Some((number, result)) = lines.next_line(|series| {
+            asked.push(String::from_utf8_lossy(series).into_owned());
+            number_known(series)
+        }) {
+            seen.push(match result {
+                Ok(line) => {
+                    let tags = line.series_tags().unwrap();
+                    assert!(!line.tags_skipped || line.tags.is_empty());
+                    format!(
+                        "{number} {} {} {:?} {:?}",
+                        String::from_utf8_lossy(line.series),
+                        line.tags_skipped,
+                        tags,
+                        line.fields
+                    )
+                }
+                Err(e) => format!("{number} {e}"),
+            });
+        }
+        fn number_known(series: &[u8]) -> bool {
+            series == b"cpu,host=a\\ b,x=1"
+        }
+        assert_eq!(
+            seen,
+            [
+                r#"1 cpu,host=a\ b,x=1 true [("host", "a b"), ("x", "1")] [("f", Float(1.0))]"#,
+                "2 line 2, column 21: field `f` has a value that is not a number, string or boolean: `oops`",
+                "3 cpu false [] [(\"f\", Float(2.0))]",
+                "4 line 4, column 7: measurement `m` is not followed by fields",
+            ]
+        );
+        // Asked once per line with tags that end before a space; never for a line without
+        // tags, nor for one whose tags run to the end.
+        assert_eq!(asked, [r"cpu,host=a\ b,x=1", r"cpu,host=a\ b,x=1"]);
+        // Parsed whole, the same line has the same tags.
+        let whole = parse_line(b"cpu,host=a\\ b,x=1 f=1 5", 1).unwrap();
+        assert!(!whole.tags_skipped);
+        assert_eq!(whole.series_tags().unwrap(), whole.tags);
+    }
+
     #[test]
     fn bodies_skip_blank_and_comment_lines_and_number_the_rest() {
         let body = b"# header\ncpu v=1 1\n\n  \r\ncpu v=oops 2\r\ncpu v=3 3\n\xff v=1\n";
@@ -631,6 +842,27 @@ mod tests {
         #[test]
         fn never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             parse_lines(&body, |_, _| {});
+        }
+
+        /// Skipping the tags of series seen in earlier lines that parsed changes nothing: the
+        /// same lines parse, with the same tags, fields and errors.
+        #[test]
+        fn skipping_known_tags_changes_nothing(
+            lines in proptest::collection::vec(
+                "[ab]{1,2}(,[ab\\\\ ]{1,2}=[ab\\\\ =]{1,3}){0,3} [ab]=[0-9]{1,2}i?(,[ab]=[0-9a\"]{1,3}){0,2}( [0-9]{1,3})?",
+                0..12,
+            ),
+            repeat in proptest::collection::vec(0usize..12, 0..12),
+        ) {
+            // Lines and repeats of earlier ones, so that series come back.
+            let mut all = lines.clone();
+            for r in repeat {
+                if let Some(line) = lines.get(r) {
+                    all.push(line.clone());
+                }
+            }
+            let body = all.join("\n");
+            proptest::prop_assert_eq!(outcomes(body.as_bytes(), false), outcomes(body.as_bytes(), true));
         }
 
         #[test]

@@ -237,11 +237,13 @@ impl Writer {
             while let Some(e) = events.next_if(|e| e.timestamp <= t) {
                 out.push(event(e, timeline.resolution));
             }
-            let points = output
-                .series
-                .iter()
-                .filter_map(|s| s.values[i].map(|v| (s.id, v)))
-                .collect();
+            let mut points = Vec::with_capacity(output.series.len());
+            points.extend(
+                output
+                    .series
+                    .iter()
+                    .filter_map(|s| s.values[i].map(|v| (s.id, v))),
+            );
             self.data(&mut out, t, points);
         }
         out.extend(events.map(|e| event(e, timeline.resolution)));

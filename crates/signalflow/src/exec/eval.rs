@@ -42,7 +42,11 @@ impl Evaluator {
         }
         let next = self.seq.len();
         let seq = *self.seq.entry(key).or_insert(next);
-        let out = Rc::new(self.compute(node, seq)?);
+        // A data block's series are shared, not copied.
+        let out = match (&**node, self.data.get(&key)) {
+            (Node::Data { .. }, Some(data)) => data.clone(),
+            _ => Rc::new(self.compute(node, seq)?),
+        };
         self.memo.insert(key, out.clone());
         Ok(out)
     }
