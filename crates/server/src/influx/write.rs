@@ -15,6 +15,7 @@
 //! store's reason, and the other series are stored together.
 //! Bodies may be gzip-compressed (`Content-Encoding: gzip`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
@@ -224,41 +225,54 @@ static KNOWN_KEYS: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(64 << 20)
 /// fields, and comparing a few names beats hashing them), a map beyond [`FieldSlots::FEW`],
 /// so that a line of 100,000 fields costs linear time, not quadratic.
 #[derive(Default)]
-struct FieldSlots {
-    few: Vec<(Box<str>, usize)>,
-    many: FastMap<Box<str>, usize>,
+struct FieldSlots<'a> {
+    /// The first field, kept inline: a series text of one field (as with many series of one
+    /// value each) costs no allocation.
+    first: Option<(Cow<'a, str>, usize)>,
+    /// The fields after the first, in order of appearance.
+    few: Vec<(Cow<'a, str>, usize)>,
+    many: FastMap<Cow<'a, str>, usize>,
 }
 
-impl FieldSlots {
+impl<'a> FieldSlots<'a> {
     const FEW: usize = 32;
 
     /// The slot of `field`, the field at `position` on its line: tried first at that
     /// position, where lines written alike have it.
     fn get(&self, field: &str, position: usize) -> Option<usize> {
-        if self.many.is_empty() {
-            if let Some((f, slot)) = self.few.get(position)
-                && **f == *field
-            {
-                return Some(*slot);
-            }
-            self.few
-                .iter()
-                .find(|(f, _)| **f == *field)
-                .map(|&(_, slot)| slot)
-        } else {
-            self.many.get(field).copied()
+        if !self.many.is_empty() {
+            return self.many.get(field).copied();
         }
+        let at = match position {
+            0 => self.first.as_ref(),
+            _ => self.few.get(position - 1),
+        };
+        if let Some((f, slot)) = at
+            && f == field
+        {
+            return Some(*slot);
+        }
+        self.first
+            .iter()
+            .chain(&self.few)
+            .find(|(f, _)| f == field)
+            .map(|&(_, slot)| slot)
     }
 
-    fn insert(&mut self, field: &str, slot: usize) {
-        if self.many.is_empty() && self.few.len() < Self::FEW {
-            self.few.push((field.into(), slot));
-            return;
-        }
+    fn insert(&mut self, field: Cow<'a, str>, slot: usize) {
         if self.many.is_empty() {
-            self.many.extend(self.few.drain(..));
+            if self.first.is_none() {
+                self.first = Some((field, slot));
+                return;
+            }
+            if self.few.len() + 1 < Self::FEW {
+                self.few.push((field, slot));
+                return;
+            }
+            let earlier = self.first.take().into_iter().chain(self.few.drain(..));
+            self.many.extend(earlier);
         }
-        self.many.insert(field.into(), slot);
+        self.many.insert(field, slot);
     }
 }
 
@@ -280,7 +294,7 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
     let hasher = foldhash::fast::RandomState::default();
     let mut by_text: hashbrown::HashTable<(&[u8], usize)> =
         hashbrown::HashTable::with_capacity(series);
-    let mut texts: Vec<FieldSlots> = Vec::with_capacity(series);
+    let mut texts: Vec<FieldSlots<'_>> = Vec::with_capacity(series);
     let mut by_key: FastMap<SeriesKey, usize> =
         FastMap::with_capacity_and_hasher(series, Default::default());
     parsed.slots.reserve(series);
@@ -389,7 +403,7 @@ fn build(body: &[u8], scale: i64, now: Timestamp) -> Parsed {
                         counts.push(0);
                         parsed.slots.len() - 1
                     });
-                    fields.insert(field, slot);
+                    fields.insert(field.clone(), slot);
                     slot
                 }
             };
