@@ -169,6 +169,34 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// Every line of `body` as text (its number, then its measurement, tags, fields and timestamp,
+/// or its error), with the tags of series seen in earlier lines that parsed skipped or not:
+/// the two must agree. Used by the tests and the `influx_lines` fuzz target.
+#[doc(hidden)]
+pub fn line_outcomes(body: &[u8], skip_known: bool) -> Vec<String> {
+    let mut known: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+    let mut lines = Lines::new(body);
+    let mut out = Vec::new();
+    while let Some((number, result)) =
+        lines.next_line(|series| skip_known && known.contains(series))
+    {
+        out.push(match result {
+            Ok(line) => {
+                known.insert(line.series.to_vec());
+                format!(
+                    "{number} {} {:?} {:?} {:?}",
+                    line.measurement,
+                    line.series_tags(),
+                    line.fields,
+                    line.timestamp
+                )
+            }
+            Err(e) => format!("{number} {e}"),
+        });
+    }
+    out
+}
+
 /// Parses one line (without its newline); `number` is used in errors.
 pub fn parse_line(raw: &[u8], number: usize) -> Result<Line<'_>, LineError> {
     let mut line = Line::empty();
@@ -722,31 +750,6 @@ mod tests {
         }
     }
 
-    /// Every line's outcome, with the tags of series seen in earlier lines that parsed skipped
-    /// or not.
-    fn outcomes(body: &[u8], skip: bool) -> Vec<String> {
-        let mut known: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
-        let mut lines = Lines::new(body);
-        let mut out = Vec::new();
-        while let Some((number, result)) = lines.next_line(|series| skip && known.contains(series))
-        {
-            out.push(match result {
-                Ok(line) => {
-                    known.insert(line.series.to_vec());
-                    format!(
-                        "{number} {} {:?} {:?} {:?}",
-                        line.measurement,
-                        line.series_tags(),
-                        line.fields,
-                        line.timestamp
-                    )
-                }
-                Err(e) => format!("{number} {e}"),
-            });
-        }
-        out
-    }
-
     /// A line whose measurement and tags the caller knows is not parsed for tags again; they
     /// can still be had from the series text, escapes and all, and the rest of the line is
     /// parsed (and its errors placed) as usual.
@@ -862,7 +865,7 @@ mod tests {
                 }
             }
             let body = all.join("\n");
-            proptest::prop_assert_eq!(outcomes(body.as_bytes(), false), outcomes(body.as_bytes(), true));
+            proptest::prop_assert_eq!(line_outcomes(body.as_bytes(), false), line_outcomes(body.as_bytes(), true));
         }
 
         #[test]

@@ -42,9 +42,9 @@ impl Evaluator {
         }
         let next = self.seq.len();
         let seq = *self.seq.entry(key).or_insert(next);
-        // A data block's series are shared, not copied.
-        let out = match (&**node, self.data.get(&key)) {
-            (Node::Data { .. }, Some(data)) => data.clone(),
+        let out = match &**node {
+            // A data block's series are shared, not copied; one not loaded has none.
+            Node::Data { .. } => self.data.get(&key).cloned().unwrap_or_default(),
             _ => Rc::new(self.compute(node, seq)?),
         };
         self.memo.insert(key, out.clone());
@@ -63,11 +63,8 @@ impl Evaluator {
         let resolution = self.timeline.resolution;
         let name = |kind: &str| format!("_SF_COMP_{kind}_{seq}");
         Ok(match &**node {
-            Node::Data { .. } => self
-                .data
-                .get(&Rc::as_ptr(node))
-                .map(|s| (**s).clone())
-                .unwrap_or_default(),
+            // Shared by `stream`, never computed.
+            Node::Data { .. } => Vec::new(),
             Node::Const { value, dims } => {
                 let mut meta = Meta {
                     metric: name("CONST"),
