@@ -146,14 +146,7 @@ impl Evaluator {
                 let input = self.stream(input)?;
                 // Each logical timestamp's period start, and whether it is the period's last:
                 // the same for every series.
-                let periods: Vec<(i64, bool)> = (0..len)
-                    .map(|i| {
-                        let t = timeline.at(i);
-                        let start = unit.start(t - offset, *zone) + offset;
-                        let last = timeline.at(i + 1) >= unit.next(t - offset, *zone) + offset;
-                        (start, last)
-                    })
-                    .collect();
+                let periods = unit.periods(&timeline, *offset, *zone);
                 let mut scratch = Vec::new();
                 input
                     .iter()

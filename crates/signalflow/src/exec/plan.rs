@@ -13,6 +13,7 @@ pub use chrono_tz::Tz;
 use crate::lang::{BinaryOp, CompareOp, Expr, Pos};
 
 use super::series::Filter;
+use super::time::Timeline;
 
 /// A node of the stream graph, shared where a stream is used twice.
 pub type NodeRef = Rc<Node>;
@@ -186,6 +187,30 @@ impl CycleUnit {
                     .earliest()
             })
             .map_or(t.div_euclid(DAY) * DAY, |d| d.timestamp_millis())
+    }
+
+    /// For each logical timestamp of `timeline`, the start of its period (periods begin
+    /// `offset` after the unit's, in `zone`) and whether it is the period's last timestamp:
+    /// [`CycleUnit::start`] and [`CycleUnit::next`] asked once per period met rather than at
+    /// every timestamp. A live job evaluates its look-back again at every step, and a day of
+    /// one-second timestamps took six conversions in the zone each.
+    pub fn periods(self, timeline: &Timeline, offset: i64, zone: Tz) -> Vec<(i64, bool)> {
+        let mut out = Vec::with_capacity(timeline.len);
+        // The period of the timestamp before: its start and the next one's, offset removed.
+        let mut current: Option<(i64, i64)> = None;
+        for i in 0..timeline.len {
+            let t = timeline.at(i) - offset;
+            let (start, next) = match current {
+                Some((start, next)) if start <= t && t < next => (start, next),
+                _ => {
+                    let period = (self.start(t, zone), self.next(t, zone));
+                    current = Some(period);
+                    period
+                }
+            };
+            out.push((start + offset, timeline.at(i + 1) - offset >= next));
+        }
+        out
     }
 
     /// The start of the period after the one holding `t` in `zone`.

@@ -444,6 +444,49 @@ fn transformations_over_a_window_read_before_the_start() {
     assert!(err("data('cpu').mean(cycle='day', by=['host'])").contains("cycle= alone"));
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// The periods of a timeline, found once per period, are what asking at every timestamp
+    /// gives, across daylight-saving changes (Berlin's, Sao Paulo's old midnight gaps, Lord
+    /// Howe's half hour) and odd offsets and resolutions.
+    #[test]
+    fn periods_found_once_per_period_match_each_timestamps_own(
+        unit in proptest::sample::select(vec![
+            super::plan::CycleUnit::Hour,
+            super::plan::CycleUnit::Day,
+            super::plan::CycleUnit::Week,
+            super::plan::CycleUnit::Month,
+            super::plan::CycleUnit::Quarter,
+            super::plan::CycleUnit::Year,
+        ]),
+        zone in proptest::sample::select(vec![
+            "UTC", "Europe/Berlin", "America/Sao_Paulo", "Australia/Lord_Howe", "Asia/Kolkata",
+        ]),
+        // From 1985 to 2030, where those zones changed their clocks.
+        first_s in 473_385_600i64..1_893_456_000,
+        resolution in proptest::sample::select(vec![1_000i64, 60_000, 900_000, 3_600_000, 86_400_000]),
+        len in 1usize..400,
+        offset in proptest::sample::select(vec![0i64, 1_800_000, -3_600_000, 7 * 3_600_000]),
+    ) {
+        let zone: super::plan::Tz = zone.parse().unwrap();
+        let timeline = Timeline {
+            first: first_s * 1000 / resolution * resolution,
+            resolution,
+            len,
+        };
+        let each: Vec<(i64, bool)> = (0..len)
+            .map(|i| {
+                let t = timeline.at(i);
+                let start = unit.start(t - offset, zone) + offset;
+                let last = timeline.at(i + 1) >= unit.next(t - offset, zone) + offset;
+                (start, last)
+            })
+            .collect();
+        proptest::prop_assert_eq!(unit.periods(&timeline, offset, zone), each);
+    }
+}
+
 #[test]
 fn calendar_cycles_from_the_period_start() {
     use super::plan::{CycleUnit, Tz};

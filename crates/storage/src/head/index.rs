@@ -6,11 +6,14 @@
 //! a pass over the distinct values rather than over the series.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
 use std::ops::Bound;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, LazyLock};
 
-use sextant_model::{OrgId, SeriesId, SeriesKey};
+use hashbrown::HashTable;
+use sextant_model::{OrgId, SeriesKey};
+use smallvec::SmallVec;
 
 use super::selector::{Match, NAME_LABEL, SeriesSelector};
 use super::series::MemSeries;
@@ -46,22 +49,50 @@ impl SeriesMatcher {
     }
 }
 
+/// The series with one name or one label value, oldest first. One is held inline: when a label
+/// is an id, most values name one series, and a list of one then costs no allocation.
+pub(crate) type Posting = SmallVec<[Arc<MemSeries>; 1]>;
+
+/// The hash a series key is found by in the head's and open parts' tables: a key hashes as the
+/// hash it carries, so this is one round of mixing over eight bytes.
+pub(crate) fn key_hash(key: &SeriesKey) -> u64 {
+    static HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+    HASHER.hash_one(key)
+}
+
 /// The series of one organization.
 #[derive(Debug, Default)]
 pub(crate) struct OrgIndex {
-    /// Series by key; looked up for every series of every write, so with a fast hasher.
-    pub(crate) by_key: HashMap<SeriesKey, Arc<MemSeries>, foldhash::fast::RandomState>,
-    /// Series ids by series name, ascending.
-    by_name: BTreeMap<String, Vec<SeriesId>>,
-    /// Series ids by label name, then label value, ascending.
-    by_label: BTreeMap<String, BTreeMap<String, Vec<SeriesId>>>,
+    /// The series, found by key: looked up for every series of every write. A table of the
+    /// series themselves (eight bytes an entry), compared by the key each holds.
+    by_key: HashTable<Arc<MemSeries>>,
+    /// Series by series name.
+    by_name: BTreeMap<String, Posting>,
+    /// Series by label name, then label value.
+    by_label: BTreeMap<String, BTreeMap<String, Posting>>,
+}
+
+impl OrgIndex {
+    fn get(&self, key: &SeriesKey) -> Option<&Arc<MemSeries>> {
+        self.by_key.find(key_hash(key), |s| s.key == *key)
+    }
+}
+
+/// Adds `series` to the posting list of `value` in `values`, making the list if it is the
+/// value's first series (and only then copying the value).
+fn post(values: &mut BTreeMap<String, Posting>, value: &str, series: &Arc<MemSeries>) {
+    match values.get_mut(value) {
+        Some(list) => list.push(Arc::clone(series)),
+        None => {
+            values.insert(value.to_owned(), smallvec::smallvec![Arc::clone(series)]);
+        }
+    }
 }
 
 /// Every series of every organization.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    pub(crate) orgs: HashMap<OrgId, OrgIndex>,
-    pub(crate) by_id: HashMap<SeriesId, Arc<MemSeries>, foldhash::fast::RandomState>,
+    orgs: HashMap<OrgId, OrgIndex>,
     /// How many series are hidden (see [`MemSeries::hidden`]); while none is, listings skip
     /// the check.
     hidden: AtomicUsize,
@@ -69,7 +100,16 @@ pub(crate) struct Index {
 
 impl Index {
     pub(crate) fn get(&self, org: OrgId, key: &SeriesKey) -> Option<&Arc<MemSeries>> {
-        self.orgs.get(&org)?.by_key.get(key)
+        self.orgs.get(&org)?.get(key)
+    }
+
+    /// Every series of every organization, in no particular order.
+    pub(crate) fn all(&self) -> Vec<Arc<MemSeries>> {
+        let mut all = Vec::with_capacity(self.total_series());
+        for o in self.orgs.values() {
+            all.extend(o.by_key.iter().cloned());
+        }
+        all
     }
 
     /// Counts a series' hidden flag going from `was` to `now`.
@@ -85,13 +125,9 @@ impl Index {
         }
     }
 
-    /// Whether `ids` holds a series that is not hidden.
-    fn any_visible(&self, ids: &[SeriesId]) -> bool {
-        self.hidden.load(AtomicOrdering::Acquire) == 0
-            || ids
-                .iter()
-                .filter_map(|id| self.by_id.get(id))
-                .any(|s| !s.hidden.load(AtomicOrdering::Acquire))
+    /// Whether `list` holds a series that is not hidden.
+    fn any_visible(&self, list: &[Arc<MemSeries>]) -> bool {
+        self.hidden.load(AtomicOrdering::Acquire) == 0 || list.iter().any(|s| Self::visible(s))
     }
 
     fn visible(s: &MemSeries) -> bool {
@@ -106,26 +142,23 @@ impl Index {
         self.orgs.get(&org).map_or(0, |o| o.by_key.len())
     }
 
-    /// Adds a series; its id must be larger than every id added before.
+    /// Adds a series, which must be missing; its id must be larger than every id added
+    /// before, so that posting lists stay oldest first.
     pub(crate) fn insert(&mut self, series: Arc<MemSeries>) {
-        let id = series.id;
         let org = self.orgs.entry(series.org).or_default();
-        org.by_name
-            .entry(series.key.name().to_owned())
-            .or_default()
-            .push(id);
+        post(&mut org.by_name, series.key.name(), &series);
         for l in series.key.labels() {
-            org.by_label
-                .entry(l.name.to_owned())
-                .or_default()
-                .entry(l.value.to_owned())
-                // Many values name one series (an `id` label): room for one id, not the four
-                // a first push makes.
-                .or_insert_with(|| Vec::with_capacity(1))
-                .push(id);
+            match org.by_label.get_mut(l.name) {
+                Some(values) => post(values, l.value, &series),
+                None => {
+                    let mut values = BTreeMap::new();
+                    post(&mut values, l.value, &series);
+                    org.by_label.insert(l.name.to_owned(), values);
+                }
+            }
         }
-        org.by_key.insert(series.key.clone(), Arc::clone(&series));
-        self.by_id.insert(id, series);
+        org.by_key
+            .insert_unique(key_hash(&series.key), series, |s| key_hash(&s.key));
     }
 
     /// The series of `org` that `selector` selects, sorted by key.
@@ -136,14 +169,13 @@ impl Index {
         let mut out: Vec<Arc<MemSeries>> = match o.candidates(selector) {
             None => o
                 .by_key
-                .values()
+                .iter()
                 .filter(|s| Self::visible(s) && selector.matches(&s.key))
                 .cloned()
                 .collect(),
             Some(lists) => lists
                 .into_iter()
                 .flatten()
-                .filter_map(|id| self.by_id.get(id))
                 .filter(|s| Self::visible(s) && selector.matches(&s.key))
                 .cloned()
                 .collect(),
@@ -161,7 +193,7 @@ impl Index {
             return o
                 .by_label
                 .iter()
-                .filter(|(_, values)| values.values().any(|ids| self.any_visible(ids)))
+                .filter(|(_, values)| values.values().any(|list| self.any_visible(list)))
                 .map(|(name, _)| name.clone())
                 .collect();
         }
@@ -193,7 +225,7 @@ impl Index {
             return values.map_or_else(Vec::new, |values| {
                 values
                     .iter()
-                    .filter(|(_, ids)| self.any_visible(ids))
+                    .filter(|(_, list)| self.any_visible(list))
                     .map(|(v, _)| v.clone())
                     .collect()
             });
@@ -220,7 +252,7 @@ impl Index {
         let m = Match::Prefix(prefix.unwrap_or_default().to_owned());
         postings(&o.by_name, &m)
             .into_iter()
-            .filter(|(_, ids)| self.any_visible(ids))
+            .filter(|(_, list)| self.any_visible(list))
             .map(|(name, _)| name.to_owned())
             .collect()
     }
@@ -241,10 +273,10 @@ const SMALL_CANDIDATES: usize = 256;
 
 /// The values in `values` that `m` accepts, with their posting lists, in value order.
 fn postings<'a>(
-    values: &'a BTreeMap<String, Vec<SeriesId>>,
+    values: &'a BTreeMap<String, Posting>,
     m: &Match,
-) -> Vec<(&'a str, &'a [SeriesId])> {
-    let entry = |(v, ids): (&'a String, &'a Vec<SeriesId>)| (v.as_str(), ids.as_slice());
+) -> Vec<(&'a str, &'a [Arc<MemSeries>])> {
+    let entry = |(v, list): (&'a String, &'a Posting)| (v.as_str(), list.as_slice());
     match m {
         Match::Equal(v) => values.get_key_value(v).map(entry).into_iter().collect(),
         Match::Prefix(p) => values
@@ -263,10 +295,10 @@ fn postings<'a>(
 impl OrgIndex {
     /// Posting lists holding every series `selector` may select, from the condition giving
     /// the fewest; `None` if no condition narrows (each accepts series lacking its label).
-    fn candidates(&self, selector: &SeriesSelector) -> Option<Vec<&[SeriesId]>> {
+    fn candidates(&self, selector: &SeriesSelector) -> Option<Vec<&[Arc<MemSeries>]>> {
         // Every series has a name, so a name condition always narrows; a label condition
         // narrows only if it rejects the empty value that a missing label stands for.
-        let mut conditions: Vec<(&BTreeMap<String, Vec<SeriesId>>, &Match)> = Vec::new();
+        let mut conditions: Vec<(&BTreeMap<String, Posting>, &Match)> = Vec::new();
         if let Some(m) = &selector.name {
             conditions.push((&self.by_name, m));
         }
@@ -282,12 +314,13 @@ impl OrgIndex {
             }
         }
         conditions.sort_by_key(|(_, m)| cost(m));
-        let mut best: Option<(usize, Vec<&[SeriesId]>)> = None;
+        let mut best: Option<(usize, Vec<&[Arc<MemSeries>]>)> = None;
         for (values, m) in conditions {
             if cost(m) == 2 && best.as_ref().is_some_and(|(n, _)| *n <= SMALL_CANDIDATES) {
                 break;
             }
-            let lists: Vec<&[SeriesId]> = postings(values, m).into_iter().map(|(_, l)| l).collect();
+            let lists: Vec<&[Arc<MemSeries>]> =
+                postings(values, m).into_iter().map(|(_, l)| l).collect();
             let n = lists.iter().map(|l| l.len()).sum();
             if best.as_ref().is_none_or(|(b, _)| n < *b) {
                 best = Some((n, lists));

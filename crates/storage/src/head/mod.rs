@@ -65,6 +65,7 @@ use crate::write::{Refusal, WritePolicy};
 use crate::{Error, Result};
 use index::Index;
 pub use index::SeriesMatcher;
+pub(crate) use index::key_hash;
 pub use selector::{Match, NAME_LABEL, Pattern, SelectorError, SeriesSelector};
 use series::{MemSeries, SeriesData};
 
@@ -482,25 +483,6 @@ impl Head {
         self.index.read().get(org, key).map(|s| s.data_type)
     }
 
-    /// The points of series `id` of `org` with timestamps in `range`, sorted by time. A series
-    /// of another organization is not found.
-    pub fn read_id(&self, org: OrgId, id: SeriesId, range: Range<Timestamp>) -> Result<Vec<Point>> {
-        let series = self
-            .index
-            .read()
-            .by_id
-            .get(&id)
-            .filter(|s| s.org == org)
-            .cloned();
-        match series {
-            Some(s) => Ok(read_series(&s, range)),
-            None => Err(Error::SeriesNotFound {
-                org,
-                series: id.to_string(),
-            }),
-        }
-    }
-
     /// The id of series `key` of `org`, if the head has it.
     pub fn series_id(&self, org: OrgId, key: &SeriesKey) -> Option<SeriesId> {
         self.index.read().get(org, key).map(|s| s.id)
@@ -609,7 +591,7 @@ impl Head {
     /// Takes aside the points every series held when freeze `epoch` began, and returns them.
     /// Points frozen by an earlier flush that failed are frozen again, under the newer ones.
     pub(crate) fn freeze(&self, epoch: u64) -> Frozen {
-        let all: Vec<Arc<MemSeries>> = self.index.read().by_id.values().cloned().collect();
+        let all = self.index.read().all();
         let mut frozen = Frozen::default();
         for s in all {
             let mut data = s.data.lock();

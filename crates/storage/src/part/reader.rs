@@ -2,12 +2,13 @@
 //! demand, each checked against its CRC and its index entry before it is decoded.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
+
+use crate::head::key_hash;
 
 use super::PartName;
 use super::files::{LocalFile, PartFile, PartFiles, PartLocation};
@@ -15,13 +16,13 @@ use super::format::{self, BLOCK_OVERHEAD, BlockMeta, Cursor, FOOTER_LEN, Footer,
 use crate::codec::{self, Column};
 use crate::{Error, Result};
 
-/// One series in a part: its type and its blocks, in time order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PartSeries {
+/// One series in a part: its type and its blocks, in time order, borrowed from the part.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartSeries<'a> {
     /// The series' type for life.
     pub data_type: DataType,
     /// Its blocks, oldest first, not overlapping.
-    pub blocks: Vec<BlockMeta>,
+    pub blocks: &'a [BlockMeta],
 }
 
 /// Gives, for an index's `n`th series entry of an organization, a key equal to the one parsed
@@ -43,51 +44,76 @@ pub struct Part {
 }
 
 /// The series of one organization in a part: their entries in index order, found by key
-/// through a table of positions. A million series take about 50 MB this way (40 bytes an entry,
-/// 4 a position with the table's slack), where a map from key to entry took 86 MB.
+/// through a table of positions, and every series' blocks in one list, each entry naming its
+/// run. A million series of one block take about 64 MB this way (24 bytes an entry, 40 a
+/// block), where an entry owning a list of its blocks took 88 and an allocation each.
 #[derive(Default)]
 struct OrgSeries {
-    entries: Vec<(SeriesKey, PartSeries)>,
+    entries: Vec<Entry>,
+    blocks: Vec<BlockMeta>,
     by_key: hashbrown::HashTable<u32>,
 }
 
-/// Hashes keys for [`OrgSeries`]: a key hashes as its precomputed hash, so this is one round of
-/// mixing over eight bytes.
-static KEY_HASH: std::sync::LazyLock<foldhash::fast::RandomState> =
-    std::sync::LazyLock::new(Default::default);
+/// A series of an [`OrgSeries`]: its blocks are `count` from `first`.
+struct Entry {
+    key: SeriesKey,
+    first: u32,
+    count: u32,
+    data_type: DataType,
+}
 
 impl OrgSeries {
-    fn get(&self, key: &SeriesKey) -> Option<&PartSeries> {
-        let i = *self.by_key.find(KEY_HASH.hash_one(key), |&i| {
-            self.entries[i as usize].0 == *key
-        })?;
-        Some(&self.entries[i as usize].1)
+    fn series(&self, e: &Entry) -> PartSeries<'_> {
+        let first = e.first as usize;
+        PartSeries {
+            data_type: e.data_type,
+            blocks: &self.blocks[first..first + e.count as usize],
+        }
     }
 
-    /// Adds a series; `false` if it is there already.
-    fn insert(&mut self, key: SeriesKey, series: PartSeries) -> bool {
-        let Self { entries, by_key } = self;
-        let hash = KEY_HASH.hash_one(&key);
+    fn get(&self, key: &SeriesKey) -> Option<PartSeries<'_>> {
+        let i = *self
+            .by_key
+            .find(key_hash(key), |&i| self.entries[i as usize].key == *key)?;
+        Some(self.series(&self.entries[i as usize]))
+    }
+
+    /// Adds a series whose blocks are the last `count` of `blocks`; `false` if it is there
+    /// already.
+    fn insert(&mut self, key: SeriesKey, data_type: DataType, count: u32) -> bool {
+        let Self {
+            entries,
+            blocks,
+            by_key,
+        } = self;
         match by_key.entry(
-            hash,
-            |&i| entries[i as usize].0 == key,
-            |&i| KEY_HASH.hash_one(&entries[i as usize].0),
+            key_hash(&key),
+            |&i| entries[i as usize].key == key,
+            |&i| key_hash(&entries[i as usize].key),
         ) {
             hashbrown::hash_table::Entry::Occupied(_) => false,
             hashbrown::hash_table::Entry::Vacant(slot) => {
-                // An index holds fewer than 2^32 series: each takes bytes of a file whose
-                // index is read into memory whole.
+                // An index holds fewer than 2^32 series and blocks (checked as it is read):
+                // each takes bytes of a file whose index is read into memory whole.
                 slot.insert(entries.len() as u32);
-                entries.push((key, series));
+                entries.push(Entry {
+                    key,
+                    first: (blocks.len() - count as usize) as u32,
+                    count,
+                    data_type,
+                });
                 true
             }
         }
     }
 
-    /// Gives back the room the entries grew into beyond a quarter more than they need.
+    /// Gives back the room the lists grew into beyond a quarter more than they need.
     fn trim(&mut self) {
         if self.entries.capacity() > self.entries.len() + self.entries.len() / 4 {
             self.entries.shrink_to_fit();
+        }
+        if self.blocks.capacity() > self.blocks.len() + self.blocks.len() / 4 {
+            self.blocks.shrink_to_fit();
         }
     }
 }
@@ -274,14 +300,14 @@ impl Part {
     }
 
     /// The series it holds, with their block summaries, in no particular order.
-    pub fn series(&self) -> impl Iterator<Item = (OrgId, &SeriesKey, &PartSeries)> {
+    pub fn series(&self) -> impl Iterator<Item = (OrgId, &SeriesKey, PartSeries<'_>)> {
         self.series
             .iter()
-            .flat_map(|(&org, m)| m.entries.iter().map(move |(k, s)| (org, k, s)))
+            .flat_map(|(&org, m)| m.entries.iter().map(move |e| (org, &e.key, m.series(e))))
     }
 
     /// The series `key` of `org`, if the part holds it.
-    pub fn get(&self, org: OrgId, key: &SeriesKey) -> Option<&PartSeries> {
+    pub fn get(&self, org: OrgId, key: &SeriesKey) -> Option<PartSeries<'_>> {
         self.series.get(&org)?.get(key)
     }
 
@@ -303,7 +329,7 @@ impl Part {
         {
             return Ok(true);
         }
-        for block in &series.blocks {
+        for block in series.blocks {
             let s = &block.summary;
             if s.max_ts < range.start || s.min_ts >= range.end {
                 continue;
@@ -320,7 +346,7 @@ impl Part {
         let Some(series) = self.get(org, key) else {
             return Ok(false);
         };
-        for block in &series.blocks {
+        for block in series.blocks {
             let (timestamps, values) = self.read_block(block, series.data_type)?;
             format::push_points(&timestamps, values, None, out);
         }
@@ -442,7 +468,16 @@ fn parse_index(
             .map_err(|e| bad(&c, format!("index entry: {e}")))?;
         let key = canonical(entry, org, &key).unwrap_or(key);
         entry += 1;
-        let mut blocks: Vec<BlockMeta> = Vec::with_capacity(count.min(index.len() / 32));
+        let series = out.entry(org).or_default();
+        let first = series.blocks.len();
+        let total = first.checked_add(count);
+        if total.is_none_or(|n| u32::try_from(n).is_err()) {
+            return Err(bad(
+                &c,
+                format!("series {key} with {count} blocks takes the part past 2^32 blocks"),
+            ));
+        }
+        series.blocks.reserve(count.min(index.len() / 32));
         for _ in 0..count {
             let block = c
                 .block(data_type, footer.version)
@@ -463,7 +498,7 @@ fn parse_index(
                     ),
                 ));
             }
-            if blocks
+            if series.blocks[first..]
                 .last()
                 .is_some_and(|prev| prev.summary.max_ts >= block.summary.min_ts)
             {
@@ -472,13 +507,9 @@ fn parse_index(
                     format!("blocks of series {key} overlap or are out of time order"),
                 ));
             }
-            blocks.push(block);
+            series.blocks.push(block);
         }
-        if !out
-            .entry(org)
-            .or_default()
-            .insert(key.clone(), PartSeries { data_type, blocks })
-        {
+        if !series.insert(key.clone(), data_type, count as u32) {
             return Err(at(
                 entry_at,
                 format!("series {key} of {org} appears twice in the index"),

@@ -316,7 +316,7 @@ fn index_as(part: &Part, version: u32) -> Vec<u8> {
     let mut index = Vec::new();
     for (org, key, series) in part.series() {
         format::put_series(&mut index, org, key, series.data_type, series.blocks.len());
-        for block in &series.blocks {
+        for block in series.blocks {
             let (timestamps, values) = part.read_block(block, series.data_type).unwrap();
             let whole = BlockMeta {
                 summary: format::summarize(&timestamps, &values),

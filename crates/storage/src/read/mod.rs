@@ -181,7 +181,7 @@ impl Sources {
             let Some(series) = p.get(org, key) else {
                 continue;
             };
-            for meta in &series.blocks {
+            for meta in series.blocks {
                 let s = &meta.summary;
                 if s.max_ts >= range.start && s.min_ts < range.end {
                     blocks.push(BlockRef { part: i, meta });

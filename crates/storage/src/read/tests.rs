@@ -409,7 +409,7 @@ fn blocks_without_a_summary_are_decoded_to_aggregate() {
     write(&db, "s", DataType::Double, doubles(&points));
     db.flush().unwrap();
     let parts = db.parts();
-    let blocks = &parts[0].get(OrgId(1), &key("s")).unwrap().blocks;
+    let blocks = parts[0].get(OrgId(1), &key("s")).unwrap().blocks;
     assert!(blocks.iter().all(|b| b.summary.values.is_none()));
     let got = db.aggregate(OrgId(1), &key("s"), 0..40, 4, &ALL).unwrap();
     assert_eq!(f64s(&got, Agg::Sum)[2], 8.0 + 9.0 + 10.0 + 11.0);
