@@ -57,6 +57,7 @@ pub(crate) fn write_frozen(
             wal_seq,
             blocks.summary_min_points,
         )?;
+        writer.expect_series(slices.iter().map(|&i| frozen.series[i].0.org));
         for i in slices {
             let (series, data) = &frozen.series[i];
             writer.begin_series(series.org, &series.key, series.data_type)?;

@@ -77,6 +77,7 @@ pub(crate) fn rewrite(
     let end = inputs.iter().map(|p| p.partition().end).max().unwrap_or(0);
     let wal_seq = inputs.iter().map(|p| p.wal_seq()).max().unwrap_or(0);
     let mut writer = PartWriter::create(files, at, start..end, wal_seq, blocks.summary_min_points)?;
+    writer.expect_series(series.keys().map(|(org, _)| *org));
     for ((org, key), data_type) in series {
         let mut sources = Vec::with_capacity(inputs.len());
         for part in inputs {

@@ -179,7 +179,7 @@ pub(crate) fn load(files: &Arc<dyn PartFiles>) -> Result<Vec<Arc<Part>>> {
     // One copy of each key across the parts (the head registers these same keys).
     let mut keys: std::collections::HashSet<(OrgId, SeriesKey)> = std::collections::HashSet::new();
     for at in found.into_iter().filter(|p| !superseded.contains(p)) {
-        let part = Part::open_in(files.as_ref(), at, &mut |_, org, key| {
+        let part = Part::open_in(files.as_ref(), at, &mut |org, key| {
             keys.get(&(org, key.clone())).map(|(_, k)| k.clone())
         })?;
         for (org, key, _) in part.series() {

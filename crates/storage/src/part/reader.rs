@@ -25,9 +25,9 @@ pub struct PartSeries<'a> {
     pub blocks: &'a [BlockMeta],
 }
 
-/// Gives, for an index's `n`th series entry of an organization, a key equal to the one parsed
-/// (see [`Part::open_in`]).
-pub(crate) type Canonical<'a> = &'a mut dyn FnMut(usize, OrgId, &SeriesKey) -> Option<SeriesKey>;
+/// Gives, for a series of an organization, a key equal to the one parsed (see
+/// [`Part::open_in`]).
+pub(crate) type Canonical<'a> = &'a mut dyn FnMut(OrgId, &SeriesKey) -> Option<SeriesKey>;
 
 /// An open, immutable part file with its index in memory.
 ///
@@ -47,8 +47,11 @@ pub struct Part {
 /// through a table of positions, and every series' blocks in one list, each entry naming its
 /// run. A million series of one block take about 64 MB this way (24 bytes an entry, 40 a
 /// block), where an entry owning a list of its blocks took 88 and an allocation each.
+///
+/// Built either by parsing a part's index ([`Part::open`]) or, for a part just written, by the
+/// writer as it writes the index ([`PartWriter::finish_and_open`](super::PartWriter)).
 #[derive(Default)]
-struct OrgSeries {
+pub(super) struct OrgSeries {
     entries: Vec<Entry>,
     blocks: Vec<BlockMeta>,
     by_key: hashbrown::HashTable<u32>,
@@ -78,9 +81,14 @@ impl OrgSeries {
         Some(self.series(&self.entries[i as usize]))
     }
 
-    /// Adds a series whose blocks are the last `count` of `blocks`; `false` if it is there
-    /// already.
-    fn insert(&mut self, key: SeriesKey, data_type: DataType, count: u32) -> bool {
+    /// Adds a series whose blocks are the last `count` of `blocks`; gives the key back if the
+    /// series is there already.
+    fn insert(
+        &mut self,
+        key: SeriesKey,
+        data_type: DataType,
+        count: u32,
+    ) -> std::result::Result<(), SeriesKey> {
         let Self {
             entries,
             blocks,
@@ -91,7 +99,7 @@ impl OrgSeries {
             |&i| entries[i as usize].key == key,
             |&i| key_hash(&entries[i as usize].key),
         ) {
-            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Occupied(_) => Err(key),
             hashbrown::hash_table::Entry::Vacant(slot) => {
                 // An index holds fewer than 2^32 series and blocks (checked as it is read):
                 // each takes bytes of a file whose index is read into memory whole.
@@ -102,13 +110,47 @@ impl OrgSeries {
                     count,
                     data_type,
                 });
-                true
+                Ok(())
             }
         }
     }
 
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Makes room for `series` more series of at least one block each.
+    pub(super) fn reserve(&mut self, series: usize) {
+        self.entries.reserve(series);
+        self.blocks.reserve(series);
+        self.by_key
+            .reserve(series, |&i| key_hash(&self.entries[i as usize].key));
+    }
+
+    /// Adds a series with its blocks, which the caller has checked (in time order, inside the
+    /// file); the problem if the series is there already or the part would pass 2^32 blocks.
+    pub(super) fn add(
+        &mut self,
+        key: SeriesKey,
+        data_type: DataType,
+        blocks: &[BlockMeta],
+    ) -> std::result::Result<(), String> {
+        let count = blocks.len();
+        let total = self.blocks.len().checked_add(count);
+        if total.is_none_or(|n| u32::try_from(n).is_err()) {
+            return Err(format!(
+                "series {key} with {count} blocks takes the part past 2^32 blocks"
+            ));
+        }
+        self.blocks.extend_from_slice(blocks);
+        self.insert(key, data_type, count as u32).map_err(|key| {
+            self.blocks.truncate(self.blocks.len() - count);
+            format!("series {key} appears twice in the index")
+        })
+    }
+
     /// Gives back the room the lists grew into beyond a quarter more than they need.
-    fn trim(&mut self) {
+    pub(super) fn trim(&mut self) {
         if self.entries.capacity() > self.entries.len() + self.entries.len() / 4 {
             self.entries.shrink_to_fit();
         }
@@ -141,14 +183,14 @@ impl Part {
     /// The part is filed under the partition its footer names.
     pub fn open(path: &Path, name: PartName) -> Result<Part> {
         let file = Arc::new(LocalFile::open(path)?);
-        Part::read(file, path.to_owned(), name, None, &mut |_, _, _| None)
+        Part::read(file, path.to_owned(), name, None, &mut |_, _| None)
     }
 
     /// Opens the part at `at` in `files` and loads its index, failing as [`Part::open`] does.
-    /// `canonical` may give, for the index's `n`th series entry (counted from 0), a key equal
-    /// to the one parsed for the index to hold instead, so that the part shares it (keys are
-    /// reference-counted) with the head and other parts rather than holding a copy: where
-    /// series are many and short, the keys are most of a series' memory.
+    /// `canonical` may give, for a series, a key equal to the one parsed for the index to hold
+    /// instead, so that the part shares it (keys are reference-counted) with the head and
+    /// other parts rather than holding a copy: where series are many and short, the keys are
+    /// most of a series' memory.
     pub(crate) fn open_in(
         files: &dyn PartFiles,
         at: PartLocation,
@@ -162,6 +204,25 @@ impl Part {
             Some(at.partition),
             canonical,
         )
+    }
+
+    /// The part a writer has just made durable at `at`, with the index it built as it wrote
+    /// it: nothing is read back.
+    pub(super) fn written(
+        file: Arc<dyn PartFile>,
+        path: PathBuf,
+        at: PartLocation,
+        footer: Footer,
+        series: HashMap<OrgId, OrgSeries>,
+    ) -> Part {
+        Part {
+            path,
+            size: file.len(),
+            file,
+            at,
+            footer,
+            series,
+        }
     }
 
     fn read(
@@ -460,14 +521,12 @@ fn parse_index(
         }
     };
     let bad = |c: &Cursor<'_>, detail: String| at(c.pos, detail);
-    let mut entry = 0;
     while !c.is_empty() {
         let entry_at = c.pos;
         let (org, key, data_type, count) = c
             .series()
             .map_err(|e| bad(&c, format!("index entry: {e}")))?;
-        let key = canonical(entry, org, &key).unwrap_or(key);
-        entry += 1;
+        let key = canonical(org, &key).unwrap_or(key);
         let series = out.entry(org).or_default();
         let first = series.blocks.len();
         let total = first.checked_add(count);
@@ -509,7 +568,7 @@ fn parse_index(
             }
             series.blocks.push(block);
         }
-        if !series.insert(key.clone(), data_type, count as u32) {
+        if let Err(key) = series.insert(key, data_type, count as u32) {
             return Err(at(
                 entry_at,
                 format!("series {key} of {org} appears twice in the index"),

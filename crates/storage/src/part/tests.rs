@@ -49,11 +49,21 @@ fn write_sample_summarized(
     summary_min_points: u32,
 ) -> (PathBuf, Vec<(SeriesKey, DataType, Vec<Point>)>) {
     let files = LocalParts::open(dir).unwrap();
+    let (writer, written) = sample_writer(&files, summary_min_points);
+    let at = writer.finish().unwrap();
+    (files.describe(&at), written)
+}
+
+/// A writer of part 1 in `files` with the sample's series written but not finished.
+fn sample_writer(
+    files: &LocalParts,
+    summary_min_points: u32,
+) -> (PartWriter, Vec<(SeriesKey, DataType, Vec<Point>)>) {
     let at = PartLocation {
         partition: 0,
         name: PartName::single(1),
     };
-    let mut writer = PartWriter::create(&files, at, 0..1_000, 42, summary_min_points).unwrap();
+    let mut writer = PartWriter::create(files, at, 0..1_000, 42, summary_min_points).unwrap();
     let mut written = Vec::new();
     for (i, t) in DataType::ALL.into_iter().enumerate() {
         let k = key(&format!("series.{}", t.as_str()));
@@ -67,8 +77,7 @@ fn write_sample_summarized(
         }
         written.push((k, t, points(&timestamps, &values)));
     }
-    let at = writer.finish().unwrap();
-    (files.describe(&at), written)
+    (writer, written)
 }
 
 /// The values at positions `r` of `c`.
@@ -525,4 +534,59 @@ fn an_open_parts_block_entry_stays_small() {
         "{}",
         std::mem::size_of::<BlockMeta>()
     );
+}
+
+#[test]
+fn a_part_opened_as_it_is_written_equals_the_file_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = LocalParts::open(dir.path()).unwrap();
+    let (mut writer, written) = sample_writer(&files, 3);
+    // A hint that overstates one organization and names one with no series changes nothing.
+    writer.expect_series([OrgId(0), OrgId(0), OrgId(7), OrgId(0)]);
+    let part = writer.finish_and_open(&files).unwrap();
+    let read = Part::open(part.path(), part.name()).unwrap();
+    assert_eq!(
+        (part.location(), part.partition(), part.time_range()),
+        (read.location(), read.partition(), read.time_range())
+    );
+    assert_eq!(
+        (part.points(), part.wal_seq(), part.size()),
+        (read.points(), read.wal_seq(), read.size())
+    );
+    assert_eq!(part.series().count(), written.len());
+    assert_eq!(read.series().count(), written.len());
+    for (org, key, series) in read.series() {
+        assert_eq!(part.get(org, key), Some(series), "{key} of {org}");
+    }
+    assert!(part.get(OrgId(7), &written[0].0).is_none());
+    // The part holds the keys it was given, not copies.
+    for (i, (k, ..)) in written.iter().enumerate() {
+        let (_, held, _) = part
+            .series()
+            .find(|(org, key, _)| *org == OrgId(i as u64 % 3) && *key == k)
+            .unwrap();
+        assert!(held.shares_memory_with(k), "{k}");
+    }
+}
+
+#[test]
+fn a_series_written_twice_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = LocalParts::open(dir.path()).unwrap();
+    let at = PartLocation {
+        partition: 0,
+        name: PartName::single(1),
+    };
+    let mut writer = PartWriter::create(&files, at, 0..1_000, 1, 32).unwrap();
+    let k = key("twice");
+    for t in [10, 20] {
+        writer.begin_series(OrgId(1), &k, DataType::Int64).unwrap();
+        writer.add_block(&[t], &Column::Int64(vec![1])).unwrap();
+    }
+    let err = writer.finish_and_open(&files).unwrap_err();
+    assert!(
+        err.to_string().contains("appears twice in the index"),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&k.to_string()), "{err}");
 }

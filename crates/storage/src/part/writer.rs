@@ -2,6 +2,7 @@
 //! the sink's commit, so that a part is either absent or complete and durable under its final
 //! name.
 
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::ops::Range;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use sextant_model::{DataType, OrgId, SeriesKey, Timestamp};
 
 use super::format::{self, BLOCK_OVERHEAD, BlockMeta, Footer, IndexWriter};
+use super::reader::OrgSeries;
 use super::{Part, PartFiles, PartLocation, PartSink};
 use crate::codec::{self, Column};
 use crate::{Error, Result};
@@ -28,16 +30,20 @@ pub(crate) struct PartWriter {
     index: IndexWriter,
     /// The index entry of the series last ended, before it joins `index`.
     entry: Vec<u8>,
-    /// The series being written and its blocks so far.
-    current: Option<(OrgId, SeriesKey, DataType, Vec<BlockMeta>)>,
+    /// The series being written.
+    current: Option<(OrgId, SeriesKey, DataType)>,
+    /// Its blocks so far.
+    blocks: Vec<BlockMeta>,
     min_ts: Timestamp,
     max_ts: Timestamp,
     points: u64,
     scratch: Vec<u8>,
     /// Blocks of fewer points get no summary of their values.
     summary_min_points: u32,
-    /// The keys of the series written, in index order.
-    keys: Vec<SeriesKey>,
+    /// The index as an open part holds it, built as the series end: a part just written opens
+    /// without reading its index back (for a million short series, the decompressed index and
+    /// its parse took a quarter of a flush's peak memory), and holds the keys it was given.
+    series: HashMap<OrgId, OrgSeries>,
 }
 
 impl PartWriter {
@@ -72,7 +78,8 @@ impl PartWriter {
             points: 0,
             scratch: Vec::new(),
             summary_min_points,
-            keys: Vec::new(),
+            blocks: Vec::new(),
+            series: HashMap::new(),
         })
     }
 
@@ -84,14 +91,28 @@ impl PartWriter {
         data_type: DataType,
     ) -> Result<()> {
         self.end_series()?;
-        self.current = Some((org, key.clone(), data_type, Vec::new()));
+        self.current = Some((org, key.clone(), data_type));
         Ok(())
+    }
+
+    /// Makes room in the index for the series to come, given by their organizations (in any
+    /// order, best grouped): their lists then take what they need rather than growing by
+    /// doubling.
+    pub(crate) fn expect_series(&mut self, orgs: impl IntoIterator<Item = OrgId>) {
+        let mut orgs = orgs.into_iter().peekable();
+        while let Some(org) = orgs.next() {
+            let mut n = 1;
+            while orgs.next_if_eq(&org).is_some() {
+                n += 1;
+            }
+            self.series.entry(org).or_default().reserve(n);
+        }
     }
 
     /// Appends a block of the current series: `timestamps` sorted, strictly increasing, inside
     /// the partition and after the previous block's; `values` as many, of the series' type.
     pub(crate) fn add_block(&mut self, timestamps: &[Timestamp], values: &Column) -> Result<()> {
-        let Some((_, key, data_type, blocks)) = &mut self.current else {
+        let Some((_, key, data_type)) = &self.current else {
             return Ok(());
         };
         if timestamps.is_empty() {
@@ -122,7 +143,7 @@ impl PartWriter {
         self.file
             .write_all(block)
             .map_err(Error::io("write part file", &self.path))?;
-        blocks.push(BlockMeta {
+        self.blocks.push(BlockMeta {
             offset: self.offset,
             len,
             summary: format::summarize_for_index(timestamps, values, self.summary_min_points),
@@ -135,25 +156,35 @@ impl PartWriter {
     }
 
     fn end_series(&mut self) -> Result<()> {
-        if let Some((org, key, data_type, blocks)) = self.current.take()
-            && !blocks.is_empty()
-        {
-            self.entry.clear();
-            format::put_series(&mut self.entry, org, &key, data_type, blocks.len());
-            for b in &blocks {
-                format::put_block(&mut self.entry, b, format::VERSION);
-            }
-            self.index
-                .append(&self.entry)
-                .map_err(Error::io("compress part index", &self.path))?;
-            self.keys.push(key);
+        let Some((org, key, data_type)) = self.current.take() else {
+            return Ok(());
+        };
+        if self.blocks.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.entry.clear();
+        format::put_series(&mut self.entry, org, &key, data_type, self.blocks.len());
+        for b in &self.blocks {
+            format::put_block(&mut self.entry, b, format::VERSION);
+        }
+        self.index
+            .append(&self.entry)
+            .map_err(Error::io("compress part index", &self.path))?;
+        let added = self
+            .series
+            .entry(org)
+            .or_default()
+            .add(key, data_type, &self.blocks);
+        self.blocks.clear();
+        added.map_err(|detail| Error::PartWrite {
+            path: self.path.clone(),
+            detail: format!("{detail} (of {org})"),
+        })
     }
 
     /// Whether no block has been added.
     pub(crate) fn is_empty(&self) -> bool {
-        self.points == 0 && self.current.as_ref().is_none_or(|c| c.3.is_empty())
+        self.points == 0 && self.blocks.is_empty()
     }
 
     /// Gives up the part; nothing is published.
@@ -169,21 +200,20 @@ impl PartWriter {
     /// Writes the index and footer and publishes the part durably; returns where it is.
     #[cfg(test)]
     pub(crate) fn finish(self) -> Result<PartLocation> {
-        self.finish_with_keys().map(|(at, _)| at)
+        self.finish_with_index().map(|(at, ..)| at)
     }
 
-    /// Finishes the part and opens it, its index sharing the keys it was given (they are
-    /// reference-counted, and where series are many and short the keys are most of a series'
-    /// memory) rather than holding the copies it parses.
+    /// Finishes the part and opens it with the index built while writing it, which shares the
+    /// keys it was given (they are reference-counted, and where series are many and short the
+    /// keys are most of a series' memory).
     pub(crate) fn finish_and_open(self, files: &dyn PartFiles) -> Result<Part> {
-        let (at, keys) = self.finish_with_keys()?;
-        Part::open_in(files, at, &mut |entry, _, key| {
-            keys.get(entry).filter(|k| *k == key).cloned()
-        })
+        let path = self.path.clone();
+        let (at, footer, series) = self.finish_with_index()?;
+        Ok(Part::written(files.open(&at)?, path, at, footer, series))
     }
 
-    /// Finishes the part; returns where it is and its series' keys in index order.
-    fn finish_with_keys(mut self) -> Result<(PartLocation, Vec<SeriesKey>)> {
+    /// Finishes the part; returns where it is, its footer and its index.
+    fn finish_with_index(mut self) -> Result<(PartLocation, Footer, HashMap<OrgId, OrgSeries>)> {
         self.end_series()?;
         let (index, index_encoding) = self
             .index
@@ -213,6 +243,8 @@ impl PartWriter {
             .into_inner()
             .map_err(|e| Error::io("write part file", &self.path)(e.into_error()))?;
         sink.commit()?;
-        Ok((self.at, self.keys))
+        self.series.retain(|_, s| !s.is_empty());
+        self.series.values_mut().for_each(OrgSeries::trim);
+        Ok((self.at, footer, self.series))
     }
 }
