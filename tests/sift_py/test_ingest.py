@@ -273,3 +273,34 @@ def test_sample_ms_downloads_each_bucket_s_first_lowest_highest_and_last_point(s
     got = [(ns(t), v) for t, v in zip(series.timestamps, series.values)]
     assert got == want
     assert len(got) < n / 2
+
+
+def test_a_stream_its_client_abandons_stores_nothing(sextant):
+    """A client that cancels a call, or whose deadline passes, in the middle of a stream
+    half-closes the stream before resetting it, so the messages already sent look like a whole
+    stream to the server: none of them may be stored, as a stream is all or nothing."""
+    ledger = Ledger()
+    release = threading.Event()
+    with use_sift_channel(channel_config(sextant)) as channel:
+        service = IngestionService(channel, nostromo_config())
+
+        def two_then_wait(first: int):
+            for i in (first, first + 1):
+                f = flow("readings", i)
+                yield service.try_create_ingestion_request(f["flow_name"], f["timestamp"], f["channel_values"])
+            # The rest of the stream never comes while the client gives up.
+            release.wait(10)
+            f = flow("readings", first + 2)
+            yield service.try_create_ingestion_request(f["flow_name"], f["timestamp"], f["channel_values"])
+
+        stub = IngestServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as deadline:
+            stub.IngestWithConfigDataStream(two_then_wait(0), timeout=1.0)
+        assert deadline.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        call = stub.IngestWithConfigDataStream.future(two_then_wait(10))
+        threading.Event().wait(0.5)
+        assert call.cancel()
+        release.set()
+        # The server goes on: a whole stream after them is stored.
+        service.try_ingest_flows(flow("readings", 20, ledger=ledger))
+    assert_stored(sextant, ledger)

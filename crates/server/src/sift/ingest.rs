@@ -233,6 +233,14 @@ impl IngestService for Ingest {
                     .map_err(Status::from)?;
             }
         }
+        // A client that cancels a call (or whose deadline passes) half-closes its stream and
+        // then resets it, so the messages read so far look like a whole stream: the transport
+        // reports the reset only to a handler that waits. Wait once before storing anything,
+        // so that a stream its client abandoned is dropped here and stores nothing, as a
+        // stream is all or nothing. (A reset that arrives after the write has begun finds the
+        // messages received stored; the client sees an error, sends the stream again, and its
+        // points replace those.)
+        tokio::task::yield_now().await;
         let series: Vec<_> = batch
             .series
             .into_iter()
