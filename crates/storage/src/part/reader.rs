@@ -127,6 +127,17 @@ impl OrgSeries {
             .reserve(series, |&i| key_hash(&self.entries[i as usize].key));
     }
 
+    /// Whether `count` more blocks of series `key` keep the part under 2^32 blocks (entries
+    /// name their blocks by `u32` positions); the problem if not.
+    fn room_for(&self, key: &SeriesKey, count: usize) -> std::result::Result<(), String> {
+        match self.blocks.len().checked_add(count) {
+            Some(n) if u32::try_from(n).is_ok() => Ok(()),
+            _ => Err(format!(
+                "series {key} with {count} blocks takes the part past 2^32 blocks"
+            )),
+        }
+    }
+
     /// Adds a series with its blocks, which the caller has checked (in time order, inside the
     /// file); the problem if the series is there already or the part would pass 2^32 blocks.
     pub(super) fn add(
@@ -136,12 +147,7 @@ impl OrgSeries {
         blocks: &[BlockMeta],
     ) -> std::result::Result<(), String> {
         let count = blocks.len();
-        let total = self.blocks.len().checked_add(count);
-        if total.is_none_or(|n| u32::try_from(n).is_err()) {
-            return Err(format!(
-                "series {key} with {count} blocks takes the part past 2^32 blocks"
-            ));
-        }
+        self.room_for(&key, count)?;
         self.blocks.extend_from_slice(blocks);
         self.insert(key, data_type, count as u32).map_err(|key| {
             self.blocks.truncate(self.blocks.len() - count);
@@ -529,13 +535,9 @@ fn parse_index(
         let key = canonical(org, &key).unwrap_or(key);
         let series = out.entry(org).or_default();
         let first = series.blocks.len();
-        let total = first.checked_add(count);
-        if total.is_none_or(|n| u32::try_from(n).is_err()) {
-            return Err(bad(
-                &c,
-                format!("series {key} with {count} blocks takes the part past 2^32 blocks"),
-            ));
-        }
+        series
+            .room_for(&key, count)
+            .map_err(|detail| bad(&c, detail))?;
         series.blocks.reserve(count.min(index.len() / 32));
         for _ in 0..count {
             let block = c

@@ -54,16 +54,21 @@ fn write_sample_summarized(
     (files.describe(&at), written)
 }
 
+/// A writer of part 1 of partition 0 (`0..1_000`) in `files`.
+fn part_one_writer(files: &LocalParts, wal_seq: u64, summary_min_points: u32) -> PartWriter {
+    let at = PartLocation {
+        partition: 0,
+        name: PartName::single(1),
+    };
+    PartWriter::create(files, at, 0..1_000, wal_seq, summary_min_points).unwrap()
+}
+
 /// A writer of part 1 in `files` with the sample's series written but not finished.
 fn sample_writer(
     files: &LocalParts,
     summary_min_points: u32,
 ) -> (PartWriter, Vec<(SeriesKey, DataType, Vec<Point>)>) {
-    let at = PartLocation {
-        partition: 0,
-        name: PartName::single(1),
-    };
-    let mut writer = PartWriter::create(files, at, 0..1_000, 42, summary_min_points).unwrap();
+    let mut writer = part_one_writer(files, 42, summary_min_points);
     let mut written = Vec::new();
     for (i, t) in DataType::ALL.into_iter().enumerate() {
         let k = key(&format!("series.{}", t.as_str()));
@@ -433,11 +438,7 @@ fn the_index_is_compressed_and_version_1_parts_still_open() {
 fn an_index_past_the_streaming_threshold_is_compressed_as_it_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let files = LocalParts::open(dir.path()).unwrap();
-    let at = PartLocation {
-        partition: 0,
-        name: PartName::single(1),
-    };
-    let mut writer = PartWriter::create(&files, at, 0..1_000, 7, 32).unwrap();
+    let mut writer = part_one_writer(&files, 7, 32);
     let mut written = Vec::new();
     let mut raw_len = 0;
     let mut i = 0;
@@ -573,11 +574,7 @@ fn a_part_opened_as_it_is_written_equals_the_file_read_back() {
 fn a_series_written_twice_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let files = LocalParts::open(dir.path()).unwrap();
-    let at = PartLocation {
-        partition: 0,
-        name: PartName::single(1),
-    };
-    let mut writer = PartWriter::create(&files, at, 0..1_000, 1, 32).unwrap();
+    let mut writer = part_one_writer(&files, 1, 32);
     let k = key("twice");
     for t in [10, 20] {
         writer.begin_series(OrgId(1), &k, DataType::Int64).unwrap();

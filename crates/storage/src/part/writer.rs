@@ -184,7 +184,7 @@ impl PartWriter {
 
     /// Whether no block has been added.
     pub(crate) fn is_empty(&self) -> bool {
-        self.points == 0 && self.blocks.is_empty()
+        self.points == 0
     }
 
     /// Gives up the part; nothing is published.
