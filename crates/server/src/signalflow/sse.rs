@@ -3,17 +3,16 @@
 //! per message (`event: <type>`, `data: <JSON>`), data in its JSON form.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::{FutureExt, Stream, StreamExt};
 use http_body_util::StreamBody;
 use hyper::body::Frame;
 use sextant_catalog::Principal;
-use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::messages::Message;
@@ -65,102 +64,62 @@ pub async fn execute(
             return refuse(StatusCode::BAD_REQUEST, &e);
         }
     };
-    let now = state.clock.now() / 1_000_000;
-    let bounded = match params.stop {
-        Some(stop) => params.start.is_some() && (stop <= now || params.immediate),
-        None => false,
-    };
+    // The computation runs on its own and its messages are streamed as they come, a batch
+    // computation's as a live one's: when the client goes away the stream, and with it the
+    // computation, stops.
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-    if !bounded {
-        // Live: the computation runs on its own and its messages are streamed as they come;
-        // when the client goes away the stream, and with it the computation, stops.
-        let (state, principal) = (state.clone(), principal.clone());
-        tokio::spawn(async move { run(&state, &principal, params, tx).await });
-        let Some(first) = rx.recv().await else {
-            return refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the computation ended at once",
-            );
-        };
-        if first.kind() == "error" {
-            return refused(&first);
-        }
-        return streamed(tokio_stream::once(first).chain(ReceiverStream::new(rx)));
-    }
-    let (_, messages) = tokio::join!(run(&state, &principal, params, tx), async {
-        let mut all = Vec::new();
-        while let Some(m) = rx.recv().await {
-            all.push(m);
-        }
-        all
-    });
-    if let [only] = messages.as_slice()
-        && only.kind() == "error"
-    {
-        return refused(only);
-    }
-    // Encoding is CPU work, a few milliseconds for 100,000 values: off the I/O threads, and
-    // spread over the cores when the answer is large.
-    let Ok(pieces) = tokio::task::spawn_blocking(move || encode(&messages)).await else {
+    tokio::spawn(async move { run(&state, &principal, params, tx).await });
+    let Some(first) = rx.recv().await else {
         return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "encoding the computation's messages failed",
+            "the computation ended at once",
         );
     };
-    let frames = pieces
-        .into_iter()
-        .map(|piece| Ok::<_, Infallible>(Frame::data(Bytes::from(piece))));
-    event_stream(Response::new(Body::new(StreamBody::new(
-        tokio_stream::iter(frames),
-    ))))
+    if first.kind() == "error" {
+        return refused(&first);
+    }
+    streamed(futures_util::stream::iter([first]).chain(ReceiverStream::new(rx)))
 }
 
-/// Values past which a batch answer is encoded on more than one thread.
-const VALUES_PER_THREAD: usize = 20_000;
+/// Values in one run of messages encoded together: about a megabyte of JSON.
+const VALUES_PER_RUN: usize = 20_000;
 
-/// The SSE records of `messages`, in order, as consecutive pieces of the body: one piece per
-/// thread that encoded them, each sized up front (at most about 64 bytes a value) so that it
-/// is not copied as it grows.
-fn encode(messages: &[Message]) -> Vec<Vec<u8>> {
-    let encode_run = |run: &[Message]| {
-        let values: usize = run.iter().map(Message::values).sum();
-        let mut body = Vec::with_capacity(256 * run.len() + 64 * values);
-        for m in run {
-            record(m, &mut body);
-        }
-        body
-    };
-    let values: usize = messages.iter().map(Message::values).sum();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.min(values / VALUES_PER_THREAD).max(1);
-    if threads == 1 {
-        return vec![encode_run(messages)];
-    }
-    // Runs of about equal values, cut between messages.
-    let share = values.div_ceil(threads);
-    let mut runs = Vec::with_capacity(threads);
-    let (mut start, mut held) = (0, 0);
-    for (i, m) in messages.iter().enumerate() {
-        held += m.values();
-        if held >= share && runs.len() + 1 < threads {
-            runs.push(&messages[start..=i]);
-            (start, held) = (i + 1, 0);
-        }
-    }
-    runs.push(&messages[start..]);
-    std::thread::scope(|scope| {
-        let mut runs = runs.into_iter();
-        let first = runs.next().unwrap_or_default();
-        let others: Vec<_> = runs.map(|run| scope.spawn(|| encode_run(run))).collect();
-        let mut pieces = vec![encode_run(first)];
-        for other in others {
-            match other.join() {
-                Ok(piece) => pieces.push(piece),
-                Err(panic) => std::panic::resume_unwind(panic),
+/// Values from which a run is encoded on the blocking pool rather than on the I/O thread.
+const VALUES_OFF_THREAD: usize = 2_000;
+
+/// The messages of `messages` in runs: each run is the next message and those that are ready
+/// behind it, up to about [`VALUES_PER_RUN`] values. A live computation's messages come one
+/// at a time and go out one at a time; a batch computation's all come at once and go out in
+/// large runs.
+fn runs(
+    messages: impl Stream<Item = Message> + Send + 'static,
+) -> impl Stream<Item = Vec<Message>> + Send + 'static {
+    futures_util::stream::unfold(Box::pin(messages.fuse()), |mut messages| async move {
+        let first = messages.next().await?;
+        let mut values = first.values();
+        let mut run = vec![first];
+        while values < VALUES_PER_RUN {
+            match messages.next().now_or_never() {
+                Some(Some(m)) => {
+                    values += m.values();
+                    run.push(m);
+                }
+                _ => break,
             }
         }
-        pieces
+        Some((run, messages))
     })
+}
+
+/// The SSE records of `run`, in order.
+fn encode(run: &[Message]) -> Vec<u8> {
+    let values: usize = run.iter().map(Message::values).sum();
+    // Sized up front (at most about 64 bytes a value) so that it is not copied as it grows.
+    let mut body = Vec::with_capacity(256 * run.len() + 64 * values);
+    for m in run {
+        record(m, &mut body);
+    }
+    body
 }
 
 /// A computation that failed before it started, answered with the error's status and message
@@ -202,14 +161,25 @@ pub async fn attach(
     streamed(ReceiverStream::new(broadcast.follow(state.clock.clone())))
 }
 
-/// An event stream writing each of `messages` as it comes; dropped (and with it the source of
-/// the messages) when the client goes away.
-fn streamed(messages: impl tokio_stream::Stream<Item = Message> + Send + 'static) -> Response {
-    let records = messages.map(|m| {
-        let mut bytes = Vec::new();
-        record(&m, &mut bytes);
-        Ok::<_, Infallible>(Frame::data(Bytes::from(bytes)))
-    });
+/// An event stream writing `messages` as they come; dropped (and with it the source of the
+/// messages) when the client goes away. Large runs of messages are encoded on the blocking
+/// pool, as many at once as there are cores, and written in order as each is ready: the first
+/// bytes of a large answer leave while the rest is encoded, and no more than a few runs are
+/// held encoded at once.
+fn streamed(messages: impl Stream<Item = Message> + Send + 'static) -> Response {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let records = runs(messages)
+        .map(|run| async move {
+            let values: usize = run.iter().map(Message::values).sum();
+            if values < VALUES_OFF_THREAD {
+                return Ok(encode(&run));
+            }
+            tokio::task::spawn_blocking(move || encode(&run))
+                .await
+                .map_err(|e| std::io::Error::other(format!("encoding messages failed: {e}")))
+        })
+        .buffered(cores.max(1))
+        .map(|bytes| bytes.map(|b| Frame::data(Bytes::from(b))));
     event_stream(Response::new(Body::new(StreamBody::new(records))))
 }
 
@@ -249,4 +219,50 @@ fn refuse(status: StatusCode, message: &str) -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(timestamp: i64, values: usize) -> Message {
+        Message::Data {
+            timestamp,
+            points: (0..values)
+                .map(|i| ((i as u64).to_be_bytes(), 0.5))
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_answer_goes_out_in_runs_that_keep_its_order_and_bytes() {
+        let mut messages = vec![Message::control("STREAM_START", 1)];
+        messages.extend((0..300).map(|t| data(t, 100)));
+        messages.push(Message::control("END_OF_CHANNEL", 2));
+        let runs: Vec<Vec<Message>> = runs(futures_util::stream::iter(messages.clone()))
+            .collect()
+            .await;
+        // 30,000 values: more than one run, none past its size by more than one message.
+        assert!(runs.len() >= 2, "{} runs", runs.len());
+        for run in &runs {
+            let values: usize = run.iter().map(Message::values).sum();
+            assert!(values < VALUES_PER_RUN + 100, "a run of {values} values");
+        }
+        assert_eq!(runs.concat(), messages);
+        let pieces: Vec<u8> = runs.iter().flat_map(|run| encode(run)).collect();
+        assert_eq!(pieces, encode(&messages));
+    }
+
+    #[tokio::test]
+    async fn a_live_message_goes_out_alone_when_no_other_is_ready() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let mut runs = Box::pin(runs(ReceiverStream::new(rx)));
+        tx.send(data(1, 3)).await.unwrap();
+        assert_eq!(runs.next().await, Some(vec![data(1, 3)]));
+        tx.send(data(2, 3)).await.unwrap();
+        tx.send(data(3, 3)).await.unwrap();
+        assert_eq!(runs.next().await, Some(vec![data(2, 3), data(3, 3)]));
+        drop(tx);
+        assert_eq!(runs.next().await, None);
+    }
 }
