@@ -167,6 +167,27 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The timestamps of series `key` in `range` (nanoseconds), in `order`, at most `limit` of
+    /// them (the first ones in that order), without reading any value: what a series' spacing
+    /// is found from. A series the store does not know has none.
+    pub fn timestamps(
+        &self,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: usize,
+        order: Order,
+    ) -> Result<Vec<Timestamp>> {
+        self.proceed()?;
+        match self
+            .store
+            .read_timestamps(self.org, key, range, Some(limit), order)
+        {
+            Ok(timestamps) => Ok(timestamps),
+            Err(sextant_storage::Error::SeriesNotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// One page of `scan`: see [`scan`] for limits, order and cursors.
     pub fn scan(&self, scan: &Scan) -> Result<Page> {
         scan::run(self, scan)

@@ -63,6 +63,20 @@ pub trait Store: Send + Sync + Debug {
         order: Order,
     ) -> Result<Vec<Point>>;
 
+    /// The timestamps of the points [`Store::read_limited`] returns. A store that can read
+    /// them without decoding values does; the default reads the points.
+    fn read_timestamps(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Vec<Timestamp>> {
+        let points = self.read_limited(org, key, range, limit, order)?;
+        Ok(points.into_iter().map(|p| p.timestamp).collect())
+    }
+
     /// The points of series `key` of `org` in `range` as typed Arrow arrays, in `order`, at
     /// most `limit` of them: what [`Store::read`] returns, converted.
     fn read_arrow(
@@ -176,6 +190,17 @@ impl Store for Db {
         order: Order,
     ) -> Result<Vec<Point>> {
         Db::read_limited(self, org, key, range, limit, order)
+    }
+
+    fn read_timestamps(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Vec<Timestamp>> {
+        Db::read_timestamps(self, org, key, range, limit, order)
     }
 
     fn read_arrow(

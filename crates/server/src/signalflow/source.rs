@@ -209,21 +209,19 @@ impl Source for StoreSource {
             return None;
         }
         let sample: Vec<&Input> = inputs.iter().copied().take(SAMPLED_SERIES).collect();
-        let refs = self.refs(&sample).into_iter().flatten().collect();
-        let scan = Scan::new(
-            Series::List(refs),
-            start.saturating_mul(NS)..end.saturating_mul(NS),
-        )
-        .order(Order::Descending)
-        .series_limit(SAMPLED_POINTS);
-        let page = self.reader().scan(&scan).ok()?;
-        // The smallest of the series' median gaps.
-        page.batches
-            .iter()
-            .filter_map(|batch| {
-                let ts = &batch.points.timestamps;
-                let mut gaps: Vec<i64> = (1..ts.len())
-                    .map(|i| (ts.value(i - 1) - ts.value(i)).abs())
+        let reader = self.reader();
+        let range = start.saturating_mul(NS)..end.saturating_mul(NS);
+        // The smallest of the series' median gaps, from their newest timestamps alone.
+        self.refs(&sample)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                let ts = reader
+                    .timestamps(&r.key, range.clone(), SAMPLED_POINTS, Order::Descending)
+                    .ok()?;
+                let mut gaps: Vec<i64> = ts
+                    .windows(2)
+                    .map(|w| (w[0] - w[1]).abs())
                     .filter(|g| *g > 0)
                     .collect();
                 if gaps.is_empty() {

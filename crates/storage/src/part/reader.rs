@@ -440,6 +440,44 @@ impl Part {
         block: &BlockMeta,
         data_type: DataType,
     ) -> Result<(Vec<Timestamp>, Column)> {
+        let (bytes, values_at) = self.block_frame(block)?;
+        let timestamps = self.block_timestamps(block, &bytes[..values_at])?;
+        let at = block.offset;
+        let values = codec::decode(data_type, &bytes[values_at..])
+            .map_err(|e| corrupt(&self.path, at + values_at as u64, e.to_string()))?;
+        if values.len() != timestamps.len() {
+            return Err(corrupt(
+                &self.path,
+                at,
+                format!(
+                    "block holds {} timestamps and {} values",
+                    timestamps.len(),
+                    values.len()
+                ),
+            ));
+        }
+        Ok((timestamps, values))
+    }
+
+    /// The timestamps of one block in `range`, appended to `out`: the block is read and
+    /// checked as [`Part::read_block`] does, but its values are not decoded.
+    pub fn read_block_timestamps_into(
+        &self,
+        block: &BlockMeta,
+        range: &Range<Timestamp>,
+        out: &mut Vec<Timestamp>,
+    ) -> Result<()> {
+        let (bytes, values_at) = self.block_frame(block)?;
+        let timestamps = self.block_timestamps(block, &bytes[..values_at])?;
+        let from = timestamps.partition_point(|t| *t < range.start);
+        let to = timestamps.partition_point(|t| *t < range.end);
+        out.extend_from_slice(&timestamps[from..to]);
+        Ok(())
+    }
+
+    /// Reads one block and checks its frame and CRC: its bytes without the CRC, and where its
+    /// value column starts in them.
+    fn block_frame(&self, block: &BlockMeta) -> Result<(Vec<u8>, usize)> {
         let at = block.offset;
         if (block.len as usize) < BLOCK_OVERHEAD {
             return Err(corrupt(
@@ -464,27 +502,32 @@ impl Part {
             ));
         }
         let ts_len = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()) as usize;
-        let Some(ts_bytes) = bytes.get(4..4 + ts_len).filter(|_| 4 + ts_len <= body_len) else {
+        if 4 + ts_len > body_len {
             return Err(corrupt(
                 &self.path,
                 at,
                 format!("timestamp column of {ts_len} bytes overruns the block of {body_len}"),
             ));
-        };
-        let timestamps = codec::decode_timestamps(ts_bytes)
+        }
+        bytes.truncate(body_len);
+        Ok((bytes, 4 + ts_len))
+    }
+
+    /// Decodes a block's timestamp column (`head` is the block's bytes up to its values) and
+    /// checks them against the index: as many as it says, strictly increasing from its first
+    /// to its last.
+    fn block_timestamps(&self, block: &BlockMeta, head: &[u8]) -> Result<Vec<Timestamp>> {
+        let at = block.offset;
+        let timestamps = codec::decode_timestamps(&head[4..])
             .map_err(|e| corrupt(&self.path, at + 4, e.to_string()))?;
-        let values_at = 4 + ts_len;
-        let values = codec::decode(data_type, &bytes[values_at..body_len])
-            .map_err(|e| corrupt(&self.path, at + values_at as u64, e.to_string()))?;
         let s = &block.summary;
-        if timestamps.len() != s.count as usize || values.len() != s.count as usize {
+        if timestamps.len() != s.count as usize {
             return Err(corrupt(
                 &self.path,
                 at,
                 format!(
-                    "block holds {} timestamps and {} values; the index says {}",
+                    "block holds {} timestamps; the index says {}",
                     timestamps.len(),
-                    values.len(),
                     s.count
                 ),
             ));
@@ -501,7 +544,7 @@ impl Part {
                 ),
             ));
         }
-        Ok((timestamps, values))
+        Ok(timestamps)
     }
 }
 

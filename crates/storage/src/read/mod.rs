@@ -193,12 +193,29 @@ impl Sources {
     }
 }
 
+/// What a read returns of each point: the point, or only its timestamp.
+trait Timed {
+    fn timestamp(&self) -> Timestamp;
+}
+
+impl Timed for Point {
+    fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+}
+
+impl Timed for Timestamp {
+    fn timestamp(&self) -> Timestamp {
+        *self
+    }
+}
+
 /// How many of the sorted `points` lie before `bound` in `order` (strictly earlier when
 /// ascending, strictly later when descending).
-fn count_before(points: &[Point], bound: Timestamp, order: Order) -> usize {
+fn count_before<T: Timed>(points: &[T], bound: Timestamp, order: Order) -> usize {
     match order {
-        Order::Ascending => points.partition_point(|p| p.timestamp < bound),
-        Order::Descending => points.len() - points.partition_point(|p| p.timestamp <= bound),
+        Order::Ascending => points.partition_point(|p| p.timestamp() < bound),
+        Order::Descending => points.len() - points.partition_point(|p| p.timestamp() <= bound),
     }
 }
 
@@ -237,6 +254,35 @@ impl Db {
         Ok(self.read_ordered(org, key, range, limit, order)?.1)
     }
 
+    /// The timestamps of the points [`Db::read_limited`] returns, without decoding any value:
+    /// what finding a series' resolution or gaps needs. Blocks are read and checked as any read
+    /// does.
+    ///
+    /// Fails as [`Db::read`] does.
+    pub fn read_timestamps(
+        &self,
+        org: OrgId,
+        key: &SeriesKey,
+        range: Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Vec<Timestamp>> {
+        let sources = Sources::load(self, org, key, &range, limit, order)?;
+        let head = sources.head.iter().map(|p| p.timestamp).collect();
+        let decode = |part: &Part, block: &BlockMeta, _: DataType, out: &mut Vec<Timestamp>| {
+            part.read_block_timestamps_into(block, &range, out)
+        };
+        let merge = |all: Vec<Vec<Timestamp>>| {
+            let mut merged: Vec<Timestamp> = all.into_iter().flatten().collect();
+            merged.sort_unstable();
+            merged.dedup();
+            merged
+        };
+        Self::ordered(
+            &sources, head, org, key, &range, limit, order, decode, merge,
+        )
+    }
+
     fn read_ordered(
         &self,
         org: OrgId,
@@ -245,19 +291,51 @@ impl Db {
         limit: Option<usize>,
         order: Order,
     ) -> Result<(Option<DataType>, Vec<Point>)> {
-        let sources = Sources::load(self, org, key, &range, limit, order)?;
-        let mut blocks = sources.blocks(org, key, &range);
+        let mut sources = Sources::load(self, org, key, &range, limit, order)?;
+        let head = std::mem::take(&mut sources.head);
+        let decode = |part: &Part, block: &BlockMeta, dt: DataType, out: &mut Vec<Point>| {
+            part.read_block_into(block, dt, &range, out)
+        };
+        let points = Self::ordered(
+            &sources,
+            head,
+            org,
+            key,
+            &range,
+            limit,
+            order,
+            decode,
+            merge_last_wins,
+        )?;
+        Ok((sources.data_type, points))
+    }
+
+    /// The read of `sources` in `order` cut to `limit`: part blocks decoded by `decode` in
+    /// that order until the limit is certain, then merged with the head's `head` by `merge`.
+    #[allow(clippy::too_many_arguments)]
+    fn ordered<T: Timed>(
+        sources: &Sources,
+        head: Vec<T>,
+        org: OrgId,
+        key: &SeriesKey,
+        range: &Range<Timestamp>,
+        limit: Option<usize>,
+        order: Order,
+        decode: impl Fn(&Part, &BlockMeta, DataType, &mut Vec<T>) -> Result<()>,
+        merge: impl FnOnce(Vec<Vec<T>>) -> Vec<T>,
+    ) -> Result<Vec<T>> {
+        let mut blocks = sources.blocks(org, key, range);
         if order == Order::Descending {
             blocks.sort_by_key(|b| std::cmp::Reverse(b.meta.summary.max_ts));
         }
-        let data_type = sources.data_type;
         // Decoded points per part, each chunk one block's, in visiting order.
-        let mut decoded: Vec<Vec<(Timestamp, Vec<Point>)>> = vec![Vec::new(); sources.parts.len()];
+        let mut decoded: Vec<Vec<(Timestamp, Vec<T>)>> =
+            (0..sources.parts.len()).map(|_| Vec::new()).collect();
         if limit != Some(0) {
             for (j, b) in blocks.iter().enumerate() {
-                let Some(dt) = data_type else { break };
+                let Some(dt) = sources.data_type else { break };
                 let mut points = Vec::new();
-                sources.parts[b.part].read_block_into(b.meta, dt, &range, &mut points)?;
+                decode(&sources.parts[b.part], b.meta, dt, &mut points)?;
                 note_scanned(b.meta.summary.count as usize);
                 decoded[b.part].push((b.meta.summary.min_ts, points));
                 let (Some(limit), Some(next)) = (limit, blocks.get(j + 1)) else {
@@ -267,7 +345,7 @@ impl Db {
                     Order::Ascending => next.meta.summary.min_ts,
                     Order::Descending => next.meta.summary.max_ts,
                 };
-                let mut sure = count_before(&sources.head, bound, order);
+                let mut sure = count_before(&head, bound, order);
                 for chunks in &decoded {
                     let n: usize = chunks
                         .iter()
@@ -283,15 +361,15 @@ impl Db {
         let mut merged = if limit == Some(0) {
             Vec::new()
         } else {
-            let mut all: Vec<Vec<Point>> = decoded
+            let mut all: Vec<Vec<T>> = decoded
                 .into_iter()
                 .map(|mut chunks| {
                     chunks.sort_by_key(|(min, _)| *min);
                     chunks.into_iter().flat_map(|(_, c)| c).collect()
                 })
                 .collect();
-            all.push(sources.head);
-            merge_last_wins(all)
+            all.push(head);
+            merge(all)
         };
         if order == Order::Descending {
             merged.reverse();
@@ -299,6 +377,6 @@ impl Db {
         if let Some(limit) = limit {
             merged.truncate(limit);
         }
-        Ok((data_type, merged))
+        Ok(merged)
     }
 }

@@ -323,7 +323,10 @@ proptest! {
             check(&got, &naive(&db, "s", range.clone(), width), &context);
             let order = if descending { Order::Descending } else { Order::Ascending };
             let got = db.read_arrow(OrgId(1), &key("s"), range.clone(), limit, order).unwrap();
-            prop_assert_eq!(got, expected(&db, "s", range, limit, order));
+            let want = expected(&db, "s", range.clone(), limit, order);
+            prop_assert_eq!(&got, &want);
+            let timestamps = db.read_timestamps(OrgId(1), &key("s"), range, limit, order).unwrap();
+            prop_assert_eq!(timestamps, want.timestamps.values().to_vec());
         }
     }
 }
@@ -397,6 +400,16 @@ fn whole_blocks_are_not_decoded_and_limits_stop_decoding() {
         db.read_arrow(OrgId(1), &key("s"), 0..40, Some(9), Order::Ascending)
             .is_err()
     );
+    // Timestamps alone: the same blocks are read, and the damaged one is found by its CRC
+    // though its values are not decoded.
+    let first = db
+        .read_timestamps(OrgId(1), &key("s"), 0..40, Some(8), Order::Ascending)
+        .unwrap();
+    assert_eq!(first, (0..8).collect::<Vec<_>>());
+    let err = db
+        .read_timestamps(OrgId(1), &key("s"), 0..40, Some(9), Order::Ascending)
+        .unwrap_err();
+    assert!(err.to_string().contains("CRC"), "{err}");
 }
 
 #[test]
