@@ -1,4 +1,5 @@
-//! Opening a part file of arbitrary bytes and reading every block its index names.
+//! Opening a part file of arbitrary bytes and reading every block its index names, whole and
+//! its timestamps alone.
 //!
 //! Input: one byte of options, then the file's bytes. Option bit 0 recomputes the checksums
 //! (the index CRC and the footer CRC, then each indexed block's CRC) so that mutations get past
@@ -47,16 +48,27 @@ fn fix_index_and_footer(bytes: &mut [u8]) {
 }
 
 fn read_everything(part: &Part) {
-    let keys: Vec<_> = part
-        .series()
-        .map(|(org, key, _)| (org, key.clone()))
-        .collect();
+    let everything = i64::MIN..i64::MAX;
     let mut out = Vec::new();
-    for (org, key) in keys {
+    let mut alone = Vec::new();
+    for (org, key, series) in part.series() {
         out.clear();
-        let _ = part.read_all_into(org, &key, &mut out);
+        let _ = part.read_all_into(org, key, &mut out);
         out.clear();
-        let _ = part.read_into(org, &key, &(i64::MIN..i64::MAX), &mut out);
+        let _ = part.read_into(org, key, &everything, &mut out);
+        for block in series.blocks {
+            alone.clear();
+            let read_alone = part.read_block_timestamps_into(block, &everything, &mut alone);
+            // A block that decodes whole has the same timestamps read without its values.
+            if let Ok((timestamps, _)) = part.read_block(block, series.data_type) {
+                assert!(read_alone.is_ok(), "{read_alone:?}");
+                let within: Vec<i64> = timestamps
+                    .into_iter()
+                    .filter(|t| everything.contains(t))
+                    .collect();
+                assert_eq!(alone, within);
+            }
+        }
     }
 }
 
