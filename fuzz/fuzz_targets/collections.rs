@@ -70,7 +70,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = sextant_collections::part::check_bytes(body);
         }
         _ => {
-            let path = std::env::temp_dir().join(format!("sextant-fuzz-{}.events", std::process::id()));
+            let path =
+                std::env::temp_dir().join(format!("sextant-fuzz-{}.events", std::process::id()));
             std::fs::write(&path, body).expect("the scratch file is written");
             // A subscriber reads the records back by offset: from the first one, as far as
             // replay found whole records, what it reads must be what replay applied.

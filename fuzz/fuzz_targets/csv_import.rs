@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = serde_json::from_slice::<CsvConfig>(config) else {
         return;
     };
-    let channels = sextant_imports::csv::channels(&config).map(|c| c.len()).ok();
+    let channels = sextant_imports::csv::channels(&config)
+        .map(|c| c.len())
+        .ok();
     let result = sextant_imports::csv::read(file, &config, |chunk| {
         // Every chunk has one list per channel.
         assert_eq!(Some(chunk.len()), channels);

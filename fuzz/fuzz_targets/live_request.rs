@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
     windows.advance(&window, &mut out);
     windows.idle(&window, i64::MAX, &mut out);
     for o in &out {
-        if let Output::Window { start, end, count, .. } = o {
+        if let Output::Window {
+            start, end, count, ..
+        } = o
+        {
             assert!(start < end && *count > 0);
         }
     }

@@ -14,19 +14,23 @@ use sextant_signalflow::{Job, parse};
 struct Memory;
 
 fn inputs() -> Vec<Input> {
-    [MetricKind::Gauge, MetricKind::Counter, MetricKind::CumulativeCounter]
-        .into_iter()
-        .enumerate()
-        .map(|(i, kind)| {
-            let mut meta = Meta {
-                metric: "m".into(),
-                dims: [("k".to_string(), i.to_string())].into(),
-                ..Meta::default()
-            };
-            meta.id = stable_id(&["m", &i.to_string()]);
-            Input { meta, kind }
-        })
-        .collect()
+    [
+        MetricKind::Gauge,
+        MetricKind::Counter,
+        MetricKind::CumulativeCounter,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, kind)| {
+        let mut meta = Meta {
+            metric: "m".into(),
+            dims: [("k".to_string(), i.to_string())].into(),
+            ..Meta::default()
+        };
+        meta.id = stable_id(&["m", &i.to_string()]);
+        Input { meta, kind }
+    })
+    .collect()
 }
 
 fn value(series: usize, t: i64) -> f64 {
@@ -35,14 +39,23 @@ fn value(series: usize, t: i64) -> f64 {
 
 impl Source for Memory {
     fn find(&self, metric: &str) -> Result<Vec<Input>, String> {
-        Ok(if wildcard(metric, "m") { inputs() } else { Vec::new() })
+        Ok(if wildcard(metric, "m") {
+            inputs()
+        } else {
+            Vec::new()
+        })
     }
 
     fn native_resolution(&self, _: &[&Input], _: i64, _: i64) -> Option<i64> {
         Some(1000)
     }
 
-    fn rollup(&self, inputs: &[&Input], _: Primitive, tl: Timeline) -> Result<Vec<Vec<Option<f64>>>, String> {
+    fn rollup(
+        &self,
+        inputs: &[&Input],
+        _: Primitive,
+        tl: Timeline,
+    ) -> Result<Vec<Vec<Option<f64>>>, String> {
         Ok(inputs
             .iter()
             .map(|i| {
@@ -57,7 +70,12 @@ impl Source for Memory {
             .collect())
     }
 
-    fn points(&self, inputs: &[&Input], start: i64, end: i64) -> Result<Vec<Vec<(i64, f64)>>, String> {
+    fn points(
+        &self,
+        inputs: &[&Input],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Vec<(i64, f64)>>, String> {
         Ok(inputs
             .iter()
             .map(|i| {

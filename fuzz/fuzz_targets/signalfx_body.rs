@@ -62,14 +62,20 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(first.is_some(), decoded.is_ok());
                 if let (Some(first), Ok(decoded)) = (&first, &decoded) {
                     let accepted: Vec<usize> = first.iter().flatten().copied().collect();
-                    let owned: Vec<usize> = decoded.points.iter().map(|p| p.dimensions.len()).collect();
+                    let owned: Vec<usize> =
+                        decoded.points.iter().map(|p| p.dimensions.len()).collect();
                     assert_eq!(accepted, owned);
                 }
             }
             if let Ok(decoded) = decoded {
                 for point in &decoded.points {
                     assert!(!point.metric.is_empty());
-                    assert!(point.dimensions.iter().all(|(k, v)| !k.is_empty() && !v.is_empty()));
+                    assert!(
+                        point
+                            .dimensions
+                            .iter()
+                            .all(|(k, v)| !k.is_empty() && !v.is_empty())
+                    );
                 }
                 for bad in &decoded.refused {
                     assert!(!bad.reason.is_empty());
