@@ -115,18 +115,10 @@ impl Evaluator {
             Node::Window { input, stat, over } => {
                 let steps = self.timeline.steps(*over);
                 let input = self.stream(input)?;
-                let mut scratch = Vec::new();
                 input
                     .iter()
                     .map(|s| {
-                        let values = (0..len)
-                            .map(|i| {
-                                scratch.clear();
-                                let from = (i + 1).saturating_sub(steps);
-                                scratch.extend(s.values[from..=i].iter().flatten());
-                                compute_stat(*stat, &mut scratch)
-                            })
-                            .collect();
+                        let values = super::window::sliding(*stat, &s.values[..len], steps);
                         Series {
                             meta: computed(&s.meta, &name("WINDOW"), seq),
                             values,

@@ -23,6 +23,7 @@ pub mod live;
 pub mod plan;
 pub mod series;
 pub mod time;
+mod window;
 
 #[cfg(test)]
 mod tests;
