@@ -139,25 +139,28 @@ impl Evaluator {
                 // Each logical timestamp's period start, and whether it is the period's last:
                 // the same for every series.
                 let periods = unit.periods(&timeline, *offset, *zone);
-                let mut scratch = Vec::new();
                 input
                     .iter()
                     .map(|s| {
                         let mut values = vec![None; len];
-                        let mut from = 0;
-                        // Running figures since the period's start; percentiles sort the
-                        // period's values when asked.
+                        // Running figures since the period's start, and for percentiles the
+                        // period's values so far kept sorted.
                         let mut run = Running::default();
+                        let mut sorted = super::window::Sorted::default();
+                        let ranked = matches!(stat, Stat::Median | Stat::Percentile(_));
                         // One index into the timeline, the input's values and the output's.
                         #[allow(clippy::needless_range_loop)]
                         for i in 0..len {
                             let (start, last) = periods[i];
                             if i == 0 || timeline.at(i - 1) < start {
-                                from = i;
                                 run = Running::default();
+                                sorted.clear();
                             }
                             if let Some(v) = s.values[i] {
                                 run.add(v);
+                                if ranked {
+                                    sorted.insert(v);
+                                }
                             }
                             // Only whole periods (or their parts so far) are reported: not one
                             // that began before the timeline.
@@ -165,11 +168,8 @@ impl Evaluator {
                                 continue;
                             }
                             values[i] = match stat {
-                                Stat::Median | Stat::Percentile(_) => {
-                                    scratch.clear();
-                                    scratch.extend(s.values[from..=i].iter().flatten());
-                                    compute_stat(*stat, &mut scratch)
-                                }
+                                Stat::Median => sorted.percentile(50.0),
+                                Stat::Percentile(p) => sorted.percentile(*p),
                                 _ => run.value(*stat),
                             };
                         }

@@ -199,26 +199,52 @@ fn extreme(min: bool, values: &[Option<f64>], steps: usize) -> Vec<Option<f64>> 
 /// The `p`-th percentile (the median at 50), from the window's values kept sorted.
 fn ranked(p: f64, values: &[Option<f64>], steps: usize) -> Vec<Option<f64>> {
     let mut out = Vec::with_capacity(values.len());
-    let mut sorted: Vec<f64> = Vec::new();
+    let mut sorted = Sorted::default();
     for i in 0..values.len() {
         let from = (i + 1).saturating_sub(steps);
         if let Some(x) = values[i] {
-            let at = sorted.partition_point(|y| y.total_cmp(&x).is_lt());
-            sorted.insert(at, x);
+            sorted.insert(x);
         }
         if let Some(Some(x)) = from.checked_sub(1).map(|left| values[left]) {
-            let at = sorted.partition_point(|y| y.total_cmp(&x).is_lt());
-            sorted.remove(at);
+            sorted.remove(x);
         }
-        out.push(if sorted.is_empty() {
-            None
-        } else {
-            let rank = p / 100.0 * (sorted.len() - 1) as f64;
-            let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-            Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
-        });
+        out.push(sorted.percentile(p));
     }
     out
+}
+
+/// Values kept in the order sorting them by `f64::total_cmp` gives, as a fold's percentile
+/// sorts them.
+#[derive(Debug, Default)]
+pub(crate) struct Sorted(Vec<f64>);
+
+impl Sorted {
+    pub(crate) fn insert(&mut self, x: f64) {
+        let at = self.0.partition_point(|y| y.total_cmp(&x).is_lt());
+        self.0.insert(at, x);
+    }
+
+    /// Takes out one value with `x`'s bits; it must be held.
+    fn remove(&mut self, x: f64) {
+        let at = self.0.partition_point(|y| y.total_cmp(&x).is_lt());
+        self.0.remove(at);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The `p`-th percentile, interpolated linearly between the closest ranks (rank
+    /// `p/100 × (n − 1)` counted from 0); `None` when empty.
+    pub(crate) fn percentile(&self, p: f64) -> Option<f64> {
+        let sorted = &self.0;
+        if sorted.is_empty() {
+            return None;
+        }
+        let rank = p / 100.0 * (sorted.len() - 1) as f64;
+        let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+        Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
+    }
 }
 
 #[cfg(test)]
