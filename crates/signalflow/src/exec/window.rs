@@ -11,7 +11,9 @@
 //! - sum, mean, variance and standard deviation with running sums (compensated, so that a large
 //!   value leaving does not take the small ones' bits with it), worked out again from the
 //!   window's values each time the window has moved by its own length, so that rounding cannot
-//!   build up. These may differ from folding each window in the last bits.
+//!   build up. These may differ from folding each window in the last bits. Infinities and NaNs
+//!   are counted aside, giving what a fold gives; a window whose finite values sum (or, for the
+//!   variance, square) past the largest double is folded on its own.
 
 use std::collections::VecDeque;
 
@@ -90,7 +92,8 @@ impl Moments {
     }
 
     /// `stat` of the window; `None` for one that holds no value, and `Err` where only folding
-    /// the window tells (squares past the largest double).
+    /// the window tells: finite values whose sum (or, for the variance, whose squares) pass
+    /// the largest double. Such windows are folded one by one, which costs their length each.
     fn stat(&self, stat: Stat) -> Result<Option<f64>, ()> {
         if self.n == 0 {
             return Ok(None);
@@ -108,6 +111,7 @@ impl Moments {
         };
         Ok(Some(match stat {
             Stat::Count => count,
+            _ if special.is_none() && !self.sum.value().is_finite() => return Err(()),
             Stat::Sum | Stat::Mean => {
                 let sum = special.unwrap_or_else(|| self.sum.value());
                 if stat == Stat::Sum { sum } else { sum / count }
@@ -347,6 +351,23 @@ mod tests {
                     same(stat, *g, *w, 10.0),
                     "{stat:?} at {i}: {g:?} against {w:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn sums_past_the_largest_double_are_folded() {
+        let values = [Some(1e308), Some(1e308), Some(-1e308), Some(1.0), Some(2.0)];
+        for stat in [Stat::Sum, Stat::Mean, Stat::Variance, Stat::Stddev] {
+            for steps in 1..=5 {
+                let got = sliding(stat, &values, steps);
+                let want = folded(stat, &values, steps);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        same(stat, *g, *w, 1.0),
+                        "{stat:?} over {steps} at {i}: {g:?} against {w:?}"
+                    );
+                }
             }
         }
     }
