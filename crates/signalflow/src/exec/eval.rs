@@ -679,9 +679,15 @@ pub(crate) fn compute_stat(stat: Stat, values: &mut [f64]) -> Option<f64> {
 /// `p/100 × (n − 1)` counted from 0).
 fn percentile(values: &mut [f64], p: f64) -> f64 {
     values.sort_by(f64::total_cmp);
-    let rank = p / 100.0 * (values.len() - 1) as f64;
+    percentile_of_sorted(values, p)
+}
+
+/// The `p`-th percentile of `sorted` (sorted by `f64::total_cmp`, not empty), as
+/// [`percentile`] takes it.
+pub(crate) fn percentile_of_sorted(sorted: &[f64], p: f64) -> f64 {
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
     let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    values[lo] + (values[hi] - values[lo]) * (rank - lo as f64)
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
 }
 
 fn map(op: MapOp, x: f64) -> Option<f64> {

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 
-use super::eval::compute_stat;
+use super::eval::{compute_stat, percentile_of_sorted};
 use super::plan::Stat;
 
 /// `stat` over the window of `steps` values ending at each index of `values`; `None` where a
@@ -165,9 +165,8 @@ fn moments(stat: Stat, values: &[Option<f64>], steps: usize) -> Vec<Option<f64>>
 /// a window of NaNs alone gives an infinity, as folding from one does.
 fn extreme(min: bool, values: &[Option<f64>], steps: usize) -> Vec<Option<f64>> {
     let mut out = Vec::with_capacity(values.len());
-    // Indices of the values that may still be the answer, their values ordered from the
-    // answer on.
-    let mut queue: VecDeque<usize> = VecDeque::new();
+    // The values that may still be the answer with their indices, ordered from the answer on.
+    let mut queue: VecDeque<(usize, f64)> = VecDeque::new();
     let mut present = 0usize;
     let beats = |a: f64, b: f64| if min { a <= b } else { a >= b };
     for i in 0..values.len() {
@@ -175,24 +174,21 @@ fn extreme(min: bool, values: &[Option<f64>], steps: usize) -> Vec<Option<f64>> 
         if let Some(x) = values[i] {
             present += 1;
             if !x.is_nan() {
-                while queue
-                    .back()
-                    .is_some_and(|&j| beats(x, values[j].unwrap_or(x)))
-                {
+                while queue.back().is_some_and(|&(_, y)| beats(x, y)) {
                     queue.pop_back();
                 }
-                queue.push_back(i);
+                queue.push_back((i, x));
             }
         }
         if let Some(Some(_)) = from.checked_sub(1).map(|left| values[left]) {
             present -= 1;
         }
-        while queue.front().is_some_and(|&j| j < from) {
+        while queue.front().is_some_and(|&(j, _)| j < from) {
             queue.pop_front();
         }
         out.push(match (present, queue.front()) {
             (0, _) => None,
-            (_, Some(&j)) => values[j],
+            (_, Some(&(_, x))) => Some(x),
             (_, None) if min => Some(f64::INFINITY),
             (_, None) => Some(f64::NEG_INFINITY),
         });
@@ -241,13 +237,7 @@ impl Sorted {
     /// The `p`-th percentile, interpolated linearly between the closest ranks (rank
     /// `p/100 × (n − 1)` counted from 0); `None` when empty.
     pub(crate) fn percentile(&self, p: f64) -> Option<f64> {
-        let sorted = &self.0;
-        if sorted.is_empty() {
-            return None;
-        }
-        let rank = p / 100.0 * (sorted.len() - 1) as f64;
-        let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-        Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
+        (!self.0.is_empty()).then(|| percentile_of_sorted(&self.0, p))
     }
 }
 
