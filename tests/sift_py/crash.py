@@ -7,6 +7,10 @@ Three writers run at once, each for an asset of its own with a live rule `$1 > 4
 and KairosDB's REST API. Each sends batches of five points one second apart, whose values
 alternate between blocks of 100.0 and 500.0, and resends a batch until it is acknowledged.
 
+The Sift writer's channel is sift_py's with gRPC's own retries turned off (see
+`sift_channel_without_retries`), so that a call that fails raises and the writer sends the
+batch again, as the other two writers do.
+
 After each restart the checker waits for the rule engine (`POST /api/native/v1/rules/flush`), reads
 every asset's points back through KairosDB's query API and its annotations through the
 native API, and requires that
@@ -38,7 +42,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from sift_py.grpc.transport import SiftChannelConfig, use_sift_channel
+import grpc
+from sift_py.grpc.transport import (
+    SiftChannelConfig,
+    _compute_channel_options,
+    _metadata_interceptor,
+    use_sift_channel,
+)
 from sift_py.ingestion.channel import ChannelConfig, ChannelDataType, double_value
 from sift_py.ingestion.config.telemetry import FlowConfig, TelemetryConfig
 from sift_py.ingestion.rule.config import RuleActionCreatePhaseAnnotation, RuleConfig
@@ -82,6 +92,28 @@ def telemetry_config(asset: str) -> TelemetryConfig:
     )
 
 
+def sift_channel_without_retries(config: SiftChannelConfig) -> grpc.Channel:
+    """The channel `use_sift_channel` makes without TLS (the same options and API-key metadata,
+    from sift_py's own helpers), but with gRPC's retries off.
+
+    sift_py turns on gRPC's retries (up to five attempts on UNAVAILABLE and other codes), which
+    replay a client stream to the next server that answers. In these rounds grpcio's retries
+    delivered a stream of five flows to the restarted server without its third message: the
+    server received four messages and a proper end of stream, stored the four and answered OK,
+    and the client took all five as acknowledged (seen in the server's debug log of each
+    stream, `--log info,sextant_server::sift=debug`; an earlier run lost the third point of a
+    batch the same way). A server cannot know of a message that never reached it, so the
+    writer lets a failed call fail and resends the batch itself.
+    """
+    options = [
+        (name, value)
+        for name, value in _compute_channel_options(config)
+        if name not in ("grpc.enable_retries", "grpc.service_config")
+    ]
+    channel = grpc.insecure_channel(config["uri"], [*options, ("grpc.enable_retries", 0)])
+    return grpc.intercept_channel(channel, _metadata_interceptor(config))
+
+
 def request(uri: str, token: str, method: str, path: str, body: Optional[bytes], auth: str = "Bearer"):
     req = urllib.request.Request(
         f"http://{uri}{path}",
@@ -105,7 +137,7 @@ class Writer(threading.Thread):
         self.acked = 0  # points 0..acked are acknowledged
         self.errors = 0
         # Held while a batch is in flight: the checker takes it so that nothing is written
-        # while it reads (sift_py's channel retries a call for seconds, across a restart).
+        # while it reads (a call begun before the kill may still be under way after the restart).
         self.busy = threading.Lock()
         # sift_py's channel and ingestion service, kept while the server lives.
         self.session = None
@@ -130,7 +162,7 @@ class Writer(threading.Thread):
 
     def close(self):
         if self.session is not None:
-            self.session[0].__exit__(None, None, None)
+            self.session[0].close()
             self.session = None
 
     def send(self, uri: str, indices: range):
@@ -139,9 +171,8 @@ class Writer(threading.Thread):
             if self.session_epoch != self.cluster.epoch:
                 self.close()
                 config = SiftChannelConfig(uri=uri, apikey=token, use_ssl=False)
-                context = use_sift_channel(config)
-                channel = context.__enter__()
-                self.session = (context, IngestionService(channel, telemetry_config(self.asset)))
+                channel = sift_channel_without_retries(config)
+                self.session = (channel, IngestionService(channel, telemetry_config(self.asset)))
                 self.session_epoch = self.cluster.epoch
             service = self.session[1]
             service.try_ingest_flows(

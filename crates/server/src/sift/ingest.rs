@@ -263,6 +263,13 @@ impl IngestService for Ingest {
         if let Some(status) = refusal_status(&outcome.refused) {
             return Err(status);
         }
+        // At debug level, what each stream carried: where to look when points a client sent are
+        // missing (a message lost on its way never reaches the server).
+        tracing::debug!(
+            messages = number,
+            points = outcome.points(),
+            "stored a stream"
+        );
         self.state.metrics.ingested("sift", outcome.points());
 
         for (run_id, asset_id) in batch.run_assets {
