@@ -34,6 +34,11 @@ pub(crate) fn sliding(stat: Stat, values: &[Option<f64>], steps: usize) -> Vec<O
     }
 }
 
+/// The value that left the window when it moved to start at `from`: the one just before it.
+fn leaving(values: &[Option<f64>], from: usize) -> Option<f64> {
+    values[..from].last().copied().flatten()
+}
+
 /// A sum that values are added to and taken from, with Neumaier's compensation.
 #[derive(Debug, Default, Clone, Copy)]
 struct Sum {
@@ -148,7 +153,7 @@ fn moments(stat: Stat, values: &[Option<f64>], steps: usize) -> Vec<Option<f64>>
             if let Some(x) = values[i] {
                 window.count(x, 1.0);
             }
-            if let Some(Some(x)) = from.checked_sub(1).map(|left| values[left]) {
+            if let Some(x) = leaving(values, from) {
                 window.count(x, -1.0);
             }
         }
@@ -180,7 +185,7 @@ fn extreme(min: bool, values: &[Option<f64>], steps: usize) -> Vec<Option<f64>> 
                 queue.push_back((i, x));
             }
         }
-        if let Some(Some(_)) = from.checked_sub(1).map(|left| values[left]) {
+        if leaving(values, from).is_some() {
             present -= 1;
         }
         while queue.front().is_some_and(|&(j, _)| j < from) {
@@ -205,7 +210,7 @@ fn ranked(p: f64, values: &[Option<f64>], steps: usize) -> Vec<Option<f64>> {
         if let Some(x) = values[i] {
             sorted.insert(x);
         }
-        if let Some(Some(x)) = from.checked_sub(1).map(|left| values[left]) {
+        if let Some(x) = leaving(values, from) {
             sorted.remove(x);
         }
         out.push(sorted.percentile(p));
@@ -313,6 +318,22 @@ mod tests {
         }
     }
 
+    fn assert_sliding_equals_folded(
+        stat: Stat,
+        values: &[Option<f64>],
+        steps: usize,
+        scale: f64,
+    ) {
+        let got = sliding(stat, values, steps);
+        let want = folded(stat, values, steps);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                same(stat, *g, *w, scale),
+                "{stat:?} over {steps} at {i}: {g:?} against {w:?}"
+            );
+        }
+    }
+
     #[test]
     fn infinities_and_nans_leave_no_trace_once_out_of_the_window() {
         let values = [
@@ -334,14 +355,7 @@ mod tests {
             Stat::Median,
             Stat::Count,
         ] {
-            let got = sliding(stat, &values, 3);
-            let want = folded(stat, &values, 3);
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    same(stat, *g, *w, 10.0),
-                    "{stat:?} at {i}: {g:?} against {w:?}"
-                );
-            }
+            assert_sliding_equals_folded(stat, &values, 3, 10.0);
         }
     }
 
@@ -350,14 +364,7 @@ mod tests {
         let values = [Some(1e308), Some(1e308), Some(-1e308), Some(1.0), Some(2.0)];
         for stat in [Stat::Sum, Stat::Mean, Stat::Variance, Stat::Stddev] {
             for steps in 1..=5 {
-                let got = sliding(stat, &values, steps);
-                let want = folded(stat, &values, steps);
-                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    assert!(
-                        same(stat, *g, *w, 1.0),
-                        "{stat:?} over {steps} at {i}: {g:?} against {w:?}"
-                    );
-                }
+                assert_sliding_equals_folded(stat, &values, steps, 1.0);
             }
         }
     }
