@@ -318,12 +318,7 @@ mod tests {
         }
     }
 
-    fn assert_sliding_equals_folded(
-        stat: Stat,
-        values: &[Option<f64>],
-        steps: usize,
-        scale: f64,
-    ) {
+    fn assert_sliding_equals_folded(stat: Stat, values: &[Option<f64>], steps: usize, scale: f64) {
         let got = sliding(stat, values, steps);
         let want = folded(stat, values, steps);
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
