@@ -1300,18 +1300,23 @@ mod tests {
             }
             db.write(b.validate().unwrap()).unwrap();
         };
+        // Series until they alone take more than the bound, their points then flushed.
         let mut n = 0;
-        while db.head().memory_bytes() <= 256 << 10 {
+        while db.head().memory_bytes() - db.head().points_bytes() <= 256 << 10 {
             write(n..n + 100, 0);
             n += 100;
         }
+        db.flush().unwrap();
+        assert!(db.head().memory_bytes() > 256 << 10);
+        assert_eq!(db.head().points_bytes(), 0);
+        write(0..100, 1);
         assert!(
             db.head().points_bytes() < 64 << 10,
             "{}",
             db.head().points_bytes()
         );
-        assert!(!db.inner.flush_wanted());
-        let mut t = 1;
+        assert!(!db.inner.flush_wanted(), "a few points over the bound");
+        let mut t = 2;
         while db.head().points_bytes() < 64 << 10 {
             write(0..n, t);
             t += 1;

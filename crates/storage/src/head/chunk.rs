@@ -53,7 +53,7 @@ pub(crate) fn max_chunk_points() -> usize {
 pub(crate) const REFUSED: &str = "refused by the codec";
 
 /// A sealed run of points.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Chunk {
     first: Timestamp,
     last: Timestamp,

@@ -11,9 +11,8 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, LazyLock};
 
-use hashbrown::HashTable;
+use hashbrown::{HashTable, hash_table};
 use sextant_model::{OrgId, SeriesKey};
-use smallvec::SmallVec;
 
 use super::selector::{Match, NAME_LABEL, SeriesSelector};
 use super::series::MemSeries;
@@ -49,15 +48,114 @@ impl SeriesMatcher {
     }
 }
 
-/// The series with one name or one label value, oldest first. One is held inline: when a label
-/// is an id, most values name one series, and a list of one then costs no allocation.
-pub(crate) type Posting = SmallVec<[Arc<MemSeries>; 1]>;
+/// The series with one name or one label value, oldest first, with the value's hash (for a
+/// label value; 0 for a name). A list of one is held in place: when a label is an id, most
+/// values name one series, and their list then costs no allocation. Sixteen bytes either way:
+/// the hash sits beside the variant's tag.
+#[derive(Debug)]
+pub(crate) enum Posting {
+    One(u32, Arc<MemSeries>),
+    // Boxed, so that a posting is two words, not four: most lists are of one series.
+    #[allow(clippy::box_collection)]
+    Many(u32, Box<Vec<Arc<MemSeries>>>),
+}
+
+impl Posting {
+    fn as_slice(&self) -> &[Arc<MemSeries>] {
+        match self {
+            Posting::One(_, s) => std::slice::from_ref(s),
+            Posting::Many(_, list) => list,
+        }
+    }
+
+    fn push(&mut self, series: Arc<MemSeries>) {
+        match self {
+            Posting::One(hash, first) => {
+                *self = Posting::Many(*hash, Box::new(vec![Arc::clone(first), series]));
+            }
+            Posting::Many(_, list) => list.push(series),
+        }
+    }
+
+    fn hash(&self) -> u32 {
+        match self {
+            Posting::One(hash, _) | Posting::Many(hash, _) => *hash,
+        }
+    }
+
+    /// The oldest series of the list, which every list has.
+    fn first(&self) -> &MemSeries {
+        match self {
+            Posting::One(_, s) => s,
+            Posting::Many(_, list) => &list[0],
+        }
+    }
+}
 
 /// The hash a series key is found by in the head's and open parts' tables: a key hashes as the
 /// hash it carries, so this is one round of mixing over eight bytes.
 pub(crate) fn key_hash(key: &SeriesKey) -> u64 {
-    static HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
     HASHER.hash_one(key)
+}
+
+static HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+
+/// The series of each value of one label, found by the value's hash. A value is not stored:
+/// it is read from the key of the first series posted under it, so a label whose values are
+/// ids (one series each) costs a table slot a series, not a copy of the value in a tree node.
+/// Its hash is kept in the list, so that the table grows without reading every value again
+/// (under the registry's write lock). Values come out in no order; listings sort them.
+#[derive(Debug, Default)]
+struct LabelValues {
+    table: HashTable<Posting>,
+}
+
+/// The value of `label` that every series of `list` has.
+fn value_of<'a>(label: &str, list: &'a Posting) -> &'a str {
+    list.first().key.label(label).unwrap_or_default()
+}
+
+/// A label value's hash as its list keeps it.
+fn value_hash(value: &str) -> u32 {
+    HASHER.hash_one(value) as u32
+}
+
+/// A kept hash spread over the 64 bits the table takes (it picks buckets from the low bits and
+/// tags from the top seven).
+fn table_hash(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+impl LabelValues {
+    fn get(&self, label: &str, value: &str) -> Option<&Posting> {
+        let hash = value_hash(value);
+        self.table.find(table_hash(hash), |list| {
+            list.hash() == hash && value_of(label, list) == value
+        })
+    }
+
+    /// Adds `series` to the list of its `value` of `label`, making the list if it is the
+    /// value's first series.
+    fn post(&mut self, label: &str, value: &str, series: &Arc<MemSeries>) {
+        let hash = value_hash(value);
+        match self.table.entry(
+            table_hash(hash),
+            |list| list.hash() == hash && value_of(label, list) == value,
+            |list| table_hash(list.hash()),
+        ) {
+            hash_table::Entry::Occupied(mut e) => e.get_mut().push(Arc::clone(series)),
+            hash_table::Entry::Vacant(e) => {
+                e.insert(Posting::One(hash, Arc::clone(series)));
+            }
+        }
+    }
+
+    /// Every value with its list, in no order.
+    fn iter<'a>(&'a self, label: &'a str) -> impl Iterator<Item = (&'a str, &'a Posting)> {
+        self.table
+            .iter()
+            .map(move |list| (value_of(label, list), list))
+    }
 }
 
 /// The series of one organization.
@@ -66,10 +164,10 @@ pub(crate) struct OrgIndex {
     /// The series, found by key: looked up for every series of every write. A table of the
     /// series themselves (eight bytes an entry), compared by the key each holds.
     by_key: HashTable<Arc<MemSeries>>,
-    /// Series by series name.
+    /// Series by series name, in name order (listings ask for names by prefix).
     by_name: BTreeMap<String, Posting>,
     /// Series by label name, then label value.
-    by_label: BTreeMap<String, BTreeMap<String, Posting>>,
+    by_label: BTreeMap<String, LabelValues>,
 }
 
 impl OrgIndex {
@@ -78,13 +176,13 @@ impl OrgIndex {
     }
 }
 
-/// Adds `series` to the posting list of `value` in `values`, making the list if it is the
-/// value's first series (and only then copying the value).
-fn post(values: &mut BTreeMap<String, Posting>, value: &str, series: &Arc<MemSeries>) {
-    match values.get_mut(value) {
+/// Adds `series` to the list of `name` in `names`, making the list if it is the name's first
+/// series (and only then copying the name).
+fn post_name(names: &mut BTreeMap<String, Posting>, name: &str, series: &Arc<MemSeries>) {
+    match names.get_mut(name) {
         Some(list) => list.push(Arc::clone(series)),
         None => {
-            values.insert(value.to_owned(), smallvec::smallvec![Arc::clone(series)]);
+            names.insert(name.to_owned(), Posting::One(0, Arc::clone(series)));
         }
     }
 }
@@ -126,8 +224,9 @@ impl Index {
     }
 
     /// Whether `list` holds a series that is not hidden.
-    fn any_visible(&self, list: &[Arc<MemSeries>]) -> bool {
-        self.hidden.load(AtomicOrdering::Acquire) == 0 || list.iter().any(|s| Self::visible(s))
+    fn any_visible(&self, list: &Posting) -> bool {
+        self.hidden.load(AtomicOrdering::Acquire) == 0
+            || list.as_slice().iter().any(|s| Self::visible(s))
     }
 
     fn visible(s: &MemSeries) -> bool {
@@ -146,13 +245,13 @@ impl Index {
     /// before, so that posting lists stay oldest first.
     pub(crate) fn insert(&mut self, series: Arc<MemSeries>) {
         let org = self.orgs.entry(series.org).or_default();
-        post(&mut org.by_name, series.key.name(), &series);
+        post_name(&mut org.by_name, series.key.name(), &series);
         for l in series.key.labels() {
             match org.by_label.get_mut(l.name) {
-                Some(values) => post(values, l.value, &series),
+                Some(values) => values.post(l.name, l.value, &series),
                 None => {
-                    let mut values = BTreeMap::new();
-                    post(&mut values, l.value, &series);
+                    let mut values = LabelValues::default();
+                    values.post(l.name, l.value, &series);
                     org.by_label.insert(l.name.to_owned(), values);
                 }
             }
@@ -193,7 +292,7 @@ impl Index {
             return o
                 .by_label
                 .iter()
-                .filter(|(_, values)| values.values().any(|list| self.any_visible(list)))
+                .filter(|(_, values)| values.table.iter().any(|list| self.any_visible(list)))
                 .map(|(name, _)| name.clone())
                 .collect();
         }
@@ -217,18 +316,15 @@ impl Index {
             return Vec::new();
         };
         if selector.is_all() {
-            let values = if label == NAME_LABEL {
-                Some(&o.by_name)
-            } else {
-                o.by_label.get(label)
+            if label == NAME_LABEL {
+                return self.visible_values(o.by_name.iter().map(|(v, list)| (v.as_str(), list)));
+            }
+            let Some(values) = o.by_label.get(label) else {
+                return Vec::new();
             };
-            return values.map_or_else(Vec::new, |values| {
-                values
-                    .iter()
-                    .filter(|(_, list)| self.any_visible(list))
-                    .map(|(v, _)| v.clone())
-                    .collect()
-            });
+            let mut out = self.visible_values(values.iter(label));
+            out.sort_unstable();
+            return out;
         }
         let selected = self.select(org, selector);
         let values: BTreeSet<&str> = selected
@@ -250,20 +346,70 @@ impl Index {
             return Vec::new();
         };
         let m = Match::Prefix(prefix.unwrap_or_default().to_owned());
-        postings(&o.by_name, &m)
+        self.visible_values(Values::Names(&o.by_name).postings(&m))
+    }
+
+    /// The values among `values` whose lists hold a series that is not hidden, in the order
+    /// given.
+    fn visible_values<'a>(
+        &self,
+        values: impl IntoIterator<Item = (&'a str, &'a Posting)>,
+    ) -> Vec<String> {
+        values
             .into_iter()
             .filter(|(_, list)| self.any_visible(list))
-            .map(|(name, _)| name.to_owned())
+            .map(|(v, _)| v.to_owned())
             .collect()
     }
 }
 
-/// How costly a condition's posting lists are to find: lookups before ranges before passes.
-fn cost(m: &Match) -> u8 {
-    match m {
-        Match::Equal(_) => 0,
-        Match::Prefix(_) => 1,
-        Match::Regex(_) | Match::NotEqual(_) | Match::NotRegex(_) => 2,
+/// Where a condition finds its posting lists: the names, or the values of one label.
+#[derive(Clone, Copy)]
+enum Values<'a> {
+    Names(&'a BTreeMap<String, Posting>),
+    Label(&'a str, &'a LabelValues),
+}
+
+impl<'a> Values<'a> {
+    /// How costly the lists `m` accepts are to find: lookups before ranges (of names) before
+    /// passes over every value.
+    fn cost(self, m: &Match) -> u8 {
+        match (m, self) {
+            (Match::Equal(_), _) => 0,
+            (Match::Prefix(_), Values::Names(_)) => 1,
+            _ => 2,
+        }
+    }
+
+    /// The values that `m` accepts, with their posting lists: names in order, label values
+    /// in none.
+    fn postings(self, m: &Match) -> Vec<(&'a str, &'a Posting)> {
+        match (self, m) {
+            (Values::Names(names), Match::Equal(v)) => names
+                .get_key_value(v)
+                .map(|(v, list)| (v.as_str(), list))
+                .into_iter()
+                .collect(),
+            (Values::Names(names), Match::Prefix(p)) => names
+                .range::<str, _>((Bound::Included(p.as_str()), Bound::Unbounded))
+                .take_while(|(v, _)| v.starts_with(p.as_str()))
+                .map(|(v, list)| (v.as_str(), list))
+                .collect(),
+            (Values::Names(names), _) => names
+                .iter()
+                .filter(|(v, _)| m.matches(Some(v)))
+                .map(|(v, list)| (v.as_str(), list))
+                .collect(),
+            (Values::Label(label, values), Match::Equal(v)) => values
+                .get(label, v)
+                .map(|list| (value_of(label, list), list))
+                .into_iter()
+                .collect(),
+            (Values::Label(label, values), _) => values
+                .iter(label)
+                .filter(|(v, _)| m.matches(Some(v)))
+                .collect(),
+        }
     }
 }
 
@@ -271,56 +417,38 @@ fn cost(m: &Match) -> u8 {
 /// narrow it further; checking its series is cheaper.
 const SMALL_CANDIDATES: usize = 256;
 
-/// The values in `values` that `m` accepts, with their posting lists, in value order.
-fn postings<'a>(
-    values: &'a BTreeMap<String, Posting>,
-    m: &Match,
-) -> Vec<(&'a str, &'a [Arc<MemSeries>])> {
-    let entry = |(v, list): (&'a String, &'a Posting)| (v.as_str(), list.as_slice());
-    match m {
-        Match::Equal(v) => values.get_key_value(v).map(entry).into_iter().collect(),
-        Match::Prefix(p) => values
-            .range::<str, _>((Bound::Included(p.as_str()), Bound::Unbounded))
-            .take_while(|(v, _)| v.starts_with(p.as_str()))
-            .map(entry)
-            .collect(),
-        _ => values
-            .iter()
-            .filter(|(v, _)| m.matches(Some(v)))
-            .map(entry)
-            .collect(),
-    }
-}
-
 impl OrgIndex {
     /// Posting lists holding every series `selector` may select, from the condition giving
     /// the fewest; `None` if no condition narrows (each accepts series lacking its label).
     fn candidates(&self, selector: &SeriesSelector) -> Option<Vec<&[Arc<MemSeries>]>> {
         // Every series has a name, so a name condition always narrows; a label condition
         // narrows only if it rejects the empty value that a missing label stands for.
-        let mut conditions: Vec<(&BTreeMap<String, Posting>, &Match)> = Vec::new();
+        let mut conditions: Vec<(Values<'_>, &Match)> = Vec::new();
         if let Some(m) = &selector.name {
-            conditions.push((&self.by_name, m));
+            conditions.push((Values::Names(&self.by_name), m));
         }
         for (label, m) in &selector.labels {
             if label == NAME_LABEL {
-                conditions.push((&self.by_name, m));
+                conditions.push((Values::Names(&self.by_name), m));
             } else if !m.matches(None) {
-                match self.by_label.get(label) {
-                    Some(values) => conditions.push((values, m)),
+                match self.by_label.get_key_value(label) {
+                    Some((label, values)) => conditions.push((Values::Label(label, values), m)),
                     // No series has the label, and the condition needs it.
                     None => return Some(Vec::new()),
                 }
             }
         }
-        conditions.sort_by_key(|(_, m)| cost(m));
+        conditions.sort_by_key(|(values, m)| values.cost(m));
         let mut best: Option<(usize, Vec<&[Arc<MemSeries>]>)> = None;
         for (values, m) in conditions {
-            if cost(m) == 2 && best.as_ref().is_some_and(|(n, _)| *n <= SMALL_CANDIDATES) {
+            if values.cost(m) == 2 && best.as_ref().is_some_and(|(n, _)| *n <= SMALL_CANDIDATES) {
                 break;
             }
-            let lists: Vec<&[Arc<MemSeries>]> =
-                postings(values, m).into_iter().map(|(_, l)| l).collect();
+            let lists: Vec<&[Arc<MemSeries>]> = values
+                .postings(m)
+                .into_iter()
+                .map(|(_, l)| l.as_slice())
+                .collect();
             let n = lists.iter().map(|l| l.len()).sum();
             if best.as_ref().is_none_or(|(b, _)| n < *b) {
                 best = Some((n, lists));
@@ -330,5 +458,15 @@ impl OrgIndex {
             }
         }
         best.map(|(_, lists)| lists)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_posting_takes_two_words() {
+        assert_eq!(std::mem::size_of::<Posting>(), 16);
     }
 }

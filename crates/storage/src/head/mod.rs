@@ -31,7 +31,7 @@
 //!   a refusal creates none.
 //! - **Concurrency.** All methods take `&self`. Writes to different series proceed in parallel;
 //!   a new series briefly takes the registry's write lock. Locks are taken in one order: a
-//!   series' data, then its frozen slot, then the registry; a series' data lock is never
+//!   series' state (its live and frozen points), then the registry; a series' lock is never
 //!   taken while the registry's lock is held (a waiting registry writer would otherwise
 //!   deadlock a write with a hide of emptied series).
 //!
@@ -67,7 +67,7 @@ use index::Index;
 pub use index::SeriesMatcher;
 pub(crate) use index::key_hash;
 pub use selector::{Match, NAME_LABEL, Pattern, SelectorError, SeriesSelector};
-use series::{MemSeries, SeriesData};
+use series::{MemSeries, SeriesData, SeriesState};
 
 /// Points a flush has taken out of the head: per series, what it held at the freeze.
 #[derive(Debug, Default)]
@@ -140,7 +140,7 @@ pub struct Head {
     /// The part of `memory` that is series overhead (keys, registry), which no flush frees.
     overhead: AtomicUsize,
     /// The number of the last freeze begun (see [`Head::begin_freeze`]); a series whose
-    /// [`MemSeries::frozen_epoch`] is behind it still holds points the freeze takes.
+    /// [`SeriesState::frozen_epoch`] is behind it still holds points the freeze takes.
     epoch: AtomicU64,
 }
 
@@ -207,7 +207,7 @@ impl Head {
                 let stored_max = match state {
                     Admission::Refused => continue,
                     Admission::Missing => None,
-                    Admission::Found(s) => s.data.lock().max_timestamp(),
+                    Admission::Found(s) => s.state.lock().max_timestamp(),
                 };
                 let batch_max = sp.points.iter().map(|p| p.timestamp).max();
                 let checked = check_window(sp, batch_max, window)
@@ -333,16 +333,16 @@ impl Head {
         debug_assert_eq!(prepared.series.len(), batch.series().len());
         let epoch = self.epoch.load(Ordering::Acquire);
         for (s, sp) in prepared.series.iter().zip(batch.series()) {
-            let mut data = s.data.lock();
+            let mut state = s.state.lock();
             // A freeze begun before this batch takes the series' earlier points first.
-            self.freeze_series(s, &mut data, epoch);
-            let before = data.heap_bytes();
-            let mismatched = data.insert(&sp.points);
-            let after = data.heap_bytes();
+            self.freeze_series(&mut state, s.data_type, epoch);
+            let before = state.heap_bytes();
+            let mismatched = state.insert(s.data_type, &sp.points);
+            let after = state.heap_bytes();
             if s.hidden.load(Ordering::Acquire) && s.hidden.swap(false, Ordering::AcqRel) {
                 self.index.read().note_hidden(true, false);
             }
-            drop(data);
+            drop(state);
             self.account(before, after);
             if mismatched > 0 {
                 tracing::error!(
@@ -363,24 +363,11 @@ impl Head {
             let Some(s) = self.index.read().get(org, key).cloned() else {
                 continue;
             };
-            let mut data = s.data.lock();
-            let mut slot = s.frozen.lock();
-            let before = data.heap_bytes() + slot.as_ref().map_or(0, |f| f.heap_bytes());
-            let n = data.count_in(range);
-            if n > 0 {
-                *data = data.without(range, s.data_type);
-                removed += n as u64;
-            }
-            if let Some(frozen) = slot.as_ref() {
-                let n = frozen.count_in(range);
-                if n > 0 {
-                    *slot = Some(Arc::new(frozen.without(range, s.data_type)));
-                    removed += n as u64;
-                }
-            }
-            let after = data.heap_bytes() + slot.as_ref().map_or(0, |f| f.heap_bytes());
-            drop(slot);
-            drop(data);
+            let mut state = s.state.lock();
+            let before = state.heap_bytes();
+            removed += state.delete(range, s.data_type);
+            let after = state.heap_bytes();
+            drop(state);
             self.account(before, after);
         }
         removed
@@ -403,11 +390,11 @@ impl Head {
         let Some(s) = self.index.read().get(org, key).cloned() else {
             return false;
         };
-        let data = s.data.lock();
-        let empty = data.len() == 0 && s.frozen.lock().is_none() && !in_parts();
+        let state = s.state.lock();
+        let empty = state.len() == 0 && state.frozen.is_none() && !in_parts();
         let was = s.hidden.swap(empty, Ordering::AcqRel);
         self.index.read().note_hidden(was, empty);
-        drop(data);
+        drop(state);
         empty
     }
 
@@ -502,7 +489,7 @@ impl Head {
                 id: s.id,
                 key: s.key.clone(),
                 data_type: s.data_type,
-                points: s.data.lock().len(),
+                points: s.state.lock().len(),
             })
             .collect()
     }
@@ -572,7 +559,7 @@ impl Head {
             }
         };
         // A series' data lock is never taken under the registry's.
-        s.data.lock().note_newest(newest);
+        s.state.lock().note_newest(newest);
         Ok(())
     }
 
@@ -594,10 +581,10 @@ impl Head {
         let all = self.index.read().all();
         let mut frozen = Frozen::default();
         for s in all {
-            let mut data = s.data.lock();
-            self.freeze_series(&s, &mut data, epoch);
-            let taken = s.frozen.lock().clone();
-            drop(data);
+            let mut state = s.state.lock();
+            self.freeze_series(&mut state, s.data_type, epoch);
+            let taken = state.frozen.clone();
+            drop(state);
             if let Some(taken) = taken {
                 frozen.series.push((s, taken));
             }
@@ -605,41 +592,39 @@ impl Head {
         frozen
     }
 
-    /// Takes the points of series `s` aside for freeze `epoch` unless that was done: `data`
-    /// is its locked data.
-    fn freeze_series(&self, s: &MemSeries, data: &mut SeriesData, epoch: u64) {
-        // Written only under the data lock, which the caller holds.
-        if s.frozen_epoch.load(Ordering::Relaxed) >= epoch {
+    /// Takes the live points of a series aside for freeze `epoch` unless that was done:
+    /// `state` is its locked state.
+    fn freeze_series(&self, state: &mut SeriesState, data_type: DataType, epoch: u64) {
+        if state.frozen_epoch >= epoch {
             return;
         }
-        s.frozen_epoch.store(epoch, Ordering::Relaxed);
-        let mut slot = s.frozen.lock();
-        if data.len() == 0 && slot.is_none() {
+        state.frozen_epoch = epoch;
+        let before = state.heap_bytes();
+        let Some(taken) = state.take_live() else {
+            self.account(before, state.heap_bytes());
             return;
-        }
-        let before = data.heap_bytes() + slot.as_ref().map_or(0, |f| f.heap_bytes());
-        let taken = data.take(s.data_type);
-        let combined = match slot.take() {
-            Some(older) if taken.len() > 0 => {
-                Arc::new(SeriesData::overlay(&older, &taken, s.data_type))
-            }
-            Some(older) => older,
-            None => Arc::new(taken),
         };
-        let after = data.heap_bytes() + combined.heap_bytes();
-        *slot = Some(combined);
-        drop(slot);
-        self.account(before, after);
+        state.frozen = Some(match state.frozen.take() {
+            Some(older) => Arc::new(SeriesData::overlay(&older, &taken, data_type)),
+            None => taken,
+        });
+        self.account(before, state.heap_bytes());
     }
 
     /// Drops the frozen points of `frozen` once they are durable in parts (and visible there).
     pub(crate) fn release(&self, frozen: Frozen) {
         for (s, points) in frozen.series {
-            let mut slot = s.frozen.lock();
-            if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &points)) {
-                *slot = None;
-                drop(slot);
-                self.account(points.heap_bytes(), 0);
+            let mut state = s.state.lock();
+            if state
+                .frozen
+                .as_ref()
+                .is_some_and(|f| Arc::ptr_eq(f, &points))
+            {
+                let before = state.heap_bytes();
+                state.frozen = None;
+                let after = state.heap_bytes();
+                drop(state);
+                self.account(before, after);
             }
         }
     }
@@ -647,10 +632,13 @@ impl Head {
 
 /// The points of `s` in `range`: its live points over those frozen for a flush.
 fn read_series(s: &MemSeries, range: Range<Timestamp>) -> Vec<Point> {
-    // Live points before frozen ones: a freeze in between moves points from the first to the
-    // second, so reading in this order never misses them.
-    let live = s.data.lock().read(range.clone());
-    let frozen = s.frozen.lock().clone();
+    // Both under the series' lock, which a freeze takes to move points from one to the
+    // other; the frozen points are read after it is let go.
+    let (live, frozen) = {
+        let state = s.state.lock();
+        let live = state.live().map(|d| d.read(range.clone()));
+        (live.unwrap_or_default(), state.frozen.clone())
+    };
     match frozen {
         Some(f) => merge_last_wins(vec![f.read(range), live]),
         None => live,
@@ -667,8 +655,13 @@ fn read_series_limited(
     limit: Option<usize>,
     order: crate::Order,
 ) -> Vec<Point> {
-    let live = s.data.lock().read_limited(range.clone(), limit, order);
-    let frozen = s.frozen.lock().clone();
+    let (live, frozen) = {
+        let state = s.state.lock();
+        let live = state
+            .live()
+            .map(|d| d.read_limited(range.clone(), limit, order));
+        (live.unwrap_or_default(), state.frozen.clone())
+    };
     let mut merged = match frozen {
         Some(f) => merge_last_wins(vec![f.read_limited(range, limit, order), live]),
         None => return live,

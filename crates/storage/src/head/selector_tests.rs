@@ -198,3 +198,40 @@ fn selection_and_listings_never_cross_organizations() {
     assert_eq!(head.series(OrgId(2), &SeriesMatcher::name("mem")).len(), 1);
     assert_eq!(head.series(OrgId(1), &SeriesMatcher::name("mem")).len(), 0);
 }
+
+#[test]
+fn label_values_found_by_hash_survive_the_table_growing() {
+    // An id label (one series a value) beside a group label (many a value): the tables grow
+    // and rehash many times, lists of one become lists of many, and every value is still
+    // found, listed once and in order.
+    let head = Head::new(HeadConfig::default());
+    let keys: Vec<SeriesKey> = (0..3000)
+        .map(|i| {
+            let id = format!("s{i:05}");
+            let group = format!("g{}", i % 7);
+            key("op", &[("id", id.as_str()), ("group", group.as_str())])
+        })
+        .collect();
+    for chunk in keys.chunks(500) {
+        write(&head, 1, chunk);
+    }
+    let all = SeriesSelector::all();
+    let ids = head.label_values(OrgId(1), "id", &all);
+    assert_eq!(ids.len(), 3000);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+    assert_eq!(
+        head.label_values(OrgId(1), "group", &all),
+        ["g0", "g1", "g2", "g3", "g4", "g5", "g6"]
+    );
+    for i in [0, 1, 999, 2999] {
+        let s = SeriesSelector::parse(&format!(r#"op{{id="s{i:05}"}}"#)).unwrap();
+        assert_eq!(keys_of(head.select(OrgId(1), &s)), [keys[i].clone()]);
+    }
+    let g3 = head.select(OrgId(1), &SeriesSelector::parse(r#"{group="g3"}"#).unwrap());
+    assert_eq!(g3.len(), 3000 / 7 + 1);
+    assert!(g3.iter().all(|s| s.key.label("group") == Some("g3")));
+    let prefix = SeriesSelector::parse(r#"{id^="s012"}"#).unwrap();
+    assert_eq!(head.select(OrgId(1), &prefix).len(), 100);
+    let none = SeriesSelector::parse(r#"{id="s03000"}"#).unwrap();
+    assert!(head.select(OrgId(1), &none).is_empty());
+}

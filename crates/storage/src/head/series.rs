@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicBool;
 
 use parking_lot::Mutex;
 use sextant_model::{DataType, OrgId, Point, SeriesId, SeriesKey, Timestamp, Value};
@@ -15,23 +15,19 @@ use crate::codec::Column;
 /// pass rather than inserted one by one.
 const MERGE_MIN_POINTS: usize = 16;
 
-/// A series held by the head.
+/// A series held by the head: its identity and, under one lock, its points. A series whose
+/// points were all flushed holds none of their structure: 96 bytes with its `Arc`'s counts,
+/// besides its key and its place in the index.
 #[derive(Debug)]
 pub(crate) struct MemSeries {
     pub(crate) id: SeriesId,
     pub(crate) org: OrgId,
     pub(crate) key: SeriesKey,
     pub(crate) data_type: DataType,
-    pub(crate) data: Mutex<SeriesData>,
-    /// Points taken out of `data` by a flush that has not finished writing them to parts;
-    /// older than every point of `data`'s with the same timestamp. Lock `data` first.
-    pub(crate) frozen: Mutex<Option<Arc<SeriesData>>>,
     /// Set when a deletion left the series with no point anywhere, so that selections and
     /// listings skip it; the next write clears it. The series keeps its id and type.
     pub(crate) hidden: AtomicBool,
-    /// The last freeze that took this series' points aside (`Head::begin_freeze`); read and
-    /// written under `data`'s lock.
-    pub(crate) frozen_epoch: AtomicU64,
+    pub(crate) state: Mutex<SeriesState>,
 }
 
 impl MemSeries {
@@ -47,16 +43,112 @@ impl MemSeries {
             org,
             key,
             data_type,
-            data: Mutex::new(SeriesData::new(data_type)),
-            frozen: Mutex::new(None),
             hidden: AtomicBool::new(false),
-            frozen_epoch: AtomicU64::new(epoch),
+            state: Mutex::new(SeriesState {
+                live: None,
+                newest: Timestamp::MIN,
+                frozen: None,
+                frozen_epoch: epoch,
+            }),
         }
     }
 
-    /// Bytes held besides the points: the key, twice (once in the index), and fixed overhead.
+    /// Bytes held besides the points: the series, its key and an estimate of its index
+    /// entries (a table slot for its key, and a posting for its name and each label).
     pub(crate) fn overhead_bytes(&self) -> usize {
-        2 * self.key.heap_size() + std::mem::size_of::<Self>() + 64
+        const ARC_COUNTS: usize = 16;
+        const INDEX_ENTRY: usize = 24;
+        ARC_COUNTS
+            + std::mem::size_of::<Self>()
+            + self.key.heap_size()
+            + INDEX_ENTRY * (2 + self.key.labels().len())
+    }
+}
+
+/// The points of a series, live and frozen, with what the head remembers of them.
+#[derive(Debug)]
+pub(crate) struct SeriesState {
+    /// The points written since a freeze last took them; `None` while there are none. Never
+    /// shared while here, so that a freeze moves them aside without copying them.
+    live: Option<Arc<SeriesData>>,
+    /// The newest timestamp a freeze has taken or a part holds, so that the out-of-order
+    /// window still applies once the points are gone; `Timestamp::MIN` for none. (A series
+    /// whose newest point is at `Timestamp::MIN` accepts every point, as one with none does.)
+    newest: Timestamp,
+    /// Points taken by a freeze whose flush has not finished writing them to parts; older
+    /// than every live point with the same timestamp.
+    pub(crate) frozen: Option<Arc<SeriesData>>,
+    /// The last freeze that took this series' points aside (`Head::begin_freeze`).
+    pub(crate) frozen_epoch: u64,
+}
+
+/// The bytes `data` takes, its own allocation included.
+fn shared_bytes(data: &SeriesData) -> usize {
+    16 + std::mem::size_of::<SeriesData>() + data.heap_bytes()
+}
+
+impl SeriesState {
+    /// The live points, if any.
+    pub(crate) fn live(&self) -> Option<&SeriesData> {
+        self.live.as_deref()
+    }
+
+    /// How many live points there are.
+    pub(crate) fn len(&self) -> usize {
+        self.live().map_or(0, SeriesData::len)
+    }
+
+    /// The newest timestamp inserted, if any, even if a flush has taken the point since.
+    pub(crate) fn max_timestamp(&self) -> Option<Timestamp> {
+        let newest = (self.newest != Timestamp::MIN).then_some(self.newest);
+        newest.max(self.live().and_then(SeriesData::max_timestamp))
+    }
+
+    /// Raises the newest timestamp seen to `ts`, for points held elsewhere (in parts).
+    pub(crate) fn note_newest(&mut self, ts: Timestamp) {
+        self.newest = self.newest.max(ts);
+    }
+
+    /// Inserts points among the live ones; see [`SeriesData::insert`].
+    pub(crate) fn insert(&mut self, data_type: DataType, points: &[Point]) -> usize {
+        let live = self
+            .live
+            .get_or_insert_with(|| Arc::new(SeriesData::new(data_type)));
+        // Not shared: a copy is made only if a bug shared it, never a write lost.
+        Arc::make_mut(live).insert(points)
+    }
+
+    /// Takes the live points out (`None` if there are none), remembering their newest
+    /// timestamp.
+    pub(crate) fn take_live(&mut self) -> Option<Arc<SeriesData>> {
+        let taken = self.live.take()?;
+        self.newest = self
+            .newest
+            .max(taken.max_timestamp().unwrap_or(Timestamp::MIN));
+        (taken.len() > 0).then_some(taken)
+    }
+
+    /// Removes the points, live and frozen, with timestamps in `range`; how many it removed.
+    pub(crate) fn delete(&mut self, range: &Range<Timestamp>, data_type: DataType) -> u64 {
+        self.newest = self.max_timestamp().unwrap_or(Timestamp::MIN);
+        let mut removed = 0;
+        for slot in [&mut self.live, &mut self.frozen] {
+            if let Some(data) = slot.as_ref() {
+                let n = data.count_in(range);
+                if n > 0 {
+                    let kept = data.without(range, data_type);
+                    *slot = (kept.len() > 0).then(|| Arc::new(kept));
+                    removed += n as u64;
+                }
+            }
+        }
+        removed
+    }
+
+    /// An estimate of the bytes the points take, live and frozen.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.live.as_deref().map_or(0, shared_bytes)
+            + self.frozen.as_deref().map_or(0, shared_bytes)
     }
 }
 
@@ -215,7 +307,7 @@ fn value_heap_bytes(value: &Value) -> usize {
 
 /// A series' points, sorted by timestamp, one value per timestamp: the older ones sealed in
 /// compressed chunks, the newest open in a typed column.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct SeriesData {
     /// The sealed chunks, once there are any: boxed, so that the many series that never
     /// seal one (a few points each) pay a pointer for them.
@@ -226,15 +318,10 @@ pub(crate) struct SeriesData {
     values: Column,
     /// Heap bytes of the open string and bytes values.
     value_heap: usize,
-    /// The newest timestamp ever inserted, kept when the points are taken by a flush, so that
-    /// the out-of-order window still applies; `Timestamp::MIN` for none. (A series whose newest
-    /// point is at `Timestamp::MIN` accepts every point, as one with none does. Not an
-    /// `Option`: eight bytes less take a series' state to the next smaller allocation size.)
-    newest: Timestamp,
 }
 
 /// A series' sealed chunks.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Sealed {
     /// Sorted, disjoint, and all older than the series' open points.
     chunks: Vec<Chunk>,
@@ -276,7 +363,6 @@ impl SeriesData {
             timestamps,
             value_heap: values.value_heap(0..values.len()),
             values,
-            newest: Timestamp::MIN,
         }
     }
 
@@ -289,27 +375,9 @@ impl SeriesData {
         self.sealed.as_ref().map_or(&[], |s| &s.chunks)
     }
 
-    /// The newest timestamp inserted, if any, even if a flush has taken the point since.
+    /// The newest timestamp held, if any.
     pub(crate) fn max_timestamp(&self) -> Option<Timestamp> {
-        let held =
-            (self.timestamps.last().copied()).or_else(|| self.chunks().last().map(Chunk::last));
-        let newest = (self.newest != Timestamp::MIN).then_some(self.newest);
-        newest.max(held)
-    }
-
-    /// Raises the newest timestamp seen to `ts`, for points held elsewhere (in parts).
-    pub(crate) fn note_newest(&mut self, ts: Timestamp) {
-        self.newest = self.newest.max(ts);
-    }
-
-    /// Moves the points out into a new `SeriesData`, leaving this one empty (but remembering
-    /// its newest timestamp).
-    pub(crate) fn take(&mut self, data_type: DataType) -> SeriesData {
-        self.newest = self.max_timestamp().unwrap_or(Timestamp::MIN);
-        let mut taken = std::mem::replace(self, SeriesData::new(data_type));
-        self.newest = taken.newest;
-        taken.newest = Timestamp::MIN;
-        taken
+        (self.timestamps.last().copied()).or_else(|| self.chunks().last().map(Chunk::last))
     }
 
     /// `older` with the points of `newer` inserted over it (last write wins).
@@ -333,14 +401,12 @@ impl SeriesData {
         n
     }
 
-    /// A copy without the points whose timestamps are in `range`, remembering the same newest
-    /// timestamp.
+    /// A copy without the points whose timestamps are in `range`.
     pub(crate) fn without(&self, range: &Range<Timestamp>, data_type: DataType) -> SeriesData {
         let mut kept = self.all_points();
         kept.retain(|p| !range.contains(&p.timestamp));
         let mut out = SeriesData::new(data_type);
         out.insert(&kept);
-        out.newest = self.max_timestamp().unwrap_or(Timestamp::MIN);
         out
     }
 
@@ -870,8 +936,8 @@ mod tests {
             let kept = d.without(&range, DataType::Double);
             let mut rest = as_points(i64::MIN..range.start);
             rest.extend(as_points(range.end..i64::MAX));
+            proptest::prop_assert_eq!(kept.max_timestamp(), rest.last().map(|p| p.timestamp));
             proptest::prop_assert_eq!(kept.all_points(), rest);
-            proptest::prop_assert_eq!(kept.max_timestamp(), d.max_timestamp());
         }
     }
 
@@ -921,36 +987,64 @@ mod tests {
     }
 
     #[test]
-    fn a_series_state_fits_the_allocation_size_it_was_made_for() {
-        // With the reference counts of its `Arc`, 160 bytes: one of the allocator's size
-        // classes, where 168 took the next (192). Every series in the head pays it.
+    fn a_flushed_series_fits_the_allocation_size_it_was_made_for() {
+        // With the reference counts of its `Arc`, 96 bytes: one of the allocator's size
+        // classes. Every series in the head pays it, and a series with live points pays a
+        // `SeriesData` besides (in 96 bytes too).
         assert!(
-            std::mem::size_of::<MemSeries>() <= 144,
+            std::mem::size_of::<MemSeries>() <= 80,
             "{} bytes",
             std::mem::size_of::<MemSeries>()
+        );
+        assert!(
+            std::mem::size_of::<SeriesData>() <= 80,
+            "{} bytes",
+            std::mem::size_of::<SeriesData>()
         );
     }
 
     #[test]
-    fn the_newest_timestamp_is_remembered_across_a_take() {
-        let mut d = SeriesData::new(DataType::Int64);
-        assert_eq!(d.max_timestamp(), None);
-        d.insert(&[
-            Point::new(5, Value::Int64(1)),
-            Point::new(9, Value::Int64(2)),
-        ]);
-        let taken = d.take(DataType::Int64);
+    fn the_newest_timestamp_is_remembered_across_a_take_and_a_deletion() {
+        let s = MemSeries::new(
+            SeriesId(1),
+            OrgId(1),
+            SeriesKey::new("m", [("k", "v")]).unwrap(),
+            DataType::Int64,
+            0,
+        );
+        let mut state = s.state.lock();
+        assert_eq!(state.max_timestamp(), None);
+        assert!(state.take_live().is_none());
+        state.insert(
+            DataType::Int64,
+            &[
+                Point::new(5, Value::Int64(1)),
+                Point::new(9, Value::Int64(2)),
+            ],
+        );
+        assert_eq!(state.heap_bytes(), shared_bytes(state.live().unwrap()));
+        let taken = state.take_live().unwrap();
         assert_eq!(taken.len(), 2);
-        assert_eq!(d.len(), 0);
+        assert_eq!(state.len(), 0);
+        assert_eq!(state.heap_bytes(), 0, "no structure kept for no points");
         assert_eq!(
-            d.max_timestamp(),
+            state.max_timestamp(),
             Some(9),
             "kept for the out-of-order window"
         );
         assert_eq!(taken.max_timestamp(), Some(9));
-        d.note_newest(3);
-        assert_eq!(d.max_timestamp(), Some(9));
-        d.note_newest(12);
-        assert_eq!(d.max_timestamp(), Some(12));
+        state.note_newest(3);
+        assert_eq!(state.max_timestamp(), Some(9));
+        state.note_newest(12);
+        assert_eq!(state.max_timestamp(), Some(12));
+        state.insert(DataType::Int64, &[Point::new(20, Value::Int64(3))]);
+        state.frozen = Some(taken);
+        assert_eq!(state.delete(&(0..30), DataType::Int64), 3);
+        assert!(state.live().is_none() && state.frozen.is_none());
+        assert_eq!(
+            state.max_timestamp(),
+            Some(20),
+            "a deletion keeps the window"
+        );
     }
 }
