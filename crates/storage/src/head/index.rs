@@ -317,7 +317,7 @@ impl Index {
         };
         if selector.is_all() {
             if label == NAME_LABEL {
-                return self.visible_values(o.by_name.iter().map(|(v, list)| (v.as_str(), list)));
+                return self.names(org, None);
             }
             let Some(values) = o.by_label.get(label) else {
                 return Vec::new();
@@ -384,21 +384,20 @@ impl<'a> Values<'a> {
     /// The values that `m` accepts, with their posting lists: names in order, label values
     /// in none.
     fn postings(self, m: &Match) -> Vec<(&'a str, &'a Posting)> {
+        let named = |(v, list): (&'a String, &'a Posting)| (v.as_str(), list);
         match (self, m) {
-            (Values::Names(names), Match::Equal(v)) => names
-                .get_key_value(v)
-                .map(|(v, list)| (v.as_str(), list))
-                .into_iter()
-                .collect(),
+            (Values::Names(names), Match::Equal(v)) => {
+                names.get_key_value(v).map(named).into_iter().collect()
+            }
             (Values::Names(names), Match::Prefix(p)) => names
                 .range::<str, _>((Bound::Included(p.as_str()), Bound::Unbounded))
                 .take_while(|(v, _)| v.starts_with(p.as_str()))
-                .map(|(v, list)| (v.as_str(), list))
+                .map(named)
                 .collect(),
             (Values::Names(names), _) => names
                 .iter()
                 .filter(|(v, _)| m.matches(Some(v)))
-                .map(|(v, list)| (v.as_str(), list))
+                .map(named)
                 .collect(),
             (Values::Label(label, values), Match::Equal(v)) => values
                 .get(label, v)

@@ -600,14 +600,12 @@ impl Head {
         }
         state.frozen_epoch = epoch;
         let before = state.heap_bytes();
-        let Some(taken) = state.take_live() else {
-            self.account(before, state.heap_bytes());
-            return;
-        };
-        state.frozen = Some(match state.frozen.take() {
-            Some(older) => Arc::new(SeriesData::overlay(&older, &taken, data_type)),
-            None => taken,
-        });
+        if let Some(taken) = state.take_live() {
+            state.frozen = Some(match state.frozen.take() {
+                Some(older) => Arc::new(SeriesData::overlay(&older, &taken, data_type)),
+                None => taken,
+            });
+        }
         self.account(before, state.heap_bytes());
     }
 

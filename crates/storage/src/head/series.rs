@@ -56,7 +56,6 @@ impl MemSeries {
     /// Bytes held besides the points: the series, its key and an estimate of its index
     /// entries (a table slot for its key, and a posting for its name and each label).
     pub(crate) fn overhead_bytes(&self) -> usize {
-        const ARC_COUNTS: usize = 16;
         const INDEX_ENTRY: usize = 24;
         ARC_COUNTS
             + std::mem::size_of::<Self>()
@@ -82,9 +81,12 @@ pub(crate) struct SeriesState {
     pub(crate) frozen_epoch: u64,
 }
 
+/// The bytes an `Arc`'s reference counts take beside what it holds.
+const ARC_COUNTS: usize = 16;
+
 /// The bytes `data` takes, its own allocation included.
 fn shared_bytes(data: &SeriesData) -> usize {
-    16 + std::mem::size_of::<SeriesData>() + data.heap_bytes()
+    ARC_COUNTS + std::mem::size_of::<SeriesData>() + data.heap_bytes()
 }
 
 impl SeriesState {
