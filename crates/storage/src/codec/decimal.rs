@@ -28,7 +28,7 @@ const WIDE: u8 = 0x80;
 const VALUES_PER_EXCEPTION: usize = 256;
 
 /// A float type the decimal codec can carry.
-pub(crate) trait Float: pco::data_types::Number {
+pub(crate) trait Float: pco::data_types::Number + super::numeric::Ordered {
     /// Bytes of the raw little-endian bits of an exception.
     const BYTES: usize;
     /// `k = round(self × 10^decimals)`, if `k / 10^decimals` restores `self` bit for bit.

@@ -420,7 +420,7 @@ fn set_codec(out: &mut [u8], header_at: usize, codec: Codec) {
     out[header_at] = header::VERSION << 4 | codec as u8;
 }
 
-fn encode_pco<T: pco::data_types::Number>(
+fn encode_pco<T: pco::data_types::Number + numeric::Ordered>(
     element: Element,
     values: &[T],
     order: Order,

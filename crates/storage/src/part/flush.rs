@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use sextant_model::Timestamp;
 
+use super::order::sorted_order;
 use super::{Blocks, Part, PartFiles, PartLocation, PartName, PartWriter, partition_of};
 use crate::Result;
 use crate::head::Frozen;
@@ -41,11 +42,12 @@ pub(crate) fn write_frozen(
         }
     }
     let mut written = Vec::with_capacity(partitions.len());
-    for (start, (partition, mut slices)) in partitions {
-        slices.sort_by(|&a, &b| {
-            let (sa, sb) = (&frozen.series[a].0, &frozen.series[b].0);
-            (sa.org, &sa.key).cmp(&(sb.org, &sb.key))
-        });
+    for (start, (partition, slices)) in partitions {
+        let keys: Vec<_> = slices
+            .iter()
+            .map(|&i| (frozen.series[i].0.org, &frozen.series[i].0.key))
+            .collect();
+        let slices: Vec<usize> = sorted_order(&keys).into_iter().map(|k| slices[k]).collect();
         let at = PartLocation {
             partition: start,
             name: PartName::single(next_id()),

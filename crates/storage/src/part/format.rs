@@ -482,7 +482,14 @@ pub(crate) fn put_series(
     blocks: usize,
 ) {
     out.extend_from_slice(&org.0.to_le_bytes());
-    put_bytes(out, key.to_string().as_bytes());
+    // The key's text, written in place (as `put_bytes` would write it) rather than first
+    // into a string of its own.
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    // Writing to a vector cannot fail.
+    let _ = std::io::Write::write_fmt(out, format_args!("{key}"));
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     out.push(type_code(data_type));
     out.extend_from_slice(&(blocks as u32).to_le_bytes());
 }

@@ -8,13 +8,13 @@
 //! part's own name, and its rename replaces the old file atomically. Duplicates among the inputs are resolved
 //! as reads resolve them, the newer part's point winning.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
 use sextant_model::{DataType, OrgId, Point, SeriesKey, Timestamp};
 
 use super::format::split_points;
+use super::order::sorted_order;
 use super::{Blocks, Part, PartFiles, PartLocation, PartName, PartWriter};
 use crate::head::merge_last_wins;
 use crate::{Error, Result};
@@ -50,25 +50,38 @@ pub(crate) fn rewrite(
         name: PartName { first, last },
     };
     let path = files.describe(&at);
-    let mut series: BTreeMap<(OrgId, SeriesKey), DataType> = BTreeMap::new();
-    for part in inputs {
+    // Every input's series, then sorted: the inputs' keys are compared only where two lie
+    // side by side in the order (see `order`).
+    let mut listed: Vec<(OrgId, &SeriesKey, DataType, usize)> = Vec::new();
+    for (p, part) in inputs.iter().enumerate() {
         for (org, key, s) in part.series() {
-            if keep(org, key) == Keep::Nothing {
-                continue;
-            }
-            let known = series.entry((org, key.clone())).or_insert(s.data_type);
-            if *known != s.data_type {
-                return Err(Error::PartWrite {
-                    path: path.clone(),
-                    detail: format!(
-                        "series {key} of {org} has type {known} in one input part and {} in {:?}",
-                        s.data_type,
-                        part.path()
-                    ),
-                });
+            if keep(org, key) != Keep::Nothing {
+                listed.push((org, key, s.data_type, p));
             }
         }
     }
+    let keys: Vec<(OrgId, &SeriesKey)> = listed.iter().map(|&(o, k, ..)| (o, k)).collect();
+    let mut series: Vec<(OrgId, SeriesKey, DataType)> = Vec::with_capacity(listed.len());
+    for i in sorted_order(&keys) {
+        let (org, key, data_type, p) = listed[i];
+        match series.last() {
+            Some((o, k, known)) if *o == org && k == key => {
+                if *known != data_type {
+                    return Err(Error::PartWrite {
+                        path: path.clone(),
+                        detail: format!(
+                            "series {key} of {org} has type {known} in one input part and \
+                             {data_type} in {:?}",
+                            inputs[p].path()
+                        ),
+                    });
+                }
+            }
+            _ => series.push((org, key.clone(), data_type)),
+        }
+    }
+    drop(keys);
+    drop(listed);
     let start = inputs
         .iter()
         .map(|p| p.partition().start)
@@ -77,8 +90,8 @@ pub(crate) fn rewrite(
     let end = inputs.iter().map(|p| p.partition().end).max().unwrap_or(0);
     let wal_seq = inputs.iter().map(|p| p.wal_seq()).max().unwrap_or(0);
     let mut writer = PartWriter::create(files, at, start..end, wal_seq, blocks.summary_min_points)?;
-    writer.expect_series(series.keys().map(|(org, _)| *org));
-    for ((org, key), data_type) in series {
+    writer.expect_series(series.iter().map(|(org, ..)| *org));
+    for (org, key, data_type) in series {
         let mut sources = Vec::with_capacity(inputs.len());
         for part in inputs {
             let mut points = Vec::new();

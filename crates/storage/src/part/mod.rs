@@ -27,6 +27,7 @@ mod files;
 mod flush;
 mod format;
 mod merge;
+mod order;
 mod reader;
 mod writer;
 
