@@ -77,36 +77,57 @@ fn sort_run(
 /// The [`ROUND_BYTES`] of `key`'s encoding from byte `skip` on, as a big-endian number, zeros
 /// past its end.
 fn encoded_bytes(key: &SeriesKey, skip: usize) -> u128 {
-    let mut out = [0u8; ROUND_BYTES];
-    let mut at = 0;
-    // Writes one byte of the encoding; false once the window is full.
-    let mut put = |b: u8| {
-        if at >= skip {
-            match out.get_mut(at - skip) {
-                Some(slot) => *slot = b,
-                None => return false,
-            }
-        }
-        at += 1;
-        true
+    let mut window = Window {
+        bytes: [0; ROUND_BYTES],
+        at: 0,
+        skip,
     };
     let labels = key.labels();
     let pieces = std::iter::once(key.name()).chain(labels.iter().flat_map(|l| [l.name, l.value]));
     'pieces: for piece in pieces {
-        for &b in piece.as_bytes() {
+        let bytes = piece.as_bytes();
+        // Pieces wholly before the window are stepped over by their encoded length.
+        let encoded = bytes.len() + bytes.iter().filter(|&&b| b < 2).count() + 1;
+        if window.at + encoded <= skip {
+            window.at += encoded;
+            continue;
+        }
+        for &b in bytes {
             let written = match b {
-                0 | 1 => put(1) && put(b + 1),
-                _ => put(b),
+                0 | 1 => window.put(1) && window.put(b + 1),
+                _ => window.put(b),
             };
             if !written {
                 break 'pieces;
             }
         }
-        if !put(0) {
+        if !window.put(0) {
             break;
         }
     }
-    u128::from_be_bytes(out)
+    u128::from_be_bytes(window.bytes)
+}
+
+/// The bytes of an encoding from `skip` on, as they are written.
+struct Window {
+    bytes: [u8; ROUND_BYTES],
+    /// Bytes of the encoding written so far, those before the window included.
+    at: usize,
+    skip: usize,
+}
+
+impl Window {
+    /// Writes the encoding's next byte; false once the window is full.
+    fn put(&mut self, b: u8) -> bool {
+        if self.at >= self.skip {
+            match self.bytes.get_mut(self.at - self.skip) {
+                Some(slot) => *slot = b,
+                None => return false,
+            }
+        }
+        self.at += 1;
+        true
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +187,32 @@ mod tests {
         // Repeated, so that runs are long enough for the rounds, not only comparisons.
         let many: Vec<_> = keys.iter().chain(&keys).chain(&keys).cloned().collect();
         check(&many);
+    }
+
+    #[test]
+    fn keys_alike_for_longer_than_the_rounds_sort_as_keys_compare() {
+        // 300 bytes in common, then the id: past the rounds, comparisons finish the sort.
+        let name = "m".repeat(300);
+        let keys: Vec<(OrgId, SeriesKey)> = (0..500u32)
+            .rev()
+            .map(|i| {
+                (
+                    OrgId(0),
+                    key(&name, &[("id", &format!("{}", i * 37 % 500))]),
+                )
+            })
+            .collect();
+        check(&keys);
+        let name = format!("{}\u{1}", "m".repeat(40));
+        let keys: Vec<(OrgId, SeriesKey)> = (0..500u32)
+            .map(|i| {
+                (
+                    OrgId(0),
+                    key(&name, &[("id\u{0}", &format!("\u{1}{}", i * 37 % 500))]),
+                )
+            })
+            .collect();
+        check(&keys);
     }
 
     proptest! {
