@@ -92,7 +92,6 @@ const INLINE_ENDS: usize = 5;
 
 /// A key's piece ends: beside the text's pointer when they are few (the key's shared allocation
 /// keeps its size class), else in an allocation of their own.
-#[derive(Debug, Clone)]
 enum Ends {
     Inline(u8, [u32; INLINE_ENDS]),
     Heap(Box<[u32]>),

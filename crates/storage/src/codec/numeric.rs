@@ -134,13 +134,13 @@ pub(crate) fn encode_signal<T: Number + Ordered>(
 /// Blocks of fewer numbers than this skip pco's search for a mode and a delta order: a series
 /// of ten points (one flushed every few minutes, or one of a million short series) spent five
 /// times as long in the search as in the encoding, for at most a few bytes of a block.
-pub(crate) const SMALL_BLOCK: usize = 64;
+const SMALL_BLOCK: usize = 64;
 
 /// The configuration of a block of fewer than [`SMALL_BLOCK`] numbers: pco's default level
 /// and classic mode, with the delta order [`small_delta_order`] picks. Measured on blocks of
 /// 10 to 63 numbers (random walks, noise, sines, constants, jittered timestamps, multiples of
 /// five), it stores as few bytes as the search or fewer, in a fifth to a quarter of the time.
-pub(crate) fn small_config<T: Ordered>(values: &[T]) -> ChunkConfig {
+fn small_config<T: Ordered>(values: &[T]) -> ChunkConfig {
     let delta = match small_delta_order(values) {
         0 => DeltaSpec::NoOp,
         k => DeltaSpec::TryConsecutive(k),

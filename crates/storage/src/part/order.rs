@@ -149,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn a_million_keys_alike_but_for_their_end_sort_as_keys_compare() {
+    fn keys_alike_but_for_their_end_sort_as_keys_compare() {
         // Keys that agree for more than one round, as a fleet's do.
         let keys: Vec<(OrgId, SeriesKey)> = (0..20_000u64)
             .rev()
